@@ -1,0 +1,28 @@
+"""The event catalogue: CloudEvents type -> contract class (and with it topic and key)."""
+
+from __future__ import annotations
+
+from openrcm_shared.contracts.base import IntegrationEvent
+from openrcm_shared.contracts.claims import ClaimCoverageRecorded, ClaimStatusChanged, ClaimSubmitted
+from openrcm_shared.contracts.collections import PatientBalanceChanged
+from openrcm_shared.contracts.denials import DenialCaseOpened
+from openrcm_shared.contracts.eligibility import EligibilityChecked
+from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted, RemittanceReceived
+
+ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
+    ClaimSubmitted,
+    ClaimCoverageRecorded,
+    ClaimStatusChanged,
+    EligibilityChecked,
+    RemittanceReceived,
+    ClaimPaymentPosted,
+    ClaimDenied,
+    DenialCaseOpened,
+    PatientBalanceChanged,
+)
+
+BY_TYPE: dict[str, type[IntegrationEvent]] = {event.event_type: event for event in ALL_EVENTS}
+
+
+def contract_for(event_type: str) -> type[IntegrationEvent] | None:
+    return BY_TYPE.get(event_type)

@@ -1,0 +1,69 @@
+"""Events produced by the claims context. Key: the claim id, so one claim's events stay in order."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from openrcm_shared.contracts import topics
+from openrcm_shared.contracts.base import IntegrationEvent
+from openrcm_shared.money import Money, NonNegativeMoney
+
+ClaimStatus = Literal["submitted", "paid", "partially_paid", "denied"]
+
+
+class SubmittedClaimLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    line_number: int
+    procedure_code: str
+    modifiers: list[str] = []
+    units: int
+    charge_amount: NonNegativeMoney
+    service_date: date
+
+
+class ClaimSubmitted(IntegrationEvent):
+    event_type: ClassVar[str] = "org.openrcm.claims.claim_submitted.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    encounter_id: str
+    patient_id: str
+    payer_id: str
+    patient_control_number: str
+    total_charge: NonNegativeMoney
+    service_date_from: date
+    service_date_to: date
+    submitted_at: datetime
+    lines: list[SubmittedClaimLine]
+
+
+class ClaimCoverageRecorded(IntegrationEvent):
+    """An eligibility answer was recorded on an open claim."""
+
+    event_type: ClassVar[str] = "org.openrcm.claims.claim_coverage_recorded.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    eligibility_check_id: UUID
+    coverage_active: bool
+
+
+class ClaimStatusChanged(IntegrationEvent):
+    """The claim moved along its state machine (see the claims service's transition table)."""
+
+    event_type: ClassVar[str] = "org.openrcm.claims.claim_status_changed.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    from_status: ClaimStatus
+    to_status: ClaimStatus
+    paid_amount: Money | None = None
+    remittance_id: UUID | None = None

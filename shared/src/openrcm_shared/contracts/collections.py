@@ -1,0 +1,22 @@
+"""Events produced by the collections context. Key: the patient id."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from openrcm_shared.contracts import topics
+from openrcm_shared.contracts.base import IntegrationEvent
+from openrcm_shared.money import Money
+
+
+class PatientBalanceChanged(IntegrationEvent):
+    event_type: ClassVar[str] = "org.openrcm.collections.patient_balance_changed.v1"
+    topic: ClassVar[str] = topics.COLLECTIONS
+    key_field: ClassVar[str] = "patient_id"
+
+    patient_id: str
+    claim_id: UUID | None
+    entry_kind: Literal["patient_responsibility", "payment", "adjustment"]
+    amount: Money
+    balance: Money

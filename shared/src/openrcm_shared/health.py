@@ -1,0 +1,71 @@
+"""Liveness, readiness and metrics endpoints.
+
+/livez   the process answers (no dependencies checked: restarting would not fix them).
+/readyz  PostgreSQL answers, Kafka answers, and the relay and consumer tasks are alive;
+         otherwise 503 listing the failing checks, so a load balancer stops routing here.
+/metrics Prometheus text format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _check_database(request: Request) -> str | None:
+    try:
+        async with asyncio.timeout(2):
+            async with request.app.state.runtime.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+
+async def _check_kafka(request: Request) -> str | None:
+    producer = request.app.state.runtime.producer
+    if producer is None:
+        return "not started"
+    try:
+        async with asyncio.timeout(2):
+            await producer.client.fetch_all_metadata()
+    except Exception as exc:
+        return type(exc).__name__ or "unreachable"
+    return None
+
+
+def _check_tasks(request: Request) -> dict[str, str]:
+    failures = {}
+    for name, task in request.app.state.runtime.tasks.items():
+        if task.done():
+            failures[name] = "stopped" if task.cancelled() or task.exception() is None else type(task.exception()).__name__
+    return failures
+
+
+@router.get("/livez")
+async def livez() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    database, kafka = await asyncio.gather(_check_database(request), _check_kafka(request))
+    checks: dict[str, str] = {"database": database or "ok", "kafka": kafka or "ok"}
+    failed_tasks = _check_tasks(request)
+    for name in request.app.state.runtime.tasks:
+        checks[f"task:{name}"] = failed_tasks.get(name, "ok")
+    ready = all(value == "ok" for value in checks.values())
+    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503,
+                        media_type="application/json" if ready else "application/problem+json")
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

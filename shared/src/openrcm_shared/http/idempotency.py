@@ -1,0 +1,103 @@
+"""`Idempotency-Key` on creating POSTs (after the IETF httpapi Idempotency-Key draft).
+
+- same key, same body       -> the stored response, replayed byte for byte;
+- same key, different body  -> 422;
+- same key while the first request is still in flight -> the second waits for it on the
+  key's unique index and then replays; only past `in_flight_wait` does it get 409.
+
+The key row is written in the same transaction as the resource it creates, so a crash leaves
+neither, and PostgreSQL's unique index (not an application lock) serialises concurrent requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from openrcm_shared.http.problems import Problem, field_error
+from openrcm_shared.messaging.tables import idempotency_keys
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: bytes
+    replayed: bool
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    """Hash of the request with the JSON body canonicalised (key order and spacing do not matter)."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
+
+
+def validate_key(key: str | None) -> str | None:
+    if key is not None and not (1 <= len(key) <= 255 and key.isprintable()):
+        raise Problem(400, "Invalid Idempotency-Key", "1-255 printable characters.", type_="invalid-idempotency-key",
+                      errors=[field_error("/header/Idempotency-Key", "invalid")])
+    return key
+
+
+async def create_once(
+    engine: AsyncEngine,
+    *,
+    tenant_id: str,
+    key: str | None,
+    fingerprint: str,
+    create: Callable[[AsyncConnection], Awaitable[tuple[int, bytes]]],
+    in_flight_wait: str = "5s",
+) -> StoredResponse:
+    """Run `create` (which returns status and body) at most once per (tenant, key)."""
+    try:
+        async with engine.begin() as conn:
+            if key is not None:
+                replay = await _claim_key(conn, tenant_id, key, fingerprint, in_flight_wait)
+                if replay is not None:
+                    return replay
+            status, body = await create(conn)
+            if key is not None:
+                await conn.execute(
+                    idempotency_keys.update()
+                    .where(idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.idempotency_key == key)
+                    .values(response_status=status, response_body=body))
+            return StoredResponse(status, body, replayed=False)
+    except sa_exc.DBAPIError as exc:
+        if type(getattr(exc, "orig", None)).__name__ == "LockNotAvailableError" or "LockNotAvailable" in str(exc.orig):
+            raise Problem(409, "Request in flight", "A request with this Idempotency-Key is still being processed.",
+                          type_="idempotency-in-flight", headers={"Retry-After": "1"}) from None
+        raise
+
+
+async def _claim_key(conn: AsyncConnection, tenant_id: str, key: str, fingerprint: str,
+                     in_flight_wait: str) -> StoredResponse | None:
+    # lock_timeout bounds the wait on a concurrent transaction holding the same key.
+    await conn.execute(sa.text(f"SET LOCAL lock_timeout = '{in_flight_wait}'"))
+    claimed = await conn.execute(
+        pg_insert(idempotency_keys)
+        .values(tenant_id=tenant_id, idempotency_key=key, request_fingerprint=fingerprint,
+                response_status=0, response_body=b"")
+        .on_conflict_do_nothing()
+        .returning(idempotency_keys.c.idempotency_key))
+    if claimed.first() is not None:
+        await conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
+        return None
+    stored = (await conn.execute(
+        sa.select(idempotency_keys.c.request_fingerprint, idempotency_keys.c.response_status,
+                  idempotency_keys.c.response_body)
+        .where(idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.idempotency_key == key))).one()
+    if stored.request_fingerprint != fingerprint:
+        raise Problem(422, "Idempotency-Key reused", "This key was used with a different request body.",
+                      type_="idempotency-key-reused", errors=[field_error("/header/Idempotency-Key", "reused with another body")])
+    return StoredResponse(stored.response_status, stored.response_body, replayed=True)

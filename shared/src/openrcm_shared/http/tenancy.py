@@ -1,0 +1,31 @@
+"""The practice (tenant) every request, row and event belongs to.
+
+A third-party billing company serves many practices. For now the tenant comes from the
+`X-Tenant-Id` header; authentication and row-level security will derive it later, and nothing
+below the API assumes a single practice.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import Depends, Header
+
+from openrcm_shared.http.problems import Problem, field_error
+
+TENANT_HEADER = "X-Tenant-Id"
+_TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def tenant_id(x_tenant_id: Annotated[str | None, Header(include_in_schema=True)] = None) -> str:
+    if not x_tenant_id:
+        raise Problem(400, "Missing tenant", f"Every request names its practice in the {TENANT_HEADER} header.",
+                      type_="missing-tenant", errors=[field_error("/header/X-Tenant-Id", "required")])
+    if not _TENANT_PATTERN.match(x_tenant_id):
+        raise Problem(400, "Invalid tenant", "1-64 letters, digits, '.', '_' or '-'.", type_="invalid-tenant",
+                      errors=[field_error("/header/X-Tenant-Id", "invalid format")])
+    return x_tenant_id
+
+
+TenantDep = Annotated[str, Depends(tenant_id)]

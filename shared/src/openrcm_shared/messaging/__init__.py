@@ -1,0 +1,1 @@
+"""Messaging plumbing: CloudEvents envelope, transactional outbox and relay, inbox consumer, DLQ."""

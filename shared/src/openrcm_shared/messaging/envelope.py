@@ -1,0 +1,89 @@
+"""CloudEvents 1.0 in Kafka binary content mode.
+
+The record value is the event data (JSON) alone; the attributes travel as headers prefixed
+`ce_` (CloudEvents Kafka protocol binding, section 3.2). Extensions used here:
+`ce_tenantid` (the practice the event belongs to), `ce_correlationid` and `ce_causationid`.
+W3C `traceparent` carries the OpenTelemetry context across services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from uuid import UUID, uuid4
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+
+class EnvelopeError(ValueError):
+    """A record that is not a valid CloudEvent (missing or malformed required attributes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    id: UUID
+    type: str
+    source: str
+    subject: str
+    time: datetime
+    tenant_id: str
+    correlation_id: str
+    causation_id: str | None = None
+    traceparent: str | None = None
+    extra_headers: tuple[tuple[str, bytes], ...] = field(default=())
+
+    @staticmethod
+    def new(*, type: str, source: str, subject: str, tenant_id: str, correlation_id: str | None = None,
+            causation_id: str | None = None, traceparent: str | None = None) -> "Envelope":
+        event_id = uuid4()
+        return Envelope(
+            id=event_id, type=type, source=source, subject=subject, time=datetime.now(timezone.utc),
+            tenant_id=tenant_id, correlation_id=correlation_id or str(event_id), causation_id=causation_id,
+            traceparent=traceparent,
+        )
+
+    def to_headers(self) -> list[tuple[str, bytes]]:
+        headers = [
+            ("ce_specversion", SPEC_VERSION.encode()),
+            ("ce_id", str(self.id).encode()),
+            ("ce_source", self.source.encode()),
+            ("ce_type", self.type.encode()),
+            ("ce_time", self.time.isoformat().encode()),
+            ("ce_subject", self.subject.encode()),
+            ("ce_tenantid", self.tenant_id.encode()),
+            ("ce_correlationid", self.correlation_id.encode()),
+            ("content-type", CONTENT_TYPE.encode()),
+        ]
+        if self.causation_id:
+            headers.append(("ce_causationid", self.causation_id.encode()))
+        if self.traceparent:
+            headers.append(("traceparent", self.traceparent.encode()))
+        return headers + list(self.extra_headers)
+
+    @staticmethod
+    def from_headers(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]) -> "Envelope":
+        values = {name: raw.decode("utf-8", "replace") for name, raw in headers if raw is not None}
+        missing = [name for name in ("ce_specversion", "ce_id", "ce_type", "ce_source", "ce_tenantid") if name not in values]
+        if missing:
+            raise EnvelopeError(f"missing CloudEvents headers: {', '.join(missing)}")
+        if values["ce_specversion"] != SPEC_VERSION:
+            raise EnvelopeError(f"unsupported ce_specversion {values['ce_specversion']!r}")
+        try:
+            event_id = UUID(values["ce_id"])
+            time = datetime.fromisoformat(values["ce_time"]) if "ce_time" in values else datetime.now(timezone.utc)
+        except ValueError as exc:
+            raise EnvelopeError(f"malformed ce_id or ce_time: {exc}") from None
+        return Envelope(
+            id=event_id, type=values["ce_type"], source=values["ce_source"], subject=values.get("ce_subject", ""),
+            time=time, tenant_id=values["ce_tenantid"], correlation_id=values.get("ce_correlationid", values["ce_id"]),
+            causation_id=values.get("ce_causationid"), traceparent=values.get("traceparent"),
+        )
+
+
+def header(headers, name: str) -> str | None:
+    """One header's value as text, or None."""
+    for key, raw in headers or ():
+        if key == name and raw is not None:
+            return raw.decode("utf-8", "replace")
+    return None

@@ -1,0 +1,49 @@
+"""How a consumer classifies failures: retry in process, or dead-letter."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
+
+
+class PermanentEventError(Exception):
+    """The event can never be applied as it is (bad data, broken invariant).
+
+    The message must not contain PHI: it is copied into the DLQ headers and logs.
+    """
+
+
+class TransientEventError(Exception):
+    """Worth retrying: a dependency was briefly unavailable. Messages carry no PHI."""
+
+
+_TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
+    TransientEventError, ConnectionError, OSError, asyncio.TimeoutError, TimeoutError,
+    sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, _TRANSIENT_TYPES):
+        return True
+    # asyncpg's connection-level errors arrive wrapped in SQLAlchemy's DBAPIError.
+    cause = getattr(error, "orig", None) or error.__cause__
+    return cause is not None and cause is not error and type(cause).__name__ in {
+        "ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionFailureError",
+        "AdminShutdownError", "SerializationError", "DeadlockDetectedError", "TooManyConnectionsError",
+    }
+
+
+def sanitized_message(error: BaseException) -> str:
+    """A description safe for DLQ headers: no field values, which may be PHI."""
+    if isinstance(error, ValidationError):
+        problems = ["/".join(str(p) for p in e["loc"]) + f": {e['type']}" for e in error.errors(include_input=False)]
+        return ("schema validation failed: " + "; ".join(problems))[:1000]
+    if isinstance(error, (PermanentEventError, TransientEventError)):
+        return str(error)[:1000]
+    # Anything else (a library exception) may echo values; keep only its class.
+    return type(error).__name__

@@ -1,0 +1,61 @@
+"""Staging events in the outbox, inside the caller's transaction.
+
+Guarantee: an event is staged in the same database transaction as the state change it
+announces, so either both commit or neither does. The relay publishes it later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrcm_shared.contracts.base import IntegrationEvent
+from openrcm_shared.messaging.envelope import Envelope
+from openrcm_shared.messaging.tables import outbox
+from openrcm_shared.observability import current_correlation_id, current_traceparent
+
+
+def build_envelope(event: IntegrationEvent, *, source: str, cause: Envelope | None = None) -> Envelope:
+    """Envelope for a new event: caused by `cause` (a consumed event) or by the current request."""
+    return Envelope.new(
+        type=event.event_type,
+        source=source,
+        subject=event.key(),
+        tenant_id=event.tenant_id,
+        correlation_id=cause.correlation_id if cause else current_correlation_id(),
+        causation_id=str(cause.id) if cause else None,
+        traceparent=current_traceparent(),
+    )
+
+
+def outbox_row(event: IntegrationEvent, envelope: Envelope, aggregate_type: str) -> dict:
+    return {
+        "event_id": envelope.id,
+        "tenant_id": event.tenant_id,
+        "aggregate_type": aggregate_type,
+        "aggregate_id": event.key(),
+        "event_type": event.event_type,
+        "topic": event.topic,
+        "payload": event.model_dump_json().encode(),
+        "headers": {name: value.decode() for name, value in envelope.to_headers()},
+    }
+
+
+async def stage_events(
+    conn: AsyncConnection,
+    events: Iterable[IntegrationEvent],
+    *,
+    source: str,
+    aggregate_type: str,
+    cause: Envelope | None = None,
+) -> list[Envelope]:
+    """Write events to the outbox on `conn` (which must be inside the state change's transaction)."""
+    rows, envelopes = [], []
+    for event in events:
+        envelope = build_envelope(event, source=source, cause=cause)
+        rows.append(outbox_row(event, envelope, aggregate_type))
+        envelopes.append(envelope)
+    if rows:
+        await conn.execute(outbox.insert(), rows)
+    return envelopes

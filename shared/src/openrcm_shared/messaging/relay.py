@@ -1,0 +1,158 @@
+"""The outbox relay: publishes staged events to Kafka in order, then marks them published.
+
+Guarantees:
+- At least once: a row is marked published only after the broker acknowledged it with
+  acks=all; a crash in between republishes the same record (same ce_id), which consumers'
+  inboxes turn into a no-op.
+- Order per key: rows are read in id (commit) order and sent through an idempotent producer,
+  which keeps per-partition order; a failed send stops the batch so later rows wait.
+- One relay per service: a PostgreSQL advisory lock is held while relaying; other replicas of
+  the service stand by until it is free.
+Published rows are pruned after `retention_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from openrcm_shared.messaging.tables import outbox
+from openrcm_shared.observability import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        *,
+        service_name: str,
+        batch_size: int = 500,
+        idle_poll_seconds: float = 0.05,
+        retention_seconds: float = 3600.0,
+    ) -> None:
+        self.engine = engine
+        self.producer = producer
+        self.service_name = service_name
+        self.batch_size = batch_size
+        self.idle_poll_seconds = idle_poll_seconds
+        self.retention_seconds = retention_seconds
+        # One lock id per service database; crc32 is stable across processes (hash() is not).
+        self.lock_id = zlib.crc32(f"openrcm-outbox-relay:{service_name}".encode())
+        self.holds_lock = False
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Hint that rows were just staged (saves a poll interval on the hot path)."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Relay until cancelled; survives database and broker outages by backing off."""
+        backoff = 0.2
+        while True:
+            try:
+                await self._relay_while_leader()
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database or broker unavailable: wait and take the lock again
+                self.holds_lock = False
+                log.warning("outbox relay interrupted, retrying", extra={"error_class": type(exc).__name__})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _relay_while_leader(self) -> None:
+        async with self.engine.connect() as lock_conn:
+            acquired = (await lock_conn.execute(sa.select(sa.func.pg_try_advisory_lock(self.lock_id)))).scalar()
+            await lock_conn.commit()
+            if not acquired:
+                await asyncio.sleep(1.0)
+                return
+            self.holds_lock = True
+            try:
+                last_prune = last_stats = 0.0
+                while True:
+                    published = await self.relay_once()
+                    now = time.monotonic()
+                    if now - last_stats > 2.0:
+                        await self.record_backlog()
+                        last_stats = now
+                    if now - last_prune > 60.0:
+                        await self.prune()
+                        last_prune = now
+                    if published < self.batch_size:
+                        await self._idle()
+            finally:
+                self.holds_lock = False
+                await lock_conn.execute(sa.select(sa.func.pg_advisory_unlock(self.lock_id)))
+                await lock_conn.commit()
+
+    async def _idle(self) -> None:
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), self.idle_poll_seconds)
+        except TimeoutError:
+            pass
+        self._wakeup.clear()
+
+    async def relay_once(self) -> int:
+        """Publish one batch of unpublished rows; returns how many were published and marked."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                sa.select(outbox.c.id, outbox.c.topic, outbox.c.aggregate_id, outbox.c.payload, outbox.c.headers)
+                .where(outbox.c.published_at.is_(None))
+                .order_by(outbox.c.id)
+                .limit(self.batch_size)
+            )).all()
+        if not rows:
+            return 0
+        acked = await self.publish(rows)
+        if acked:
+            await self.mark_published(acked)
+            OUTBOX_PUBLISHED.labels(self.service_name).inc(len(acked))
+        return len(acked)
+
+    async def publish(self, rows) -> list[int]:
+        """Send rows in order; return the ids of the leading rows the broker acknowledged."""
+        futures = []
+        for row in rows:
+            headers = [(name, str(value).encode()) for name, value in row.headers.items()]
+            futures.append(await self.producer.send(
+                row.topic, value=row.payload, key=row.aggregate_id.encode(), headers=headers))
+        acked: list[int] = []
+        for row, future in zip(rows, futures):
+            try:
+                await future
+            except Exception as exc:
+                log.warning("outbox publish failed; later rows wait", extra={"error_class": type(exc).__name__})
+                break
+            acked.append(row.id)
+        return acked
+
+    async def mark_published(self, ids: list[int]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                outbox.update().where(outbox.c.id.in_(ids)).values(published_at=sa.func.now()))
+
+    async def record_backlog(self) -> None:
+        async with self.engine.connect() as conn:
+            backlog, oldest = (await conn.execute(
+                sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(outbox.c.published_at.is_(None))
+            )).one()
+        OUTBOX_BACKLOG.labels(self.service_name).set(backlog)
+        age = (datetime.now(timezone.utc) - oldest).total_seconds() if oldest else 0.0
+        OUTBOX_OLDEST_AGE.labels(self.service_name).set(age)
+
+    async def prune(self) -> int:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(outbox.delete().where(
+                outbox.c.published_at < sa.func.now() - sa.text(f"interval '{int(self.retention_seconds)} seconds'")))
+        return result.rowcount or 0

@@ -1,0 +1,47 @@
+"""Money: Decimal end to end, two places, strings in JSON.
+
+One convention everywhere (API bodies, event payloads, database columns): an amount is a
+`decimal.Decimal` with at most two decimal places; JSON carries it as a string such as "125.00",
+so no float ever touches a dollar. Columns are NUMERIC(12, 2).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, PlainSerializer
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def to_cents(amount: Decimal) -> Decimal:
+    """Quantize to the cent (half up, as remittance advice rounds)."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _reject_float(value: Any) -> Any:
+    # A JSON number with a fraction arrives as float and may already have lost a cent
+    # (0.1 + 0.2 style); the API contract says strings, so a float is refused outright.
+    if isinstance(value, float):
+        raise ValueError("money must be a decimal string such as \"125.00\", not a JSON number with a fraction")
+    if isinstance(value, bool):
+        raise ValueError("money must be a decimal string")
+    return value
+
+
+def _serialize(amount: Decimal) -> str:
+    return str(to_cents(amount))
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_reject_float),
+    Field(max_digits=12, decimal_places=2, examples=["125.00"]),
+    PlainSerializer(_serialize, return_type=str, when_used="json"),
+]
+"""Any amount: may be negative (reversals, recoupments)."""
+
+NonNegativeMoney = Annotated[Money, Field(ge=0)]
+PositiveMoney = Annotated[Money, Field(gt=0)]

@@ -1,0 +1,118 @@
+"""Logs, metrics and traces shared by every service.
+
+- Logs: one JSON object per line with service, trace id and correlation id (never payloads).
+- Metrics: Prometheus names with unit suffixes and low-cardinality labels only (no patient or
+  claim ids).
+- Traces: OpenTelemetry; the W3C `traceparent` travels through outbox rows and Kafka headers, so
+  one claim's path across services is one trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextvars import ContextVar
+
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import Counter, Gauge, Histogram
+from pythonjsonlogger.json import JsonFormatter
+
+_correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+# --- metrics -------------------------------------------------------------------------------------
+
+HTTP_REQUEST_DURATION = Histogram(
+    "openrcm_http_request_duration_seconds", "HTTP request duration",
+    ["service", "method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+EVENTS_PROCESSED = Counter(
+    "openrcm_consumer_events_processed_total", "Events applied by a consumer", ["group", "event_type"])
+EVENTS_DUPLICATE = Counter(
+    "openrcm_consumer_events_duplicate_total", "Redelivered events recognised by the inbox", ["group", "event_type"])
+EVENTS_SKIPPED = Counter(
+    "openrcm_consumer_events_skipped_total", "Events of types this consumer does not handle", ["group"])
+EVENTS_DEAD_LETTERED = Counter(
+    "openrcm_consumer_events_dead_lettered_total", "Events sent to the DLQ", ["group", "error_class"])
+EVENTS_RETRIED = Counter(
+    "openrcm_consumer_retries_total", "Transient failures retried in process", ["group"])
+EVENT_PROCESSING_DURATION = Histogram(
+    "openrcm_consumer_processing_duration_seconds", "Time to apply one event", ["group"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
+)
+OUTBOX_PUBLISHED = Counter("openrcm_outbox_published_total", "Outbox rows published", ["service"])
+OUTBOX_BACKLOG = Gauge("openrcm_outbox_backlog_events", "Outbox rows not yet published", ["service"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "openrcm_outbox_oldest_unpublished_age_seconds", "Age of the oldest unpublished outbox row", ["service"])
+
+# --- tracing -------------------------------------------------------------------------------------
+
+
+def configure_tracing(service_name: str) -> None:
+    """Install an SDK tracer provider so spans get real ids (export is configured by OTEL_* env)."""
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return
+    trace.set_tracer_provider(TracerProvider(resource=Resource.create({"service.name": service_name})))
+
+
+def tracer():
+    return trace.get_tracer("openrcm")
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def context_from_traceparent(traceparent: str | None):
+    return propagate.extract({"traceparent": traceparent} if traceparent else {})
+
+
+def current_trace_id() -> str | None:
+    span_context = trace.get_current_span().get_span_context()
+    return format(span_context.trace_id, "032x") if span_context.is_valid else None
+
+
+def set_correlation_id(value: str | None):
+    return _correlation_id.set(value)
+
+
+def reset_correlation_id(token) -> None:
+    _correlation_id.reset(token)
+
+
+def current_correlation_id() -> str | None:
+    return _correlation_id.get()
+
+
+# --- logging -------------------------------------------------------------------------------------
+
+
+class _ContextFilter(logging.Filter):
+    def __init__(self, service_name: str) -> None:
+        super().__init__()
+        self.service_name = service_name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service_name
+        record.trace_id = current_trace_id()
+        record.correlation_id = current_correlation_id()
+        return True
+
+
+def configure_logging(service_name: str, level: str = "INFO") -> None:
+    """JSON lines on stderr for the service and the libraries it uses."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(trace_id)s %(correlation_id)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+    ))
+    handler.addFilter(_ContextFilter(service_name))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("aiokafka", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel("WARNING")

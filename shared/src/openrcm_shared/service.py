@@ -1,0 +1,179 @@
+"""The composition root every service uses: one FastAPI app with its engine, Kafka producer,
+outbox relay and inbox consumer wired the same way, so the five services differ only in their
+domain code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI
+from opentelemetry import trace
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from openrcm_shared.db import create_engine
+from openrcm_shared.health import router as health_router
+from openrcm_shared.http.problems import install_problem_handlers
+from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
+from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_producer
+from openrcm_shared.messaging.relay import OutboxRelay
+from openrcm_shared.observability import (
+    HTTP_REQUEST_DURATION, configure_logging, configure_tracing, context_from_traceparent, reset_correlation_id,
+    set_correlation_id, tracer,
+)
+from openrcm_shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceDefinition:
+    """What makes one service: its name, HTTP routers and event subscriptions."""
+
+    name: str
+    title: str
+    description: str
+    aggregate_type: str
+    routers: list[APIRouter]
+    subscriptions: list[Subscription] = field(default_factory=list)
+
+    @property
+    def consumer_group(self) -> str:
+        return self.name
+
+    @property
+    def source(self) -> str:
+        return f"/openrcm/{self.name}"
+
+    @property
+    def consumed_topics(self) -> list[str]:
+        return sorted({s.contract.topic for s in self.subscriptions})
+
+
+@dataclass
+class Runtime:
+    """Live resources of a running service, at `app.state.runtime`."""
+
+    definition: ServiceDefinition
+    settings: ServiceSettings
+    engine: AsyncEngine
+    producer: AIOKafkaProducer | None = None
+    relay: OutboxRelay | None = None
+    consumer: InboxConsumer | None = None
+    tasks: dict[str, asyncio.Task] = field(default_factory=dict)
+
+    def events_staged(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+
+
+async def _start_producer(settings: ServiceSettings, name: str) -> AIOKafkaProducer:
+    """Start the producer, waiting for the broker (the stack may still be coming up)."""
+    delay = 0.5
+    while True:
+        producer = reliable_producer(settings.kafka_bootstrap_servers, client_id=f"openrcm-{name}")
+        try:
+            await producer.start()
+            return producer
+        except Exception as exc:
+            await producer.stop()
+            log.warning("Kafka not reachable yet", extra={"error_class": type(exc).__name__})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5)
+
+
+async def _run_consumer(runtime: Runtime) -> None:
+    definition, settings = runtime.definition, runtime.settings
+    kafka_consumer = manual_commit_consumer(
+        settings.kafka_bootstrap_servers, *definition.consumed_topics,
+        group_id=definition.consumer_group, client_id=f"openrcm-{definition.name}")
+    await kafka_consumer.start()
+    runtime.consumer = InboxConsumer(
+        engine=runtime.engine, consumer=kafka_consumer, dlq_producer=runtime.producer,
+        group_id=definition.consumer_group, subscriptions=definition.subscriptions, source=definition.source,
+        aggregate_type=definition.aggregate_type, on_events_staged=runtime.events_staged)
+    try:
+        await runtime.consumer.run()
+    finally:
+        await kafka_consumer.stop()
+
+
+def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(definition, settings, create_engine(settings.database_url, pool_size=settings.db_pool_size))
+        app.state.runtime = runtime
+        runtime.producer = await _start_producer(settings, definition.name)
+        if settings.relay_enabled:
+            runtime.relay = OutboxRelay(runtime.engine, runtime.producer, service_name=definition.name)
+            runtime.tasks["outbox_relay"] = asyncio.create_task(runtime.relay.run(), name="outbox_relay")
+        if settings.consumer_enabled and definition.subscriptions:
+            runtime.tasks["consumer"] = asyncio.create_task(_run_consumer(runtime), name="consumer")
+        try:
+            yield
+        finally:
+            for task in runtime.tasks.values():
+                task.cancel()
+            await asyncio.gather(*runtime.tasks.values(), return_exceptions=True)
+            await runtime.producer.stop()
+            await runtime.engine.dispose()
+
+    return lifespan
+
+
+class _ObservabilityMiddleware:
+    """Per request: a server span (continuing an incoming traceparent), a correlation id
+    (X-Correlation-Id in and out), and the request-duration histogram by route template."""
+
+    def __init__(self, app, service_name: str) -> None:
+        self.app = app
+        self.service_name = service_name
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        correlation_id = headers.get("x-correlation-id") or None
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                if correlation_id:
+                    message.setdefault("headers", []).append((b"x-correlation-id", correlation_id.encode()))
+            await send(message)
+
+        token = set_correlation_id(correlation_id)
+        try:
+            with tracer().start_as_current_span(
+                f"{scope['method']} {scope['path']}", context=context_from_traceparent(headers.get("traceparent")),
+                kind=trace.SpanKind.SERVER,
+            ):
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            reset_correlation_id(token)
+            route = scope.get("route")
+            HTTP_REQUEST_DURATION.labels(
+                self.service_name, scope["method"], getattr(route, "path", "unmatched"), str(status_holder["status"])
+            ).observe(time.perf_counter() - started)
+
+
+def create_service_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or ServiceSettings.for_service(definition.name)
+    configure_logging(definition.name, settings.log_level)
+    configure_tracing(f"openrcm-{definition.name}")
+    app = FastAPI(title=definition.title, description=definition.description, version="0.1.0",
+                  lifespan=_lifespan(definition, settings))
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    for router in definition.routers:
+        app.include_router(router)
+    app.add_middleware(_ObservabilityMiddleware, service_name=definition.name)
+    return app
