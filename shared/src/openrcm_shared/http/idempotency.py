@@ -19,6 +19,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openrcm_shared.http.problems import Problem, field_error
@@ -101,3 +104,35 @@ async def _claim_key(conn: AsyncConnection, tenant_id: str, key: str, fingerprin
         raise Problem(422, "Idempotency-Key reused", "This key was used with a different request body.",
                       type_="idempotency-key-reused", errors=[field_error("/header/Idempotency-Key", "reused with another body")])
     return StoredResponse(stored.response_status, stored.response_body, replayed=True)
+
+
+async def idempotent_create(
+    request: Request,
+    *,
+    tenant_id: str,
+    idempotency_key: str | None,
+    create: Callable[[AsyncConnection], Awaitable[BaseModel]],
+    location: Callable[[BaseModel], str],
+    response_model: type[BaseModel],
+) -> Response:
+    """A creating POST with Idempotency-Key semantics: 201 with Location, or the stored replay.
+
+    `create` runs inside the transaction that also stores the key and returns the created
+    resource as the API shows it; the relay is woken once it commits.
+    """
+    key = validate_key(idempotency_key)
+    runtime = request.app.state.runtime
+
+    async def create_and_render(conn: AsyncConnection) -> tuple[int, bytes]:
+        resource = await create(conn)
+        return 201, resource.model_dump_json().encode()
+
+    stored = await create_once(runtime.engine, tenant_id=tenant_id, key=key,
+                               fingerprint=request_fingerprint(request.method, request.url.path, await request.body()),
+                               create=create_and_render)
+    headers = {"Location": location(response_model.model_validate_json(stored.body))}
+    if stored.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    else:
+        runtime.events_staged()
+    return Response(stored.body, status_code=stored.status, media_type="application/json", headers=headers)

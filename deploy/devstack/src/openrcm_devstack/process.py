@@ -1,0 +1,92 @@
+"""Child processes the stack owns: started in their own process group, stopped with their children."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+class ManagedProcess:
+    def __init__(self, name: str, argv: list[str], *, log_file: Path, env: dict[str, str] | None = None,
+                 cwd: Path | None = None, user: str | None = None, stop_signal: int = signal.SIGTERM) -> None:
+        self.name = name
+        self.argv = argv
+        self.log_file = log_file
+        self.env = env
+        self.cwd = cwd
+        self.user = user
+        self.stop_signal = stop_signal
+        self.popen: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_file, "ab")
+        self.popen = subprocess.Popen(
+            self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env, cwd=self.cwd,
+            user=self.user, start_new_session=True)
+        log.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Signal the process group, wait, then kill what is left."""
+        if not self.popen:
+            return
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, self.stop_signal)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.popen = None
+
+    def kill(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.popen.wait(10)
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(process: ManagedProcess, host: str, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(host, port):
+            return
+        if not process.running():
+            raise RuntimeError(f"{process.name} exited during start-up:\n{process.tail()}")
+        time.sleep(0.2)
+    raise RuntimeError(f"{process.name} did not open {host}:{port} within {timeout:.0f}s:\n{process.tail()}")
+
+
+def ensure_port_free(name: str, port: int) -> None:
+    if port_open("127.0.0.1", port):
+        raise RuntimeError(f"port {port} for {name} is already in use on 127.0.0.1; stop what holds it "
+                           f"or choose another port")

@@ -1,0 +1,91 @@
+"""The five services: migrate each database, then run each app under uvicorn as a child process."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from openrcm_devstack.paths import repo_root
+from openrcm_devstack.process import ManagedProcess, ensure_port_free
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    default_port: int
+
+    @property
+    def package(self) -> str:
+        return f"openrcm_{self.name}"
+
+    @property
+    def database(self) -> str:
+        return f"openrcm_{self.name}"
+
+    @property
+    def migrations_dir(self) -> Path:
+        return repo_root() / "services" / self.name / "migrations"
+
+
+SERVICES = (
+    ServiceSpec("claims", 8001),
+    ServiceSpec("eligibility", 8002),
+    ServiceSpec("remittance", 8003),
+    ServiceSpec("denials", 8004),
+    ServiceSpec("collections", 8005),
+)
+
+
+def migrate_service(spec: ServiceSpec, database_url: str) -> None:
+    from openrcm_shared.db import migrate
+
+    migrate(database_url, spec.migrations_dir)
+
+
+@dataclass
+class RunningService:
+    spec: ServiceSpec
+    port: int
+    database_url: str
+    process: ManagedProcess
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def start_service(spec: ServiceSpec, *, port: int, database_url: str, kafka_bootstrap: str, log_dir: Path,
+                  extra_env: dict[str, str] | None = None) -> RunningService:
+    ensure_port_free(spec.name, port)
+    env = dict(os.environ)
+    env.update({
+        f"{spec.name.upper()}_DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra_env or {})
+    argv = [sys.executable, "-m", "uvicorn", f"{spec.package}.main:app", "--host", "127.0.0.1", "--port", str(port),
+            "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "10"]
+    process = ManagedProcess(spec.name, argv, log_file=log_dir / f"{spec.name}.log", env=env, cwd=repo_root())
+    process.start()
+    return RunningService(spec, port, database_url, process)
+
+
+def wait_ready(service: RunningService, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if not service.process.running():
+            raise RuntimeError(f"{service.spec.name} exited during start-up:\n{service.process.tail()}")
+        try:
+            with urllib.request.urlopen(f"{service.url}/readyz", timeout=3) as response:
+                if response.status == 200:
+                    return
+        except Exception as exc:  # not up yet, or 503 while Kafka/DB settle
+            last = str(exc)
+        time.sleep(0.3)
+    raise RuntimeError(f"{service.spec.name} not ready within {timeout:.0f}s ({last}):\n{service.process.tail()}")

@@ -1,0 +1,134 @@
+"""The whole local stack: PostgreSQL, Kafka, topics, migrations and the five services.
+
+Used by `./openrcm run` (foreground, default ports) and by the test suite (its own ports and
+state folder, so tests can run beside a running stack). The endpoints are written to
+`stack.json` in the state folder for tools and tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openrcm_devstack.kafka import KafkaBroker
+from openrcm_devstack.postgres import PostgresServer, create_databases, with_database
+from openrcm_devstack.services import SERVICES, RunningService, migrate_service, start_service, wait_ready
+from openrcm_devstack.topics import ensure_topics
+
+
+@dataclass
+class StackPorts:
+    postgres: int = 5432
+    kafka: int = 9092
+    kafka_controller: int = 9093
+    services: dict[str, int] = field(default_factory=lambda: {s.name: s.default_port for s in SERVICES})
+
+
+DEFAULT_PORTS = StackPorts()
+TEST_PORTS = StackPorts(postgres=55433, kafka=19092, kafka_controller=19093,
+                        services={s.name: 18000 + i + 1 for i, s in enumerate(SERVICES)})
+
+
+class Stack:
+    def __init__(self, state_dir: Path, ports: StackPorts, *, fresh: bool = False) -> None:
+        self.state_dir = state_dir
+        self.ports = ports
+        if fresh:
+            shutil.rmtree(state_dir, ignore_errors=True)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.external_database_url = os.environ.get("DATABASE_URL")
+        self.postgres: PostgresServer | None = None
+        self.kafka = KafkaBroker(state_dir / "kafka", ports.kafka, ports.kafka_controller)
+        self.services: dict[str, RunningService] = {}
+
+    # --- infrastructure ---------------------------------------------------------------------------
+
+    def database_url(self, service_name: str) -> str:
+        per_service = os.environ.get(f"{service_name.upper()}_DATABASE_URL")
+        if per_service:
+            return per_service
+        database = f"openrcm_{service_name}"
+        if self.external_database_url:
+            return with_database(self.external_database_url, database)
+        assert self.postgres is not None
+        return self.postgres.database_url(database)
+
+    def start_postgres(self) -> None:
+        if self.external_database_url:
+            create_databases(self.external_database_url, [s.database for s in SERVICES])
+            return
+        if self.postgres is None:
+            self.postgres = PostgresServer(self.state_dir / "postgres" / "data", self.ports.postgres,
+                                           self.state_dir / "postgres" / "server.log")
+        self.postgres.start()
+        create_databases(self.postgres.admin_url, [s.database for s in SERVICES])
+
+    def stop_postgres(self) -> None:
+        if self.postgres:
+            self.postgres.stop()
+
+    def start_kafka(self) -> None:
+        self.kafka.start()
+        ensure_topics(self.kafka.bootstrap_servers)
+
+    def stop_kafka(self) -> None:
+        self.kafka.stop()
+
+    def start_infrastructure(self) -> None:
+        self.start_postgres()
+        self.start_kafka()
+        for spec in SERVICES:
+            migrate_service(spec, self.database_url(spec.name))
+
+    # --- services ---------------------------------------------------------------------------------
+
+    def start_services(self, names: list[str] | None = None, extra_env: dict[str, str] | None = None) -> None:
+        started = []
+        for spec in SERVICES:
+            if names is None or spec.name in names:
+                started.append(start_service(
+                    spec, port=self.ports.services[spec.name], database_url=self.database_url(spec.name),
+                    kafka_bootstrap=self.kafka.bootstrap_servers, log_dir=self.state_dir / "logs",
+                    extra_env=extra_env))
+        for service in started:
+            self.services[service.spec.name] = service
+        for service in started:
+            wait_ready(service)
+        self.write_manifest()
+
+    def stop_services(self, names: list[str] | None = None) -> None:
+        for name in list(self.services):
+            if names is None or name in names:
+                self.services.pop(name).process.stop()
+
+    def stop(self) -> None:
+        """Stop everything this stack started, services first."""
+        errors = []
+        for step in (self.stop_services, self.stop_kafka, self.stop_postgres):
+            try:
+                step()
+            except Exception as exc:  # keep stopping the rest
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    # --- manifest ---------------------------------------------------------------------------------
+
+    def manifest(self) -> dict:
+        return {
+            "kafka": {"bootstrap_servers": self.kafka.bootstrap_servers},
+            "postgres": {"databases": {spec.name: self.database_url(spec.name) for spec in SERVICES}},
+            "services": {
+                name: {"url": svc.url, "docs": f"{svc.url}/docs", "readyz": f"{svc.url}/readyz",
+                       "metrics": f"{svc.url}/metrics", "pid": svc.process.pid}
+                for name, svc in self.services.items()
+            },
+        }
+
+    def write_manifest(self) -> Path:
+        path = self.state_dir / "stack.json"
+        path.write_text(json.dumps(self.manifest(), indent=2))
+        return path

@@ -1,0 +1,43 @@
+"""Reads for the claims API."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrcm_claims.adapters.tables import claim_history, claim_lines, claims
+from openrcm_claims.entrypoints.schemas import ClaimLineOut, ClaimOut, ClaimSummaryOut, HistoryEntryOut
+from openrcm_shared.http.pagination import encode_cursor
+
+
+async def load_claim(conn: AsyncConnection, tenant_id: str, claim_id: UUID) -> ClaimOut | None:
+    row = (await conn.execute(sa.select(claims).where(claims.c.id == claim_id, claims.c.tenant_id == tenant_id))).first()
+    if row is None:
+        return None
+    lines = (await conn.execute(
+        sa.select(claim_lines).where(claim_lines.c.claim_id == claim_id).order_by(claim_lines.c.line_number))).all()
+    history = (await conn.execute(
+        sa.select(claim_history).where(claim_history.c.claim_id == claim_id).order_by(claim_history.c.id))).all()
+    return ClaimOut(
+        **{name: getattr(row, name) for name in ClaimOut.model_fields if name not in ("lines", "history")},
+        lines=[ClaimLineOut(**{name: getattr(line, name) for name in ClaimLineOut.model_fields}) for line in lines],
+        history=[HistoryEntryOut(**{name: getattr(h, name) for name in HistoryEntryOut.model_fields}) for h in history],
+    )
+
+
+async def list_claims(conn: AsyncConnection, tenant_id: str, *, status: str | None, after: list[str] | None,
+                      limit: int) -> tuple[list[ClaimSummaryOut], str | None]:
+    """Newest first; the cursor is the last row's (created_at, id)."""
+    query = sa.select(*[claims.c[name] for name in ClaimSummaryOut.model_fields]).where(claims.c.tenant_id == tenant_id)
+    if status:
+        query = query.where(claims.c.status == status)
+    if after:
+        query = query.where(sa.tuple_(claims.c.created_at, claims.c.id)
+                            < sa.tuple_(sa.literal(after[0]).cast(sa.DateTime(timezone=True)),
+                                        sa.literal(after[1]).cast(claims.c.id.type)))
+    rows = (await conn.execute(query.order_by(claims.c.created_at.desc(), claims.c.id.desc()).limit(limit + 1))).all()
+    items = [ClaimSummaryOut(**row._mapping) for row in rows[:limit]]
+    next_cursor = encode_cursor(items[-1].created_at.isoformat(), items[-1].id) if len(rows) > limit else None
+    return items, next_cursor

@@ -1,0 +1,94 @@
+"""The claims database. Every row carries its practice's tenant_id."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from openrcm_shared.messaging.tables import messaging_metadata
+
+
+class ClaimsTable(SQLModel, registry=registry()):
+    pass
+
+
+MONEY = sa.Numeric(12, 2)
+
+
+class Claim(ClaimsTable, table=True):
+    __tablename__ = "claims"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "encounter_id", name="uq_claims_tenant_encounter"),
+        sa.UniqueConstraint("tenant_id", "patient_control_number", name="uq_claims_tenant_pcn"),
+        sa.Index("ix_claims_tenant_status_created", "tenant_id", "status", "created_at", "id"),
+        sa.Index("ix_claims_tenant_patient_payer", "tenant_id", "patient_id", "payer_id"),
+    )
+
+    id: UUID = Field(primary_key=True)
+    tenant_id: str = Field(sa_type=sa.Text)
+    encounter_id: str = Field(sa_type=sa.Text)
+    patient_control_number: str = Field(sa_type=sa.String(20))
+    patient_id: str = Field(sa_type=sa.Text)
+    payer_id: str = Field(sa_type=sa.Text)
+    member_id: str = Field(sa_type=sa.Text)
+    billing_npi: str = Field(sa_type=sa.String(10))
+    rendering_npi: str | None = Field(default=None, sa_type=sa.String(10))
+    place_of_service: str = Field(sa_type=sa.String(2))
+    diagnosis_codes: list[str] = Field(sa_type=pg.ARRAY(sa.Text))
+    status: str = Field(sa_type=sa.Text)
+    coverage_status: str = Field(sa_type=sa.Text)
+    total_charge: Decimal = Field(sa_type=MONEY)
+    paid_amount: Decimal = Field(sa_type=MONEY)
+    service_date_from: date
+    service_date_to: date
+    # The encounter as the EHR sent it (patient demographics included), for the 837 and audits.
+    encounter_document: dict = Field(sa_type=pg.JSONB)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class ClaimLine(ClaimsTable, table=True):
+    __tablename__ = "claim_lines"
+
+    claim_id: UUID = Field(sa_column_args=[sa.ForeignKey("claims.id", ondelete="CASCADE")], primary_key=True)
+    line_number: int = Field(primary_key=True)
+    tenant_id: str = Field(sa_type=sa.Text)
+    procedure_code: str = Field(sa_type=sa.String(5))
+    modifiers: list[str] = Field(sa_type=pg.ARRAY(sa.Text))
+    units: Decimal = Field(sa_type=sa.Numeric(9, 3))
+    charge_amount: Decimal = Field(sa_type=MONEY)
+    service_date: date
+    place_of_service: str | None = Field(default=None, sa_type=sa.String(2))
+    diagnosis_pointers: list[int] = Field(sa_type=pg.ARRAY(sa.Integer))
+
+
+class ClaimHistory(ClaimsTable, table=True):
+    """The claim's timeline: every state change, each with the event that announced or caused it."""
+
+    __tablename__ = "claim_history"
+    __table_args__ = (sa.Index("ix_claim_history_claim", "claim_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column_kwargs={"autoincrement": True}, primary_key=True,
+                           sa_type=sa.BigInteger)
+    claim_id: UUID = Field(sa_column_args=[sa.ForeignKey("claims.id", ondelete="CASCADE")])
+    tenant_id: str = Field(sa_type=sa.Text)
+    occurred_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    kind: str = Field(sa_type=sa.Text)
+    from_status: str | None = Field(default=None, sa_type=sa.Text)
+    to_status: str | None = Field(default=None, sa_type=sa.Text)
+    event_id: UUID | None = None
+    detail: dict = Field(sa_type=pg.JSONB)
+
+
+claims = Claim.__table__
+claim_lines = ClaimLine.__table__
+claim_history = ClaimHistory.__table__
+
+# What Alembic compares against: the service's own tables plus outbox, inbox and idempotency keys.
+target_metadata = [ClaimsTable.metadata, messaging_metadata]

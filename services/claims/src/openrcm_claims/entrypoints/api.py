@@ -1,0 +1,61 @@
+"""The claims API: encounters in from the EHR, claims out to billing staff."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response
+
+from openrcm_claims.adapters.queries import list_claims, load_claim
+from openrcm_claims.entrypoints.schemas import ClaimOut, ClaimSummaryOut, EncounterIn
+from openrcm_claims.service_layer.submission import submit_encounter
+from openrcm_shared.http.idempotency import idempotent_create
+from openrcm_shared.http.pagination import Page, decode_cursor
+from openrcm_shared.http.problems import Problem, field_error
+from openrcm_shared.http.tenancy import TenantDep
+
+router = APIRouter(prefix="/v1", tags=["claims"])
+
+ClaimStatusFilter = Literal["submitted", "paid", "partially_paid", "denied"]
+
+
+@router.post("/encounters", status_code=201, response_model=ClaimOut,
+             responses={409: {"description": "Encounter already submitted, or same Idempotency-Key in flight"},
+                        422: {"description": "Invalid fields, or Idempotency-Key reused with another body"}})
+async def post_encounter(
+    encounter: EncounterIn,
+    request: Request,
+    tenant_id: TenantDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Response:
+    """An EHR posts a completed encounter; the claim is created and ClaimSubmitted published."""
+    pointer_errors = encounter.pointer_errors()
+    if pointer_errors:
+        raise Problem(422, "The request has invalid fields", type_="validation-error",
+                      errors=[field_error(pointer, message) for pointer, message in pointer_errors])
+    return await idempotent_create(
+        request, tenant_id=tenant_id, idempotency_key=idempotency_key,
+        create=lambda conn: submit_encounter(conn, tenant_id, encounter),
+        location=lambda claim: f"/v1/claims/{claim.id}", response_model=ClaimOut)
+
+
+@router.get("/claims/{claim_id}", response_model=ClaimOut)
+async def get_claim(claim_id: UUID, request: Request, tenant_id: TenantDep) -> ClaimOut:
+    """The claim, its lines, status and history (its timeline)."""
+    async with request.app.state.runtime.engine.connect() as conn:
+        claim = await load_claim(conn, tenant_id, claim_id)
+    if claim is None:
+        raise Problem(404, "Claim not found", type_="not-found")
+    return claim
+
+
+@router.get("/claims", response_model=Page[ClaimSummaryOut])
+async def get_claims(request: Request, tenant_id: TenantDep, status: ClaimStatusFilter | None = None,
+                     cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[ClaimSummaryOut]:
+    """Claims, newest first, optionally by status; follow next_cursor for the next page."""
+    async with request.app.state.runtime.engine.connect() as conn:
+        items, next_cursor = await list_claims(conn, tenant_id, status=status, after=decode_cursor(cursor, 2),
+                                               limit=limit)
+    return Page[ClaimSummaryOut](items=items, next_cursor=next_cursor)

@@ -1,0 +1,179 @@
+"""Request and response bodies of the claims API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from openrcm_shared.codes import ICD10_CM, MODIFIER, PLACE_OF_SERVICE, PROCEDURE_CODE, normalize_icd10, npi_is_valid
+from openrcm_shared.money import Money, PositiveMoney
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# 837P 2400 loops: at most 50 service lines per claim (005010X222A1).
+MAX_LINES = 50
+# 2300 HI: up to 12 diagnosis codes on a professional claim.
+MAX_DIAGNOSES = 12
+
+
+def _npi(value: str) -> str:
+    if not npi_is_valid(value):
+        raise ValueError("not a valid NPI (10 digits with a Luhn check digit)")
+    return value
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PatientIn(_Body):
+    id: Text = Field(description="The EHR's patient id")
+    first_name: Text
+    last_name: Text
+    birth_date: date
+    gender: Annotated[str, StringConstraints(pattern="^[MFU]$")]
+
+
+class CoverageIn(_Body):
+    payer_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{2,15}$")]
+    member_id: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    group_number: Annotated[str, StringConstraints(max_length=50)] | None = None
+
+
+class ProviderIn(_Body):
+    npi: str
+    name: Text | None = None
+    tax_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")] | None = None
+
+    _check_npi = field_validator("npi")(classmethod(lambda cls, v: _npi(v)))
+
+
+class ChargeLineIn(_Body):
+    procedure_code: Annotated[str, StringConstraints(to_upper=True)]
+    modifiers: list[Annotated[str, StringConstraints(to_upper=True)]] = Field(default_factory=list, max_length=4)
+    units: Annotated[int, Field(gt=0, le=9999)] = 1
+    charge_amount: PositiveMoney
+    service_date: date
+    place_of_service: str | None = None
+    diagnosis_pointers: list[Annotated[int, Field(ge=1, le=MAX_DIAGNOSES)]] = Field(min_length=1, max_length=4)
+
+    @field_validator("procedure_code")
+    @classmethod
+    def _procedure(cls, value: str) -> str:
+        if not PROCEDURE_CODE.match(value):
+            raise ValueError("a CPT or HCPCS Level II code is five characters (e.g. 99213, G0439)")
+        return value
+
+    @field_validator("modifiers")
+    @classmethod
+    def _modifiers(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not MODIFIER.match(value):
+                raise ValueError(f"modifier {value!r} is not two letters or digits")
+        return values
+
+    @field_validator("place_of_service")
+    @classmethod
+    def _pos(cls, value: str | None) -> str | None:
+        if value is not None and not PLACE_OF_SERVICE.match(value):
+            raise ValueError("place of service is a two-digit CMS code")
+        return value
+
+    @field_validator("service_date")
+    @classmethod
+    def _not_future(cls, value: date) -> date:
+        if value > date.today():
+            raise ValueError("the date of service is in the future")
+        return value
+
+
+class EncounterIn(_Body):
+    encounter_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    patient: PatientIn
+    coverage: CoverageIn
+    billing_provider: ProviderIn
+    rendering_provider: ProviderIn | None = None
+    place_of_service: str = "11"
+    diagnosis_codes: list[str] = Field(min_length=1, max_length=MAX_DIAGNOSES)
+    lines: list[ChargeLineIn] = Field(min_length=1, max_length=MAX_LINES)
+
+    @field_validator("diagnosis_codes")
+    @classmethod
+    def _icd10(cls, values: list[str]) -> list[str]:
+        normalized = []
+        for value in values:
+            if not ICD10_CM.match(value.strip().upper()):
+                raise ValueError(f"{value!r} is not an ICD-10-CM code")
+            normalized.append(normalize_icd10(value.strip()))
+        return normalized
+
+    @field_validator("place_of_service")
+    @classmethod
+    def _pos(cls, value: str) -> str:
+        if not PLACE_OF_SERVICE.match(value):
+            raise ValueError("place of service is a two-digit CMS code")
+        return value
+
+    def pointer_errors(self) -> list[tuple[str, str]]:
+        """(JSON pointer, message) for every diagnosis pointer beyond the diagnosis list."""
+        errors = []
+        for index, line in enumerate(self.lines):
+            for position, pointer in enumerate(line.diagnosis_pointers):
+                if pointer > len(self.diagnosis_codes):
+                    errors.append((f"/lines/{index}/diagnosis_pointers/{position}",
+                                   f"points at diagnosis {pointer}, but only {len(self.diagnosis_codes)} were sent"))
+        return errors
+
+
+class ClaimLineOut(BaseModel):
+    line_number: int
+    procedure_code: str
+    modifiers: list[str]
+    units: int
+    charge_amount: Money
+    service_date: date
+    place_of_service: str | None
+    diagnosis_pointers: list[int]
+
+
+class HistoryEntryOut(BaseModel):
+    occurred_at: datetime
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    event_id: UUID | None
+    detail: dict
+
+
+class ClaimOut(BaseModel):
+    id: UUID
+    encounter_id: str
+    patient_control_number: str
+    patient_id: str
+    payer_id: str
+    status: str
+    coverage_status: str
+    total_charge: Money
+    paid_amount: Money
+    service_date_from: date
+    service_date_to: date
+    diagnosis_codes: list[str]
+    created_at: datetime
+    updated_at: datetime
+    lines: list[ClaimLineOut]
+    history: list[HistoryEntryOut]
+
+
+class ClaimSummaryOut(BaseModel):
+    id: UUID
+    encounter_id: str
+    patient_control_number: str
+    patient_id: str
+    payer_id: str
+    status: str
+    coverage_status: str
+    total_charge: Money
+    paid_amount: Money
+    created_at: datetime

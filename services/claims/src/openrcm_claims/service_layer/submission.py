@@ -1,0 +1,75 @@
+"""Submitting an encounter: one claim, its lines, its first history entry and ClaimSubmitted,
+all in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from uuid import uuid4
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrcm_claims.adapters.tables import claim_history, claim_lines, claims
+from openrcm_claims.domain.identifiers import new_patient_control_number
+from openrcm_claims.domain.lifecycle import ClaimStatus, CoverageStatus
+from openrcm_claims.entrypoints.schemas import ClaimLineOut, ClaimOut, EncounterIn, HistoryEntryOut
+from openrcm_shared.contracts.claims import ClaimSubmitted, SubmittedClaimLine
+from openrcm_shared.http.problems import Problem, field_error
+from openrcm_shared.messaging.outbox import stage_events
+
+SOURCE = "/openrcm/claims"
+AGGREGATE = "claim"
+
+
+async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: EncounterIn) -> ClaimOut:
+    """Create the claim for an encounter; 409 if the EHR's encounter id was already submitted.
+
+    Returns the new claim as the API shows it, built from what was written (no read-back)."""
+    claim_id = uuid4()
+    now = datetime.now(timezone.utc)
+    total = sum((line.charge_amount for line in encounter.lines), start=encounter.lines[0].charge_amount * 0)
+    dates = [line.service_date for line in encounter.lines]
+    pcn = new_patient_control_number()
+    inserted = await conn.execute(
+        pg_insert(claims).values(
+            id=claim_id, tenant_id=tenant_id, encounter_id=encounter.encounter_id, patient_control_number=pcn,
+            patient_id=encounter.patient.id, payer_id=encounter.coverage.payer_id,
+            member_id=encounter.coverage.member_id, billing_npi=encounter.billing_provider.npi,
+            rendering_npi=encounter.rendering_provider.npi if encounter.rendering_provider else None,
+            place_of_service=encounter.place_of_service, diagnosis_codes=encounter.diagnosis_codes,
+            status=ClaimStatus.SUBMITTED, coverage_status=CoverageStatus.UNVERIFIED, total_charge=total,
+            paid_amount=0, service_date_from=min(dates), service_date_to=max(dates),
+            encounter_document=encounter.model_dump(mode="json"), created_at=now, updated_at=now,
+        ).on_conflict_do_nothing(constraint="uq_claims_tenant_encounter").returning(claims.c.id))
+    if inserted.first() is None:
+        raise Problem(409, "Encounter already submitted",
+                      f"Encounter {encounter.encounter_id!r} already has a claim.", type_="duplicate-encounter",
+                      errors=[field_error("/encounter_id", "already submitted")])
+    await conn.execute(claim_lines.insert(), [
+        {"claim_id": claim_id, "line_number": number, "tenant_id": tenant_id, "procedure_code": line.procedure_code,
+         "modifiers": line.modifiers, "units": line.units, "charge_amount": line.charge_amount,
+         "service_date": line.service_date, "place_of_service": line.place_of_service,
+         "diagnosis_pointers": line.diagnosis_pointers}
+        for number, line in enumerate(encounter.lines, start=1)])
+    event = ClaimSubmitted(
+        tenant_id=tenant_id, claim_id=claim_id, encounter_id=encounter.encounter_id,
+        patient_id=encounter.patient.id, payer_id=encounter.coverage.payer_id, patient_control_number=pcn,
+        total_charge=total, service_date_from=min(dates), service_date_to=max(dates), submitted_at=now,
+        lines=[SubmittedClaimLine(line_number=n, procedure_code=line.procedure_code, modifiers=line.modifiers,
+                                  units=line.units, charge_amount=line.charge_amount, service_date=line.service_date)
+               for n, line in enumerate(encounter.lines, start=1)])
+    [envelope] = await stage_events(conn, [event], source=SOURCE, aggregate_type=AGGREGATE)
+    await conn.execute(claim_history.insert().values(
+        claim_id=claim_id, tenant_id=tenant_id, occurred_at=now, kind="submitted", from_status=None,
+        to_status=ClaimStatus.SUBMITTED, event_id=envelope.id, detail={"total_charge": str(total)}))
+    return ClaimOut(
+        id=claim_id, encounter_id=encounter.encounter_id, patient_control_number=pcn, patient_id=encounter.patient.id,
+        payer_id=encounter.coverage.payer_id, status=ClaimStatus.SUBMITTED, coverage_status=CoverageStatus.UNVERIFIED,
+        total_charge=total, paid_amount=0, service_date_from=min(dates), service_date_to=max(dates),
+        diagnosis_codes=encounter.diagnosis_codes, created_at=now, updated_at=now,
+        lines=[ClaimLineOut(line_number=n, procedure_code=line.procedure_code, modifiers=line.modifiers,
+                            units=line.units, charge_amount=line.charge_amount, service_date=line.service_date,
+                            place_of_service=line.place_of_service, diagnosis_pointers=line.diagnosis_pointers)
+               for n, line in enumerate(encounter.lines, start=1)],
+        history=[HistoryEntryOut(occurred_at=now, kind="submitted", from_status=None, to_status=ClaimStatus.SUBMITTED,
+                                 event_id=envelope.id, detail={"total_charge": str(total)})])
