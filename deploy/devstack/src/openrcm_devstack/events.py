@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from openrcm_devstack.topics import load_catalogue
 from openrcm_shared.messaging.envelope import header
@@ -16,6 +17,18 @@ from openrcm_shared.messaging.envelope import header
 # The data fields worth a glance, in the order they are printed (ids, statuses, amounts; no PHI).
 KEY_FIELDS = ("to_status", "outcome", "coverage_active", "total_charge", "paid_amount", "patient_responsibility_amount",
               "denied_amount", "payment_amount", "amount", "balance", "primary_carc", "claim_count")
+
+
+async def topic_partitions(bootstrap_servers: str, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of the given topics that exist (asked of the broker, not a cached view)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="openrcm-tools")
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return [TopicPartition(t["topic"], p["partition"]) for t in described if not t["error_code"]
+            for p in t["partitions"]]
 
 
 def describe(record) -> str:
@@ -56,10 +69,10 @@ async def tail(bootstrap_servers: str, event_filter: TailFilter, *, from_beginni
     topics = [spec.name for spec in load_catalogue() if not spec.name.endswith(".dlq")]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
                                 client_id="openrcm-events-tail")
+    partitions = await topic_partitions(bootstrap_servers, topics)
     await consumer.start()
     printed = 0
     try:
-        partitions = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
         consumer.assign(partitions)
         if from_beginning:
             await consumer.seek_to_beginning(*partitions)
@@ -91,11 +104,11 @@ async def read_dlq(bootstrap_servers: str, dlq_topics: list[str] | None = None) 
     topics = dlq_topics or [spec.name for spec in load_catalogue() if spec.name.endswith(".dlq")]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
                                 client_id="openrcm-dlq")
+    partitions = await topic_partitions(bootstrap_servers, topics)
+    if not partitions:
+        return []
     await consumer.start()
     try:
-        partitions = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
-        if not partitions:
-            return []
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)

@@ -34,3 +34,22 @@ def decode_cursor(cursor: str | None, parts: int) -> list[str] | None:
     except ValueError:
         raise Problem(400, "Invalid cursor", "Pass back the next_cursor of a previous page unchanged.",
                       type_="invalid-cursor", errors=[field_error("/query/cursor", "not a cursor issued by this API")]) from None
+
+
+async def fetch_page(conn, query, *, order_by: list, cursor: str | None, limit: int) -> tuple[list, str | None]:
+    """Keyset pagination, descending on `order_by` (columns; the last must be unique, e.g. the id).
+
+    The cursor is the last row's sort key, so pages stay stable while rows are added.
+    """
+    import sqlalchemy as sa
+
+    after = decode_cursor(cursor, len(order_by))
+    if after:
+        query = query.where(sa.tuple_(*order_by) < sa.tuple_(
+            *[sa.literal(value).cast(column.type) for column, value in zip(order_by, after)]))
+    rows = (await conn.execute(query.order_by(*[column.desc() for column in order_by]).limit(limit + 1))).all()
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = encode_cursor(*[page[-1]._mapping[column.name] for column in order_by])
+    return page, next_cursor

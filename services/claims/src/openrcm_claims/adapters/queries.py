@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_claims.adapters.tables import claim_history, claim_lines, claims
 from openrcm_claims.entrypoints.schemas import ClaimLineOut, ClaimOut, ClaimSummaryOut, HistoryEntryOut
-from openrcm_shared.http.pagination import encode_cursor
+from openrcm_shared.http.pagination import fetch_page
 
 
 async def load_claim(conn: AsyncConnection, tenant_id: str, claim_id: UUID) -> ClaimOut | None:
@@ -27,17 +27,12 @@ async def load_claim(conn: AsyncConnection, tenant_id: str, claim_id: UUID) -> C
     )
 
 
-async def list_claims(conn: AsyncConnection, tenant_id: str, *, status: str | None, after: list[str] | None,
+async def list_claims(conn: AsyncConnection, tenant_id: str, *, status: str | None, cursor: str | None,
                       limit: int) -> tuple[list[ClaimSummaryOut], str | None]:
     """Newest first; the cursor is the last row's (created_at, id)."""
     query = sa.select(*[claims.c[name] for name in ClaimSummaryOut.model_fields]).where(claims.c.tenant_id == tenant_id)
     if status:
         query = query.where(claims.c.status == status)
-    if after:
-        query = query.where(sa.tuple_(claims.c.created_at, claims.c.id)
-                            < sa.tuple_(sa.literal(after[0]).cast(sa.DateTime(timezone=True)),
-                                        sa.literal(after[1]).cast(claims.c.id.type)))
-    rows = (await conn.execute(query.order_by(claims.c.created_at.desc(), claims.c.id.desc()).limit(limit + 1))).all()
-    items = [ClaimSummaryOut(**row._mapping) for row in rows[:limit]]
-    next_cursor = encode_cursor(items[-1].created_at.isoformat(), items[-1].id) if len(rows) > limit else None
-    return items, next_cursor
+    rows, next_cursor = await fetch_page(conn, query, order_by=[claims.c.created_at, claims.c.id], cursor=cursor,
+                                         limit=limit)
+    return [ClaimSummaryOut(**row._mapping) for row in rows], next_cursor

@@ -12,7 +12,7 @@ from openrcm_claims.adapters.queries import list_claims, load_claim
 from openrcm_claims.entrypoints.schemas import ClaimOut, ClaimSummaryOut, EncounterIn
 from openrcm_claims.service_layer.submission import submit_encounter
 from openrcm_shared.http.idempotency import idempotent_create
-from openrcm_shared.http.pagination import Page, decode_cursor
+from openrcm_shared.http.pagination import Page
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.http.tenancy import TenantDep
 
@@ -56,6 +56,5 @@ async def get_claims(request: Request, tenant_id: TenantDep, status: ClaimStatus
                      cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[ClaimSummaryOut]:
     """Claims, newest first, optionally by status; follow next_cursor for the next page."""
     async with request.app.state.runtime.engine.connect() as conn:
-        items, next_cursor = await list_claims(conn, tenant_id, status=status, after=decode_cursor(cursor, 2),
-                                               limit=limit)
+        items, next_cursor = await list_claims(conn, tenant_id, status=status, cursor=cursor, limit=limit)
     return Page[ClaimSummaryOut](items=items, next_cursor=next_cursor)

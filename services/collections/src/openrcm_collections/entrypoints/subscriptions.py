@@ -1,0 +1,7 @@
+"""Event type -> handler for the collections consumer group."""
+
+from openrcm_collections.service_layer.accounts import on_claim_payment_posted
+from openrcm_shared.contracts.remittance import ClaimPaymentPosted
+from openrcm_shared.messaging.consumer import Subscription
+
+SUBSCRIPTIONS = [Subscription(ClaimPaymentPosted, on_claim_payment_posted)]

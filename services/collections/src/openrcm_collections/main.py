@@ -1,0 +1,16 @@
+"""The collections service: patient balances from posted patient responsibility."""
+
+from openrcm_collections.entrypoints.api import router
+from openrcm_collections.entrypoints.subscriptions import SUBSCRIPTIONS
+from openrcm_shared.service import ServiceDefinition, create_service_app
+
+DEFINITION = ServiceDefinition(
+    name="collections",
+    title="OpenRCM collections",
+    description="Patient accounts: balances and ledger lines from patient responsibility.",
+    aggregate_type="patient_account",
+    routers=[router],
+    subscriptions=SUBSCRIPTIONS,
+)
+
+app = create_service_app(DEFINITION)

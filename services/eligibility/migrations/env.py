@@ -1,0 +1,6 @@
+from alembic import context
+
+from openrcm_eligibility.adapters.tables import target_metadata
+from openrcm_shared.db import run_migrations_online
+
+run_migrations_online(context, target_metadata)

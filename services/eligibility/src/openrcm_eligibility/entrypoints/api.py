@@ -1,0 +1,57 @@
+"""The eligibility API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response
+
+from openrcm_eligibility.adapters.tables import eligibility_checks
+from openrcm_eligibility.entrypoints.schemas import EligibilityCheckIn, EligibilityCheckOut
+from openrcm_eligibility.service_layer.checks import record_check
+from openrcm_shared.http.idempotency import idempotent_create
+from openrcm_shared.http.pagination import Page, fetch_page
+from openrcm_shared.http.problems import Problem
+from openrcm_shared.http.tenancy import TenantDep
+
+router = APIRouter(prefix="/v1", tags=["eligibility"])
+_COLUMNS = [eligibility_checks.c[name] for name in EligibilityCheckOut.model_fields]
+
+
+@router.post("/eligibility-checks", status_code=201, response_model=EligibilityCheckOut)
+async def post_eligibility_check(check: EligibilityCheckIn, request: Request, tenant_id: TenantDep,
+                                 idempotency_key: Annotated[str | None, Header()] = None) -> Response:
+    """Store a coverage answer and publish EligibilityChecked (claims records it on open claims)."""
+    return await idempotent_create(
+        request, tenant_id=tenant_id, idempotency_key=idempotency_key,
+        create=lambda conn: record_check(conn, tenant_id, check),
+        location=lambda stored: f"/v1/eligibility-checks/{stored.id}", response_model=EligibilityCheckOut)
+
+
+@router.get("/eligibility-checks/{check_id}", response_model=EligibilityCheckOut)
+async def get_eligibility_check(check_id: UUID, request: Request, tenant_id: TenantDep) -> EligibilityCheckOut:
+    async with request.app.state.runtime.engine.connect() as conn:
+        row = (await conn.execute(sa.select(*_COLUMNS).where(
+            eligibility_checks.c.id == check_id, eligibility_checks.c.tenant_id == tenant_id))).first()
+    if row is None:
+        raise Problem(404, "Eligibility check not found", type_="not-found")
+    return EligibilityCheckOut(**row._mapping)
+
+
+@router.get("/eligibility-checks", response_model=Page[EligibilityCheckOut])
+async def list_eligibility_checks(request: Request, tenant_id: TenantDep, patient_id: str | None = None,
+                                  cursor: str | None = None,
+                                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[EligibilityCheckOut]:
+    """Newest first, optionally for one patient."""
+    query = sa.select(*_COLUMNS).where(eligibility_checks.c.tenant_id == tenant_id)
+    if patient_id:
+        query = query.where(eligibility_checks.c.patient_id == patient_id)
+    async with request.app.state.runtime.engine.connect() as conn:
+        rows, next_cursor = await fetch_page(
+            conn, query, order_by=[eligibility_checks.c.checked_at, eligibility_checks.c.id], cursor=cursor,
+            limit=limit)
+    items = [EligibilityCheckOut(**row._mapping) for row in rows]
+    return Page[EligibilityCheckOut](items=items, next_cursor=next_cursor)
