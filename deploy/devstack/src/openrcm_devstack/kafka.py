@@ -90,7 +90,7 @@ class KafkaBroker:
         if (self.data_dir / "meta.properties").exists():
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        result = subprocess.run(self._java_argv("kafka.tools.StorageTool", "format", "-t", cluster_id,
+        result = subprocess.run(self._java_argv("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                                                 "-c", str(config)), capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")

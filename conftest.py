@@ -1,0 +1,61 @@
+"""Fixtures for every test tier.
+
+Unit tests need nothing. Tests marked `stack` get the real infrastructure: an embedded
+PostgreSQL and an Apache Kafka broker started once per session on test ports (so a running
+`./openrcm run` is not disturbed), and, for end-to-end tests, the five services as processes.
+Everything is stopped at the end of the session.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from openrcm_devstack.paths import local_dir
+from openrcm_devstack.stack import TEST_PORTS, Stack
+
+
+@pytest.fixture(scope="session")
+def infra():
+    """PostgreSQL + Kafka + topics + migrated service databases (no services)."""
+    stack = Stack(local_dir() / "test", TEST_PORTS, fresh=True)
+    try:
+        stack.start_infrastructure()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(infra):
+    """The whole system: infrastructure plus the five services."""
+    infra.start_services()
+    yield infra
+    infra.stop_services()
+
+
+def service_url(stack: Stack, name: str) -> str:
+    return stack.services[name].url
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A fresh practice per test, so tests never see each other's rows."""
+    return f"practice-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def api(stack, tenant):
+    """httpx clients for each service, sending the test's tenant header."""
+    clients = {name: httpx.AsyncClient(base_url=svc.url, headers={"X-Tenant-Id": tenant}, timeout=30)
+               for name, svc in stack.services.items()}
+    yield clients
+    for client in clients.values():
+        await client.aclose()
+
+
+def pytest_collection_modifyitems(config, items):
+    # Tests that start the real stack are slower; run unit tests first so failures show early.
+    items.sort(key=lambda item: 1 if item.get_closest_marker("stack") else 0)
