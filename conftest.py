@@ -58,4 +58,11 @@ async def api(stack, tenant):
 
 def pytest_collection_modifyitems(config, items):
     # Tests that start the real stack are slower; run unit tests first so failures show early.
-    items.sort(key=lambda item: 1 if item.get_closest_marker("stack") else 0)
+    # Disruptive tests (broker or database restarts) go last, so a slow recovery cannot
+    # leak into other tests.
+    def tier(item) -> int:
+        if item.get_closest_marker("disruptive"):
+            return 2
+        return 1 if item.get_closest_marker("stack") else 0
+
+    items.sort(key=tier)

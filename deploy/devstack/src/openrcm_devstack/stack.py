@@ -56,6 +56,18 @@ class Stack:
         assert self.postgres is not None
         return self.postgres.database_url(database)
 
+    def scratch_database(self, name: str, migrations_of: str) -> str:
+        """A database beside the services' ones, migrated with one service's scripts (component tests)."""
+        from openrcm_devstack.services import SERVICES
+
+        admin_url = self.external_database_url or (self.postgres.admin_url if self.postgres else None)
+        assert admin_url, "PostgreSQL is not started"
+        create_databases(admin_url, [name])
+        url = with_database(admin_url, name)
+        spec = next(s for s in SERVICES if s.name == migrations_of)
+        migrate_service(spec, url)
+        return url
+
     def start_postgres(self) -> None:
         if self.external_database_url:
             create_databases(self.external_database_url, [s.database for s in SERVICES])

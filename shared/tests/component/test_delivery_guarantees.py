@@ -1,0 +1,272 @@
+"""Delivery guarantees of the outbox relay and the inbox consumer, on real Kafka and PostgreSQL.
+
+Each test gets its own topic (and DLQ topic) and a scratch database migrated with the
+collections service's scripts, whose ClaimPaymentPosted handler has a visible effect (a ledger
+entry and a balance) that must happen exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from openrcm_collections.adapters.tables import ledger_entries, patient_accounts
+from openrcm_collections.service_layer.accounts import on_claim_payment_posted
+from openrcm_devstack import events as ops_events
+from openrcm_shared.contracts.remittance import Adjustment, ClaimPaymentPosted, PostedLine
+from openrcm_shared.contracts.topics import dlq_topic
+from openrcm_shared.db import create_engine
+from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
+from openrcm_shared.messaging.envelope import header
+from openrcm_shared.messaging.errors import PermanentEventError, TransientEventError
+from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_producer
+from openrcm_shared.messaging.outbox import build_envelope, outbox_row
+from openrcm_shared.messaging.relay import OutboxRelay
+from openrcm_shared.messaging.tables import outbox
+from tests.support import eventually
+
+pytestmark = pytest.mark.stack
+
+GROUP = "component"
+
+
+class SimulatedCrash(BaseException):
+    """Stands for the process being killed: not an Exception, so no handler catches it."""
+
+
+class RecordingConsumer(InboxConsumer):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.outcomes: list[str] = []
+
+    async def process(self, record):
+        outcome = await super().process(record)
+        self.outcomes.append(outcome)
+        return outcome
+
+
+@pytest.fixture(scope="module")
+def database_url(infra):
+    return infra.scratch_database("openrcm_component", migrations_of="collections")
+
+
+@pytest.fixture
+async def engine(database_url):
+    engine = create_engine(database_url, pool_size=4)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def topic(infra):
+    name = f"test.component.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka.bootstrap_servers)
+    await admin.start()
+    await admin.create_topics([NewTopic(name, 1, 1), NewTopic(dlq_topic(name, GROUP), 1, 1)])
+    await admin.close()
+    return name
+
+
+@pytest.fixture
+async def producer(infra):
+    producer = reliable_producer(infra.kafka.bootstrap_servers, client_id="component-test")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+def payment_posted(tenant: str, patient_id: str, coinsurance: str = "20.00") -> ClaimPaymentPosted:
+    return ClaimPaymentPosted(
+        tenant_id=tenant, claim_id=uuid.uuid4(), remittance_id=uuid.uuid4(), patient_id=patient_id,
+        payer_id="60054", patient_control_number="RTEST0001", outcome="paid", charge_amount=Decimal("100.00"),
+        allowed_amount=Decimal("80.00"), paid_amount=Decimal("60.00"),
+        patient_responsibility_amount=Decimal(coinsurance),
+        adjustments=[Adjustment(line_number=1, group_code="CO", carc="45", amount=Decimal("20.00")),
+                     Adjustment(line_number=1, group_code="PR", carc="2", amount=Decimal(coinsurance))],
+        lines=[PostedLine(line_number=1, charge_amount=Decimal("100.00"), allowed_amount=Decimal("80.00"),
+                          paid_amount=Decimal("60.00"), patient_responsibility_amount=Decimal(coinsurance))])
+
+
+async def publish(producer: AIOKafkaProducer, topic: str, event, *, payload: bytes | None = None,
+                  event_type: str | None = None):
+    envelope = build_envelope(event, source="/test")
+    headers = [(k, v.encode() if isinstance(v, str) else v) for k, v in
+               (outbox_row(event, envelope, "test")["headers"]).items()]
+    if event_type:
+        headers = [(k, event_type.encode() if k == "ce_type" else v) for k, v in headers]
+    await producer.send_and_wait(topic, value=payload if payload is not None else event.model_dump_json().encode(),
+                                 key=event.key().encode(), headers=headers)
+    return envelope
+
+
+async def start_consumer(infra, engine, producer, topic, handler=on_claim_payment_posted, cls=RecordingConsumer):
+    kafka_consumer = manual_commit_consumer(infra.kafka.bootstrap_servers, topic, group_id=GROUP,
+                                            client_id="component-test")
+    await kafka_consumer.start()
+    consumer = cls(engine=engine, consumer=kafka_consumer, dlq_producer=producer, group_id=GROUP,
+                   subscriptions=[Subscription(ClaimPaymentPosted, handler)], source="/test",
+                   aggregate_type="patient_account", base_backoff_seconds=0.01, max_backoff_seconds=0.05,
+                   max_attempts=4)
+    return consumer, asyncio.create_task(consumer.run())
+
+
+async def stop_consumer(consumer, task) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await consumer.consumer.stop()
+
+
+async def ledger(engine, tenant: str):
+    async with engine.connect() as conn:
+        entries = (await conn.execute(sa.select(ledger_entries.c.amount)
+                                      .where(ledger_entries.c.tenant_id == tenant))).scalars().all()
+        balance = (await conn.execute(sa.select(patient_accounts.c.balance)
+                                      .where(patient_accounts.c.tenant_id == tenant))).scalar()
+    return entries, balance
+
+
+async def committed_offset(consumer, topic: str) -> int | None:
+    return await consumer.consumer.committed(TopicPartition(topic, 0))
+
+
+async def test_consumer_killed_between_database_commit_and_offset_commit_has_no_second_effect(
+        infra, engine, producer, topic, tenant):
+    await publish(producer, topic, payment_posted(tenant, "PAT-1"))
+
+    class CrashBeforeOffsetCommit(RecordingConsumer):
+        async def commit_offset(self, tp, next_offset):
+            raise SimulatedCrash()
+
+    first, task = await start_consumer(infra, engine, producer, topic, cls=CrashBeforeOffsetCommit)
+    with pytest.raises(SimulatedCrash):
+        await asyncio.wait_for(task, 30)
+    await first.consumer.stop()  # the dead process leaves its group without committing
+    assert first.outcomes == ["processed"]
+    assert await ledger(engine, tenant) == ([Decimal("20.00")], Decimal("20.00"))
+
+    second, task = await start_consumer(infra, engine, producer, topic)
+    try:
+        async def redelivered():
+            assert second.outcomes == ["duplicate"], second.outcomes
+            assert await committed_offset(second, topic) == 1
+            return True
+        await eventually(redelivered)
+    finally:
+        await stop_consumer(second, task)
+    assert await ledger(engine, tenant) == ([Decimal("20.00")], Decimal("20.00"))
+
+
+async def test_relay_killed_after_broker_ack_and_before_marking_republishes_harmlessly(
+        infra, engine, producer, topic, tenant):
+    event = payment_posted(tenant, "PAT-2", coinsurance="35.10")
+    async with engine.begin() as conn:
+        row = outbox_row(event, build_envelope(event, source="/test"), "remittance")
+        await conn.execute(outbox.insert().values(**{**row, "topic": topic}))
+
+    class CrashBeforeMarking(OutboxRelay):
+        async def mark_published(self, ids):
+            raise SimulatedCrash()
+
+    async def published_at():
+        async with engine.connect() as conn:
+            return (await conn.execute(sa.select(outbox.c.published_at)
+                                       .where(outbox.c.event_id == row["event_id"]))).scalar_one()
+
+    with pytest.raises(SimulatedCrash):
+        await CrashBeforeMarking(engine, producer, service_name="component").relay_once()
+    assert await published_at() is None  # acknowledged by the broker, but not marked
+    await OutboxRelay(engine, producer, service_name="component").relay_once()
+    assert await published_at() is not None  # no row stays unpublished
+
+    consumer, task = await start_consumer(infra, engine, producer, topic)
+    try:
+        async def both_copies_seen():
+            assert consumer.outcomes == ["processed", "duplicate"], consumer.outcomes
+            return True
+        await eventually(both_copies_seen)
+    finally:
+        await stop_consumer(consumer, task)
+    assert await ledger(engine, tenant) == ([Decimal("35.10")], Decimal("35.10"))
+
+
+async def test_schema_invalid_event_goes_to_the_dlq_and_the_partition_keeps_flowing(
+        infra, engine, producer, topic, tenant):
+    valid = payment_posted(tenant, "PAT-3")
+    # Same key -> same partition, in this order: invalid, unknown type, valid.
+    broken = valid.model_dump(mode="json")
+    del broken["paid_amount"]
+    broken["patient_id"] = "PHI-LIKE-VALUE-123"
+    import json
+    bad_envelope = await publish(producer, topic, valid, payload=json.dumps(broken).encode())
+    await publish(producer, topic, valid, event_type="org.openrcm.unknown.something_else.v1")
+    await publish(producer, topic, valid)
+
+    consumer, task = await start_consumer(infra, engine, producer, topic)
+    try:
+        async def settled():
+            assert consumer.outcomes == ["dead_lettered", "skipped", "processed"], consumer.outcomes
+            assert await committed_offset(consumer, topic) == 3
+            return True
+        await eventually(settled)
+    finally:
+        await stop_consumer(consumer, task)
+    assert await ledger(engine, tenant) == ([Decimal("20.00")], Decimal("20.00"))
+
+    [dead] = await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq_topic(topic, GROUP)])
+    assert header(dead.headers, "ce_id") == str(bad_envelope.id)
+    assert header(dead.headers, "dlq_error_class") == "ValidationError"
+    assert header(dead.headers, "dlq_original_topic") == topic
+    assert header(dead.headers, "dlq_original_partition") == "0"
+    assert header(dead.headers, "dlq_original_offset") == "0"
+    assert header(dead.headers, "dlq_attempts") == "1"
+    assert header(dead.headers, "dlq_consumer_group") == GROUP
+    message = header(dead.headers, "dlq_error_message")
+    assert "paid_amount" in message and "PHI-LIKE-VALUE" not in message
+    assert dead.value == json.dumps(broken).encode()  # the original record, untouched
+
+
+async def test_transient_failures_are_retried_in_place_and_permanent_ones_replayed_after_a_fix(
+        infra, engine, producer, topic, tenant):
+    state = {"transient_left": 2, "broken": True}
+
+    async def flaky_handler(ctx, event):
+        if event.patient_id == "PAT-FLAKY" and state["transient_left"]:
+            state["transient_left"] -= 1
+            raise TransientEventError("database briefly unavailable")
+        if event.patient_id == "PAT-BROKEN" and state["broken"]:
+            raise PermanentEventError("fee schedule missing for payer")
+        await on_claim_payment_posted(ctx, event)
+
+    await publish(producer, topic, payment_posted(tenant, "PAT-FLAKY", "10.00"))
+    broken_envelope = await publish(producer, topic, payment_posted(tenant, "PAT-BROKEN", "5.00"))
+    consumer, task = await start_consumer(infra, engine, producer, topic, handler=flaky_handler)
+    try:
+        async def first_pass():
+            assert consumer.outcomes == ["processed", "dead_lettered"], consumer.outcomes
+            return True
+        await eventually(first_pass)
+        assert state["transient_left"] == 0  # retried twice, then applied, in order
+
+        [dead] = await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq_topic(topic, GROUP)])
+        assert header(dead.headers, "dlq_error_class") == "PermanentEventError"
+        assert header(dead.headers, "dlq_error_message") == "fee schedule missing for payer"
+
+        state["broken"] = False  # the fix
+        assert await ops_events.replay(infra.kafka.bootstrap_servers, dlq_topic(topic, GROUP)) == 1
+        assert await ops_events.replay(infra.kafka.bootstrap_servers, dlq_topic(topic, GROUP)) == 1
+
+        async def replayed():
+            assert consumer.outcomes == ["processed", "dead_lettered", "processed", "duplicate"], consumer.outcomes
+            return True
+        await eventually(replayed)
+    finally:
+        await stop_consumer(consumer, task)
+    entries, balance = await ledger(engine, tenant)
+    assert sorted(entries) == [Decimal("5.00"), Decimal("10.00")] and balance is not None
+    assert str(broken_envelope.id) == header(dead.headers, "ce_id")
