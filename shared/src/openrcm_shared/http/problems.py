@@ -88,7 +88,8 @@ async def _problem(request: Request, exc: Problem) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    if is_transient(exc) or isinstance(exc, sa_exc.DBAPIError) and is_transient(exc):
+    if is_transient(exc):
+        log.warning("dependency unavailable", extra={"error_class": type(exc).__name__})
         return problem_response(Problem(
             503, "A dependency is unavailable", "The database could not be reached; retry shortly.",
             type_="dependency-unavailable", headers={"Retry-After": "2"}), request)
@@ -96,8 +97,15 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(Problem(500, "Internal error", type_="internal-error", trace_id=current_trace_id()), request)
 
 
+# Errors from an unreachable or restarting database are answered inside the exception
+# middleware (a 503 with Retry-After), not left to the server-error fallback.
+_DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (OSError, TimeoutError, sa_exc.DBAPIError, sa_exc.TimeoutError)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for error_class in _DEPENDENCY_ERRORS:
+        app.add_exception_handler(error_class, _unexpected)
     app.add_exception_handler(Exception, _unexpected)
