@@ -30,6 +30,8 @@ class StackPorts:
 DEFAULT_PORTS = StackPorts()
 TEST_PORTS = StackPorts(postgres=55433, kafka=19092, kafka_controller=19093,
                         services={s.name: 18000 + i + 1 for i, s in enumerate(SERVICES)})
+BENCH_PORTS = StackPorts(postgres=55434, kafka=29192, kafka_controller=29193,
+                         services={s.name: 28100 + i + 1 for i, s in enumerate(SERVICES)})
 
 
 class Stack:

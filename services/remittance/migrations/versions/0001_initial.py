@@ -25,6 +25,7 @@ def upgrade() -> None:
     sa.Column('total_charge', sa.Numeric(precision=12, scale=2), nullable=False),
     sa.Column('lines', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), server_default=sa.text('clock_timestamp()'), nullable=False),
     sa.PrimaryKeyConstraint('claim_id'),
     sa.UniqueConstraint('tenant_id', 'patient_control_number', name='uq_expected_claims_pcn')
     )

@@ -35,6 +35,10 @@ class ExpectedClaim(RemittanceTable, table=True):
     total_charge: Decimal = Field(sa_type=MONEY)
     lines: list = Field(sa_type=pg.JSONB)
     submitted_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # When this service learned of the claim: the end of the intake-to-downstream path the
+    # benchmark measures.
+    recorded_at: datetime = Field(sa_type=sa.DateTime(timezone=True),
+                                  sa_column_kwargs={"server_default": sa.func.clock_timestamp()})
 
 
 class Remittance(RemittanceTable, table=True):
