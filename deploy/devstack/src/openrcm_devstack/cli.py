@@ -33,6 +33,14 @@ def _bootstrap(args) -> str:
     return f"127.0.0.1:{DEFAULT_PORTS.kafka}"
 
 
+def _say(*lines: str, err: bool = False, sep: str = " ") -> None:
+    """Print, but never let a closed terminal or pipe stop the shutdown."""
+    try:
+        print(*lines, sep=sep, file=sys.stderr if err else sys.stdout, flush=True)
+    except OSError:
+        pass
+
+
 def cmd_run(args) -> int:
     stack = Stack(local_dir() / "run", DEFAULT_PORTS, fresh=args.fresh)
     stopping = {"flag": False}
@@ -42,35 +50,36 @@ def cmd_run(args) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGHUP, request_stop)  # the terminal went away
     try:
-        print("Starting PostgreSQL, Kafka, topics and migrations...", flush=True)
+        _say("Starting PostgreSQL, Kafka, topics and migrations...")
         stack.start_infrastructure()
-        print("Starting services...", flush=True)
+        _say("Starting services...")
         stack.start_services()
         manifest = stack.write_manifest()
         (local_dir() / "stack.json").write_text(manifest.read_text())
-        print("\nOpenRCM is up.", flush=True)
-        print(f"  Kafka        {stack.kafka.bootstrap_servers}")
+        _say("\nOpenRCM is up.", f"  Kafka        {stack.kafka.bootstrap_servers}", sep="\n")
         for name, service in stack.services.items():
-            print(f"  {name:<12} {service.url}   (docs {service.url}/docs)")
-        print(f"\nEndpoints: {local_dir() / 'stack.json'}   Logs: {stack.state_dir / 'logs'}")
-        print("Ctrl-C stops everything.", flush=True)
+            _say(f"  {name:<12} {service.url}   (docs {service.url}/docs)")
+        _say(f"\nEndpoints: {local_dir() / 'stack.json'}   Logs: {stack.state_dir / 'logs'}",
+             "Ctrl-C stops everything.", sep="\n")
         while not stopping["flag"]:
             for name, service in stack.services.items():
                 if not service.process.running():
-                    print(f"{name} exited; see {service.process.log_file}", file=sys.stderr, flush=True)
+                    _say(f"{name} exited; see {service.process.log_file}", err=True)
                     stopping["flag"] = True
             time.sleep(0.5)
         return 0
     except Exception as exc:
-        print(f"start-up failed: {exc}", file=sys.stderr)
+        _say(f"start-up failed: {exc}", err=True)
         return 1
     finally:
-        print("\nStopping...", flush=True)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _say("\nStopping...")
         stack.stop()
         (local_dir() / "stack.json").unlink(missing_ok=True)
-        print("Stopped.", flush=True)
+        _say("Stopped.")
 
 
 def cmd_events_tail(args) -> int:

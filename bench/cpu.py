@@ -1,0 +1,95 @@
+"""Where the CPU goes during a run: per stack process, the load generator, and everything else.
+
+Read from /proc, no agent. Every stack process is started in its own session (devstack's
+ManagedProcess), so a component's CPU is the sum over the live processes of its session
+(PostgreSQL's backends included) plus what its leader has reaped (cutime/cstime: backends that
+exited during the run). Figures are in "% of one core": 100 % = one core busy for the whole
+window, so a 2-core machine tops out at 200 %.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuSample:
+    at: float                          # time.monotonic()
+    components: dict[str, float]       # component -> CPU seconds consumed so far
+    machine_busy: float                # CPU seconds, all cores, not idle or iowait
+    machine_total: float               # CPU seconds, all cores, since boot
+
+
+def _read_stat(pid: str) -> tuple[int, int, float, float] | None:
+    """(session, pid, own cpu seconds, reaped children's cpu seconds) of one process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # exited meanwhile
+        return None
+    fields = raw[raw.rindex(")") + 2:].split()
+    # fields[0] is field 3 (state) of proc(5): session is field 6, utime..cstime are 14..17.
+    session = int(fields[3])
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return session, int(pid), (utime + stime) / TICKS_PER_SECOND, (cutime + cstime) / TICKS_PER_SECOND
+
+
+def _machine_times() -> tuple[float, float]:
+    with open("/proc/stat") as stat:
+        values = [int(x) for x in stat.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    total = sum(values[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+    return (total - idle) / TICKS_PER_SECOND, total / TICKS_PER_SECOND
+
+
+class CpuMeter:
+    """Samples the CPU seconds of named process sessions (leader pid -> component name)."""
+
+    def __init__(self, leaders: dict[str, int]) -> None:
+        self.leaders = {pid: name for name, pid in leaders.items()}
+        self.self_pid = os.getpid()
+
+    def sample(self) -> CpuSample:
+        components = {name: 0.0 for name in self.leaders.values()}
+        components["load generator"] = 0.0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            stat = _read_stat(entry)
+            if stat is None:
+                continue
+            session, pid, own, reaped = stat
+            if pid == self.self_pid:
+                components["load generator"] += own
+                continue
+            name = self.leaders.get(session)
+            if name is None:
+                continue
+            components[name] += own
+            if pid == session:
+                components[name] += reaped
+        busy, total = _machine_times()
+        return CpuSample(time.monotonic(), components, busy, total)
+
+
+def usage_between(before: CpuSample, after: CpuSample) -> dict:
+    """% of one core per component over the window, the whole machine, and what is not ours."""
+    elapsed = after.at - before.at
+    if elapsed <= 0:
+        return {}
+    per_component = {name: round(100 * (after.components[name] - before.components.get(name, 0.0)) / elapsed, 1)
+                     for name in after.components}
+    machine_busy = 100 * (after.machine_busy - before.machine_busy) / elapsed
+    ours = sum(per_component.values())
+    return {
+        "window_seconds": round(elapsed, 2),
+        "percent_of_one_core": per_component,
+        "machine_busy_percent_of_one_core": round(machine_busy, 1),
+        "machine_capacity_percent": 100 * (os.cpu_count() or 1),
+        # Busy CPU outside the stack and the load generator: other work sharing the machine.
+        "outside_stack_percent_of_one_core": round(max(0.0, machine_busy - ours), 1),
+    }
