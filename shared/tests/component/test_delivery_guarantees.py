@@ -270,3 +270,28 @@ async def test_transient_failures_are_retried_in_place_and_permanent_ones_replay
     entries, balance = await ledger(engine, tenant)
     assert sorted(entries) == [Decimal("5.00"), Decimal("10.00")] and balance is not None
     assert str(broken_envelope.id) == header(dead.headers, "ce_id")
+
+
+async def test_only_one_relay_per_service_publishes(engine, producer):
+    first = OutboxRelay(engine, producer, service_name="component-leader")
+    second = OutboxRelay(engine, producer, service_name="component-leader")
+    tasks = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
+    try:
+        async def one_leader():
+            assert [first.holds_lock, second.holds_lock].count(True) == 1
+            return True
+        await eventually(one_leader, timeout=15)
+        await asyncio.sleep(1.5)  # the stand-by keeps trying and keeps failing to take the lock
+        assert [first.holds_lock, second.holds_lock].count(True) == 1
+        leader, standby, leader_task = (first, second, tasks[0]) if first.holds_lock else (second, first, tasks[1])
+        leader_task.cancel()  # the leader's process goes away: the stand-by takes over
+        await asyncio.gather(leader_task, return_exceptions=True)
+
+        async def took_over():
+            assert standby.holds_lock
+            return True
+        await eventually(took_over, timeout=15)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -102,8 +102,13 @@ async def tail(bootstrap_servers: str, event_filter: TailFilter, *, from_beginni
 async def read_dlq(bootstrap_servers: str, dlq_topics: list[str] | None = None) -> list:
     """Every record now in the DLQ topics (up to their current end)."""
     topics = dlq_topics or [spec.name for spec in load_catalogue() if spec.name.endswith(".dlq")]
+    return await read_all(bootstrap_servers, topics)
+
+
+async def read_all(bootstrap_servers: str, topics: list[str]) -> list:
+    """Every record now in the given topics, from the beginning up to their current end."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
-                                client_id="openrcm-dlq")
+                                client_id="openrcm-reader")
     partitions = await topic_partitions(bootstrap_servers, topics)
     if not partitions:
         return []

@@ -1,0 +1,50 @@
+"""End-to-end: when the remittance service learned of each claim.
+
+The remittance service projects every ClaimSubmitted into expected_claims and stamps the row's
+recorded_at with PostgreSQL's clock_timestamp() as it applies the event. The load generator, on
+the same machine and clock, noted the wall-clock time each 201 arrived; the difference is the
+path claims outbox -> relay -> Kafka -> remittance consumer -> committed row, as seen from the
+moment the client was told its claim exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from bench.wire import LOOPBACK
+
+
+@dataclass
+class Arrivals:
+    recorded_at: dict[str, float]   # claim id -> recorded_at as a Unix timestamp
+    waited_seconds: float           # how long after the run the last expected claim showed up (or gave up)
+    complete: bool                  # every expected claim showed up within the bound
+
+
+async def wait_for_expected_claims(database_url: str, tenant_id: str, expected: int, *, timeout: float,
+                                   poll_seconds: float = 0.25) -> Arrivals:
+    """Poll the remittance database until `expected` claims of the tenant are there, or `timeout`."""
+    url = make_url(database_url)
+    if url.host not in LOOPBACK:
+        raise ValueError(f"benchmarks only talk to loopback addresses, not {url.host!r}")
+    conn = await asyncpg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
+                                 database=url.database, timeout=10)
+    try:
+        started = time.monotonic()
+        deadline = started + timeout
+        while True:
+            found = await conn.fetchval("SELECT count(*) FROM expected_claims WHERE tenant_id = $1", tenant_id)
+            if found >= expected or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(poll_seconds)
+        waited = time.monotonic() - started
+        rows = await conn.fetch("SELECT claim_id, recorded_at FROM expected_claims WHERE tenant_id = $1", tenant_id)
+    finally:
+        await conn.close()
+    recorded = {str(row["claim_id"]): row["recorded_at"].timestamp() for row in rows}
+    return Arrivals(recorded, round(waited, 2), len(recorded) >= expected)

@@ -1,0 +1,91 @@
+"""Profiling services under load: restart one under cProfile, then read where its CPU went.
+
+The services normally run as `python -m uvicorn ...` started by devstack's start_service(); to
+profile one, it is stopped and started again on the same port with the same environment, but
+through bench.profiled. The restarted process is put back into the Stack, so Stack.stop() stops
+it like any other service.
+"""
+
+from __future__ import annotations
+
+import os
+import pstats
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from openrcm_devstack.paths import repo_root
+from openrcm_devstack.process import ManagedProcess, ensure_port_free
+from openrcm_devstack.services import SERVICES, RunningService, wait_ready
+from openrcm_devstack.stack import Stack
+
+
+def restart_profiled(stack: Stack, name: str, output: Path) -> None:
+    """Replace a running service by the same service under the profiler (blocking until ready)."""
+    spec = next(s for s in SERVICES if s.name == name)
+    port = stack.ports.services[name]
+    stack.stop_services([name])
+    ensure_port_free(name, port)
+    # Same environment and uvicorn arguments as openrcm_devstack.services.start_service().
+    env = dict(os.environ)
+    env.update({f"{name.upper()}_DATABASE_URL": stack.database_url(name),
+                "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers, "PYTHONUNBUFFERED": "1"})
+    argv = [sys.executable, "-m", "bench.profiled", str(output),
+            f"{spec.package}.main:app", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
+            "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "10"]
+    process = ManagedProcess(name, argv, log_file=stack.state_dir / "logs" / f"{name}.profiled.log", env=env,
+                             cwd=repo_root())
+    process.start()
+    service = RunningService(spec, port, stack.database_url(name), process)
+    stack.services[name] = service
+    wait_ready(service)
+
+
+# --- reading the stats ---------------------------------------------------------------------------
+
+_SITE = re.compile(r"site-packages/([^/]+)")
+_OWN = re.compile(r"/(openrcm_[a-z]+)/")
+_STDLIB = re.compile(r"/lib/python3\.\d+/([^/]+)")
+_C_OF = re.compile(r"of '([A-Za-z_][\w]*)")
+_C_BUILTIN = re.compile(r"<built-in method ([A-Za-z_][\w]*)")
+
+
+def package_of(filename: str, function: str) -> str:
+    """Which library a profiled function belongs to (C functions by the type or module they are on)."""
+    if filename == "~":
+        match = _C_OF.search(function) or _C_BUILTIN.search(function)
+        return f"{match.group(1).lstrip('_') if match else 'builtins'} (C)"
+    for pattern, label in ((_SITE, "{}"), (_OWN, "{}"), (_STDLIB, "stdlib {}")):
+        match = pattern.search(filename)
+        if match:
+            return label.format(match.group(1).removesuffix(".py"))
+    return "other"
+
+
+def summarize_profile(path: Path, *, top: int = 20) -> dict:
+    """CPU share per library and the functions with the most own CPU time (tottime)."""
+    stats = pstats.Stats(str(path))
+    total = stats.total_tt or 1e-9
+    per_package: dict[str, float] = defaultdict(float)
+    functions = []
+    for (filename, line, function), (_, calls, own, cumulative, _) in stats.stats.items():
+        per_package[package_of(filename, function)] += own
+        functions.append((own, cumulative, calls, f"{_short(filename)}:{line}({function})"))
+    functions.sort(reverse=True)
+    return {
+        "file": str(path),
+        "cpu_seconds_profiled": round(total, 2),
+        "by_package_percent": {name: round(100 * seconds / total, 1)
+                               for name, seconds in sorted(per_package.items(), key=lambda kv: -kv[1])
+                               if 100 * seconds / total >= 0.5},
+        "top_functions": [{"own_percent": round(100 * own / total, 1), "cumulative_percent": round(100 * cum / total, 1),
+                           "calls": calls, "function": name} for own, cum, calls, name in functions[:top]],
+    }
+
+
+def _short(filename: str) -> str:
+    for marker in ("site-packages/", "/src/", "/lib/python3.11/"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
