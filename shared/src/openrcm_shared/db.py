@@ -35,15 +35,15 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
     )
 
 
-def migrate(url: str, migrations_dir: Path, revision: str = "head") -> None:
-    """Upgrade a service database with its own Alembic scripts."""
+def migrate(url: str, migrations_dir: Path, revision: str = "head", direction: str = "upgrade") -> None:
+    """Upgrade (or downgrade) a service database with its own Alembic scripts."""
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     config.attributes["database_url"] = async_url(url)
-    command.upgrade(config, revision)
+    (command.upgrade if direction == "upgrade" else command.downgrade)(config, revision)
 
 
 def run_migrations_online(context, target_metadata) -> None:

@@ -1,0 +1,58 @@
+"""Alembic operations for the messaging tables, called from each service's migrations.
+
+Frozen per version: a migration that ran must keep meaning the same thing, so a later change to
+these tables is a new function (`..._v2`) called from a new migration, never an edit here.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+
+def create_messaging_tables_v1(op) -> None:
+    """outbox, inbox and idempotency_keys as in openrcm_shared.messaging.tables (v1)."""
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("tenant_id", sa.Text(), nullable=False),
+        sa.Column("idempotency_key", sa.Text(), nullable=False),
+        sa.Column("request_fingerprint", sa.Text(), nullable=False),
+        sa.Column("response_status", sa.Integer(), nullable=False),
+        sa.Column("response_body", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "idempotency_key"),
+    )
+    op.create_table(
+        "inbox",
+        sa.Column("consumer_group", sa.Text(), nullable=False),
+        sa.Column("event_id", sa.UUID(), nullable=False),
+        sa.Column("event_type", sa.Text(), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("consumer_group", "event_id"),
+    )
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
+        sa.Column("event_id", sa.UUID(), nullable=False),
+        sa.Column("tenant_id", sa.Text(), nullable=False),
+        sa.Column("aggregate_type", sa.Text(), nullable=False),
+        sa.Column("aggregate_id", sa.Text(), nullable=False),
+        sa.Column("event_type", sa.Text(), nullable=False),
+        sa.Column("topic", sa.Text(), nullable=False),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id"),
+    )
+    # The relay's query: unpublished rows in id order; a partial index stays small.
+    op.create_index("ix_outbox_unpublished", "outbox", ["id"], unique=False,
+                    postgresql_where=sa.text("published_at IS NULL"))
+
+
+def drop_messaging_tables_v1(op) -> None:
+    op.drop_index("ix_outbox_unpublished", table_name="outbox", postgresql_where=sa.text("published_at IS NULL"))
+    op.drop_table("outbox")
+    op.drop_table("inbox")
+    op.drop_table("idempotency_keys")
