@@ -295,3 +295,20 @@ async def test_only_one_relay_per_service_publishes(engine, producer):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_published_rows_are_pruned_and_unpublished_rows_kept(engine):
+    tenant = f"prune-{uuid.uuid4().hex[:8]}"
+    events = [payment_posted(tenant, "PAT-P1"), payment_posted(tenant, "PAT-P2")]
+    async with engine.begin() as conn:
+        rows = [outbox_row(e, build_envelope(e, source="/test"), "test") for e in events]
+        await conn.execute(outbox.insert(), rows)
+        await conn.execute(outbox.update().where(outbox.c.event_id == rows[0]["event_id"])
+                           .values(published_at=sa.func.now() - sa.text("interval '2 hours'")))
+    relay = OutboxRelay(engine, None, service_name="component", retention_seconds=3600)
+    assert await relay.prune() >= 1
+    async with engine.connect() as conn:
+        left = (await conn.execute(sa.select(outbox.c.event_id).where(outbox.c.tenant_id == tenant))).scalars().all()
+    assert left == [rows[1]["event_id"]]
+    async with engine.begin() as conn:  # leave nothing for other tests' relays
+        await conn.execute(outbox.delete().where(outbox.c.tenant_id == tenant))
