@@ -46,11 +46,18 @@ def tenant() -> str:
     return f"practice-{uuid.uuid4().hex[:12]}"
 
 
+TEST_PAYER = {"name": "Synthetic Health Plan", "claim_types": ["professional", "institutional"],
+              "timely_filing_days": 365}
+
+
 @pytest.fixture
 async def api(stack, tenant):
-    """httpx clients for each service, sending the test's tenant header."""
+    """httpx clients for each service, sending the test's tenant header; the practice has one
+    payer registered (60054), as every practice must before it sends claims."""
     clients = {name: httpx.AsyncClient(base_url=svc.url, headers={"X-Tenant-Id": tenant}, timeout=30)
                for name, svc in stack.services.items()}
+    registered = await clients["claims"].put("/v1/payers/60054", json=TEST_PAYER)
+    assert registered.status_code == 200, registered.text
     yield clients
     for client in clients.values():
         await client.aclose()

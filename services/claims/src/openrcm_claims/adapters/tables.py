@@ -86,7 +86,40 @@ class ClaimHistory(ClaimsTable, table=True):
     detail: dict = Field(sa_type=pg.JSONB)
 
 
+class Payer(ClaimsTable, table=True):
+    """The payer registry: how each payer takes claims (per practice: contracts differ)."""
+
+    __tablename__ = "payers"
+
+    tenant_id: str = Field(sa_type=sa.Text, primary_key=True)
+    payer_id: str = Field(sa_type=sa.Text, primary_key=True)
+    name: str = Field(sa_type=sa.Text)
+    claim_types: list[str] = Field(sa_type=pg.ARRAY(sa.Text))
+    timely_filing_days: int
+    enrollment_required: bool
+    replacement_claims_accepted: bool
+    acknowledgement_follow_up_days: int
+    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class ProviderEnrollment(ClaimsTable, table=True):
+    """A span during which a provider (NPI) is enrolled with a payer."""
+
+    __tablename__ = "provider_enrollments"
+    __table_args__ = (sa.Index("ix_provider_enrollments_lookup", "tenant_id", "npi", "payer_id"),)
+
+    id: UUID = Field(primary_key=True)
+    tenant_id: str = Field(sa_type=sa.Text)
+    npi: str = Field(sa_type=sa.String(10))
+    payer_id: str = Field(sa_type=sa.Text)
+    effective_from: date
+    effective_to: date | None = None
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
 claims = Claim.__table__
+payers = Payer.__table__
+provider_enrollments = ProviderEnrollment.__table__
 claim_lines = ClaimLine.__table__
 claim_history = ClaimHistory.__table__
 

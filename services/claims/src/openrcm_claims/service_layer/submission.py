@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_claims.adapters.tables import claim_history, claim_lines, claims
 from openrcm_claims.domain.identifiers import new_patient_control_number
+from openrcm_claims.service_layer.reference_data import require_payer
 from openrcm_claims.domain.lifecycle import ClaimStatus, CoverageStatus
 from openrcm_claims.entrypoints.schemas import ClaimLineOut, ClaimOut, EncounterIn, HistoryEntryOut
 from openrcm_shared.contracts.claims import ClaimSubmitted, SubmittedClaimLine
@@ -25,6 +26,7 @@ async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: Enc
     """Create the claim for an encounter; 409 if the EHR's encounter id was already submitted.
 
     Returns the new claim as the API shows it, built from what was written (no read-back)."""
+    await require_payer(conn, tenant_id, encounter.coverage.payer_id, "/coverage/payer_id")
     claim_id = uuid4()
     now = datetime.now(timezone.utc)
     total = sum((line.charge_amount for line in encounter.lines), start=encounter.lines[0].charge_amount * 0)
