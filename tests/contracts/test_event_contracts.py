@@ -53,6 +53,18 @@ def test_the_compatibility_rule_catches_removals_type_changes_and_new_required_f
     optional["properties"]["new_field"] = {"type": "string"}
     assert breaking_changes(old, optional) == []
 
+    from openrcm_shared.contracts.claims import ClaimStatusChanged
+
+    statuses = schema_of(ClaimStatusChanged)
+    widened, narrowed = copy.deepcopy(statuses), copy.deepcopy(statuses)
+    status_def = next(k for k in widened["$defs"] if "enum" in widened["$defs"][k]) if "$defs" in widened else None
+    target_w = widened["$defs"][status_def] if status_def else widened["properties"]["to_status"]
+    target_n = narrowed["$defs"][status_def] if status_def else narrowed["properties"]["to_status"]
+    target_w["enum"] = target_w["enum"] + ["appealed"]
+    target_n["enum"] = target_n["enum"][1:]
+    assert breaking_changes(statuses, widened) == []  # a new value: consumers tolerate unknown values
+    assert breaking_changes(statuses, narrowed) and "enum values removed" in breaking_changes(statuses, narrowed)[0]
+
     nested = copy.deepcopy(old)
     nested["$defs"]["Adjustment"]["properties"]["carc"] = {"type": "integer"}
     assert breaking_changes(old, nested) and "/adjustments/items/carc" in breaking_changes(old, nested)[0]

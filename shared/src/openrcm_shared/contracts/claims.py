@@ -12,7 +12,8 @@ from openrcm_shared.contracts import topics
 from openrcm_shared.contracts.base import IntegrationEvent
 from openrcm_shared.money import Money, NonNegativeMoney
 
-ClaimStatus = Literal["submitted", "paid", "partially_paid", "denied"]
+ClaimStatus = Literal["held", "ready", "submitted", "accepted_by_clearinghouse", "accepted_by_payer", "rejected",
+                      "paid", "partially_paid", "denied", "voided"]
 
 
 class SubmittedClaimLine(BaseModel):

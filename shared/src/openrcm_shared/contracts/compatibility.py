@@ -73,8 +73,16 @@ def breaking_changes(old: dict, new: dict, *, old_root: dict | None = None, new_
             if key in old and key in new:
                 problems += breaking_changes(old[key], new[key], old_root=old_root, new_root=new_root,
                                              path=f"{path}/{key}")
-        old_shape = {k: v for k, v in old.items() if k != "items"}
-        new_shape = {k: v for k, v in new.items() if k != "items"}
+        old_shape = {k: v for k, v in old.items() if k not in ("items", "enum")}
+        new_shape = {k: v for k, v in new.items() if k not in ("items", "enum")}
+        # Consumers are tolerant readers: a new enum value is additive, a removed one breaks.
+        removed_values = set(old.get("enum", ())) - set(new.get("enum", old.get("enum", ())))
+        if "enum" in old and "enum" not in new:
+            removed_values = set()
+        if removed_values:
+            problems.append(f"{path or '/'}: enum values removed: {sorted(removed_values)}")
+        if "enum" not in old and "enum" in new:
+            problems.append(f"{path or '/'}: restricted to an enum")
         if _shape(old_shape) != _shape(new_shape):
             problems.append(f"{path or '/'}: type changed from {_shape(old_shape)} to {_shape(new_shape)}")
     return problems

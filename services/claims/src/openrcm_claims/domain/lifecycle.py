@@ -1,4 +1,11 @@
-"""The claim's state machine. Every transition is listed here; anything else is refused."""
+"""The claim's state machine. Every transition is listed here; anything else is refused.
+
+    held ──fix──▶ ready ──837 sent──▶ submitted ──999 accepted──▶ accepted_by_clearinghouse
+      ▲             │                    │  999/277CA rejected            │ 277CA A1/A2
+      └──blocked────┘                    ▼                                ▼
+                                     rejected ──corrected (new version)──▶ held / ready
+    submitted / accepted_* ──remittance──▶ paid | partially_paid | denied;  void ──▶ voided
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,16 @@ from enum import StrEnum
 
 
 class ClaimStatus(StrEnum):
+    HELD = "held"
+    READY = "ready"
     SUBMITTED = "submitted"
+    ACCEPTED_BY_CLEARINGHOUSE = "accepted_by_clearinghouse"
+    ACCEPTED_BY_PAYER = "accepted_by_payer"
+    REJECTED = "rejected"
     PAID = "paid"
     PARTIALLY_PAID = "partially_paid"
     DENIED = "denied"
+    VOIDED = "voided"
 
 
 class CoverageStatus(StrEnum):
@@ -18,16 +31,33 @@ class CoverageStatus(StrEnum):
     INACTIVE = "inactive"
 
 
-# from -> the states it may move to. A denied claim can still be paid (appeal, reprocessing);
-# a paid claim leaves "paid" only by reversal, which the remittance issue adds.
+_ADJUDICATED = frozenset({ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED})
+
+# from -> the states it may move to. Payers sometimes remit before their 277CA arrives, so a
+# remittance outcome is accepted from any state after submission. A denied claim can still be
+# paid (appeal, reprocessing); a paid claim leaves "paid" only by void or reversal.
 TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
-    ClaimStatus.SUBMITTED: frozenset({ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED}),
-    ClaimStatus.PARTIALLY_PAID: frozenset({ClaimStatus.PAID, ClaimStatus.DENIED}),
-    ClaimStatus.DENIED: frozenset({ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID}),
-    ClaimStatus.PAID: frozenset(),
+    ClaimStatus.HELD: frozenset({ClaimStatus.READY}),
+    ClaimStatus.READY: frozenset({ClaimStatus.HELD, ClaimStatus.SUBMITTED}),
+    ClaimStatus.SUBMITTED: frozenset({ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE, ClaimStatus.ACCEPTED_BY_PAYER,
+                                      ClaimStatus.REJECTED}) | _ADJUDICATED,
+    ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE: frozenset({ClaimStatus.ACCEPTED_BY_PAYER, ClaimStatus.REJECTED})
+    | _ADJUDICATED,
+    ClaimStatus.ACCEPTED_BY_PAYER: _ADJUDICATED | frozenset({ClaimStatus.REJECTED}),
+    ClaimStatus.REJECTED: frozenset({ClaimStatus.HELD, ClaimStatus.READY}),
+    ClaimStatus.PARTIALLY_PAID: frozenset({ClaimStatus.PAID, ClaimStatus.DENIED, ClaimStatus.VOIDED}),
+    ClaimStatus.DENIED: frozenset({ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.VOIDED}),
+    ClaimStatus.PAID: frozenset({ClaimStatus.VOIDED}),
+    ClaimStatus.VOIDED: frozenset(),
 }
 
-OPEN_STATUSES = frozenset({ClaimStatus.SUBMITTED, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED})
+# Claims whose coverage answer still matters (not yet adjudicated or closed).
+OPEN_STATUSES = frozenset({ClaimStatus.HELD, ClaimStatus.READY, ClaimStatus.SUBMITTED,
+                           ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE, ClaimStatus.ACCEPTED_BY_PAYER,
+                           ClaimStatus.REJECTED, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED})
+
+# Claims whose data may still change (and be scrubbed again) before they go out.
+EDITABLE_STATUSES = frozenset({ClaimStatus.HELD, ClaimStatus.READY, ClaimStatus.REJECTED})
 
 
 class IllegalTransition(Exception):
