@@ -42,6 +42,13 @@ class Claim(ClaimsTable, table=True):
     place_of_service: str = Field(sa_type=sa.String(2))
     diagnosis_codes: list[str] = Field(sa_type=pg.ARRAY(sa.Text))
     status: str = Field(sa_type=sa.Text)
+    # Each correction after a rejection is a new version; scrub results and submissions name it.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    claim_type: str = Field(default="professional", sa_type=sa.Text,
+                            sa_column_kwargs={"server_default": "professional"})
+    # Set once the payer accepts the claim (277CA REF*1K); replacements and voids need it.
+    payer_claim_control_number: str | None = Field(default=None, sa_type=sa.Text)
+    filing_deadline: date | None = None
     coverage_status: str = Field(sa_type=sa.Text)
     total_charge: Decimal = Field(sa_type=MONEY)
     paid_amount: Decimal = Field(sa_type=MONEY)
@@ -86,6 +93,65 @@ class ClaimHistory(ClaimsTable, table=True):
     detail: dict = Field(sa_type=pg.JSONB)
 
 
+class ScrubResult(ClaimsTable, table=True):
+    """What the scrubber said about one version of a claim, under which rule set."""
+
+    __tablename__ = "scrub_results"
+
+    claim_id: UUID = Field(sa_column_args=[sa.ForeignKey("claims.id", ondelete="CASCADE")], primary_key=True)
+    version: int = Field(primary_key=True)
+    tenant_id: str = Field(sa_type=sa.Text)
+    rule_set_version: str = Field(sa_type=sa.Text)
+    blocked: bool
+    hits: list = Field(sa_type=pg.JSONB)
+    scrubbed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class Submission(ClaimsTable, table=True):
+    """One 837 file sent to the clearinghouse, kept byte for byte."""
+
+    __tablename__ = "submissions"
+
+    id: UUID = Field(primary_key=True)
+    tenant_id: str = Field(sa_type=sa.Text)
+    payer_id: str = Field(sa_type=sa.Text)
+    claim_type: str = Field(sa_type=sa.Text)
+    interchange_control_number: int = Field(sa_type=sa.BigInteger, unique=True)
+    group_control_number: int = Field(sa_type=sa.BigInteger)
+    raw_x12: bytes = Field(sa_type=sa.LargeBinary)
+    status: str = Field(sa_type=sa.Text)  # pending | sent | acknowledged | rejected
+    clearinghouse_batch_id: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    sent_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class ClaimSubmission(ClaimsTable, table=True):
+    """Which version of which claim went out in which file, as which transaction set."""
+
+    __tablename__ = "claim_submissions"
+    __table_args__ = (sa.Index("ix_claim_submissions_claim", "claim_id", "version"),)
+
+    submission_id: UUID = Field(sa_column_args=[sa.ForeignKey("submissions.id")], primary_key=True)
+    claim_id: UUID = Field(sa_column_args=[sa.ForeignKey("claims.id", ondelete="CASCADE")], primary_key=True)
+    version: int
+    transaction_set_control_number: int
+    frequency_code: str = Field(sa_type=sa.String(1))
+
+
+class ClearinghouseDelivery(ClaimsTable, table=True):
+    """Every webhook delivery from the clearinghouse, stored raw before it is acknowledged."""
+
+    __tablename__ = "clearinghouse_deliveries"
+
+    webhook_id: str = Field(sa_type=sa.Text, primary_key=True)
+    received_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    content_type: str | None = Field(default=None, sa_type=sa.Text)
+    body: bytes = Field(sa_type=sa.LargeBinary)
+    status: str = Field(sa_type=sa.Text)  # received | processed | failed
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    processed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
 class Payer(ClaimsTable, table=True):
     """The payer registry: how each payer takes claims (per practice: contracts differ)."""
 
@@ -118,6 +184,10 @@ class ProviderEnrollment(ClaimsTable, table=True):
 
 
 claims = Claim.__table__
+scrub_results = ScrubResult.__table__
+submissions = Submission.__table__
+claim_submissions = ClaimSubmission.__table__
+clearinghouse_deliveries = ClearinghouseDelivery.__table__
 payers = Payer.__table__
 provider_enrollments = ProviderEnrollment.__table__
 claim_lines = ClaimLine.__table__

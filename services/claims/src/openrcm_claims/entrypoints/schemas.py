@@ -153,7 +153,11 @@ class ClaimOut(BaseModel):
     patient_control_number: str
     patient_id: str
     payer_id: str
+    claim_type: str
+    version: int
     status: str
+    payer_claim_control_number: str | None
+    filing_deadline: date | None
     coverage_status: str
     total_charge: Money
     paid_amount: Money

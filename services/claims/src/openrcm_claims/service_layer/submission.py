@@ -3,7 +3,7 @@ all in the caller's transaction."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,12 +26,14 @@ async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: Enc
     """Create the claim for an encounter; 409 if the EHR's encounter id was already submitted.
 
     Returns the new claim as the API shows it, built from what was written (no read-back)."""
-    await require_payer(conn, tenant_id, encounter.coverage.payer_id, "/coverage/payer_id")
+    payer = await require_payer(conn, tenant_id, encounter.coverage.payer_id, "/coverage/payer_id")
     claim_id = uuid4()
     now = datetime.now(timezone.utc)
     total = sum((line.charge_amount for line in encounter.lines), start=encounter.lines[0].charge_amount * 0)
     dates = [line.service_date for line in encounter.lines]
     pcn = new_patient_control_number()
+    # Timely filing runs from the date of service; the earliest line sets the deadline.
+    filing_deadline = min(dates) + timedelta(days=payer.timely_filing_days)
     inserted = await conn.execute(
         pg_insert(claims).values(
             id=claim_id, tenant_id=tenant_id, encounter_id=encounter.encounter_id, patient_control_number=pcn,
@@ -42,6 +44,7 @@ async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: Enc
             status=ClaimStatus.SUBMITTED, coverage_status=CoverageStatus.UNVERIFIED, total_charge=total,
             paid_amount=0, service_date_from=min(dates), service_date_to=max(dates),
             encounter_document=encounter.model_dump(mode="json"), created_at=now, updated_at=now,
+            filing_deadline=filing_deadline,
         ).on_conflict_do_nothing(constraint="uq_claims_tenant_encounter").returning(claims.c.id))
     if inserted.first() is None:
         raise Problem(409, "Encounter already submitted",
@@ -68,7 +71,8 @@ async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: Enc
         id=claim_id, encounter_id=encounter.encounter_id, patient_control_number=pcn, patient_id=encounter.patient.id,
         payer_id=encounter.coverage.payer_id, status=ClaimStatus.SUBMITTED, coverage_status=CoverageStatus.UNVERIFIED,
         total_charge=total, paid_amount=0, service_date_from=min(dates), service_date_to=max(dates),
-        diagnosis_codes=encounter.diagnosis_codes, created_at=now, updated_at=now,
+        diagnosis_codes=encounter.diagnosis_codes, created_at=now, updated_at=now, version=1,
+        claim_type="professional", filing_deadline=filing_deadline, payer_claim_control_number=None,
         lines=[ClaimLineOut(line_number=n, procedure_code=line.procedure_code, modifiers=line.modifiers,
                             units=line.units, charge_amount=line.charge_amount, service_date=line.service_date,
                             place_of_service=line.place_of_service, diagnosis_pointers=line.diagnosis_pointers)
