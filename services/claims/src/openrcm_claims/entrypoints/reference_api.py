@@ -17,7 +17,7 @@ from openrcm_claims.service_layer.reference_data import require_payer
 from openrcm_shared.codes import npi_is_valid
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
-from openrcm_shared.http.problems import Problem
+from openrcm_shared.http.resources import get_or_404
 from openrcm_shared.http.tenancy import TenantDep
 
 router = APIRouter(prefix="/v1", tags=["reference data"])
@@ -92,12 +92,7 @@ async def put_payer(payer_id: PayerId, payer: PayerIn, request: Request, tenant_
 
 @router.get("/payers/{payer_id}", response_model=PayerOut)
 async def get_payer(payer_id: str, request: Request, tenant_id: TenantDep) -> PayerOut:
-    async with request.app.state.runtime.engine.connect() as conn:
-        row = (await conn.execute(sa.select(*_PAYER_COLUMNS).where(
-            payers.c.tenant_id == tenant_id, payers.c.payer_id == payer_id))).first()
-    if row is None:
-        raise Problem(404, "Payer not registered", type_="not-found")
-    return PayerOut(**row._mapping)
+    return await get_or_404(request, PayerOut, payers, tenant_id, title="Payer not registered", payer_id=payer_id)
 
 
 @router.get("/payers", response_model=list[PayerOut])

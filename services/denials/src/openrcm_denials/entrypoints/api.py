@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from openrcm_denials.adapters.tables import denial_cases
 from openrcm_shared.http.pagination import Page, fetch_page
-from openrcm_shared.http.problems import Problem
+from openrcm_shared.http.resources import get_or_404
 from openrcm_shared.http.tenancy import TenantDep
 from openrcm_shared.money import Money
 
@@ -65,9 +65,5 @@ async def denial_worklist(request: Request, tenant_id: TenantDep, status: Litera
 
 @router.get("/denials/{case_id}", response_model=DenialCaseOut)
 async def get_denial_case(case_id: UUID, request: Request, tenant_id: TenantDep) -> DenialCaseOut:
-    async with request.app.state.runtime.engine.connect() as conn:
-        row = (await conn.execute(sa.select(*_COLUMNS).where(
-            denial_cases.c.id == case_id, denial_cases.c.tenant_id == tenant_id))).first()
-    if row is None:
-        raise Problem(404, "Denial case not found", type_="not-found")
-    return DenialCaseOut(**row._mapping)
+    return await get_or_404(request, DenialCaseOut, denial_cases, tenant_id, title="Denial case not found",
+                            id=case_id)

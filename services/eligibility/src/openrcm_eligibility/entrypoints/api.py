@@ -14,7 +14,7 @@ from openrcm_eligibility.entrypoints.schemas import EligibilityCheckIn, Eligibil
 from openrcm_eligibility.service_layer.checks import record_check
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
-from openrcm_shared.http.problems import Problem
+from openrcm_shared.http.resources import get_or_404
 from openrcm_shared.http.tenancy import TenantDep
 
 router = APIRouter(prefix="/v1", tags=["eligibility"])
@@ -33,12 +33,8 @@ async def post_eligibility_check(check: EligibilityCheckIn, request: Request, te
 
 @router.get("/eligibility-checks/{check_id}", response_model=EligibilityCheckOut)
 async def get_eligibility_check(check_id: UUID, request: Request, tenant_id: TenantDep) -> EligibilityCheckOut:
-    async with request.app.state.runtime.engine.connect() as conn:
-        row = (await conn.execute(sa.select(*_COLUMNS).where(
-            eligibility_checks.c.id == check_id, eligibility_checks.c.tenant_id == tenant_id))).first()
-    if row is None:
-        raise Problem(404, "Eligibility check not found", type_="not-found")
-    return EligibilityCheckOut(**row._mapping)
+    return await get_or_404(request, EligibilityCheckOut, eligibility_checks, tenant_id,
+                            title="Eligibility check not found", id=check_id)
 
 
 @router.get("/eligibility-checks", response_model=Page[EligibilityCheckOut])
