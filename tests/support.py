@@ -16,10 +16,14 @@ def encounter(*, patient_id: str | None = None, payer_id: str = "60054", lines: 
     return {
         "encounter_id": encounter_id or f"ENC-{uuid.uuid4().hex[:10]}",
         "patient": {"id": patient_id or f"PAT-{uuid.uuid4().hex[:8]}", "first_name": "Testy",
-                    "last_name": "Synthetic", "birth_date": "1979-04-12", "gender": "F"},
+                    "last_name": "Synthetic", "birth_date": "1979-04-12", "gender": "F",
+                    "address": {"line1": "12 Example Lane", "city": "Springfield", "state": "IL",
+                                "postal_code": "62701"}},
         "coverage": {"payer_id": payer_id, "member_id": "XJ" + uuid.uuid4().hex[:8].upper()},
-        "billing_provider": {"npi": BILLING_NPI, "tax_id": "123456789", "name": "Synthetic Family Clinic"},
-        "rendering_provider": {"npi": RENDERING_NPI},
+        "billing_provider": {"npi": BILLING_NPI, "tax_id": "123456789", "name": "Synthetic Family Clinic",
+                             "address": {"line1": "100 Main Street", "city": "Springfield", "state": "IL",
+                                         "postal_code": "627011234"}},
+        "rendering_provider": {"npi": RENDERING_NPI, "first_name": "Rene", "last_name": "Renderer"},
         "place_of_service": "11",
         "diagnosis_codes": ["E11.9", "I10"],
         "lines": lines or [

@@ -39,9 +39,13 @@ async def test_kafka_down_apis_keep_accepting_and_everything_drains_when_it_retu
             response = await api["claims"].post("/v1/encounters", json=encounter())
             assert response.status_code == 201, response.text
             created.append(response.json())
-        backlog = await scalar(claims_db, "SELECT count(*) FROM outbox WHERE published_at IS NULL AND tenant_id = :t",
-                               t=tenant)
-        assert backlog == ENCOUNTERS_DURING_OUTAGE  # the outbox grows while the broker is away
+        async def outbox_grew():
+            # each claim goes out with the next 837 batch; its ClaimSubmitted waits in the outbox
+            backlog = await scalar(claims_db, "SELECT count(*) FROM outbox WHERE published_at IS NULL "
+                                              "AND tenant_id = :t", t=tenant)
+            assert backlog == ENCOUNTERS_DURING_OUTAGE, backlog
+            return True
+        await eventually(outbox_grew, timeout=15)
 
         async def not_ready():
             response = await api["claims"].get("/readyz")

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
@@ -42,6 +42,9 @@ class ServiceDefinition:
     aggregate_type: str
     routers: list[APIRouter]
     subscriptions: list[Subscription] = field(default_factory=list)
+    # Further long-running work of the service (name -> coroutine function taking the Runtime);
+    # started with the app, watched by /readyz, cancelled at shutdown.
+    background: dict[str, Callable[["Runtime"], Awaitable[None]]] = field(default_factory=dict)
 
     @property
     def consumer_group(self) -> str:
@@ -115,6 +118,8 @@ def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
             runtime.tasks["outbox_relay"] = asyncio.create_task(runtime.relay.run(), name="outbox_relay")
         if settings.consumer_enabled and definition.subscriptions:
             runtime.tasks["consumer"] = asyncio.create_task(_run_consumer(runtime), name="consumer")
+        for name, work in definition.background.items():
+            runtime.tasks[name] = asyncio.create_task(work(runtime), name=name)
         try:
             yield
         finally:

@@ -3,7 +3,21 @@
 from openrcm_claims.entrypoints.api import router
 from openrcm_claims.entrypoints.reference_api import router as reference_router
 from openrcm_claims.entrypoints.subscriptions import SUBSCRIPTIONS
+from openrcm_claims.adapters.clearinghouse import HttpClearinghouse
+from openrcm_claims.service_layer.batches import run_submission_loop
+from openrcm_claims.settings import SubmissionSettings
 from openrcm_shared.service import ServiceDefinition, create_service_app
+
+
+async def submit_ready_claims(runtime) -> None:
+    settings = SubmissionSettings()
+    clearinghouse = HttpClearinghouse(settings.clearinghouse_url) if settings.clearinghouse_url else None
+    try:
+        await run_submission_loop(runtime, settings, clearinghouse)
+    finally:
+        if clearinghouse is not None:
+            await clearinghouse.close()
+
 
 DEFINITION = ServiceDefinition(
     name="claims",
@@ -12,6 +26,7 @@ DEFINITION = ServiceDefinition(
     aggregate_type="claim",
     routers=[router, reference_router],
     subscriptions=SUBSCRIPTIONS,
+    background={"submission_batches": submit_ready_claims},
 )
 
 app = create_service_app(DEFINITION)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from openrcm_shared.contracts.base import IntegrationEvent
-from openrcm_shared.contracts.claims import ClaimCoverageRecorded, ClaimStatusChanged, ClaimSubmitted
+from openrcm_shared.contracts.claims import (
+    ClaimCoverageRecorded, ClaimHeld, ClaimStatusChanged, ClaimSubmitted,
+)
 from openrcm_shared.contracts.collections import PatientBalanceChanged
 from openrcm_shared.contracts.denials import DenialCaseOpened
 from openrcm_shared.contracts.eligibility import EligibilityChecked
@@ -11,6 +13,7 @@ from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted,
 
 ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     ClaimSubmitted,
+    ClaimHeld,
     ClaimCoverageRecorded,
     ClaimStatusChanged,
     EligibilityChecked,

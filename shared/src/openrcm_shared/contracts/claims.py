@@ -44,6 +44,20 @@ class ClaimSubmitted(IntegrationEvent):
     lines: list[SubmittedClaimLine]
 
 
+class ClaimHeld(IntegrationEvent):
+    """A claim version did not pass the scrubber (or the 837 generator); it waits in the held
+    queue for its data to be fixed. Rule ids only: no PHI."""
+
+    event_type: ClassVar[str] = "org.openrcm.claims.claim_held.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    version: int
+    rule_set_version: str
+    rule_ids: list[str]
+
+
 class ClaimCoverageRecorded(IntegrationEvent):
     """An eligibility answer was recorded on an open claim."""
 

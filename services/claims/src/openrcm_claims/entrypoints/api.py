@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
 from openrcm_claims.adapters.queries import list_claims, load_claim
+from openrcm_claims.adapters.tables import claim_submissions, submissions
 from openrcm_claims.entrypoints.schemas import ClaimOut, ClaimSummaryOut, EncounterIn
 from openrcm_claims.service_layer.submission import submit_encounter
 from openrcm_shared.http.idempotency import idempotent_create
@@ -18,7 +20,8 @@ from openrcm_shared.http.tenancy import TenantDep
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 
-ClaimStatusFilter = Literal["submitted", "paid", "partially_paid", "denied"]
+ClaimStatusFilter = Literal["held", "ready", "submitted", "accepted_by_clearinghouse", "accepted_by_payer",
+                            "rejected", "paid", "partially_paid", "denied", "voided"]
 
 
 @router.post("/encounters", status_code=201, response_model=ClaimOut,
@@ -49,6 +52,21 @@ async def get_claim(claim_id: UUID, request: Request, tenant_id: TenantDep) -> C
     if claim is None:
         raise Problem(404, "Claim not found", type_="not-found")
     return claim
+
+
+@router.get("/claims/{claim_id}/x12", response_class=Response,
+            responses={200: {"content": {"application/edi-x12": {}}}, 404: {"description": "Not sent yet"}})
+async def get_claim_x12(claim_id: UUID, request: Request, tenant_id: TenantDep) -> Response:
+    """The 837 file this claim was last sent in, byte for byte."""
+    async with request.app.state.runtime.engine.connect() as conn:
+        raw = (await conn.execute(
+            sa.select(submissions.c.raw_x12)
+            .join(claim_submissions, claim_submissions.c.submission_id == submissions.c.id)
+            .where(claim_submissions.c.claim_id == claim_id, submissions.c.tenant_id == tenant_id)
+            .order_by(submissions.c.created_at.desc()).limit(1))).scalar()
+    if raw is None:
+        raise Problem(404, "No 837 for this claim yet", type_="not-found")
+    return Response(raw, media_type="application/edi-x12")
 
 
 @router.get("/claims", response_model=Page[ClaimSummaryOut])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -28,24 +28,47 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class PatientIn(_Body):
-    id: Text = Field(description="The EHR's patient id")
+class AddressIn(_Body):
+    line1: Annotated[str, StringConstraints(min_length=1, max_length=55)]
+    line2: Annotated[str, StringConstraints(max_length=55)] | None = None
+    city: Annotated[str, StringConstraints(min_length=2, max_length=30)]
+    state: Annotated[str, StringConstraints(pattern="^[A-Z]{2}$")]
+    postal_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{5}(-?[0-9]{4})?$")]
+
+
+class PersonIn(_Body):
     first_name: Text
     last_name: Text
     birth_date: date
     gender: Annotated[str, StringConstraints(pattern="^[MFU]$")]
+    address: AddressIn | None = None
+
+
+class PatientIn(PersonIn):
+    id: Text = Field(description="The EHR's patient id")
 
 
 class CoverageIn(_Body):
     payer_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{2,15}$")]
     member_id: Annotated[str, StringConstraints(min_length=1, max_length=80)]
     group_number: Annotated[str, StringConstraints(max_length=50)] | None = None
+    # SBR01: this payer's place in the order of benefits.
+    payer_responsibility: Literal["P", "S", "T"] = "P"
+    # SBR09 claim filing indicator (CI commercial, MB Medicare Part B, MC Medicaid, BL BCBS, ...).
+    claim_filing_indicator: Annotated[str, StringConstraints(pattern="^[0-9A-Z]{2}$")] = "CI"
+    # PAT01 (X12 individual relationship code); 18 = self: the patient is the subscriber.
+    relationship_to_subscriber: Literal["18", "01", "19", "20", "21", "39", "40", "53", "G8"] = "18"
+    subscriber: PersonIn | None = Field(default=None, description="Required when the patient is not the subscriber")
 
 
 class ProviderIn(_Body):
     npi: str
-    name: Text | None = None
+    name: Text | None = Field(default=None, description="Organization name (billing provider)")
+    first_name: Text | None = None
+    last_name: Text | None = None
     tax_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")] | None = None
+    taxonomy_code: Annotated[str, StringConstraints(pattern=r"^[0-9A-Z]{9}X$")] | None = None
+    address: AddressIn | None = None
 
     _check_npi = field_validator("npi")(classmethod(lambda cls, v: _npi(v)))
 
@@ -56,6 +79,7 @@ class ChargeLineIn(_Body):
     units: Annotated[int, Field(gt=0, le=9999)] = 1
     charge_amount: PositiveMoney
     service_date: date
+    service_date_to: date | None = None
     place_of_service: str | None = None
     diagnosis_pointers: list[Annotated[int, Field(ge=1, le=MAX_DIAGNOSES)]] = Field(min_length=1, max_length=4)
 
@@ -95,6 +119,8 @@ class EncounterIn(_Body):
     coverage: CoverageIn
     billing_provider: ProviderIn
     rendering_provider: ProviderIn | None = None
+    referring_provider: ProviderIn | None = None
+    prior_authorization: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
     place_of_service: str = "11"
     diagnosis_codes: list[str] = Field(min_length=1, max_length=MAX_DIAGNOSES)
     lines: list[ChargeLineIn] = Field(min_length=1, max_length=MAX_LINES)

@@ -1,5 +1,6 @@
-"""Submitting an encounter: one claim, its lines, its first history entry and ClaimSubmitted,
-all in the caller's transaction."""
+"""Taking in an encounter: one claim, its lines and its first history entry, in the caller's
+transaction. The claim is then scrubbed, and a clean one goes out with the next 837 batch
+(service_layer.batches), which publishes ClaimSubmitted."""
 
 from __future__ import annotations
 
@@ -14,9 +15,7 @@ from openrcm_claims.domain.identifiers import new_patient_control_number
 from openrcm_claims.service_layer.reference_data import require_payer
 from openrcm_claims.domain.lifecycle import ClaimStatus, CoverageStatus
 from openrcm_claims.entrypoints.schemas import ClaimLineOut, ClaimOut, EncounterIn, HistoryEntryOut
-from openrcm_shared.contracts.claims import ClaimSubmitted, SubmittedClaimLine
 from openrcm_shared.http.problems import Problem, field_error
-from openrcm_shared.messaging.outbox import stage_events
 
 SOURCE = "/openrcm/claims"
 AGGREGATE = "claim"
@@ -41,7 +40,7 @@ async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: Enc
             member_id=encounter.coverage.member_id, billing_npi=encounter.billing_provider.npi,
             rendering_npi=encounter.rendering_provider.npi if encounter.rendering_provider else None,
             place_of_service=encounter.place_of_service, diagnosis_codes=encounter.diagnosis_codes,
-            status=ClaimStatus.SUBMITTED, coverage_status=CoverageStatus.UNVERIFIED, total_charge=total,
+            status=ClaimStatus.READY, coverage_status=CoverageStatus.UNVERIFIED, total_charge=total,
             paid_amount=0, service_date_from=min(dates), service_date_to=max(dates),
             encounter_document=encounter.model_dump(mode="json"), created_at=now, updated_at=now,
             filing_deadline=filing_deadline,
@@ -56,20 +55,12 @@ async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: Enc
          "service_date": line.service_date, "place_of_service": line.place_of_service,
          "diagnosis_pointers": line.diagnosis_pointers}
         for number, line in enumerate(encounter.lines, start=1)])
-    event = ClaimSubmitted(
-        tenant_id=tenant_id, claim_id=claim_id, encounter_id=encounter.encounter_id,
-        patient_id=encounter.patient.id, payer_id=encounter.coverage.payer_id, patient_control_number=pcn,
-        total_charge=total, service_date_from=min(dates), service_date_to=max(dates), submitted_at=now,
-        lines=[SubmittedClaimLine(line_number=n, procedure_code=line.procedure_code, modifiers=line.modifiers,
-                                  units=line.units, charge_amount=line.charge_amount, service_date=line.service_date)
-               for n, line in enumerate(encounter.lines, start=1)])
-    [envelope] = await stage_events(conn, [event], source=SOURCE, aggregate_type=AGGREGATE)
     await conn.execute(claim_history.insert().values(
-        claim_id=claim_id, tenant_id=tenant_id, occurred_at=now, kind="submitted", from_status=None,
-        to_status=ClaimStatus.SUBMITTED, event_id=envelope.id, detail={"total_charge": str(total)}))
+        claim_id=claim_id, tenant_id=tenant_id, occurred_at=now, kind="received", from_status=None,
+        to_status=ClaimStatus.READY, event_id=None, detail={"total_charge": str(total)}))
     return ClaimOut(
         id=claim_id, encounter_id=encounter.encounter_id, patient_control_number=pcn, patient_id=encounter.patient.id,
-        payer_id=encounter.coverage.payer_id, status=ClaimStatus.SUBMITTED, coverage_status=CoverageStatus.UNVERIFIED,
+        payer_id=encounter.coverage.payer_id, status=ClaimStatus.READY, coverage_status=CoverageStatus.UNVERIFIED,
         total_charge=total, paid_amount=0, service_date_from=min(dates), service_date_to=max(dates),
         diagnosis_codes=encounter.diagnosis_codes, created_at=now, updated_at=now, version=1,
         claim_type="professional", filing_deadline=filing_deadline, payer_claim_control_number=None,
@@ -77,5 +68,5 @@ async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: Enc
                             units=line.units, charge_amount=line.charge_amount, service_date=line.service_date,
                             place_of_service=line.place_of_service, diagnosis_pointers=line.diagnosis_pointers)
                for n, line in enumerate(encounter.lines, start=1)],
-        history=[HistoryEntryOut(occurred_at=now, kind="submitted", from_status=None, to_status=ClaimStatus.SUBMITTED,
-                                 event_id=envelope.id, detail={"total_charge": str(total)})])
+        history=[HistoryEntryOut(occurred_at=now, kind="received", from_status=None, to_status=ClaimStatus.READY,
+                                 event_id=None, detail={"total_charge": str(total)})])

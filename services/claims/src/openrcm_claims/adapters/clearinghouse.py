@@ -1,0 +1,44 @@
+"""The port to a clearinghouse, and its HTTP adapter.
+
+Real clearinghouses plug in behind `Clearinghouse`; acknowledgements (999, 277CA, later 835)
+come back through the webhook endpoint, not through this port.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+from uuid import UUID
+
+import httpx
+
+
+class ClearinghouseUnavailable(Exception):
+    """The file was not taken; it stays pending and is sent again (same idempotency key)."""
+
+
+class Clearinghouse(Protocol):
+    async def submit(self, submission_id: UUID, x12: bytes) -> str:
+        """Hand over one 837 file; returns the clearinghouse's batch id. Idempotent per submission id."""
+
+
+class HttpClearinghouse:
+    """POST /v1/batches with the raw X12; `Idempotency-Key` is our submission id, so a retry after
+    a lost answer never submits the file twice."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+
+    async def submit(self, submission_id: UUID, x12: bytes) -> str:
+        try:
+            response = await self._client.post(
+                "/v1/batches", content=x12,
+                headers={"Content-Type": "application/edi-x12", "Idempotency-Key": str(submission_id)})
+        except httpx.HTTPError as exc:
+            raise ClearinghouseUnavailable(type(exc).__name__) from exc
+        if response.status_code >= 500 or response.status_code == 429:
+            raise ClearinghouseUnavailable(f"HTTP {response.status_code}")
+        response.raise_for_status()
+        return str(response.json()["batch_id"])
+
+    async def close(self) -> None:
+        await self._client.aclose()

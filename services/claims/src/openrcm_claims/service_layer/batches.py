@@ -1,0 +1,199 @@
+"""Claims out the door: ready claims become 837 files, files go to the clearinghouse.
+
+Two steps, like the event outbox:
+1. `build_batches`, in one transaction per file: take ready claims (SKIP LOCKED, so two
+   replicas never take the same claim), allocate ISA/GS/ST control numbers from sequences that
+   never cycle, render the 837, store it byte for byte, move each claim to `submitted` and
+   stage ClaimSubmitted. Either all of that commits or none of it.
+2. `send_pending`: hand each stored file to the clearinghouse with its submission id as the
+   idempotency key, and mark it sent. A failure leaves it pending for the next round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import defaultdict
+from datetime import datetime, timezone
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from openrcm_claims.adapters.clearinghouse import Clearinghouse, ClearinghouseUnavailable
+from openrcm_claims.adapters.tables import claim_history, claim_lines, claim_submissions, claims, payers, submissions
+from openrcm_claims.adapters.x12_claims import professional_claim
+from openrcm_claims.domain.lifecycle import ClaimStatus
+from openrcm_claims.service_layer.holds import record_scrub
+from openrcm_claims.settings import SubmissionSettings
+from openrcm_shared.contracts.claims import ClaimSubmitted, SubmittedClaimLine
+from openrcm_shared.messaging.outbox import stage_events
+from openrcm_shared.x12 import claim_837 as x12
+
+log = logging.getLogger(__name__)
+SOURCE = "/openrcm/claims"
+MAX_CLAIMS_PER_TRANSACTION = 5000
+
+
+async def _next_values(conn: AsyncConnection, sequence: str, count: int) -> list[int]:
+    if count == 0:
+        return []
+    rows = await conn.execute(sa.text(f"SELECT nextval('{sequence}') FROM generate_series(1, :n)"), {"n": count})
+    return [row[0] for row in rows]
+
+
+def _parties(settings: SubmissionSettings) -> tuple[x12.Submitter, x12.Receiver]:
+    return (x12.Submitter(name=settings.submitter_name, identifier=settings.submitter_id,
+                          contact_name=settings.submitter_contact_name,
+                          contact_phone=settings.submitter_contact_phone),
+            x12.Receiver(name=settings.receiver_name, identifier=settings.receiver_id))
+
+
+async def build_batches(engine: AsyncEngine, settings: SubmissionSettings) -> list[UUID]:
+    """Turn the ready claims into stored 837 files, one per practice and payer."""
+    async with engine.begin() as conn:
+        ready = (await conn.execute(
+            sa.select(claims).where(claims.c.status == ClaimStatus.READY)
+            .order_by(claims.c.created_at).limit(settings.max_claims_per_batch)
+            .with_for_update(skip_locked=True))).all()
+        if not ready:
+            return []
+        lines_by_claim = defaultdict(list)
+        for line in (await conn.execute(sa.select(claim_lines).where(
+                claim_lines.c.claim_id.in_([c.id for c in ready])).order_by(claim_lines.c.line_number))).all():
+            lines_by_claim[line.claim_id].append(line)
+        groups = defaultdict(list)
+        for claim in ready:
+            groups[(claim.tenant_id, claim.payer_id)].append(claim)
+        created = []
+        for (tenant_id, payer_id), group in groups.items():
+            payer_name = (await conn.execute(sa.select(payers.c.name).where(
+                payers.c.tenant_id == tenant_id, payers.c.payer_id == payer_id))).scalar_one()
+            rendered = await _render_or_hold(conn, group, lines_by_claim, payer_name)
+            submission_id = await _submit_group(conn, settings, tenant_id, payer_id, rendered, lines_by_claim)
+            if submission_id:
+                created.append(submission_id)
+        return created
+
+
+async def _render_or_hold(conn, group, lines_by_claim, payer_name: str) -> list[tuple]:
+    """(claim row, 837 model) for each claim the mapping accepts; the others are held with the
+    reason, so one bad claim never blocks a file."""
+    rendered = []
+    for claim in group:
+        try:
+            rendered.append((claim, professional_claim(claim, lines_by_claim[claim.id], payer_name)))
+        except ValueError as refused:  # X12ContentError included
+            await _hold_for_x12(conn, claim, refused)
+    return rendered
+
+
+async def _hold_for_x12(conn, claim, refused: Exception) -> None:
+    await record_scrub(conn, tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
+                       from_status=ClaimStatus.READY, rule_set_version="x12-generator",
+                       hits=[{"rule_id": "X12.CONTENT", "severity": "block", "pointer": "",
+                              "message": str(refused)[:300]}])
+
+
+_CLAIM_INDEX = re.compile(r"^claims\[(\d+)\]")
+
+
+async def _submit_group(conn, settings, tenant_id, payer_id, rendered, lines_by_claim) -> UUID | None:
+    """Render and store one file. A claim the generator refuses (its error names `claims[i]`) is
+    held and the file rendered again without it."""
+    submitter, receiver = _parties(settings)
+    while rendered:
+        batch = x12.ClaimBatch(submitter=submitter, receiver=receiver, claims=tuple(m for _, m in rendered))
+        try:
+            return await _store_submission(conn, settings, tenant_id, payer_id, batch, rendered, lines_by_claim)
+        except x12.X12ContentError as refused:
+            match = _CLAIM_INDEX.match(refused.field)
+            if match is None:
+                raise
+            claim, _ = rendered.pop(int(match.group(1)))
+            await _hold_for_x12(conn, claim, refused)
+    return None
+
+
+async def _store_submission(conn, settings, tenant_id, payer_id, batch, rendered, lines_by_claim) -> UUID:
+    group = [claim for claim, _ in rendered]
+    group_count, transaction_count = x12.envelope_counts(batch, max_claims_per_transaction=MAX_CLAIMS_PER_TRANSACTION)
+    now = datetime.now(timezone.utc)
+    # Render with provisional numbers first: a refused claim must not burn control numbers.
+    x12.build_837(batch, interchange_control_number=1, group_control_numbers=list(range(1, group_count + 1)),
+                  transaction_set_control_numbers=list(range(1, transaction_count + 1)), created_at=now,
+                  max_claims_per_transaction=MAX_CLAIMS_PER_TRANSACTION)
+    [interchange] = await _next_values(conn, "interchange_control_number_seq", 1)
+    group_numbers = await _next_values(conn, "group_control_number_seq", group_count)
+    transaction_numbers = await _next_values(conn, "transaction_set_control_number_seq", transaction_count)
+    rendered_x12 = x12.build_837(batch, interchange_control_number=interchange, group_control_numbers=group_numbers,
+                                 transaction_set_control_numbers=transaction_numbers, created_at=now,
+                                 usage_indicator=settings.usage_indicator,
+                                 max_claims_per_transaction=MAX_CLAIMS_PER_TRANSACTION)
+    submission_id = uuid4()
+    await conn.execute(submissions.insert().values(
+        id=submission_id, tenant_id=tenant_id, payer_id=payer_id, claim_type="professional",
+        interchange_control_number=interchange, group_control_number=group_numbers[0],
+        raw_x12=rendered_x12.encode("ascii"), status="pending", created_at=now))
+    await conn.execute(claim_submissions.insert(), [
+        {"submission_id": submission_id, "claim_id": claim.id, "version": claim.version,
+         "transaction_set_control_number": transaction_numbers[index // MAX_CLAIMS_PER_TRANSACTION],
+         "frequency_code": "1"} for index, claim in enumerate(group)])
+    await _mark_submitted(conn, group, lines_by_claim, submission_id, now)
+    return submission_id
+
+
+async def _mark_submitted(conn, group, lines_by_claim, submission_id: UUID, now: datetime) -> None:
+    ids = [claim.id for claim in group]
+    await conn.execute(claims.update().where(claims.c.id.in_(ids))
+                       .values(status=ClaimStatus.SUBMITTED, updated_at=now))
+    events = [ClaimSubmitted(
+        tenant_id=claim.tenant_id, claim_id=claim.id, encounter_id=claim.encounter_id, patient_id=claim.patient_id,
+        payer_id=claim.payer_id, patient_control_number=claim.patient_control_number, total_charge=claim.total_charge,
+        service_date_from=claim.service_date_from, service_date_to=claim.service_date_to, submitted_at=now,
+        lines=[SubmittedClaimLine(line_number=l.line_number, procedure_code=l.procedure_code,
+                                  modifiers=list(l.modifiers), units=int(l.units), charge_amount=l.charge_amount,
+                                  service_date=l.service_date) for l in lines_by_claim[claim.id]])
+        for claim in group]
+    envelopes = await stage_events(conn, events, source=SOURCE, aggregate_type="claim")
+    await conn.execute(claim_history.insert(), [
+        {"claim_id": claim.id, "tenant_id": claim.tenant_id, "occurred_at": now, "kind": "submitted",
+         "from_status": ClaimStatus.READY, "to_status": ClaimStatus.SUBMITTED, "event_id": envelope.id,
+         "detail": {"submission_id": str(submission_id), "version": claim.version}}
+        for claim, envelope in zip(group, envelopes)])
+
+
+async def send_pending(engine: AsyncEngine, clearinghouse: Clearinghouse) -> int:
+    """Send every stored file the clearinghouse has not taken yet; returns how many were taken."""
+    async with engine.connect() as conn:
+        pending = (await conn.execute(sa.select(submissions.c.id, submissions.c.raw_x12)
+                                      .where(submissions.c.status == "pending")
+                                      .order_by(submissions.c.created_at))).all()
+    sent = 0
+    for submission in pending:
+        try:
+            batch_id = await clearinghouse.submit(submission.id, submission.raw_x12)
+        except ClearinghouseUnavailable as exc:
+            log.warning("clearinghouse unavailable; file stays pending", extra={"error_class": str(exc)})
+            break
+        async with engine.begin() as conn:
+            await conn.execute(submissions.update().where(submissions.c.id == submission.id).values(
+                status="sent", clearinghouse_batch_id=batch_id, sent_at=sa.func.now()))
+        sent += 1
+    return sent
+
+
+async def run_submission_loop(runtime, settings: SubmissionSettings, clearinghouse: Clearinghouse | None) -> None:
+    """Background task of the claims service: batch ready claims and send files, forever."""
+    while True:
+        try:
+            if await build_batches(runtime.engine, settings):
+                runtime.events_staged()
+            if clearinghouse is not None:
+                await send_pending(runtime.engine, clearinghouse)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # database away or a claim the generator refuses: log, retry next round
+            log.warning("submission round failed", extra={"error_class": type(exc).__name__}, exc_info=True)
+        await asyncio.sleep(settings.batch_interval_seconds)

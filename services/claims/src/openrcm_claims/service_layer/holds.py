@@ -1,0 +1,44 @@
+"""Recording a scrub of one claim version: clean claims are ready, blocked ones are held."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrcm_claims.adapters.tables import claim_history, claims, scrub_results
+from openrcm_claims.domain.lifecycle import ClaimStatus
+from openrcm_shared.contracts.claims import ClaimHeld
+from openrcm_shared.messaging.outbox import stage_events
+
+SOURCE = "/openrcm/claims"
+
+
+async def record_scrub(conn: AsyncConnection, *, tenant_id: str, claim_id, version: int, from_status: str | None,
+                       rule_set_version: str, hits: list[dict]) -> ClaimStatus:
+    """Store the result for this version and move the claim to held or ready accordingly.
+
+    `hits` are dicts with rule_id, severity (block|warn), message and pointer.
+    """
+    now = datetime.now(timezone.utc)
+    blocked = any(hit["severity"] == "block" for hit in hits)
+    values = dict(rule_set_version=rule_set_version, blocked=blocked, hits=hits, scrubbed_at=now)
+    await conn.execute(pg_insert(scrub_results).values(claim_id=claim_id, version=version, tenant_id=tenant_id,
+                                                       **values)
+                       .on_conflict_do_update(index_elements=["claim_id", "version"], set_=values))
+    target = ClaimStatus.HELD if blocked else ClaimStatus.READY
+    await conn.execute(claims.update().where(claims.c.id == claim_id).values(status=target, updated_at=now))
+    event_id = None
+    if blocked:
+        rule_ids = sorted({hit["rule_id"] for hit in hits if hit["severity"] == "block"})
+        [envelope] = await stage_events(conn, [ClaimHeld(tenant_id=tenant_id, claim_id=claim_id, version=version,
+                                                          rule_set_version=rule_set_version, rule_ids=rule_ids)],
+                                        source=SOURCE, aggregate_type="claim")
+        event_id = envelope.id
+    await conn.execute(claim_history.insert().values(
+        claim_id=claim_id, tenant_id=tenant_id, occurred_at=now, kind="scrubbed", from_status=from_status,
+        to_status=target, event_id=event_id,
+        detail={"version": version, "rule_set_version": rule_set_version,
+                "rule_ids": sorted({hit["rule_id"] for hit in hits})}))
+    return target

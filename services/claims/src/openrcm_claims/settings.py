@@ -1,0 +1,26 @@
+"""Claims-service settings beyond the common ones (environment, prefix OPENRCM_CLAIMS_)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SubmissionSettings(BaseSettings):
+    """Who we are in the 837 (loop 1000A), who receives it (1000B), and where files go.
+
+    Without `clearinghouse_url`, claims still go out as stored 837 files (status pending) that
+    can be fetched and uploaded by hand; with it, files are sent and acknowledged by webhook.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OPENRCM_CLAIMS_", extra="ignore")
+
+    submitter_name: str = "OpenRCM Billing"
+    submitter_id: str = "OPENRCM01"  # the ETIN the clearinghouse assigned
+    submitter_contact_name: str = "Billing Office"
+    submitter_contact_phone: str = "5555550100"
+    receiver_name: str = "Clearinghouse"
+    receiver_id: str = "CLEARINGHOUSE"
+    usage_indicator: str = "T"  # ISA15: T test, P production
+    clearinghouse_url: str | None = None
+    batch_interval_seconds: float = 1.0
+    max_claims_per_batch: int = 2000
