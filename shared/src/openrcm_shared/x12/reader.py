@@ -1,0 +1,540 @@
+"""Streaming X12 tokenizer: ISA-driven delimiters, lazy segments, envelope validation.
+
+The reader turns an interchange file into a stream of segments without ever building the whole
+file in memory: input is consumed in chunks, each chunk is split on the segment terminator and the
+segments are handed out one by one. Memory therefore stays flat in the size of the file; only the
+segment currently being read (and the rest of its chunk) is held.
+
+A segment is a plain ``list[str]``: index 0 is the segment id and index n is element XXnn, so CLP03
+is ``segment[3]``. Trailing empty elements are often left out by senders (X12.6 allows it), so use
+`element` to read an element that may be absent. Composites and repetitions are left joined; split
+them with `Delimiters.components` / `Delimiters.repetitions` only where the implementation guide
+defines a composite (lists rather than objects per segment and per element keep the hot path fast).
+
+Delimiters come from each ISA (X12.5 "interchange control structures"): the element separator is the
+fourth character, the repetition separator is ISA11 (5010 and later), the component separator is
+ISA16 and the segment terminator is the character right after ISA16. Any characters are accepted, a
+UTF-8 byte-order mark is skipped, and whitespace (CR/LF line breaks, blank lines) between segments
+is ignored, so "~\\r\\n"-terminated files and newline-terminated files both read.
+
+Envelopes (ISA/IEA, GS/GE, ST/SE) are checked as they close: IEA01 and GE01 counts, SE01 segment
+counts, and IEA02/GE02/SE02 control numbers against ISA13/GS06/ST02. A file may hold several
+interchanges, each with its own delimiters.
+
+Every problem is raised as a subclass of `X12Error` whose message and attributes name the segment
+number (1-based position in its interchange, ISA = 1) and, where one element is at fault, its
+position. Messages never carry element values beyond envelope counts and control numbers, because
+an 835 or 837 element can be protected health information.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Union
+
+__all__ = [
+    "Delimiters",
+    "X12EnvelopeError",
+    "X12Error",
+    "X12DataError",
+    "X12Reader",
+    "X12StructureError",
+    "X12SyntaxError",
+    "X12TruncatedError",
+    "element",
+    "read_segments",
+]
+
+X12Source = Union[str, bytes, bytearray, memoryview, os.PathLike, IO[bytes], IO[str], Iterable[Union[bytes, str]]]
+"""What the reader accepts: the interchange text, its bytes, a path, a file object opened in binary
+(or text) mode, or any iterable of byte/str chunks (an HTTP body, a generator)."""
+
+DEFAULT_CHUNK_SIZE = 256 * 1024
+
+# ISA is fixed width (106 characters with its terminator); a little slack tolerates senders that pad
+# ISA02/ISA04 wrongly. The header is searched for in this many characters before giving up.
+_ISA_SEARCH_LIMIT = 512
+_ISA_ELEMENT_COUNT = 16
+# Line breaks and blanks that may separate segments. Not str.isspace(): that also matches the ASCII
+# information separators 0x1C-0x1F, which some senders use as delimiters.
+_BLANKS = " \t\r\n\v\f"
+_ENVELOPE_SEGMENT_IDS = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA"})
+# X12.6: a segment id is two or three uppercase letters or digits, starting with a letter.
+_SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}\Z")
+
+
+# --------------------------------------------------------------------------------------------- errors
+
+
+class X12Error(ValueError):
+    """Base of every X12 reading error; a ValueError so callers map it to a 4xx, never a 500.
+
+    Attributes: ``segment_number`` (1-based position in the interchange, ISA = 1), ``segment_id``,
+    ``element_position`` (1-based, None when the segment as a whole is at fault),
+    ``interchange_number`` (1-based position of the interchange in the file) and ``reason`` (the
+    message without the location prefix).
+    """
+
+    def __init__(self, reason: str, *, segment_number: int | None = None, segment_id: str | None = None,
+                 element_position: int | None = None, interchange_number: int | None = None) -> None:
+        self.reason = reason
+        self.segment_number = segment_number
+        self.segment_id = segment_id
+        self.element_position = element_position
+        self.interchange_number = interchange_number
+        super().__init__(f"{self.location}: {reason}" if self.location else reason)
+
+    @property
+    def location(self) -> str:
+        """"interchange 1, segment 29 (SE), element SE01" — the parts that are known."""
+        parts = []
+        if self.interchange_number is not None:
+            parts.append(f"interchange {self.interchange_number}")
+        if self.segment_number is not None:
+            parts.append(f"segment {self.segment_number}" + (f" ({self.segment_id})" if self.segment_id else ""))
+        if self.element_position is not None:
+            parts.append(f"element {self.segment_id or ''}{self.element_position:02d}")
+        return ", ".join(parts)
+
+
+class X12SyntaxError(X12Error):
+    """The text is not well-formed X12: no ISA, bad delimiters, bad segment id, undecodable bytes."""
+
+
+class X12TruncatedError(X12SyntaxError):
+    """The input ends inside an interchange (a segment without terminator, or no SE/GE/IEA)."""
+
+
+class X12EnvelopeError(X12Error):
+    """ISA/GS/ST envelopes do not nest or their trailer counts and control numbers do not match."""
+
+
+class X12StructureError(X12Error):
+    """A segment appears where the transaction's implementation guide does not allow it."""
+
+
+class X12DataError(X12Error):
+    """An element is missing or cannot be read as its type (amount, date, quantity)."""
+
+
+# ----------------------------------------------------------------------------------------- delimiters
+
+
+@dataclass(frozen=True, slots=True)
+class Delimiters:
+    """The four separators of one interchange, as read from its ISA."""
+
+    element: str = "*"
+    component: str = ":"
+    repetition: str | None = "^"  # ISA11; None before 5010 (ISA11 was the standards id "U")
+    segment: str = "~"
+
+    def components(self, value: str) -> list[str]:
+        """A composite element split into its components ("HC:99213:25" -> ["HC", "99213", "25"])."""
+        return value.split(self.component)
+
+    def repetitions(self, value: str) -> list[str]:
+        """A repeating element split into its repeats (the whole value when there is no separator)."""
+        return value.split(self.repetition) if self.repetition else [value]
+
+
+def element(segment: list[str], position: int) -> str:
+    """Element XXnn of a segment by its 1-based position; "" when the sender left it out."""
+    return segment[position] if position < len(segment) else ""
+
+
+# ------------------------------------------------------------------------------------------- reading
+
+
+class _UndecodableInput(Exception):
+    """Raised by the chunk source after the decodable prefix of a chunk has been handed out."""
+
+
+@dataclass(slots=True)
+class _Envelope:
+    """Open envelope state of the current interchange; checked as each trailer arrives."""
+
+    interchange_control_number: str = ""
+    group_count: int = 0
+    group_control_number: str | None = None  # set while a GS is open
+    group_transaction_count: int = 0
+    transaction_control_number: str | None = None  # set while an ST is open
+    transaction_start: int = 0  # segment number of the open ST
+
+
+class X12Reader:
+    """Iterate the segments of every interchange in `source`, lazily and with envelope checks.
+
+    Guarantees:
+    - segments are yielded in file order, one at a time; the input is read in `chunk_size` pieces
+      so memory does not grow with the file;
+    - envelope segments (ISA, GS, ST, SE, GE, IEA) are yielded too, and a trailer is yielded only
+      after its counts and control number have been checked, so a consumer that acts on SE acts
+      on a complete, counted transaction set;
+    - while a segment is being consumed, `segment_number`, `delimiters`,
+      `interchange_control_number` and friends describe it (use `error` to raise at it);
+    - any problem raises an `X12Error` subclass naming the segment number and element position.
+
+    A reader is one pass over its input: iterate it once.
+    """
+
+    def __init__(self, source: X12Source, *, chunk_size: int = DEFAULT_CHUNK_SIZE, encoding: str = "utf-8") -> None:
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be positive")
+        self._source = source
+        self._chunk_size = chunk_size
+        self._encoding = encoding
+        self._started = False
+        self._envelope = _Envelope()
+        self._known_segment_ids: set[str] = set(_ENVELOPE_SEGMENT_IDS)
+        self._undecodable: str | None = None  # why the input stopped decoding, once it has
+        self.delimiters: Delimiters | None = None
+        """Delimiters of the current interchange."""
+        self.segment_number = 0
+        """Position of the segment last yielded in its interchange (ISA = 1)."""
+        self.interchange_number = 0
+        """1-based position of the current interchange in the input."""
+        self.interchange_control_number: str | None = None
+        self.interchange_version: str | None = None  # ISA12, e.g. "00501"
+        self.group_control_number: str | None = None  # GS06 of the open (or last) functional group
+        self.group_version: str | None = None  # GS08, e.g. "005010X221A1"
+        self.transaction_control_number: str | None = None  # ST02 of the open (or last) transaction set
+
+    # -- public helpers -----------------------------------------------------------------------------
+
+    @property
+    def transaction_segment_number(self) -> int:
+        """Position of the current segment inside its transaction set (ST = 1), 0 outside one.
+
+        This is the position a 999 IK3 reports."""
+        start = self._envelope.transaction_start
+        return self.segment_number - start + 1 if start else 0
+
+    def error(self, error_class: type[X12Error], reason: str, element_position: int | None = None,
+              segment_id: str | None = None) -> X12Error:
+        """An error located at the segment last yielded (raise it: ``raise reader.error(...)``)."""
+        return error_class(reason, segment_number=self.segment_number, segment_id=segment_id,
+                           element_position=element_position, interchange_number=self.interchange_number)
+
+    def __iter__(self) -> Iterator[list[str]]:
+        if self._started:
+            raise RuntimeError("an X12Reader is a single pass over its input; create a new one")
+        self._started = True
+        return self._segments()
+
+    # -- the segment loop ---------------------------------------------------------------------------
+
+    def _segments(self) -> Iterator[list[str]]:
+        # One generator for the whole input (no per-segment `yield from` delegation): this loop is
+        # the hot path of every X12 parser built on the reader.
+        chunks = self._text_chunks()
+        pending, exhausted = "", False
+        envelope_ids, known_ids, blanks = _ENVELOPE_SEGMENT_IDS, self._known_segment_ids, _BLANKS
+        while True:
+            isa, pending, exhausted = self._interchange_header(chunks, pending, exhausted)
+            if isa is None:
+                return
+            yield isa
+            terminator, separator = self.delimiters.segment, self.delimiters.element
+            number, in_transaction, interchange_open = 1, False, True
+            while interchange_open:
+                cut = pending.rfind(terminator)
+                while cut < 0:
+                    text = None if exhausted else self._next_text(chunks)
+                    if text is None:
+                        self._raise_truncated(number, pending)
+                    pending += text
+                    cut = pending.rfind(terminator)
+                pieces = iter(pending[:cut].split(terminator))
+                pending = pending[cut + 1:]
+                for raw in pieces:
+                    raw = raw.strip(blanks)  # CR/LF or blanks between segments
+                    if not raw:
+                        continue
+                    segment = raw.split(separator)
+                    segment_id = segment[0]
+                    number += 1
+                    self.segment_number = number
+                    if segment_id in envelope_ids:
+                        in_transaction = self._close_or_open(segment)
+                        if segment_id == "IEA":
+                            # What follows belongs to the next interchange, whose delimiters may
+                            # differ: hand the unsplit text back to the ISA scan.
+                            rest = list(pieces)
+                            if rest:
+                                pending = terminator.join(rest) + terminator + pending
+                            interchange_open = False
+                    elif not in_transaction:
+                        raise self.error(X12EnvelopeError, "segment outside a transaction set (ST..SE)",
+                                         segment_id=self._printable_id(segment_id))
+                    elif segment_id not in known_ids:
+                        self._check_segment_id(segment_id)
+                    yield segment
+
+    def _interchange_header(self, chunks: Iterator[str], pending: str,
+                            exhausted: bool) -> tuple[list[str] | None, str, bool]:
+        """Read the next ISA and set the interchange's delimiters; (None, ...) at the end of input."""
+        # Between interchanges only whitespace may appear. Read enough for a whole ISA.
+        pending = pending.lstrip(_BLANKS)
+        while not exhausted and len(pending) < _ISA_SEARCH_LIMIT:
+            text = self._next_text(chunks)
+            if text is None:
+                exhausted = True
+            else:
+                pending = (pending + text).lstrip(_BLANKS)
+        if not pending:
+            if self._undecodable:
+                self._raise_truncated(0, pending)
+            if self.interchange_number == 0:
+                raise X12SyntaxError("the input holds no interchange (expected an ISA segment)",
+                                     segment_number=1, interchange_number=1)
+            return None, pending, exhausted
+        self.interchange_number += 1
+        self.segment_number = 1
+        delimiters, isa_length = self._read_delimiters(pending, exhausted)
+        self.delimiters = delimiters
+        isa = pending[:isa_length].split(delimiters.element)
+        self._open_interchange(isa)
+        return isa, pending[isa_length + 1:], exhausted
+
+    # -- envelopes ----------------------------------------------------------------------------------
+
+    def _open_interchange(self, isa: list[str]) -> None:
+        if len(isa) != _ISA_ELEMENT_COUNT + 1:
+            raise self.error(X12SyntaxError, f"ISA has {len(isa) - 1} elements, expected {_ISA_ELEMENT_COUNT}",
+                             segment_id="ISA")
+        control_number = isa[13]
+        if not (control_number.isdigit() and len(control_number) == 9):
+            raise self.error(X12SyntaxError, "interchange control number must be nine digits",
+                             element_position=13, segment_id="ISA")
+        self._envelope = _Envelope(interchange_control_number=control_number)
+        self.interchange_control_number = control_number
+        self.interchange_version = isa[12]
+        self.group_control_number = self.group_version = self.transaction_control_number = None
+
+    def _close_or_open(self, segment: list[str]) -> bool:
+        """Apply GS/ST/SE/GE/IEA (or a stray ISA) to the envelope state; True while inside ST..SE."""
+        segment_id = segment[0]
+        envelope = self._envelope
+        if segment_id == "ST":
+            if envelope.group_control_number is None:
+                raise self.error(X12EnvelopeError, "ST outside a functional group (GS..GE)", segment_id="ST")
+            if envelope.transaction_control_number is not None:
+                raise self.error(X12EnvelopeError, f"ST before the SE of transaction set "
+                                 f"{envelope.transaction_control_number}", segment_id="ST")
+            control_number = self._required(segment, 2)
+            self._required(segment, 1)
+            envelope.transaction_control_number = control_number
+            envelope.transaction_start = self.segment_number
+            self.transaction_control_number = control_number
+            return True
+        if segment_id == "SE":
+            if envelope.transaction_control_number is None:
+                raise self.error(X12EnvelopeError, "SE without an open transaction set", segment_id="SE")
+            counted = self.segment_number - envelope.transaction_start + 1
+            self._check_count(segment, counted, "segments in the transaction set")
+            self._check_control_number(segment, envelope.transaction_control_number, "ST02")
+            envelope.transaction_control_number = None
+            envelope.transaction_start = 0
+            envelope.group_transaction_count += 1
+            return False
+        if segment_id == "GS":
+            if envelope.transaction_control_number is not None:
+                raise self.error(X12EnvelopeError, "GS inside a transaction set (SE missing)", segment_id="GS")
+            if envelope.group_control_number is not None:
+                raise self.error(X12EnvelopeError, f"GS before the GE of functional group "
+                                 f"{envelope.group_control_number}", segment_id="GS")
+            control_number = self._required(segment, 6)
+            envelope.group_control_number = control_number
+            envelope.group_transaction_count = 0
+            envelope.group_count += 1
+            self.group_control_number = control_number
+            self.group_version = element(segment, 8)
+            return False
+        if segment_id == "GE":
+            if envelope.transaction_control_number is not None:
+                raise self.error(X12EnvelopeError, "GE inside a transaction set (SE missing)", segment_id="GE")
+            if envelope.group_control_number is None:
+                raise self.error(X12EnvelopeError, "GE without an open functional group", segment_id="GE")
+            self._check_count(segment, envelope.group_transaction_count, "transaction sets in the group")
+            self._check_control_number(segment, envelope.group_control_number, "GS06")
+            envelope.group_control_number = None
+            return False
+        if segment_id == "IEA":
+            if envelope.transaction_control_number is not None or envelope.group_control_number is not None:
+                missing = "SE" if envelope.transaction_control_number is not None else "GE"
+                raise self.error(X12EnvelopeError, f"IEA while a {'transaction set' if missing == 'SE' else 'group'}"
+                                 f" is open ({missing} missing)", segment_id="IEA")
+            self._check_count(segment, envelope.group_count, "functional groups in the interchange")
+            self._check_control_number(segment, envelope.interchange_control_number, "ISA13")
+            return False
+        # An ISA inside an interchange: the previous one was never closed.
+        raise self.error(X12EnvelopeError, f"ISA before the IEA of interchange {envelope.interchange_control_number}",
+                         segment_id="ISA")
+
+    def _required(self, segment: list[str], position: int) -> str:
+        value = element(segment, position).strip()
+        if not value:
+            raise self.error(X12EnvelopeError, "required envelope element is missing", element_position=position,
+                             segment_id=segment[0])
+        return value
+
+    def _check_count(self, segment: list[str], counted: int, what: str) -> None:
+        stated = self._required(segment, 1)
+        if not stated.isdigit() or int(stated) != counted:
+            raise self.error(X12EnvelopeError, f"states {stated} {what}, counted {counted}", element_position=1,
+                             segment_id=segment[0])
+
+    def _check_control_number(self, segment: list[str], expected: str, opened_by: str) -> None:
+        stated = self._required(segment, 2)
+        same = stated == expected or (stated.isdigit() and expected.isdigit() and int(stated) == int(expected))
+        if not same:
+            raise self.error(X12EnvelopeError, f"control number {stated} does not match {opened_by} {expected}",
+                             element_position=2, segment_id=segment[0])
+
+    def _check_segment_id(self, segment_id: str) -> None:
+        if not segment_id:
+            raise self.error(X12SyntaxError, "segment without a segment identifier")
+        if not _SEGMENT_ID.match(segment_id):
+            raise self.error(X12SyntaxError, "invalid segment identifier (expected 2-3 uppercase letters or "
+                             "digits)", segment_id=self._printable_id(segment_id))
+        self._known_segment_ids.add(segment_id)
+
+    @staticmethod
+    def _printable_id(segment_id: str) -> str:
+        # Only the first characters: a garbled "segment id" may really be payload text.
+        return segment_id[:3] if segment_id.isprintable() else repr(segment_id[:3])
+
+    # -- ISA header ---------------------------------------------------------------------------------
+
+    def _read_delimiters(self, text: str, exhausted: bool) -> tuple[Delimiters, int]:
+        """Delimiters from the ISA at the start of `text`, and the length of the ISA before its terminator.
+
+        The component separator is located by counting element separators rather than by the fixed
+        offset 104, so an ISA whose fixed-width fields are mis-padded still reads."""
+        if not text.startswith("ISA"):
+            raise X12SyntaxError(f"expected an ISA segment, found {self._printable_id(text[:3])!s}",
+                                 segment_number=1, interchange_number=self.interchange_number)
+        if len(text) < 4:
+            self._raise_truncated(0, text)
+        separator = text[3]
+        if separator.isalnum() or separator in _BLANKS:
+            raise self.error(X12SyntaxError, "the element separator (4th character of ISA) must not be a letter, "
+                             "digit or whitespace", segment_id="ISA")
+        position = 3
+        for element_number in range(2, _ISA_ELEMENT_COUNT + 1):
+            position = text.find(separator, position + 1, _ISA_SEARCH_LIMIT)
+            if position < 0:
+                if exhausted and len(text) < _ISA_SEARCH_LIMIT:
+                    self._raise_truncated(0, text)
+                raise self.error(X12SyntaxError, f"ISA has only {element_number - 1} elements, expected "
+                                 f"{_ISA_ELEMENT_COUNT}", segment_id="ISA")
+        # `position` is the separator before ISA16; ISA16 is one character, the terminator follows it.
+        if len(text) < position + 3:
+            self._raise_truncated(0, text)
+        component, terminator = text[position + 1], text[position + 2]
+        elements = text[:position + 2].split(separator)
+        repetition = elements[11] if len(elements) > 11 else ""
+        if len(repetition) != 1 or repetition.isalnum():
+            repetition = None  # before 5010 ISA11 held the standards identifier ("U"), not a separator
+        self._check_delimiters(separator, component, repetition, terminator)
+        return Delimiters(element=separator, component=component, repetition=repetition, segment=terminator), \
+            position + 2
+
+    def _check_delimiters(self, separator: str, component: str, repetition: str | None, terminator: str) -> None:
+        if component.isalnum() or component in _BLANKS:
+            raise self.error(X12SyntaxError, "the component separator (ISA16) must not be a letter, digit or "
+                             "whitespace", element_position=16, segment_id="ISA")
+        if terminator.isalnum():
+            raise self.error(X12SyntaxError, "the segment terminator (the character after ISA16) must not be a "
+                             "letter or digit", segment_id="ISA")
+        chosen = [separator, component, terminator] + ([repetition] if repetition else [])
+        if len(set(chosen)) != len(chosen):
+            raise self.error(X12SyntaxError, "element, component, repetition separators and segment terminator "
+                             "must all differ", element_position=16, segment_id="ISA")
+
+    # -- input --------------------------------------------------------------------------------------
+
+    def _raise_truncated(self, number: int, pending: str) -> None:
+        """The input stopped (or stopped decoding) after segment `number`: raise at the next one."""
+        if self._undecodable:
+            raise X12SyntaxError(self._undecodable, segment_number=number + 1,
+                                 interchange_number=self.interchange_number or 1)
+        envelope = self._envelope
+        if pending.strip(_BLANKS):
+            reason = "the input ends inside a segment (no segment terminator)"
+        elif envelope.transaction_control_number is not None:
+            reason = f"the input ends inside transaction set {envelope.transaction_control_number} (SE missing)"
+        elif envelope.group_control_number is not None:
+            reason = f"the input ends inside functional group {envelope.group_control_number} (GE missing)"
+        else:
+            reason = "the input ends before the IEA of the interchange"
+        raise X12TruncatedError(reason, segment_number=number + 1, interchange_number=self.interchange_number or 1)
+
+    def _next_text(self, chunks: Iterator[str]) -> str | None:
+        """The next piece of text, or None at the end of the input or at bytes that do not decode
+        (the segments before those bytes are still read; `_raise_truncated` then reports them)."""
+        if self._undecodable:
+            return None
+        try:
+            return next(chunks, None)
+        except _UndecodableInput as undecodable:
+            self._undecodable = str(undecodable)
+            return None
+
+    def _text_chunks(self) -> Iterator[str]:
+        """The input as str pieces of about `chunk_size` characters, byte-order mark removed."""
+        first = True
+        for text in self._raw_text_chunks():
+            if first and text:
+                first = False
+                if text[0] == "\ufeff":
+                    text = text[1:]
+            yield text
+
+    def _raw_text_chunks(self) -> Iterator[str]:
+        source, size = self._source, self._chunk_size
+        if isinstance(source, str):
+            for start in range(0, len(source), size):
+                yield source[start:start + size]
+        elif isinstance(source, (bytes, bytearray, memoryview)):
+            view = memoryview(source)
+            yield from self._decoded(view[start:start + size] for start in range(0, len(view), size))
+        elif isinstance(source, os.PathLike):
+            with open(source, "rb") as stream:
+                yield from self._decoded(iter(lambda: stream.read(size), b""))
+        elif hasattr(source, "read"):
+            if isinstance(source, io.TextIOBase):
+                yield from iter(lambda: source.read(size), "")
+            else:
+                yield from self._decoded(iter(lambda: source.read(size), b""))
+        else:
+            yield from self._decoded(source)
+
+    def _decoded(self, pieces: Iterable[bytes | str]) -> Iterator[str]:
+        """Decode byte pieces incrementally (a multi-byte character may straddle two pieces)."""
+        decoder = codecs.getincrementaldecoder(self._encoding)()
+        for piece in pieces:
+            if isinstance(piece, str):
+                yield piece
+                continue
+            try:
+                yield decoder.decode(piece)
+            except UnicodeDecodeError as problem:
+                # Hand out what decodes, so the error lands on the segment holding the bad byte.
+                yield problem.object[:problem.start].decode(self._encoding)
+                raise _UndecodableInput(f"bytes that are not valid {self._encoding}") from None
+        try:
+            yield decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise _UndecodableInput(f"the input ends inside a multi-byte {self._encoding} character") from None
+
+
+def read_segments(source: X12Source, **options) -> Iterator[list[str]]:
+    """Shorthand for ``iter(X12Reader(source))`` when the position attributes are not needed."""
+    return iter(X12Reader(source, **options))

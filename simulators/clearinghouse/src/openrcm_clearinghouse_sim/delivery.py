@@ -1,0 +1,141 @@
+"""Webhook delivery of acknowledgements: signed, in order, retried with bounded backoff.
+
+Contract (what the claims service's receiver sees):
+- POST to CLEARINGHOUSE_WEBHOOK_URL, body = the raw X12 document, `Content-Type: application/edi-x12`;
+- Standard Webhooks headers `webhook-id`, `webhook-timestamp`, `webhook-signature` (v1 HMAC-SHA256
+  over "{id}.{timestamp}.{body}", one signature per configured secret);
+- the webhook-id is fixed per document (`<batch id>.999.<n>`, `<batch id>.277ca`), so a redelivery
+  carries the same id and the receiver deduplicates it; the timestamp and signature are fresh on
+  every attempt (the receiver's five-minute tolerance holds however long the retries take);
+- one worker sends the documents one after another in the order they were produced, so a
+  batch's 999 is delivered (2xx) before its 277CA is attempted;
+- 2xx is success; network errors, timeouts, 408, 429 and 5xx are retried with exponential
+  backoff and full jitter, bounded by attempts and elapsed time; any other 4xx is permanent.
+  A 277CA whose 999 was not delivered is held, never sent ahead of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from openrcm_shared.http.webhooks import signed_headers
+from openrcm_clearinghouse_sim.settings import DeliveryPolicy
+
+log = logging.getLogger(__name__)
+
+X12_MEDIA_TYPE = "application/edi-x12"
+RETRYABLE_STATUSES = frozenset({408, 429})
+
+
+@dataclass
+class OutboundDocument:
+    """One acknowledgement to deliver, and how its delivery went."""
+
+    webhook_id: str
+    kind: str  # "999" or "277CA"
+    body: bytes
+    depends_on: tuple[OutboundDocument, ...] = ()  # the 999s a 277CA must follow
+    status: str = "pending"  # pending | delivered | failed | held
+    attempts: int = 0
+    last_error: str | None = None
+    delivered_at: float | None = None
+
+    def summary(self) -> dict:
+        return {"webhook_id": self.webhook_id, "kind": self.kind, "status": self.status,
+                "attempts": self.attempts, "last_error": self.last_error}
+
+
+class PermanentDeliveryError(Exception):
+    """The receiver refused the document in a way a retry will not fix."""
+
+
+class WebhookSender:
+    """A single ordered delivery queue with one worker task."""
+
+    def __init__(self, url: str | None, secrets: tuple[str, ...], policy: DeliveryPolicy,
+                 client: httpx.AsyncClient | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._url = url
+        self._secrets = secrets
+        self._policy = policy
+        self._client = client or httpx.AsyncClient(timeout=policy.request_timeout_seconds)
+        self._sleep = sleep
+        self._queue: asyncio.Queue[OutboundDocument] = asyncio.Queue()
+
+    def enqueue(self, document: OutboundDocument) -> None:
+        self._queue.put_nowait(document)
+
+    async def run(self) -> None:
+        """Deliver forever, one document at a time, in enqueue order."""
+        while True:
+            document = await self._queue.get()
+            try:
+                await self.deliver(document)
+            except Exception:  # a bug must not stop every later delivery
+                log.exception("webhook delivery crashed", extra={"webhook_id": document.webhook_id})
+                document.status, document.last_error = "failed", "internal error"
+
+    async def deliver(self, document: OutboundDocument) -> None:
+        undelivered = [earlier.webhook_id for earlier in document.depends_on if earlier.status != "delivered"]
+        if undelivered:
+            document.status = "held"
+            document.last_error = f"held until {', '.join(undelivered)} is delivered"
+            return
+        if not self._url or not self._secrets:
+            document.status, document.last_error = "failed", "no webhook URL or secret configured"
+            return
+        document.status = "pending"
+        started = time.monotonic()
+        while True:
+            document.attempts += 1
+            try:
+                await self._post(document)
+            except PermanentDeliveryError as exc:
+                document.status, document.last_error = "failed", str(exc)
+                break
+            except (httpx.HTTPError, _RetryableStatus) as exc:
+                document.last_error = _describe(exc)
+                delay = self._backoff(document.attempts)
+                if (document.attempts >= self._policy.max_attempts
+                        or time.monotonic() - started + delay > self._policy.max_elapsed_seconds):
+                    document.status = "failed"
+                    break
+                log.info("webhook delivery failed; retrying",
+                         extra={"webhook_id": document.webhook_id, "attempt": document.attempts, "delay": delay})
+                await self._sleep(delay)
+            else:
+                document.status, document.last_error, document.delivered_at = "delivered", None, time.time()
+                break
+
+    async def _post(self, document: OutboundDocument) -> None:
+        headers = {"Content-Type": X12_MEDIA_TYPE, "X-Clearinghouse-Document": document.kind,
+                   **signed_headers(self._secrets, document.webhook_id, document.body)}
+        response = await self._client.post(self._url, content=document.body, headers=headers)
+        if response.is_success:
+            return
+        if response.status_code >= 500 or response.status_code in RETRYABLE_STATUSES:
+            raise _RetryableStatus(response.status_code)
+        raise PermanentDeliveryError(f"receiver answered {response.status_code}")
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self._policy.base_delay_seconds * 2 ** (attempt - 1), self._policy.max_delay_seconds)
+        return random.uniform(0, ceiling)  # full jitter: retries of many batches do not line up
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class _RetryableStatus(Exception):
+    def __init__(self, status_code: int) -> None:
+        super().__init__(f"receiver answered {status_code}")
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, _RetryableStatus) else type(exc).__name__

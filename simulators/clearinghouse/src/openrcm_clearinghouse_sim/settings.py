@@ -1,0 +1,48 @@
+"""Settings from the environment (the local stack runner passes them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 8010
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """Bounded exponential backoff for webhook deliveries: attempt n waits
+    min(base * 2**(n-1), max_delay) with full jitter, and gives up after `max_attempts`
+    attempts or `max_elapsed_seconds`, whichever comes first."""
+
+    max_attempts: int = 8
+    base_delay_seconds: float = 0.5
+    max_delay_seconds: float = 30.0
+    max_elapsed_seconds: float = 300.0
+    request_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    webhook_url: str | None = None
+    webhook_secrets: tuple[str, ...] = ()
+    rules_file: Path | None = None
+    delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    # ISA06/GS02 the simulator answers from when an 837 does not say (it normally echoes ISA08).
+    clearinghouse_name: str = "OPENRCM CLEARINGHOUSE SIM"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        secrets = tuple(s.strip() for s in env.get("CLEARINGHOUSE_WEBHOOK_SECRETS", "").split(",") if s.strip())
+        rules_file = env.get("CLEARINGHOUSE_RULES_FILE")
+        default = DeliveryPolicy()
+        delivery = DeliveryPolicy(
+            max_attempts=int(env.get("CLEARINGHOUSE_DELIVERY_MAX_ATTEMPTS", default.max_attempts)),
+            base_delay_seconds=float(env.get("CLEARINGHOUSE_DELIVERY_BASE_DELAY_SECONDS", default.base_delay_seconds)),
+            max_delay_seconds=float(env.get("CLEARINGHOUSE_DELIVERY_MAX_DELAY_SECONDS", default.max_delay_seconds)),
+            max_elapsed_seconds=float(env.get("CLEARINGHOUSE_DELIVERY_MAX_ELAPSED_SECONDS",
+                                              default.max_elapsed_seconds)),
+        )
+        return cls(webhook_url=env.get("CLEARINGHOUSE_WEBHOOK_URL") or None, webhook_secrets=secrets,
+                   rules_file=Path(rules_file) if rules_file else None, delivery=delivery)
