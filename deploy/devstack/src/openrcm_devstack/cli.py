@@ -61,6 +61,7 @@ def cmd_run(args) -> int:
         _say("\nOpenRCM is up.", f"  Kafka        {stack.kafka.bootstrap_servers}", sep="\n")
         for name, service in stack.services.items():
             _say(f"  {name:<12} {service.url}   (docs {service.url}/docs)")
+        _say(f"  clearinghouse simulator {stack.clearinghouse_url}")
         _say(f"\nEndpoints: {local_dir() / 'stack.json'}   Logs: {stack.state_dir / 'logs'}",
              "Ctrl-C stops everything.", sep="\n")
         while not stopping["flag"]:

@@ -75,6 +75,20 @@ def start_service(spec: ServiceSpec, *, port: int, database_url: str, kafka_boot
     return RunningService(spec, port, database_url, process)
 
 
+CLEARINGHOUSE = ServiceSpec("clearinghouse", 8010)
+
+
+def start_clearinghouse(*, port: int, env: dict[str, str], log_dir: Path) -> RunningService:
+    """The clearinghouse simulator (simulators/clearinghouse), which stands for an external party."""
+    ensure_port_free("clearinghouse simulator", port)
+    argv = [sys.executable, "-m", "uvicorn", "openrcm_clearinghouse_sim.main:app", "--host", "127.0.0.1",
+            "--port", str(port), "--no-access-log"]
+    process = ManagedProcess("clearinghouse", argv, log_file=log_dir / "clearinghouse.log",
+                             env={**env, "PYTHONUNBUFFERED": "1"}, cwd=repo_root())
+    process.start()
+    return RunningService(CLEARINGHOUSE, port, "", process)
+
+
 def wait_ready(service: RunningService, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     last = ""

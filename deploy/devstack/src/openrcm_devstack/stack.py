@@ -7,15 +7,19 @@ state folder, so tests can run beside a running stack). The endpoints are writte
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from openrcm_devstack.kafka import KafkaBroker
 from openrcm_devstack.postgres import PostgresServer, create_databases, with_database
-from openrcm_devstack.services import SERVICES, RunningService, migrate_service, start_service, wait_ready
+from openrcm_devstack.services import (
+    SERVICES, RunningService, migrate_service, start_clearinghouse, start_service, wait_ready,
+)
 from openrcm_devstack.topics import ensure_topics
 
 
@@ -25,13 +29,14 @@ class StackPorts:
     kafka: int = 9092
     kafka_controller: int = 9093
     services: dict[str, int] = field(default_factory=lambda: {s.name: s.default_port for s in SERVICES})
+    clearinghouse: int = 8010
 
 
 DEFAULT_PORTS = StackPorts()
 TEST_PORTS = StackPorts(postgres=55433, kafka=19092, kafka_controller=19093,
-                        services={s.name: 18000 + i + 1 for i, s in enumerate(SERVICES)})
+                        services={s.name: 18000 + i + 1 for i, s in enumerate(SERVICES)}, clearinghouse=18010)
 BENCH_PORTS = StackPorts(postgres=55434, kafka=29192, kafka_controller=29193,
-                         services={s.name: 28100 + i + 1 for i, s in enumerate(SERVICES)})
+                         services={s.name: 28100 + i + 1 for i, s in enumerate(SERVICES)}, clearinghouse=28110)
 
 
 class Stack:
@@ -45,6 +50,7 @@ class Stack:
         self.postgres: PostgresServer | None = None
         self.kafka = KafkaBroker(state_dir / "kafka", ports.kafka, ports.kafka_controller)
         self.services: dict[str, RunningService] = {}
+        self.clearinghouse: RunningService | None = None
 
     # --- infrastructure ---------------------------------------------------------------------------
 
@@ -99,14 +105,46 @@ class Stack:
 
     # --- services ---------------------------------------------------------------------------------
 
+    @property
+    def clearinghouse_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.clearinghouse}"
+
+    def webhook_secret(self) -> str:
+        """The secret the clearinghouse signs webhooks with; made once per state folder."""
+        path = self.state_dir / "clearinghouse-webhook-secret"
+        if not path.exists():
+            path.write_text("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def start_clearinghouse(self) -> None:
+        """The clearinghouse simulator (an external party in real life): takes 837s, answers by webhook."""
+        env = dict(os.environ)
+        env.update({
+            "CLEARINGHOUSE_WEBHOOK_URL": f"http://127.0.0.1:{self.ports.services['claims']}/v1/webhooks/clearinghouse",
+            "CLEARINGHOUSE_WEBHOOK_SECRETS": self.webhook_secret(),
+        })
+        self.clearinghouse = start_clearinghouse(port=self.ports.clearinghouse, env=env,
+                                                 log_dir=self.state_dir / "logs")
+        wait_ready(self.clearinghouse)
+
+    def _service_env(self, spec, extra_env: dict[str, str] | None) -> dict[str, str]:
+        env = dict(extra_env or {})
+        if spec.name == "claims":
+            env.setdefault("OPENRCM_CLAIMS_CLEARINGHOUSE_URL", self.clearinghouse_url)
+            env.setdefault("CLEARINGHOUSE_WEBHOOK_SECRETS", self.webhook_secret())
+        return env
+
     def start_services(self, names: list[str] | None = None, extra_env: dict[str, str] | None = None) -> None:
+        if self.clearinghouse is None:
+            self.start_clearinghouse()
         started = []
         for spec in SERVICES:
             if names is None or spec.name in names:
                 started.append(start_service(
                     spec, port=self.ports.services[spec.name], database_url=self.database_url(spec.name),
                     kafka_bootstrap=self.kafka.bootstrap_servers, log_dir=self.state_dir / "logs",
-                    extra_env=extra_env))
+                    extra_env=self._service_env(spec, extra_env)))
         for service in started:
             self.services[service.spec.name] = service
         for service in started:
@@ -117,6 +155,9 @@ class Stack:
         for name in list(self.services):
             if names is None or name in names:
                 self.services.pop(name).process.stop()
+        if names is None and self.clearinghouse is not None:
+            self.clearinghouse.process.stop()
+            self.clearinghouse = None
 
     def stop(self) -> None:
         """Stop everything this stack started, services first."""
@@ -140,6 +181,7 @@ class Stack:
                        "metrics": f"{svc.url}/metrics", "pid": svc.process.pid}
                 for name, svc in self.services.items()
             },
+            "clearinghouse_simulator": {"url": self.clearinghouse_url} if self.clearinghouse else None,
         }
 
     def write_manifest(self) -> Path:
