@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-ICD10_CM = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
+ICD10_CM = re.compile(r"^[A-Z][0-9A-Z][0-9A-Z](\.?[0-9A-Z]{1,4})?$")  # syntax only: U07.1, QA0.8 are real
 PROCEDURE_CODE = re.compile(r"^([0-9]{4}[0-9FTU]|[A-V][0-9]{4})$")  # CPT (incl. Cat II/III) or HCPCS Level II
 MODIFIER = re.compile(r"^[0-9A-Z]{2}$")
 PLACE_OF_SERVICE = re.compile(r"^[0-9]{2}$")

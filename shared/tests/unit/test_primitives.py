@@ -48,7 +48,8 @@ def test_npi_check_digit(npi, valid):
 
 
 def test_code_formats():
-    assert ICD10_CM.match("E11.9") and ICD10_CM.match("S72001A") and not ICD10_CM.match("U07.1X")
+    assert ICD10_CM.match("E11.9") and ICD10_CM.match("S72001A") and ICD10_CM.match("U07.1")
+    assert not ICD10_CM.match("7E11") and not ICD10_CM.match("E11.12345")
     assert normalize_icd10("e11.9") == "E119"
     for code in ("99213", "0001F", "0042T", "G0439", "J3490"):
         assert PROCEDURE_CODE.match(code), code
