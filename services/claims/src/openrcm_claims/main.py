@@ -2,6 +2,7 @@
 
 from openrcm_claims.entrypoints.api import router
 from openrcm_claims.entrypoints.reference_api import router as reference_router
+from openrcm_claims.entrypoints.webhooks import router as webhooks_router
 from openrcm_claims.entrypoints.subscriptions import SUBSCRIPTIONS
 from openrcm_claims.adapters.clearinghouse import HttpClearinghouse
 from openrcm_claims.service_layer.batches import run_submission_loop
@@ -24,7 +25,7 @@ DEFINITION = ServiceDefinition(
     title="OpenRCM claims",
     description="Charge intake from EHRs, claims and their lifecycle.",
     aggregate_type="claim",
-    routers=[router, reference_router],
+    routers=[router, reference_router, webhooks_router],
     subscriptions=SUBSCRIPTIONS,
     background={"submission_batches": submit_ready_claims},
 )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from openrcm_shared.contracts.base import IntegrationEvent
 from openrcm_shared.contracts.claims import (
-    ClaimCoverageRecorded, ClaimHeld, ClaimStatusChanged, ClaimSubmitted,
+    ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimCoverageRecorded, ClaimHeld, ClaimRejected,
+    ClaimStatusChanged, ClaimSubmitted,
 )
 from openrcm_shared.contracts.collections import PatientBalanceChanged
 from openrcm_shared.contracts.denials import DenialCaseOpened
@@ -14,6 +15,9 @@ from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted,
 ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     ClaimSubmitted,
     ClaimHeld,
+    ClaimAcceptedByClearinghouse,
+    ClaimRejected,
+    ClaimAcceptedByPayer,
     ClaimCoverageRecorded,
     ClaimStatusChanged,
     EligibilityChecked,

@@ -58,6 +58,51 @@ class ClaimHeld(IntegrationEvent):
     rule_ids: list[str]
 
 
+class ClaimAcceptedByClearinghouse(IntegrationEvent):
+    """A 999 accepted the claim's transaction set, or a 277CA said A1 (received)."""
+
+    event_type: ClassVar[str] = "org.openrcm.claims.claim_accepted_by_clearinghouse.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    version: int
+    acknowledgement: Literal["999", "277CA"]
+
+
+class ClaimAcceptedByPayer(IntegrationEvent):
+    """A 277CA said A2: accepted into the payer's adjudication system, under its control number."""
+
+    event_type: ClassVar[str] = "org.openrcm.claims.claim_accepted_by_payer.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    version: int
+    payer_claim_control_number: str | None = None
+
+
+class RejectionReason(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    code: str  # 277CA category:status[:entity], or 999 IK3/IK4 error codes
+    segment_id: str | None = None
+    element_position: int | None = None
+
+
+class ClaimRejected(IntegrationEvent):
+    """A 999 rejected the transaction set, or a 277CA said A3/A4/A6/A7/A8: fix and resubmit."""
+
+    event_type: ClassVar[str] = "org.openrcm.claims.claim_rejected.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    version: int
+    acknowledgement: Literal["999", "277CA"]
+    reasons: list[RejectionReason]
+
+
 class ClaimCoverageRecorded(IntegrationEvent):
     """An eligibility answer was recorded on an open claim."""
 

@@ -7,7 +7,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openrcm_claims.adapters.tables import claim_history, claim_lines, claims
+from openrcm_claims.adapters.tables import claim_history, claim_lines, claims, scrub_results
 from openrcm_claims.entrypoints.schemas import ClaimLineOut, ClaimOut, ClaimSummaryOut, HistoryEntryOut
 from openrcm_shared.http.pagination import fetch_page
 
@@ -20,8 +20,12 @@ async def load_claim(conn: AsyncConnection, tenant_id: str, claim_id: UUID) -> C
         sa.select(claim_lines).where(claim_lines.c.claim_id == claim_id).order_by(claim_lines.c.line_number))).all()
     history = (await conn.execute(
         sa.select(claim_history).where(claim_history.c.claim_id == claim_id).order_by(claim_history.c.id))).all()
+    scrubbed = (await conn.execute(
+        sa.select(scrub_results.c.hits).where(scrub_results.c.claim_id == claim_id,
+                                              scrub_results.c.version == row.version))).scalar()
     return ClaimOut(
-        **{name: getattr(row, name) for name in ClaimOut.model_fields if name not in ("lines", "history")},
+        **{name: getattr(row, name) for name in ClaimOut.model_fields if name not in ("lines", "history", "scrub_hits")},
+        scrub_hits=scrubbed or [],
         lines=[ClaimLineOut(**{name: getattr(line, name) for name in ClaimLineOut.model_fields}) for line in lines],
         history=[HistoryEntryOut(**{name: getattr(h, name) for name in HistoryEntryOut.model_fields}) for h in history],
     )

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from openrcm_claims.adapters.queries import list_claims, load_claim
 from openrcm_claims.adapters.tables import claim_submissions, submissions
 from openrcm_claims.entrypoints.schemas import ClaimOut, ClaimSummaryOut, EncounterIn
+from openrcm_claims.service_layer.corrections import correct_claim
 from openrcm_claims.service_layer.submission import submit_encounter
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page
@@ -24,6 +25,13 @@ ClaimStatusFilter = Literal["held", "ready", "submitted", "accepted_by_clearingh
                             "rejected", "paid", "partially_paid", "denied", "voided"]
 
 
+def _check_diagnosis_pointers(encounter: EncounterIn) -> None:
+    pointer_errors = encounter.pointer_errors()
+    if pointer_errors:
+        raise Problem(422, "The request has invalid fields", type_="validation-error",
+                      errors=[field_error(pointer, message) for pointer, message in pointer_errors])
+
+
 @router.post("/encounters", status_code=201, response_model=ClaimOut,
              responses={409: {"description": "Encounter already submitted, or same Idempotency-Key in flight"},
                         422: {"description": "Invalid fields, or Idempotency-Key reused with another body"}})
@@ -34,14 +42,25 @@ async def post_encounter(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Response:
     """An EHR posts a completed encounter; the claim is created and ClaimSubmitted published."""
-    pointer_errors = encounter.pointer_errors()
-    if pointer_errors:
-        raise Problem(422, "The request has invalid fields", type_="validation-error",
-                      errors=[field_error(pointer, message) for pointer, message in pointer_errors])
+    _check_diagnosis_pointers(encounter)
     return await idempotent_create(
         request, tenant_id=tenant_id, idempotency_key=idempotency_key,
         create=lambda conn: submit_encounter(conn, tenant_id, encounter),
         location=lambda claim: f"/v1/claims/{claim.id}", response_model=ClaimOut)
+
+
+@router.put("/claims/{claim_id}/encounter", response_model=ClaimOut,
+            responses={409: {"description": "The claim is with the payer: replace or void it instead"}})
+async def put_claim_encounter(claim_id: UUID, encounter: EncounterIn, request: Request,
+                              tenant_id: TenantDep) -> ClaimOut:
+    """Correct a held, ready or rejected claim: a new version, scrubbed again, sent with the next batch."""
+    _check_diagnosis_pointers(encounter)
+    runtime = request.app.state.runtime
+    async with runtime.engine.begin() as conn:
+        await correct_claim(conn, tenant_id, claim_id, encounter)
+        corrected = await load_claim(conn, tenant_id, claim_id)
+    runtime.events_staged()
+    return corrected
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimOut)

@@ -164,6 +164,13 @@ class ClaimLineOut(BaseModel):
     diagnosis_pointers: list[int]
 
 
+class ScrubHitOut(BaseModel):
+    rule_id: str
+    severity: str
+    message: str
+    pointer: str
+
+
 class HistoryEntryOut(BaseModel):
     occurred_at: datetime
     kind: str
@@ -193,6 +200,7 @@ class ClaimOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     lines: list[ClaimLineOut]
+    scrub_hits: list[ScrubHitOut] = Field(default_factory=list, description="The scrubber's findings on this version")
     history: list[HistoryEntryOut]
 
 

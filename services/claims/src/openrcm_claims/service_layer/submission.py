@@ -13,12 +13,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from openrcm_claims.adapters.tables import claim_history, claim_lines, claims
 from openrcm_claims.domain.identifiers import new_patient_control_number
 from openrcm_claims.service_layer.reference_data import require_payer
+from openrcm_claims.service_layer.scrubbing import scrub_and_record
 from openrcm_claims.domain.lifecycle import ClaimStatus, CoverageStatus
 from openrcm_claims.entrypoints.schemas import ClaimLineOut, ClaimOut, EncounterIn, HistoryEntryOut
 from openrcm_shared.http.problems import Problem, field_error
 
 SOURCE = "/openrcm/claims"
 AGGREGATE = "claim"
+
+
+def claim_data(encounter: EncounterIn, payer) -> dict:
+    """The claim columns an encounter determines (the same on intake and on correction)."""
+    total = sum((line.charge_amount for line in encounter.lines), start=encounter.lines[0].charge_amount * 0)
+    dates = [line.service_date for line in encounter.lines]
+    # Timely filing runs from the date of service; the earliest line sets the deadline.
+    filing_deadline = min(dates) + timedelta(days=payer.timely_filing_days)
+    columns = dict(
+        patient_id=encounter.patient.id, payer_id=encounter.coverage.payer_id, member_id=encounter.coverage.member_id,
+        billing_npi=encounter.billing_provider.npi,
+        rendering_npi=encounter.rendering_provider.npi if encounter.rendering_provider else None,
+        place_of_service=encounter.place_of_service, diagnosis_codes=encounter.diagnosis_codes, total_charge=total,
+        service_date_from=min(dates), service_date_to=max(dates), filing_deadline=filing_deadline,
+        encounter_document=encounter.model_dump(mode="json"))
+    return {"columns": columns, "total_charge": total, "dates": dates, "filing_deadline": filing_deadline}
+
+
+async def insert_lines(conn: AsyncConnection, tenant_id: str, claim_id, encounter: EncounterIn) -> None:
+    await conn.execute(claim_lines.insert(), [
+        {"claim_id": claim_id, "line_number": number, "tenant_id": tenant_id, "procedure_code": line.procedure_code,
+         "modifiers": line.modifiers, "units": line.units, "charge_amount": line.charge_amount,
+         "service_date": line.service_date, "place_of_service": line.place_of_service,
+         "diagnosis_pointers": line.diagnosis_pointers}
+        for number, line in enumerate(encounter.lines, start=1)])
 
 
 async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: EncounterIn) -> ClaimOut:
@@ -28,39 +54,29 @@ async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: Enc
     payer = await require_payer(conn, tenant_id, encounter.coverage.payer_id, "/coverage/payer_id")
     claim_id = uuid4()
     now = datetime.now(timezone.utc)
-    total = sum((line.charge_amount for line in encounter.lines), start=encounter.lines[0].charge_amount * 0)
-    dates = [line.service_date for line in encounter.lines]
     pcn = new_patient_control_number()
-    # Timely filing runs from the date of service; the earliest line sets the deadline.
-    filing_deadline = min(dates) + timedelta(days=payer.timely_filing_days)
+    data = claim_data(encounter, payer)
+    total, dates, filing_deadline = data["total_charge"], data["dates"], data["filing_deadline"]
     inserted = await conn.execute(
         pg_insert(claims).values(
             id=claim_id, tenant_id=tenant_id, encounter_id=encounter.encounter_id, patient_control_number=pcn,
-            patient_id=encounter.patient.id, payer_id=encounter.coverage.payer_id,
-            member_id=encounter.coverage.member_id, billing_npi=encounter.billing_provider.npi,
-            rendering_npi=encounter.rendering_provider.npi if encounter.rendering_provider else None,
-            place_of_service=encounter.place_of_service, diagnosis_codes=encounter.diagnosis_codes,
-            status=ClaimStatus.READY, coverage_status=CoverageStatus.UNVERIFIED, total_charge=total,
-            paid_amount=0, service_date_from=min(dates), service_date_to=max(dates),
-            encounter_document=encounter.model_dump(mode="json"), created_at=now, updated_at=now,
-            filing_deadline=filing_deadline,
+            status=ClaimStatus.READY, coverage_status=CoverageStatus.UNVERIFIED, paid_amount=0, created_at=now,
+            updated_at=now, **data["columns"],
         ).on_conflict_do_nothing(constraint="uq_claims_tenant_encounter").returning(claims.c.id))
     if inserted.first() is None:
         raise Problem(409, "Encounter already submitted",
                       f"Encounter {encounter.encounter_id!r} already has a claim.", type_="duplicate-encounter",
                       errors=[field_error("/encounter_id", "already submitted")])
-    await conn.execute(claim_lines.insert(), [
-        {"claim_id": claim_id, "line_number": number, "tenant_id": tenant_id, "procedure_code": line.procedure_code,
-         "modifiers": line.modifiers, "units": line.units, "charge_amount": line.charge_amount,
-         "service_date": line.service_date, "place_of_service": line.place_of_service,
-         "diagnosis_pointers": line.diagnosis_pointers}
-        for number, line in enumerate(encounter.lines, start=1)])
+    await insert_lines(conn, tenant_id, claim_id, encounter)
     await conn.execute(claim_history.insert().values(
         claim_id=claim_id, tenant_id=tenant_id, occurred_at=now, kind="received", from_status=None,
-        to_status=ClaimStatus.READY, event_id=None, detail={"total_charge": str(total)}))
+        to_status=None, event_id=None, detail={"total_charge": str(total)}))
+    status, hits = await scrub_and_record(conn, tenant_id=tenant_id, claim_id=claim_id, version=1, from_status=None,
+                                          encounter=encounter, patient_control_number=pcn, total_charge=total,
+                                          payer=payer)
     return ClaimOut(
         id=claim_id, encounter_id=encounter.encounter_id, patient_control_number=pcn, patient_id=encounter.patient.id,
-        payer_id=encounter.coverage.payer_id, status=ClaimStatus.READY, coverage_status=CoverageStatus.UNVERIFIED,
+        payer_id=encounter.coverage.payer_id, status=status, coverage_status=CoverageStatus.UNVERIFIED,
         total_charge=total, paid_amount=0, service_date_from=min(dates), service_date_to=max(dates),
         diagnosis_codes=encounter.diagnosis_codes, created_at=now, updated_at=now, version=1,
         claim_type="professional", filing_deadline=filing_deadline, payer_claim_control_number=None,
@@ -68,5 +84,6 @@ async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: Enc
                             units=line.units, charge_amount=line.charge_amount, service_date=line.service_date,
                             place_of_service=line.place_of_service, diagnosis_pointers=line.diagnosis_pointers)
                for n, line in enumerate(encounter.lines, start=1)],
-        history=[HistoryEntryOut(occurred_at=now, kind="received", from_status=None, to_status=ClaimStatus.READY,
+        scrub_hits=hits,
+        history=[HistoryEntryOut(occurred_at=now, kind="received", from_status=None, to_status=None,
                                  event_id=None, detail={"total_charge": str(total)})])

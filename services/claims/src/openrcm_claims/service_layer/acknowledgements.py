@@ -1,0 +1,184 @@
+"""Applying the clearinghouse's acknowledgements to claims.
+
+999 (005010X231A1): per transaction set, accepted (A/E) or rejected (R). ST02 numbers come
+from a sequence that never repeats, so AK202 finds the claims of that transaction set; IK3
+positions are tied to the claim whose CLM segment precedes them in the file we sent.
+277CA (005010X214): per claim (TRN02 = our CLM01), A1 received, A2 accepted into adjudication
+(REF*1K = the payer's claim control number), A3/A4/A6/A7/A8 rejected with their status codes.
+One delivery is applied in one transaction: all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from openrcm_claims.adapters.tables import claim_submissions, claims, clearinghouse_deliveries, submissions
+from openrcm_claims.domain.lifecycle import ClaimStatus
+from openrcm_claims.service_layer.transitions import move_claim
+from openrcm_shared.contracts.claims import (
+    ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimRejected, RejectionReason,
+)
+from openrcm_shared.x12.ack_999 import parse_999
+from openrcm_shared.x12.claim_ack_277ca import parse_277ca
+
+# Statuses from which an acknowledgement still applies (a later one may arrive after adjudication).
+_AWAITING_ACK = (ClaimStatus.SUBMITTED, ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE)
+
+
+class MalformedDelivery(Exception):
+    """The delivery cannot be read as a 999 or 277CA; it stays stored as failed."""
+
+
+def document_type(text: str) -> str:
+    """ST01 of the first transaction set ('999', '277', ...), from the ISA's own separator."""
+    start = text.lstrip("\ufeff \r\n\t")
+    if not start.startswith("ISA") or len(start) < 106:
+        raise MalformedDelivery("not an X12 interchange (no ISA segment)")
+    separator = re.escape(start[3])
+    match = re.search(rf"(?:^|[^A-Z0-9])ST{separator}([0-9]{{3}}){separator}", start)
+    if match is None:
+        raise MalformedDelivery("no transaction set (ST) in the interchange")
+    return match.group(1)
+
+
+async def apply_delivery(engine: AsyncEngine, webhook_id: str) -> dict:
+    """Apply a stored delivery; marks it processed, or failed with the reason (then raises)."""
+    async with engine.connect() as conn:
+        body = (await conn.execute(sa.select(clearinghouse_deliveries.c.body)
+                                   .where(clearinghouse_deliveries.c.webhook_id == webhook_id))).scalar_one()
+    text = body.decode("latin-1")
+    try:
+        kind = document_type(text)
+        async with engine.begin() as conn:
+            if kind == "999":
+                outcome = await _apply_999(conn, text)
+            elif kind == "277":
+                outcome = await _apply_277ca(conn, text)
+            else:
+                raise MalformedDelivery(f"transaction set {kind} is not an acknowledgement this endpoint takes")
+            await _mark(conn, webhook_id, "processed", None)
+        return {"document": kind, **outcome}
+    except (MalformedDelivery, ValueError) as exc:
+        async with engine.begin() as conn:
+            await _mark(conn, webhook_id, "failed", str(exc)[:1000])
+        raise MalformedDelivery(str(exc)[:300]) from None
+
+
+async def _mark(conn: AsyncConnection, webhook_id: str, status: str, error: str | None) -> None:
+    await conn.execute(clearinghouse_deliveries.update().where(clearinghouse_deliveries.c.webhook_id == webhook_id)
+                       .values(status=status, error=error, processed_at=datetime.now(timezone.utc)))
+
+
+async def _claims_of_transaction_set(conn: AsyncConnection, control_number: int):
+    return (await conn.execute(
+        sa.select(claims, claim_submissions.c.submission_id)
+        .join(claim_submissions, sa.and_(claim_submissions.c.claim_id == claims.c.id,
+                                         claim_submissions.c.version == claims.c.version))
+        .where(claim_submissions.c.transaction_set_control_number == control_number)
+        .with_for_update(of=claims))).all()
+
+
+def _claim_at_positions(raw_x12: str, control_number: int, positions: list[int]) -> dict[int, str]:
+    """IK302 position (1-based, ST = 1) -> the CLM01 of the claim that segment belongs to."""
+    terminator = raw_x12[105]
+    separator = raw_x12[3]
+    segments = [s.strip() for s in raw_x12.split(terminator)]
+    start = next(i for i, s in enumerate(segments)
+                 if s.startswith(f"ST{separator}837{separator}") and int(s.split(separator)[2]) == control_number)
+    owners, current = {}, None
+    for offset, segment in enumerate(segments[start:], start=1):
+        if segment.startswith(f"CLM{separator}"):
+            current = segment.split(separator)[1]
+        if offset in positions:
+            owners[offset] = current
+        if segment.startswith(f"SE{separator}"):
+            break
+    return owners
+
+
+async def _apply_999(conn: AsyncConnection, text: str) -> dict:
+    accepted = rejected = 0
+    for interchange in parse_999(text):
+        for group in interchange.groups:
+            for transaction_set in group.transaction_sets:
+                rows = await _claims_of_transaction_set(conn, int(transaction_set.control_number))
+                if transaction_set.status.accepted:
+                    for claim in rows:
+                        if ClaimStatus(claim.status) == ClaimStatus.SUBMITTED:
+                            accepted += await move_claim(
+                                conn, claim, ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE, kind="acknowledged_999",
+                                detail={"transaction_set": transaction_set.control_number},
+                                event=ClaimAcceptedByClearinghouse(tenant_id=claim.tenant_id, claim_id=claim.id,
+                                                                   version=claim.version, acknowledgement="999"))
+                    continue
+                rejected += await _reject_transaction_set(conn, rows, transaction_set)
+    return {"accepted": accepted, "rejected": rejected}
+
+
+async def _reject_transaction_set(conn: AsyncConnection, rows, transaction_set) -> int:
+    """A rejected transaction set rejects all its claims; IK3/IK4 errors go to the claim they point into."""
+    if not rows:
+        return 0
+    raw = (await conn.execute(sa.select(submissions.c.raw_x12)
+                              .where(submissions.c.id == rows[0].submission_id))).scalar_one().decode("ascii")
+    positions = [error.position for error in transaction_set.segment_errors]
+    owners = _claim_at_positions(raw, int(transaction_set.control_number), positions)
+    rejected = 0
+    for claim in rows:
+        reasons = [RejectionReason(code=f"IK3:{e.error_code or ''}" + "".join(
+                       f" IK4:{ie.error_code}" for ie in e.element_errors),
+                   segment_id=e.segment_id, element_position=e.element_errors[0].position if e.element_errors else None)
+                   for e in transaction_set.segment_errors if owners.get(e.position) == claim.patient_control_number]
+        reasons = reasons or [RejectionReason(code="IK5:R " + " ".join(transaction_set.error_codes))]
+        rejected += await move_claim(
+            conn, claim, ClaimStatus.REJECTED, kind="rejected_999",
+            detail={"transaction_set": transaction_set.control_number,
+                    "reasons": [r.model_dump(exclude_none=True) for r in reasons]},
+            event=ClaimRejected(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
+                                acknowledgement="999", reasons=reasons))
+    return rejected
+
+
+async def _apply_277ca(conn: AsyncConnection, text: str) -> dict:
+    counts = {"accepted": 0, "rejected": 0, "unknown_claims": 0}
+    for report in parse_277ca(text):
+        for provider in report.providers:
+            for acknowledged in provider.claims:
+                claim = (await conn.execute(
+                    sa.select(claims).where(claims.c.patient_control_number == acknowledged.patient_control_number,
+                                            claims.c.status.in_([s.value for s in _AWAITING_ACK]))
+                    .with_for_update())).first()
+                if claim is None:
+                    counts["unknown_claims"] += 1
+                    continue
+                await _apply_claim_status(conn, claim, acknowledged, counts)
+    return counts
+
+
+async def _apply_claim_status(conn: AsyncConnection, claim, acknowledged, counts: dict) -> None:
+    statuses = [info.status for info in acknowledged.statuses]
+    rejected = [s for s in statuses if s.rejected]
+    if rejected:
+        reasons = [RejectionReason(code=str(s)) for s in rejected]
+        counts["rejected"] += await move_claim(
+            conn, claim, ClaimStatus.REJECTED, kind="rejected_277ca",
+            detail={"reasons": [r.code for r in reasons]},
+            event=ClaimRejected(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
+                                acknowledgement="277CA", reasons=reasons))
+    elif any(s.category_code == "A2" for s in statuses):
+        pccn = acknowledged.payer_claim_control_number
+        counts["accepted"] += await move_claim(
+            conn, claim, ClaimStatus.ACCEPTED_BY_PAYER, kind="accepted_277ca",
+            detail={"payer_claim_control_number": pccn},
+            event=ClaimAcceptedByPayer(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
+                                       payer_claim_control_number=pccn),
+            payer_claim_control_number=pccn)
+    elif any(s.category_code == "A1" for s in statuses) and ClaimStatus(claim.status) == ClaimStatus.SUBMITTED:
+        counts["accepted"] += await move_claim(
+            conn, claim, ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE, kind="acknowledged_277ca", detail={},
+            event=ClaimAcceptedByClearinghouse(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
+                                               acknowledgement="277CA"))

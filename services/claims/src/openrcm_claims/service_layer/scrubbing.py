@@ -1,0 +1,97 @@
+"""Scrubbing a claim version with the rule engine (domain.scrubber) and recording the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrcm_claims.adapters.tables import provider_enrollments
+from openrcm_claims.domain.lifecycle import ClaimStatus
+from openrcm_claims.domain.scrubber import (
+    PROFESSIONAL, CodeSets, ScrubClaim, ScrubLine, ScrubPayer, ScrubProvider, scrub,
+)
+from openrcm_claims.entrypoints.schemas import EncounterIn, ProviderIn
+from openrcm_claims.service_layer.holds import record_scrub
+
+
+@lru_cache(maxsize=1)
+def code_sets() -> CodeSets:
+    """Built once per process; ICD-10-CM releases load on first use."""
+    return CodeSets.shipped()
+
+
+@dataclass(frozen=True)
+class EnrollmentSpans:
+    """The enrollment spans of the claim's providers with its payer, read before scrubbing so the
+    engine itself does no I/O."""
+
+    spans: tuple[tuple[str, str, date, date | None], ...]
+
+    def is_enrolled(self, npi: str, payer_id: str, on: date) -> bool:
+        return any(n == npi and p == payer_id and start <= on and (end is None or on <= end)
+                   for n, p, start, end in self.spans)
+
+
+async def _enrollments(conn: AsyncConnection, tenant_id: str, npis: list[str], payer_id: str) -> EnrollmentSpans:
+    rows = (await conn.execute(sa.select(
+        provider_enrollments.c.npi, provider_enrollments.c.payer_id, provider_enrollments.c.effective_from,
+        provider_enrollments.c.effective_to).where(
+        provider_enrollments.c.tenant_id == tenant_id, provider_enrollments.c.npi.in_(npis),
+        provider_enrollments.c.payer_id == payer_id))).all()
+    return EnrollmentSpans(tuple(tuple(row) for row in rows))
+
+
+def _provider(provider: ProviderIn | None) -> ScrubProvider | None:
+    if provider is None:
+        return None
+    address = provider.address
+    name = provider.name or " ".join(p for p in (provider.first_name, provider.last_name) if p) or None
+    return ScrubProvider(npi=provider.npi, tax_id=provider.tax_id, name=name,
+                         address_line1=address.line1 if address else None, city=address.city if address else None,
+                         state=address.state if address else None,
+                         postal_code=address.postal_code.replace("-", "") if address else None)
+
+
+def scrub_view(encounter: EncounterIn, *, patient_control_number: str, total_charge: Decimal, payer) -> ScrubClaim:
+    """The scrubber's neutral view of one claim."""
+    coverage = encounter.coverage
+    insured = coverage.subscriber if coverage.relationship_to_subscriber != "18" and coverage.subscriber \
+        else encounter.patient
+    return ScrubClaim(
+        claim_type=PROFESSIONAL, patient_control_number=patient_control_number, total_charge=total_charge,
+        billing_provider=_provider(encounter.billing_provider),
+        rendering_provider=_provider(encounter.rendering_provider),
+        referring_provider=_provider(encounter.referring_provider),
+        subscriber_member_id=coverage.member_id, subscriber_last_name=insured.last_name if insured else None,
+        subscriber_birth_date=insured.birth_date if insured else None,
+        payer=ScrubPayer(payer_id=payer.payer_id, name=payer.name, timely_filing_days=payer.timely_filing_days,
+                         enrollment_required=payer.enrollment_required, claim_types=frozenset(payer.claim_types)),
+        diagnosis_codes=tuple(encounter.diagnosis_codes), place_of_service=encounter.place_of_service,
+        prior_authorization=encounter.prior_authorization,
+        lines=tuple(ScrubLine(line_number=n, procedure_code=line.procedure_code, modifiers=tuple(line.modifiers),
+                              units=Decimal(line.units), charge_amount=line.charge_amount,
+                              service_date=line.service_date, service_date_to=line.service_date_to,
+                              place_of_service=line.place_of_service,
+                              diagnosis_pointers=tuple(line.diagnosis_pointers))
+                    for n, line in enumerate(encounter.lines, start=1)))
+
+
+async def scrub_and_record(conn: AsyncConnection, *, tenant_id: str, claim_id, version: int,
+                           from_status: ClaimStatus | None, encounter: EncounterIn, patient_control_number: str,
+                           total_charge: Decimal, payer) -> tuple[ClaimStatus, list[dict]]:
+    """Scrub this version, store the result, move the claim to ready or held; returns both."""
+    npis = [p.npi for p in (encounter.billing_provider, encounter.rendering_provider) if p is not None]
+    result = scrub(scrub_view(encounter, patient_control_number=patient_control_number, total_charge=total_charge,
+                              payer=payer),
+                   today=date.today(), code_sets=code_sets(),
+                   enrollments=await _enrollments(conn, tenant_id, npis, payer.payer_id))
+    hits = [{"rule_id": h.rule_id, "severity": h.severity, "message": h.message, "pointer": h.pointer}
+            for h in result.hits]
+    status = await record_scrub(conn, tenant_id=tenant_id, claim_id=claim_id, version=version,
+                                from_status=from_status, rule_set_version=result.rule_set_version, hits=hits)
+    return status, hits

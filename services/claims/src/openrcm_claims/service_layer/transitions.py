@@ -1,0 +1,42 @@
+"""Moving a claim along its state machine: check, update, record on the timeline, announce."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrcm_claims.adapters.tables import claim_history, claims
+from openrcm_claims.domain.lifecycle import ClaimStatus, IllegalTransition, check_transition
+from openrcm_shared.contracts.base import IntegrationEvent
+from openrcm_shared.messaging.outbox import stage_events
+
+log = logging.getLogger(__name__)
+SOURCE = "/openrcm/claims"
+
+
+async def move_claim(conn: AsyncConnection, claim, target: ClaimStatus, *, kind: str, detail: dict,
+                     event: IntegrationEvent | None, **values) -> bool:
+    """Apply one transition in the caller's transaction; an illegal one is refused, logged and
+    kept on the timeline (never applied). Returns whether it was applied."""
+    current = ClaimStatus(claim.status)
+    now = datetime.now(timezone.utc)
+    try:
+        check_transition(current, target)
+    except IllegalTransition:
+        log.warning("illegal claim transition refused", extra={"from_status": current, "to_status": target})
+        await conn.execute(claim_history.insert().values(
+            claim_id=claim.id, tenant_id=claim.tenant_id, occurred_at=now, kind="transition_refused",
+            from_status=current, to_status=target, event_id=None, detail={"attempted": kind, **detail}))
+        return False
+    await conn.execute(claims.update().where(claims.c.id == claim.id)
+                       .values(status=target, updated_at=now, **values))
+    event_id = None
+    if event is not None:
+        [envelope] = await stage_events(conn, [event], source=SOURCE, aggregate_type="claim")
+        event_id = envelope.id
+    await conn.execute(claim_history.insert().values(
+        claim_id=claim.id, tenant_id=claim.tenant_id, occurred_at=now, kind=kind, from_status=current,
+        to_status=target, event_id=event_id, detail=detail))
+    return True
