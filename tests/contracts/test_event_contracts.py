@@ -103,3 +103,11 @@ def test_readme_lists_every_event_type():
     readme = (ROOT / "README.md").read_text()
     missing = [event.event_type for event in ALL_EVENTS if event.event_type not in readme]
     assert not missing, f"README event catalogue lacks {missing}"
+
+
+def test_claims_docs_list_every_scrubber_rule():
+    from openrcm_claims.domain.scrubber import list_rules
+
+    docs = (ROOT / "docs" / "claims.md").read_text()
+    missing = [rule.id for rule in list_rules() if f"`{rule.id}`" not in docs]
+    assert not missing, f"docs/claims.md lacks rules {missing}"
