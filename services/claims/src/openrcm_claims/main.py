@@ -6,6 +6,7 @@ from openrcm_claims.entrypoints.webhooks import router as webhooks_router
 from openrcm_claims.entrypoints.subscriptions import SUBSCRIPTIONS
 from openrcm_claims.adapters.clearinghouse import HttpClearinghouse
 from openrcm_claims.service_layer.batches import run_submission_loop
+from openrcm_claims.service_layer.follow_up import run_follow_up_loop
 from openrcm_claims.settings import SubmissionSettings
 from openrcm_shared.service import ServiceDefinition, create_service_app
 
@@ -20,6 +21,10 @@ async def submit_ready_claims(runtime) -> None:
             await clearinghouse.close()
 
 
+async def watch_deadlines(runtime) -> None:
+    await run_follow_up_loop(runtime, SubmissionSettings().follow_up_interval_seconds)
+
+
 DEFINITION = ServiceDefinition(
     name="claims",
     title="OpenRCM claims",
@@ -27,7 +32,7 @@ DEFINITION = ServiceDefinition(
     aggregate_type="claim",
     routers=[router, reference_router, webhooks_router],
     subscriptions=SUBSCRIPTIONS,
-    background={"submission_batches": submit_ready_claims},
+    background={"submission_batches": submit_ready_claims, "deadline_watch": watch_deadlines},
 )
 
 app = create_service_app(DEFINITION)

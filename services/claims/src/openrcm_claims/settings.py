@@ -24,3 +24,4 @@ class SubmissionSettings(BaseSettings):
     clearinghouse_url: str | None = None
     batch_interval_seconds: float = 1.0
     max_claims_per_batch: int = 2000
+    follow_up_interval_seconds: float = 60.0

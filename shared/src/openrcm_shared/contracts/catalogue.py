@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from openrcm_shared.contracts.base import IntegrationEvent
 from openrcm_shared.contracts.claims import (
-    ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimCoverageRecorded, ClaimHeld, ClaimRejected,
+    ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimCoverageRecorded, ClaimFilingDeadlineApproaching,
+    ClaimFlaggedForFollowUp, ClaimHeld, ClaimRejected,
     ClaimStatusChanged, ClaimSubmitted,
 )
 from openrcm_shared.contracts.collections import PatientBalanceChanged
@@ -18,6 +19,8 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     ClaimAcceptedByClearinghouse,
     ClaimRejected,
     ClaimAcceptedByPayer,
+    ClaimFilingDeadlineApproaching,
+    ClaimFlaggedForFollowUp,
     ClaimCoverageRecorded,
     ClaimStatusChanged,
     EligibilityChecked,

@@ -103,6 +103,31 @@ class ClaimRejected(IntegrationEvent):
     reasons: list[RejectionReason]
 
 
+class ClaimFilingDeadlineApproaching(IntegrationEvent):
+    """A claim the payer has not accepted yet is 30, then 7, days from its timely filing deadline."""
+
+    event_type: ClassVar[str] = "org.openrcm.claims.claim_filing_deadline_approaching.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    status: ClaimStatus
+    filing_deadline: date
+    days_before: int
+
+
+class ClaimFlaggedForFollowUp(IntegrationEvent):
+    """A submitted claim got no acknowledgement within the payer's window: someone should call."""
+
+    event_type: ClassVar[str] = "org.openrcm.claims.claim_flagged_for_follow_up.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    submitted_at: datetime
+    days_without_acknowledgement: int
+
+
 class ClaimCoverageRecorded(IntegrationEvent):
     """An eligibility answer was recorded on an open claim."""
 

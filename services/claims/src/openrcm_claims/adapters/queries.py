@@ -32,11 +32,13 @@ async def load_claim(conn: AsyncConnection, tenant_id: str, claim_id: UUID) -> C
 
 
 async def list_claims(conn: AsyncConnection, tenant_id: str, *, status: str | None, cursor: str | None,
-                      limit: int) -> tuple[list[ClaimSummaryOut], str | None]:
+                      limit: int, follow_up: bool = False) -> tuple[list[ClaimSummaryOut], str | None]:
     """Newest first; the cursor is the last row's (created_at, id)."""
     query = sa.select(*[claims.c[name] for name in ClaimSummaryOut.model_fields]).where(claims.c.tenant_id == tenant_id)
     if status:
         query = query.where(claims.c.status == status)
+    if follow_up:
+        query = query.where(claims.c.follow_up_flagged_at.is_not(None), claims.c.status == "submitted")
     rows, next_cursor = await fetch_page(conn, query, order_by=[claims.c.created_at, claims.c.id], cursor=cursor,
                                          limit=limit)
     return [ClaimSummaryOut(**row._mapping) for row in rows], next_cursor

@@ -49,6 +49,8 @@ class Claim(ClaimsTable, table=True):
     # Set once the payer accepts the claim (277CA REF*1K); replacements and voids need it.
     payer_claim_control_number: str | None = Field(default=None, sa_type=sa.Text)
     filing_deadline: date | None = None
+    # Set when a submitted claim waited longer than the payer's acknowledgement window.
+    follow_up_flagged_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     coverage_status: str = Field(sa_type=sa.Text)
     total_charge: Decimal = Field(sa_type=MONEY)
     paid_amount: Decimal = Field(sa_type=MONEY)
@@ -152,6 +154,16 @@ class ClearinghouseDelivery(ClaimsTable, table=True):
     processed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
+class FilingDeadlineAlert(ClaimsTable, table=True):
+    """Which timely-filing warnings (30 and 7 days before the deadline) a claim has had: once each."""
+
+    __tablename__ = "filing_deadline_alerts"
+
+    claim_id: UUID = Field(sa_column_args=[sa.ForeignKey("claims.id", ondelete="CASCADE")], primary_key=True)
+    days_before: int = Field(primary_key=True)
+    alerted_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
 class Payer(ClaimsTable, table=True):
     """The payer registry: how each payer takes claims (per practice: contracts differ)."""
 
@@ -185,6 +197,7 @@ class ProviderEnrollment(ClaimsTable, table=True):
 
 claims = Claim.__table__
 scrub_results = ScrubResult.__table__
+filing_deadline_alerts = FilingDeadlineAlert.__table__
 submissions = Submission.__table__
 claim_submissions = ClaimSubmission.__table__
 clearinghouse_deliveries = ClearinghouseDelivery.__table__

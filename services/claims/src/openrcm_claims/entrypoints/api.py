@@ -90,8 +90,9 @@ async def get_claim_x12(claim_id: UUID, request: Request, tenant_id: TenantDep) 
 
 @router.get("/claims", response_model=Page[ClaimSummaryOut])
 async def get_claims(request: Request, tenant_id: TenantDep, status: ClaimStatusFilter | None = None,
-                     cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[ClaimSummaryOut]:
+                     follow_up: bool = False, cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[ClaimSummaryOut]:
     """Claims, newest first, optionally by status; follow next_cursor for the next page."""
     async with request.app.state.runtime.engine.connect() as conn:
-        items, next_cursor = await list_claims(conn, tenant_id, status=status, cursor=cursor, limit=limit)
+        items, next_cursor = await list_claims(conn, tenant_id, status=status, follow_up=follow_up, cursor=cursor,
+                                               limit=limit)
     return Page[ClaimSummaryOut](items=items, next_cursor=next_cursor)
