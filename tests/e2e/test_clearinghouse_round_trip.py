@@ -53,3 +53,39 @@ async def test_a_claim_the_payer_rejects_is_corrected_and_resubmitted(api, stack
                                                          "accepted_277ca"]
     x12 = (await api["claims"].get(f"/v1/claims/{claim['id']}/x12")).text
     assert "XJ7654321" in x12 and "REJ12345" not in x12  # the last file the claim went out in
+
+
+async def test_replace_and_void_a_claim_the_payer_has(api):
+    body = encounter()
+    claim = (await api["claims"].post("/v1/encounters", json=body)).json()
+    not_yet = await api["claims"].post(f"/v1/claims/{claim['id']}/void")
+    assert not_yet.status_code in (409, 200)  # 409 while the payer does not have it yet
+    if not_yet.status_code == 200:
+        pytest.skip("the payer accepted the claim before the first void attempt")
+    accepted = await claim_in(api, claim["id"], "accepted_by_payer")
+    pccn = accepted["payer_claim_control_number"]
+
+    body["lines"][0]["charge_amount"] = "130.00"
+    replaced = await api["claims"].post(f"/v1/claims/{claim['id']}/replace", json=body)
+    assert replaced.status_code == 200, replaced.text
+    assert (replaced.json()["version"], replaced.json()["frequency_code"]) == (2, "7")
+    await claim_in(api, claim["id"], "accepted_by_payer")
+    x12 = (await api["claims"].get(f"/v1/claims/{claim['id']}/x12")).text
+    assert f"CLM*{claim['patient_control_number']}*145.5***11:B:7" in x12 and f"REF*F8*{pccn}~" in x12
+
+    voided = await api["claims"].post(f"/v1/claims/{claim['id']}/void")
+    assert voided.status_code == 200 and voided.json()["frequency_code"] == "8"
+    final = await claim_in(api, claim["id"], "voided")
+    assert "void_accepted_277ca" in [h["kind"] for h in final["history"]]
+    assert ":B:8" in (await api["claims"].get(f"/v1/claims/{claim['id']}/x12")).text
+
+
+async def test_payers_that_take_only_new_claims_refuse_replacements(api):
+    medicare = {"name": "Medicare Part B (synthetic)", "claim_types": ["professional"],
+                "replacement_claims_accepted": False}
+    assert (await api["claims"].put("/v1/payers/MCRB2", json=medicare)).status_code == 200
+    body = encounter(payer_id="MCRB2")
+    claim = (await api["claims"].post("/v1/encounters", json=body)).json()
+    await claim_in(api, claim["id"], "accepted_by_payer")
+    refused = await api["claims"].post(f"/v1/claims/{claim['id']}/replace", json=body)
+    assert refused.status_code == 422 and refused.json()["type"].endswith("/payer-refuses-replacements")

@@ -48,6 +48,8 @@ class Claim(ClaimsTable, table=True):
                             sa_column_kwargs={"server_default": "professional"})
     # Set once the payer accepts the claim (277CA REF*1K); replacements and voids need it.
     payer_claim_control_number: str | None = Field(default=None, sa_type=sa.Text)
+    # CLM05-3 of the next (or last) submission: 1 original, 7 replacement, 8 void.
+    frequency_code: str = Field(default="1", sa_type=sa.String(1), sa_column_kwargs={"server_default": "1"})
     filing_deadline: date | None = None
     # Set when a submitted claim waited longer than the payer's acknowledgement window.
     follow_up_flagged_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

@@ -45,7 +45,7 @@ def professional_claim(claim, lines, payer_name: str) -> x12.ProfessionalClaim:
         subscriber=subscriber, payer=x12.Payer(name=payer_name, payer_id=claim.payer_id), patient=dependent,
         patient_control_number=claim.patient_control_number, total_charge=Decimal(claim.total_charge),
         place_of_service=claim.place_of_service, diagnosis_codes=tuple(claim.diagnosis_codes),
-        frequency_code="1", payer_claim_control_number=claim.payer_claim_control_number,
+        frequency_code=claim.frequency_code, payer_claim_control_number=claim.payer_claim_control_number,
         prior_authorization=encounter.prior_authorization,
         referring_provider=_individual(encounter.referring_provider),
         rendering_provider=_individual(encounter.rendering_provider),

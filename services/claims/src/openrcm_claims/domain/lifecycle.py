@@ -32,6 +32,9 @@ class CoverageStatus(StrEnum):
 
 
 _ADJUDICATED = frozenset({ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED})
+# A claim the payer holds goes out again as a replacement (frequency 7) or a void (8): back to
+# ready (or held, if the corrected data does not scrub clean). A void, once accepted, is voided.
+_RESUBMITTED = frozenset({ClaimStatus.READY, ClaimStatus.HELD})
 
 # from -> the states it may move to. Payers sometimes remit before their 277CA arrives, so a
 # remittance outcome is accepted from any state after submission. A denied claim can still be
@@ -40,14 +43,14 @@ TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     ClaimStatus.HELD: frozenset({ClaimStatus.READY}),
     ClaimStatus.READY: frozenset({ClaimStatus.HELD, ClaimStatus.SUBMITTED}),
     ClaimStatus.SUBMITTED: frozenset({ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE, ClaimStatus.ACCEPTED_BY_PAYER,
-                                      ClaimStatus.REJECTED}) | _ADJUDICATED,
-    ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE: frozenset({ClaimStatus.ACCEPTED_BY_PAYER, ClaimStatus.REJECTED})
-    | _ADJUDICATED,
-    ClaimStatus.ACCEPTED_BY_PAYER: _ADJUDICATED | frozenset({ClaimStatus.REJECTED}),
+                                      ClaimStatus.REJECTED, ClaimStatus.VOIDED}) | _ADJUDICATED,
+    ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE: frozenset({ClaimStatus.ACCEPTED_BY_PAYER, ClaimStatus.REJECTED,
+                                                      ClaimStatus.VOIDED}) | _ADJUDICATED,
+    ClaimStatus.ACCEPTED_BY_PAYER: _ADJUDICATED | _RESUBMITTED | frozenset({ClaimStatus.REJECTED}),
     ClaimStatus.REJECTED: frozenset({ClaimStatus.HELD, ClaimStatus.READY}),
-    ClaimStatus.PARTIALLY_PAID: frozenset({ClaimStatus.PAID, ClaimStatus.DENIED, ClaimStatus.VOIDED}),
-    ClaimStatus.DENIED: frozenset({ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.VOIDED}),
-    ClaimStatus.PAID: frozenset({ClaimStatus.VOIDED}),
+    ClaimStatus.PARTIALLY_PAID: frozenset({ClaimStatus.PAID, ClaimStatus.DENIED}) | _RESUBMITTED,
+    ClaimStatus.DENIED: frozenset({ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID}) | _RESUBMITTED,
+    ClaimStatus.PAID: _RESUBMITTED,
     ClaimStatus.VOIDED: frozenset(),
 }
 
@@ -58,6 +61,9 @@ OPEN_STATUSES = frozenset({ClaimStatus.HELD, ClaimStatus.READY, ClaimStatus.SUBM
 
 # Claims whose data may still change (and be scrubbed again) before they go out.
 EDITABLE_STATUSES = frozenset({ClaimStatus.HELD, ClaimStatus.READY, ClaimStatus.REJECTED})
+# Claims the payer has (it returned a payer claim control number): changed only by replace or void.
+WITH_PAYER_STATUSES = frozenset({ClaimStatus.ACCEPTED_BY_PAYER, ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID,
+                                 ClaimStatus.DENIED})
 
 
 class IllegalTransition(Exception):

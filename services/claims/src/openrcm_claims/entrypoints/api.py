@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from openrcm_claims.adapters.queries import list_claims, load_claim
 from openrcm_claims.adapters.tables import claim_submissions, submissions
 from openrcm_claims.entrypoints.schemas import ClaimOut, ClaimSummaryOut, EncounterIn
-from openrcm_claims.service_layer.corrections import correct_claim
+from openrcm_claims.service_layer.corrections import correct_claim, replace_claim, void_claim
 from openrcm_claims.service_layer.submission import submit_encounter
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page
@@ -55,12 +55,36 @@ async def put_claim_encounter(claim_id: UUID, encounter: EncounterIn, request: R
                               tenant_id: TenantDep) -> ClaimOut:
     """Correct a held, ready or rejected claim: a new version, scrubbed again, sent with the next batch."""
     _check_diagnosis_pointers(encounter)
+    return await _change_and_show(request, tenant_id, claim_id,
+                                  lambda conn: correct_claim(conn, tenant_id, claim_id, encounter))
+
+
+@router.post("/claims/{claim_id}/replace", response_model=ClaimOut,
+             responses={409: {"description": "The payer does not have this claim (no payer claim control number)"},
+                        422: {"description": "Invalid fields, or the payer takes only new claims (frequency 1)"}})
+async def post_claim_replacement(claim_id: UUID, encounter: EncounterIn, request: Request,
+                                 tenant_id: TenantDep) -> ClaimOut:
+    """Replace the claim the payer has (frequency 7, REF*F8 = its payer claim control number)."""
+    _check_diagnosis_pointers(encounter)
+    return await _change_and_show(request, tenant_id, claim_id,
+                                  lambda conn: replace_claim(conn, tenant_id, claim_id, encounter))
+
+
+@router.post("/claims/{claim_id}/void", response_model=ClaimOut,
+             responses={409: {"description": "The payer does not have this claim (no payer claim control number)"},
+                        422: {"description": "The payer takes only new claims (frequency 1)"}})
+async def post_claim_void(claim_id: UUID, request: Request, tenant_id: TenantDep) -> ClaimOut:
+    """Void the claim the payer has (frequency 8); it is voided once the payer accepts the void."""
+    return await _change_and_show(request, tenant_id, claim_id, lambda conn: void_claim(conn, tenant_id, claim_id))
+
+
+async def _change_and_show(request: Request, tenant_id: str, claim_id: UUID, change) -> ClaimOut:
     runtime = request.app.state.runtime
     async with runtime.engine.begin() as conn:
-        await correct_claim(conn, tenant_id, claim_id, encounter)
-        corrected = await load_claim(conn, tenant_id, claim_id)
+        await change(conn)
+        changed = await load_claim(conn, tenant_id, claim_id)
     runtime.events_staged()
-    return corrected
+    return changed
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimOut)

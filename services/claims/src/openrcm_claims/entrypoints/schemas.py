@@ -190,6 +190,7 @@ class ClaimOut(BaseModel):
     version: int
     status: str
     payer_claim_control_number: str | None
+    frequency_code: str
     filing_deadline: date | None
     coverage_status: str
     total_charge: Money

@@ -20,7 +20,7 @@ from openrcm_claims.adapters.tables import claim_submissions, claims, clearingho
 from openrcm_claims.domain.lifecycle import ClaimStatus
 from openrcm_claims.service_layer.transitions import move_claim
 from openrcm_shared.contracts.claims import (
-    ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimRejected, RejectionReason,
+    ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimRejected, ClaimStatusChanged, RejectionReason,
 )
 from openrcm_shared.x12.ack_999 import parse_999
 from openrcm_shared.x12.claim_ack_277ca import parse_277ca
@@ -169,8 +169,13 @@ async def _apply_claim_status(conn: AsyncConnection, claim, acknowledged, counts
             detail={"reasons": [r.code for r in reasons]},
             event=ClaimRejected(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
                                 acknowledgement="277CA", reasons=reasons))
+    elif any(s.category_code == "A2" for s in statuses) and claim.frequency_code == "8":
+        counts["accepted"] += await move_claim(
+            conn, claim, ClaimStatus.VOIDED, kind="void_accepted_277ca", detail={},
+            event=ClaimStatusChanged(tenant_id=claim.tenant_id, claim_id=claim.id, from_status=claim.status,
+                                     to_status=ClaimStatus.VOIDED.value))
     elif any(s.category_code == "A2" for s in statuses):
-        pccn = acknowledged.payer_claim_control_number
+        pccn = acknowledged.payer_claim_control_number or claim.payer_claim_control_number
         counts["accepted"] += await move_claim(
             conn, claim, ClaimStatus.ACCEPTED_BY_PAYER, kind="accepted_277ca",
             detail={"payer_claim_control_number": pccn},

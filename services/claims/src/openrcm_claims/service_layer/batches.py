@@ -139,7 +139,7 @@ async def _store_submission(conn, settings, tenant_id, payer_id, batch, rendered
     await conn.execute(claim_submissions.insert(), [
         {"submission_id": submission_id, "claim_id": claim.id, "version": claim.version,
          "transaction_set_control_number": transaction_numbers[index // MAX_CLAIMS_PER_TRANSACTION],
-         "frequency_code": "1"} for index, claim in enumerate(group)])
+         "frequency_code": claim.frequency_code} for index, claim in enumerate(group)])
     await _mark_submitted(conn, group, lines_by_claim, submission_id, now)
     return submission_id
 

@@ -80,6 +80,7 @@ async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: Enc
         total_charge=total, paid_amount=0, service_date_from=min(dates), service_date_to=max(dates),
         diagnosis_codes=encounter.diagnosis_codes, created_at=now, updated_at=now, version=1,
         claim_type="professional", filing_deadline=filing_deadline, payer_claim_control_number=None,
+        frequency_code="1",
         lines=[ClaimLineOut(line_number=n, procedure_code=line.procedure_code, modifiers=line.modifiers,
                             units=line.units, charge_amount=line.charge_amount, service_date=line.service_date,
                             place_of_service=line.place_of_service, diagnosis_pointers=line.diagnosis_pointers)

@@ -26,11 +26,12 @@ SOURCE = "/openrcm/remittance"
 
 async def on_claim_submitted(ctx: HandlerContext, event: ClaimSubmitted) -> None:
     """Remember the claim so its remittance can be matched by patient control number."""
+    # A corrected or replacement claim is submitted again under the same id: keep its latest lines.
+    latest = dict(patient_id=event.patient_id, payer_id=event.payer_id, total_charge=event.total_charge,
+                  lines=[line.model_dump(mode="json") for line in event.lines], submitted_at=event.submitted_at)
     await ctx.conn.execute(pg_insert(expected_claims).values(
         claim_id=event.claim_id, tenant_id=event.tenant_id, patient_control_number=event.patient_control_number,
-        patient_id=event.patient_id, payer_id=event.payer_id, total_charge=event.total_charge,
-        lines=[line.model_dump(mode="json") for line in event.lines], submitted_at=event.submitted_at,
-    ).on_conflict_do_nothing())
+        **latest).on_conflict_do_update(index_elements=["claim_id"], set_=latest))
 
 
 def _line_inputs(claim: ClaimPaymentIn) -> list[LineInput]:
