@@ -97,3 +97,12 @@ async def post_when_known(client, path: str, body: dict, *, timeout: float = 30.
         return response
 
     return await eventually(attempt, timeout=timeout)
+
+
+async def claim_in(api, claim_id: str, status: str, timeout: float = 45):
+    """Wait (bounded) until the claim reaches `status`; returns it."""
+    async def reached():
+        body = (await api["claims"].get(f"/v1/claims/{claim_id}")).json()
+        assert body["status"] == status, (body["status"], [h["kind"] for h in body["history"]])
+        return body
+    return await eventually(reached, timeout=timeout)

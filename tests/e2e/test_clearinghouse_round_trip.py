@@ -6,17 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support import encounter, eventually
+from tests.support import claim_in, encounter
 
 pytestmark = pytest.mark.stack
-
-
-async def claim_in(api, claim_id: str, status: str, timeout: float = 45):
-    async def reached():
-        body = (await api["claims"].get(f"/v1/claims/{claim_id}")).json()
-        assert body["status"] == status, (body["status"], [h["kind"] for h in body["history"]])
-        return body
-    return await eventually(reached, timeout=timeout)
 
 
 async def test_clean_claim_is_acknowledged_and_accepted_by_the_payer(api):

@@ -8,15 +8,18 @@ from uuid import UUID
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from openrcm_claims.adapters.queries import list_claims, load_claim
 from openrcm_claims.adapters.tables import claim_submissions, submissions
-from openrcm_claims.entrypoints.schemas import ClaimOut, ClaimSummaryOut, EncounterIn
-from openrcm_claims.service_layer.corrections import correct_claim, replace_claim, void_claim
+from openrcm_claims.entrypoints.schemas import (
+    BatchItemOut, ClaimOut, ClaimSummaryOut, EncounterBatchIn, EncounterBatchOut, EncounterIn, LateChargesIn,
+)
+from openrcm_claims.service_layer.corrections import add_late_charges, correct_claim, replace_claim, void_claim
 from openrcm_claims.service_layer.submission import submit_encounter
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page
-from openrcm_shared.http.problems import Problem, field_error
+from openrcm_shared.http.problems import Problem, field_error, json_pointer
 from openrcm_shared.http.tenancy import TenantDep
 
 router = APIRouter(prefix="/v1", tags=["claims"])
@@ -47,6 +50,46 @@ async def post_encounter(
         request, tenant_id=tenant_id, idempotency_key=idempotency_key,
         create=lambda conn: submit_encounter(conn, tenant_id, encounter),
         location=lambda claim: f"/v1/claims/{claim.id}", response_model=ClaimOut)
+
+
+@router.post("/encounter-batches", response_model=EncounterBatchOut)
+async def post_encounter_batch(batch: EncounterBatchIn, request: Request, tenant_id: TenantDep) -> EncounterBatchOut:
+    """Many encounters at once; each is taken (201) or refused (its problem, with pointers under
+    /encounters/{index}) on its own, in its own transaction."""
+    results = []
+    for index, raw in enumerate(batch.encounters):
+        results.append(await _take_one(request, tenant_id, index, raw))
+    request.app.state.runtime.events_staged()
+    created = sum(1 for r in results if r.status == 201)
+    return EncounterBatchOut(created=created, failed=len(results) - created, results=results)
+
+
+async def _take_one(request: Request, tenant_id: str, index: int, raw: dict) -> BatchItemOut:
+    prefix = f"/encounters/{index}"
+    try:
+        encounter = EncounterIn.model_validate(raw)
+        _check_diagnosis_pointers(encounter)
+        async with request.app.state.runtime.engine.begin() as conn:
+            claim = await submit_encounter(conn, tenant_id, encounter)
+        return BatchItemOut(index=index, status=201, claim=claim)
+    except ValidationError as invalid:
+        errors = [field_error(prefix + json_pointer(("body", *e["loc"])), e["msg"]) for e in invalid.errors()]
+        return BatchItemOut(index=index, status=422, problem={"title": "The encounter has invalid fields",
+                                                              "errors": errors})
+    except Problem as refused:
+        errors = [{**e, "pointer": prefix + e["pointer"]} for e in refused.errors or []]
+        return BatchItemOut(index=index, status=refused.status, problem={"title": refused.title,
+                                                                         "detail": refused.detail, "errors": errors})
+
+
+@router.post("/claims/{claim_id}/charges", response_model=ClaimOut,
+             responses={409: {"description": "The claim already went out"}})
+async def post_late_charges(claim_id: UUID, charges: LateChargesIn, request: Request,
+                            tenant_id: TenantDep) -> ClaimOut:
+    """Add late charges to a claim that has not gone out yet (held, ready or rejected); it is
+    scrubbed again as a new version."""
+    return await _change_and_show(request, tenant_id, claim_id,
+                                  lambda conn: add_late_charges(conn, tenant_id, claim_id, charges.lines))
 
 
 @router.put("/claims/{claim_id}/encounter", response_model=ClaimOut,

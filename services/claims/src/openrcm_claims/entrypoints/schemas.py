@@ -216,3 +216,32 @@ class ClaimSummaryOut(BaseModel):
     total_charge: Money
     paid_amount: Money
     created_at: datetime
+
+
+class LateChargesIn(_Body):
+    """Charges captured after the encounter was sent, added before its claim goes out."""
+
+    lines: list[ChargeLineIn] = Field(min_length=1, max_length=MAX_LINES)
+
+
+MAX_BATCH = 500
+
+
+class EncounterBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Items are validated one by one, so one bad encounter does not refuse the others.
+    encounters: list[dict] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchItemOut(BaseModel):
+    index: int
+    status: int
+    claim: ClaimOut | None = None
+    problem: dict | None = None
+
+
+class EncounterBatchOut(BaseModel):
+    created: int
+    failed: int
+    results: list[BatchItemOut]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_claims.adapters.tables import claim_history, claim_lines, claims
@@ -38,6 +39,19 @@ async def correct_claim(conn: AsyncConnection, tenant_id: str, claim_id, encount
                       f"A {current.value} claim is with the payer; replace or void it instead.",
                       type_="claim-not-editable")
     await _new_version(conn, tenant_id, claim, encounter, frequency_code="1")
+
+
+async def add_late_charges(conn: AsyncConnection, tenant_id: str, claim_id, lines: list) -> None:
+    """Late charges join the claim while it has not gone out; past 50 lines the encounter is refused."""
+    claim = await _locked_claim(conn, tenant_id, claim_id)
+    document = dict(claim.encounter_document)
+    document["lines"] = list(document["lines"]) + [line.model_dump(mode="json") for line in lines]
+    try:
+        encounter = EncounterIn.model_validate(document)
+    except ValidationError:
+        raise Problem(422, "Too many charge lines", "An 837P claim carries at most 50 lines.",
+                      type_="validation-error", errors=[field_error("/lines", "more than 50 lines with these")]) from None
+    await correct_claim(conn, tenant_id, claim_id, encounter)
 
 
 async def _with_payer(conn: AsyncConnection, tenant_id: str, claim_id, action: str):
