@@ -1,6 +1,7 @@
 """The claims service: encounters become claims; remittance outcomes move them along."""
 
 from openrcm_claims.entrypoints.api import router
+from openrcm_claims.entrypoints.fhir_api import router as fhir_router
 from openrcm_claims.entrypoints.reference_api import router as reference_router
 from openrcm_claims.entrypoints.webhooks import router as webhooks_router
 from openrcm_claims.entrypoints.subscriptions import SUBSCRIPTIONS
@@ -30,7 +31,7 @@ DEFINITION = ServiceDefinition(
     title="OpenRCM claims",
     description="Charge intake from EHRs, claims and their lifecycle.",
     aggregate_type="claim",
-    routers=[router, reference_router, webhooks_router],
+    routers=[router, reference_router, webhooks_router, fhir_router],
     subscriptions=SUBSCRIPTIONS,
     background={"submission_batches": submit_ready_claims, "deadline_watch": watch_deadlines},
 )

@@ -1,0 +1,71 @@
+"""FHIR intake: POST /fhir/Claim takes an R4 Claim and answers with a ClaimResponse, or an
+OperationOutcome naming each problem (never a 500 for bad input)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from openrcm_claims.adapters.fhir_claims import (
+    FhirMappingError, claim_response, encounter_from_claim, operation_outcome, parse_claim,
+)
+from openrcm_claims.entrypoints.schemas import EncounterIn
+from openrcm_claims.service_layer.submission import submit_encounter
+from openrcm_shared.http.problems import Problem
+from openrcm_shared.http.tenancy import TenantDep
+
+router = APIRouter(prefix="/fhir", tags=["FHIR"])
+FHIR_JSON = "application/fhir+json"
+
+
+def _outcome(status: int, issues: list[tuple[str, str, str]]) -> JSONResponse:
+    return JSONResponse(operation_outcome(issues), status_code=status, media_type=FHIR_JSON)
+
+
+def _fhirpath(location: tuple) -> str:
+    path = "Claim"
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+@router.post("/Claim", status_code=201, responses={
+    201: {"content": {FHIR_JSON: {}}, "description": "ClaimResponse"},
+    400: {"description": "Not JSON (OperationOutcome)"}, 422: {"description": "OperationOutcome naming each problem"}})
+async def post_fhir_claim(request: Request, tenant_id: TenantDep) -> JSONResponse:
+    try:
+        payload = json.loads(await request.body())
+    except ValueError:
+        return _outcome(400, [("structure", "", "the body is not JSON")])
+    try:
+        fhir_claim = parse_claim(payload)
+    except ValidationError as invalid:
+        return _outcome(422, [("invalid", _fhirpath(tuple(e["loc"])), e["msg"])
+                              for e in invalid.errors(include_input=False)])
+    try:
+        encounter = EncounterIn.model_validate(encounter_from_claim(fhir_claim))
+    except FhirMappingError as missing:
+        return _outcome(422, [("required", missing.expression, str(missing))])
+    except ValidationError as invalid:
+        return _outcome(422, [("invalid", "Claim", "encounter field /" + "/".join(map(str, e["loc"])) + f": {e['msg']}")
+                              for e in invalid.errors(include_input=False)])
+    except (AttributeError, IndexError, TypeError, StopIteration):
+        return _outcome(422, [("required", "Claim", "the Claim lacks parts a claim needs (patient, coverage, "
+                                                    "provider, diagnoses, items with codes, amounts and dates)")])
+    pointer_errors = encounter.pointer_errors()
+    if pointer_errors:
+        return _outcome(422, [("invalid", "Claim.item.diagnosisSequence", message) for _, message in pointer_errors])
+    runtime = request.app.state.runtime
+    try:
+        async with runtime.engine.begin() as conn:
+            claim = await submit_encounter(conn, tenant_id, encounter)
+    except Problem as refused:
+        code = "business-rule" if refused.status == 422 else "duplicate"
+        issues = [(code, e["pointer"], e["detail"]) for e in refused.errors or []] or [(code, "", refused.title)]
+        return _outcome(refused.status, issues)
+    runtime.events_staged()
+    return JSONResponse(claim_response(claim, fhir_claim), status_code=201, media_type=FHIR_JSON,
+                        headers={"Location": f"/v1/claims/{claim.id}"})
