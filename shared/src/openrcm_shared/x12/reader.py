@@ -1,9 +1,10 @@
 """Streaming X12 tokenizer: ISA-driven delimiters, lazy segments, envelope validation.
 
 The reader turns an interchange file into a stream of segments without ever building the whole
-file in memory: input is consumed in chunks, each chunk is split on the segment terminator and the
-segments are handed out one by one. Memory therefore stays flat in the size of the file; only the
-segment currently being read (and the rest of its chunk) is held.
+file in memory: input is consumed in chunks (8 KiB by default), each chunk is split on the segment
+terminator and its segments are handed out one by one (iterate the reader) or as a list per chunk
+(`X12Reader.runs`, for parsers that want a plain loop). Memory therefore stays flat in the size of
+the file: only the current chunk's segments are held.
 
 A segment is a plain ``list[str]``: index 0 is the segment id and index n is element XXnn, so CLP03
 is ``segment[3]``. Trailing empty elements are often left out by senders (X12.6 allows it), so use
@@ -54,7 +55,7 @@ X12Source = Union[str, bytes, bytearray, memoryview, os.PathLike, IO[bytes], IO[
 """What the reader accepts: the interchange text, its bytes, a path, a file object opened in binary
 (or text) mode, or any iterable of byte/str chunks (an HTTP body, a generator)."""
 
-DEFAULT_CHUNK_SIZE = 256 * 1024
+DEFAULT_CHUNK_SIZE = 8 * 1024  # small runs keep few segment lists alive at once: cheaper cyclic GC
 
 # ISA is fixed width (106 characters with its terminator); a little slack tolerates senders that pad
 # ISA02/ISA04 wrongly. The header is searched for in this many characters before giving up.
@@ -222,16 +223,38 @@ class X12Reader:
                            element_position=element_position, interchange_number=self.interchange_number)
 
     def __iter__(self) -> Iterator[list[str]]:
+        """Each segment in file order; `segment_number` and the envelope attributes describe it."""
+        return self._segments(self.runs())
+
+    def _segments(self, runs: Iterator[tuple[list[list[str]], int]]) -> Iterator[list[str]]:
+        for run, first_number in runs:
+            number = first_number
+            for segment in run:
+                self.segment_number = number
+                number += 1
+                yield segment
+
+    def runs(self) -> Iterator[tuple[list[list[str]], int]]:
+        """The segments in consecutive runs, each with the segment number of its first segment.
+
+        For parsers that want a plain loop over lists rather than a generator step per segment.
+        A run holds at most one envelope segment, as its first, so while a run is being consumed the
+        envelope attributes (`delimiters`, `group_control_number`, ...) describe all its segments;
+        `segment_number` is only kept current by `__iter__`. A run is handed out only once all its
+        segments passed the reader's checks; at a problem, the segments before it come as a run of
+        their own and the error is raised on the next request, so errors surface in file order.
+        """
         if self._started:
             raise RuntimeError("an X12Reader is a single pass over its input; create a new one")
         self._started = True
-        return self._segments()
+        return self._runs()
 
     # -- the segment loop ---------------------------------------------------------------------------
 
-    def _segments(self) -> Iterator[list[str]]:
-        # One generator for the whole input (no per-segment `yield from` delegation): this loop is
-        # the hot path of every X12 parser built on the reader.
+    def _runs(self) -> Iterator[tuple[list[list[str]], int]]:
+        # The hot path of every X12 parser built on the reader: per segment, strip, split, three
+        # membership tests and an append. Anything unusual (an envelope segment, an unknown
+        # segment id, a segment outside ST..SE) ends the current run and is handled on its own.
         chunks = self._text_chunks()
         pending, exhausted = "", False
         envelope_ids, known_ids, blanks = _ENVELOPE_SEGMENT_IDS, self._known_segment_ids, _BLANKS
@@ -239,8 +262,14 @@ class X12Reader:
             isa, pending, exhausted = self._interchange_header(chunks, pending, exhausted)
             if isa is None:
                 return
-            yield isa
+            yield [isa], 1
             terminator, separator = self.delimiters.segment, self.delimiters.element
+            # str.strip() with no argument is the fastest, but it also strips the ASCII information
+            # separators 0x1C-0x1F; use it only when none of them is a delimiter here.
+            plain_strip = not any(character.isspace() and character not in blanks
+                                  for character in (separator, self.delimiters.component,
+                                                    self.delimiters.repetition or "", terminator))
+            # `number` is the segment number of the last segment put in `run` (or handed out).
             number, in_transaction, interchange_open = 1, False, True
             while interchange_open:
                 cut = pending.rfind(terminator)
@@ -252,13 +281,24 @@ class X12Reader:
                     cut = pending.rfind(terminator)
                 pieces = iter(pending[:cut].split(terminator))
                 pending = pending[cut + 1:]
+                run: list[list[str]] = []
+                append = run.append
                 for raw in pieces:
-                    raw = raw.strip(blanks)  # CR/LF or blanks between segments
+                    raw = raw.strip() if plain_strip else raw.strip(blanks)  # CR/LF between segments
                     if not raw:
                         continue
                     segment = raw.split(separator)
                     segment_id = segment[0]
                     number += 1
+                    if in_transaction and segment_id in known_ids and segment_id not in envelope_ids:
+                        append(segment)
+                        continue
+                    # Unusual: hand out the run so far, so that it is consumed before this segment
+                    # changes the envelope state or raises.
+                    if run:
+                        yield run, number - len(run)
+                    run = [segment]
+                    append = run.append
                     self.segment_number = number
                     if segment_id in envelope_ids:
                         in_transaction = self._close_or_open(segment)
@@ -272,9 +312,11 @@ class X12Reader:
                     elif not in_transaction:
                         raise self.error(X12EnvelopeError, "segment outside a transaction set (ST..SE)",
                                          segment_id=self._printable_id(segment_id))
-                    elif segment_id not in known_ids:
+                    else:
                         self._check_segment_id(segment_id)
-                    yield segment
+                if run:  # end of a chunk: hand out what was read before reading more
+                    yield run, number - len(run) + 1
+                    run = []
 
     def _interchange_header(self, chunks: Iterator[str], pending: str,
                             exhausted: bool) -> tuple[list[str] | None, str, bool]:
@@ -305,9 +347,7 @@ class X12Reader:
     # -- envelopes ----------------------------------------------------------------------------------
 
     def _open_interchange(self, isa: list[str]) -> None:
-        if len(isa) != _ISA_ELEMENT_COUNT + 1:
-            raise self.error(X12SyntaxError, f"ISA has {len(isa) - 1} elements, expected {_ISA_ELEMENT_COUNT}",
-                             segment_id="ISA")
+        # `isa` has exactly 16 elements: `_read_delimiters` cut it after ISA16.
         control_number = isa[13]
         if not (control_number.isdigit() and len(control_number) == 9):
             raise self.error(X12SyntaxError, "interchange control number must be nine digits",
@@ -339,8 +379,7 @@ class X12Reader:
             counted = self.segment_number - envelope.transaction_start + 1
             self._check_count(segment, counted, "segments in the transaction set")
             self._check_control_number(segment, envelope.transaction_control_number, "ST02")
-            envelope.transaction_control_number = None
-            envelope.transaction_start = 0
+            envelope.transaction_control_number = None  # transaction_start stays: SE is the set's last segment
             envelope.group_transaction_count += 1
             return False
         if segment_id == "GS":
@@ -364,6 +403,7 @@ class X12Reader:
             self._check_count(segment, envelope.group_transaction_count, "transaction sets in the group")
             self._check_control_number(segment, envelope.group_control_number, "GS06")
             envelope.group_control_number = None
+            envelope.transaction_start = 0
             return False
         if segment_id == "IEA":
             if envelope.transaction_control_number is not None or envelope.group_control_number is not None:
