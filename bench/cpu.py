@@ -1,9 +1,10 @@
 """Where the CPU goes during a run: per stack process, the load generator, and everything else.
 
 Read from /proc, no agent. Every stack process is started in its own session (devstack's
-ManagedProcess), so a component's CPU is the sum over the live processes of its session
-(PostgreSQL's backends included) plus what its leader has reaped (cutime/cstime: backends that
-exited during the run). Figures are in "% of one core": 100 % = one core busy for the whole
+ManagedProcess); a process belongs to a component when it is in the component leader's session
+or descends from the leader (PostgreSQL's backends call setsid(), so they are found by their
+parent). A component's CPU is the sum over its live processes plus what its leader has reaped
+(cutime/cstime: backends that exited during the run). Figures are in "% of one core": 100 % = one core busy for the whole
 window, so a 2-core machine tops out at 200 %.
 """
 
@@ -25,17 +26,17 @@ class CpuSample:
     machine_total: float               # CPU seconds, all cores, since boot
 
 
-def _read_stat(pid: str) -> tuple[int, int, float, float] | None:
-    """(session, pid, own cpu seconds, reaped children's cpu seconds) of one process."""
+def _read_stat(pid: str) -> tuple[int, int, int, float, float] | None:
+    """(pid, parent pid, session, own cpu seconds, reaped children's cpu seconds) of one process."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:  # exited meanwhile
         return None
     fields = raw[raw.rindex(")") + 2:].split()
     # fields[0] is field 3 (state) of proc(5): session is field 6, utime..cstime are 14..17.
-    session = int(fields[3])
+    parent, session = int(fields[1]), int(fields[3])
     utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
-    return session, int(pid), (utime + stime) / TICKS_PER_SECOND, (cutime + cstime) / TICKS_PER_SECOND
+    return int(pid), parent, session, (utime + stime) / TICKS_PER_SECOND, (cutime + cstime) / TICKS_PER_SECOND
 
 
 def _machine_times() -> tuple[float, float]:
@@ -47,33 +48,44 @@ def _machine_times() -> tuple[float, float]:
 
 
 class CpuMeter:
-    """Samples the CPU seconds of named process sessions (leader pid -> component name)."""
+    """Samples the CPU seconds of the stack's components (name -> leader pid) and of itself."""
 
     def __init__(self, leaders: dict[str, int]) -> None:
         self.leaders = {pid: name for name, pid in leaders.items()}
         self.self_pid = os.getpid()
 
     def sample(self) -> CpuSample:
+        processes = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                stat = _read_stat(entry)
+                if stat is not None:
+                    processes[stat[0]] = stat
         components = {name: 0.0 for name in self.leaders.values()}
         components["load generator"] = 0.0
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            stat = _read_stat(entry)
-            if stat is None:
-                continue
-            session, pid, own, reaped = stat
+        for pid, (_, parent, session, own, reaped) in processes.items():
             if pid == self.self_pid:
                 components["load generator"] += own
                 continue
-            name = self.leaders.get(session)
+            name = self._component_of(pid, parent, session, processes)
             if name is None:
                 continue
             components[name] += own
-            if pid == session:
+            if pid in self.leaders:
                 components[name] += reaped
         busy, total = _machine_times()
         return CpuSample(time.monotonic(), components, busy, total)
+
+    def _component_of(self, pid: int, parent: int, session: int, processes: dict) -> str | None:
+        if session in self.leaders:
+            return self.leaders[session]
+        for _ in range(4):  # leader -> child -> grandchild is as deep as the stack goes
+            if pid in self.leaders:
+                return self.leaders[pid]
+            if parent not in processes:
+                return None
+            pid, parent = parent, processes[parent][1]
+        return None
 
 
 def usage_between(before: CpuSample, after: CpuSample) -> dict:

@@ -1,16 +1,18 @@
-"""End-to-end: when the remittance service learned of each claim.
+"""What the databases say after a run: when the remittance service learned of each claim, and how
+many claims the claims service really created.
 
-The remittance service projects every ClaimSubmitted into expected_claims and stamps the row's
-recorded_at with PostgreSQL's clock_timestamp() as it applies the event. The load generator, on
-the same machine and clock, noted the wall-clock time each 201 arrived; the difference is the
-path claims outbox -> relay -> Kafka -> remittance consumer -> committed row, as seen from the
-moment the client was told its claim exists.
+End-to-end: the remittance service projects every ClaimSubmitted into expected_claims and stamps
+the row's recorded_at with PostgreSQL's clock_timestamp() as it applies the event. The load
+generator, on the same machine and clock, noted the wall-clock time each 201 arrived; the
+difference is the path claims outbox -> relay -> Kafka -> remittance consumer -> committed row,
+as seen from the moment the client was told its claim exists.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass
 
 import asyncpg
@@ -26,25 +28,43 @@ class Arrivals:
     complete: bool                  # every expected claim showed up within the bound
 
 
-async def wait_for_expected_claims(database_url: str, tenant_id: str, expected: int, *, timeout: float,
-                                   poll_seconds: float = 0.25) -> Arrivals:
-    """Poll the remittance database until `expected` claims of the tenant are there, or `timeout`."""
+async def _connect(database_url: str) -> asyncpg.Connection:
     url = make_url(database_url)
     if url.host not in LOOPBACK:
         raise ValueError(f"benchmarks only talk to loopback addresses, not {url.host!r}")
-    conn = await asyncpg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
+    return await asyncpg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
                                  database=url.database, timeout=10)
+
+
+async def wait_for_expected_claims(database_url: str, tenant_id: str, claim_ids: list[str], *, timeout: float,
+                                   poll_seconds: float = 0.25) -> Arrivals:
+    """Poll the remittance database until every one of `claim_ids` is there, or `timeout`."""
+    ids = [uuid.UUID(claim_id) for claim_id in claim_ids]
+    conn = await _connect(database_url)
     try:
         started = time.monotonic()
-        deadline = started + timeout
         while True:
-            found = await conn.fetchval("SELECT count(*) FROM expected_claims WHERE tenant_id = $1", tenant_id)
-            if found >= expected or time.monotonic() >= deadline:
+            found = await conn.fetchval(
+                "SELECT count(*) FROM expected_claims WHERE tenant_id = $1 AND claim_id = ANY($2::uuid[])",
+                tenant_id, ids)
+            if found >= len(ids) or time.monotonic() - started >= timeout:
                 break
             await asyncio.sleep(poll_seconds)
         waited = time.monotonic() - started
-        rows = await conn.fetch("SELECT claim_id, recorded_at FROM expected_claims WHERE tenant_id = $1", tenant_id)
+        rows = await conn.fetch(
+            "SELECT claim_id, recorded_at FROM expected_claims WHERE tenant_id = $1 AND claim_id = ANY($2::uuid[])",
+            tenant_id, ids)
     finally:
         await conn.close()
     recorded = {str(row["claim_id"]): row["recorded_at"].timestamp() for row in rows}
-    return Arrivals(recorded, round(waited, 2), len(recorded) >= expected)
+    return Arrivals(recorded, round(waited, 2), len(recorded) >= len(ids))
+
+
+async def count_claims(database_url: str, tenant_id: str) -> int:
+    """Claims the claims service holds for the tenant: more than the 201s the client saw when it
+    gave up on requests (time-outs) that the service still completed."""
+    conn = await _connect(database_url)
+    try:
+        return await conn.fetchval("SELECT count(*) FROM claims WHERE tenant_id = $1", tenant_id)
+    finally:
+        await conn.close()

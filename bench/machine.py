@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -49,3 +50,14 @@ def describe_one_line(machine: dict) -> str:
     return (f"{machine['nproc']} CPU ({machine['cpu_model']}), {machine['memory_gib']} GiB RAM, "
             f"Linux {machine['kernel']}, Python {machine['python']}, "
             f"load average at start {' '.join(str(x) for x in machine['load_average_at_start'])}")
+
+
+def describe_code(repo: Path) -> dict:
+    """The commit measured, and whether the service code differed from it (uncommitted changes)."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    changed = git("status", "--porcelain", "--", "services", "shared", "deploy").splitlines()
+    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown", "uncommitted_service_changes": len(changed)}

@@ -42,19 +42,25 @@ def restart_profiled(stack: Stack, name: str, output: Path) -> None:
     wait_ready(service)
 
 
+def signal_profilers(stack: Stack, names, signum: int) -> None:
+    """Switch the profilers of the named (profiled) services on or off (see bench.profiled)."""
+    for name in names:
+        os.kill(stack.services[name].process.pid, signum)
+
+
 # --- reading the stats ---------------------------------------------------------------------------
 
 _SITE = re.compile(r"site-packages/([^/]+)")
 _OWN = re.compile(r"/(openrcm_[a-z]+)/")
 _STDLIB = re.compile(r"/lib/python3\.\d+/([^/]+)")
-_C_OF = re.compile(r"of '([A-Za-z_][\w]*)")
-_C_BUILTIN = re.compile(r"<built-in method ([A-Za-z_][\w]*)")
+_C_METHOD = re.compile(r"<method '[^']*' of '([\w]+)\.")        # <method 'execute' of 'asyncpg.x.Y' objects>
+_C_FUNCTION = re.compile(r"<built-in method ([\w]+)\.")          # <built-in method _json.encode_basestring>
 
 
 def package_of(filename: str, function: str) -> str:
     """Which library a profiled function belongs to (C functions by the type or module they are on)."""
     if filename == "~":
-        match = _C_OF.search(function) or _C_BUILTIN.search(function)
+        match = _C_METHOD.search(function) or _C_FUNCTION.search(function)
         return f"{match.group(1).lstrip('_') if match else 'builtins'} (C)"
     for pattern, label in ((_SITE, "{}"), (_OWN, "{}"), (_STDLIB, "stdlib {}")):
         match = pattern.search(filename)
@@ -64,14 +70,17 @@ def package_of(filename: str, function: str) -> str:
 
 
 def summarize_profile(path: Path, *, top: int = 20) -> dict:
-    """CPU share per library and the functions with the most own CPU time (tottime)."""
+    """CPU share per library and the functions with the most own CPU time (tottime).
+
+    Cumulative times are left out: with coroutines, cProfile counts each resumption as a call
+    and nests them oddly, so cumulative figures of async code are not meaningful."""
     stats = pstats.Stats(str(path))
     total = stats.total_tt or 1e-9
     per_package: dict[str, float] = defaultdict(float)
     functions = []
-    for (filename, line, function), (_, calls, own, cumulative, _) in stats.stats.items():
+    for (filename, line, function), (_, calls, own, _, _) in stats.stats.items():
         per_package[package_of(filename, function)] += own
-        functions.append((own, cumulative, calls, f"{_short(filename)}:{line}({function})"))
+        functions.append((own, calls, f"{_short(filename)}:{line}({function})"))
     functions.sort(reverse=True)
     return {
         "file": str(path),
@@ -79,8 +88,8 @@ def summarize_profile(path: Path, *, top: int = 20) -> dict:
         "by_package_percent": {name: round(100 * seconds / total, 1)
                                for name, seconds in sorted(per_package.items(), key=lambda kv: -kv[1])
                                if 100 * seconds / total >= 0.5},
-        "top_functions": [{"own_percent": round(100 * own / total, 1), "cumulative_percent": round(100 * cum / total, 1),
-                           "calls": calls, "function": name} for own, cum, calls, name in functions[:top]],
+        "top_functions": [{"own_percent": round(100 * own / total, 1), "calls": calls, "function": name}
+                          for own, calls, name in functions[:top]],
     }
 
 

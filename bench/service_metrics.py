@@ -21,13 +21,17 @@ ENCOUNTER_ROUTE = {"service": "claims", "method": "POST", "route": "/v1/encounte
 REQUEST_DURATION = "openrcm_http_request_duration_seconds"
 CONSUMER_DURATION = "openrcm_consumer_processing_duration_seconds"
 OUTBOX_PUBLISHED = "openrcm_outbox_published"
+OUTBOX_BACKLOG = "openrcm_outbox_backlog_events"
 
 
 Scrape = dict[str, list[tuple[str, dict[str, str], float]]]  # family -> (sample name, labels, value)
 
 
+SCRAPE_TIMEOUT_SECONDS = 20.0
+
+
 def _fetch(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(url, timeout=SCRAPE_TIMEOUT_SECONDS) as response:
         return response.read().decode()
 
 
@@ -84,6 +88,11 @@ def counter_delta(before: Scrape, after: Scrape, family: str, selector: dict[str
         return sum(value for name, labels, value in scrape.get(family, [])
                    if name.endswith("_total") and _matches(labels, selector))
     return total(after) - total(before)
+
+
+def gauge_value(scrape: Scrape, family: str, selector: dict[str, str]) -> float | None:
+    values = [value for _, labels, value in scrape.get(family, []) if _matches(labels, selector)]
+    return sum(values) if values else None
 
 
 def _ms(seconds: float | None) -> float | str | None:

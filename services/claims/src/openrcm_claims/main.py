@@ -5,14 +5,18 @@ from openrcm_claims.entrypoints.fhir_api import router as fhir_router
 from openrcm_claims.entrypoints.reference_api import router as reference_router
 from openrcm_claims.entrypoints.webhooks import router as webhooks_router
 from openrcm_claims.entrypoints.subscriptions import SUBSCRIPTIONS
+import asyncio
+
 from openrcm_claims.adapters.clearinghouse import HttpClearinghouse
 from openrcm_claims.service_layer.batches import run_submission_loop
 from openrcm_claims.service_layer.follow_up import run_follow_up_loop
+from openrcm_claims.service_layer.scrubbing import warm_code_sets
 from openrcm_claims.settings import SubmissionSettings
 from openrcm_shared.service import ServiceDefinition, create_service_app
 
 
 async def submit_ready_claims(runtime) -> None:
+    await asyncio.to_thread(warm_code_sets)
     settings = SubmissionSettings()
     clearinghouse = HttpClearinghouse(settings.clearinghouse_url) if settings.clearinghouse_url else None
     try:

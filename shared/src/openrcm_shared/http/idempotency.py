@@ -123,14 +123,19 @@ async def idempotent_create(
     key = validate_key(idempotency_key)
     runtime = request.app.state.runtime
 
-    async def create_and_render(conn: AsyncConnection) -> tuple[int, bytes]:
+    created: list[BaseModel] = []
+
+    async def create_and_remember(conn: AsyncConnection) -> tuple[int, bytes]:
         resource = await create(conn)
+        created.append(resource)
         return 201, resource.model_dump_json().encode()
 
-    stored = await create_once(runtime.engine, tenant_id=tenant_id, key=key,
-                               fingerprint=request_fingerprint(request.method, request.url.path, await request.body()),
-                               create=create_and_render)
-    headers = {"Location": location(response_model.model_validate_json(stored.body))}
+    # Only a keyed request is fingerprinted; only a replay is parsed back for its Location.
+    fingerprint = request_fingerprint(request.method, request.url.path, await request.body()) if key else ""
+    stored = await create_once(runtime.engine, tenant_id=tenant_id, key=key, fingerprint=fingerprint,
+                               create=create_and_remember)
+    resource = created[0] if created else response_model.model_validate_json(stored.body)
+    headers = {"Location": location(resource)}
     if stored.replayed:
         headers["Idempotent-Replayed"] = "true"
     else:

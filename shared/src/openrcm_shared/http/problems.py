@@ -91,7 +91,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     if is_transient(exc):
         log.warning("dependency unavailable", extra={"error_class": type(exc).__name__})
         return problem_response(Problem(
-            503, "A dependency is unavailable", "The database could not be reached; retry shortly.",
+            503, "A dependency is unavailable", "The database could not be reached in time (down, restarting, "
+            "or every connection busy); retry shortly.",
             type_="dependency-unavailable", headers={"Retry-After": "2"}), request)
     log.exception("unhandled error")
     return problem_response(Problem(500, "Internal error", type_="internal-error", trace_id=current_trace_id()), request)

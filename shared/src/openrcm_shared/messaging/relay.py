@@ -37,7 +37,7 @@ class OutboxRelay:
         *,
         service_name: str,
         batch_size: int = 500,
-        idle_poll_seconds: float = 0.05,
+        idle_poll_seconds: float = 0.5,
         retention_seconds: float = 3600.0,
     ) -> None:
         self.engine = engine
@@ -52,7 +52,8 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
 
     def wake(self) -> None:
-        """Hint that rows were just staged (saves a poll interval on the hot path)."""
+        """Hint that rows were just staged. Every writer in this process calls it, so the idle
+        poll (for rows written elsewhere) can be slow and cheap."""
         self._wakeup.set()
 
     async def run(self) -> None:

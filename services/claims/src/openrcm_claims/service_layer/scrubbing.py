@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
@@ -23,6 +23,16 @@ from openrcm_claims.service_layer.holds import record_scrub
 def code_sets() -> CodeSets:
     """Built once per process; ICD-10-CM releases load on first use."""
     return CodeSets.shipped()
+
+
+def warm_code_sets(last_days: int = 400) -> None:
+    """Load the ICD-10-CM releases recent dates of service need, so the first claims of the day
+    are not the ones that pay for reading the code set (about 0.3 s per release)."""
+    icd10cm = code_sets().icd10cm
+    today = date.today()
+    for day in {max(icd10cm.first_day, min(today, icd10cm.last_day)),
+                max(icd10cm.first_day, min(today - timedelta(days=last_days), icd10cm.last_day))}:
+        icd10cm.is_billable("E119", day)
 
 
 @dataclass(frozen=True)

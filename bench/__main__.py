@@ -1,0 +1,105 @@
+"""`python -m bench` / `./openrcm bench`: run a benchmark; with no arguments, print the help.
+
+    ./openrcm bench intake                       100, 300, 500 claims/s open loop, then 64 workers closed loop
+    ./openrcm bench intake --duration 5          a quick smoke run
+    ./openrcm bench intake --rates 300 --no-closed-loop
+    ./openrcm bench intake --profile claims,remittance     also profile those services under load
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.intake import IntakeOptions
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {text}")
+        return value
+    return parse
+
+
+def _rates(text: str) -> list[float]:
+    return [_positive(float)(part) for part in text.split(",") if part.strip()]
+
+
+def _services(text: str) -> list[str]:
+    from openrcm_devstack.services import SERVICES
+
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    known = {s.name for s in SERVICES}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown service(s) {unknown}; known: {sorted(known)}")
+    return names
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(
+        prog="./openrcm bench", description="OpenRCM benchmarks. Each starts its own stack on the bench ports "
+        "(state in .local/bench), stops it at the end, and writes .local/bench/results-<timestamp>.json. "
+        "See docs/benchmarks.md.")
+    commands = main.add_subparsers(dest="command", metavar="BENCHMARK")
+    defaults = IntakeOptions()
+    intake = commands.add_parser(
+        "intake", help="POST /v1/encounters: open loop at fixed rates, closed loop at the maximum, "
+                       "and end-to-end latency to the remittance service",
+        description="Claims intake: POST /v1/encounters on the claims service, open loop at fixed offered rates "
+                    "(latency from each request's due time) and closed loop with N workers (maximum "
+                    "throughput); end-to-end latency from the 201 to the ClaimSubmitted projection in the "
+                    "remittance database.")
+    intake.add_argument("--rates", type=_rates, default=defaults.rates, metavar="R1,R2,...",
+                        help="offered rates for the open-loop runs, claims/s (default: 100,300,500)")
+    intake.add_argument("--duration", type=_positive(float), default=defaults.duration, metavar="SECONDS",
+                        help=f"length of each run (default: {defaults.duration:g})")
+    intake.add_argument("--workers", type=_positive(int), default=defaults.workers,
+                        help=f"concurrent workers of the closed-loop run (default: {defaults.workers})")
+    intake.add_argument("--no-closed-loop", dest="closed_loop", action="store_false",
+                        help="skip the closed-loop (maximum throughput) run")
+    intake.add_argument("--max-requests", type=_positive(int), default=defaults.max_requests, metavar="N",
+                        help=f"hard cap on the requests of one run (default: {defaults.max_requests})")
+    intake.add_argument("--connections", type=_positive(int), default=defaults.connections, metavar="N",
+                        help=f"open loop: most connections to the claims service (default: {defaults.connections})")
+    intake.add_argument("--request-timeout", type=_positive(float), default=defaults.request_timeout,
+                        metavar="SECONDS", help=f"per request; counts as an error (default: {defaults.request_timeout:g})")
+    intake.add_argument("--drain-timeout", type=_positive(float), default=defaults.drain_timeout, metavar="SECONDS",
+                        help="after a run, how long to wait for its claims to reach the remittance service "
+                             f"(default: {defaults.drain_timeout:g})")
+    intake.add_argument("--warmup", type=_positive(float), default=defaults.warmup, metavar="SECONDS",
+                        help=f"unreported warm-up at {defaults.warmup_rate:g}/s before the runs "
+                             f"(default: {defaults.warmup:g})")
+    intake.add_argument("--pause", type=float, default=defaults.pause, metavar="SECONDS",
+                        help=f"rest between runs (default: {defaults.pause:g})")
+    intake.add_argument("--profile", type=_services, default=[], metavar="SERVICE[,SERVICE]",
+                        help="after the runs, restart these services under cProfile and drive closed-loop load "
+                             "(its figures are not benchmark figures)")
+    intake.add_argument("--profile-seconds", type=_positive(float), default=defaults.profile_seconds,
+                        metavar="SECONDS", help=f"length of the profiled run (default: {defaults.profile_seconds:g})")
+    return main
+
+
+def main(argv: list[str]) -> int:
+    cli = parser()
+    if not argv:
+        cli.print_help()
+        return 0
+    args = cli.parse_args(argv)
+    if args.command == "intake":
+        from bench.intake import run_intake
+
+        options = IntakeOptions(
+            rates=args.rates, duration=args.duration, workers=args.workers, closed_loop=args.closed_loop,
+            max_requests=args.max_requests, connections=args.connections, request_timeout=args.request_timeout,
+            drain_timeout=args.drain_timeout, warmup=args.warmup, pause=max(0.0, args.pause),
+            profile=args.profile, profile_seconds=args.profile_seconds)
+        return run_intake(options, argv)
+    cli.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,459 @@
+"""The intake benchmark: EHR encounters into POST /v1/encounters, claims out to remittance.
+
+Sequence (every step bounded in count and time):
+1. Start a fresh stack on BENCH_PORTS under .local/bench (PostgreSQL, Kafka, the services).
+2. Warm-up: a few seconds of low open-loop load (own tenant, not reported), waited through to
+   the remittance service, then a few idle seconds to record the stack's background CPU.
+3. One open-loop run per offered rate, then one closed-loop run (the maximum). Each run uses a
+   fresh tenant; after it, the remittance database is polled until every claim that got a 201
+   shows up there (bounded), which also drains the pipeline before the next run.
+4. Optionally, services restarted under cProfile and driven by closed-loop load (not reported
+   as figures: profiling slows them down).
+5. Stop the stack (always, Ctrl-C included), print the tables, write the JSON results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from openrcm_devstack.paths import local_dir, repo_root
+from openrcm_devstack.stack import BENCH_PORTS, Stack
+
+from bench import report
+from bench.cpu import CpuMeter, usage_between
+from bench.downstream import count_claims, wait_for_expected_claims
+from bench.load import Exchange, Window, closed_loop, open_loop
+from bench.machine import describe_code, describe_machine, load_average
+from bench.profiled import START as PROFILE_START, STOP as PROFILE_STOP
+from bench.profiling import restart_profiled, signal_profilers, summarize_profile
+from bench.service_metrics import (
+    CONSUMER_DURATION, ENCOUNTER_ROUTE, OUTBOX_BACKLOG, OUTBOX_PUBLISHED, REQUEST_DURATION, counter_delta,
+    gauge_value, histogram_delta, scrape,
+)
+from bench.stats import summarize
+from bench.wire import ConnectionPool
+from tests.support import encounter
+
+ENCOUNTERS_PATH = "/v1/encounters"
+# Every practice registers the payers it bills before sending claims (PUT /v1/payers/{id}).
+PAYER_ID = "60054"
+PAYER = {"name": "Synthetic Health Plan", "claim_types": ["professional"], "timely_filing_days": 365}
+
+# The targets this benchmark checks (docs/benchmarks.md): on the 2-core box with everything on it.
+TARGET_RATE = 300.0
+TARGET_API_P99_MS = 250.0
+TARGET_E2E_P99_MS = 2000.0
+STRETCH_RATE = 1000.0
+# "Sustained": the run delivered what was offered, without errors, and every claim reached remittance.
+SUSTAINED_FRACTION = 0.99
+
+
+@dataclass
+class IntakeOptions:
+    rates: list[float] = field(default_factory=lambda: [100.0, 300.0, 500.0])
+    duration: float = 20.0
+    workers: int = 64
+    max_requests: int = 30_000
+    connections: int = 512
+    request_timeout: float = 30.0
+    drain_timeout: float = 60.0
+    warmup: float = 3.0
+    warmup_rate: float = 50.0
+    idle_seconds: float = 3.0
+    pause: float = 2.0
+    closed_loop: bool = True
+    profile: list[str] = field(default_factory=list)
+    profile_seconds: float = 15.0
+
+
+@dataclass
+class RunSpec:
+    label: str
+    mode: str                   # "open" | "closed"
+    duration: float
+    requests: int               # how many requests are prepared: the hard cap
+    rate: float | None = None   # open loop
+    workers: int | None = None  # closed loop
+
+    @property
+    def slug(self) -> str:
+        return self.label.replace(" ", "-").replace("/", "")
+
+
+@dataclass
+class Context:
+    stack: Stack
+    options: IntakeOptions
+    meter: CpuMeter
+
+    @property
+    def claims_url(self) -> str:
+        return self.stack.services["claims"].url
+
+    @property
+    def remittance_url(self) -> str:
+        return self.stack.services["remittance"].url
+
+
+# --- one run --------------------------------------------------------------------------------------
+
+def prepare_requests(pool: ConnectionPool, tenant_id: str, count: int) -> list[bytes]:
+    """Synthetic encounters (tests/support.py), fully encoded before the clock starts."""
+    headers = {"Content-Type": "application/json", "X-Tenant-Id": tenant_id}
+    return [pool.request_bytes("POST", ENCOUNTERS_PATH, json.dumps(encounter(payer_id=PAYER_ID)).encode(), headers)
+            for _ in range(count)]
+
+
+async def register_practice(pool: ConnectionPool, tenant_id: str) -> None:
+    """The new practice's payer registry: the one payer its encounters name (not timed)."""
+    headers = {"Content-Type": "application/json", "X-Tenant-Id": tenant_id}
+    response = await pool.send(pool.request_bytes("PUT", f"/v1/payers/{PAYER_ID}", json.dumps(PAYER).encode(),
+                                                  headers))
+    if response.status != 200:
+        raise RuntimeError(f"registering payer {PAYER_ID} failed: HTTP {response.status} {response.body[:300]!r}")
+
+
+async def measure(ctx: Context, spec: RunSpec) -> dict:
+    options = ctx.options
+    tenant_id = f"bench-{spec.slug}-{uuid.uuid4().hex[:8]}"
+    pool = ConnectionPool("127.0.0.1", ctx.stack.ports.services["claims"],
+                          max_connections=spec.workers or options.connections)
+    requests = prepare_requests(pool, tenant_id, spec.requests)
+    await register_practice(pool, tenant_id)
+    settled = await settle(ctx)
+    print(f"  {spec.label}: {spec.requests} requests prepared, running {spec.duration:g} s ...", flush=True)
+    load_at_start = load_average()
+    scrapes_before = await scrape_services(ctx)
+    cpu_before = ctx.meter.sample()
+    try:
+        if spec.mode == "open":
+            exchanges, window = await open_loop(pool, requests, rate=spec.rate, request_timeout=options.request_timeout)
+        else:
+            exchanges, window = await closed_loop(pool, requests, workers=spec.workers, duration=spec.duration,
+                                                  request_timeout=options.request_timeout)
+    finally:
+        await pool.close()
+    cpu_after = ctx.meter.sample()
+    scrapes_after = await scrape_services(ctx)
+
+    result = summarize_run(spec, exchanges, window)
+    result.update(tenant_id=tenant_id, load_average_at_start=load_at_start, settle_before_seconds=settled,
+                  connections_opened=pool.opened_total, cpu=usage_between(cpu_before, cpu_after))
+    result["server_side"] = server_side(scrapes_before, scrapes_after)
+    result["end_to_end"] = await end_to_end(ctx, tenant_id, exchanges)
+    print(f"    {report.run_line(result)}", flush=True)
+    return result
+
+
+async def settle(ctx: Context, *, prompt_seconds: float = 0.25) -> float | None:
+    """Wait (bounded by the drain time-out) until the claims service is idle: its /metrics answers
+    promptly and its outbox is empty. An overloaded earlier run can leave requests the client
+    gave up on still queued in the service; they must not spill into the next run.
+    Returns how long it took, or None if it never settled (the run goes ahead, noted)."""
+    started = time.monotonic()
+    while time.monotonic() - started < ctx.options.drain_timeout:
+        asked = time.monotonic()
+        try:
+            metrics = await scrape(ctx.claims_url)
+            if time.monotonic() - asked < prompt_seconds and gauge_value(
+                    metrics, OUTBOX_BACKLOG, {"service": "claims"}) in (0, None):
+                return round(time.monotonic() - started, 2)
+        except Exception:  # not answering yet: still busy
+            pass
+        await asyncio.sleep(0.5)
+    print("    (claims service still busy; running anyway)", flush=True)
+    return None
+
+
+async def scrape_services(ctx: Context) -> tuple | str:
+    """/metrics of claims and remittance, or why not: an overloaded service may not answer in time,
+    which must not end the benchmark."""
+    try:
+        return tuple(await asyncio.gather(scrape(ctx.claims_url), scrape(ctx.remittance_url)))
+    except Exception as exc:
+        print(f"    (metrics not scraped: {type(exc).__name__}: {exc})", flush=True)
+        return f"{type(exc).__name__}: {exc}"
+
+
+def server_side(before: tuple | str, after: tuple | str) -> dict:
+    """What the services observed during the run, from the difference of two scrapes."""
+    if isinstance(before, str) or isinstance(after, str):
+        return {"unavailable": before if isinstance(before, str) else after}
+    return {
+        "claims_request_duration": histogram_delta(before[0], after[0], REQUEST_DURATION, ENCOUNTER_ROUTE,
+                                                   split_by="status"),
+        "claims_outbox_published": counter_delta(before[0], after[0], OUTBOX_PUBLISHED, {"service": "claims"}),
+        "remittance_consumer_processing": histogram_delta(before[1], after[1], CONSUMER_DURATION,
+                                                          {"group": "remittance"}).get("all"),
+    }
+
+
+def summary_ms(seconds: list[float]) -> dict:
+    """summarize() of durations in seconds, reported in milliseconds."""
+    return {k: (v if k == "count" else round(v * 1000, 2)) for k, v in summarize(seconds).items()}
+
+
+def summarize_run(spec: RunSpec, exchanges: list[Exchange], window: Window) -> dict:
+    ok = [e for e in exchanges if e.status == 201]
+    errors = Counter(e.error if e.error else f"HTTP {e.status}" for e in exchanges if e.status != 201)
+    if window.abandoned:
+        errors["abandoned in flight"] += window.abandoned
+    samples = [e.body.decode(errors="replace") for e in exchanges if e.status not in (201, None)][:3]
+    result = {
+        "label": spec.label,
+        "mode": spec.mode,
+        "offered_rate": spec.rate,
+        "workers": spec.workers,
+        "duration_seconds": spec.duration,
+        "requests_prepared": spec.requests,
+        "sent": len(exchanges) + window.abandoned,
+        "created": len(ok),
+        "errors": sum(errors.values()),
+        "errors_by_kind": dict(errors),
+        "error_samples": samples,
+        "window_seconds": round(window.seconds, 3),
+        "achieved_rate": round(len(ok) / window.seconds, 1) if window.seconds > 0 else 0.0,
+        # Ran out of prepared requests (the hard cap) before the duration was over.
+        "capped": window.capped or (spec.mode == "open" and spec.requests < round(spec.rate * spec.duration)),
+        # Every request, errors included (a time-out counts with its elapsed time).
+        "api_latency_ms": summary_ms([e.latency for e in exchanges]),
+        "api_latency_201_ms": summary_ms([e.latency for e in ok]),
+    }
+    result["timeline"] = timeline(exchanges, window.start)
+    if spec.mode == "open":
+        # How late the generator launched requests (already included in the latency above).
+        result["generator_lag_ms"] = summary_ms([e.lag for e in exchanges])
+        result["schedule_seconds"] = round(window.schedule_end - window.start, 3)
+    return result
+
+
+async def end_to_end(ctx: Context, tenant_id: str, exchanges: list[Exchange]) -> dict:
+    """recorded_at in the remittance database minus the 201's arrival, for every created claim."""
+    arrival_by_claim = {json.loads(e.body)["id"]: e.arrived_wall for e in exchanges if e.status == 201}
+    arrivals = await wait_for_expected_claims(ctx.stack.database_url("remittance"), tenant_id,
+                                              list(arrival_by_claim), timeout=ctx.options.drain_timeout)
+    delays = [arrivals.recorded_at[claim] - arrived for claim, arrived in arrival_by_claim.items()
+              if claim in arrivals.recorded_at]
+    latency = summary_ms(delays)
+    created = await count_claims(ctx.stack.database_url("claims"), tenant_id)
+    return {
+        "latency_ms": latency,
+        "expected": len(arrival_by_claim),
+        "arrived": len(delays),
+        "never_arrived": len(arrival_by_claim) - len(delays),
+        "waited_after_run_seconds": arrivals.waited_seconds,
+        "wait_bound_seconds": ctx.options.drain_timeout,
+        # Recorded before the client read its 201 (possible: the relay is woken at commit).
+        "negative": sum(1 for d in delays if d < 0),
+        # Claims in the claims database for this run's tenant, counted after the wait: those beyond
+        # the 201s were created for requests the client had already given up on (time-outs).
+        "claims_in_database": created,
+        "created_without_201_seen": created - len(arrival_by_claim),
+    }
+
+
+def timeline(exchanges: list[Exchange], start: float) -> list[dict]:
+    """Per second of the run (by due time): requests, 201s, and latency p50/p99/max in ms."""
+    seconds: dict[int, list[Exchange]] = {}
+    for e in exchanges:
+        seconds.setdefault(int(e.due - start), []).append(e)
+    rows = []
+    for second in sorted(seconds):
+        group = seconds[second]
+        latency = summarize([e.latency for e in group], points=(50, 99))
+        rows.append({"second": second, "requests": len(group), "created": sum(e.status == 201 for e in group),
+                     **{k: round(latency[k] * 1000, 1) for k in ("p50", "p99", "max")}})
+    return rows
+
+
+# --- the sequence ----------------------------------------------------------------------------------
+
+def plan(options: IntakeOptions) -> list[RunSpec]:
+    runs = [RunSpec(f"open {rate:g}/s", "open", options.duration,
+                    min(options.max_requests, round(rate * options.duration)), rate=rate)
+            for rate in options.rates]
+    if options.closed_loop:
+        runs.append(RunSpec(f"closed {options.workers}", "closed", options.duration, options.max_requests,
+                            workers=options.workers))
+    return runs
+
+
+async def warm_up(ctx: Context) -> dict:
+    """Connections, pools and caches warmed on a throw-away tenant; then the idle background CPU."""
+    options = ctx.options
+    spec = RunSpec("warm-up", "open", options.warmup, max(1, round(options.warmup * options.warmup_rate)),
+                   rate=options.warmup_rate)
+    result = await measure(ctx, spec)
+    before = ctx.meter.sample()
+    await asyncio.sleep(options.idle_seconds)
+    idle = usage_between(before, ctx.meter.sample())
+    return {"run": result, "idle_cpu": idle}
+
+
+async def profile_phase(ctx: Context, stamp: str) -> dict:
+    """Restart the chosen services under cProfile, warm them up, then profile closed-loop load."""
+    options = ctx.options
+    outputs = {name: ctx.stack.state_dir / f"profile-{stamp}-{name}.prof" for name in options.profile}
+    for name, output in outputs.items():
+        print(f"  restarting {name} under cProfile ...", flush=True)
+        await asyncio.to_thread(restart_profiled, ctx.stack, name, output)
+    ctx.meter = CpuMeter(_component_pids(ctx.stack))  # the restarted services have new pids
+    warm = await measure(ctx, RunSpec("profile warm-up", "open", options.warmup,
+                                      max(1, round(options.warmup * options.warmup_rate)), rate=options.warmup_rate))
+    signal_profilers(ctx.stack, outputs, PROFILE_START)
+    try:
+        run = await measure(ctx, RunSpec(f"profiled closed {options.workers}", "closed", options.profile_seconds,
+                                         options.max_requests, workers=options.workers))
+    finally:
+        signal_profilers(ctx.stack, outputs, PROFILE_STOP)
+    await asyncio.to_thread(ctx.stack.stop_services, list(outputs))  # graceful: the stats get written
+    profiles = {}
+    for name, output in outputs.items():
+        profiles[name] = summarize_profile(output) if output.exists() else {"error": "no profile written"}
+    return {"warmup": warm, "run": run, "services": profiles}
+
+
+async def run_sequence(ctx: Context, results: dict, stamp: str) -> None:
+    print("Warm-up ...", flush=True)
+    results["warmup"] = await warm_up(ctx)
+    print("Runs:", flush=True)
+    for spec in plan(ctx.options):
+        results["runs"].append(await measure(ctx, spec))
+        await asyncio.sleep(ctx.options.pause)
+    if ctx.options.profile:
+        print("Profile (figures not comparable: profiling slows the services down):", flush=True)
+        results["profile"] = await profile_phase(ctx, stamp)
+
+
+# --- targets ---------------------------------------------------------------------------------------
+
+def sustained(run: dict) -> bool:
+    e2e = run["end_to_end"]
+    return (run["errors"] == 0 and run["created"] >= SUSTAINED_FRACTION * run["requests_prepared"]
+            and run["achieved_rate"] >= SUSTAINED_FRACTION * run["offered_rate"] and e2e["never_arrived"] == 0)
+
+
+def check_targets(runs: list[dict]) -> dict:
+    checks = {}
+    at_target = next((r for r in runs if r["mode"] == "open" and r["offered_rate"] == TARGET_RATE), None)
+    if at_target is None:
+        checks["note"] = f"no open-loop run at {TARGET_RATE:g}/s: the main targets were not checked"
+    else:
+        api_p99 = at_target["api_latency_ms"].get("p99")
+        e2e_p99 = at_target["end_to_end"]["latency_ms"].get("p99")
+        checks[f"sustained {TARGET_RATE:g} claims/s"] = {
+            "met": sustained(at_target),
+            "measured": f"{at_target['achieved_rate']:g}/s achieved, {at_target['errors']} errors, "
+                        f"{at_target['end_to_end']['never_arrived']} never arrived"}
+        checks[f"API p99 <= {TARGET_API_P99_MS:g} ms at {TARGET_RATE:g}/s"] = {
+            "met": api_p99 is not None and api_p99 <= TARGET_API_P99_MS, "measured": f"{api_p99} ms"}
+        checks[f"end-to-end p99 <= {TARGET_E2E_P99_MS:g} ms at {TARGET_RATE:g}/s"] = {
+            "met": e2e_p99 is not None and e2e_p99 <= TARGET_E2E_P99_MS, "measured": f"{e2e_p99} ms"}
+    best_open = max((r["achieved_rate"] for r in runs if r["mode"] == "open" and sustained(r)), default=0.0)
+    best_closed = max((r["achieved_rate"] for r in runs if r["mode"] == "closed"), default=0.0)
+    checks[f"stretch: {STRETCH_RATE:g} claims/s"] = {
+        "met": best_open >= STRETCH_RATE or best_closed >= STRETCH_RATE,
+        "measured": f"highest sustained open-loop rate {best_open:g}/s; closed-loop maximum {best_closed:g}/s"}
+    return checks
+
+
+# --- entry point -----------------------------------------------------------------------------------
+
+def _carry_over(folder: Path) -> dict[str, bytes]:
+    """Earlier results and profiles: the fresh stack wipes its folder, they must survive it."""
+    if not folder.is_dir():
+        return {}
+    return {p.name: p.read_bytes() for p in folder.iterdir()
+            if p.is_file() and p.name.startswith(("results-", "profile-"))}
+
+
+def _new_event_loop():
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def run_intake(options: IntakeOptions, argv: list[str]) -> int:
+    state_dir = local_dir() / "bench"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    machine = describe_machine()
+    results: dict = {
+        "benchmark": "intake",
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "python -m bench " + " ".join(argv),
+        "options": asdict(options),
+        "machine": machine,
+        "code": describe_code(repo_root()),
+        "stack": {"ports": asdict(BENCH_PORTS), "state_dir": str(state_dir)},
+        "runs": [],
+    }
+    print(report.header(machine, options), flush=True)
+    kept = _carry_over(state_dir)
+    stack = Stack(state_dir, BENCH_PORTS, fresh=True)
+    for name, content in kept.items():
+        (state_dir / name).write_bytes(content)
+
+    exit_code = 0
+    previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:
+        print("Starting PostgreSQL, Kafka, topics, migrations and the services ...", flush=True)
+        started = time.monotonic()
+        stack.start_infrastructure()
+        stack.start_services()
+        results["stack"]["start_seconds"] = round(time.monotonic() - started, 1)
+        ctx = Context(stack, options, CpuMeter(_component_pids(stack)))
+        with asyncio.Runner(loop_factory=_new_event_loop) as runner:
+            results["event_loop"] = type(runner.get_loop()).__module__.split(".")[0]
+            runner.run(run_sequence(ctx, results, stamp))
+    except KeyboardInterrupt:
+        results["aborted"] = "interrupted"
+        exit_code = 130
+        print("\nInterrupted.", file=sys.stderr)
+    except Exception as exc:
+        results["aborted"] = f"{type(exc).__name__}: {exc}"
+        exit_code = 1
+        print(f"\nBenchmark failed: {exc}", file=sys.stderr)
+    finally:
+        previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the stop
+        print("Stopping the stack ...", flush=True)
+        try:
+            stack.stop()
+        finally:
+            signal.signal(signal.SIGINT, previous_sigint)
+            signal.signal(signal.SIGTERM, previous_sigterm)
+
+    results["load_average_at_end"] = load_average()
+    results["targets"] = check_targets(results["runs"])
+    path = state_dir / f"results-{stamp}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    print(report.render(results))
+    print(f"\nResults: {path}")
+    return exit_code
+
+
+def _component_pids(stack: Stack) -> dict[str, int]:
+    pids = {name: service.process.pid for name, service in stack.services.items()}
+    extra = getattr(stack, "clearinghouse", None)  # the clearinghouse simulator, where the stack runs one
+    if extra is not None and extra.process.pid:
+        pids["clearinghouse"] = extra.process.pid
+    if stack.postgres and stack.postgres.process:
+        pids["postgresql"] = stack.postgres.process.pid
+    if stack.kafka.process:
+        pids["kafka"] = stack.kafka.process.pid
+    return pids
+
+
+def _sigterm_as_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+

@@ -1,0 +1,146 @@
+"""Readable tables for the terminal (the JSON results file has everything, unrounded)."""
+
+from __future__ import annotations
+
+from bench.machine import describe_one_line
+
+# Columns of the CPU table, in this order; any other component measured follows them.
+COMPONENTS = ("claims", "remittance", "eligibility", "denials", "collections", "postgresql", "kafka",
+              "load generator")
+
+
+def _ms(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
+def _num(value, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """First column left-aligned, the others right-aligned."""
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    def line(cells):
+        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def header(machine: dict, options) -> str:
+    rates = ", ".join(f"{r:g}" for r in options.rates) or "none"
+    closed = f"; closed loop {options.workers} workers" if options.closed_loop else ""
+    return (f"OpenRCM intake benchmark: POST /v1/encounters\n"
+            f"Machine: {describe_one_line(machine)}\n"
+            f"Open loop at {rates} claims/s{closed}; {options.duration:g} s per run, "
+            f"at most {options.max_requests} requests per run\n")
+
+
+def run_line(run: dict) -> str:
+    api, e2e = run["api_latency_ms"], run["end_to_end"]
+    return (f"{run['created']}/{run['sent']} created, {run['achieved_rate']:g}/s achieved, {run['errors']} errors; "
+            f"API p50 {_ms(api.get('p50'))} p99 {_ms(api.get('p99'))} max {_ms(api.get('max'))} ms; "
+            f"end-to-end p50 {_ms(e2e['latency_ms'].get('p50'))} p99 {_ms(e2e['latency_ms'].get('p99'))} "
+            f"max {_ms(e2e['latency_ms'].get('max'))} ms; {e2e['never_arrived']} never arrived")
+
+
+def runs_table(runs: list[dict]) -> str:
+    rows = []
+    for run in runs:
+        api, e2e = run["api_latency_ms"], run["end_to_end"]
+        offered = f"{run['offered_rate']:g}" if run["mode"] == "open" else "max"
+        rows.append([run["label"] + (" (capped)" if run.get("capped") else ""), offered, _num(run["achieved_rate"]),
+                     str(run["sent"]), str(run["created"]), str(run["errors"]),
+                     _ms(api.get("p50")), _ms(api.get("p95")), _ms(api.get("p99")), _ms(api.get("max")),
+                     _ms(e2e["latency_ms"].get("p50")), _ms(e2e["latency_ms"].get("p99")),
+                     _ms(e2e["latency_ms"].get("max")), str(e2e["never_arrived"])])
+    return table(["run", "offered/s", "achieved/s", "sent", "201", "errors", "API p50", "p95", "p99", "max",
+                  "E2E p50", "p99", "max", "never"], rows)
+
+
+def server_table(runs: list[dict]) -> str:
+    rows = []
+    for run in runs:
+        side = run["server_side"]
+        handler = side.get("claims_request_duration", {}).get("201", {})
+        consumer = side.get("remittance_consumer_processing") or {}
+        lag = run.get("generator_lag_ms", {})
+        rows.append([run["label"], str(handler.get("count", "-")), _ms(handler.get("mean_ms")),
+                     _ms(handler.get("p50_bucket_ms")), _ms(handler.get("p99_bucket_ms")),
+                     _ms(consumer.get("mean_ms")), _ms(consumer.get("p99_bucket_ms")),
+                     _num(side.get("claims_outbox_published"), 0), _ms(lag.get("p99")), _ms(lag.get("max"))])
+    return table(["run", "claims 201s", "mean", "p50<=", "p99<=", "remit. apply mean", "p99<=",
+                  "outbox published", "gen. lag p99", "max"], rows)
+
+
+def cpu_table(rows_in: list[tuple[str, dict]]) -> str:
+    measured = [cpu for _, cpu in rows_in if cpu]
+    extra = sorted({name for cpu in measured for name in cpu["percent_of_one_core"]} - set(COMPONENTS))
+    columns = [*COMPONENTS[:-1], *extra, COMPONENTS[-1]]
+    rows = []
+    for label, cpu in rows_in:
+        if not cpu:
+            continue
+        share = cpu["percent_of_one_core"]
+        rows.append([label, *(_num(share.get(c)) for c in columns), _num(cpu["outside_stack_percent_of_one_core"]),
+                     f"{_num(cpu['machine_busy_percent_of_one_core'])}/{cpu['machine_capacity_percent']}"])
+    return table(["window", *columns, "other", "machine busy"], rows)
+
+
+def render(results: dict) -> str:
+    runs = results["runs"]
+    out = ["", "=" * 100, "Intake benchmark results", "=" * 100,
+           f"Machine: {describe_one_line(results['machine'])}; load average at end "
+           f"{' '.join(str(x) for x in results.get('load_average_at_end', []))}; "
+           f"client event loop {results.get('event_loop', '?')}"]
+    if results.get("aborted"):
+        out.append(f"ABORTED: {results['aborted']} (figures below cover the runs that finished)")
+    if runs:
+        out += ["", "Latency in ms. API: from when each request was due (open loop) or sent (closed loop) to the "
+                "whole response, every request counted. E2E: 201 received -> row in remittance's "
+                "expected_claims. never: 201 but not in remittance within the wait bound.", "", runs_table(runs)]
+        out += ["", "Server side (claims' own request histogram, bucket bounds; remittance's time to apply one "
+                "ClaimSubmitted; load generator lag behind schedule):", "", server_table(runs)]
+    cpu_rows = []
+    if "warmup" in results:
+        cpu_rows.append(("idle (after warm-up)", results["warmup"]["idle_cpu"]))
+    cpu_rows += [(run["label"], run["cpu"]) for run in runs]
+    if cpu_rows:
+        out += ["", "CPU, % of one core, during each run's window ('other' = busy CPU outside this stack and "
+                "the load generator):", "", cpu_table(cpu_rows)]
+    for run in runs:
+        if run["errors"]:
+            out += ["", f"Errors in {run['label']}: {run['errors_by_kind']}"]
+            out += [f"  e.g. {sample[:200]}" for sample in run["error_samples"][:1]]
+        unseen = run["end_to_end"].get("created_without_201_seen", 0)
+        if unseen > 0:
+            out.append(f"  {run['label']}: {unseen} more claims were created than the client saw 201s for "
+                       f"(requests it had given up on)")
+    if results.get("targets"):
+        out += ["", "Targets:"]
+        for name, check in results["targets"].items():
+            if isinstance(check, dict):
+                out.append(f"  [{'MET' if check['met'] else 'NOT MET'}] {name}: {check['measured']}")
+            else:
+                out.append(f"  {check}")
+    if results.get("profile"):
+        out += ["", render_profile(results["profile"])]
+    return "\n".join(out)
+
+
+def render_profile(profile: dict) -> str:
+    out = [f"Profile (cProfile, CPU clock; the profiled run: {run_line(profile['run'])})"]
+    for name, summary in profile["services"].items():
+        if "error" in summary:
+            out.append(f"  {name}: {summary['error']}")
+            continue
+        out.append(f"\n  {name}: {summary['cpu_seconds_profiled']} CPU s profiled. CPU by library:")
+        out += [f"    {share:5.1f} %  {package}" for package, share in summary["by_package_percent"].items()]
+        out.append("  Functions by own CPU time:")
+        out += [f"    {f['own_percent']:5.1f} %  {f['calls']:>8} calls  {f['function']}"
+                for f in summary["top_functions"]]
+    return "\n".join(out)
