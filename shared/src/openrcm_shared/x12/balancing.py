@@ -11,12 +11,16 @@ arithmetic, so they need no special case.
 
 Nothing here raises on an imbalance: the result is a list of `BalancingDifference`, empty when the
 transaction balances. The caller fails closed: an unbalanced transaction is held, never posted.
+
+The arithmetic runs in the caller's decimal context. X12 amounts have at most 18 digits, so with
+the default precision (28) every sum is exact; a balancer refuses to start under a context too
+coarse for that, rather than round a cent away.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, getcontext
 from enum import StrEnum
 
 from openrcm_shared.x12.remittance_835 import ClaimPayment, Remittance835
@@ -30,6 +34,7 @@ __all__ = [
 ]
 
 _ZERO = Decimal(0)
+_EXACT_PRECISION = 28  # digits: the default context; room for sums of 18-digit X12 amounts
 
 
 class BalancingLevel(StrEnum):
@@ -95,6 +100,9 @@ class RemittanceBalancer:
     __slots__ = ("claim_count", "total_claim_payment", "differences")
 
     def __init__(self) -> None:
+        if getcontext().prec < _EXACT_PRECISION:
+            raise ValueError(f"balancing needs a decimal context of at least {_EXACT_PRECISION} digits, "
+                             f"the current one has {getcontext().prec}")
         self.claim_count = 0
         self.total_claim_payment = _ZERO
         self.differences: list[BalancingDifference] = []

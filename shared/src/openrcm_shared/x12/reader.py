@@ -31,7 +31,6 @@ an 835 or 837 element can be protected health information.
 from __future__ import annotations
 
 import codecs
-import io
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -192,7 +191,9 @@ class X12Reader:
         self._encoding = encoding
         self._started = False
         self._envelope = _Envelope()
-        self._known_segment_ids: set[str] = set(_ENVELOPE_SEGMENT_IDS)
+        # Segment ids already seen to be well-formed, envelope ids excluded: one set lookup per
+        # segment on the hot path decides "ordinary segment inside a transaction set".
+        self._known_segment_ids: set[str] = set()
         self._undecodable: str | None = None  # why the input stopped decoding, once it has
         self.delimiters: Delimiters | None = None
         """Delimiters of the current interchange."""
@@ -290,7 +291,7 @@ class X12Reader:
                     segment = raw.split(separator)
                     segment_id = segment[0]
                     number += 1
-                    if in_transaction and segment_id in known_ids and segment_id not in envelope_ids:
+                    if segment_id in known_ids and in_transaction:
                         append(segment)
                         continue
                     # Unusual: hand out the run so far, so that it is consumed before this segment
@@ -547,12 +548,10 @@ class X12Reader:
             yield from self._decoded(view[start:start + size] for start in range(0, len(view), size))
         elif isinstance(source, os.PathLike):
             with open(source, "rb") as stream:
-                yield from self._decoded(iter(lambda: stream.read(size), b""))
+                yield from self._decoded(_read_until_empty(stream, size))
         elif hasattr(source, "read"):
-            if isinstance(source, io.TextIOBase):
-                yield from iter(lambda: source.read(size), "")
-            else:
-                yield from self._decoded(iter(lambda: source.read(size), b""))
+            # Binary or text mode alike: `_decoded` passes str pieces through.
+            yield from self._decoded(_read_until_empty(source, size))
         else:
             yield from self._decoded(source)
 
@@ -573,6 +572,11 @@ class X12Reader:
             yield decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             raise _UndecodableInput(f"the input ends inside a multi-byte {self._encoding} character") from None
+
+
+def _read_until_empty(stream: IO, size: int) -> Iterator[bytes | str]:
+    while piece := stream.read(size):
+        yield piece
 
 
 def read_segments(source: X12Source, **options) -> Iterator[list[str]]:

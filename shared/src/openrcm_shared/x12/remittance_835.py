@@ -18,6 +18,8 @@ amounts, quantities and dates that do not read as their X12 type, and date or na
 the guide does not define for the loop (the meaning of such a value is unknown, so it cannot be
 posted). What it does not police: code-set values (CARC, RARC, CLP02 statuses), identifier check
 digits, or anything else pyx12 and the posting rules check; and it does not balance (balancing.py).
+A few elements the guide requires but posting can do without are optional in the model and None
+when absent (BPR16 payment date, CLP06 filing indicator, CLP07 payer claim control number).
 
 Objects are lean on purpose: slotted dataclasses, collections that stay a shared empty tuple until
 the first item arrives, and repeated values (amounts, dates, procedure composites) shared between
@@ -799,6 +801,8 @@ class _Parser835:
         group = self._required(cas, 1)
         adjustments = []
         count = len(cas)
+        if count > 20:  # CAS01 and six triplets, CAS02-CAS19
+            raise self._error(X12DataError, cas, 20, "CAS holds at most six adjustments (CAS02-CAS19)")
         for position in range(2, count, 3):
             reason = cas[position]
             if not reason:
@@ -853,6 +857,8 @@ class _Parser835:
     def _provider_adjustments(self, plb: list[str]) -> list[ProviderAdjustment]:
         """Up to six (reason composite, amount) pairs of one PLB (PLB03/04 ... PLB13/14)."""
         provider, fiscal_period = self._required(plb, 1), self._date(plb, 2)
+        if len(plb) > 15:  # PLB01, PLB02 and six pairs, PLB03-PLB14
+            raise self._error(X12DataError, plb, 15, "PLB holds at most six adjustments (PLB03-PLB14)")
         adjustments = []
         for position in range(3, len(plb), 2):
             if not plb[position]:

@@ -4,7 +4,9 @@ Decimal: differences are reported with where and by how much, never raised."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, localcontext
+
+import pytest
 
 from openrcm_shared.x12.balancing import (
     BalancingDifference, BalancingLevel, RemittanceBalancer, balance_claim, balance_remittance,
@@ -134,3 +136,10 @@ def test_parsed_unbalanced_line_names_its_svc_segment():
     (parsed,) = parse_835(text)
     # ISA 1, GS 2, ST 3, BPR 4, TRN 5, N1 6, N1 7, LX 8, CLP 9, SVC 10.
     assert balance_remittance(parsed) == [BalancingDifference(SL, D("80"), D("75"), "PCN1", 1, 1, 10)]
+
+
+def test_a_context_too_coarse_for_exact_sums_is_refused():
+    with localcontext() as context:
+        context.prec = 6
+        with pytest.raises(ValueError, match="at least 28 digits"):
+            RemittanceBalancer()

@@ -74,12 +74,22 @@ def test_utf8_byte_order_mark_is_skipped_in_bytes_and_text():
     assert segments(io.BytesIO(b"\xef\xbb\xbf" + SIMPLE.encode()), chunk_size=2) == SIMPLE_SEGMENTS
 
 
+class _TextSource:
+    """Anything with read() that returns str (not an io.TextIOBase)."""
+
+    def __init__(self, text: str) -> None:
+        self._stream = io.StringIO(text)
+
+    def read(self, size: int) -> str:
+        return self._stream.read(size)
+
+
 def test_every_input_shape_reads_the_same(tmp_path):
     path = tmp_path / "ack.x12"
     path.write_bytes(SIMPLE.encode())
     data = SIMPLE.encode()
     shapes = [SIMPLE, data, bytearray(data), memoryview(data), path, io.BytesIO(data), io.StringIO(SIMPLE),
-              iter([data[:50], data[50:]]), [SIMPLE[:10], SIMPLE[10:]]]
+              _TextSource(SIMPLE), iter([data[:50], data[50:]]), [SIMPLE[:10], SIMPLE[10:]]]
     for shape in shapes:
         assert segments(shape) == SIMPLE_SEGMENTS, type(shape)
     with open(path, "rb") as stream:
