@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 from openrcm_devstack import events
 from openrcm_devstack.paths import local_dir

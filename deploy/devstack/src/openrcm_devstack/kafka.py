@@ -79,7 +79,7 @@ class KafkaBroker:
     def _java_argv(self, main_class: str, *args: str) -> list[str]:
         lib = kafka_classpath()
         return [
-            _java(), f"-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            _java(), "-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={repo_root() / 'deploy' / 'kafka' / 'log4j2.properties'}",
             f"-Dkafka.log.file={self.state_dir / 'server.log'}",

@@ -15,11 +15,18 @@ from openrcm_shared.messaging.outbox import stage_events
 SOURCE = "/openrcm/claims"
 
 
+def status_after_scrub(hits: list[dict]) -> ClaimStatus:
+    return ClaimStatus.HELD if any(hit["severity"] == "block" for hit in hits) else ClaimStatus.READY
+
+
 async def record_scrub(conn: AsyncConnection, *, tenant_id: str, claim_id, version: int, from_status: str | None,
-                       rule_set_version: str, hits: list[dict]) -> ClaimStatus:
+                       rule_set_version: str, hits: list[dict], status_written: bool = False,
+                       earlier_history: tuple[dict, ...] = ()) -> ClaimStatus:
     """Store the result for this version and move the claim to held or ready accordingly.
 
-    `hits` are dicts with rule_id, severity (block|warn), message and pointer.
+    `hits` are dicts with rule_id, severity (block|warn), message and pointer. On intake the claim
+    row is inserted with its scrubbed status already (`status_written`), and the "received" entry
+    comes in `earlier_history`, so the hot path writes each table once.
     """
     now = datetime.now(timezone.utc)
     blocked = any(hit["severity"] == "block" for hit in hits)
@@ -27,8 +34,9 @@ async def record_scrub(conn: AsyncConnection, *, tenant_id: str, claim_id, versi
     await conn.execute(pg_insert(scrub_results).values(claim_id=claim_id, version=version, tenant_id=tenant_id,
                                                        **values)
                        .on_conflict_do_update(index_elements=["claim_id", "version"], set_=values))
-    target = ClaimStatus.HELD if blocked else ClaimStatus.READY
-    await conn.execute(claims.update().where(claims.c.id == claim_id).values(status=target, updated_at=now))
+    target = status_after_scrub(hits)
+    if not status_written:
+        await conn.execute(claims.update().where(claims.c.id == claim_id).values(status=target, updated_at=now))
     event_id = None
     if blocked:
         rule_ids = sorted({hit["rule_id"] for hit in hits if hit["severity"] == "block"})
@@ -36,9 +44,9 @@ async def record_scrub(conn: AsyncConnection, *, tenant_id: str, claim_id, versi
                                                           rule_set_version=rule_set_version, rule_ids=rule_ids)],
                                         source=SOURCE, aggregate_type="claim")
         event_id = envelope.id
-    await conn.execute(claim_history.insert().values(
-        claim_id=claim_id, tenant_id=tenant_id, occurred_at=now, kind="scrubbed", from_status=from_status,
-        to_status=target, event_id=event_id,
-        detail={"version": version, "rule_set_version": rule_set_version,
-                "rule_ids": sorted({hit["rule_id"] for hit in hits})}))
+    scrubbed = dict(claim_id=claim_id, tenant_id=tenant_id, occurred_at=now, kind="scrubbed", from_status=from_status,
+                    to_status=target, event_id=event_id,
+                    detail={"version": version, "rule_set_version": rule_set_version,
+                            "rule_ids": sorted({hit["rule_id"] for hit in hits})})
+    await conn.execute(claim_history.insert(), [*earlier_history, scrubbed])
     return target

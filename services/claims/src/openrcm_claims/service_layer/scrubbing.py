@@ -91,17 +91,25 @@ def scrub_view(encounter: EncounterIn, *, patient_control_number: str, total_cha
                     for n, line in enumerate(encounter.lines, start=1)))
 
 
-async def scrub_and_record(conn: AsyncConnection, *, tenant_id: str, claim_id, version: int,
-                           from_status: ClaimStatus | None, encounter: EncounterIn, patient_control_number: str,
-                           total_charge: Decimal, payer) -> tuple[ClaimStatus, list[dict]]:
-    """Scrub this version, store the result, move the claim to ready or held; returns both."""
+async def scrub_encounter(conn: AsyncConnection, *, tenant_id: str, encounter: EncounterIn,
+                          patient_control_number: str, total_charge: Decimal, payer) -> tuple[str, list[dict]]:
+    """(rule set version, hits as dicts) for one claim version; reads enrollments, writes nothing."""
     npis = [p.npi for p in (encounter.billing_provider, encounter.rendering_provider) if p is not None]
     result = scrub(scrub_view(encounter, patient_control_number=patient_control_number, total_charge=total_charge,
                               payer=payer),
                    today=date.today(), code_sets=code_sets(),
                    enrollments=await _enrollments(conn, tenant_id, npis, payer.payer_id))
-    hits = [{"rule_id": h.rule_id, "severity": h.severity, "message": h.message, "pointer": h.pointer}
-            for h in result.hits]
+    return result.rule_set_version, [{"rule_id": h.rule_id, "severity": h.severity, "message": h.message,
+                                      "pointer": h.pointer} for h in result.hits]
+
+
+async def scrub_and_record(conn: AsyncConnection, *, tenant_id: str, claim_id, version: int,
+                           from_status: ClaimStatus | None, encounter: EncounterIn, patient_control_number: str,
+                           total_charge: Decimal, payer) -> tuple[ClaimStatus, list[dict]]:
+    """Scrub this version, store the result, move the claim to ready or held; returns both."""
+    rule_set_version, hits = await scrub_encounter(conn, tenant_id=tenant_id, encounter=encounter,
+                                                   patient_control_number=patient_control_number,
+                                                   total_charge=total_charge, payer=payer)
     status = await record_scrub(conn, tenant_id=tenant_id, claim_id=claim_id, version=version,
-                                from_status=from_status, rule_set_version=result.rule_set_version, hits=hits)
+                                from_status=from_status, rule_set_version=rule_set_version, hits=hits)
     return status, hits

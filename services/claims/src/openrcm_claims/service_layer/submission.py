@@ -10,11 +10,12 @@ from uuid import uuid4
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openrcm_claims.adapters.tables import claim_history, claim_lines, claims
+from openrcm_claims.adapters.tables import claim_lines, claims
 from openrcm_claims.domain.identifiers import new_patient_control_number
 from openrcm_claims.service_layer.reference_data import require_payer
-from openrcm_claims.service_layer.scrubbing import scrub_and_record
-from openrcm_claims.domain.lifecycle import ClaimStatus, CoverageStatus
+from openrcm_claims.service_layer.holds import record_scrub, status_after_scrub
+from openrcm_claims.service_layer.scrubbing import scrub_encounter
+from openrcm_claims.domain.lifecycle import CoverageStatus
 from openrcm_claims.entrypoints.schemas import ClaimLineOut, ClaimOut, EncounterIn, HistoryEntryOut
 from openrcm_shared.http.problems import Problem, field_error
 
@@ -57,10 +58,14 @@ async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: Enc
     pcn = new_patient_control_number()
     data = claim_data(encounter, payer)
     total, dates, filing_deadline = data["total_charge"], data["dates"], data["filing_deadline"]
+    # Scrub first, so the claim row is written once, with its status.
+    rule_set_version, hits = await scrub_encounter(conn, tenant_id=tenant_id, encounter=encounter,
+                                                   patient_control_number=pcn, total_charge=total, payer=payer)
+    status = status_after_scrub(hits)
     inserted = await conn.execute(
         pg_insert(claims).values(
             id=claim_id, tenant_id=tenant_id, encounter_id=encounter.encounter_id, patient_control_number=pcn,
-            status=ClaimStatus.READY, coverage_status=CoverageStatus.UNVERIFIED, paid_amount=0, created_at=now,
+            status=status, coverage_status=CoverageStatus.UNVERIFIED, paid_amount=0, created_at=now,
             updated_at=now, **data["columns"],
         ).on_conflict_do_nothing(constraint="uq_claims_tenant_encounter").returning(claims.c.id))
     if inserted.first() is None:
@@ -68,12 +73,11 @@ async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: Enc
                       f"Encounter {encounter.encounter_id!r} already has a claim.", type_="duplicate-encounter",
                       errors=[field_error("/encounter_id", "already submitted")])
     await insert_lines(conn, tenant_id, claim_id, encounter)
-    await conn.execute(claim_history.insert().values(
-        claim_id=claim_id, tenant_id=tenant_id, occurred_at=now, kind="received", from_status=None,
-        to_status=None, event_id=None, detail={"total_charge": str(total)}))
-    status, hits = await scrub_and_record(conn, tenant_id=tenant_id, claim_id=claim_id, version=1, from_status=None,
-                                          encounter=encounter, patient_control_number=pcn, total_charge=total,
-                                          payer=payer)
+    received = dict(claim_id=claim_id, tenant_id=tenant_id, occurred_at=now, kind="received", from_status=None,
+                    to_status=None, event_id=None, detail={"total_charge": str(total)})
+    await record_scrub(conn, tenant_id=tenant_id, claim_id=claim_id, version=1, from_status=None,
+                       rule_set_version=rule_set_version, hits=hits, status_written=True,
+                       earlier_history=(received,))
     return ClaimOut(
         id=claim_id, encounter_id=encounter.encounter_id, patient_control_number=pcn, patient_id=encounter.patient.id,
         payer_id=encounter.coverage.payer_id, status=status, coverage_status=CoverageStatus.UNVERIFIED,
