@@ -60,11 +60,12 @@ class HandlerContext:
     def tenant_id(self) -> str:
         return self.envelope.tenant_id
 
-    async def emit(self, *events: IntegrationEvent) -> None:
+    async def emit(self, *events: IntegrationEvent) -> list[Envelope]:
         """Stage events in this transaction's outbox, caused by the event being handled."""
-        await stage_events(self.conn, events, source=self.source, aggregate_type=self.aggregate_type,
-                           cause=self.envelope)
+        envelopes = await stage_events(self.conn, events, source=self.source, aggregate_type=self.aggregate_type,
+                                       cause=self.envelope)
         self.staged.extend(events)
+        return envelopes
 
 
 Handler = Callable[[HandlerContext, Any], Awaitable[None]]

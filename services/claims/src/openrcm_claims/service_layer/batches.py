@@ -24,15 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from openrcm_claims.adapters.clearinghouse import Clearinghouse, ClearinghouseUnavailable
 from openrcm_claims.adapters.tables import claim_history, claim_lines, claim_submissions, claims, payers, submissions
 from openrcm_claims.adapters.x12_claims import professional_claim
+from openrcm_claims.service_layer.claim_events import stage_claim_events
 from openrcm_claims.domain.lifecycle import ClaimStatus
 from openrcm_claims.service_layer.holds import record_scrub
 from openrcm_claims.settings import SubmissionSettings
 from openrcm_shared.contracts.claims import ClaimSubmitted, SubmittedClaimLine
-from openrcm_shared.messaging.outbox import stage_events
 from openrcm_shared.x12 import claim_837 as x12
 
 log = logging.getLogger(__name__)
-SOURCE = "/openrcm/claims"
 MAX_CLAIMS_PER_TRANSACTION = 5000
 
 
@@ -156,7 +155,7 @@ async def _mark_submitted(conn, group, lines_by_claim, submission_id: UUID, now:
                                   modifiers=list(l.modifiers), units=int(l.units), charge_amount=l.charge_amount,
                                   service_date=l.service_date) for l in lines_by_claim[claim.id]])
         for claim in group]
-    envelopes = await stage_events(conn, events, source=SOURCE, aggregate_type="claim")
+    envelopes = await stage_claim_events(conn, events)
     await conn.execute(claim_history.insert(), [
         {"claim_id": claim.id, "tenant_id": claim.tenant_id, "occurred_at": now, "kind": "submitted",
          "from_status": ClaimStatus.READY, "to_status": ClaimStatus.SUBMITTED, "event_id": envelope.id,

@@ -20,12 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from openrcm_claims.adapters.tables import (
     claim_history, claim_submissions, claims, filing_deadline_alerts, payers, submissions,
 )
+from openrcm_claims.service_layer.claim_events import stage_claim_events
 from openrcm_claims.domain.lifecycle import ClaimStatus
 from openrcm_shared.contracts.claims import ClaimFilingDeadlineApproaching, ClaimFlaggedForFollowUp
-from openrcm_shared.messaging.outbox import stage_events
 
 log = logging.getLogger(__name__)
-SOURCE = "/openrcm/claims"
 ALERT_DAYS_BEFORE = (30, 7)
 # Not yet accepted by the payer: the deadline still matters.
 AT_RISK = (ClaimStatus.HELD, ClaimStatus.READY, ClaimStatus.SUBMITTED, ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE,
@@ -52,9 +51,9 @@ async def alert_filing_deadlines(engine: AsyncEngine, today: date, *, limit: int
 async def _alert(conn, claim, days: int) -> None:
     now = datetime.now(timezone.utc)
     await conn.execute(filing_deadline_alerts.insert().values(claim_id=claim.id, days_before=days, alerted_at=now))
-    [envelope] = await stage_events(conn, [ClaimFilingDeadlineApproaching(
+    [envelope] = await stage_claim_events(conn, [ClaimFilingDeadlineApproaching(
         tenant_id=claim.tenant_id, claim_id=claim.id, status=claim.status, filing_deadline=claim.filing_deadline,
-        days_before=days)], source=SOURCE, aggregate_type="claim")
+        days_before=days)])
     await conn.execute(claim_history.insert().values(
         claim_id=claim.id, tenant_id=claim.tenant_id, occurred_at=now, kind="filing_deadline_approaching",
         from_status=None, to_status=None, event_id=envelope.id,
@@ -78,9 +77,9 @@ async def flag_unacknowledged(engine: AsyncEngine, now: datetime, *, limit: int 
         for claim in overdue:
             await conn.execute(claims.update().where(claims.c.id == claim.id).values(follow_up_flagged_at=now))
             days = (now - claim.submitted_at).days
-            [envelope] = await stage_events(conn, [ClaimFlaggedForFollowUp(
+            [envelope] = await stage_claim_events(conn, [ClaimFlaggedForFollowUp(
                 tenant_id=claim.tenant_id, claim_id=claim.id, submitted_at=claim.submitted_at,
-                days_without_acknowledgement=days)], source=SOURCE, aggregate_type="claim")
+                days_without_acknowledgement=days)])
             await conn.execute(claim_history.insert().values(
                 claim_id=claim.id, tenant_id=claim.tenant_id, occurred_at=now, kind="flagged_for_follow_up",
                 from_status=None, to_status=None, event_id=envelope.id,

@@ -8,11 +8,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_claims.adapters.tables import claim_history, claims, scrub_results
+from openrcm_claims.service_layer.claim_events import stage_claim_events
 from openrcm_claims.domain.lifecycle import ClaimStatus
 from openrcm_shared.contracts.claims import ClaimHeld
-from openrcm_shared.messaging.outbox import stage_events
 
-SOURCE = "/openrcm/claims"
 
 
 def status_after_scrub(hits: list[dict]) -> ClaimStatus:
@@ -40,9 +39,9 @@ async def record_scrub(conn: AsyncConnection, *, tenant_id: str, claim_id, versi
     event_id = None
     if blocked:
         rule_ids = sorted({hit["rule_id"] for hit in hits if hit["severity"] == "block"})
-        [envelope] = await stage_events(conn, [ClaimHeld(tenant_id=tenant_id, claim_id=claim_id, version=version,
-                                                          rule_set_version=rule_set_version, rule_ids=rule_ids)],
-                                        source=SOURCE, aggregate_type="claim")
+        [envelope] = await stage_claim_events(conn, [ClaimHeld(
+            tenant_id=tenant_id, claim_id=claim_id, version=version, rule_set_version=rule_set_version,
+            rule_ids=rule_ids)])
         event_id = envelope.id
     scrubbed = dict(claim_id=claim_id, tenant_id=tenant_id, occurred_at=now, kind="scrubbed", from_status=from_status,
                     to_status=target, event_id=event_id,

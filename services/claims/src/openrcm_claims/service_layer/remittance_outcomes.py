@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
 from openrcm_claims.adapters.tables import claim_history, claims
-from openrcm_claims.domain.lifecycle import (
-    OPEN_STATUSES, ClaimStatus, CoverageStatus, IllegalTransition, check_transition, status_for_outcome,
-)
+from openrcm_claims.domain.lifecycle import OPEN_STATUSES, CoverageStatus, status_for_outcome
+from openrcm_claims.service_layer.transitions import move_claim
 from openrcm_shared.contracts.claims import ClaimCoverageRecorded, ClaimStatusChanged
 from openrcm_shared.contracts.eligibility import EligibilityChecked
 from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted
 from openrcm_shared.messaging.consumer import HandlerContext
 from openrcm_shared.messaging.errors import PermanentEventError
 
-log = logging.getLogger(__name__)
 
 
 async def _history(ctx: HandlerContext, claim_id, kind: str, detail: dict, from_status=None, to_status=None,
@@ -46,7 +43,7 @@ async def on_eligibility_checked(ctx: HandlerContext, event: EligibilityChecked)
 
 async def _locked_claim(ctx: HandlerContext, claim_id):
     row = (await ctx.conn.execute(
-        sa.select(claims.c.status, claims.c.paid_amount)
+        sa.select(claims.c.id, claims.c.tenant_id, claims.c.status, claims.c.paid_amount)
         .where(claims.c.id == claim_id, claims.c.tenant_id == ctx.tenant_id).with_for_update())).first()
     if row is None:
         raise PermanentEventError("remittance outcome for a claim this service does not know")
@@ -54,30 +51,23 @@ async def _locked_claim(ctx: HandlerContext, claim_id):
 
 
 async def on_claim_payment_posted(ctx: HandlerContext, event: ClaimPaymentPosted) -> None:
-    """Move the claim to paid, partially paid or denied; an illegal move is logged and recorded, not applied."""
-    current = await _locked_claim(ctx, event.claim_id)
-    from_status = ClaimStatus(current.status)
+    """Move the claim to paid, partially paid or denied; an illegal move is logged and recorded, not applied.
+    The money is added to the claim either way: it was paid."""
+    claim = await _locked_claim(ctx, event.claim_id)
     target = status_for_outcome(event.outcome)
-    paid_total = current.paid_amount + event.paid_amount
-    try:
-        check_transition(from_status, target)
-    except IllegalTransition as refused:
-        log.warning("illegal claim transition refused", extra={"from_status": refused.current, "to_status": target})
+    paid_total = claim.paid_amount + event.paid_amount
+    applied = await move_claim(
+        ctx.conn, claim, target, kind="status_changed",
+        detail={"paid_amount": str(event.paid_amount), "allowed_amount": str(event.allowed_amount),
+                "patient_responsibility_amount": str(event.patient_responsibility_amount),
+                "outcome": event.outcome, "remittance_id": str(event.remittance_id)},
+        event=ClaimStatusChanged(tenant_id=ctx.tenant_id, claim_id=event.claim_id, from_status=claim.status,
+                                 to_status=target.value, paid_amount=event.paid_amount,
+                                 remittance_id=event.remittance_id),
+        emit=ctx.emit, paid_amount=paid_total)
+    if not applied:
         await ctx.conn.execute(claims.update().where(claims.c.id == event.claim_id)
                                .values(paid_amount=paid_total, updated_at=sa.func.now()))
-        await _history(ctx, event.claim_id, "transition_refused",
-                       {"outcome": event.outcome, "paid_amount": str(event.paid_amount),
-                        "remittance_id": str(event.remittance_id)}, from_status, target)
-        return
-    await ctx.conn.execute(claims.update().where(claims.c.id == event.claim_id)
-                           .values(status=target, paid_amount=paid_total, updated_at=sa.func.now()))
-    await _history(ctx, event.claim_id, "status_changed",
-                   {"paid_amount": str(event.paid_amount), "allowed_amount": str(event.allowed_amount),
-                    "patient_responsibility_amount": str(event.patient_responsibility_amount),
-                    "remittance_id": str(event.remittance_id)}, from_status, target)
-    await ctx.emit(ClaimStatusChanged(tenant_id=ctx.tenant_id, claim_id=event.claim_id, from_status=from_status.value,
-                                      to_status=target.value, paid_amount=event.paid_amount,
-                                      remittance_id=event.remittance_id))
 
 
 async def on_claim_denied(ctx: HandlerContext, event: ClaimDenied) -> None:

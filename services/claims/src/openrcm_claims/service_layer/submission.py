@@ -19,8 +19,6 @@ from openrcm_claims.domain.lifecycle import CoverageStatus
 from openrcm_claims.entrypoints.schemas import ClaimLineOut, ClaimOut, EncounterIn, HistoryEntryOut
 from openrcm_shared.http.problems import Problem, field_error
 
-SOURCE = "/openrcm/claims"
-AGGREGATE = "claim"
 
 
 def claim_data(encounter: EncounterIn, payer) -> dict:

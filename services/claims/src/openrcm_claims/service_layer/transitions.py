@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_claims.adapters.tables import claim_history, claims
+from openrcm_claims.service_layer.claim_events import stage_claim_events
 from openrcm_claims.domain.lifecycle import ClaimStatus, IllegalTransition, check_transition
 from openrcm_shared.contracts.base import IntegrationEvent
-from openrcm_shared.messaging.outbox import stage_events
+from openrcm_shared.messaging.envelope import Envelope
 
 log = logging.getLogger(__name__)
-SOURCE = "/openrcm/claims"
 
 
 async def move_claim(conn: AsyncConnection, claim, target: ClaimStatus, *, kind: str, detail: dict,
-                     event: IntegrationEvent | None, **values) -> bool:
+                     event: IntegrationEvent | None,
+                     emit: Callable[[IntegrationEvent], Awaitable[list[Envelope]]] | None = None, **values) -> bool:
     """Apply one transition in the caller's transaction; an illegal one is refused, logged and
-    kept on the timeline (never applied). Returns whether it was applied."""
+    kept on the timeline (never applied). Returns whether it was applied.
+
+    `claim` needs id, tenant_id and status. `emit` stages the event; an event handler passes its
+    context's `emit`, so the new event names the consumed one as its cause."""
     current = ClaimStatus(claim.status)
     now = datetime.now(timezone.utc)
     try:
@@ -34,7 +39,7 @@ async def move_claim(conn: AsyncConnection, claim, target: ClaimStatus, *, kind:
                        .values(status=target, updated_at=now, **values))
     event_id = None
     if event is not None:
-        [envelope] = await stage_events(conn, [event], source=SOURCE, aggregate_type="claim")
+        [envelope] = await emit(event) if emit else await stage_claim_events(conn, [event])
         event_id = envelope.id
     await conn.execute(claim_history.insert().values(
         claim_id=claim.id, tenant_id=claim.tenant_id, occurred_at=now, kind=kind, from_status=current,
