@@ -11,7 +11,10 @@ from openrcm_shared.contracts.claims import (
 from openrcm_shared.contracts.collections import PatientBalanceChanged
 from openrcm_shared.contracts.denials import DenialCaseOpened
 from openrcm_shared.contracts.eligibility import EligibilityChecked
-from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted, RemittanceReceived
+from openrcm_shared.contracts.remittance import (
+    ClaimDenied, ClaimPaymentPosted, ClaimReversed, PaymentVarianceDetected, ProviderAdjustmentsPosted, RemittanceHeld,
+    RemittanceReceived,
+)
 
 ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     ClaimSubmitted,
@@ -27,6 +30,10 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     RemittanceReceived,
     ClaimPaymentPosted,
     ClaimDenied,
+    ClaimReversed,
+    PaymentVarianceDetected,
+    ProviderAdjustmentsPosted,
+    RemittanceHeld,
     DenialCaseOpened,
     PatientBalanceChanged,
 )

@@ -7,6 +7,7 @@ outcome is published on its own, keyed by the claim id, so it lands in that clai
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import ClassVar, Literal
 from uuid import UUID
 
@@ -18,7 +19,14 @@ from openrcm_shared.money import Money
 
 # CAS claim adjustment group codes (X12 005010X221A1, CAS01).
 GroupCode = Literal["CO", "PR", "OA", "PI", "CR"]
-ClaimOutcome = Literal["paid", "partially_paid", "denied"]
+# not_our_claim: CLP02 23, the payer says the claim is not theirs and forwarded it elsewhere.
+ClaimOutcome = Literal["paid", "partially_paid", "denied", "not_our_claim"]
+# CLP02 claim status codes (005010X221A1): 1/2/3 processed as primary/secondary/tertiary, 4 denied,
+# 19/20/21 processed as primary/secondary/tertiary and forwarded to another payer (crossover),
+# 22 reversal of previous payment, 23 not our claim, forwarded to additional payer(s), 25 predetermination.
+ClaimStatusCode = Literal["1", "2", "3", "4", "19", "20", "21", "22", "23", "25"]
+# Patient responsibility by kind, from the PR group's CARC: 1 deductible, 2 coinsurance, 3 copay.
+PatientShareKind = Literal["deductible", "coinsurance", "copay", "other"]
 
 
 class _Part(BaseModel):
@@ -38,6 +46,26 @@ class PostedLine(_Part):
     allowed_amount: Money
     paid_amount: Money
     patient_responsibility_amount: Money
+    procedure_code: str | None = None
+    modifiers: list[str] = []
+    service_date: date | None = None
+    units: Decimal | None = None
+
+
+class PatientShare(_Part):
+    """Part of the patient's responsibility: which kind, from which CARC, on which line."""
+
+    line_number: int | None = None
+    kind: PatientShareKind
+    carc: str
+    amount: Money
+
+
+class Crossover(_Part):
+    """CLP02 19/20/21: the payer forwarded the claim to the next payer (NM1*TT in the 835)."""
+
+    payer_name: str | None = None
+    payer_id: str | None = None
 
 
 class RemittanceReceived(IntegrationEvent):
@@ -71,6 +99,12 @@ class ClaimPaymentPosted(IntegrationEvent):
     patient_responsibility_amount: Money
     adjustments: list[Adjustment]
     lines: list[PostedLine]
+    # Added in the 835 posting (issue 4); absent on manual JSON postings made before it.
+    claim_status_code: ClaimStatusCode | None = None
+    payer_claim_control_number: str | None = None
+    patient_shares: list[PatientShare] = []
+    crossover: Crossover | None = None
+    interest_amount: Money | None = None
 
 
 class DeniedItem(_Part):
@@ -93,3 +127,85 @@ class ClaimDenied(IntegrationEvent):
     patient_control_number: str
     denied_amount: Money
     denials: list[DeniedItem]
+    claim_status_code: ClaimStatusCode | None = None
+    payer_claim_control_number: str | None = None
+
+
+class ClaimReversed(IntegrationEvent):
+    """CLP02 22: the payer took back an earlier payment decision on this claim (amounts are those
+    of the original decision, as positive numbers). A corrected decision usually follows in the same
+    ERA as a ClaimPaymentPosted."""
+
+    event_type: ClassVar[str] = "org.openrcm.remittance.claim_reversed.v1"
+    topic: ClassVar[str] = topics.REMITTANCE
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    remittance_id: UUID
+    patient_id: str
+    payer_id: str
+    patient_control_number: str
+    payer_claim_control_number: str | None = None
+    reversed_paid_amount: Money
+    reversed_patient_responsibility_amount: Money
+    reversed_adjustments: list[Adjustment]
+    reversed_patient_shares: list[PatientShare] = []
+
+
+class PaymentVarianceDetected(IntegrationEvent):
+    """A posted line's allowed amount differs from the payer's contracted (fee schedule) amount."""
+
+    event_type: ClassVar[str] = "org.openrcm.remittance.payment_variance_detected.v1"
+    topic: ClassVar[str] = topics.REMITTANCE
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    remittance_id: UUID
+    payer_id: str
+    line_number: int
+    procedure_code: str
+    modifiers: list[str] = []
+    service_date: date
+    contracted_amount: Money
+    allowed_amount: Money
+    variance_amount: Money  # contracted - allowed: positive is an underpayment
+    paid_amount: Money
+
+
+class ProviderAdjustment(_Part):
+    """One PLB adjustment: reason (PLB03-1, e.g. WO, FB, L6, 72, CS), reference and amount. A
+    positive amount reduces the payment (money the payer keeps); a negative one adds to it (interest)."""
+
+    reason_code: str
+    reference: str | None = None
+    amount: Money
+
+
+class ProviderAdjustmentsPosted(IntegrationEvent):
+    """The PLB segments of an ERA, posted to the provider's account (not to any claim)."""
+
+    event_type: ClassVar[str] = "org.openrcm.remittance.provider_adjustments_posted.v1"
+    topic: ClassVar[str] = topics.REMITTANCE
+    key_field: ClassVar[str] = "remittance_id"
+
+    remittance_id: UUID
+    payer_id: str
+    provider_identifier: str
+    fiscal_period_date: date
+    adjustments: list[ProviderAdjustment]
+    total_amount: Money
+
+
+class RemittanceHeld(IntegrationEvent):
+    """An 835 transaction that cannot be posted as it stands (it does not balance, or a claim in it
+    is not matched): nothing of it was posted; it waits for review."""
+
+    event_type: ClassVar[str] = "org.openrcm.remittance.remittance_held.v1"
+    topic: ClassVar[str] = topics.REMITTANCE
+    key_field: ClassVar[str] = "remittance_id"
+
+    remittance_id: UUID
+    payer_id: str
+    trace_number: str
+    payment_amount: Money
+    reasons: list[str]
