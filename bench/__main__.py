@@ -4,6 +4,7 @@
     ./openrcm bench intake --duration 5          a quick smoke run
     ./openrcm bench intake --rates 300 --no-closed-loop
     ./openrcm bench intake --profile claims,remittance     also profile those services under load
+    ./openrcm bench posting                      835 posting: 10,000 and 100,000-claim ERAs into PostgreSQL
 """
 
 from __future__ import annotations
@@ -79,6 +80,12 @@ def parser() -> argparse.ArgumentParser:
                              "(its figures are not benchmark figures)")
     intake.add_argument("--profile-seconds", type=_positive(float), default=defaults.profile_seconds,
                         metavar="SECONDS", help=f"length of the profiled run (default: {defaults.profile_seconds:g})")
+    posting = commands.add_parser(
+        "posting", help="835 posting into PostgreSQL: claim payments/s and a 100,000-claim ERA end to end",
+        description="Stores and posts synthetic 835 ERAs with the remittance service's own functions on an "
+                    "embedded PostgreSQL (bench ports, .local/bench-posting), one fresh process per size.")
+    posting.add_argument("--sizes", default="10000,100000", metavar="N1,N2",
+                         help="claims per ERA (default: 10000,100000)")
     return main
 
 
@@ -97,6 +104,10 @@ def main(argv: list[str]) -> int:
             drain_timeout=args.drain_timeout, warmup=args.warmup, pause=max(0.0, args.pause),
             profile=args.profile, profile_seconds=args.profile_seconds)
         return run_intake(options, argv)
+    if args.command == "posting":
+        from bench.posting import run
+
+        return run([int(part) for part in args.sizes.split(",") if part.strip()])
     cli.print_help()
     return 2
 

@@ -45,3 +45,26 @@ async def test_late_charges_join_a_claim_until_it_goes_out(api):
     await claim_in(api, sent["id"], "accepted_by_payer")
     too_late = await api["claims"].post(f"/v1/claims/{sent['id']}/charges", json=late)
     assert too_late.status_code == 409
+
+
+async def test_late_charges_beyond_the_837p_limit_become_a_further_claim_of_the_encounter(api):
+    served = (date.today() - timedelta(days=5)).isoformat()
+    held = encounter(lines=[{"procedure_code": "99213", "charge_amount": "10.00", "service_date": served,
+                             "diagnosis_pointers": [1]} for _ in range(49)])
+    del held["billing_provider"]["address"]  # held: it cannot go out yet
+    claim = (await api["claims"].post("/v1/encounters", json=held)).json()
+    assert (claim["status"], len(claim["lines"])) == ("held", 49)
+    late = {"lines": [{"procedure_code": "81002", "charge_amount": "12.25", "service_date": served,
+                       "diagnosis_pointers": [1]} for _ in range(3)]}
+    bad = {"lines": [{**late["lines"][0], "diagnosis_pointers": [3]}]}
+    refused = await api["claims"].post(f"/v1/claims/{claim['id']}/charges", json=bad)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["pointer"] == "/lines/0/diagnosis_pointers/0"
+
+    added = await api["claims"].post(f"/v1/claims/{claim['id']}/charges", json=late)
+    assert added.status_code == 200, added.text
+    body = added.json()
+    assert (body["version"], len(body["lines"]), body["total_charge"]) == (2, 50, "502.25")
+    [further] = body["related_claims"]
+    assert further["split_part"] == 2
+    spilled = (await api["claims"].get(f"/v1/claims/{further['id']}")).json()
+    assert ([line["procedure_code"] for line in spilled["lines"]], spilled["total_charge"]) == (["81002"] * 2, "24.50")

@@ -67,3 +67,21 @@ def run_migrations_online(context, target_metadata) -> None:
         await engine.dispose()
 
     asyncio.run(run())
+
+
+async def copy_rows(conn, table, rows: list[dict]) -> None:
+    """Insert many rows with PostgreSQL's COPY, inside `conn`'s transaction: several times faster
+    than an INSERT per row for bulk writes (an ERA's postings). JSON columns take Python values,
+    serialised here; every row must have the same keys."""
+    if not rows:
+        return
+    import json
+
+    import sqlalchemy as sa
+
+    columns = list(rows[0])
+    json_columns = {name for name in columns if isinstance(table.c[name].type, sa.JSON)}
+    records = [tuple(json.dumps(row[name]) if name in json_columns and row[name] is not None else row[name]
+                     for name in columns) for row in rows]
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)

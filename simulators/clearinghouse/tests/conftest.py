@@ -1,9 +1,11 @@
-"""In-process clearinghouse (httpx.ASGITransport, lifespan started by hand) and a tiny webhook
-receiver served by uvicorn on a free 127.0.0.1 port. Every wait is bounded."""
+"""In-process clearinghouse (httpx.ASGITransport, lifespan started by hand) and tiny webhook
+receivers (acknowledgements; remittances) served by uvicorn on free 127.0.0.1 ports. Every wait is
+bounded."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +26,7 @@ class Delivery:
     headers: dict[str, str]
     body: bytes
     answered: int  # the status the receiver gave
+    received_at: float = field(default_factory=time.monotonic)
 
     @property
     def transaction_set_id(self) -> str:
@@ -63,9 +66,8 @@ class WebhookReceiver:
         await send({"type": "http.response.body", "body": b"{}"})
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
+@contextlib.asynccontextmanager
+async def served(receiver: WebhookReceiver) -> AsyncIterator[WebhookReceiver]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -79,6 +81,20 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
         sock.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    """Stands for the claims service: receives the 999s and 277CAs."""
+    async with served(WebhookReceiver()) as receiver:
+        yield receiver
+
+
+@pytest.fixture
+async def remittance_receiver() -> AsyncIterator[WebhookReceiver]:
+    """Stands for the remittance service: receives the 835s."""
+    async with served(WebhookReceiver()) as receiver:
+        yield receiver
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from openrcm_devstack.kafka import KafkaBroker
+from openrcm_devstack.paths import repo_root
 from openrcm_devstack.postgres import PostgresServer, create_databases, with_database
 from openrcm_devstack.services import (
     SERVICES, RunningService, migrate_service, start_clearinghouse, start_service, wait_ready,
@@ -35,6 +36,8 @@ class StackPorts:
 DEFAULT_PORTS = StackPorts()
 TEST_PORTS = StackPorts(postgres=55433, kafka=19092, kafka_controller=19093,
                         services={s.name: 18000 + i + 1 for i, s in enumerate(SERVICES)}, clearinghouse=18010)
+# What the simulated payer decides under `./openrcm run` (simulators/clearinghouse, adjudication_rules.py).
+DEFAULT_ADJUDICATION_RULES = Path("deploy", "clearinghouse", "adjudication-rules.json")  # in the checkout
 BENCH_PORTS = StackPorts(postgres=55434, kafka=29192, kafka_controller=29193,
                          services={s.name: 28100 + i + 1 for i, s in enumerate(SERVICES)}, clearinghouse=28110)
 
@@ -118,20 +121,34 @@ class Stack:
         return path.read_text().strip()
 
     def start_clearinghouse(self) -> None:
-        """The clearinghouse simulator (an external party in real life): takes 837s, answers by webhook."""
+        """The clearinghouse simulator (an external party in real life): takes 837s, answers by
+        webhook with 999/277CA (to claims) and, once its payer has adjudicated, 835s (to remittance)."""
         env = dict(os.environ)
         env.update({
             "CLEARINGHOUSE_WEBHOOK_URL": f"http://127.0.0.1:{self.ports.services['claims']}/v1/webhooks/clearinghouse",
+            "CLEARINGHOUSE_REMITTANCE_WEBHOOK_URL":
+                f"http://127.0.0.1:{self.ports.services['remittance']}/v1/webhooks/clearinghouse",
             "CLEARINGHOUSE_WEBHOOK_SECRETS": self.webhook_secret(),
+            "CLEARINGHOUSE_ADJUDICATION_RULES_FILE": self._adjudication_rules_file(),
         })
         self.clearinghouse = start_clearinghouse(port=self.ports.clearinghouse, env=env,
                                                  log_dir=self.state_dir / "logs")
         wait_ready(self.clearinghouse)
 
+    def _adjudication_rules_file(self) -> str:
+        """`./openrcm run` adjudicates with the shipped rules (or the file CLEARINGHOUSE_ADJUDICATION_RULES_FILE
+        names); the test and bench stacks start with none, so no 835 reaches a test that did not ask
+        for one (tests opt in with PUT /v1/adjudication-rules). Empty means no rules."""
+        if self.ports != DEFAULT_PORTS:
+            return ""
+        return os.environ.get("CLEARINGHOUSE_ADJUDICATION_RULES_FILE") or str(repo_root() / DEFAULT_ADJUDICATION_RULES)
+
     def _service_env(self, spec, extra_env: dict[str, str] | None) -> dict[str, str]:
         env = dict(extra_env or {})
         if spec.name == "claims":
             env.setdefault("OPENRCM_CLAIMS_CLEARINGHOUSE_URL", self.clearinghouse_url)
+            env.setdefault("CLEARINGHOUSE_WEBHOOK_SECRETS", self.webhook_secret())
+        if spec.name == "remittance":  # 835 ERAs arrive by the same signed webhooks
             env.setdefault("CLEARINGHOUSE_WEBHOOK_SECRETS", self.webhook_secret())
         return env
 

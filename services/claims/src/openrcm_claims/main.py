@@ -2,6 +2,7 @@
 
 from openrcm_claims.entrypoints.api import router
 from openrcm_claims.entrypoints.fhir_api import router as fhir_router
+from openrcm_claims.entrypoints.parties_api import router as parties_router
 from openrcm_claims.entrypoints.reference_api import router as reference_router
 from openrcm_claims.entrypoints.webhooks import router as webhooks_router
 from openrcm_claims.entrypoints.subscriptions import SUBSCRIPTIONS
@@ -13,6 +14,13 @@ from openrcm_claims.service_layer.follow_up import run_follow_up_loop
 from openrcm_claims.service_layer.scrubbing import warm_code_sets
 from openrcm_claims.settings import SubmissionSettings
 from openrcm_shared.service import ServiceDefinition, create_service_app
+
+
+async def load_code_sets(runtime) -> None:
+    """Load the shipped code sets and the CMS files configured (CodeSetSettings) at start-up, and
+    stay up: a file that cannot be loaded stops this task, and /readyz names it."""
+    await asyncio.to_thread(warm_code_sets)
+    await asyncio.Event().wait()
 
 
 async def submit_ready_claims(runtime) -> None:
@@ -35,9 +43,10 @@ DEFINITION = ServiceDefinition(
     title="OpenRCM claims",
     description="Charge intake from EHRs, claims and their lifecycle.",
     aggregate_type="claim",
-    routers=[router, reference_router, webhooks_router, fhir_router],
+    routers=[router, reference_router, parties_router, webhooks_router, fhir_router],
     subscriptions=SUBSCRIPTIONS,
-    background={"submission_batches": submit_ready_claims, "deadline_watch": watch_deadlines},
+    background={"code_sets": load_code_sets, "submission_batches": submit_ready_claims,
+                "deadline_watch": watch_deadlines},
 )
 
 app = create_service_app(DEFINITION)

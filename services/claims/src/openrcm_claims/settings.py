@@ -25,3 +25,25 @@ class SubmissionSettings(BaseSettings):
     batch_interval_seconds: float = 1.0
     max_claims_per_batch: int = 2000
     follow_up_interval_seconds: float = 60.0
+
+
+class CodeSetSettings(BaseSettings):
+    """CMS code-set files the scrubber loads at start-up (they change every quarter, so none is
+    shipped). A file setting wins over what is found in `code_set_dir`; lists are comma-separated.
+
+    Found in `code_set_dir` by CMS's file names: `*ANWEB*.txt` (HCPCS Level II), `ccipra*.txt`
+    (NCCI PTP, practitioner), `ccioph*.txt` (NCCI PTP, outpatient hospital),
+    `*MUE*Practitioner*.csv` and `*MUE*Hospital*.csv` (MUE), `icd10cm_order_<FY>.txt` (ICD-10-CM
+    releases newer than the shipped ones). When several HCPCS, MUE or order files match, the
+    last by name (the newest quarter or year) is used.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OPENRCM_CLAIMS_", extra="ignore")
+
+    code_set_dir: str | None = None
+    hcpcs_file: str | None = None
+    ncci_ptp_files: str | None = None
+    ncci_ptp_hospital_files: str | None = None
+    mue_file: str | None = None
+    mue_hospital_file: str | None = None
+    icd10cm_order_files: str | None = None

@@ -21,7 +21,9 @@ def test_every_status_has_a_row_in_the_transition_table():
 
 @pytest.mark.parametrize("current,target", [
     ("submitted", "paid"), ("submitted", "partially_paid"), ("submitted", "denied"),
-    ("denied", "paid"), ("partially_paid", "paid")])
+    ("denied", "paid"), ("partially_paid", "paid"),
+    # a reversal (835 CLP02 22) takes the decision back: the claim is with the payer again
+    ("paid", "accepted_by_payer"), ("partially_paid", "accepted_by_payer"), ("denied", "accepted_by_payer")])
 def test_allowed_transitions(current, target):
     check_transition(ClaimStatus(current), ClaimStatus(target))
 
@@ -48,12 +50,12 @@ def test_patient_control_numbers_fit_clm01_and_do_not_repeat():
 def test_encounter_validation_normalises_codes():
     parsed = EncounterIn.model_validate(encounter())
     assert parsed.diagnosis_codes == ["E119", "I10"]
-    assert parsed.pointer_errors() == []
+    assert parsed.consistency_errors() == []
 
 
 def test_encounter_limits():
     too_many = encounter()
-    too_many["lines"] = too_many["lines"] * 26  # 52 lines: beyond the 837P's 50 per claim
+    too_many["lines"] = too_many["lines"] * 500  # 1,000 lines: beyond the 837I's 999, the most one claim carries
     with pytest.raises(ValidationError) as caught:
         EncounterIn.model_validate(too_many)
     assert [tuple(e["loc"]) for e in caught.value.errors()] == [("lines",)]

@@ -1,7 +1,11 @@
 """The remittance service: payer payments posted line by line and turned into per-claim events."""
 
 from openrcm_remittance.entrypoints.api import router
+from openrcm_remittance.entrypoints.deposit_api import router as deposit_router
+from openrcm_remittance.entrypoints.fee_schedule_api import router as fee_schedule_router
 from openrcm_remittance.entrypoints.subscriptions import SUBSCRIPTIONS
+from openrcm_remittance.entrypoints.webhooks import router as webhooks_router
+from openrcm_remittance.service_layer.worker import post_pending_files
 from openrcm_shared.service import ServiceDefinition, create_service_app
 
 DEFINITION = ServiceDefinition(
@@ -9,8 +13,10 @@ DEFINITION = ServiceDefinition(
     title="OpenRCM remittance",
     description="Payment posting: remittances balanced, matched to claims and posted; outcomes published per claim.",
     aggregate_type="remittance",
-    routers=[router],
+    # Fixed paths (/v1/remittances/variances, /unreassociated) before /v1/remittances/{remittance_id}.
+    routers=[fee_schedule_router, deposit_router, router, webhooks_router],
     subscriptions=SUBSCRIPTIONS,
+    background={"stored_files": post_pending_files},
 )
 
 app = create_service_app(DEFINITION)

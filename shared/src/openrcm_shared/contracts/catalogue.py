@@ -5,15 +5,15 @@ from __future__ import annotations
 from openrcm_shared.contracts.base import IntegrationEvent
 from openrcm_shared.contracts.claims import (
     ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimCoverageRecorded, ClaimFilingDeadlineApproaching,
-    ClaimFlaggedForFollowUp, ClaimHeld, ClaimRejected,
-    ClaimStatusChanged, ClaimSubmitted,
+    ClaimFlaggedForFollowUp, ClaimForwardedByPayer, ClaimHeld, ClaimRejected,
+    ClaimStatusChanged, ClaimSubmitted, NextPayerClaimCreated,
 )
 from openrcm_shared.contracts.collections import PatientBalanceChanged
-from openrcm_shared.contracts.denials import DenialCaseOpened
+from openrcm_shared.contracts.denials import DenialCaseClosed, DenialCaseOpened
 from openrcm_shared.contracts.eligibility import EligibilityChecked
 from openrcm_shared.contracts.remittance import (
-    ClaimDenied, ClaimPaymentPosted, ClaimReversed, PaymentVarianceDetected, ProviderAdjustmentsPosted, RemittanceHeld,
-    RemittanceReceived,
+    ClaimDenied, ClaimPaymentPosted, ClaimReversed, DepositRecorded, PaymentVarianceDetected, ProviderAdjustmentsPosted,
+    RemittanceHeld, RemittanceReassociated, RemittanceReceived,
 )
 
 ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
@@ -26,6 +26,8 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     ClaimFlaggedForFollowUp,
     ClaimCoverageRecorded,
     ClaimStatusChanged,
+    ClaimForwardedByPayer,
+    NextPayerClaimCreated,
     EligibilityChecked,
     RemittanceReceived,
     ClaimPaymentPosted,
@@ -34,7 +36,10 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     PaymentVarianceDetected,
     ProviderAdjustmentsPosted,
     RemittanceHeld,
+    DepositRecorded,
+    RemittanceReassociated,
     DenialCaseOpened,
+    DenialCaseClosed,
     PatientBalanceChanged,
 )
 

@@ -20,11 +20,12 @@ class SubmittedClaimLine(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     line_number: int
-    procedure_code: str
+    procedure_code: str  # "" on an institutional line billed by revenue code alone (no HCPCS in SV202)
     modifiers: list[str] = []
     units: int
     charge_amount: NonNegativeMoney
     service_date: date
+    revenue_code: str | None = None  # institutional lines: the NUBC revenue code (837I SV201)
 
 
 class ClaimSubmitted(IntegrationEvent):
@@ -42,6 +43,9 @@ class ClaimSubmitted(IntegrationEvent):
     service_date_to: date
     submitted_at: datetime
     lines: list[SubmittedClaimLine]
+    claim_type: Literal["professional", "institutional"] | None = None
+    # SBR01 of the claim's payer: P primary, S secondary, T tertiary (coordination of benefits).
+    payer_responsibility: Literal["P", "S", "T"] | None = None
 
 
 class ClaimHeld(IntegrationEvent):
@@ -152,3 +156,40 @@ class ClaimStatusChanged(IntegrationEvent):
     to_status: ClaimStatus
     paid_amount: Money | None = None
     remittance_id: UUID | None = None
+
+
+class ClaimForwardedByPayer(IntegrationEvent):
+    """The payer says another payer has the claim now: it forwarded it after adjudicating (a
+    crossover, 835 CLP02 19/20/21 with NM1*TT), or it was not theirs (CLP02 23). The practice does
+    not send that payer a claim itself; the forwarded payer's remittance is awaited."""
+
+    event_type: ClassVar[str] = "org.openrcm.claims.claim_forwarded_by_payer.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    payer_id: str
+    reason: Literal["crossover", "not_our_claim"]
+    claim_status_code: str | None = None
+    forwarded_to_payer_id: str | None = None
+    forwarded_to_payer_name: str | None = None
+    remittance_id: UUID | None = None
+
+
+class NextPayerClaimCreated(IntegrationEvent):
+    """A payer adjudicated a claim and the patient has a next coverage in the order of benefits: a
+    claim for that payer (secondary or tertiary) was created, carrying the previous payers'
+    adjudication (837 loops 2320/2430). Keyed by the new claim."""
+
+    event_type: ClassVar[str] = "org.openrcm.claims.next_payer_claim_created.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    prior_claim_id: UUID
+    encounter_id: str
+    payer_id: str
+    payer_responsibility: Literal["S", "T"]
+    prior_payer_id: str
+    total_charge: NonNegativeMoney
+    prior_paid_amount: Money

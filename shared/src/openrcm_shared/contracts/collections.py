@@ -17,6 +17,7 @@ class PatientBalanceChanged(IntegrationEvent):
 
     patient_id: str
     claim_id: UUID | None
-    entry_kind: Literal["patient_responsibility", "payment", "adjustment"]
+    # payer_reversal: the payer took back its decision, and with it the patient share it had assigned.
+    entry_kind: Literal["patient_responsibility", "payment", "adjustment", "payer_reversal"]
     amount: Money
     balance: Money

@@ -22,3 +22,15 @@ class DenialCaseOpened(IntegrationEvent):
     denied_amount: Money
     primary_carc: str
     appeal_deadline: date
+
+
+class DenialCaseClosed(IntegrationEvent):
+    """A case left the worklist without an appeal: the payer reversed the decision it was about."""
+
+    event_type: ClassVar[str] = "org.openrcm.denials.denial_case_closed.v1"
+    topic: ClassVar[str] = topics.DENIALS
+    key_field: ClassVar[str] = "claim_id"
+
+    case_id: UUID
+    claim_id: UUID
+    reason: str

@@ -209,3 +209,39 @@ class RemittanceHeld(IntegrationEvent):
     trace_number: str
     payment_amount: Money
     reasons: list[str]
+
+
+class DepositRecorded(IntegrationEvent):
+    """A payer's EFT as it reached the bank (a CCD+ credit whose addenda carry the ERA's TRN), recorded
+    and, when its ERA is already here and fits, reassociated at once (remittance_id set)."""
+
+    event_type: ClassVar[str] = "org.openrcm.remittance.deposit_recorded.v1"
+    topic: ClassVar[str] = topics.REMITTANCE
+    key_field: ClassVar[str] = "deposit_id"
+
+    deposit_id: UUID
+    trace_number: str  # the ERA's TRN02
+    amount: Money
+    deposit_date: date
+    payer_id: str | None = None
+    status: Literal["matched", "unmatched"]
+    remittance_id: UUID | None = None
+    recorded_at: datetime
+
+
+class RemittanceReassociated(IntegrationEvent):
+    """An ERA and the deposit that paid it are tied together (CAQH CORE 370 reassociation): same trace
+    number (TRN02), same amount (BPR02), payment date (BPR16) within tolerance of the deposit date."""
+
+    event_type: ClassVar[str] = "org.openrcm.remittance.remittance_reassociated.v1"
+    topic: ClassVar[str] = topics.REMITTANCE
+    key_field: ClassVar[str] = "remittance_id"
+
+    remittance_id: UUID
+    deposit_id: UUID
+    payer_id: str
+    trace_number: str
+    amount: Money
+    payment_date: date  # BPR16
+    deposit_date: date
+    reassociated_at: datetime

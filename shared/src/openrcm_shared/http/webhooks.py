@@ -11,12 +11,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 TOLERANCE_SECONDS = 5 * 60
 SECRET_PREFIX = "whsec_"
+SECRETS_ENV = "CLEARINGHOUSE_WEBHOOK_SECRETS"
+
+
+def configured_secrets(env: Mapping[str, str] | None = None) -> list[str]:
+    """The receiver's accepted secrets: `CLEARINGHOUSE_WEBHOOK_SECRETS`, comma-separated `whsec_`
+    values (several while the sender rotates its secret)."""
+    raw = (os.environ if env is None else env).get(SECRETS_ENV, "")
+    return [secret.strip() for secret in raw.split(",") if secret.strip()]
 
 
 class WebhookVerificationError(Exception):

@@ -11,9 +11,14 @@ from collections.abc import Iterable
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_shared.contracts.base import IntegrationEvent
+from openrcm_shared.db import copy_rows
 from openrcm_shared.messaging.envelope import Envelope
 from openrcm_shared.messaging.tables import outbox
 from openrcm_shared.observability import current_correlation_id, current_traceparent
+
+
+# From this many events on, COPY is used (a bulk posting); a single state change keeps the INSERT.
+BULK_ROWS = 50
 
 
 def build_envelope(event: IntegrationEvent, *, source: str, cause: Envelope | None = None) -> Envelope:
@@ -56,6 +61,8 @@ async def stage_events(
         envelope = build_envelope(event, source=source, cause=cause)
         rows.append(outbox_row(event, envelope, aggregate_type))
         envelopes.append(envelope)
-    if rows:
+    if len(rows) >= BULK_ROWS:
+        await copy_rows(conn, outbox, rows)
+    elif rows:
         await conn.execute(outbox.insert(), rows)
     return envelopes

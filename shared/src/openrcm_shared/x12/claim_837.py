@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
 from typing import Union
@@ -230,7 +230,8 @@ class Patient:
 
 @dataclass(frozen=True, slots=True)
 class Provider:
-    """An individual provider: referring (837P 2310A), rendering (837P 2310B), attending (837I 2310A)."""
+    """An individual provider: referring (837P 2310A), rendering (837P 2310B), supervising (837P
+    2310D), attending (837I 2310A)."""
 
     npi: str
     last_name: str
@@ -369,6 +370,7 @@ class ProfessionalClaim:
     rendering_provider: Provider | None = None
     service_facility: ServiceFacility | None = None
     other_payers: tuple[OtherPayerCoverage, ...] = ()
+    supervising_provider: Provider | None = None  # 2310D
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +394,7 @@ class InstitutionalClaim:
     admission_type_code: str | None = None  # CL101 (required on inpatient claims)
     admission_source_code: str | None = None  # CL102
     admitted_at: date | datetime | None = None  # DTP*435: D8, or DT with the hour when a datetime
+    discharge_hour: time | None = None  # DTP*096 TM (hour and minute of discharge, inpatient)
     admitting_diagnosis: str | None = None  # HI*ABJ (inpatient)
     reason_for_visit: tuple[str, ...] = ()  # HI*APR, up to 3 (unscheduled outpatient)
     other_diagnoses: tuple[str, ...] = ()  # HI*ABF, up to 24
@@ -812,6 +815,9 @@ def _professional_claim_segments(claim: ProfessionalClaim, parties: _PartyCache)
             claim.rendering_provider, "82", "PE", "rendering_provider"))
     if claim.service_facility is not None:  # 2310C
         segments += parties.get(claim.service_facility, "77", lambda: _service_facility_segments(claim.service_facility))
+    if claim.supervising_provider is not None:  # 2310D: NM1*DQ (no PRV in this loop)
+        segments += parties.get(claim.supervising_provider, "DQ", lambda: _provider_segments(
+            claim.supervising_provider, "DQ", None, "supervising_provider"))
     segments += _other_payers_segments(claim)
     diagnosis_count = len(claim.diagnosis_codes)
     for number, line in enumerate(claim.lines):
@@ -924,12 +930,18 @@ def _institutional_claim_segments(claim: InstitutionalClaim, parties: _PartyCach
 
 
 def _statement_and_admission(claim: InstitutionalClaim) -> list[str]:
-    """2300 DTP*434 statement dates (RD8, required), DTP*435 admission (inpatient), CL1."""
+    """2300 DTP*096 discharge hour (inpatient), DTP*434 statement dates (RD8, required), DTP*435
+    admission (inpatient), CL1 — the TR3 order of the 2300 DTPs (all at position 1350)."""
     start = _date(claim.statement_from, "statement_from")
     end = _date(claim.statement_to, "statement_to")
     if claim.statement_to < claim.statement_from:
         raise X12ContentError("statement_to", "is before statement_from")
-    segments = [f"DTP*434*RD8*{start}-{end}"]
+    segments = []
+    if claim.discharge_hour is not None:
+        if not isinstance(claim.discharge_hour, time):
+            raise X12ContentError("discharge_hour", f"must be a time, got {claim.discharge_hour!r}")
+        segments.append(f"DTP*096*TM*{claim.discharge_hour:%H%M}")
+    segments.append(f"DTP*434*RD8*{start}-{end}")
     if claim.admitted_at is not None:
         if isinstance(claim.admitted_at, datetime):
             segments.append(f"DTP*435*DT*{_d8(claim.admitted_at.date())}{claim.admitted_at:%H%M}")

@@ -396,7 +396,8 @@ _CLAIM_NAME_ROLES = {
     "TT": "crossover_carrier", "PR": "corrected_priority_payer", "GB": "other_subscriber",
 }
 _CLAIM_DATES = {"232": "statement_from", "233": "statement_to", "036": "coverage_expiration", "050": "received_date"}
-_MIA_AMOUNTS = {
+# Element positions of MIA and MOA (loop 2100), shared with the 835 writer.
+MIA_AMOUNTS = {
     2: "pps_operating_outlier_amount", 4: "claim_drg_amount", 6: "disproportionate_share_amount",
     7: "msp_pass_through_amount", 8: "pps_capital_amount", 9: "pps_capital_fsp_drg_amount",
     10: "pps_capital_hsp_drg_amount", 11: "pps_capital_dsh_drg_amount", 12: "old_capital_amount",
@@ -405,10 +406,10 @@ _MIA_AMOUNTS = {
     18: "indirect_teaching_amount", 19: "nonpayable_professional_component_amount",
     24: "pps_capital_exception_amount",
 }
-_MIA_QUANTITIES = {1: "covered_days_or_visits", 3: "lifetime_psychiatric_days", 15: "cost_report_day_count"}
-_MIA_REMARKS = (5, 20, 21, 22, 23)
-_MOA_AMOUNTS = {2: "hcpcs_payable_amount", 8: "esrd_payment_amount", 9: "nonpayable_professional_component_amount"}
-_MOA_REMARKS = (3, 4, 5, 6, 7)
+MIA_QUANTITIES = {1: "covered_days_or_visits", 3: "lifetime_psychiatric_days", 15: "cost_report_day_count"}
+MIA_REMARKS = (5, 20, 21, 22, 23)
+MOA_AMOUNTS = {2: "hcpcs_payable_amount", 8: "esrd_payment_amount", 9: "nonpayable_professional_component_amount"}
+MOA_REMARKS = (3, 4, 5, 6, 7)
 # Segments of loop 2000 (LX header) that carry provider summary statistics, not money to post.
 _PROVIDER_SUMMARY_IDS = frozenset({"TS3", "TS2"})
 
@@ -829,20 +830,20 @@ class _Parser835:
 
     def _inpatient(self, mia: list[str]) -> InpatientAdjudication:
         values: dict[str, object] = {}
-        for position, name in chain(_MIA_AMOUNTS.items(), _MIA_QUANTITIES.items()):
+        for position, name in chain(MIA_AMOUNTS.items(), MIA_QUANTITIES.items()):
             if element(mia, position):
                 values[name] = self._amount(mia, position)
-        remarks = tuple(code for code in (element(mia, position) for position in _MIA_REMARKS) if code)
+        remarks = tuple(code for code in (element(mia, position) for position in MIA_REMARKS) if code)
         return InpatientAdjudication(remark_codes=remarks, **values)
 
     def _outpatient(self, moa: list[str]) -> OutpatientAdjudication:
         values: dict[str, object] = {}
-        for position, name in _MOA_AMOUNTS.items():
+        for position, name in MOA_AMOUNTS.items():
             if element(moa, position):
                 values[name] = self._amount(moa, position)
         if element(moa, 1):
             values["reimbursement_rate"] = self._amount(moa, 1)
-        remarks = tuple(code for code in (element(moa, position) for position in _MOA_REMARKS) if code)
+        remarks = tuple(code for code in (element(moa, position) for position in MOA_REMARKS) if code)
         return OutpatientAdjudication(remark_codes=remarks, **values)
 
     def _summary(self, remittance: Remittance835, first_plb: list[str]) -> None:

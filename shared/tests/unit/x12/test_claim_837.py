@@ -5,7 +5,7 @@ is refused with an error naming the claim and field. Synthetic data only."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 import pytest
@@ -203,6 +203,24 @@ def test_outpatient_institutional_claim_0131_is_pyx12_clean():
     assert ["SV2", "0450", "HC:99284:25", "850", "UN", "1"] in parsed
     assert ["NM1", "71", "1", "HOUSE", "GREGORY", "", "", "", "XX", ATTENDING_NPI] in parsed
     assert claim_totals(x12) == [("OP-0131-0001", Decimal("892.75"), Decimal("892.75"))]
+
+
+def test_discharge_hour_and_supervising_provider_are_sent_in_tr3_order_and_pyx12_clean():
+    inpatient = institutional_claim("IP-DISCH-1", type_of_bill="0111", admitted_at=datetime(2026, 2, 10, 22, 15),
+                                    discharge_hour=time(11, 30), statement_from=date(2026, 2, 10),
+                                    statement_to=date(2026, 2, 20))
+    supervised = professional_claim("SUP-1", supervising_provider=Provider(
+        npi=REFERRING_NPI, last_name="SUPERVISOR", first_name="SAM"))
+    x12 = build(supervised, inpatient)
+
+    assert_pyx12_clean(x12)
+    parsed = segments(x12)
+    # 837I 2300: DTP*096 discharge hour, then DTP*434 statement dates, then DTP*435 admission.
+    assert [s[:2] for s in parsed if s[0] == "DTP" and s[1] in ("096", "434", "435")] == [
+        ["DTP", "096"], ["DTP", "434"], ["DTP", "435"]]
+    assert ["DTP", "096", "TM", "1130"] in parsed
+    # 837P 2310D supervising provider: NM1*DQ, a person with NPI.
+    assert ["NM1", "DQ", "1", "SUPERVISOR", "SAM", "", "", "", "XX", REFERRING_NPI] in parsed
 
 
 def test_inpatient_institutional_claim_0111_with_admission_data_is_pyx12_clean():

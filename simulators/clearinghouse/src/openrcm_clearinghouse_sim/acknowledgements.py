@@ -7,6 +7,8 @@
   accepted, every claim of it reported: A2:20 (WQ) with a payer claim control number (REF*1K), or
   the status of the first rejection rule that catches it (action U). Every claim carries the
   clearinghouse trace number (REF*D9). A file whose transaction sets were all rejected gets no 277CA.
+  The claims accepted for adjudication (A2) are kept, with their payer claim control numbers and
+  the interchange they came in, for the simulated payer to adjudicate (adjudication.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from openrcm_shared.x12.claim_ack_277ca import (
 )
 from openrcm_shared.x12.acknowledgment_envelope import InterchangeEnvelope
 from openrcm_shared.x12.reader import Delimiters
+from openrcm_clearinghouse_sim.adjudication import AcceptedClaim
 from openrcm_clearinghouse_sim.intake import (
     BillingProviderParty,
     ReceivedClaim,
@@ -89,6 +92,7 @@ class FileAcknowledgements:
     acknowledgements_999: list[str] = field(default_factory=list)  # one per received interchange
     claim_acknowledgement_277ca: str | None = None
     claims: list[ClaimOutcome] = field(default_factory=list)
+    accepted_claims: list[AcceptedClaim] = field(default_factory=list)  # A2 in the 277CA: the payer's to decide
 
 
 def random_payer_claim_control_number() -> str:
@@ -113,12 +117,12 @@ def acknowledge_file(*, trace_number: str, interchanges: list[ReceivedInterchang
     for interchange, check in zip(interchanges, checks, strict=True):
         groups = _acknowledge_interchange(interchange, check, accepted_sets, result)
         if groups:  # an interchange holding no claim group (e.g. someone's 999) is owed nothing
-            result.acknowledgements_999.append(build_999(_reply_envelope(interchange, identity, now), groups))
+            result.acknowledgements_999.append(build_999(reply_envelope(interchange, identity, now), groups))
     if accepted_sets:
-        reports = [_report(ts, interchange.receiver_id, trace_number, f"{trace_number}{index:02d}", rules, identity,
+        reports = [_report(ts, interchange, trace_number, f"{trace_number}{index:02d}", rules, identity,
                            received_at, now, result)
                    for index, (interchange, ts) in enumerate(accepted_sets, start=1)]
-        result.claim_acknowledgement_277ca = build_277ca(_reply_envelope(interchanges[0], identity, now), reports)
+        result.claim_acknowledgement_277ca = build_277ca(reply_envelope(interchanges[0], identity, now), reports)
     return result
 
 
@@ -193,9 +197,11 @@ def _unsupported_group(group: ReceivedGroup) -> FunctionalGroupAcknowledgment:
         error_codes=(VERSION_NOT_SUPPORTED,))
 
 
-def _reply_envelope(interchange: ReceivedInterchange, identity: ClearinghouseIdentity,
-                    now: datetime) -> InterchangeEnvelope:
-    # Answers go back the way the file came: our ids are what the sender addressed (ISA08, GS03).
+def reply_envelope(interchange: ReceivedInterchange, identity: ClearinghouseIdentity,
+                   now: datetime) -> InterchangeEnvelope:
+    """The envelope of a document answering `interchange` (999, 277CA, 835), with fresh control numbers.
+
+    Answers go back the way the file came: our ids are what the sender addressed (ISA08, GS03)."""
     first_group = interchange.groups[0] if interchange.groups else None
     control_number = identity.control_numbers.next()
     return InterchangeEnvelope(
@@ -210,9 +216,9 @@ def _reply_envelope(interchange: ReceivedInterchange, identity: ClearinghouseIde
 # --------------------------------------------------------------------------------------- 277CA
 
 
-def _report(transaction_set: ReceivedTransactionSet, source_id: str, trace_number: str, report_trace: str,
-            rules: list[RejectionRule], identity: ClearinghouseIdentity, received_at: datetime, now: datetime,
-            result: FileAcknowledgements) -> ClaimAcknowledgmentReport:
+def _report(transaction_set: ReceivedTransactionSet, interchange: ReceivedInterchange, trace_number: str,
+            report_trace: str, rules: list[RejectionRule], identity: ClearinghouseIdentity, received_at: datetime,
+            now: datetime, result: FileAcknowledgements) -> ClaimAcknowledgmentReport:
     today = now.date()
     providers: dict[tuple[str, str], list[ClaimAcknowledgment]] = {}
     parties = {}
@@ -222,10 +228,12 @@ def _report(transaction_set: ReceivedTransactionSet, source_id: str, trace_numbe
         providers.setdefault(key, []).append(acknowledgment)
         parties[key] = claim.billing_provider
         result.claims.append(_outcome(acknowledgment, transaction_set.control_number))
+        if acknowledgment.accepted and acknowledgment.payer_claim_control_number:
+            result.accepted_claims.append(AcceptedClaim(claim, acknowledgment.payer_claim_control_number, interchange))
     total = sum((claim.total_charge for claim in transaction_set.claims), Decimal(0))
     return ClaimAcknowledgmentReport(
         reference=report_trace, created_at=now, information_source_name=identity.name,
-        information_source_id=source_id,
+        information_source_id=interchange.receiver_id,
         source_trace_number=trace_number, receipt_date=received_at.date(), process_date=today,
         receiver_name=transaction_set.submitter_name or "SUBMITTER",
         receiver_id=transaction_set.submitter_id or "UNKNOWN",

@@ -1,8 +1,17 @@
-"""Received batches: idempotent intake, background validation, acknowledgement delivery.
+"""Received batches: idempotent intake, background validation, acknowledgement delivery, and the
+simulated payer's adjudication with its 835s.
 
 The store is in memory (a simulator restarts clean). A batch is kept with its raw 837 bytes from the
 moment it is accepted; an `Idempotency-Key` seen again with the same bytes returns the same batch
 and starts nothing new, with other bytes it is refused (422).
+
+Adjudication: `adjudication_delay_seconds` after a batch's 277CA is built, each claim it accepted
+(A2) is decided by the first adjudication rule that catches it (rules in force at that moment; no
+rule, no 835). The decisions become ERAs (remittance_advice.py), written with the shared 835
+writer (which refuses anything unbalanced) and delivered as `<batch id>.835.<n>` to the remittance
+webhook, each held until the batch's 277CA was delivered. A reverse-and-correct rule schedules a
+second run `correction_delay_seconds` later whose ERA reverses the first payment and pays the
+corrected claim; that ERA also waits for the one carrying the original payment.
 """
 
 from __future__ import annotations
@@ -11,18 +20,30 @@ import asyncio
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from decimal import Decimal
 
 import pyx12.errors
 
+from openrcm_shared.x12.remittance_835 import Remittance835
+from openrcm_shared.x12.remittance_835_writer import Remittance835WriteError, write_835
 from openrcm_clearinghouse_sim.acknowledgements import (
     ClearinghouseIdentity,
     InterchangeCheck,
     FileAcknowledgements,
     acknowledge_file,
+    reply_envelope,
 )
-from openrcm_clearinghouse_sim.delivery import OutboundDocument, WebhookSender
+from openrcm_clearinghouse_sim.adjudication import (
+    CannotAdjudicate, price_claim, provider_adjustments_for, reversal_of,
+)
+from openrcm_clearinghouse_sim.adjudication_rules import AdjudicationRule, rule_for
+from openrcm_clearinghouse_sim.delivery import REMITTANCES, OutboundDocument, WebhookSender
+from openrcm_clearinghouse_sim.remittance_advice import (
+    ClaimDecision, ForwardBalances, TraceNumbers, fiscal_period_end, plan_remittances,
+)
 from openrcm_clearinghouse_sim.intake import ReceivedGroup, ReceivedInterchange, UnreadableFile, read_837_file
 from openrcm_clearinghouse_sim.rules import RejectionRule
 from openrcm_clearinghouse_sim.validation import pyx12_can_validate, validate_interchange
@@ -32,6 +53,38 @@ log = logging.getLogger(__name__)
 
 class IdempotencyConflict(Exception):
     """The key was used before with a different file."""
+
+
+@dataclass
+class RemittanceRecord:
+    """One 835 the simulator produced (one ERA, its own interchange) and its delivery."""
+
+    batch_id: str
+    remittance: Remittance835  # as planned (its envelope fields are in the X12 text, not here)
+    x12: str
+    document: OutboundDocument
+    created_at: datetime
+    decisions: tuple[ClaimDecision, ...] = field(default=(), repr=False)  # the claims it carries
+
+    def view(self) -> dict:
+        remittance = self.remittance
+        return {
+            "webhook_id": self.document.webhook_id, "batch_id": self.batch_id,
+            "created_at": self.created_at.isoformat(), "trace_number": remittance.trace.trace_number,
+            "payer_id": next((ref.value for ref in remittance.payer.references if ref.qualifier == "2U"), None),
+            "payee_npi": remittance.payee.identifier,
+            "transaction_handling_code": remittance.payment.transaction_handling_code,
+            "payment_amount": _money(remittance.payment.amount),
+            "claims": [{"patient_control_number": claim.patient_control_number, "status_code": claim.status_code,
+                        "charge": _money(claim.charge), "paid": _money(claim.paid),
+                        "patient_responsibility": _money(claim.patient_responsibility or Decimal(0)),
+                        "payer_claim_control_number": claim.payer_claim_control_number}
+                       for claim in remittance.claims],
+            "provider_adjustments": [{"reason_code": adjustment.reason_code, "amount": _money(adjustment.amount),
+                                      "reference": adjustment.reference}
+                                     for adjustment in remittance.provider_adjustments],
+            "delivery": self.document.summary(), "x12": self.x12,
+        }
 
 
 @dataclass
@@ -45,7 +98,8 @@ class Batch:
     error: str | None = None
     acknowledgements: FileAcknowledgements | None = None
     interchange_errors: list[str] = field(default_factory=list)
-    documents: list[OutboundDocument] = field(default_factory=list)
+    documents: list[OutboundDocument] = field(default_factory=list)  # the 999s and the 277CA
+    remittances: list[RemittanceRecord] = field(default_factory=list)  # the 835s, in the order produced
 
     @property
     def trace_number(self) -> str:
@@ -66,19 +120,32 @@ class Batch:
             "claim_acknowledgement_277ca": acks.claim_acknowledgement_277ca if acks else None,
             "claims": [vars(claim) for claim in acks.claims] if acks else [],
             "deliveries": [document.summary() for document in self.documents],
+            "remittances": [record.document.summary() for record in self.remittances],
         }
+
+    @property
+    def claim_acknowledgement_document(self) -> OutboundDocument | None:
+        return next((document for document in self.documents if document.kind == "277CA"), None)
 
 
 class Clearinghouse:
-    """The simulator's state and its two background workers (validation, delivery)."""
+    """The simulator's state, its two background workers (validation, delivery) and the timers of
+    pending adjudications."""
 
-    def __init__(self, *, identity: ClearinghouseIdentity, sender: WebhookSender, rules: list[RejectionRule]) -> None:
+    def __init__(self, *, identity: ClearinghouseIdentity, sender: WebhookSender, rules: list[RejectionRule],
+                 adjudication_rules: Iterable[AdjudicationRule] = (), adjudication_delay_seconds: float = 0.5) -> None:
         self.identity = identity
         self.sender = sender
         self.rules = list(rules)
+        self.adjudication_rules = list(adjudication_rules)
+        self.adjudication_delay_seconds = adjudication_delay_seconds
         self.batches: dict[str, Batch] = {}
+        self.remittances: list[RemittanceRecord] = []
+        self.forward_balances = ForwardBalances()
+        self.trace_numbers = TraceNumbers()
         self._by_key: dict[str, Batch] = {}
         self._pending: asyncio.Queue[Batch] = asyncio.Queue()
+        self._timers: set[asyncio.Task] = set()
 
     def receive(self, idempotency_key: str, raw_x12: bytes) -> tuple[Batch, bool]:
         """Store the file (or find it again by key). Returns the batch and whether it is new."""
@@ -124,14 +191,123 @@ class Clearinghouse:
         batch.status = "acknowledged"
         for document in batch.documents:
             self.sender.enqueue(document)
+        if batch.acknowledgements.accepted_claims:
+            self._later(self.adjudication_delay_seconds, lambda: self.adjudicate(batch))
 
     def redeliver(self, batch: Batch) -> list[OutboundDocument]:
-        """Queue again, in order, every document of the batch not yet delivered."""
-        again = [document for document in batch.documents if document.status in ("failed", "held")]
+        """Queue again, in order, every document of the batch not yet delivered (835s last: they
+        wait for the 277CA anyway)."""
+        documents = [*batch.documents, *(record.document for record in batch.remittances)]
+        again = [document for document in documents if document.status in ("failed", "held")]
         for document in again:
             document.status, document.attempts = "pending", 0
             self.sender.enqueue(document)
         return again
+
+    # -- adjudication -----------------------------------------------------------------------------
+
+    def adjudicate(self, batch: Batch) -> list[RemittanceRecord]:
+        """Decide every accepted claim of the batch a rule catches, and send the ERAs."""
+        assert batch.acknowledgements is not None
+        rules = list(self.adjudication_rules)
+        fiscal_end = fiscal_period_end(_today())
+        decisions: list[ClaimDecision] = []
+        corrections: dict[float, list[tuple[ClaimDecision, AdjudicationRule]]] = {}
+        for accepted in batch.acknowledgements.accepted_claims:
+            rule = rule_for(rules, accepted.claim)
+            if rule is None:
+                continue
+            try:
+                payment = price_claim(accepted, rule)
+            except CannotAdjudicate as exc:
+                log.warning("claim not adjudicated", extra={"batch_id": batch.batch_id, "reason": str(exc)})
+                continue
+            decision = ClaimDecision(accepted, [payment], provider_adjustments_for(
+                rule, payment, accepted.claim.billing_provider.identifier, fiscal_end))
+            decisions.append(decision)
+            if rule.action == "reverse_and_correct":
+                delay = self.adjudication_delay_seconds if rule.correction_delay_seconds is None \
+                    else rule.correction_delay_seconds
+                corrections.setdefault(delay, []).append((decision, rule))
+        records = self._issue(batch, decisions, ())
+        for delay, items in corrections.items():
+            originals = _documents_carrying([decision for decision, _ in items], records)
+            self._later(delay, lambda items=items, originals=originals: self.correct(batch, items, originals))
+        return records
+
+    def correct(self, batch: Batch, items: list[tuple[ClaimDecision, AdjudicationRule]],
+                originals: tuple[OutboundDocument, ...]) -> list[RemittanceRecord]:
+        """The later ERA of reverse-and-correct: CLP02 22 taking the first payment back, then the
+        claim paid again by the corrected fee schedule (TR3 section 1.10.2.8)."""
+        decisions = []
+        for original, rule in items:
+            corrected = price_claim(original.accepted, rule, rule.corrected_fee_schedule)
+            decisions.append(ClaimDecision(original.accepted, [reversal_of(original.payments[0]), corrected]))
+        return self._issue(batch, decisions, originals)
+
+    def _issue(self, batch: Batch, decisions: list[ClaimDecision],
+               also_after: tuple[OutboundDocument, ...]) -> list[RemittanceRecord]:
+        """Write each ERA (fail closed: one the writer refuses is logged and not sent) and queue it
+        behind the batch's 277CA and `also_after`."""
+        acknowledgement = batch.claim_acknowledgement_document
+        depends_on = ((acknowledgement,) if acknowledgement else ()) + also_after
+        now = datetime.now(timezone.utc)
+        records = []
+        for era in plan_remittances(decisions, balances=self.forward_balances, traces=self.trace_numbers,
+                                    today=now.date()):
+            envelope = reply_envelope(era.decisions[0].accepted.interchange, self.identity, now)
+            try:
+                x12 = write_835(envelope, [era.remittance])
+                body = x12.encode("ascii")
+            except (Remittance835WriteError, UnicodeEncodeError):
+                log.exception("an ERA could not be written; its claims get no 835",
+                              extra={"batch_id": batch.batch_id, "trace_number": era.remittance.trace.trace_number})
+                continue
+            self.forward_balances.apply(era)
+            document = OutboundDocument(webhook_id=f"{batch.batch_id}.835.{len(batch.remittances) + 1}", kind="835",
+                                        body=body, depends_on=depends_on, destination=REMITTANCES)
+            record = RemittanceRecord(batch.batch_id, era.remittance, x12, document, now, era.decisions)
+            batch.remittances.append(record)
+            self.remittances.append(record)
+            records.append(record)
+            self.sender.enqueue(document)
+        return records
+
+    def _later(self, delay: float, job: Callable[[], object]) -> None:
+        """Run `job` after `delay` seconds on the event loop; the task is kept until it ends."""
+        async def run_later() -> None:
+            await asyncio.sleep(delay)
+            try:
+                job()
+            except Exception:  # one failed run must not leave the task's exception unretrieved
+                log.exception("adjudication run crashed")
+
+        task = asyncio.create_task(run_later(), name="adjudication")
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def aclose(self) -> None:
+        """Cancel the adjudications still waiting (the simulator is stopping)."""
+        timers = list(self._timers)
+        for task in timers:
+            task.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)
+
+
+def _money(amount: Decimal) -> str:
+    """Money as the project's APIs write it: a decimal string with cents ("125.00")."""
+    return str(amount.quantize(Decimal("0.01")))
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def _documents_carrying(decisions: list[ClaimDecision], records: list[RemittanceRecord]) -> tuple[OutboundDocument, ...]:
+    """The 835s that carried these decisions (a correction must not overtake the payment it reverses)."""
+    wanted = {id(decision) for decision in decisions}
+    return tuple(record.document for record in records
+                 if any(id(decision) in wanted for decision in record.decisions))
 
 
 def _read_and_validate(raw_x12: bytes) -> tuple[list[ReceivedInterchange], list[InterchangeCheck]]:

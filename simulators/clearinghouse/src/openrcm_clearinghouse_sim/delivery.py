@@ -1,27 +1,35 @@
-"""Webhook delivery of acknowledgements: signed, in order, retried with bounded backoff.
+"""Webhook delivery of acknowledgements and remittances: signed, in order, retried with bounded backoff.
 
-Contract (what the claims service's receiver sees):
-- POST to CLEARINGHOUSE_WEBHOOK_URL, body = the raw X12 document, `Content-Type: application/edi-x12`;
+Two destinations, each with its own ordered queue (a slow remittance receiver never delays the
+acknowledgements): 999s and 277CAs go to CLEARINGHOUSE_WEBHOOK_URL (the claims service), 835s to
+CLEARINGHOUSE_REMITTANCE_WEBHOOK_URL (the remittance service).
+
+Contract (what a receiver sees):
+- POST to the destination's URL, body = the raw X12 document, `Content-Type: application/edi-x12`;
 - Standard Webhooks headers `webhook-id`, `webhook-timestamp`, `webhook-signature` (v1 HMAC-SHA256
   over "{id}.{timestamp}.{body}", one signature per configured secret);
-- the webhook-id is fixed per document (`<batch id>.999.<n>`, `<batch id>.277ca`), so a redelivery
-  carries the same id and the receiver deduplicates it; the timestamp and signature are fresh on
-  every attempt (the receiver's five-minute tolerance holds however long the retries take);
-- one worker sends the documents one after another in the order they were produced, so a
-  batch's 999 is delivered (2xx) before its 277CA is attempted;
+- the webhook-id is fixed per document (`<batch id>.999.<n>`, `<batch id>.277ca`,
+  `<batch id>.835.<n>`), so a redelivery carries the same id and the receiver deduplicates it; the
+  timestamp and signature are fresh on every attempt (the receiver's five-minute tolerance holds
+  however long the retries take);
+- per destination, one worker sends the documents one after another in the order they were
+  produced, so a batch's 999 is delivered (2xx) before its 277CA is attempted;
+- a document that depends on others (a 277CA on its 999s, an 835 on its batch's 277CA and on the
+  835 whose payment it reverses) waits until they are settled, in whichever queue, and is held,
+  never sent ahead of them, unless they were delivered;
 - 2xx is success; network errors, timeouts, 408, 429 and 5xx are retried with exponential
   backoff and full jitter, bounded by attempts and elapsed time; any other 4xx is permanent.
-  A 277CA whose 999 was not delivered is held, never sent ahead of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -32,20 +40,25 @@ log = logging.getLogger(__name__)
 
 X12_MEDIA_TYPE = "application/edi-x12"
 RETRYABLE_STATUSES = frozenset({408, 429})
+ACKNOWLEDGEMENTS = "acknowledgements"  # 999 and 277CA, to the claims service
+REMITTANCES = "remittances"  # 835, to the remittance service
 
 
-@dataclass
+@dataclass(eq=False)
 class OutboundDocument:
-    """One acknowledgement to deliver, and how its delivery went."""
+    """One document to deliver, and how its delivery went."""
 
     webhook_id: str
-    kind: str  # "999" or "277CA"
+    kind: str  # "999", "277CA" or "835"
     body: bytes
-    depends_on: tuple[OutboundDocument, ...] = ()  # the 999s a 277CA must follow
+    depends_on: tuple[OutboundDocument, ...] = ()  # what must be delivered first (999s before a 277CA, ...)
+    destination: str = ACKNOWLEDGEMENTS
     status: str = "pending"  # pending | delivered | failed | held
     attempts: int = 0
     last_error: str | None = None
     delivered_at: float | None = None
+    # Set once the delivery is final (delivered, failed or held); cleared when queued again.
+    settled: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def summary(self) -> dict:
         return {"webhook_id": self.webhook_id, "kind": self.kind, "status": self.status,
@@ -57,38 +70,49 @@ class PermanentDeliveryError(Exception):
 
 
 class WebhookSender:
-    """A single ordered delivery queue with one worker task."""
+    """One ordered delivery queue per destination, all drained by one worker task (`run`)."""
 
     def __init__(self, url: str | None, secrets: tuple[str, ...], policy: DeliveryPolicy,
                  client: httpx.AsyncClient | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        self._url = url
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, *,
+                 remittance_url: str | None = None) -> None:
+        self._urls = {ACKNOWLEDGEMENTS: url, REMITTANCES: remittance_url}
         self._secrets = secrets
         self._policy = policy
         self._client = client or httpx.AsyncClient(timeout=policy.request_timeout_seconds)
         self._sleep = sleep
-        self._queue: asyncio.Queue[OutboundDocument] = asyncio.Queue()
+        self._queues: dict[str, asyncio.Queue[OutboundDocument]] = {name: asyncio.Queue() for name in self._urls}
 
     def enqueue(self, document: OutboundDocument) -> None:
-        self._queue.put_nowait(document)
+        document.status = "pending"
+        document.settled.clear()
+        self._queues[document.destination].put_nowait(document)
 
     async def run(self) -> None:
-        """Deliver forever, one document at a time, in enqueue order."""
+        """Deliver forever: every destination's queue in enqueue order, the destinations side by side.
+        If one drain stops (it never should), the task ends and /readyz reports it."""
+        await asyncio.gather(*(self._drain(queue) for queue in self._queues.values()))
+
+    async def _drain(self, queue: asyncio.Queue[OutboundDocument]) -> None:
         while True:
-            document = await self._queue.get()
+            document = await queue.get()
             try:
                 await self.deliver(document)
             except Exception:  # a bug must not stop every later delivery
                 log.exception("webhook delivery crashed", extra={"webhook_id": document.webhook_id})
                 document.status, document.last_error = "failed", "internal error"
+            finally:
+                document.settled.set()
 
     async def deliver(self, document: OutboundDocument) -> None:
+        await self._wait_for_dependencies(document)
         undelivered = [earlier.webhook_id for earlier in document.depends_on if earlier.status != "delivered"]
         if undelivered:
             document.status = "held"
             document.last_error = f"held until {', '.join(undelivered)} is delivered"
             return
-        if not self._url or not self._secrets:
+        url = self._urls.get(document.destination)
+        if not url or not self._secrets:
             document.status, document.last_error = "failed", "no webhook URL or secret configured"
             return
         document.status = "pending"
@@ -96,7 +120,7 @@ class WebhookSender:
         while True:
             document.attempts += 1
             try:
-                await self._post(document)
+                await self._post(document, url)
             except PermanentDeliveryError as exc:
                 document.status, document.last_error = "failed", str(exc)
                 break
@@ -114,10 +138,18 @@ class WebhookSender:
                 document.status, document.last_error, document.delivered_at = "delivered", None, time.time()
                 break
 
-    async def _post(self, document: OutboundDocument) -> None:
+    async def _wait_for_dependencies(self, document: OutboundDocument) -> None:
+        """Wait (bounded by the delivery time budget) until every document this one follows is
+        settled; one still in flight in another queue may yet be delivered."""
+        unsettled = [earlier.settled.wait() for earlier in document.depends_on if not earlier.settled.is_set()]
+        if unsettled:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*unsettled), timeout=self._policy.max_elapsed_seconds)
+
+    async def _post(self, document: OutboundDocument, url: str) -> None:
         headers = {"Content-Type": X12_MEDIA_TYPE, "X-Clearinghouse-Document": document.kind,
                    **signed_headers(self._secrets, document.webhook_id, document.body)}
-        response = await self._client.post(self._url, content=document.body, headers=headers)
+        response = await self._client.post(url, content=document.body, headers=headers)
         if response.is_success:
             return
         if response.status_code >= 500 or response.status_code in RETRYABLE_STATUSES:

@@ -1,11 +1,15 @@
-"""Reading a received 837 file: envelopes, and per transaction set the claims a 277CA reports on.
+"""Reading a received 837 file: envelopes, and per transaction set the claims a 277CA reports on
+and an 835 pays.
 
-Only what the acknowledgements need is read (the simulator adjudicates nothing):
-- ISA/GS/ST identifiers, to address the 999 back and to fill AK1/AK2;
-- per claim (loop 2300 CLM): CLM01 patient control number, CLM02 charge, the payer (2010BB NM109),
-  the subscriber's member id (2010BA NM109), the patient's name (2010CA, else 2010BA), the billing
-  provider (2010AA), service dates (DTP*472 on lines, DTP*434 statement dates) and, on an 837I,
-  the bill type (CLM05-1 facility code + CLM05-3 frequency);
+Only what the acknowledgements and the adjudication need is read:
+- ISA/GS/ST identifiers, to address the 999 (and later the 835s) back and to fill AK1/AK2;
+- per claim (loop 2300 CLM): CLM01 patient control number, CLM02 charge, CLM05 facility code and
+  frequency (the 835 echoes them in CLP08/CLP09; on an 837I they make the bill type), the payer
+  (2010BB NM109 and name), the subscriber (2010BA NM109 member id and name, 2000B SBR09 claim
+  filing indicator), the patient's name (2010CA, else 2010BA), the billing provider (2010AA name,
+  NPI, REF*EI/SY tax id) and service dates (DTP*472 on lines, DTP*434 statement dates);
+- per service line (loop 2400): SV1 (837P) or SV2 (837I) procedure, modifiers, revenue code,
+  charge and units, DTP*472 and the REF*6R line control number the 835 echoes;
 - the segments themselves, so each interchange can be handed to pyx12 on its own.
 The same NM1 qualifiers recur inside a claim (2330A other subscriber NM1*IL, 2330B other payer
 NM1*PR), so party names are taken only between an HL and the first CLM under it.
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -42,6 +46,22 @@ class BillingProviderParty:
     entity_type: str = "2"
     first_name: str | None = None
     identifier_qualifier: str = "XX"
+    tax_id: str | None = None  # 2010AA REF*EI (or SY), the 835 payee's REF*TJ
+
+
+@dataclass(frozen=True)
+class ReceivedServiceLine:
+    """Loop 2400: what the 835's loop 2110 echoes about the line."""
+
+    procedure_qualifier: str  # SV101-1 / SV202-1 (HC, ...); NU when an 837I line has only a revenue code
+    procedure_code: str  # the HCPCS/CPT code, or the revenue code under NU
+    modifiers: tuple[str, ...]
+    charge: Decimal  # SV102 / SV203
+    units: Decimal  # SV104 / SV205
+    revenue_code: str | None = None  # SV201, institutional lines
+    service_date_from: date | None = None  # DTP*472
+    service_date_to: date | None = None
+    line_control_number: str | None = None  # REF*6R
 
 
 @dataclass(frozen=True)
@@ -56,6 +76,15 @@ class ReceivedClaim:
     service_date_from: date | None
     service_date_to: date | None
     bill_type: str | None = None
+    lines: tuple[ReceivedServiceLine, ...] = ()
+    facility_code: str | None = None  # CLM05-1: place of service (837P) or facility type (837I)
+    frequency_code: str | None = None  # CLM05-3
+    claim_filing_indicator: str | None = None  # 2000B SBR09
+    payer_name: str = ""  # 2010BB NM103
+    subscriber_last_name: str = ""  # 2010BA NM103
+    subscriber_first_name: str | None = None
+    patient_is_subscriber: bool = True  # False when loop 2000C named a dependent patient
+    institutional: bool = False  # an 837I claim
 
 
 @dataclass
@@ -190,9 +219,13 @@ class _ClaimWalker:
         self.parties_open = False  # between an HL and its first CLM
         self.billing_provider = BillingProviderParty("", "")
         self.payer_id = ""
+        self.payer_name = ""
+        self.claim_filing_indicator: str | None = None
         self.subscriber: tuple[str, str, str | None] = ("", "", None)  # member id, last, first
         self.patient: tuple[str, str | None] | None = None
         self.claim: dict | None = None
+        self.line: dict | None = None  # the service line (loop 2400) being read
+        self.lines: list[ReceivedServiceLine] = []
 
     def take(self, segment: Segment) -> None:
         tag = segment[0]
@@ -206,6 +239,12 @@ class _ClaimWalker:
             self._claim(segment)
         elif tag == "DTP" and self.claim is not None and _value(segment, 1) in ("472", "434"):
             self._service_dates(_value(segment, 2), _value(segment, 3))
+        elif tag == "SBR" and self.parties_open and self.level == "22":  # 2000B, not 2320 (after CLM)
+            self.claim_filing_indicator = _value(segment, 9) or None
+        elif tag == "REF":
+            self._reference(segment)
+        elif self.claim is not None and tag in ("LX", "SV1", "SV2"):
+            self._service_line(segment)
 
     def _hierarchy_level(self, level: str) -> None:
         self.close_claim()
@@ -229,6 +268,7 @@ class _ClaimWalker:
             self.subscriber = (_value(segment, 9), _value(segment, 3), _value(segment, 4) or None)
         elif entity == "PR" and self.level == "22":  # 2010BB payer
             self.payer_id = _value(segment, 9)
+            self.payer_name = _value(segment, 3)
         elif entity == "QC" and self.level == "23":  # 2010CA patient (a dependent)
             self.patient = (_value(segment, 3), _value(segment, 4) or None)
 
@@ -245,6 +285,10 @@ class _ClaimWalker:
             "payer_id": self.payer_id, "member_id": member_id, "patient_last_name": last,
             "patient_first_name": first, "billing_provider": self.billing_provider, "bill_type": bill_type,
             "service_date_from": None, "service_date_to": None,
+            "facility_code": facility[0] or None, "frequency_code": (facility + ["", "", ""])[2] or None,
+            "claim_filing_indicator": self.claim_filing_indicator, "payer_name": self.payer_name,
+            "subscriber_last_name": subscriber_last, "subscriber_first_name": subscriber_first,
+            "patient_is_subscriber": self.patient is None, "institutional": institutional,
         }
 
     def _service_dates(self, qualifier: str, text: str) -> None:
@@ -260,11 +304,53 @@ class _ClaimWalker:
         assert claim is not None
         claim["service_date_from"] = min(filter(None, (claim["service_date_from"], start)))
         claim["service_date_to"] = max(filter(None, (claim["service_date_to"], end)))
+        if self.line is not None and qualifier in ("D8", "RD8"):  # DTP*472 of loop 2400
+            self.line.update(service_date_from=start, service_date_to=end)
+
+    def _reference(self, segment: Segment) -> None:
+        qualifier = _value(segment, 1)
+        if qualifier in ("EI", "SY") and self.parties_open and self.level == "20":  # 2010AA tax id
+            self.billing_provider = replace(self.billing_provider, tax_id=_value(segment, 2))
+        elif qualifier == "6R" and self.line is not None:  # 2400 line item control number
+            self.line["line_control_number"] = _value(segment, 2) or None
+
+    def _service_line(self, segment: Segment) -> None:
+        tag = segment[0]
+        if tag == "LX":
+            self._close_line()
+            self.line = {}
+        elif self.line is None:
+            return  # SV1/SV2 outside loop 2400: pyx12 reports it
+        elif tag == "SV1":  # SV101 composite, SV102 charge, SV104 units
+            self.line.update(self._procedure(segment, 1), charge=_amount(_value(segment, 2)),
+                             units=_amount(_value(segment, 4)) or Decimal(1))
+        else:  # SV2: SV201 revenue code, SV202 composite (optional), SV203 charge, SV205 units
+            revenue_code = _value(segment, 1)
+            has_procedure = bool(element(segment, 2))
+            # Without a HCPCS code the 835 identifies the line by its revenue code (SVC01 NU:<code>).
+            procedure = self._procedure(segment, 2) if has_procedure else {
+                "procedure_qualifier": "NU", "procedure_code": revenue_code, "modifiers": ()}
+            self.line.update(procedure, revenue_code=revenue_code if has_procedure else None,
+                             charge=_amount(_value(segment, 3)), units=_amount(_value(segment, 5)) or Decimal(1))
+
+    def _procedure(self, segment: Segment, position: int) -> dict:
+        """A C003 composite split by the file's own component separator, each part cleaned."""
+        parts = [part.translate(_OUR_DELIMITERS) for part in element(segment, position).split(self.component)]
+        parts += ["", ""]
+        return {"procedure_qualifier": parts[0], "procedure_code": parts[1],
+                "modifiers": tuple(modifier for modifier in parts[2:6] if modifier)}
+
+    def _close_line(self) -> None:
+        if self.line is not None and "charge" in self.line:
+            self.lines.append(ReceivedServiceLine(**self.line))
+        self.line = None
 
     def close_claim(self) -> None:
+        self._close_line()
         if self.claim is not None:
-            self.transaction_set.claims.append(ReceivedClaim(**self.claim))
+            self.transaction_set.claims.append(ReceivedClaim(**self.claim, lines=tuple(self.lines)))
             self.claim = None
+        self.lines = []
 
 
 def _value(segment: Segment, position: int) -> str:

@@ -4,6 +4,9 @@
     GET  /v1/batches/{id}       status, the 999s and the 277CA, claim outcomes, delivery states
     POST /v1/batches/{id}/redeliver   queue again the documents not yet delivered
     GET  /v1/rules, PUT /v1/rules     the rejection rules (PUT replaces them; for tests)
+    GET  /v1/adjudication-rules, PUT /v1/adjudication-rules
+                                the simulated payer's adjudication rules (PUT replaces them; for tests)
+    GET  /v1/remittances        the 835s produced (optionally ?batch_id=), with their X12 and delivery
     /livez, /readyz
 
 Run: python -m uvicorn openrcm_clearinghouse_sim.main:app --port 8010
@@ -19,11 +22,14 @@ from typing import Annotated
 import httpx
 from fastapi import APIRouter, Body, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from openrcm_shared.http.idempotency import IDEMPOTENCY_HEADER, validate_key
 from openrcm_shared.http.problems import Problem, field_error, install_problem_handlers
 from openrcm_clearinghouse_sim.acknowledgements import ClearinghouseIdentity, ControlNumbers
+from openrcm_clearinghouse_sim.adjudication_rules import (
+    ADJUDICATION_RULE_LIST, AdjudicationRule, load_adjudication_rules,
+)
 from openrcm_clearinghouse_sim.batches import Clearinghouse, IdempotencyConflict
 from openrcm_clearinghouse_sim.delivery import X12_MEDIA_TYPE, WebhookSender
 from openrcm_clearinghouse_sim.rules import RULE_LIST, RejectionRule, load_rules
@@ -40,16 +46,20 @@ def create_app(settings: Settings | None = None, *, http_client: httpx.AsyncClie
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sender = WebhookSender(settings.webhook_url, settings.webhook_secrets, settings.delivery, client=http_client)
+        sender = WebhookSender(settings.webhook_url, settings.webhook_secrets, settings.delivery, client=http_client,
+                               remittance_url=settings.remittance_webhook_url)
         clearinghouse = Clearinghouse(
             identity=ClearinghouseIdentity(settings.clearinghouse_name, ControlNumbers()), sender=sender,
-            rules=load_rules(settings.rules_file))
+            rules=load_rules(settings.rules_file),
+            adjudication_rules=load_adjudication_rules(settings.adjudication_rules_file),
+            adjudication_delay_seconds=settings.adjudication_delay_seconds)
         tasks = {"validation": asyncio.create_task(clearinghouse.run_validation(), name="validation"),
                  "delivery": asyncio.create_task(sender.run(), name="delivery")}
         app.state.clearinghouse, app.state.tasks = clearinghouse, tasks
         try:
             yield
         finally:
+            await clearinghouse.aclose()
             for task in tasks.values():
                 task.cancel()
             await asyncio.gather(*tasks.values(), return_exceptions=True)
@@ -124,14 +134,39 @@ async def get_rules(request: Request) -> list[RejectionRule]:
 @router.put("/v1/rules", tags=["rules"], response_model_exclude_none=True)
 async def replace_rules(request: Request, rules: Annotated[list, Body()]) -> list[RejectionRule]:
     """Replace every rejection rule; batches validated from now on use the new ones."""
-    try:
-        parsed = RULE_LIST.validate_python(rules)
-    except ValidationError as exc:
-        raise Problem(422, "Invalid rules", type_="validation-error", errors=[
-            field_error("/" + "/".join(str(part) for part in error["loc"]), error["msg"]) for error in exc.errors()
-        ]) from None
+    parsed = _validated(RULE_LIST, rules, "Invalid rules")
     _clearinghouse(request).rules = parsed
     return parsed
+
+
+@router.get("/v1/adjudication-rules", tags=["adjudication"], response_model_exclude_none=True)
+async def get_adjudication_rules(request: Request) -> list[AdjudicationRule]:
+    return _clearinghouse(request).adjudication_rules
+
+
+@router.put("/v1/adjudication-rules", tags=["adjudication"], response_model_exclude_none=True)
+async def replace_adjudication_rules(request: Request, rules: Annotated[list, Body()]) -> list[AdjudicationRule]:
+    """Replace every adjudication rule; claims adjudicated from now on (after their delay) use the new ones."""
+    parsed = _validated(ADJUDICATION_RULE_LIST, rules, "Invalid adjudication rules")
+    _clearinghouse(request).adjudication_rules = parsed
+    return parsed
+
+
+@router.get("/v1/remittances", tags=["adjudication"])
+async def list_remittances(request: Request, batch_id: str | None = None) -> list[dict]:
+    """Every 835 produced, oldest first: its claims, PLBs, payment, X12 text and delivery status."""
+    return [record.view() for record in _clearinghouse(request).remittances
+            if batch_id is None or record.batch_id == batch_id]
+
+
+def _validated(adapter: TypeAdapter, rules: list, title: str) -> list:
+    """The rules parsed, or a 422 problem with a JSON pointer to each field at fault."""
+    try:
+        return adapter.validate_python(rules)
+    except ValidationError as exc:
+        raise Problem(422, title, type_="validation-error", errors=[
+            field_error("/" + "/".join(str(part) for part in error["loc"]), error["msg"]) for error in exc.errors()
+        ]) from None
 
 
 @router.get("/livez", include_in_schema=False)

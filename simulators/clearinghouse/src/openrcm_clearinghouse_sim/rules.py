@@ -35,15 +35,8 @@ class RejectionRule(BaseModel):
             raise ValueError(f"must be one of {sorted(REJECTED_CATEGORIES)} (a rule rejects claims)")
         return category
 
-    @field_validator("member_id_pattern", "patient_control_number_pattern")
-    @classmethod
-    def _compiles(cls, pattern: str | None) -> str | None:
-        if pattern is not None:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {exc}") from None
-        return pattern
+    _compiles = field_validator("member_id_pattern", "patient_control_number_pattern")(
+        classmethod(lambda cls, pattern: regular_expression(pattern)))
 
     @model_validator(mode="after")
     def _has_a_condition(self) -> RejectionRule:
@@ -64,6 +57,16 @@ class RejectionRule(BaseModel):
     @property
     def claim_status(self) -> ClaimStatus:
         return ClaimStatus(self.category, self.status, self.entity)
+
+
+def regular_expression(pattern: str | None) -> str | None:
+    """A rule's pattern must compile (checked when the rules are loaded, not when a claim arrives)."""
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+    return pattern
 
 
 RULE_LIST = TypeAdapter(list[RejectionRule])

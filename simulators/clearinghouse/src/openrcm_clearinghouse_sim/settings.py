@@ -1,4 +1,13 @@
-"""Settings from the environment (the local stack runner passes them)."""
+"""Settings from the environment (the local stack runner passes them).
+
+    CLEARINGHOUSE_WEBHOOK_URL                   999/277CA receiver (the claims service)
+    CLEARINGHOUSE_REMITTANCE_WEBHOOK_URL        835 receiver (the remittance service)
+    CLEARINGHOUSE_WEBHOOK_SECRETS               comma-separated whsec_ secrets, every delivery signed with each
+    CLEARINGHOUSE_RULES_FILE                    front-end rejection rules (rules.py)
+    CLEARINGHOUSE_ADJUDICATION_RULES_FILE       adjudication rules (adjudication_rules.py); none: no 835s
+    CLEARINGHOUSE_ADJUDICATION_DELAY_SECONDS    from the 277CA to adjudication (default 0.5)
+    CLEARINGHOUSE_DELIVERY_*                    retry policy (DeliveryPolicy)
+"""
 
 from __future__ import annotations
 
@@ -27,6 +36,9 @@ class Settings:
     webhook_url: str | None = None
     webhook_secrets: tuple[str, ...] = ()
     rules_file: Path | None = None
+    remittance_webhook_url: str | None = None
+    adjudication_rules_file: Path | None = None
+    adjudication_delay_seconds: float = 0.5
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     # ISA06/GS02 the simulator answers from when an 837 does not say (it normally echoes ISA08).
     clearinghouse_name: str = "OPENRCM CLEARINGHOUSE SIM"
@@ -36,6 +48,7 @@ class Settings:
         env = os.environ if environ is None else environ
         secrets = tuple(s.strip() for s in env.get("CLEARINGHOUSE_WEBHOOK_SECRETS", "").split(",") if s.strip())
         rules_file = env.get("CLEARINGHOUSE_RULES_FILE")
+        adjudication_rules_file = env.get("CLEARINGHOUSE_ADJUDICATION_RULES_FILE")
         default = DeliveryPolicy()
         delivery = DeliveryPolicy(
             max_attempts=int(env.get("CLEARINGHOUSE_DELIVERY_MAX_ATTEMPTS", default.max_attempts)),
@@ -45,4 +58,8 @@ class Settings:
                                               default.max_elapsed_seconds)),
         )
         return cls(webhook_url=env.get("CLEARINGHOUSE_WEBHOOK_URL") or None, webhook_secrets=secrets,
-                   rules_file=Path(rules_file) if rules_file else None, delivery=delivery)
+                   rules_file=Path(rules_file) if rules_file else None, delivery=delivery,
+                   remittance_webhook_url=env.get("CLEARINGHOUSE_REMITTANCE_WEBHOOK_URL") or None,
+                   adjudication_rules_file=Path(adjudication_rules_file) if adjudication_rules_file else None,
+                   adjudication_delay_seconds=float(env.get("CLEARINGHOUSE_ADJUDICATION_DELAY_SECONDS",
+                                                            cls.adjudication_delay_seconds)))

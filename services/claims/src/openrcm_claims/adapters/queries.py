@@ -8,7 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_claims.adapters.tables import claim_history, claim_lines, claims, scrub_results
-from openrcm_claims.entrypoints.schemas import ClaimLineOut, ClaimOut, ClaimSummaryOut, HistoryEntryOut
+from openrcm_claims.entrypoints.schemas import (
+    ClaimLineOut, ClaimOut, ClaimSummaryOut, HistoryEntryOut, RelatedClaimOut,
+)
 from openrcm_shared.http.pagination import fetch_page
 
 
@@ -23,9 +25,15 @@ async def load_claim(conn: AsyncConnection, tenant_id: str, claim_id: UUID) -> C
     scrubbed = (await conn.execute(
         sa.select(scrub_results.c.hits).where(scrub_results.c.claim_id == claim_id,
                                               scrub_results.c.version == row.version))).scalar()
+    related = (await conn.execute(
+        sa.select(*[claims.c[name] for name in RelatedClaimOut.model_fields])
+        .where(claims.c.tenant_id == tenant_id, claims.c.encounter_id == row.encounter_id, claims.c.id != claim_id)
+        .order_by(claims.c.payer_responsibility, claims.c.split_part))).all()
     return ClaimOut(
-        **{name: getattr(row, name) for name in ClaimOut.model_fields if name not in ("lines", "history", "scrub_hits")},
+        **{name: getattr(row, name) for name in ClaimOut.model_fields
+           if name not in ("lines", "history", "scrub_hits", "related_claims")},
         scrub_hits=scrubbed or [],
+        related_claims=[RelatedClaimOut(**r._mapping) for r in related],
         lines=[ClaimLineOut(**{name: getattr(line, name) for name in ClaimLineOut.model_fields}) for line in lines],
         history=[HistoryEntryOut(**{name: getattr(h, name) for name in HistoryEntryOut.model_fields}) for h in history],
     )

@@ -24,7 +24,10 @@ MONEY = sa.Numeric(12, 2)
 class Claim(ClaimsTable, table=True):
     __tablename__ = "claims"
     __table_args__ = (
-        sa.UniqueConstraint("tenant_id", "encounter_id", name="uq_claims_tenant_encounter"),
+        # One claim per encounter, responsible payer and part (an encounter whose lines exceed the
+        # 837P's 50 is split into parts; each later payer gets its own claim of each part).
+        sa.UniqueConstraint("tenant_id", "encounter_id", "payer_responsibility", "split_part",
+                            name="uq_claims_tenant_encounter_payer_part"),
         sa.UniqueConstraint("tenant_id", "patient_control_number", name="uq_claims_tenant_pcn"),
         sa.Index("ix_claims_tenant_status_created", "tenant_id", "status", "created_at", "id"),
         sa.Index("ix_claims_tenant_patient_payer", "tenant_id", "patient_id", "payer_id"),
@@ -46,6 +49,15 @@ class Claim(ClaimsTable, table=True):
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     claim_type: str = Field(default="professional", sa_type=sa.Text,
                             sa_column_kwargs={"server_default": "professional"})
+    # SBR01 of the claim's payer: P primary, S secondary, T tertiary (order of benefits).
+    payer_responsibility: str = Field(default="P", sa_type=sa.String(1), sa_column_kwargs={"server_default": "P"})
+    # 1 for the first (or only) claim of the encounter's lines, 2.. for the parts split off it.
+    split_part: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    # The previous payer's claim of the same lines, on a secondary or tertiary claim.
+    prior_claim_id: UUID | None = Field(default=None, sa_column_args=[sa.ForeignKey("claims.id")])
+    # What the previous payers decided (loops 2320/2430 of this claim): paid, adjustments, lines.
+    prior_payer_adjudications: list = Field(default_factory=list, sa_type=pg.JSONB,
+                                            sa_column_kwargs={"server_default": sa.text("'[]'::jsonb")})
     # Set once the payer accepts the claim (277CA REF*1K); replacements and voids need it.
     payer_claim_control_number: str | None = Field(default=None, sa_type=sa.Text)
     # CLM05-3 of the next (or last) submission: 1 original, 7 replacement, 8 void.
@@ -70,11 +82,17 @@ class ClaimLine(ClaimsTable, table=True):
     claim_id: UUID = Field(sa_column_args=[sa.ForeignKey("claims.id", ondelete="CASCADE")], primary_key=True)
     line_number: int = Field(primary_key=True)
     tenant_id: str = Field(sa_type=sa.Text)
-    procedure_code: str = Field(sa_type=sa.String(5))
+    # CPT/HCPCS; on an institutional line only when the service has one (837I SV202).
+    procedure_code: str | None = Field(default=None, sa_type=sa.String(5))
+    # NUBC revenue code of an institutional line (837I SV201).
+    revenue_code: str | None = Field(default=None, sa_type=sa.String(4))
     modifiers: list[str] = Field(sa_type=pg.ARRAY(sa.Text))
     units: Decimal = Field(sa_type=sa.Numeric(9, 3))
+    # 837I SV204: UN units, DA days (accommodation lines).
+    unit_basis: str | None = Field(default=None, sa_type=sa.String(2))
     charge_amount: Decimal = Field(sa_type=MONEY)
     service_date: date
+    service_date_to: date | None = None
     place_of_service: str | None = Field(default=None, sa_type=sa.String(2))
     diagnosis_pointers: list[int] = Field(sa_type=pg.ARRAY(sa.Integer))
 
@@ -197,6 +215,76 @@ class ProviderEnrollment(ClaimsTable, table=True):
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
 
+class Patient(ClaimsTable, table=True):
+    """A patient of the practice as the EHR registered it: the demographics of loops 2010BA/2010CA."""
+
+    __tablename__ = "patients"
+
+    tenant_id: str = Field(sa_type=sa.Text, primary_key=True)
+    patient_id: str = Field(sa_type=sa.Text, primary_key=True)
+    first_name: str = Field(sa_type=sa.Text)
+    last_name: str = Field(sa_type=sa.Text)
+    birth_date: date
+    gender: str = Field(sa_type=sa.String(1))
+    address: dict | None = Field(default=None, sa_type=pg.JSONB)
+    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class Coverage(ClaimsTable, table=True):
+    """One insurance coverage of a patient: who pays in which order (1 primary, 2 secondary,
+    3 tertiary), from when to when."""
+
+    __tablename__ = "coverages"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["tenant_id", "patient_id"], ["patients.tenant_id", "patients.patient_id"],
+                                ondelete="CASCADE"),
+    )
+
+    tenant_id: str = Field(sa_type=sa.Text, primary_key=True)
+    patient_id: str = Field(sa_type=sa.Text, primary_key=True)
+    coverage_id: str = Field(sa_type=sa.Text, primary_key=True)
+    payer_id: str = Field(sa_type=sa.Text)
+    member_id: str = Field(sa_type=sa.Text)
+    group_number: str | None = Field(default=None, sa_type=sa.Text)
+    claim_filing_indicator: str = Field(sa_type=sa.String(2))
+    relationship_to_subscriber: str = Field(sa_type=sa.String(2))
+    subscriber: dict | None = Field(default=None, sa_type=pg.JSONB)
+    order_of_benefits: int = Field(sa_type=sa.SmallInteger)
+    effective_from: date
+    effective_to: date | None = None
+    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class Provider(ClaimsTable, table=True):
+    """A provider of the practice by NPI, with the roles it may take on a claim."""
+
+    __tablename__ = "providers"
+
+    tenant_id: str = Field(sa_type=sa.Text, primary_key=True)
+    npi: str = Field(sa_type=sa.String(10), primary_key=True)
+    name: str | None = Field(default=None, sa_type=sa.Text)
+    first_name: str | None = Field(default=None, sa_type=sa.Text)
+    last_name: str | None = Field(default=None, sa_type=sa.Text)
+    tax_id: str | None = Field(default=None, sa_type=sa.String(9))
+    taxonomy_code: str | None = Field(default=None, sa_type=sa.String(10))
+    address: dict | None = Field(default=None, sa_type=pg.JSONB)
+    roles: list[str] = Field(sa_type=pg.ARRAY(sa.Text))
+    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class ServiceFacility(ClaimsTable, table=True):
+    """Where services are rendered when not at the billing provider's address (837P 2310C, 837I 2310E)."""
+
+    __tablename__ = "service_facilities"
+
+    tenant_id: str = Field(sa_type=sa.Text, primary_key=True)
+    facility_id: str = Field(sa_type=sa.Text, primary_key=True)
+    name: str = Field(sa_type=sa.Text)
+    npi: str | None = Field(default=None, sa_type=sa.String(10))
+    address: dict = Field(sa_type=pg.JSONB)
+    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
 claims = Claim.__table__
 scrub_results = ScrubResult.__table__
 filing_deadline_alerts = FilingDeadlineAlert.__table__
@@ -207,6 +295,10 @@ payers = Payer.__table__
 provider_enrollments = ProviderEnrollment.__table__
 claim_lines = ClaimLine.__table__
 claim_history = ClaimHistory.__table__
+patients = Patient.__table__
+coverages = Coverage.__table__
+providers = Provider.__table__
+service_facilities = ServiceFacility.__table__
 
 # What Alembic compares against: the service's own tables plus outbox, inbox and idempotency keys.
 target_metadata = [ClaimsTable.metadata, messaging_metadata]

@@ -1,11 +1,24 @@
-"""From a stored claim to the 837 generator's model (openrcm_shared.x12.claim_837)."""
+"""From a stored claim to the 837 generator's model (openrcm_shared.x12.claim_837): 837P
+(005010X222A1) for professional claims, 837I (005010X223A2) for institutional ones, with the other
+payers of the encounter in loops 2320/2330 and their adjudication (2320 CAS/AMT, 2430 per line) on
+secondary and tertiary claims."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from decimal import Decimal
 
-from openrcm_claims.entrypoints.schemas import AddressIn, EncounterIn, ProviderIn
+from openrcm_claims.entrypoints.schemas import (
+    PAYER_RESPONSIBILITY_ORDER, AddressIn, CoverageIn, EncounterIn, PersonIn, ProviderIn, ServiceFacilityIn,
+)
 from openrcm_shared.x12 import claim_837 as x12
+
+
+def build_claim(claim, lines, payer_names: dict[str, str]) -> x12.ProfessionalClaim | x12.InstitutionalClaim:
+    """The 837 model of one claims row (with its line rows), by its claim type."""
+    if claim.claim_type == "institutional":
+        return institutional_claim(claim, lines, payer_names)
+    return professional_claim(claim, lines, payer_names)
 
 
 def _address(address: AddressIn | None) -> x12.Address:
@@ -22,11 +35,20 @@ def _individual(provider: ProviderIn | None) -> x12.Provider | None:
                         first_name=provider.first_name or "", taxonomy_code=provider.taxonomy_code)
 
 
-def professional_claim(claim, lines, payer_name: str) -> x12.ProfessionalClaim:
-    """One 837P claim from the claims row, its line rows and the payer's registered name."""
-    encounter = EncounterIn.model_validate(claim.encounter_document)
+def _facility(facility: ServiceFacilityIn | None) -> x12.ServiceFacility | None:
+    if facility is None:
+        return None
+    return x12.ServiceFacility(name=facility.name, address=_address(facility.address), npi=facility.npi)
+
+
+def _insured(coverage: CoverageIn, patient: PersonIn) -> PersonIn:
+    return coverage.subscriber if coverage.relationship_to_subscriber != "18" and coverage.subscriber else patient
+
+
+def _parties(claim, encounter: EncounterIn, payer_names: dict[str, str]) -> dict:
+    """Billing provider, subscriber, payer and patient: the HL levels above loop 2300."""
     coverage, patient = encounter.coverage, encounter.patient
-    insured = coverage.subscriber if coverage.relationship_to_subscriber != "18" and coverage.subscriber else patient
+    insured = _insured(coverage, patient)
     subscriber = x12.Subscriber(
         member_id=coverage.member_id, last_name=insured.last_name, first_name=insured.first_name,
         birth_date=insured.birth_date, gender=insured.gender, address=_address(insured.address),
@@ -39,24 +61,124 @@ def professional_claim(claim, lines, payer_name: str) -> x12.ProfessionalClaim:
                                 address=_address(patient.address),
                                 relationship_to_subscriber=coverage.relationship_to_subscriber)
     billing = encounter.billing_provider
-    return x12.ProfessionalClaim(
+    return dict(
         billing_provider=x12.BillingProvider(npi=billing.npi, tax_id=billing.tax_id or "", name=billing.name or "",
                                              address=_address(billing.address), taxonomy_code=billing.taxonomy_code),
-        subscriber=subscriber, payer=x12.Payer(name=payer_name, payer_id=claim.payer_id), patient=dependent,
+        subscriber=subscriber, payer=x12.Payer(name=payer_names.get(claim.payer_id, claim.payer_id),
+                                               payer_id=claim.payer_id),
+        patient=dependent)
+
+
+def _adjustments(items: list[dict]) -> tuple[x12.ClaimAdjustment, ...]:
+    return tuple(x12.ClaimAdjustment(item["group_code"], item["carc"], Decimal(item["amount"])) for item in items)
+
+
+def _adjudications_by_payer(claim) -> dict[tuple[str, str], dict]:
+    return {(a["payer_id"], a["payer_responsibility"]): a for a in claim.prior_payer_adjudications or []}
+
+
+def _other_payers(claim, encounter: EncounterIn, payer_names: dict[str, str]) -> tuple[x12.OtherPayerCoverage, ...]:
+    """Loop 2320/2330A/2330B for each other coverage of the encounter, in order of benefits; a
+    payer that has adjudicated carries its claim-level CAS, AMT*D (paid) and AMT*EAF (what the
+    patient still owes), and DTP*573 here when it reported no lines (else per line in 2430)."""
+    adjudicated = _adjudications_by_payer(claim)
+    others = sorted(encounter.other_coverages, key=lambda c: PAYER_RESPONSIBILITY_ORDER.index(c.payer_responsibility))
+    loops = []
+    for coverage in others:
+        insured = _insured(coverage, encounter.patient)
+        decision = adjudicated.get((coverage.payer_id, coverage.payer_responsibility))
+        loops.append(x12.OtherPayerCoverage(
+            payer=x12.Payer(name=payer_names.get(coverage.payer_id, coverage.payer_id), payer_id=coverage.payer_id),
+            subscriber=x12.OtherSubscriber(member_id=coverage.member_id, last_name=insured.last_name,
+                                           first_name=insured.first_name,
+                                           address=_address(insured.address) if insured.address else None),
+            payer_responsibility=coverage.payer_responsibility,
+            relationship_to_patient=coverage.relationship_to_subscriber,
+            claim_filing_indicator=coverage.claim_filing_indicator, group_number=coverage.group_number,
+            payer_paid_amount=Decimal(decision["paid_amount"]) if decision else None,
+            claim_adjustments=_adjustments(decision["claim_adjustments"]) if decision else (),
+            remaining_patient_liability=Decimal(decision["patient_responsibility_amount"]) if decision else None,
+            adjudication_date=date.fromisoformat(decision["adjudication_date"])
+            if decision and not decision["lines"] else None))
+    return tuple(loops)
+
+
+def _line_adjudications(claim, line_number: int, units: Decimal) -> tuple[x12.LineAdjudication, ...]:
+    """Loop 2430: each previous payer's decision on this line (SVD, CAS, DTP*573)."""
+    found = []
+    for decision in claim.prior_payer_adjudications or []:
+        for line in decision["lines"]:
+            if line["line_number"] == line_number:
+                found.append(x12.LineAdjudication(
+                    other_payer_id=decision["payer_id"], paid_amount=Decimal(line["paid_amount"]),
+                    adjudication_date=date.fromisoformat(decision["adjudication_date"]),
+                    adjustments=_adjustments(line["adjustments"]), paid_units=units))
+    return tuple(found)
+
+
+def _line_control_number(claim, line) -> str:
+    # REF*6R: the claim's control number + line number, at most 20 characters, so the 835's
+    # echo matches the line even when the payer renumbers or drops modifiers.
+    return f"{claim.patient_control_number}{line.line_number:03d}"
+
+
+def professional_claim(claim, lines, payer_names: dict[str, str]) -> x12.ProfessionalClaim:
+    """One 837P claim from the claims row, its line rows and the practice's payer names."""
+    encounter = EncounterIn.model_validate(claim.encounter_document)
+    return x12.ProfessionalClaim(
+        **_parties(claim, encounter, payer_names),
         patient_control_number=claim.patient_control_number, total_charge=Decimal(claim.total_charge),
         place_of_service=claim.place_of_service, diagnosis_codes=tuple(claim.diagnosis_codes),
-        frequency_code=claim.frequency_code, payer_claim_control_number=claim.payer_claim_control_number,
+        frequency_code=claim.frequency_code, payer_claim_control_number=_correction_reference(claim),
         prior_authorization=encounter.prior_authorization,
         referring_provider=_individual(encounter.referring_provider),
         rendering_provider=_individual(encounter.rendering_provider),
-        lines=tuple(_line(claim, line) for line in lines))
+        supervising_provider=_individual(encounter.supervising_provider),
+        service_facility=_facility(encounter.service_facility),
+        other_payers=_other_payers(claim, encounter, payer_names),
+        lines=tuple(x12.ProfessionalServiceLine(
+            procedure_code=line.procedure_code, modifiers=tuple(line.modifiers), charge=Decimal(line.charge_amount),
+            units=Decimal(line.units), service_date=line.service_date, service_end_date=line.service_date_to,
+            place_of_service=line.place_of_service, diagnosis_pointers=tuple(line.diagnosis_pointers),
+            line_control_number=_line_control_number(claim, line),
+            adjudications=_line_adjudications(claim, line.line_number, Decimal(line.units)))
+            for line in lines))
 
 
-def _line(claim, line) -> x12.ProfessionalServiceLine:
-    # REF*6R: the claim's control number + line number, at most 20 characters, so the 835's
-    # echo matches the line even when the payer renumbers or drops modifiers.
-    return x12.ProfessionalServiceLine(
-        procedure_code=line.procedure_code, modifiers=tuple(line.modifiers), charge=Decimal(line.charge_amount),
-        units=Decimal(line.units), service_date=line.service_date, place_of_service=line.place_of_service,
-        diagnosis_pointers=tuple(line.diagnosis_pointers),
-        line_control_number=f"{claim.patient_control_number}{line.line_number:03d}")
+def institutional_claim(claim, lines, payer_names: dict[str, str]) -> x12.InstitutionalClaim:
+    """One 837I claim: type of bill = the facility type sent + this claim's frequency (7 and 8 for
+    replacements and voids), statement period defaulting to the dates of service."""
+    encounter = EncounterIn.model_validate(claim.encounter_document)
+    details = encounter.institutional
+    if details is None:  # the scrubber holds institutional claims without their details
+        raise x12.X12ContentError("institutional", "missing")
+    admitted_at = details.admission_date
+    if admitted_at is not None and details.admission_hour is not None:
+        admitted_at = datetime.combine(details.admission_date, time(details.admission_hour))
+    return x12.InstitutionalClaim(
+        **_parties(claim, encounter, payer_names),
+        patient_control_number=claim.patient_control_number, total_charge=Decimal(claim.total_charge),
+        type_of_bill=details.facility_type + claim.frequency_code,
+        statement_from=details.statement_from or claim.service_date_from,
+        statement_to=details.statement_to or claim.service_date_to,
+        principal_diagnosis=claim.diagnosis_codes[0], other_diagnoses=tuple(claim.diagnosis_codes[1:]),
+        admitting_diagnosis=details.admitting_diagnosis, patient_status_code=details.patient_status,
+        admission_type_code=details.admission_type, admission_source_code=details.admission_source,
+        admitted_at=admitted_at,
+        discharge_hour=time(details.discharge_hour) if details.discharge_hour is not None else None,
+        payer_claim_control_number=_correction_reference(claim), prior_authorization=encounter.prior_authorization,
+        attending_provider=_individual(encounter.attending_provider),
+        service_facility=_facility(encounter.service_facility),
+        other_payers=_other_payers(claim, encounter, payer_names),
+        lines=tuple(x12.InstitutionalServiceLine(
+            revenue_code=line.revenue_code, charge=Decimal(line.charge_amount), units=Decimal(line.units),
+            unit_basis=line.unit_basis or "UN", procedure_code=line.procedure_code, modifiers=tuple(line.modifiers),
+            service_date=line.service_date, service_end_date=line.service_date_to,
+            line_control_number=_line_control_number(claim, line),
+            adjudications=_line_adjudications(claim, line.line_number, Decimal(line.units)))
+            for line in lines))
+
+
+def _correction_reference(claim) -> str | None:
+    """REF*F8: the payer's claim control number, sent only on replacements (7) and voids (8)."""
+    return claim.payer_claim_control_number if claim.frequency_code in ("7", "8") else None

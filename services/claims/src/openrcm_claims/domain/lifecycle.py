@@ -5,6 +5,7 @@
       └──blocked────┘                    ▼                                ▼
                                      rejected ──corrected (new version)──▶ held / ready
     submitted / accepted_* ──remittance──▶ paid | partially_paid | denied;  void ──▶ voided
+    paid | partially_paid | denied ──reversal (CLP02 22)──▶ accepted_by_payer ──corrected decision──▶ ...
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ _RESUBMITTED = frozenset({ClaimStatus.READY, ClaimStatus.HELD})
 
 # from -> the states it may move to. Payers sometimes remit before their 277CA arrives, so a
 # remittance outcome is accepted from any state after submission. A denied claim can still be
-# paid (appeal, reprocessing); a paid claim leaves "paid" only by void or reversal.
+# paid (appeal, reprocessing); a paid claim leaves "paid" only by void or reversal. A reversal
+# (835 CLP02 22) takes the payer's decision back: the claim is with the payer again, awaiting the
+# corrected decision.
+_REVERSED = frozenset({ClaimStatus.ACCEPTED_BY_PAYER})
 TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     ClaimStatus.HELD: frozenset({ClaimStatus.READY}),
     ClaimStatus.READY: frozenset({ClaimStatus.HELD, ClaimStatus.SUBMITTED}),
@@ -48,9 +52,9 @@ TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
                                                       ClaimStatus.VOIDED}) | _ADJUDICATED,
     ClaimStatus.ACCEPTED_BY_PAYER: _ADJUDICATED | _RESUBMITTED | frozenset({ClaimStatus.REJECTED}),
     ClaimStatus.REJECTED: frozenset({ClaimStatus.HELD, ClaimStatus.READY}),
-    ClaimStatus.PARTIALLY_PAID: frozenset({ClaimStatus.PAID, ClaimStatus.DENIED}) | _RESUBMITTED,
-    ClaimStatus.DENIED: frozenset({ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID}) | _RESUBMITTED,
-    ClaimStatus.PAID: _RESUBMITTED,
+    ClaimStatus.PARTIALLY_PAID: frozenset({ClaimStatus.PAID, ClaimStatus.DENIED}) | _RESUBMITTED | _REVERSED,
+    ClaimStatus.DENIED: frozenset({ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID}) | _RESUBMITTED | _REVERSED,
+    ClaimStatus.PAID: _RESUBMITTED | _REVERSED,
     ClaimStatus.VOIDED: frozenset(),
 }
 
@@ -79,6 +83,7 @@ def check_transition(current: ClaimStatus, target: ClaimStatus) -> None:
 
 
 def status_for_outcome(outcome: str) -> ClaimStatus:
-    """The remittance outcome of a posted claim payment -> the claim's next status."""
+    """The remittance outcome of a posted claim payment -> the claim's next status ("not_our_claim"
+    has none: the claim stays where it is, see remittance_outcomes)."""
     return {"paid": ClaimStatus.PAID, "partially_paid": ClaimStatus.PARTIALLY_PAID,
             "denied": ClaimStatus.DENIED}[outcome]

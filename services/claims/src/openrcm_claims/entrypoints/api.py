@@ -28,11 +28,12 @@ ClaimStatusFilter = Literal["held", "ready", "submitted", "accepted_by_clearingh
                             "rejected", "paid", "partially_paid", "denied", "voided"]
 
 
-def _check_diagnosis_pointers(encounter: EncounterIn) -> None:
-    pointer_errors = encounter.pointer_errors()
-    if pointer_errors:
+def _check_encounter(encounter: EncounterIn) -> None:
+    """Rules that span fields (each party once, what each setting needs, pointers in range): 422 naming each."""
+    problems = encounter.consistency_errors()
+    if problems:
         raise Problem(422, "The request has invalid fields", type_="validation-error",
-                      errors=[field_error(pointer, message) for pointer, message in pointer_errors])
+                      errors=[field_error(pointer, message) for pointer, message in problems])
 
 
 @router.post("/encounters", status_code=201, response_model=ClaimOut,
@@ -45,7 +46,7 @@ async def post_encounter(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Response:
     """An EHR posts a completed encounter; the claim is created and ClaimSubmitted published."""
-    _check_diagnosis_pointers(encounter)
+    _check_encounter(encounter)
     return await idempotent_create(
         request, tenant_id=tenant_id, idempotency_key=idempotency_key,
         create=lambda conn: submit_encounter(conn, tenant_id, encounter),
@@ -68,7 +69,7 @@ async def _take_one(request: Request, tenant_id: str, index: int, raw: dict) -> 
     prefix = f"/encounters/{index}"
     try:
         encounter = EncounterIn.model_validate(raw)
-        _check_diagnosis_pointers(encounter)
+        _check_encounter(encounter)
         async with request.app.state.runtime.engine.begin() as conn:
             claim = await submit_encounter(conn, tenant_id, encounter)
         return BatchItemOut(index=index, status=201, claim=claim)
@@ -97,7 +98,7 @@ async def post_late_charges(claim_id: UUID, charges: LateChargesIn, request: Req
 async def put_claim_encounter(claim_id: UUID, encounter: EncounterIn, request: Request,
                               tenant_id: TenantDep) -> ClaimOut:
     """Correct a held, ready or rejected claim: a new version, scrubbed again, sent with the next batch."""
-    _check_diagnosis_pointers(encounter)
+    _check_encounter(encounter)
     return await _change_and_show(request, tenant_id, claim_id,
                                   lambda conn: correct_claim(conn, tenant_id, claim_id, encounter))
 
@@ -108,7 +109,7 @@ async def put_claim_encounter(claim_id: UUID, encounter: EncounterIn, request: R
 async def post_claim_replacement(claim_id: UUID, encounter: EncounterIn, request: Request,
                                  tenant_id: TenantDep) -> ClaimOut:
     """Replace the claim the payer has (frequency 7, REF*F8 = its payer claim control number)."""
-    _check_diagnosis_pointers(encounter)
+    _check_encounter(encounter)
     return await _change_and_show(request, tenant_id, claim_id,
                                   lambda conn: replace_claim(conn, tenant_id, claim_id, encounter))
 

@@ -32,6 +32,13 @@ def _fhirpath(location: tuple) -> str:
     return path
 
 
+def _claim_path(pointer: str) -> str:
+    """Where in the Claim an encounter-level problem comes from (FHIRPath), for the OperationOutcome."""
+    if pointer.startswith("/lines/"):
+        return "Claim.item.diagnosisSequence" if "diagnosis_pointers" in pointer else "Claim.item"
+    return "Claim"
+
+
 @router.post("/Claim", status_code=201, responses={
     201: {"content": {FHIR_JSON: {}}, "description": "ClaimResponse"},
     400: {"description": "Not JSON (OperationOutcome)"}, 422: {"description": "OperationOutcome naming each problem"}})
@@ -55,9 +62,9 @@ async def post_fhir_claim(request: Request, tenant_id: TenantDep) -> JSONRespons
     except (AttributeError, IndexError, TypeError, StopIteration):
         return _outcome(422, [("required", "Claim", "the Claim lacks parts a claim needs (patient, coverage, "
                                                     "provider, diagnoses, items with codes, amounts and dates)")])
-    pointer_errors = encounter.pointer_errors()
-    if pointer_errors:
-        return _outcome(422, [("invalid", "Claim.item.diagnosisSequence", message) for _, message in pointer_errors])
+    problems = encounter.consistency_errors()
+    if problems:
+        return _outcome(422, [("invalid", _claim_path(pointer), message) for pointer, message in problems])
     runtime = request.app.state.runtime
     try:
         async with runtime.engine.begin() as conn:

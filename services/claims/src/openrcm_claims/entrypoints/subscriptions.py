@@ -1,14 +1,15 @@
 """Event type -> handler for the claims consumer group."""
 
 from openrcm_claims.service_layer.remittance_outcomes import (
-    on_claim_denied, on_claim_payment_posted, on_eligibility_checked,
+    on_claim_denied, on_claim_payment_posted, on_claim_reversed, on_eligibility_checked,
 )
 from openrcm_shared.contracts.eligibility import EligibilityChecked
-from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted
+from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted, ClaimReversed
 from openrcm_shared.messaging.consumer import Subscription
 
 SUBSCRIPTIONS = [
     Subscription(EligibilityChecked, on_eligibility_checked),
     Subscription(ClaimPaymentPosted, on_claim_payment_posted),
     Subscription(ClaimDenied, on_claim_denied),
+    Subscription(ClaimReversed, on_claim_reversed),
 ]

@@ -10,7 +10,6 @@ Order of work, so nothing accepted is lost and nothing is applied twice:
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Request
@@ -20,14 +19,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from openrcm_claims.adapters.tables import clearinghouse_deliveries
 from openrcm_claims.service_layer.acknowledgements import MalformedDelivery, apply_delivery
 from openrcm_shared.http.problems import Problem
-from openrcm_shared.http.webhooks import WebhookVerificationError, verify
+from openrcm_shared.http.webhooks import WebhookVerificationError, configured_secrets, verify
 
 router = APIRouter(prefix="/v1/webhooks", tags=["clearinghouse webhooks"])
-
-
-def webhook_secrets() -> list[str]:
-    """`CLEARINGHOUSE_WEBHOOK_SECRETS`: comma-separated `whsec_` secrets (several during rotation)."""
-    return [s.strip() for s in os.environ.get("CLEARINGHOUSE_WEBHOOK_SECRETS", "").split(",") if s.strip()]
 
 
 @router.post("/clearinghouse", status_code=200,
@@ -36,7 +30,7 @@ def webhook_secrets() -> list[str]:
 async def clearinghouse_webhook(request: Request) -> JSONResponse:
     body = await request.body()
     try:
-        delivery = verify(webhook_secrets(), request.headers, body)
+        delivery = verify(configured_secrets(), request.headers, body)
     except WebhookVerificationError as exc:
         raise Problem(401, "Webhook not authenticated", str(exc), type_="webhook-unauthenticated") from None
     engine = request.app.state.runtime.engine

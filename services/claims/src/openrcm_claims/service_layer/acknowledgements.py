@@ -82,22 +82,47 @@ async def _claims_of_transaction_set(conn: AsyncConnection, control_number: int)
         .with_for_update(of=claims))).all()
 
 
-def _claim_at_positions(raw_x12: str, control_number: int, positions: list[int]) -> dict[int, str]:
-    """IK302 position (1-based, ST = 1) -> the CLM01 of the claim that segment belongs to."""
+def _claims_at_positions(raw_x12: str, control_number: int, positions: list[int]) -> dict[int, frozenset[str]]:
+    """IK302 position (1-based, ST = 1) -> the CLM01s of the claims the segment belongs to: the
+    claim whose loop 2300/2400 it is in; or, for a segment of an HL loop (billing provider 2000A,
+    subscriber 2000B, patient 2000C), every claim under that HL; or, for the header (BHT, 1000A/B),
+    every claim of the transaction set."""
     terminator = raw_x12[105]
     separator = raw_x12[3]
     segments = [s.strip() for s in raw_x12.split(terminator)]
     start = next(i for i, s in enumerate(segments)
                  if s.startswith(f"ST{separator}837{separator}") and int(s.split(separator)[2]) == control_number)
-    owners, current = {}, None
+    parent_of: dict[str, str] = {}
+    claims_by_hl: dict[str, list[str]] = {}
+    found: dict[int, tuple[str | None, str | None]] = {}
+    current_hl = current_claim = None
     for offset, segment in enumerate(segments[start:], start=1):
-        if segment.startswith(f"CLM{separator}"):
-            current = segment.split(separator)[1]
+        elements = segment.split(separator)
+        if elements[0] == "HL":
+            current_hl, current_claim = elements[1], None
+            parent_of[current_hl] = elements[2]
+        elif elements[0] == "CLM":
+            current_claim = elements[1]
+            claims_by_hl.setdefault(current_hl, []).append(current_claim)
         if offset in positions:
-            owners[offset] = current
-        if segment.startswith(f"SE{separator}"):
+            found[offset] = (current_hl, current_claim)
+        if elements[0] == "SE":
             break
-    return owners
+
+    def under(hl: str) -> frozenset[str]:
+        owners = set()
+        for claim_hl, pcns in claims_by_hl.items():
+            ancestor = claim_hl
+            while ancestor:
+                if ancestor == hl:
+                    owners.update(pcns)
+                    break
+                ancestor = parent_of.get(ancestor)
+        return frozenset(owners)
+
+    every_claim = frozenset(pcn for pcns in claims_by_hl.values() for pcn in pcns)
+    return {position: frozenset({claim}) if claim else under(hl) if hl else every_claim
+            for position, (hl, claim) in found.items()}
 
 
 async def _apply_999(conn: AsyncConnection, text: str) -> dict:
@@ -126,13 +151,14 @@ async def _reject_transaction_set(conn: AsyncConnection, rows, transaction_set) 
     raw = (await conn.execute(sa.select(submissions.c.raw_x12)
                               .where(submissions.c.id == rows[0].submission_id))).scalar_one().decode("ascii")
     positions = [error.position for error in transaction_set.segment_errors]
-    owners = _claim_at_positions(raw, int(transaction_set.control_number), positions)
+    owners = _claims_at_positions(raw, int(transaction_set.control_number), positions)
     rejected = 0
     for claim in rows:
         reasons = [RejectionReason(code=f"IK3:{e.error_code or ''}" + "".join(
                        f" IK4:{ie.error_code}" for ie in e.element_errors),
                    segment_id=e.segment_id, element_position=e.element_errors[0].position if e.element_errors else None)
-                   for e in transaction_set.segment_errors if owners.get(e.position) == claim.patient_control_number]
+                   for e in transaction_set.segment_errors
+                   if claim.patient_control_number in owners.get(e.position, ())]
         reasons = reasons or [RejectionReason(code="IK5:R " + " ".join(transaction_set.error_codes))]
         rejected += await move_claim(
             conn, claim, ClaimStatus.REJECTED, kind="rejected_999",

@@ -1,7 +1,8 @@
 """Claims out the door: ready claims become 837 files, files go to the clearinghouse.
 
 Two steps, like the event outbox:
-1. `build_batches`, in one transaction per file: take ready claims (SKIP LOCKED, so two
+1. `build_batches`, in one transaction per file (one file per practice, payer and claim type:
+   837P and 837I files are separate): take ready claims (SKIP LOCKED, so two
    replicas never take the same claim), allocate ISA/GS/ST control numbers from sequences that
    never cycle, render the 837, store it byte for byte, move each claim to `submitted` and
    stage ClaimSubmitted. Either all of that commits or none of it.
@@ -22,11 +23,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openrcm_claims.adapters.clearinghouse import Clearinghouse, ClearinghouseUnavailable
-from openrcm_claims.adapters.tables import claim_history, claim_lines, claim_submissions, claims, payers, submissions
-from openrcm_claims.adapters.x12_claims import professional_claim
+from openrcm_claims.adapters.tables import claim_history, claim_lines, claim_submissions, claims, submissions
+from openrcm_claims.adapters.x12_claims import build_claim
 from openrcm_claims.service_layer.claim_events import stage_claim_events
 from openrcm_claims.domain.lifecycle import ClaimStatus
 from openrcm_claims.service_layer.holds import record_scrub
+from openrcm_claims.service_layer.reference_data import payer_names
 from openrcm_claims.settings import SubmissionSettings
 from openrcm_shared.contracts.claims import ClaimSubmitted, SubmittedClaimLine
 from openrcm_shared.x12 import claim_837 as x12
@@ -50,7 +52,7 @@ def _parties(settings: SubmissionSettings) -> tuple[x12.Submitter, x12.Receiver]
 
 
 async def build_batches(engine: AsyncEngine, settings: SubmissionSettings) -> list[UUID]:
-    """Turn the ready claims into stored 837 files, one per practice and payer."""
+    """Turn the ready claims into stored 837 files, one per practice, payer and claim type."""
     async with engine.begin() as conn:
         ready = (await conn.execute(
             sa.select(claims).where(claims.c.status == ClaimStatus.READY)
@@ -64,25 +66,27 @@ async def build_batches(engine: AsyncEngine, settings: SubmissionSettings) -> li
             lines_by_claim[line.claim_id].append(line)
         groups = defaultdict(list)
         for claim in ready:
-            groups[(claim.tenant_id, claim.payer_id)].append(claim)
+            groups[(claim.tenant_id, claim.payer_id, claim.claim_type)].append(claim)
         created = []
-        for (tenant_id, payer_id), group in groups.items():
-            payer_name = (await conn.execute(sa.select(payers.c.name).where(
-                payers.c.tenant_id == tenant_id, payers.c.payer_id == payer_id))).scalar_one()
-            rendered = await _render_or_hold(conn, group, lines_by_claim, payer_name)
-            submission_id = await _submit_group(conn, settings, tenant_id, payer_id, rendered, lines_by_claim)
+        names_by_tenant: dict[str, dict[str, str]] = {}
+        for (tenant_id, payer_id, claim_type), group in groups.items():
+            if tenant_id not in names_by_tenant:
+                names_by_tenant[tenant_id] = await payer_names(conn, tenant_id)
+            rendered = await _render_or_hold(conn, group, lines_by_claim, names_by_tenant[tenant_id])
+            submission_id = await _submit_group(conn, settings, tenant_id, payer_id, claim_type, rendered,
+                                                lines_by_claim)
             if submission_id:
                 created.append(submission_id)
         return created
 
 
-async def _render_or_hold(conn, group, lines_by_claim, payer_name: str) -> list[tuple]:
+async def _render_or_hold(conn, group, lines_by_claim, names: dict[str, str]) -> list[tuple]:
     """(claim row, 837 model) for each claim the mapping accepts; the others are held with the
     reason, so one bad claim never blocks a file."""
     rendered = []
     for claim in group:
         try:
-            rendered.append((claim, professional_claim(claim, lines_by_claim[claim.id], payer_name)))
+            rendered.append((claim, build_claim(claim, lines_by_claim[claim.id], names)))
         except ValueError as refused:  # X12ContentError included
             await _hold_for_x12(conn, claim, refused)
     return rendered
@@ -98,14 +102,15 @@ async def _hold_for_x12(conn, claim, refused: Exception) -> None:
 _CLAIM_INDEX = re.compile(r"^claims\[(\d+)\]")
 
 
-async def _submit_group(conn, settings, tenant_id, payer_id, rendered, lines_by_claim) -> UUID | None:
+async def _submit_group(conn, settings, tenant_id, payer_id, claim_type, rendered, lines_by_claim) -> UUID | None:
     """Render and store one file. A claim the generator refuses (its error names `claims[i]`) is
     held and the file rendered again without it."""
     submitter, receiver = _parties(settings)
     while rendered:
         batch = x12.ClaimBatch(submitter=submitter, receiver=receiver, claims=tuple(m for _, m in rendered))
         try:
-            return await _store_submission(conn, settings, tenant_id, payer_id, batch, rendered, lines_by_claim)
+            return await _store_submission(conn, settings, tenant_id, payer_id, claim_type, batch, rendered,
+                                           lines_by_claim)
         except x12.X12ContentError as refused:
             match = _CLAIM_INDEX.match(refused.field)
             if match is None:
@@ -115,7 +120,8 @@ async def _submit_group(conn, settings, tenant_id, payer_id, rendered, lines_by_
     return None
 
 
-async def _store_submission(conn, settings, tenant_id, payer_id, batch, rendered, lines_by_claim) -> UUID:
+async def _store_submission(conn, settings, tenant_id, payer_id, claim_type, batch, rendered,
+                            lines_by_claim) -> UUID:
     group = [claim for claim, _ in rendered]
     group_count, transaction_count = x12.envelope_counts(batch, max_claims_per_transaction=MAX_CLAIMS_PER_TRANSACTION)
     now = datetime.now(timezone.utc)
@@ -132,7 +138,7 @@ async def _store_submission(conn, settings, tenant_id, payer_id, batch, rendered
                                  max_claims_per_transaction=MAX_CLAIMS_PER_TRANSACTION)
     submission_id = uuid4()
     await conn.execute(submissions.insert().values(
-        id=submission_id, tenant_id=tenant_id, payer_id=payer_id, claim_type="professional",
+        id=submission_id, tenant_id=tenant_id, payer_id=payer_id, claim_type=claim_type,
         interchange_control_number=interchange, group_control_number=group_numbers[0],
         raw_x12=rendered_x12.encode("ascii"), status="pending", created_at=now))
     await conn.execute(claim_submissions.insert(), [
@@ -151,9 +157,11 @@ async def _mark_submitted(conn, group, lines_by_claim, submission_id: UUID, now:
         tenant_id=claim.tenant_id, claim_id=claim.id, encounter_id=claim.encounter_id, patient_id=claim.patient_id,
         payer_id=claim.payer_id, patient_control_number=claim.patient_control_number, total_charge=claim.total_charge,
         service_date_from=claim.service_date_from, service_date_to=claim.service_date_to, submitted_at=now,
-        lines=[SubmittedClaimLine(line_number=l.line_number, procedure_code=l.procedure_code,
-                                  modifiers=list(l.modifiers), units=int(l.units), charge_amount=l.charge_amount,
-                                  service_date=l.service_date) for l in lines_by_claim[claim.id]])
+        claim_type=claim.claim_type, payer_responsibility=claim.payer_responsibility,
+        lines=[SubmittedClaimLine(line_number=l.line_number, procedure_code=l.procedure_code or "",
+                                  revenue_code=l.revenue_code, modifiers=list(l.modifiers), units=int(l.units),
+                                  charge_amount=l.charge_amount, service_date=l.service_date)
+               for l in lines_by_claim[claim.id]])
         for claim in group]
     envelopes = await stage_claim_events(conn, events)
     await conn.execute(claim_history.insert(), [

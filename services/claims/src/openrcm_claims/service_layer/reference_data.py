@@ -1,11 +1,42 @@
-"""Checks against the payer registry used when claims are taken in."""
+"""Reference data: the payer registry, and the patients, coverages, providers and facilities an
+encounter may name by id instead of sending them in full.
+
+`resolve_parties` turns an encounter that names its parties by id into the same encounter with
+every party in full (as the EHR could have sent it). The claim keeps that resolved document, so
+a claim always shows what was billed even when the registry changes later.
+"""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+from datetime import date, datetime, timezone
 
-from openrcm_claims.adapters.tables import payers
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrcm_claims.adapters.tables import coverages, patients, payers, providers, service_facilities
+from openrcm_claims.entrypoints.party_schemas import (
+    CoverageRecordIn, CoverageRecordOut, FacilityRecordIn, ProviderRecordIn,
+)
+from openrcm_claims.entrypoints.schemas import (
+    PAYER_RESPONSIBILITY_ORDER, AddressIn, CoverageIn, EncounterIn, PatientIn, PersonIn, ProviderIn,
+    ServiceFacilityIn,
+)
 from openrcm_shared.http.problems import Problem, field_error
+
+# Encounter field naming a provider by NPI -> (embedded field, role the provider must hold).
+PROVIDER_REFERENCES = {
+    "billing_provider_npi": ("billing_provider", "billing"),
+    "rendering_provider_npi": ("rendering_provider", "rendering"),
+    "referring_provider_npi": ("referring_provider", "referring"),
+    "supervising_provider_npi": ("supervising_provider", "supervising"),
+    "attending_provider_npi": ("attending_provider", "attending"),
+}
+
+
+def invalid(problems: list[tuple[str, str]], title: str = "The request has invalid fields") -> Problem:
+    return Problem(422, title, type_="validation-error",
+                   errors=[field_error(pointer, message) for pointer, message in problems])
 
 
 async def require_payer(conn, tenant_id: str, payer_id: str, pointer: str):
@@ -16,3 +47,159 @@ async def require_payer(conn, tenant_id: str, payer_id: str, pointer: str):
         raise Problem(422, "Unknown payer", f"Payer {payer_id!r} is not registered; PUT /v1/payers/{payer_id} first.",
                       type_="unknown-payer", errors=[field_error(pointer, "unknown payer")])
     return known
+
+
+async def payer_names(conn: AsyncConnection, tenant_id: str) -> dict[str, str]:
+    """Payer id -> registered name (2010BB / 2330B NM103) for one practice."""
+    rows = (await conn.execute(sa.select(payers.c.payer_id, payers.c.name)
+                               .where(payers.c.tenant_id == tenant_id))).all()
+    return {row.payer_id: row.name for row in rows}
+
+
+# ------------------------------------------------------------------------------------------
+# Writing the registry
+# ------------------------------------------------------------------------------------------
+
+
+async def store_coverage(conn: AsyncConnection, tenant_id: str, patient_id: str, coverage_id: str,
+                         coverage: CoverageRecordIn) -> CoverageRecordOut:
+    """Create or replace one coverage of a registered patient. Its payer must be registered, and no
+    other coverage of the patient may hold the same order of benefits over an overlapping span."""
+    known = (await conn.execute(sa.select(patients.c.patient_id).where(
+        patients.c.tenant_id == tenant_id, patients.c.patient_id == patient_id))).first()
+    if known is None:
+        raise Problem(404, "Patient not registered", f"PUT /v1/patients/{patient_id} first.", type_="not-found")
+    problems = coverage.problems()
+    if problems:
+        raise invalid(problems)
+    await require_payer(conn, tenant_id, coverage.payer_id, "/payer_id")
+    clash = await _same_order_overlapping(conn, tenant_id, patient_id, coverage_id, coverage)
+    if clash is not None:
+        raise invalid([("/order_of_benefits", f"coverage {clash} already holds order of benefits "
+                                              f"{coverage.order_of_benefits} on some of these dates")])
+    values = {**coverage.model_dump(mode="json", exclude={"effective_from", "effective_to"}),
+              "effective_from": coverage.effective_from, "effective_to": coverage.effective_to,
+              "updated_at": datetime.now(timezone.utc)}
+    await conn.execute(pg_insert(coverages).values(tenant_id=tenant_id, patient_id=patient_id,
+                                                   coverage_id=coverage_id, **values)
+                       .on_conflict_do_update(index_elements=["tenant_id", "patient_id", "coverage_id"], set_=values))
+    return CoverageRecordOut(patient_id=patient_id, coverage_id=coverage_id, **values)
+
+
+async def _same_order_overlapping(conn, tenant_id: str, patient_id: str, coverage_id: str,
+                                  coverage: CoverageRecordIn) -> str | None:
+    far_future = date.max
+    rows = (await conn.execute(sa.select(coverages.c.coverage_id, coverages.c.effective_from,
+                                         coverages.c.effective_to).where(
+        coverages.c.tenant_id == tenant_id, coverages.c.patient_id == patient_id,
+        coverages.c.coverage_id != coverage_id, coverages.c.order_of_benefits == coverage.order_of_benefits))).all()
+    end = coverage.effective_to or far_future
+    for row in rows:
+        if row.effective_from <= end and coverage.effective_from <= (row.effective_to or far_future):
+            return row.coverage_id
+    return None
+
+
+def check_provider(provider: ProviderRecordIn) -> None:
+    problems = provider.problems()
+    if problems:
+        raise invalid(problems)
+
+
+def check_facility(facility: FacilityRecordIn) -> None:
+    problems = facility.problems()
+    if problems:
+        raise invalid(problems)
+
+
+# ------------------------------------------------------------------------------------------
+# Resolving an encounter's references
+# ------------------------------------------------------------------------------------------
+
+
+def dates_of_service(encounter: EncounterIn) -> tuple[date, date]:
+    return (min(line.service_date for line in encounter.lines),
+            max(line.service_date_to or line.service_date for line in encounter.lines))
+
+
+async def resolve_parties(conn: AsyncConnection, tenant_id: str, encounter: EncounterIn) -> EncounterIn:
+    """The encounter with every party in full: registered patient, providers and facility put in
+    place of their ids, and, when no coverage was sent, the patient's registered coverages active
+    on every date of service, in order of benefits (the first is billed as primary: P, then S, T).
+    422 naming each reference that is not registered (or not for that role)."""
+    problems: list[tuple[str, str]] = []
+    updates: dict = {}
+    if encounter.patient_id is not None:
+        updates["patient"] = await _registered_patient(conn, tenant_id, encounter.patient_id, problems)
+        updates["patient_id"] = None
+    for reference, (embedded, role) in PROVIDER_REFERENCES.items():
+        npi = getattr(encounter, reference)
+        if npi is not None:
+            updates[embedded] = await _registered_provider(conn, tenant_id, npi, role, f"/{reference}", problems)
+            updates[reference] = None
+    if encounter.service_facility_id is not None:
+        updates["service_facility"] = await _registered_facility(conn, tenant_id, encounter.service_facility_id,
+                                                                 problems)
+        updates["service_facility_id"] = None
+    patient = updates.get("patient") or encounter.patient
+    if encounter.coverage is None and patient is not None:
+        found = await registered_coverages(conn, tenant_id, patient.id, *dates_of_service(encounter))
+        if not found:
+            problems.append(("/coverage", "required: no registered coverage of this patient is active on every "
+                                          "date of service; send the coverage or register one"))
+        else:
+            updates["coverage"], updates["other_coverages"] = found[0], found[1:]
+    if problems:
+        raise invalid(problems, "The encounter names parties that are not registered")
+    return encounter.model_copy(update=updates) if updates else encounter
+
+
+async def _registered_patient(conn, tenant_id: str, patient_id: str, problems: list) -> PatientIn | None:
+    row = (await conn.execute(sa.select(patients).where(patients.c.tenant_id == tenant_id,
+                                                        patients.c.patient_id == patient_id))).first()
+    if row is None:
+        problems.append(("/patient_id", "no patient with this id is registered (PUT /v1/patients/{id})"))
+        return None
+    return PatientIn(id=row.patient_id, first_name=row.first_name, last_name=row.last_name,
+                     birth_date=row.birth_date, gender=row.gender,
+                     address=AddressIn(**row.address) if row.address else None)
+
+
+async def _registered_provider(conn, tenant_id: str, npi: str, role: str, pointer: str,
+                               problems: list) -> ProviderIn | None:
+    row = (await conn.execute(sa.select(providers).where(providers.c.tenant_id == tenant_id,
+                                                         providers.c.npi == npi))).first()
+    if row is None:
+        problems.append((pointer, "no provider with this NPI is registered (PUT /v1/providers/{npi})"))
+        return None
+    if role not in row.roles:
+        problems.append((pointer, f"the provider is not registered for the {role} role"))
+        return None
+    return ProviderIn(npi=row.npi, name=row.name, first_name=row.first_name, last_name=row.last_name,
+                      tax_id=row.tax_id, taxonomy_code=row.taxonomy_code,
+                      address=AddressIn(**row.address) if row.address else None)
+
+
+async def _registered_facility(conn, tenant_id: str, facility_id: str, problems: list) -> ServiceFacilityIn | None:
+    row = (await conn.execute(sa.select(service_facilities).where(
+        service_facilities.c.tenant_id == tenant_id, service_facilities.c.facility_id == facility_id))).first()
+    if row is None:
+        problems.append(("/service_facility_id", "no facility with this id is registered (PUT /v1/facilities/{id})"))
+        return None
+    return ServiceFacilityIn(name=row.name, npi=row.npi, address=AddressIn(**row.address))
+
+
+async def registered_coverages(conn: AsyncConnection, tenant_id: str, patient_id: str, first_day: date,
+                               last_day: date) -> list[CoverageIn]:
+    """The patient's coverages active from `first_day` through `last_day`, in order of benefits, as
+    the claim's coverage (P) and the next payers (S, T)."""
+    rows = (await conn.execute(sa.select(coverages).where(
+        coverages.c.tenant_id == tenant_id, coverages.c.patient_id == patient_id,
+        coverages.c.effective_from <= first_day,
+        sa.or_(coverages.c.effective_to.is_(None), coverages.c.effective_to >= last_day))
+        .order_by(coverages.c.order_of_benefits, coverages.c.coverage_id))).all()
+    return [CoverageIn(payer_id=row.payer_id, member_id=row.member_id, group_number=row.group_number,
+                       payer_responsibility=responsibility, claim_filing_indicator=row.claim_filing_indicator,
+                       relationship_to_subscriber=row.relationship_to_subscriber,
+                       subscriber=PersonIn(**row.subscriber) if row.subscriber else None)
+            for responsibility, row in zip(PAYER_RESPONSIBILITY_ORDER, rows)]

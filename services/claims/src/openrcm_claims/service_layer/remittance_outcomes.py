@@ -1,27 +1,21 @@
-"""Applying what other contexts tell the claims context: coverage answers and remittance outcomes."""
+"""Applying what other contexts tell the claims context: coverage answers, remittance outcomes
+(payments, denials, reversals), and, after a payer's decision, the next payer's claim
+(service_layer.coordination_of_benefits)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import sqlalchemy as sa
 
-from openrcm_claims.adapters.tables import claim_history, claims
-from openrcm_claims.domain.lifecycle import OPEN_STATUSES, CoverageStatus, status_for_outcome
-from openrcm_claims.service_layer.transitions import move_claim
+from openrcm_claims.adapters.tables import claims
+from openrcm_claims.domain.lifecycle import OPEN_STATUSES, ClaimStatus, CoverageStatus, status_for_outcome
+from openrcm_claims.service_layer.coordination_of_benefits import bill_next_payer, record_forwarded
+from openrcm_claims.service_layer.transitions import move_claim, note_on_timeline
 from openrcm_shared.contracts.claims import ClaimCoverageRecorded, ClaimStatusChanged
 from openrcm_shared.contracts.eligibility import EligibilityChecked
-from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted
+from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted, ClaimReversed
 from openrcm_shared.messaging.consumer import HandlerContext
 from openrcm_shared.messaging.errors import PermanentEventError
 
-
-
-async def _history(ctx: HandlerContext, claim_id, kind: str, detail: dict, from_status=None, to_status=None,
-                   event_id=None) -> None:
-    await ctx.conn.execute(claim_history.insert().values(
-        claim_id=claim_id, tenant_id=ctx.tenant_id, occurred_at=datetime.now(timezone.utc), kind=kind,
-        from_status=from_status, to_status=to_status, event_id=event_id or ctx.envelope.id, detail=detail))
 
 
 async def on_eligibility_checked(ctx: HandlerContext, event: EligibilityChecked) -> None:
@@ -34,7 +28,7 @@ async def on_eligibility_checked(ctx: HandlerContext, event: EligibilityChecked)
         .values(coverage_status=coverage, updated_at=sa.func.now())
         .returning(claims.c.id))
     for (claim_id,) in updated.all():
-        await _history(ctx, claim_id, "coverage_recorded",
+        await note_on_timeline(ctx, claim_id, "coverage_recorded",
                        {"coverage_status": coverage.value, "eligibility_check_id": str(event.check_id)})
         await ctx.emit(ClaimCoverageRecorded(tenant_id=event.tenant_id, claim_id=claim_id,
                                              eligibility_check_id=event.check_id,
@@ -43,8 +37,7 @@ async def on_eligibility_checked(ctx: HandlerContext, event: EligibilityChecked)
 
 async def _locked_claim(ctx: HandlerContext, claim_id):
     row = (await ctx.conn.execute(
-        sa.select(claims.c.id, claims.c.tenant_id, claims.c.status, claims.c.paid_amount)
-        .where(claims.c.id == claim_id, claims.c.tenant_id == ctx.tenant_id).with_for_update())).first()
+        sa.select(claims).where(claims.c.id == claim_id, claims.c.tenant_id == ctx.tenant_id).with_for_update())).first()
     if row is None:
         raise PermanentEventError("remittance outcome for a claim this service does not know")
     return row
@@ -52,28 +45,61 @@ async def _locked_claim(ctx: HandlerContext, claim_id):
 
 async def on_claim_payment_posted(ctx: HandlerContext, event: ClaimPaymentPosted) -> None:
     """Move the claim to paid, partially paid or denied; an illegal move is logged and recorded, not applied.
-    The money is added to the claim either way: it was paid."""
+    The money is added to the claim either way: it was paid. Then the next payer is billed, or a
+    crossover recorded. "Not our claim" (CLP02 23) moves nothing: the payer passed it on."""
     claim = await _locked_claim(ctx, event.claim_id)
-    target = status_for_outcome(event.outcome)
     paid_total = claim.paid_amount + event.paid_amount
+    if event.outcome == "not_our_claim":
+        await _add_paid(ctx, event.claim_id, paid_total, event.paid_amount)
+        await record_forwarded(ctx, claim, event, "not_our_claim")
+        return
+    target = status_for_outcome(event.outcome)
     applied = await move_claim(
         ctx.conn, claim, target, kind="status_changed",
         detail={"paid_amount": str(event.paid_amount), "allowed_amount": str(event.allowed_amount),
                 "patient_responsibility_amount": str(event.patient_responsibility_amount),
-                "outcome": event.outcome, "remittance_id": str(event.remittance_id)},
+                "outcome": event.outcome, "remittance_id": str(event.remittance_id),
+                "claim_status_code": event.claim_status_code},
         event=ClaimStatusChanged(tenant_id=ctx.tenant_id, claim_id=event.claim_id, from_status=claim.status,
                                  to_status=target.value, paid_amount=event.paid_amount,
                                  remittance_id=event.remittance_id),
         emit=ctx.emit, paid_amount=paid_total)
     if not applied:
-        await ctx.conn.execute(claims.update().where(claims.c.id == event.claim_id)
+        await _add_paid(ctx, event.claim_id, paid_total, event.paid_amount)
+    if ClaimStatus(claim.status) != ClaimStatus.VOIDED:  # a voided claim bills no one further
+        await bill_next_payer(ctx, claim, event)
+
+
+async def _add_paid(ctx: HandlerContext, claim_id, paid_total, paid) -> None:
+    if paid:
+        await ctx.conn.execute(claims.update().where(claims.c.id == claim_id)
                                .values(paid_amount=paid_total, updated_at=sa.func.now()))
+
+
+async def on_claim_reversed(ctx: HandlerContext, event: ClaimReversed) -> None:
+    """CLP02 22: the payer took its decision back. The claim returns to accepted_by_payer (with the
+    payer, awaiting a decision) and the reversed payment comes off its paid amount, so the corrected
+    decision that usually follows in the same ERA posts as a normal one."""
+    claim = await _locked_claim(ctx, event.claim_id)
+    paid_total = claim.paid_amount - event.reversed_paid_amount
+    applied = await move_claim(
+        ctx.conn, claim, ClaimStatus.ACCEPTED_BY_PAYER, kind="decision_reversed",
+        detail={"reversed_paid_amount": str(event.reversed_paid_amount),
+                "reversed_patient_responsibility_amount": str(event.reversed_patient_responsibility_amount),
+                "payer_claim_control_number": event.payer_claim_control_number,
+                "remittance_id": str(event.remittance_id)},
+        event=ClaimStatusChanged(tenant_id=ctx.tenant_id, claim_id=event.claim_id, from_status=claim.status,
+                                 to_status=ClaimStatus.ACCEPTED_BY_PAYER.value, paid_amount=-event.reversed_paid_amount,
+                                 remittance_id=event.remittance_id),
+        emit=ctx.emit, paid_amount=paid_total)
+    if not applied:
+        await _add_paid(ctx, event.claim_id, paid_total, event.reversed_paid_amount)
 
 
 async def on_claim_denied(ctx: HandlerContext, event: ClaimDenied) -> None:
     """Put the denial reasons on the claim's timeline (the status came with ClaimPaymentPosted)."""
     await _locked_claim(ctx, event.claim_id)
-    await _history(ctx, event.claim_id, "denial_recorded", {
+    await note_on_timeline(ctx, event.claim_id, "denial_recorded", {
         "denied_amount": str(event.denied_amount),
         "denials": [{"line_number": d.line_number, "group_code": d.group_code, "carc": d.carc, "rarcs": d.rarcs,
                      "amount": str(d.amount)} for d in event.denials],

@@ -2,32 +2,58 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from openrcm_claims.adapters.code_set_files import discover, load_code_sets
 from openrcm_claims.adapters.tables import provider_enrollments
 from openrcm_claims.domain.lifecycle import ClaimStatus
 from openrcm_claims.domain.scrubber import (
-    PROFESSIONAL, CodeSets, ScrubClaim, ScrubLine, ScrubPayer, ScrubProvider, scrub,
+    INSTITUTIONAL, PROFESSIONAL, CodeSets, ScrubClaim, ScrubInstitutional, ScrubLine, ScrubLineAdjudication,
+    ScrubPayer, ScrubPriorPayer, ScrubProvider, scrub,
 )
-from openrcm_claims.entrypoints.schemas import EncounterIn, ProviderIn
+from openrcm_claims.entrypoints.schemas import EncounterIn, ProviderIn, ServiceFacilityIn
 from openrcm_claims.service_layer.holds import record_scrub
+from openrcm_claims.settings import CodeSetSettings
+
+log = logging.getLogger(__name__)
+_code_sets: CodeSets | None = None
+_code_sets_lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
 def code_sets() -> CodeSets:
-    """Built once per process; ICD-10-CM releases load on first use."""
-    return CodeSets.shipped()
+    """The process's code sets: shipped ones plus the CMS files configured (CodeSetSettings),
+    loaded once, the first caller paying (at start-up: the submission task loads them at once)."""
+    global _code_sets
+    if _code_sets is None:
+        with _code_sets_lock:
+            if _code_sets is None:
+                files = discover(CodeSetSettings())
+                loaded, report = load_code_sets(files)
+                if files.configured:
+                    log.info("CMS code-set files loaded", extra={"code_set_counts": report.counts,
+                                                                  "code_set_files": report.files})
+                else:
+                    log.info("no CMS code-set files configured: HCPCS validity, NCCI PTP and MUE edits are off")
+                _code_sets = loaded
+    return _code_sets
+
+
+async def ready_code_sets() -> CodeSets:
+    """`code_sets()` without blocking the event loop while the files are read."""
+    return _code_sets if _code_sets is not None else await asyncio.to_thread(code_sets)
 
 
 def warm_code_sets(last_days: int = 400) -> None:
-    """Load the ICD-10-CM releases recent dates of service need, so the first claims of the day
-    are not the ones that pay for reading the code set (about 0.3 s per release)."""
+    """Load the configured files and the ICD-10-CM releases recent dates of service need, so the
+    first claims of the day are not the ones that pay for reading them (about 0.3 s per release)."""
     icd10cm = code_sets().icd10cm
     today = date.today()
     for day in {max(icd10cm.first_day, min(today, icd10cm.last_day)),
@@ -56,48 +82,86 @@ async def _enrollments(conn: AsyncConnection, tenant_id: str, npis: list[str], p
     return EnrollmentSpans(tuple(tuple(row) for row in rows))
 
 
-def _provider(provider: ProviderIn | None) -> ScrubProvider | None:
+def _provider(provider: ProviderIn | ServiceFacilityIn | None) -> ScrubProvider | None:
     if provider is None:
         return None
     address = provider.address
-    name = provider.name or " ".join(p for p in (provider.first_name, provider.last_name) if p) or None
-    return ScrubProvider(npi=provider.npi, tax_id=provider.tax_id, name=name,
+    name = provider.name if isinstance(provider, ServiceFacilityIn) else (
+        provider.name or " ".join(p for p in (provider.first_name, provider.last_name) if p) or None)
+    return ScrubProvider(npi=provider.npi, tax_id=getattr(provider, "tax_id", None), name=name,
                          address_line1=address.line1 if address else None, city=address.city if address else None,
                          state=address.state if address else None,
                          postal_code=address.postal_code.replace("-", "") if address else None)
 
 
-def scrub_view(encounter: EncounterIn, *, patient_control_number: str, total_charge: Decimal, payer) -> ScrubClaim:
+def _institutional(encounter: EncounterIn) -> ScrubInstitutional | None:
+    details = encounter.institutional
+    if details is None:
+        return None
+    first_day = min(line.service_date for line in encounter.lines)
+    last_day = max(line.service_date_to or line.service_date for line in encounter.lines)
+    return ScrubInstitutional(
+        type_of_bill=details.type_of_bill[-3:], admission_date=details.admission_date,
+        admission_type=details.admission_type, admission_source=details.admission_source,
+        patient_status=details.patient_status, statement_from=details.statement_from or first_day,
+        statement_to=details.statement_to or last_day)
+
+
+def _prior_payers(adjudications: list[dict]) -> tuple[ScrubPriorPayer, ...]:
+    def total(adjustments: list[dict]) -> Decimal:
+        return sum((Decimal(a["amount"]) for a in adjustments), Decimal(0))
+    return tuple(ScrubPriorPayer(
+        payer_id=adjudication["payer_id"], paid_amount=Decimal(adjudication["paid_amount"]),
+        claim_adjustment_total=total(adjudication["claim_adjustments"]),
+        lines=tuple(ScrubLineAdjudication(line_number=line["line_number"], paid_amount=Decimal(line["paid_amount"]),
+                                          adjustment_total=total(line["adjustments"]))
+                    for line in adjudication["lines"]))
+        for adjudication in adjudications)
+
+
+def scrub_view(encounter: EncounterIn, *, patient_control_number: str, total_charge: Decimal, payer,
+               prior_adjudications: list[dict] | tuple = ()) -> ScrubClaim:
     """The scrubber's neutral view of one claim."""
     coverage = encounter.coverage
     insured = coverage.subscriber if coverage.relationship_to_subscriber != "18" and coverage.subscriber \
         else encounter.patient
+    institutional = encounter.institutional_claim
     return ScrubClaim(
-        claim_type=PROFESSIONAL, patient_control_number=patient_control_number, total_charge=total_charge,
+        claim_type=INSTITUTIONAL if institutional else PROFESSIONAL, patient_control_number=patient_control_number,
+        total_charge=total_charge,
         billing_provider=_provider(encounter.billing_provider),
         rendering_provider=_provider(encounter.rendering_provider),
         referring_provider=_provider(encounter.referring_provider),
+        supervising_provider=_provider(encounter.supervising_provider),
+        attending_provider=_provider(encounter.attending_provider),
+        service_facility=_provider(encounter.service_facility),
+        institutional=_institutional(encounter),
+        prior_payers=_prior_payers(list(prior_adjudications)),
         subscriber_member_id=coverage.member_id, subscriber_last_name=insured.last_name if insured else None,
         subscriber_birth_date=insured.birth_date if insured else None,
         payer=ScrubPayer(payer_id=payer.payer_id, name=payer.name, timely_filing_days=payer.timely_filing_days,
                          enrollment_required=payer.enrollment_required, claim_types=frozenset(payer.claim_types)),
-        diagnosis_codes=tuple(encounter.diagnosis_codes), place_of_service=encounter.place_of_service,
+        diagnosis_codes=tuple(encounter.diagnosis_codes),
+        place_of_service=None if institutional else encounter.place_of_service,
         prior_authorization=encounter.prior_authorization,
-        lines=tuple(ScrubLine(line_number=n, procedure_code=line.procedure_code, modifiers=tuple(line.modifiers),
+        lines=tuple(ScrubLine(line_number=n, procedure_code=line.procedure_code or "", modifiers=tuple(line.modifiers),
                               units=Decimal(line.units), charge_amount=line.charge_amount,
                               service_date=line.service_date, service_date_to=line.service_date_to,
-                              place_of_service=line.place_of_service,
-                              diagnosis_pointers=tuple(line.diagnosis_pointers))
+                              place_of_service=None if institutional else line.place_of_service,
+                              diagnosis_pointers=() if institutional else tuple(line.diagnosis_pointers),
+                              revenue_code=line.revenue_code)
                     for n, line in enumerate(encounter.lines, start=1)))
 
 
 async def scrub_encounter(conn: AsyncConnection, *, tenant_id: str, encounter: EncounterIn,
-                          patient_control_number: str, total_charge: Decimal, payer) -> tuple[str, list[dict]]:
+                          patient_control_number: str, total_charge: Decimal, payer,
+                          prior_adjudications: list[dict] | tuple = ()) -> tuple[str, list[dict]]:
     """(rule set version, hits as dicts) for one claim version; reads enrollments, writes nothing."""
-    npis = [p.npi for p in (encounter.billing_provider, encounter.rendering_provider) if p is not None]
+    rendering = encounter.attending_provider if encounter.institutional_claim else encounter.rendering_provider
+    npis = [p.npi for p in (encounter.billing_provider, rendering) if p is not None]
     result = scrub(scrub_view(encounter, patient_control_number=patient_control_number, total_charge=total_charge,
-                              payer=payer),
-                   today=date.today(), code_sets=code_sets(),
+                              payer=payer, prior_adjudications=prior_adjudications),
+                   today=date.today(), code_sets=await ready_code_sets(),
                    enrollments=await _enrollments(conn, tenant_id, npis, payer.payer_id))
     return result.rule_set_version, [{"rule_id": h.rule_id, "severity": h.severity, "message": h.message,
                                       "pointer": h.pointer} for h in result.hits]
@@ -105,11 +169,13 @@ async def scrub_encounter(conn: AsyncConnection, *, tenant_id: str, encounter: E
 
 async def scrub_and_record(conn: AsyncConnection, *, tenant_id: str, claim_id, version: int,
                            from_status: ClaimStatus | None, encounter: EncounterIn, patient_control_number: str,
-                           total_charge: Decimal, payer) -> tuple[ClaimStatus, list[dict]]:
+                           total_charge: Decimal, payer, prior_adjudications: list[dict] | tuple = ()
+                           ) -> tuple[ClaimStatus, list[dict]]:
     """Scrub this version, store the result, move the claim to ready or held; returns both."""
     rule_set_version, hits = await scrub_encounter(conn, tenant_id=tenant_id, encounter=encounter,
                                                    patient_control_number=patient_control_number,
-                                                   total_charge=total_charge, payer=payer)
+                                                   total_charge=total_charge, payer=payer,
+                                                   prior_adjudications=prior_adjudications)
     status = await record_scrub(conn, tenant_id=tenant_id, claim_id=claim_id, version=version,
                                 from_status=from_status, rule_set_version=rule_set_version, hits=hits)
     return status, hits

@@ -1,92 +1,164 @@
-"""Taking in an encounter: one claim, its lines and its first history entry, in the caller's
-transaction. The claim is then scrubbed, and a clean one goes out with the next 837 batch
-(service_layer.batches), which publishes ClaimSubmitted."""
+"""Taking in an encounter: its parties resolved, its lines split into claims the 837 can carry,
+each claim with its lines and first history entries, in the caller's transaction. Each claim is
+scrubbed, and a clean one goes out with the next 837 batch (service_layer.batches), which
+publishes ClaimSubmitted.
+
+One claim per encounter, responsible payer and part: the first payer in the order of benefits
+gets the claims now; the next payers get theirs when the previous one has adjudicated
+(service_layer.coordination_of_benefits).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from uuid import uuid4
+from decimal import Decimal
+from uuid import UUID, uuid4
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_claims.adapters.tables import claim_lines, claims
 from openrcm_claims.domain.identifiers import new_patient_control_number
-from openrcm_claims.service_layer.reference_data import require_payer
-from openrcm_claims.service_layer.holds import record_scrub, status_after_scrub
-from openrcm_claims.service_layer.scrubbing import scrub_encounter
 from openrcm_claims.domain.lifecycle import CoverageStatus
-from openrcm_claims.entrypoints.schemas import ClaimLineOut, ClaimOut, EncounterIn, HistoryEntryOut
+from openrcm_claims.entrypoints.schemas import (
+    ClaimLineOut, ClaimOut, EncounterIn, HistoryEntryOut, PriorPayerAdjudicationOut, RelatedClaimOut,
+)
+from openrcm_claims.service_layer.holds import record_scrub, status_after_scrub
+from openrcm_claims.service_layer.reference_data import dates_of_service, require_payer, resolve_parties
+from openrcm_claims.service_layer.scrubbing import scrub_encounter
 from openrcm_shared.http.problems import Problem, field_error
 
+
+def claim_type(encounter: EncounterIn) -> str:
+    return "institutional" if encounter.institutional_claim else "professional"
 
 
 def claim_data(encounter: EncounterIn, payer) -> dict:
     """The claim columns an encounter determines (the same on intake and on correction)."""
     total = sum((line.charge_amount for line in encounter.lines), start=encounter.lines[0].charge_amount * 0)
-    dates = [line.service_date for line in encounter.lines]
-    # Timely filing runs from the date of service; the earliest line sets the deadline.
-    filing_deadline = min(dates) + timedelta(days=payer.timely_filing_days)
+    first_day, last_day = dates_of_service(encounter)
+    # Timely filing runs from the date of service: the earliest "from" date on a professional
+    # claim, the "through" date on an institutional one (Medicare Claims Processing Manual,
+    # Pub. 100-04, ch. 1, section 70.5).
+    clock_starts = last_day if encounter.institutional_claim else first_day
+    filing_deadline = clock_starts + timedelta(days=payer.timely_filing_days)
+    rendering = encounter.attending_provider if encounter.institutional_claim else encounter.rendering_provider
     columns = dict(
         patient_id=encounter.patient.id, payer_id=encounter.coverage.payer_id, member_id=encounter.coverage.member_id,
-        billing_npi=encounter.billing_provider.npi,
-        rendering_npi=encounter.rendering_provider.npi if encounter.rendering_provider else None,
+        billing_npi=encounter.billing_provider.npi, rendering_npi=rendering.npi if rendering else None,
         place_of_service=encounter.place_of_service, diagnosis_codes=encounter.diagnosis_codes, total_charge=total,
-        service_date_from=min(dates), service_date_to=max(dates), filing_deadline=filing_deadline,
-        encounter_document=encounter.model_dump(mode="json"))
-    return {"columns": columns, "total_charge": total, "dates": dates, "filing_deadline": filing_deadline}
+        service_date_from=first_day, service_date_to=last_day, filing_deadline=filing_deadline,
+        claim_type=claim_type(encounter), encounter_document=encounter.model_dump(mode="json"))
+    return {"columns": columns, "total_charge": total, "filing_deadline": filing_deadline}
+
+
+def split_lines(encounter: EncounterIn, limit: int | None = None) -> list[EncounterIn]:
+    """The encounter as one or more claims of at most `limit` lines (50 on an 837P: loop 2400
+    repeats 50 times in 005010X222A1; 999 on an 837I), in the EHR's line order. Every part keeps
+    all diagnosis codes, so the lines' pointers stay valid; each claim's total is its own lines'."""
+    limit = limit or encounter.max_lines_per_claim
+    if len(encounter.lines) <= limit:
+        return [encounter]
+    return [encounter.model_copy(update={"lines": encounter.lines[start:start + limit]})
+            for start in range(0, len(encounter.lines), limit)]
 
 
 async def insert_lines(conn: AsyncConnection, tenant_id: str, claim_id, encounter: EncounterIn) -> None:
+    institutional = encounter.institutional_claim
     await conn.execute(claim_lines.insert(), [
         {"claim_id": claim_id, "line_number": number, "tenant_id": tenant_id, "procedure_code": line.procedure_code,
-         "modifiers": line.modifiers, "units": line.units, "charge_amount": line.charge_amount,
-         "service_date": line.service_date, "place_of_service": line.place_of_service,
-         "diagnosis_pointers": line.diagnosis_pointers}
+         "revenue_code": line.revenue_code, "modifiers": line.modifiers, "units": line.units,
+         "unit_basis": line.unit_basis if institutional else None, "charge_amount": line.charge_amount,
+         "service_date": line.service_date, "service_date_to": line.service_date_to,
+         "place_of_service": line.place_of_service, "diagnosis_pointers": line.diagnosis_pointers}
         for number, line in enumerate(encounter.lines, start=1)])
 
 
-async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: EncounterIn) -> ClaimOut:
-    """Create the claim for an encounter; 409 if the EHR's encounter id was already submitted.
+async def check_payers(conn: AsyncConnection, tenant_id: str, encounter: EncounterIn):
+    """The billed payer's registry row; every payer named must be registered (422 naming it)."""
+    for index, other in enumerate(encounter.other_coverages):
+        await require_payer(conn, tenant_id, other.payer_id, f"/other_coverages/{index}/payer_id")
+    return await require_payer(conn, tenant_id, encounter.coverage.payer_id, "/coverage/payer_id")
 
-    Returns the new claim as the API shows it, built from what was written (no read-back)."""
-    payer = await require_payer(conn, tenant_id, encounter.coverage.payer_id, "/coverage/payer_id")
+
+async def submit_encounter(conn: AsyncConnection, tenant_id: str, encounter: EncounterIn) -> ClaimOut:
+    """Create the claims for an encounter; 409 if the EHR's encounter id was already submitted.
+
+    Returns the first claim as the API shows it (its `related_claims` list the parts split off
+    it), built from what was written (no read-back)."""
+    encounter = await resolve_parties(conn, tenant_id, encounter)
+    payer = await check_payers(conn, tenant_id, encounter)
+    parts = split_lines(encounter)
+    created: list[ClaimOut] = []
+    for number, part in enumerate(parts, start=1):
+        claim = await create_claim(conn, tenant_id, part, payer, split_part=number,
+                                   received_detail={"split_part": number, "split_parts": len(parts)}
+                                   if len(parts) > 1 else {})
+        if claim is None:
+            raise Problem(409, "Encounter already submitted",
+                          f"Encounter {encounter.encounter_id!r} already has a claim.", type_="duplicate-encounter",
+                          errors=[field_error("/encounter_id", "already submitted")])
+        created.append(claim)
+    return with_related(created[0], created)
+
+
+def with_related(claim: ClaimOut, siblings: list[ClaimOut]) -> ClaimOut:
+    return claim.model_copy(update={"related_claims": [
+        RelatedClaimOut(id=other.id, patient_control_number=other.patient_control_number, payer_id=other.payer_id,
+                        payer_responsibility=other.payer_responsibility, split_part=other.split_part,
+                        status=other.status) for other in siblings if other.id != claim.id]})
+
+
+async def create_claim(conn: AsyncConnection, tenant_id: str, encounter: EncounterIn, payer, *, split_part: int = 1,
+                       prior_claim_id: UUID | None = None, prior_adjudications: list[dict] | None = None,
+                       received_kind: str = "received", received_detail: dict | None = None) -> ClaimOut | None:
+    """Write one claim (its row, lines, scrub result and first history entries) for the encounter's
+    billed coverage; None when the encounter already has this claim (same payer responsibility
+    and part)."""
     claim_id = uuid4()
     now = datetime.now(timezone.utc)
     pcn = new_patient_control_number()
+    prior_adjudications = prior_adjudications or []
     data = claim_data(encounter, payer)
-    total, dates, filing_deadline = data["total_charge"], data["dates"], data["filing_deadline"]
+    total = data["total_charge"]
+    responsibility = encounter.coverage.payer_responsibility
     # Scrub first, so the claim row is written once, with its status.
     rule_set_version, hits = await scrub_encounter(conn, tenant_id=tenant_id, encounter=encounter,
-                                                   patient_control_number=pcn, total_charge=total, payer=payer)
+                                                   patient_control_number=pcn, total_charge=total, payer=payer,
+                                                   prior_adjudications=prior_adjudications)
     status = status_after_scrub(hits)
     inserted = await conn.execute(
         pg_insert(claims).values(
             id=claim_id, tenant_id=tenant_id, encounter_id=encounter.encounter_id, patient_control_number=pcn,
             status=status, coverage_status=CoverageStatus.UNVERIFIED, paid_amount=0, created_at=now,
-            updated_at=now, **data["columns"],
-        ).on_conflict_do_nothing(constraint="uq_claims_tenant_encounter").returning(claims.c.id))
+            updated_at=now, frequency_code=encounter.frequency_code, payer_responsibility=responsibility,
+            split_part=split_part, prior_claim_id=prior_claim_id, prior_payer_adjudications=prior_adjudications,
+            **data["columns"],
+        ).on_conflict_do_nothing(constraint="uq_claims_tenant_encounter_payer_part").returning(claims.c.id))
     if inserted.first() is None:
-        raise Problem(409, "Encounter already submitted",
-                      f"Encounter {encounter.encounter_id!r} already has a claim.", type_="duplicate-encounter",
-                      errors=[field_error("/encounter_id", "already submitted")])
+        return None
     await insert_lines(conn, tenant_id, claim_id, encounter)
-    received = dict(claim_id=claim_id, tenant_id=tenant_id, occurred_at=now, kind="received", from_status=None,
-                    to_status=None, event_id=None, detail={"total_charge": str(total)})
+    detail = {"total_charge": str(total), **(received_detail or {})}
+    received = dict(claim_id=claim_id, tenant_id=tenant_id, occurred_at=now, kind=received_kind, from_status=None,
+                    to_status=None, event_id=None, detail=detail)
     await record_scrub(conn, tenant_id=tenant_id, claim_id=claim_id, version=1, from_status=None,
                        rule_set_version=rule_set_version, hits=hits, status_written=True,
                        earlier_history=(received,))
+    columns = data["columns"]
     return ClaimOut(
-        id=claim_id, encounter_id=encounter.encounter_id, patient_control_number=pcn, patient_id=encounter.patient.id,
-        payer_id=encounter.coverage.payer_id, status=status, coverage_status=CoverageStatus.UNVERIFIED,
-        total_charge=total, paid_amount=0, service_date_from=min(dates), service_date_to=max(dates),
-        diagnosis_codes=encounter.diagnosis_codes, created_at=now, updated_at=now, version=1,
-        claim_type="professional", filing_deadline=filing_deadline, payer_claim_control_number=None,
-        frequency_code="1",
-        lines=[ClaimLineOut(line_number=n, procedure_code=line.procedure_code, modifiers=line.modifiers,
-                            units=line.units, charge_amount=line.charge_amount, service_date=line.service_date,
+        id=claim_id, encounter_id=encounter.encounter_id, patient_control_number=pcn, patient_id=columns["patient_id"],
+        payer_id=columns["payer_id"], status=status, coverage_status=CoverageStatus.UNVERIFIED,
+        total_charge=total, paid_amount=Decimal(0), service_date_from=columns["service_date_from"],
+        service_date_to=columns["service_date_to"], diagnosis_codes=encounter.diagnosis_codes, created_at=now,
+        updated_at=now, version=1, claim_type=columns["claim_type"], payer_responsibility=responsibility,
+        split_part=split_part, prior_claim_id=prior_claim_id, filing_deadline=data["filing_deadline"],
+        payer_claim_control_number=None, frequency_code=encounter.frequency_code,
+        lines=[ClaimLineOut(line_number=n, procedure_code=line.procedure_code, revenue_code=line.revenue_code,
+                            modifiers=line.modifiers, units=line.units, charge_amount=line.charge_amount,
+                            service_date=line.service_date, service_date_to=line.service_date_to,
                             place_of_service=line.place_of_service, diagnosis_pointers=line.diagnosis_pointers)
                for n, line in enumerate(encounter.lines, start=1)],
         scrub_hits=hits,
-        history=[HistoryEntryOut(occurred_at=now, kind="received", from_status=None, to_status=None,
-                                 event_id=None, detail={"total_charge": str(total)})])
+        prior_payer_adjudications=[PriorPayerAdjudicationOut.model_validate(a) for a in prior_adjudications],
+        history=[HistoryEntryOut(occurred_at=now, kind=received_kind, from_status=None, to_status=None,
+                                 event_id=None, detail=detail)])

@@ -45,3 +45,11 @@ async def move_claim(conn: AsyncConnection, claim, target: ClaimStatus, *, kind:
         claim_id=claim.id, tenant_id=claim.tenant_id, occurred_at=now, kind=kind, from_status=current,
         to_status=target, event_id=event_id, detail=detail))
     return True
+
+
+async def note_on_timeline(ctx, claim_id, kind: str, detail: dict, *, event_id=None) -> None:
+    """A timeline entry caused by a consumed event (`ctx`, a HandlerContext) that moves no status:
+    it names the event it records (`event_id`, one this handler emitted) or else the consumed one."""
+    await ctx.conn.execute(claim_history.insert().values(
+        claim_id=claim_id, tenant_id=ctx.tenant_id, occurred_at=datetime.now(timezone.utc), kind=kind,
+        from_status=None, to_status=None, event_id=event_id or ctx.envelope.id, detail=detail))

@@ -10,7 +10,8 @@ from importlib.resources import files
 import pytest
 
 from openrcm_claims.domain.scrubber import (
-    CodeSets, ScrubClaim, ScrubLine, ScrubPayer, ScrubProvider, load_hcpcs_file, load_mue_files, load_ptp_files, scrub,
+    CodeSets, ScrubClaim, ScrubInstitutional, ScrubLine, ScrubLineAdjudication, ScrubPayer, ScrubPriorPayer,
+    ScrubProvider, load_hcpcs_file, load_mue_files, load_ptp_files, scrub,
 )
 
 TODAY = date(2026, 6, 15)
@@ -75,6 +76,33 @@ def claim(**changes) -> ScrubClaim:
     return replace(base, **changes)
 
 
+ATTENDING = ScrubProvider(npi="1333333338", tax_id=None, name="Synthetic Attending", address_line1=None, city=None,
+                          state=None, postal_code=None)
+OUTPATIENT = ScrubInstitutional(type_of_bill="131", admission_date=None, admission_type=None, admission_source=None,
+                                patient_status="01", statement_from=DOS, statement_to=DOS)
+
+
+def institutional(details: ScrubInstitutional | None = OUTPATIENT, **changes) -> ScrubClaim:
+    """A clean two-line 837I outpatient claim (type of bill 131), lines with revenue codes."""
+    lines = changes.pop("lines", (
+        line(1, procedure_code="99284", revenue_code="0450", charge_amount=Decimal("850.00"), diagnosis_pointers=()),
+        line(2, procedure_code="85025", revenue_code="0300", charge_amount=Decimal("42.75"), diagnosis_pointers=()),
+    ))
+    base = claim(claim_type="institutional", lines=lines, place_of_service=None, rendering_provider=None,
+                 attending_provider=ATTENDING, institutional=details)
+    return replace(base, **changes)
+
+
+def secondary(paid: str = "80.00", **changes) -> ScrubClaim:
+    """The clean claim billed to a second payer, with the first payer's balanced adjudication:
+    line 1 120.00 - 40.00 = 80.00 paid; lines 2 and 3 (15.00, 40.00) adjusted in full."""
+    prior = ScrubPriorPayer(payer_id="PRIM1", paid_amount=Decimal(paid), claim_adjustment_total=Decimal("0"), lines=(
+        ScrubLineAdjudication(1, Decimal("80.00"), Decimal("40.00")),
+        ScrubLineAdjudication(2, Decimal("0"), Decimal("15.00")),
+        ScrubLineAdjudication(3, Decimal("0"), Decimal("40.00"))))
+    return claim(prior_payers=(prior,), **changes)
+
+
 def on(day: date, **changes) -> ScrubClaim:
     """The clean claim with every line on `day`."""
     base = claim(**changes)
@@ -128,6 +156,9 @@ class Builders:
     PAYER_ID = PAYER_ID
     Registry = Registry
     claim = staticmethod(claim)
+    institutional = staticmethod(institutional)
+    secondary = staticmethod(secondary)
+    OUTPATIENT = OUTPATIENT
     line = staticmethod(line)
     on = staticmethod(on)
     ids = staticmethod(rule_ids)

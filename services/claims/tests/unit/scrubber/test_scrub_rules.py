@@ -89,6 +89,42 @@ CASES = [
         b.on(date(2025, 6, 24)), {"today": date(2026, 6, 15)})),
     ("ENROLL.NOT_ENROLLED", "/rendering_provider/npi", lambda b: (
         b.claim(), {"enrollments": b.Registry(missing={("1245319599", "60054")})})),
+    ("IG.PROVIDER_NPI_REQUIRED", "/supervising_provider/npi",
+     lambda b: (b.claim(supervising_provider=replace(b.RENDERING, npi=None)), {})),
+    ("NPI.CHECK_DIGIT", "/attending_provider/npi",
+     lambda b: (b.institutional(attending_provider=replace(b.RENDERING, npi="1333333330")), {})),
+    ("IG.FACILITY_ADDRESS", "/service_facility/postal_code", lambda b: (b.claim(service_facility=ScrubProvider(
+        npi=None, tax_id=None, name="Synthetic Annex", address_line1="5 Side Street", city="Springfield", state="IL",
+        postal_code="62701")), {})),
+    ("IG.FACILITY_ADDRESS", "/service_facility/address_line1", lambda b: (b.claim(service_facility=ScrubProvider(
+        npi=None, tax_id=None, name="Synthetic Annex", address_line1="PO Box 12", city="Springfield", state="IL",
+        postal_code="627011234")), {})),
+    ("INST.TYPE_OF_BILL", "/institutional/type_of_bill", lambda b: (b.institutional(details=None), {})),
+    ("INST.TYPE_OF_BILL", "/institutional/type_of_bill",
+     lambda b: (b.institutional(replace(b.OUTPATIENT, type_of_bill="531")), {})),
+    ("INST.REVENUE_CODE", "/lines/1/revenue_code", lambda b: (b.institutional(lines=(
+        b.line(1, revenue_code="0450", diagnosis_pointers=()), b.line(2, revenue_code=None, diagnosis_pointers=()))),
+        {})),
+    ("INST.REVENUE_CODE", "/lines/0/revenue_code", lambda b: (b.institutional(lines=(
+        b.line(1, revenue_code="0001", diagnosis_pointers=()),)), {})),
+    ("INST.ADMISSION_REQUIRED", "/institutional/admission_date",
+     lambda b: (b.institutional(replace(b.OUTPATIENT, type_of_bill="111", admission_type="1")), {})),
+    ("INST.ADMISSION_REQUIRED", "/institutional/admission_type",
+     lambda b: (b.institutional(replace(b.OUTPATIENT, type_of_bill="181", admission_date=b.DOS)), {})),
+    ("INST.PATIENT_STATUS", "/institutional/patient_status",
+     lambda b: (b.institutional(replace(b.OUTPATIENT, patient_status="08")), {})),
+    ("INST.ATTENDING_REQUIRED", "/attending_provider", lambda b: (b.institutional(attending_provider=None), {})),
+    ("INST.STATEMENT_PERIOD", "/lines/0/service_date", lambda b: (
+        b.institutional(replace(b.OUTPATIENT, statement_from=date(2026, 6, 2), statement_to=date(2026, 6, 3))), {})),
+    ("INST.OUTPATIENT_HCPCS", "/lines/1/procedure_code", lambda b: (b.institutional(lines=(
+        b.line(1, revenue_code="0450", diagnosis_pointers=()),
+        b.line(2, procedure_code="", revenue_code="0250", charge_amount=Decimal("12.00"), diagnosis_pointers=()))),
+        {})),
+    ("COB.PRIOR_PAYER_BALANCE", "/prior_payer_adjudications/0", lambda b: (b.secondary(paid="80.01"), {})),
+    ("COB.PRIOR_PAYER_BALANCE", "/lines/0", lambda b: (b.secondary(lines=(
+        b.line(1, charge_amount=Decimal("125.00")), b.line(2, procedure_code="36415", charge_amount=Decimal("15.00"),
+                                                           diagnosis_pointers=(1,)),
+        b.line(3, procedure_code="93000", charge_amount=Decimal("40.00"), diagnosis_pointers=(2,)))), {})),
 ]
 
 
@@ -96,6 +132,19 @@ def test_the_clean_claim_has_no_hits(run, b):
     result = run(b.claim())
     assert result.hits == ()
     assert not result.blocked
+
+
+def test_the_clean_institutional_and_secondary_claims_have_no_hits(run, b):
+    assert run(b.institutional()).hits == ()
+    assert run(b.secondary()).hits == ()
+
+
+def test_an_inpatient_claim_with_its_admission_scrubs_clean(run, b):
+    inpatient = replace(b.OUTPATIENT, type_of_bill="111", admission_date=b.DOS, admission_type="1",
+                        admission_source="7")
+    subject = b.institutional(inpatient, lines=(b.line(1, procedure_code="", revenue_code="0120",
+                                                       charge_amount=Decimal("1500.00"), diagnosis_pointers=()),))
+    assert run(subject).hits == ()
 
 
 @pytest.mark.parametrize("rule_id", [info.id for info in list_rules()])

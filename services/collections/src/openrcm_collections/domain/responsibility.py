@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-# CARC 1 deductible, 2 coinsurance, 3 copayment; anything else under group PR is other
-# patient responsibility (e.g. 66 blood deductible, 96 non-covered charge billed to the patient).
-PR_KINDS = {"1": "deductible", "2": "coinsurance", "3": "copay"}
+from openrcm_shared.codesets import patient_share_kind
 
 
 def responsibility_kind(carc: str) -> str:
-    return PR_KINDS.get(carc, "other")
+    """CARC 1 deductible, 2 coinsurance, 3 copay; anything else under group PR is other patient
+    responsibility (e.g. 66 blood deductible, 96 non-covered charge billed to the patient)."""
+    return patient_share_kind(carc)

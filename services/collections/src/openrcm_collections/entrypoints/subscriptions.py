@@ -1,7 +1,8 @@
 """Event type -> handler for the collections consumer group."""
 
-from openrcm_collections.service_layer.accounts import on_claim_payment_posted
-from openrcm_shared.contracts.remittance import ClaimPaymentPosted
+from openrcm_collections.service_layer.accounts import on_claim_payment_posted, on_claim_reversed
+from openrcm_shared.contracts.remittance import ClaimPaymentPosted, ClaimReversed
 from openrcm_shared.messaging.consumer import Subscription
 
-SUBSCRIPTIONS = [Subscription(ClaimPaymentPosted, on_claim_payment_posted)]
+SUBSCRIPTIONS = [Subscription(ClaimPaymentPosted, on_claim_payment_posted),
+                 Subscription(ClaimReversed, on_claim_reversed)]

@@ -46,7 +46,7 @@ _COLUMNS = [denial_cases.c[name] for name in DenialCaseOut.model_fields]
 
 
 @router.get("/denials", response_model=Page[DenialCaseOut])
-async def denial_worklist(request: Request, tenant_id: TenantDep, status: Literal["open"] | None = "open",
+async def denial_worklist(request: Request, tenant_id: TenantDep, status: Literal["open", "closed_payer_reversed"] | None = "open",
                           payer_id: str | None = None, carc: str | None = None, cursor: str | None = None,
                           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[DenialCaseOut]:
     """Denial cases, highest denied amount first, filterable by payer and primary CARC."""

@@ -9,8 +9,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from openrcm_denials.adapters.tables import denial_cases
 from openrcm_denials.domain.appeals import appeal_deadline, primary_reason
-from openrcm_shared.contracts.denials import DenialCaseOpened
-from openrcm_shared.contracts.remittance import ClaimDenied
+from openrcm_shared.contracts.denials import DenialCaseClosed, DenialCaseOpened
+from openrcm_shared.contracts.remittance import ClaimDenied, ClaimReversed
 from openrcm_shared.messaging.consumer import HandlerContext
 
 
@@ -30,3 +30,14 @@ async def on_claim_denied(ctx: HandlerContext, event: ClaimDenied) -> None:
         await ctx.emit(DenialCaseOpened(tenant_id=event.tenant_id, case_id=case_id, claim_id=event.claim_id,
                                         payer_id=event.payer_id, denied_amount=event.denied_amount,
                                         primary_carc=carc, appeal_deadline=deadline))
+
+
+async def on_claim_reversed(ctx: HandlerContext, event: ClaimReversed) -> None:
+    """The payer took back the decision a case is about: the open cases of the claim close (a
+    corrected decision that still denies opens a new case from its own ClaimDenied)."""
+    closed = await ctx.conn.execute(denial_cases.update().where(
+        denial_cases.c.tenant_id == event.tenant_id, denial_cases.c.claim_id == event.claim_id,
+        denial_cases.c.status == "open").values(status="closed_payer_reversed").returning(denial_cases.c.id))
+    for case_id in closed.scalars():
+        await ctx.emit(DenialCaseClosed(tenant_id=event.tenant_id, case_id=case_id, claim_id=event.claim_id,
+                                        reason="payer_reversed"))

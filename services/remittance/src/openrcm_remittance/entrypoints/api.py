@@ -1,4 +1,4 @@
-"""The remittance API."""
+"""The remittance API: 835 files in (raw, multipart), manual postings, the review queues, the ledger."""
 
 from __future__ import annotations
 
@@ -6,53 +6,310 @@ from typing import Annotated
 from uuid import UUID
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Header, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 
-from openrcm_remittance.adapters.tables import claim_payments, expected_claims, remittances
-from openrcm_remittance.entrypoints.schemas import PostedClaimOut, RemittanceIn, RemittanceOut
-from openrcm_remittance.service_layer.posting import post_remittance
+from openrcm_remittance.adapters.tables import (
+    claim_payments, expected_claims, journal_entries, remittance_files, remittances, unmatched_items,
+)
+from openrcm_remittance.entrypoints.schemas import (
+    BilledClaimOut, ClaimLedgerOut, FilesOut, JournalEntryOut, ManualMatchIn, ManualMatchOut, PostedClaimOut, RemittanceFileOut,
+    RemittanceIn, RemittanceOut, RemittanceSummaryOut, TransactionOut, UnmatchedItemOut,
+)
+from openrcm_remittance.service_layer import era_intake
+from openrcm_remittance.service_layer.files import body_of, store_file
+from openrcm_remittance.service_layer.posting import post_manual_remittance
+from openrcm_remittance.service_layer.review import match_item
 from openrcm_shared.http.idempotency import idempotent_create
-from openrcm_shared.http.problems import Problem
+from openrcm_shared.http.pagination import Page, fetch_page
+from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.http.tenancy import TenantDep
 
 router = APIRouter(prefix="/v1", tags=["remittance"])
 
+X12_MEDIA_TYPES = ("application/edi-x12", "application/edi", "text/x12")
+_BODY_DOC = {"requestBody": {"content": {
+    "application/edi-x12": {"schema": {"type": "string", "format": "binary"}},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
+    "application/json": {"schema": {"$ref": "#/components/schemas/RemittanceIn"}},
+}, "required": True}}
 
-@router.post("/remittances", status_code=201, response_model=RemittanceOut,
-             responses={409: {"description": "The payment (payer + trace number) was already posted"},
-                        422: {"description": "Invalid fields, an unknown claim, or amounts that do not balance"}})
-async def post_remittance_json(remittance: RemittanceIn, request: Request, tenant_id: TenantDep,
-                               idempotency_key: Annotated[str | None, Header()] = None) -> Response:
-    """Post a payer's payment decision per claim and line (manual posting of a paper EOB).
 
-    Publishes RemittanceReceived, then per claim ClaimPaymentPosted and, where lines were denied,
-    ClaimDenied with the CARC/RARC. All or nothing: an unbalanced or unmatched claim posts nothing.
+def _runtime(request: Request):
+    return request.app.state.runtime
+
+
+@router.post("/remittances", status_code=201, openapi_extra=_BODY_DOC,
+             responses={200: {"description": "Every payment in it was already posted (a duplicate)"},
+                        202: {"description": "Stored; at least one payment is held for review"},
+                        409: {"description": "(JSON) the payment (payer + trace number + amount) was already posted"},
+                        415: {"description": "Not X12, multipart or JSON"},
+                        422: {"description": "Malformed X12 (naming the segment), or invalid JSON fields"}})
+async def receive_remittance(request: Request, tenant_id: TenantDep,
+                             idempotency_key: Annotated[str | None, Header()] = None) -> Response:
+    """Post payer payments. Three forms on one path, by Content-Type:
+
+    - `application/edi-x12`: an 835 file as the raw body. Stored with its SHA-256 first; each
+      transaction set (payment) is then posted all or nothing: 201 when all posted, 202 when any is
+      held for review (unbalanced, or a claim or line not matched), 200 when the file or every
+      payment in it was posted before (nothing posted twice), 422 naming the segment when the X12
+      is malformed (the file stays stored).
+    - `multipart/form-data`: many 835 files (any part names); 200 with one result per file.
+    - `application/json`: one payment keyed by hand from a paper EOB; every mistake comes back as
+      a 422 naming the field and nothing is posted until it is right.
     """
-    return await idempotent_create(
-        request, tenant_id=tenant_id, idempotency_key=idempotency_key,
-        create=lambda conn: post_remittance(conn, tenant_id, remittance),
-        location=lambda stored: f"/v1/remittances/{stored.id}", response_model=RemittanceOut)
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type in X12_MEDIA_TYPES:
+        stored = await store_file(_runtime(request).engine, request.stream(), scope=tenant_id, tenant_id=tenant_id,
+                                  source="upload", content_type=content_type,
+                                  filename=request.headers.get("x-filename"))
+        result = await _process(request, stored)
+        return JSONResponse(result.model_dump(mode="json"), status_code=_file_status(result),
+                            headers={"Location": f"/v1/remittance-files/{result.id}"})
+    if content_type == "multipart/form-data":
+        return await _receive_multipart(request, tenant_id)
+    if content_type == "application/json":
+        return await _receive_json(request, tenant_id, idempotency_key)
+    raise Problem(415, "Unsupported media type", "Send an 835 as application/edi-x12, several as "
+                  "multipart/form-data, or a manual posting as application/json.", type_="unsupported-media-type",
+                  errors=[field_error("/header/Content-Type", f"{content_type or 'missing'} is not accepted")])
+
+
+async def _process(request: Request, stored) -> RemittanceFileOut:
+    engine = _runtime(request).engine
+    if stored.status != "duplicate":
+        await era_intake.process_file(engine, stored.id)
+        _runtime(request).events_staged()
+    return await file_view(engine, stored.id)
+
+
+def _file_status(result: RemittanceFileOut) -> int:
+    if result.status == "rejected":
+        return 422
+    statuses = {t.status for t in result.transactions}
+    if result.duplicate or statuses == {"duplicate"}:
+        return 200
+    return 202 if "held" in statuses or result.status != "processed" else 201
+
+
+async def _receive_multipart(request: Request, tenant_id: str) -> JSONResponse:
+    form = await request.form(max_files=100, max_fields=100)
+    uploads = [value for _, value in form.multi_items() if hasattr(value, "read")]
+    if not uploads:
+        raise Problem(422, "No files", "Send the 835 files as file parts of the form.", type_="validation-error",
+                      errors=[field_error("/files", "no file parts")])
+    results = []
+    try:
+        for upload in uploads:
+            stored = await store_file(_runtime(request).engine, _read_upload(upload), scope=tenant_id,
+                                      tenant_id=tenant_id, source="upload", filename=upload.filename,
+                                      content_type=upload.content_type)
+            results.append(await _process(request, stored))
+    finally:
+        await form.close()
+    return JSONResponse(FilesOut(files=results).model_dump(mode="json"), status_code=200)
+
+
+async def _read_upload(upload):
+    while chunk := await upload.read(1 << 20):
+        yield chunk
+
+
+async def _receive_json(request: Request, tenant_id: str, idempotency_key: str | None) -> Response:
+    try:
+        remittance = RemittanceIn.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    engine = _runtime(request).engine
+
+    async def create(conn) -> RemittanceOut:
+        outcome = await post_manual_remittance(conn, engine, tenant_id, remittance)
+        return await remittance_view(conn, tenant_id, outcome.remittance_id)
+
+    return await idempotent_create(request, tenant_id=tenant_id, idempotency_key=idempotency_key, create=create,
+                                   location=lambda stored: f"/v1/remittances/{stored.id}", response_model=RemittanceOut)
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+async def file_view(engine, file_id: UUID, tenant_id: str | None = None) -> RemittanceFileOut:
+    async with engine.connect() as conn:
+        query = sa.select(remittance_files).where(remittance_files.c.id == file_id)
+        if tenant_id is not None:
+            query = query.where(remittance_files.c.tenant_id == tenant_id)
+        row = (await conn.execute(query)).first()
+    if row is None:
+        raise Problem(404, "File not found", type_="not-found")
+    return RemittanceFileOut(
+        id=row.id, filename=row.filename, sha256=row.sha256, size_bytes=row.size_bytes, source=row.source,
+        status=row.status, duplicate=row.status == "duplicate", duplicate_of=row.duplicate_of,
+        received_at=row.received_at, processed_at=row.processed_at, error=row.error,
+        transactions=[TransactionOut.model_validate(t) for t in row.result or []])
+
+
+async def remittance_view(conn, tenant_id: str, remittance_id: UUID) -> RemittanceOut:
+    header = (await conn.execute(sa.select(remittances).where(
+        remittances.c.id == remittance_id, remittances.c.tenant_id == tenant_id))).first()
+    if header is None:
+        raise Problem(404, "Remittance not found", type_="not-found")
+    payments = (await conn.execute(
+        sa.select(claim_payments, expected_claims.c.patient_control_number)
+        .join(expected_claims, expected_claims.c.claim_id == claim_payments.c.claim_id)
+        .where(claim_payments.c.remittance_id == remittance_id).order_by(claim_payments.c.sequence))).all()
+    return RemittanceOut(
+        id=header.id, status=header.status, source=header.source, payer_id=header.payer_id,
+        payer_name=header.payer_name, trace_number=header.trace_number, payment_amount=header.payment_amount,
+        payment_date=header.payment_date, payment_method=header.payment_method,
+        provider_adjustment_amount=header.provider_adjustment_amount, received_at=header.received_at,
+        posted_at=header.posted_at, file_id=header.file_id, transaction_index=header.transaction_index,
+        held_reasons=header.held_reasons or [], claims=[_posted_claim(p) for p in payments])
+
+
+def _posted_claim(p) -> PostedClaimOut:
+    return PostedClaimOut(
+        claim_id=p.claim_id, patient_control_number=p.patient_control_number, outcome=p.outcome,
+        claim_status_code=p.claim_status_code, charge_amount=p.charge_amount, allowed_amount=p.allowed_amount,
+        paid_amount=p.paid_amount, patient_responsibility_amount=p.patient_responsibility_amount,
+        denied_amount=p.denied_amount, payer_claim_control_number=p.payer_claim_control_number,
+        reversal_of=p.reversal_of, reversed_by=p.reversed_by, crossover_payer_name=p.crossover_payer_name,
+        crossover_payer_id=p.crossover_payer_id)
+
+
+@router.get("/remittances", response_model=Page[RemittanceSummaryOut])
+async def list_remittances(request: Request, tenant_id: TenantDep, status: str | None = None,
+                           cursor: str | None = None,
+                           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[RemittanceSummaryOut]:
+    """Remittances, newest first; `?status=held` is the review queue of payments not posted."""
+    query = sa.select(remittances).where(remittances.c.tenant_id == tenant_id)
+    if status is not None:
+        query = query.where(remittances.c.status == status)
+    async with _runtime(request).engine.connect() as conn:
+        rows, next_cursor = await fetch_page(conn, query, order_by=[remittances.c.received_at, remittances.c.id],
+                                             cursor=cursor, limit=limit)
+    return Page[RemittanceSummaryOut](items=[RemittanceSummaryOut(
+        id=r.id, status=r.status, source=r.source, payer_id=r.payer_id, trace_number=r.trace_number,
+        payment_amount=r.payment_amount, payment_date=r.payment_date, claim_count=r.claim_count,
+        received_at=r.received_at, held_reasons=r.held_reasons or []) for r in rows], next_cursor=next_cursor)
+
+
+# ------------------------------------------------------------------------------------- review queue
+
+
+def _item_out(row) -> UnmatchedItemOut:
+    return UnmatchedItemOut.model_validate(row._mapping)
+
+
+@router.get("/remittances/unmatched", response_model=Page[UnmatchedItemOut])
+async def list_unmatched(request: Request, tenant_id: TenantDep, status: str = "open",
+                         remittance_id: UUID | None = None, cursor: str | None = None,
+                         limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[UnmatchedItemOut]:
+    """Claims and lines of held ERAs that could not be tied to what was billed, newest first, each
+    with scored candidates. Match one by hand with POST .../unmatched/{id}/match."""
+    query = sa.select(unmatched_items).where(unmatched_items.c.tenant_id == tenant_id,
+                                             unmatched_items.c.status == status)
+    if remittance_id is not None:
+        query = query.where(unmatched_items.c.remittance_id == remittance_id)
+    async with _runtime(request).engine.connect() as conn:
+        rows, next_cursor = await fetch_page(conn, query, order_by=[unmatched_items.c.created_at,
+                                                                    unmatched_items.c.id],
+                                             cursor=cursor, limit=limit)
+    return Page[UnmatchedItemOut](items=[_item_out(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/remittances/unmatched/{item_id}", response_model=UnmatchedItemOut)
+async def get_unmatched(item_id: UUID, request: Request, tenant_id: TenantDep) -> UnmatchedItemOut:
+    async with _runtime(request).engine.connect() as conn:
+        row = (await conn.execute(sa.select(unmatched_items).where(
+            unmatched_items.c.id == item_id, unmatched_items.c.tenant_id == tenant_id))).first()
+    if row is None:
+        raise Problem(404, "Unmatched item not found", type_="not-found")
+    return _item_out(row)
+
+
+@router.post("/remittances/unmatched/{item_id}/match", response_model=ManualMatchOut)
+async def match_unmatched(item_id: UUID, body: ManualMatchIn, request: Request, tenant_id: TenantDep) -> ManualMatchOut:
+    """Tie an unmatched claim or line to a billed claim (and line) — recorded with who, when and
+    why. When it was the ERA's last open item, the ERA is posted again at once."""
+    engine = _runtime(request).engine
+    row, open_left = await match_item(engine, tenant_id, item_id, body)
+    reposted = None
+    if open_left == 0:
+        outcome = await era_intake.reprocess_remittance(engine, row.remittance_id)
+        _runtime(request).events_staged()
+        reposted = TransactionOut.model_validate(outcome.as_json())
+    return ManualMatchOut(item=_item_out(row), open_items_left=open_left, remittance=reposted)
+
+
+@router.post("/remittances/{remittance_id}/reprocess", response_model=TransactionOut)
+async def reprocess(remittance_id: UUID, request: Request, tenant_id: TenantDep) -> TransactionOut:
+    """Post a held ERA again from its stored file (after a fix: a manual match, a late claim)."""
+    engine = _runtime(request).engine
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(remittances.c.status, remittances.c.file_id).where(
+            remittances.c.id == remittance_id, remittances.c.tenant_id == tenant_id))).first()
+    if row is None:
+        raise Problem(404, "Remittance not found", type_="not-found")
+    if row.status != "held" or row.file_id is None:
+        raise Problem(409, "Not held", f"The remittance is {row.status}; only a held 835 can be posted again.",
+                      type_="remittance-not-held")
+    outcome = await era_intake.reprocess_remittance(engine, remittance_id)
+    _runtime(request).events_staged()
+    return TransactionOut.model_validate(outcome.as_json())
 
 
 @router.get("/remittances/{remittance_id}", response_model=RemittanceOut)
 async def get_remittance(remittance_id: UUID, request: Request, tenant_id: TenantDep) -> RemittanceOut:
-    async with request.app.state.runtime.engine.connect() as conn:
-        header = (await conn.execute(sa.select(remittances).where(
-            remittances.c.id == remittance_id, remittances.c.tenant_id == tenant_id))).first()
-        if header is None:
-            raise Problem(404, "Remittance not found", type_="not-found")
+    async with _runtime(request).engine.connect() as conn:
+        return await remittance_view(conn, tenant_id, remittance_id)
+
+
+@router.get("/remittance-files/{file_id}", response_model=RemittanceFileOut)
+async def get_file(file_id: UUID, request: Request, tenant_id: TenantDep) -> RemittanceFileOut:
+    return await file_view(_runtime(request).engine, file_id, tenant_id)
+
+
+@router.get("/remittance-files/{file_id}/content", response_class=Response)
+async def get_file_content(file_id: UUID, request: Request, tenant_id: TenantDep) -> Response:
+    """The bytes exactly as they arrived."""
+    view = await file_view(_runtime(request).engine, file_id, tenant_id)
+    original = view.duplicate_of or view.id
+    return Response(await body_of(_runtime(request).engine, original), media_type="application/edi-x12",
+                    headers={"Digest": f"sha-256={view.sha256}"} if view.sha256 else None)
+
+
+@router.get("/billed-claims/{claim_id}", response_model=BilledClaimOut)
+async def billed_claim(claim_id: UUID, request: Request, tenant_id: TenantDep) -> BilledClaimOut:
+    """What this service knows was billed (from ClaimSubmitted): what ERAs are matched against."""
+    async with _runtime(request).engine.connect() as conn:
+        row = (await conn.execute(sa.select(expected_claims).where(
+            expected_claims.c.claim_id == claim_id, expected_claims.c.tenant_id == tenant_id))).first()
+    if row is None:
+        raise Problem(404, "No submitted claim with this id is known here", type_="not-found")
+    return BilledClaimOut.model_validate(row._mapping)
+
+
+@router.get("/claims/{claim_id}/ledger", response_model=ClaimLedgerOut)
+async def claim_ledger(claim_id: UUID, request: Request, tenant_id: TenantDep) -> ClaimLedgerOut:
+    """Every payment decision posted on a claim and its journal entries, with balances per account."""
+    async with _runtime(request).engine.connect() as conn:
         payments = (await conn.execute(
             sa.select(claim_payments, expected_claims.c.patient_control_number)
             .join(expected_claims, expected_claims.c.claim_id == claim_payments.c.claim_id)
-            .where(claim_payments.c.remittance_id == remittance_id))).all()
-    return RemittanceOut(
-        id=header.id, payer_id=header.payer_id, trace_number=header.trace_number,
-        payment_amount=header.payment_amount, payment_date=header.payment_date, received_at=header.received_at,
-        claims=[PostedClaimOut(
-            claim_id=p.claim_id, patient_control_number=p.patient_control_number, outcome=p.outcome,
-            charge_amount=p.charge_amount, allowed_amount=p.allowed_amount, paid_amount=p.paid_amount,
-            patient_responsibility_amount=p.patient_responsibility_amount,
-            denied_amount=p.denied_amount)
-            for p in payments])
-
+            .join(remittances, remittances.c.id == claim_payments.c.remittance_id)
+            .where(claim_payments.c.claim_id == claim_id, claim_payments.c.tenant_id == tenant_id)
+            .order_by(remittances.c.received_at, claim_payments.c.sequence))).all()
+        entries = (await conn.execute(sa.select(journal_entries).where(
+            journal_entries.c.claim_id == claim_id, journal_entries.c.tenant_id == tenant_id)
+            .order_by(journal_entries.c.id))).all()
+    if not payments:
+        raise Problem(404, "Nothing posted on this claim", type_="not-found")
+    balances: dict = {}
+    for entry in entries:
+        balances[entry.account] = balances.get(entry.account, 0) + entry.amount
+    return ClaimLedgerOut(
+        claim_id=claim_id, payments=[_posted_claim(p) for p in payments],
+        entries=[JournalEntryOut.model_validate(e._mapping) for e in entries], balances=balances)

@@ -1,27 +1,32 @@
-"""Posting a remittance: match each claim, balance everything, write the postings and the events,
-all in one transaction (all or nothing)."""
+"""Manual posting (the JSON form, for paper EOBs) and the projection of submitted claims.
+
+A person keying an EOB gets every mistake back at once as a 422 naming the field, and nothing is
+posted until the whole remittance is right; a correct one is converted to the 835 model and posted
+by the same code as an ERA (era_posting), so both paths follow one set of rules.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from uuid import uuid4
+from datetime import date
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from openrcm_remittance.adapters.tables import claim_payments, expected_claims, posting_entries, remittances
-from openrcm_remittance.domain.posting import (
-    AdjustmentInput, ClaimPosting, Imbalance, LineInput, post_claim, transaction_imbalance,
-)
-from openrcm_remittance.entrypoints.schemas import ClaimPaymentIn, PostedClaimOut, RemittanceIn, RemittanceOut
-from openrcm_shared.contracts import remittance as contracts
+from openrcm_remittance.adapters.tables import expected_claims
+from openrcm_remittance.domain.matching import line_control_number
+from openrcm_remittance.entrypoints.schemas import ClaimPaymentIn, RemittanceIn
+from openrcm_remittance.service_layer.era_posting import TransactionOutcome, TransactionTarget, post_transaction
 from openrcm_shared.contracts.claims import ClaimSubmitted
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.messaging.consumer import HandlerContext
-from openrcm_shared.messaging.outbox import stage_events
+from openrcm_shared.x12.remittance_835 import (
+    Adjustment, ClaimPayment, Party, PaymentInformation, ProcedureCode, ReassociationTrace, RemarkCode,
+    Remittance835, ServiceLine,
+)
 
-SOURCE = "/openrcm/remittance"
+_ZERO = Decimal("0.00")
 
 
 async def on_claim_submitted(ctx: HandlerContext, event: ClaimSubmitted) -> None:
@@ -34,118 +39,93 @@ async def on_claim_submitted(ctx: HandlerContext, event: ClaimSubmitted) -> None
         **latest).on_conflict_do_update(index_elements=["claim_id"], set_=latest))
 
 
-def _line_inputs(claim: ClaimPaymentIn) -> list[LineInput]:
-    return [LineInput(line.line_number, line.charge_amount, line.paid_amount,
-                      tuple(AdjustmentInput(a.group_code, a.carc, a.amount) for a in line.adjustments),
-                      tuple(line.rarcs), line.allowed_amount) for line in claim.lines]
+def _adjustments(items) -> list[Adjustment]:
+    return [Adjustment(a.group_code, a.carc, a.amount) for a in items]
 
 
-def _match_errors(index: int, claim: ClaimPaymentIn, expected) -> list[dict]:
-    """The lines must be the claim's lines, with the charges that were billed."""
-    billed = {line["line_number"]: line for line in expected.lines}
+def _line_errors(index: int, claim: ClaimPaymentIn, billed: dict[int, dict]) -> list[dict]:
+    """The lines must be the claim's lines, with the charges that were billed, and balance."""
     errors = []
     for j, line in enumerate(claim.lines):
+        where = f"/claims/{index}/lines/{j}"
         if line.line_number not in billed:
-            errors.append(field_error(f"/claims/{index}/lines/{j}/line_number", "the claim has no such line"))
-        elif str(line.charge_amount) != str(billed[line.line_number]["charge_amount"]):
-            errors.append(field_error(f"/claims/{index}/lines/{j}/charge_amount",
+            errors.append(field_error(f"{where}/line_number", "the claim has no such line"))
+        elif Decimal(str(billed[line.line_number]["charge_amount"])) != line.charge_amount:
+            errors.append(field_error(f"{where}/charge_amount",
                                       f"billed charge was {billed[line.line_number]['charge_amount']}"))
+        adjusted = sum((a.amount for a in line.adjustments), _ZERO)
+        if line.charge_amount - adjusted != line.paid_amount:
+            errors.append(field_error(f"{where}/paid_amount", f"charge {line.charge_amount} - adjustments {adjusted} "
+                                      f"= {line.charge_amount - adjusted}, but paid is {line.paid_amount}"))
     return errors
 
 
-async def post_remittance(conn: AsyncConnection, tenant_id: str, remittance: RemittanceIn) -> RemittanceOut:
+def _claim_payment(claim: ClaimPaymentIn, billed: dict[int, dict]) -> ClaimPayment:
+    lines = []
+    for line in claim.lines:
+        billed_line = billed[line.line_number]
+        lines.append(ServiceLine(
+            procedure=ProcedureCode("HC", billed_line["procedure_code"], tuple(billed_line.get("modifiers") or ())),
+            charge=line.charge_amount, paid=line.paid_amount, segment_number=0,
+            units=Decimal(str(billed_line.get("units", 1))),
+            service_date=date.fromisoformat(billed_line["service_date"]),
+            line_control_number=line_control_number(claim.patient_control_number, line.line_number),
+            allowed_amount=line.allowed_amount, adjustments=_adjustments(line.adjustments),
+            remark_codes=[RemarkCode("HE", code) for code in line.rarcs]))
+    claim_adjustments = _adjustments(claim.claim_adjustments)
+    paid = sum((l.paid for l in lines), _ZERO) - sum((a.amount for a in claim_adjustments), _ZERO)
+    return ClaimPayment(patient_control_number=claim.patient_control_number, status_code="1",
+                        charge=sum((l.charge for l in lines), _ZERO), paid=paid, segment_number=0,
+                        payer_claim_control_number=claim.payer_claim_control_number,
+                        adjustments=claim_adjustments, service_lines=lines)
+
+
+def _header(remittance: RemittanceIn) -> Remittance835:
+    """An 835 header for a paper EOB: no envelope, the payment as the person keyed it."""
+    return Remittance835(
+        transaction_set_control_number="", implementation_convention_reference=None, interchange_control_number="",
+        interchange_sender_id="", interchange_receiver_id="", group_control_number="", application_sender_code="",
+        application_receiver_code="", version="manual",
+        payment=PaymentInformation("I", remittance.payment_amount, "C", "NON", payment_date=remittance.payment_date),
+        trace=ReassociationTrace("1", remittance.trace_number), payer=Party("PR", remittance.payer_id),
+        payee=Party("PE", ""))
+
+
+async def _billed_lines(conn: AsyncConnection, tenant_id: str, remittance: RemittanceIn) -> dict[str, dict]:
     pcns = [claim.patient_control_number for claim in remittance.claims]
     rows = (await conn.execute(sa.select(expected_claims).where(
         expected_claims.c.tenant_id == tenant_id, expected_claims.c.patient_control_number.in_(pcns)))).all()
-    expected = {row.patient_control_number: row for row in rows}
-    errors: list[dict] = []
-    postings: list[tuple[ClaimPaymentIn, object, ClaimPosting]] = []
+    return {row.patient_control_number: {line["line_number"]: line for line in row.lines} for row in rows}
+
+
+async def post_manual_remittance(conn: AsyncConnection, engine: AsyncEngine, tenant_id: str,
+                                 remittance: RemittanceIn) -> TransactionOutcome:
+    """Validate everything, then post on `conn` (in the request's transaction); 422 naming each
+    field, or 409 for a payment already posted."""
+    billed = await _billed_lines(conn, tenant_id, remittance)
+    errors, unknown = [], 0
     for index, claim in enumerate(remittance.claims):
-        match = expected.get(claim.patient_control_number)
-        if match is None:
+        if claim.patient_control_number not in billed:
+            unknown += 1
             errors.append(field_error(f"/claims/{index}/patient_control_number", "no submitted claim has this number"))
             continue
-        errors += _match_errors(index, claim, match)
-        posting, imbalances = post_claim(_line_inputs(claim), [AdjustmentInput(a.group_code, a.carc, a.amount)
-                                                               for a in claim.claim_adjustments])
-        errors += [field_error(f"/claims/{index}/{p.path}", p.message) for p in imbalances]
-        postings.append((claim, match, posting))
-    if not errors:
-        total: Imbalance | None = transaction_imbalance(remittance.payment_amount,
-                                                        [posting.paid_amount for _, _, posting in postings])
-        if total:
-            errors.append(field_error(f"/{total.path}", total.message))
+        errors += _line_errors(index, claim, billed[claim.patient_control_number])
+    claims = [] if errors else [_claim_payment(c, billed[c.patient_control_number]) for c in remittance.claims]
+    if not errors and sum((c.paid for c in claims), _ZERO) != remittance.payment_amount:
+        errors.append(field_error("/payment_amount", f"payment {remittance.payment_amount} differs from the claims' "
+                                  f"paid total {sum((c.paid for c in claims), _ZERO)}"))
     if errors:
-        unknown = all("no submitted claim" in e["detail"] for e in errors)
         raise Problem(422, "The remittance cannot be posted", "Nothing was posted.",
-                      type_="unknown-claim" if unknown else "remittance-unbalanced", errors=errors)
-    return await _write(conn, tenant_id, remittance, postings)
-
-
-async def _write(conn: AsyncConnection, tenant_id: str, remittance: RemittanceIn, postings) -> RemittanceOut:
-    remittance_id, now = uuid4(), datetime.now(timezone.utc)
-    inserted = await conn.execute(pg_insert(remittances).values(
-        id=remittance_id, tenant_id=tenant_id, payer_id=remittance.payer_id, trace_number=remittance.trace_number,
-        payment_amount=remittance.payment_amount, payment_date=remittance.payment_date, source="json",
-        received_at=now, document=remittance.model_dump(mode="json"),
-    ).on_conflict_do_nothing(constraint="uq_remittances_payment").returning(remittances.c.id))
-    if inserted.first() is None:
-        existing = (await conn.execute(sa.select(remittances.c.id).where(
-            remittances.c.tenant_id == tenant_id, remittances.c.payer_id == remittance.payer_id,
-            remittances.c.trace_number == remittance.trace_number))).scalar_one()
-        raise Problem(409, "Duplicate payment", "This payer's payment with this trace number was already posted; "
-                      "nothing was posted again.", type_="duplicate-payment",
-                      errors=[field_error("/trace_number", "already posted")], existing_remittance_id=str(existing))
-    events: list = [contracts.RemittanceReceived(
-        tenant_id=tenant_id, remittance_id=remittance_id, payer_id=remittance.payer_id,
-        trace_number=remittance.trace_number, payment_amount=remittance.payment_amount,
-        payment_date=remittance.payment_date, claim_count=len(postings), received_at=now)]
-    posted_out, payment_rows, entry_rows = [], [], []
-    for claim, match, posting in postings:
-        payment_id = uuid4()
-        payment_rows.append(dict(
-            id=payment_id, tenant_id=tenant_id, remittance_id=remittance_id, claim_id=match.claim_id,
-            outcome=posting.outcome, charge_amount=posting.charge_amount, allowed_amount=posting.allowed_amount,
-            paid_amount=posting.paid_amount, patient_responsibility_amount=posting.patient_responsibility_amount,
-            denied_amount=posting.denied_amount, payer_claim_control_number=claim.payer_claim_control_number))
-        entry_rows += [dict(tenant_id=tenant_id, claim_payment_id=payment_id, claim_id=match.claim_id,
-                            line_number=line.line_number, entry_type="payment", group_code=None, carc=None,
-                            amount=line.paid_amount) for line in posting.lines]
-        entry_rows += [dict(tenant_id=tenant_id, claim_payment_id=payment_id, claim_id=match.claim_id,
-                            line_number=a.line_number, entry_type="adjustment", group_code=a.group_code, carc=a.carc,
-                            amount=a.amount) for a in posting.adjustments]
-        events += _claim_events(tenant_id, remittance, remittance_id, match, posting)
-        posted_out.append(PostedClaimOut(
-            claim_id=match.claim_id, patient_control_number=claim.patient_control_number, outcome=posting.outcome,
-            charge_amount=posting.charge_amount, allowed_amount=posting.allowed_amount,
-            paid_amount=posting.paid_amount, patient_responsibility_amount=posting.patient_responsibility_amount,
-            denied_amount=posting.denied_amount))
-    await conn.execute(claim_payments.insert(), payment_rows)
-    await conn.execute(posting_entries.insert(), entry_rows)
-    await stage_events(conn, events, source=SOURCE, aggregate_type="remittance")
-    return RemittanceOut(id=remittance_id, payer_id=remittance.payer_id, trace_number=remittance.trace_number,
-                         payment_amount=remittance.payment_amount, payment_date=remittance.payment_date,
-                         received_at=now, claims=posted_out)
-
-
-def _claim_events(tenant_id: str, remittance: RemittanceIn, remittance_id, match, posting: ClaimPosting) -> list:
-    """ClaimPaymentPosted for every claim, and ClaimDenied where lines were denied; keyed by claim id."""
-    common = dict(tenant_id=tenant_id, claim_id=match.claim_id, remittance_id=remittance_id,
-                  patient_id=match.patient_id, payer_id=remittance.payer_id,
-                  patient_control_number=match.patient_control_number)
-    events: list = [contracts.ClaimPaymentPosted(
-        **common, outcome=posting.outcome, charge_amount=posting.charge_amount,
-        allowed_amount=posting.allowed_amount, paid_amount=posting.paid_amount,
-        patient_responsibility_amount=posting.patient_responsibility_amount,
-        adjustments=[contracts.Adjustment(line_number=a.line_number, group_code=a.group_code, carc=a.carc,
-                                          amount=a.amount) for a in posting.adjustments],
-        lines=[contracts.PostedLine(line_number=l.line_number, charge_amount=l.charge_amount,
-                                    allowed_amount=l.allowed_amount, paid_amount=l.paid_amount,
-                                    patient_responsibility_amount=l.patient_responsibility_amount)
-               for l in posting.lines])]
-    if posting.denied_items:
-        events.append(contracts.ClaimDenied(
-            **common, denied_amount=posting.denied_amount,
-            denials=[contracts.DeniedItem(line_number=d.line_number, group_code=d.group_code, carc=d.carc,
-                                          rarcs=list(d.rarcs), amount=d.amount) for d in posting.denied_items]))
-    return events
+                      type_="unknown-claim" if unknown == len(errors) else "remittance-unbalanced", errors=errors)
+    target = TransactionTarget(tenant_id=tenant_id, payer_id=remittance.payer_id, source="json",
+                               document=remittance.model_dump(mode="json"))
+    outcome = await post_transaction(engine, target, _header(remittance), iter(claims), conn=conn)
+    if outcome.status == "duplicate":
+        raise Problem(409, "Duplicate payment", "This payer's payment with this trace number and amount was already "
+                      "posted; nothing was posted again.", type_="duplicate-payment",
+                      errors=[field_error("/trace_number", "already posted")],
+                      existing_remittance_id=str(outcome.duplicate_of))
+    if outcome.status != "posted":
+        raise Problem(422, "The remittance cannot be posted", "Nothing was posted: " + "; ".join(outcome.reasons),
+                      type_="remittance-unbalanced")
+    return outcome

@@ -31,6 +31,7 @@ class ScrubLine:
     service_date_to: date | None
     place_of_service: str | None
     diagnosis_pointers: tuple[int, ...]
+    revenue_code: str | None = None  # 837I SV201; procedure_code is "" on an institutional line without one
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,37 @@ class ScrubPayer:
 
 
 @dataclass(frozen=True)
+class ScrubInstitutional:
+    """What an 837I carries beyond the lines: type of bill (facility type + frequency, 3
+    characters), admission (DTP*435, CL101, CL102), patient status (CL103), statement period (DTP*434)."""
+
+    type_of_bill: str | None
+    admission_date: date | None
+    admission_type: str | None
+    admission_source: str | None
+    patient_status: str | None
+    statement_from: date | None
+    statement_to: date | None
+
+
+@dataclass(frozen=True)
+class ScrubLineAdjudication:
+    line_number: int
+    paid_amount: Decimal
+    adjustment_total: Decimal
+
+
+@dataclass(frozen=True)
+class ScrubPriorPayer:
+    """A previous payer's adjudication that goes out on this claim (2320 AMT*D and CAS, 2430)."""
+
+    payer_id: str
+    paid_amount: Decimal
+    claim_adjustment_total: Decimal
+    lines: tuple[ScrubLineAdjudication, ...]
+
+
+@dataclass(frozen=True)
 class ScrubClaim:
     claim_type: str  # "professional" | "institutional"
     patient_control_number: str
@@ -69,6 +101,11 @@ class ScrubClaim:
     place_of_service: str | None
     lines: tuple[ScrubLine, ...]
     prior_authorization: str | None = None
+    supervising_provider: ScrubProvider | None = None
+    attending_provider: ScrubProvider | None = None
+    service_facility: ScrubProvider | None = None
+    institutional: ScrubInstitutional | None = None
+    prior_payers: tuple[ScrubPriorPayer, ...] = ()
 
 
 @dataclass(frozen=True)

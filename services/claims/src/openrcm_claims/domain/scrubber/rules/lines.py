@@ -21,6 +21,8 @@ _ZERO = Decimal(0)
 def procedure_format(ctx):
     found = []
     for index, line in enumerate(ctx.claim.lines):
+        if not ctx.professional and not line.procedure_code:
+            continue  # an 837I line without HCPCS (SV202 is situational); INST.REVENUE_CODE checks it
         if not PROCEDURE_CODE.match(line.procedure_code):
             found.append((f"{line.procedure_code!r} is not a CPT or HCPCS Level II code (five characters, "
                           "e.g. 99213, 0001F, G0439)", f"/lines/{index}/procedure_code"))

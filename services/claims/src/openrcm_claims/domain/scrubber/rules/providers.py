@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import re
 
+from openrcm_claims.domain.addresses import is_po_box, is_zip_plus_4
 from openrcm_claims.domain.scrubber.model import BLOCK
 from openrcm_claims.domain.scrubber.registry import rule
 from openrcm_claims.domain.scrubber.rules._common import NONE, blank as _blank, npi_ok
 _TIN = re.compile(r"^[0-9]{9}$")
-# TR3 2010AA N3: the billing provider address must be a street address; post office boxes and
-# lock boxes go in the pay-to address (loop 2010AB).
-_PO_BOX = re.compile(
-    r"\b(?:P\s*\.?\s*O\s*\.?\s*(?:BOX|BX)\b|POST\s*OFFICE\s*BOX|POB\b|LOCK\s*BOX)"
-    r"|^\s*BOX\s+[0-9]", re.IGNORECASE)
-# TR3 2010AA N403: the billing provider ZIP code is nine digits (ZIP+4).
-_ZIP_PLUS_4 = re.compile(r"^[0-9]{5}-?[0-9]{4}$")
 
 
 def _providers(claim):
@@ -25,6 +19,12 @@ def _providers(claim):
         yield "/rendering_provider", "rendering", claim.rendering_provider
     if claim.referring_provider is not None:
         yield "/referring_provider", "referring", claim.referring_provider
+    if claim.supervising_provider is not None:
+        yield "/supervising_provider", "supervising", claim.supervising_provider
+    if claim.attending_provider is not None:
+        yield "/attending_provider", "attending", claim.attending_provider
+    if claim.service_facility is not None and not _blank(claim.service_facility.npi):
+        yield "/service_facility", "service facility", claim.service_facility
 
 
 @rule("IG.BILLING_NPI_REQUIRED", BLOCK, "2010AA NM109: the billing provider's NPI is present.")
@@ -34,14 +34,13 @@ def billing_npi(ctx):
     return NONE
 
 
-@rule("IG.PROVIDER_NPI_REQUIRED", BLOCK, "A rendering or referring provider on the claim has an NPI (2310B/2310A NM109).")
+@rule("IG.PROVIDER_NPI_REQUIRED", BLOCK,
+      "A rendering, referring, supervising or attending provider on the claim has an NPI (2310x NM109).")
 def other_npi(ctx):
-    claim = ctx.claim
     found = []
-    if claim.rendering_provider is not None and _blank(claim.rendering_provider.npi):
-        found.append(("the rendering provider has no NPI", "/rendering_provider/npi"))
-    if claim.referring_provider is not None and _blank(claim.referring_provider.npi):
-        found.append(("the referring provider has no NPI", "/referring_provider/npi"))
+    for prefix, role, provider in _providers(ctx.claim):
+        if role not in ("billing", "service facility") and _blank(provider.npi):
+            found.append((f"the {role} provider has no NPI", f"{prefix}/npi"))
     return found
 
 
@@ -92,7 +91,7 @@ def billing_address(ctx):
 @rule("IG.BILLING_ADDRESS_PO_BOX", BLOCK, "2010AA N3: the billing provider address is a street address, not a PO or lock box.")
 def billing_po_box(ctx):
     line = ctx.claim.billing_provider.address_line1
-    if line and _PO_BOX.search(line):
+    if line and is_po_box(line):
         return [("the billing provider address is a post office or lock box; 2010AA N3 must be a street "
                  "address (send the box as the pay-to address, loop 2010AB)", "/billing_provider/address_line1")]
     return NONE
@@ -101,7 +100,24 @@ def billing_po_box(ctx):
 @rule("IG.BILLING_ZIP_PLUS4", BLOCK, "2010AA N403: the billing provider ZIP code has nine digits (ZIP+4).")
 def billing_zip(ctx):
     postal = ctx.claim.billing_provider.postal_code
-    if postal and postal.strip() and not _ZIP_PLUS_4.match(postal.strip()):
+    if postal and postal.strip() and not is_zip_plus_4(postal):
         return [("the billing provider ZIP code must be nine digits (ZIP+4) in 2010AA N403",
                  "/billing_provider/postal_code")]
     return NONE
+
+
+@rule("IG.FACILITY_ADDRESS", BLOCK,
+      "2310C/2310E N3/N4: a service facility address is a street address (no PO box) with a nine-digit ZIP.")
+def facility_address(ctx):
+    facility = ctx.claim.service_facility
+    if facility is None:
+        return NONE
+    found = []
+    if _blank(facility.address_line1) or _blank(facility.city) or _blank(facility.state):
+        found.append(("the service facility address needs a street, city and state", "/service_facility/address_line1"))
+    elif is_po_box(facility.address_line1):
+        found.append(("the service facility address is a post office or lock box; it must be the street address "
+                      "where the services were rendered", "/service_facility/address_line1"))
+    if not facility.postal_code or not is_zip_plus_4(facility.postal_code):
+        found.append(("the service facility ZIP code must be nine digits (ZIP+4)", "/service_facility/postal_code"))
+    return found

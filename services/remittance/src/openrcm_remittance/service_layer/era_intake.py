@@ -1,0 +1,174 @@
+"""From a stored 835 file to posted (or held) transaction sets.
+
+1. The whole file is read once without touching the database: malformed X12 is refused before
+   anything is posted, with the segment and element that are wrong (the file stays stored).
+2. Each transaction set is attributed: to the practice that uploaded it, or — for a clearinghouse
+   webhook, which names no practice — to the practice whose claims it pays (CLP01); its payer is
+   REF*2U when the payer sends it, else the payer the matched claims were billed to, else TRN03.
+3. The file is read again and each transaction set posted on its own, all or nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import IO
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from openrcm_remittance.adapters.tables import expected_claims, remittance_files, remittances
+from openrcm_remittance.service_layer.era_posting import (
+    UNASSIGNED_TENANT, TransactionOutcome, TransactionTarget, manual_matches, post_transaction,
+)
+from openrcm_remittance.service_layer.files import spool_file
+from openrcm_shared.x12.reader import X12Error
+from openrcm_shared.x12.remittance_835 import Remittance835, stream_835
+
+SAMPLE_CLAIMS = 50
+# A file claimed for processing by a process that died is taken over after this long.
+PROCESSING_LEASE = timedelta(minutes=10)
+PAYER_ID_REFERENCE = "2U"  # 1000A REF*2U: payer identification number
+
+
+@dataclass
+class TransactionScan:
+    header: Remittance835
+    claim_count: int
+    sample_patient_control_numbers: list[str]
+
+
+@dataclass
+class FileOutcome:
+    file_id: UUID
+    status: str  # processed | rejected
+    transactions: list[TransactionOutcome]
+    error: dict | None = None
+
+
+def x12_error_detail(exc: X12Error) -> dict:
+    return {"message": str(exc), "segment_number": exc.segment_number, "segment_id": exc.segment_id,
+            "element_position": exc.element_position, "interchange_number": exc.interchange_number}
+
+
+def scan_file(spool: IO[bytes]) -> list[TransactionScan]:
+    """Read every transaction set once (raises X12Error at the first malformed segment)."""
+    scans = []
+    for stream in stream_835(spool):
+        count, sample = 0, []
+        for claim in stream.claims:
+            count += 1
+            if len(sample) < SAMPLE_CLAIMS:
+                sample.append(claim.patient_control_number)
+        scans.append(TransactionScan(stream.remittance, count, sample))
+    return scans
+
+
+async def _owners(engine: AsyncEngine, scan: TransactionScan, tenant_id: str | None) -> tuple[str, str | None]:
+    """(tenant, the payer the sampled claims were billed to) for one transaction set."""
+    query = sa.select(expected_claims.c.tenant_id, expected_claims.c.payer_id).where(
+        expected_claims.c.patient_control_number.in_(scan.sample_patient_control_numbers))
+    if tenant_id is not None:
+        query = query.where(expected_claims.c.tenant_id == tenant_id)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all() if scan.sample_patient_control_numbers else []
+    tenants = Counter(row.tenant_id for row in rows)
+    owner = tenant_id or (tenants.most_common(1)[0][0] if tenants else UNASSIGNED_TENANT)
+    payers = Counter(row.payer_id for row in rows if row.tenant_id == owner)
+    return owner, payers.most_common(1)[0][0] if payers else None
+
+
+def payer_id_of(header: Remittance835, billed_payer: str | None) -> str:
+    declared = next((ref.value for ref in header.payer.references if ref.qualifier == PAYER_ID_REFERENCE), None)
+    return declared or billed_payer or header.trace.payer_identifier or header.payer.name[:15]
+
+
+async def claim_file(engine: AsyncEngine, file_id: UUID) -> bool:
+    """Take a stored file for processing, so the request that stored it and the background worker
+    never post it twice; a claim older than the lease (its process died) can be taken over."""
+    now = datetime.now(timezone.utc)
+    async with engine.begin() as conn:
+        claimed = await conn.execute(remittance_files.update().where(
+            remittance_files.c.id == file_id,
+            sa.or_(remittance_files.c.status == "received",
+                   sa.and_(remittance_files.c.status == "processing",
+                           remittance_files.c.claimed_at < now - PROCESSING_LEASE)))
+            .values(status="processing", claimed_at=now).returning(remittance_files.c.id))
+        return claimed.first() is not None
+
+
+async def process_file(engine: AsyncEngine, file_id: UUID) -> FileOutcome | None:
+    """Post every transaction set of a stored file; the file row records the outcome. None when
+    another process has the file."""
+    if not await claim_file(engine, file_id):
+        return None
+    async with engine.connect() as conn:
+        stored = (await conn.execute(sa.select(remittance_files).where(remittance_files.c.id == file_id))).one()
+    spool = await spool_file(engine, file_id)
+    try:
+        try:
+            scans = await asyncio.to_thread(scan_file, spool)
+        except X12Error as exc:
+            error = x12_error_detail(exc)
+            await _record(engine, file_id, "rejected", [], error)
+            return FileOutcome(file_id, "rejected", [], error)
+        spool.seek(0)
+        outcomes = []
+        streams = stream_835(spool)
+        for index, scan in enumerate(scans):
+            stream = await asyncio.to_thread(next, streams)
+            tenant_id, billed_payer = await _owners(engine, scan, stored.tenant_id)
+            target = TransactionTarget(tenant_id=tenant_id, payer_id=payer_id_of(scan.header, billed_payer),
+                                       file_id=file_id, transaction_index=index)
+            outcomes.append(await post_transaction(engine, target, stream.remittance, stream.claims))
+    finally:
+        spool.close()
+    await _record(engine, file_id, "processed", outcomes, None)
+    return FileOutcome(file_id, "processed", outcomes)
+
+
+async def _record(engine: AsyncEngine, file_id: UUID, status: str, outcomes: list[TransactionOutcome],
+                  error: dict | None) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(remittance_files.update().where(remittance_files.c.id == file_id).values(
+            status=status, processed_at=datetime.now(timezone.utc), error=error,
+            result=[outcome.as_json() for outcome in outcomes]))
+
+
+async def reprocess_remittance(engine: AsyncEngine, remittance_id: UUID) -> TransactionOutcome:
+    """Post a held transaction set again from its stored file, with the manual matches made since."""
+    async with engine.connect() as conn:
+        held = (await conn.execute(sa.select(remittances).where(remittances.c.id == remittance_id))).one()
+        manual = await manual_matches(conn, remittance_id)
+    spool = await spool_file(engine, held.file_id)
+    try:
+        streams = stream_835(spool)
+        for _ in range(held.transaction_index):
+            _skip(await asyncio.to_thread(next, streams))
+        stream = await asyncio.to_thread(next, streams)
+        target = TransactionTarget(tenant_id=held.tenant_id, payer_id=held.payer_id, file_id=held.file_id,
+                                   transaction_index=held.transaction_index, reprocess_id=remittance_id,
+                                   manual=manual)
+        return await post_transaction(engine, target, stream.remittance, stream.claims)
+    finally:
+        spool.close()
+
+
+def _skip(stream) -> None:
+    for _ in stream.claims:
+        pass
+
+
+async def pending_file_ids(engine: AsyncEngine, limit: int = 10) -> list[UUID]:
+    """Files stored but not processed yet (webhook deliveries, or a crash between store and post)."""
+    async with engine.connect() as conn:
+        stale = datetime.now(timezone.utc) - PROCESSING_LEASE
+        rows = await conn.execute(sa.select(remittance_files.c.id).where(sa.or_(
+            remittance_files.c.status == "received",
+            sa.and_(remittance_files.c.status == "processing", remittance_files.c.claimed_at < stale)))
+            .order_by(remittance_files.c.received_at).limit(limit))
+        return [row.id for row in rows]
+
