@@ -303,3 +303,23 @@ async def test_era_by_clearinghouse_webhook(api, stack):
     # The webhook named no practice: the claims in the ERA did.
     ledger = await api["remittance"].get(f"/v1/claims/{claim['id']}/ledger")
     assert ledger.status_code == 200 and ledger.json()["payments"][0]["paid_amount"] == "80.00"
+
+
+async def test_keyed_eob_codes_must_be_in_the_x12_lists(api):
+    from tests.support import post_when_known, remittance_for
+
+    claim = await billed_claim(api)
+    keyed = remittance_for(claim)
+    keyed["claims"][0]["lines"][0]["adjustments"][0]["carc"] = "999"
+    keyed["claims"][0]["lines"][1]["rarcs"] = ["N999"]
+    response = await post_when_known(api["remittance"], "/v1/remittances", keyed)
+    assert response.status_code == 422, response.text
+    assert response.json()["type"].endswith("/validation-error")
+    assert sorted(e["pointer"] for e in response.json()["errors"]) == [
+        "/claims/0/lines/0/adjustments/0/carc", "/claims/0/lines/1/rarcs/0"]
+
+    code = (await api["remittance"].get("/v1/code-sets/carc/45")).json()
+    assert code["description"].startswith("Charge exceeds fee schedule") and code["valid_today"]
+    found = (await api["remittance"].get("/v1/code-sets/rarc", params={"search": "N130"})).json()["items"]
+    assert [c["code"] for c in found] == ["N130"]
+    assert (await api["remittance"].get("/v1/code-sets/carc/ZZ9")).status_code == 404

@@ -1,6 +1,7 @@
 """The remittance service: payer payments posted line by line and turned into per-claim events."""
 
 from openrcm_remittance.entrypoints.api import router
+from openrcm_remittance.entrypoints.code_set_api import router as code_set_router
 from openrcm_remittance.entrypoints.deposit_api import router as deposit_router
 from openrcm_remittance.entrypoints.fee_schedule_api import router as fee_schedule_router
 from openrcm_remittance.entrypoints.subscriptions import SUBSCRIPTIONS
@@ -14,7 +15,7 @@ DEFINITION = ServiceDefinition(
     description="Payment posting: remittances balanced, matched to claims and posted; outcomes published per claim.",
     aggregate_type="remittance",
     # Fixed paths (/v1/remittances/variances, /unreassociated) before /v1/remittances/{remittance_id}.
-    routers=[fee_schedule_router, deposit_router, router, webhooks_router],
+    routers=[fee_schedule_router, deposit_router, router, webhooks_router, code_set_router],
     subscriptions=SUBSCRIPTIONS,
     background={"stored_files": post_pending_files},
 )

@@ -12,8 +12,8 @@ from openrcm_shared.contracts.collections import PatientBalanceChanged
 from openrcm_shared.contracts.denials import DenialCaseClosed, DenialCaseOpened
 from openrcm_shared.contracts.eligibility import EligibilityChecked
 from openrcm_shared.contracts.remittance import (
-    ClaimDenied, ClaimPaymentPosted, ClaimReversed, DepositRecorded, PaymentVarianceDetected, ProviderAdjustmentsPosted,
-    RemittanceHeld, RemittanceReassociated, RemittanceReceived,
+    ClaimDenied, ClaimPaymentPosted, ClaimReversed, DepositRecorded, FeeScheduleReplaced, PaymentVarianceDetected,
+    ProviderAdjustmentsPosted, RemittanceHeld, RemittanceReassociated, RemittanceReceived,
 )
 
 ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
@@ -38,6 +38,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     RemittanceHeld,
     DepositRecorded,
     RemittanceReassociated,
+    FeeScheduleReplaced,
     DenialCaseOpened,
     DenialCaseClosed,
     PatientBalanceChanged,

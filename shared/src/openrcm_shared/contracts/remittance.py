@@ -245,3 +245,18 @@ class RemittanceReassociated(IntegrationEvent):
     payment_date: date  # BPR16
     deposit_date: date
     reassociated_at: datetime
+
+
+class FeeScheduleReplaced(IntegrationEvent):
+    """A payer's contracted rates were replaced by a new version (earlier versions are kept): the
+    variances of postings from now on are measured against it."""
+
+    event_type: ClassVar[str] = "org.openrcm.remittance.fee_schedule_replaced.v1"
+    topic: ClassVar[str] = topics.REMITTANCE
+    key_field: ClassVar[str] = "payer_id"
+
+    payer_id: str
+    version: int
+    row_count: int
+    content_sha256: str
+    variance_tolerance: Money

@@ -35,13 +35,13 @@ from openrcm_remittance.adapters.tables import deposits, remittance_originators,
 from openrcm_remittance.domain.reassociation import (
     DepositFacts, Discrepancy, EraPayment, moves_money, normalize_trace, reassociate,
 )
+from openrcm_remittance.service_layer import SOURCE
 from openrcm_shared.contracts.base import IntegrationEvent
 from openrcm_shared.contracts.remittance import DepositRecorded, RemittanceReassociated
 from openrcm_shared.http.pagination import decode_cursor, encode_cursor
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.messaging.outbox import stage_events
 
-SOURCE = "/openrcm/remittance"
 # The advisory lock class of reassociation (the first key of the two-key form): CORE rule 370.
 REASSOCIATION_LOCK_CLASS = 370
 

@@ -31,18 +31,18 @@ from openrcm_remittance.adapters.tables import (
 )
 from openrcm_remittance.domain.ledger import provider_adjustment_journal
 from openrcm_remittance.domain.matching import BilledLine, Candidate, match_lines, score_claim
-from openrcm_remittance.domain.fee_schedules import PostedLineFacts
+from openrcm_remittance.domain.fee_schedules import LineKey, PostedLineFacts
 from openrcm_remittance.domain.posting import REVERSAL, ClaimPosting, PostedLine, line_service_date, post_claim
 from openrcm_remittance.service_layer.deposits import reassociate_remittance
 from openrcm_remittance.service_layer.fee_schedules import load_contracted_rates, record_variances
 from openrcm_remittance.service_layer import claim_events
+from openrcm_remittance.service_layer import SOURCE
 from openrcm_shared.contracts import remittance as contracts
 from openrcm_shared.db import copy_rows
 from openrcm_shared.messaging.outbox import stage_events
 from openrcm_shared.x12.balancing import BalancingDifference, RemittanceBalancer
 from openrcm_shared.x12.remittance_835 import ClaimPayment, Remittance835
 
-SOURCE = "/openrcm/remittance"
 CLAIM_BATCH = 1000
 MAX_CANDIDATE_SEARCHES = 200  # an ERA that is wholly someone else's should not run 100k searches
 UNASSIGNED_TENANT = "unassigned"
@@ -147,13 +147,15 @@ def _facts(line: PostedLine) -> PostedLineFacts:
                            line.units or Decimal(1), line.allowed_amount, line.paid_amount)
 
 
-def _posted_lines_of(claim: ClaimPayment) -> list[PostedLine]:
-    """The lines' pricing facts before matching, to load the fee schedule rows a batch needs."""
-    return [PostedLine(0, line.charge, line.allowed_amount or Decimal(0), line.paid, Decimal(0), False, (),
-                       (line.original_procedure or line.procedure).code,
-                       (line.original_procedure or line.procedure).modifiers,
-                       line_service_date(line, claim), line.units)
-            for line in claim.service_lines if line_service_date(line, claim) is not None]
+def _line_keys(claim: ClaimPayment) -> list[LineKey]:
+    """What prices each line (to load the fee schedule rows a batch needs, before matching)."""
+    keys = []
+    for line in claim.service_lines:
+        service_date = line_service_date(line, claim)
+        if service_date is not None:
+            procedure = line.original_procedure or line.procedure
+            keys.append(LineKey(procedure.code, procedure.modifiers, service_date, line.units or Decimal(1)))
+    return keys
 
 
 @dataclass
@@ -192,7 +194,7 @@ class _ClaimPoster:
                                            if c.status_code == REVERSAL and expected.get(s) is not None])
         batch = _PreparedBatch(rates=await load_contracted_rates(
             self.reader, self.target.tenant_id, self.target.payer_id,
-            [_facts(line) for c in claims for line in _posted_lines_of(c)]))
+            [key for c in claims for key in _line_keys(c)]))
         for sequence, claim in zip(sequences, claims):
             target = expected.get(sequence)
             if target is None:

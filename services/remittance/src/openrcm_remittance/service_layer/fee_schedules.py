@@ -48,8 +48,11 @@ from openrcm_remittance.adapters.tables import (
 from openrcm_remittance.domain.fee_schedules import (
     ContractedRates, FeeScheduleRow, LineKey, PostedLineFacts, assess_variance,
 )
-from openrcm_shared.contracts.remittance import PaymentVarianceDetected
+from openrcm_remittance.service_layer import SOURCE
+from openrcm_shared.contracts.remittance import FeeScheduleReplaced, PaymentVarianceDetected
+from openrcm_shared.messaging.outbox import stage_events
 from openrcm_shared.money import ZERO
+
 
 __all__ = ["ContractedRates", "LineKey", "PostedLineFacts", "contracted_amounts", "load_contracted_rates",
            "record_variances", "replace_fee_schedule", "StoredVersion"]
@@ -185,4 +188,8 @@ async def replace_fee_schedule(conn: AsyncConnection, tenant_id: str, payer_id: 
     await conn.execute(fee_schedules.update()
                        .where(fee_schedules.c.tenant_id == tenant_id, fee_schedules.c.payer_id == payer_id)
                        .values(current_version=version.version, current_version_id=version.id, updated_at=now))
+    await stage_events(conn, [FeeScheduleReplaced(
+        tenant_id=tenant_id, payer_id=payer_id, version=version.version, row_count=version.row_count,
+        content_sha256=version.content_sha256, variance_tolerance=variance_tolerance)],
+        source=SOURCE, aggregate_type="fee_schedule")
     return version

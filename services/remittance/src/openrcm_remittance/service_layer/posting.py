@@ -18,6 +18,7 @@ from openrcm_remittance.adapters.tables import expected_claims
 from openrcm_remittance.domain.matching import line_control_number
 from openrcm_remittance.entrypoints.schemas import ClaimPaymentIn, RemittanceIn
 from openrcm_remittance.service_layer.era_posting import TransactionOutcome, TransactionTarget, post_transaction
+from openrcm_shared.codesets import carc, is_valid_on, rarc
 from openrcm_shared.contracts.claims import ClaimSubmitted
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.messaging.consumer import HandlerContext
@@ -58,6 +59,37 @@ def _line_errors(index: int, claim: ClaimPaymentIn, billed: dict[int, dict]) -> 
             errors.append(field_error(f"{where}/paid_amount", f"charge {line.charge_amount} - adjustments {adjusted} "
                                       f"= {line.charge_amount - adjusted}, but paid is {line.paid_amount}"))
     return errors
+
+
+def _code_errors(index: int, claim: ClaimPaymentIn, payment_date: date) -> list[dict]:
+    """Every CARC and RARC must be in X12's lists and in force on the payment date (a keyed EOB
+    is where a typo or a retired code gets in)."""
+    errors = []
+    places = [(f"/claims/{index}/claim_adjustments/{k}", a) for k, a in enumerate(claim.claim_adjustments)]
+    for j, line in enumerate(claim.lines):
+        places += [(f"/claims/{index}/lines/{j}/adjustments/{k}", a) for k, a in enumerate(line.adjustments)]
+        errors += [field_error(f"/claims/{index}/lines/{j}/rarcs/{k}", problem)
+                   for k, code in enumerate(line.rarcs) if (problem := _code_problem("RARC", rarc(code), code,
+                                                                                     payment_date))]
+    errors += [field_error(f"{where}/carc", problem) for where, adjustment in places
+               if (problem := _code_problem("CARC", carc(adjustment.carc), adjustment.carc, payment_date))]
+    return errors
+
+
+def _problem_type(errors: list[dict], unknown: int) -> str:
+    if unknown == len(errors):
+        return "unknown-claim"  # the claims may not have reached this service yet: try again
+    if any(e["pointer"].endswith(("/paid_amount", "/payment_amount")) for e in errors):
+        return "remittance-unbalanced"
+    return "validation-error"
+
+
+def _code_problem(kind: str, entry, code: str, on: date) -> str | None:
+    if entry is None:
+        return f"{kind} {code} is not in the X12 list"
+    if not is_valid_on(entry, on):
+        return f"{kind} {code} is not in force on {on} (start {entry.start_date}, stop {entry.stop_date})"
+    return None
 
 
 def _claim_payment(claim: ClaimPaymentIn, billed: dict[int, dict]) -> ClaimPayment:
@@ -110,13 +142,14 @@ async def post_manual_remittance(conn: AsyncConnection, engine: AsyncEngine, ten
             errors.append(field_error(f"/claims/{index}/patient_control_number", "no submitted claim has this number"))
             continue
         errors += _line_errors(index, claim, billed[claim.patient_control_number])
+        errors += _code_errors(index, claim, remittance.payment_date)
     claims = [] if errors else [_claim_payment(c, billed[c.patient_control_number]) for c in remittance.claims]
     if not errors and sum((c.paid for c in claims), _ZERO) != remittance.payment_amount:
         errors.append(field_error("/payment_amount", f"payment {remittance.payment_amount} differs from the claims' "
                                   f"paid total {sum((c.paid for c in claims), _ZERO)}"))
     if errors:
         raise Problem(422, "The remittance cannot be posted", "Nothing was posted.",
-                      type_="unknown-claim" if unknown == len(errors) else "remittance-unbalanced", errors=errors)
+                      type_=_problem_type(errors, unknown), errors=errors)
     target = TransactionTarget(tenant_id=tenant_id, payer_id=remittance.payer_id, source="json",
                                document=remittance.model_dump(mode="json"))
     outcome = await post_transaction(engine, target, _header(remittance), iter(claims), conn=conn)
