@@ -323,3 +323,24 @@ async def test_keyed_eob_codes_must_be_in_the_x12_lists(api):
     found = (await api["remittance"].get("/v1/code-sets/rarc", params={"search": "N130"})).json()["items"]
     assert [c["code"] for c in found] == ["N130"]
     assert (await api["remittance"].get("/v1/code-sets/carc/ZZ9")).status_code == 404
+
+
+async def test_a_held_era_posted_again_concurrently_posts_once(api):
+    import asyncio
+
+    claim = await billed_claim(api)
+    era = Era(trace=trace())
+    era.claim(claim["patient_control_number"], lines=[PARTIAL[0], Svc("36415", "15.00", "0.00", [("CO", "97", "15.00")])])
+    [transaction] = (await upload(api, era)).json()["transactions"]
+    [item] = (await api["remittance"].get("/v1/remittances/unmatched",
+                                          params={"remittance_id": transaction["remittance_id"]})).json()["items"]
+    match = api["remittance"].post(f"/v1/remittances/unmatched/{item['id']}/match", json={
+        "claim_id": claim["id"], "line_number": 2, "matched_by": "poster@clinic", "reason": "repriced"})
+    again = [api["remittance"].post(f"/v1/remittances/{transaction['remittance_id']}/reprocess") for _ in range(3)]
+    responses = await asyncio.gather(match, *again)
+    assert responses[0].status_code == 200, responses[0].text
+    assert all(r.status_code in (200, 409) for r in responses[1:]), [r.text for r in responses[1:]]
+    ledger = (await api["remittance"].get(f"/v1/claims/{claim['id']}/ledger")).json()
+    assert len(ledger["payments"]) == 1 and ledger["balances"]["payer_payment"] == "80.00"
+    remittance = (await api["remittance"].get(f"/v1/remittances/{transaction['remittance_id']}")).json()
+    assert remittance["status"] == "posted"

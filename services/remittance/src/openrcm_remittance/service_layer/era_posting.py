@@ -411,6 +411,12 @@ async def _claim_payment_slot(conn: AsyncConnection, target: TransactionTarget,
     """Reserve this payment (payer + trace number + amount) for this posting, or return the
     remittance that already holds it (a duplicate: posted, or held and waiting for review)."""
     if target.reprocess_id is not None:
+        # Two people posting the same held ERA again at once: the row lock lets one through; the
+        # other finds it posted and gets the duplicate answer.
+        status = (await conn.execute(sa.select(remittances.c.status).where(
+            remittances.c.id == target.reprocess_id).with_for_update())).scalar_one()
+        if status != "held":
+            return target.reprocess_id
         outcome.remittance_id = target.reprocess_id
         return None
     remittance_id = uuid4()
@@ -468,11 +474,10 @@ async def _hold(engine: AsyncEngine, target: TransactionTarget, header: Remittan
                 outcome: TransactionOutcome) -> None:
     """Record the transaction set as held for review, with what is wrong, in its own transaction."""
     async with engine.begin() as conn:
-        if target.reprocess_id is None:
-            duplicate = await _claim_payment_slot(conn, target, outcome)
-            if duplicate is not None:  # posted by someone else meanwhile
-                outcome.status, outcome.duplicate_of = "duplicate", duplicate
-                return
+        duplicate = await _claim_payment_slot(conn, target, outcome)
+        if duplicate is not None:  # posted by someone else meanwhile
+            outcome.status, outcome.duplicate_of = "duplicate", duplicate
+            return
         await conn.execute(remittances.update().where(remittances.c.id == outcome.remittance_id).values(
             status="held", held_reasons=outcome.reasons + [d["where"] + f": expected {d['expected']}, "
                                                                         f"reported {d['actual']}"
