@@ -1,6 +1,9 @@
-"""The per-claim events skip validation when built (speed); here they must pass it, field by field."""
+"""The per-claim events are built as JSON payloads directly (speed); here each must be exactly what
+its contract produces, field by field."""
 
 from __future__ import annotations
+
+import json
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -46,15 +49,16 @@ def test_built_events_validate_against_their_contracts(status, sign):
     events = claim_events.for_posting(Target(), uuid4(), claim, Billed(uuid4()), post_claim(claim, [1, 2]))
     assert events
     for event in events:
-        payload = event.model_dump(mode="json")
-        validated = type(event).model_validate(payload)
-        assert validated.model_dump(mode="json") == payload
-        assert event.model_dump_json()  # serialises
+        validated = event.validated()
+        assert validated.model_dump(mode="json") == event.payload
+        assert json.loads(event.model_dump_json()) == json.loads(validated.model_dump_json())
+        assert (event.key(), event.event_type, event.topic) == (validated.key(), validated.event_type, validated.topic)
 
 
 def test_reversal_event_states_positive_amounts_taken_back():
     claim = era_claim("22", -1)
-    [event] = claim_events.for_posting(Target(), uuid4(), claim, Billed(uuid4()), post_claim(claim, [1, 2]))
+    [prepared] = claim_events.for_posting(Target(), uuid4(), claim, Billed(uuid4()), post_claim(claim, [1, 2]))
+    event = prepared.validated()
     assert (event.reversed_paid_amount, event.reversed_patient_responsibility_amount) == (D("80.00"), D("20.00"))
     assert [(a.group_code, a.carc, a.amount) for a in event.reversed_adjustments] == [
         ("CO", "45", D("25.00")), ("PR", "2", D("20.00")), ("CO", "97", D("15.50"))]
@@ -62,8 +66,16 @@ def test_reversal_event_states_positive_amounts_taken_back():
 
 def test_payment_event_carries_status_crossover_interest_and_shares():
     claim = era_claim("19")
-    posted, denied = claim_events.for_posting(Target(), uuid4(), claim, Billed(uuid4()), post_claim(claim, [1, 2]))
+    posted, denied = (e.validated() for e in claim_events.for_posting(Target(), uuid4(), claim, Billed(uuid4()),
+                                                                        post_claim(claim, [1, 2])))
     assert (posted.claim_status_code, posted.crossover.payer_name, posted.interest_amount) == ("19", "SECONDARY PLAN",
                                                                                               D("1.10"))
     assert [(s.kind, s.amount) for s in posted.patient_shares] == [("coinsurance", D("20.00"))]
     assert [(d.line_number, d.carc, d.rarcs) for d in denied.denials] == [(2, "97", ["M15"])]
+
+
+def test_plain_payment_without_crossover_or_interest_fits_its_contract():
+    claim = era_claim("1")
+    claim.crossover_carrier, claim.amounts = None, []
+    for event in claim_events.for_posting(Target(), uuid4(), claim, Billed(uuid4()), post_claim(claim, [1, 2])):
+        assert event.validated().model_dump(mode="json") == event.payload

@@ -7,6 +7,7 @@ never demographics or clinical text (minimum necessary, HIPAA 45 CFR 164.502(b))
 
 from __future__ import annotations
 
+import json
 from typing import ClassVar
 from uuid import UUID
 
@@ -31,3 +32,37 @@ class IntegrationEvent(BaseModel):
     def key(self) -> str:
         value = getattr(self, self.key_field)
         return str(value) if not isinstance(value, UUID) else str(value)
+
+
+class PreparedEvent:
+    """An event whose JSON payload a bulk path built directly, standing in for its contract class
+    in the outbox (it has the same `event_type`, `topic`, `tenant_id`, `key()` and
+    `model_dump_json()`). Building and serialising pydantic models was most of the cost of posting a
+    large ERA; the payload must still be exactly what the contract would produce, which the
+    producer's tests check with `validated()`.
+    """
+
+    __slots__ = ("contract", "payload", "tenant_id")
+
+    def __init__(self, contract: type[IntegrationEvent], payload: dict) -> None:
+        self.contract = contract
+        self.payload = payload
+        self.tenant_id = payload["tenant_id"]
+
+    @property
+    def event_type(self) -> str:
+        return self.contract.event_type
+
+    @property
+    def topic(self) -> str:
+        return self.contract.topic
+
+    def key(self) -> str:
+        return str(self.payload[self.contract.key_field])
+
+    def model_dump_json(self) -> str:
+        return json.dumps(self.payload, separators=(",", ":"))
+
+    def validated(self) -> IntegrationEvent:
+        """The contract object this payload stands for (raises if it does not fit the contract)."""
+        return self.contract.model_validate(self.payload)

@@ -8,78 +8,87 @@ Per claim, keyed by the claim id so they land in that claim's ordered stream:
 from __future__ import annotations
 
 from collections import defaultdict
+from decimal import Decimal
 from uuid import UUID
 
 from openrcm_remittance.domain.posting import ClaimPosting, PatientShare, PostedAdjustment
 from openrcm_shared.contracts import remittance as contracts
-from openrcm_shared.money import ZERO
+from openrcm_shared.contracts.base import PreparedEvent
+from openrcm_shared.money import ZERO, to_cents
 from openrcm_shared.x12.remittance_835 import ClaimPayment, ProviderAdjustment
 
 INTEREST = "I"  # AMT01 on the claim: interest paid with it (005010X221A1 2100 AMT)
 
 
-# Per-claim events are built from amounts the posting computed and balanced, 100,000 per large ERA:
-# they skip pydantic's validation (model_construct), which was a third of the posting's CPU time.
-# tests/unit/test_claim_events.py validates what these builders produce against the contracts.
-def _adjustment(a: PostedAdjustment, sign: int = 1) -> contracts.Adjustment:
-    return contracts.Adjustment.model_construct(line_number=a.line_number, group_code=a.group_code, carc=a.carc,
-                                                amount=sign * a.amount)
+# Per-claim events are built as JSON payloads directly (PreparedEvent), 100,000 per large ERA:
+# building and serialising pydantic objects was the largest single cost of posting. The payloads
+# must be exactly what the contracts produce: tests/unit/test_claim_events.py checks each against
+# its contract, field by field.
+def _money(amount: Decimal) -> str:
+    return str(to_cents(amount))
 
 
-def _share(s: PatientShare, sign: int = 1) -> contracts.PatientShare:
-    return contracts.PatientShare.model_construct(line_number=s.line_number, kind=s.kind, carc=s.carc,
-                                                  amount=sign * s.amount)
+def _optional_money(amount: Decimal | None) -> str | None:
+    return None if amount is None else _money(amount)
 
 
-def _line(line) -> contracts.PostedLine:
-    return contracts.PostedLine.model_construct(
-        line_number=line.line_number, charge_amount=line.charge_amount, allowed_amount=line.allowed_amount,
-        paid_amount=line.paid_amount, patient_responsibility_amount=line.patient_responsibility_amount,
-        procedure_code=line.procedure_code, modifiers=list(line.modifiers), service_date=line.service_date,
-        units=line.units)
+def _adjustment(a: PostedAdjustment, sign: int = 1) -> dict:
+    return {"line_number": a.line_number, "group_code": a.group_code, "carc": a.carc, "amount": _money(sign * a.amount)}
 
 
-def _crossover(claim: ClaimPayment) -> contracts.Crossover | None:
+def _share(s: PatientShare, sign: int = 1) -> dict:
+    return {"line_number": s.line_number, "kind": s.kind, "carc": s.carc, "amount": _money(sign * s.amount)}
+
+
+def _line(line) -> dict:
+    return {"line_number": line.line_number, "charge_amount": _money(line.charge_amount),
+            "allowed_amount": _money(line.allowed_amount), "paid_amount": _money(line.paid_amount),
+            "patient_responsibility_amount": _money(line.patient_responsibility_amount),
+            "procedure_code": line.procedure_code, "modifiers": list(line.modifiers),
+            "service_date": line.service_date.isoformat() if line.service_date else None,
+            "units": None if line.units is None else str(line.units)}
+
+
+def _crossover(claim: ClaimPayment) -> dict | None:
     carrier = claim.crossover_carrier
     if carrier is None:
         return None
-    return contracts.Crossover.model_construct(payer_name=carrier.last_name or None, payer_id=carrier.identifier or None)
+    return {"payer_name": carrier.last_name or None, "payer_id": carrier.identifier or None}
 
 
-def _interest(claim: ClaimPayment):
+def _interest(claim: ClaimPayment) -> Decimal | None:
     amounts = [a.amount for a in claim.amounts if a.qualifier == INTEREST]
     return sum(amounts, ZERO) if amounts else None
 
 
 def for_posting(target, remittance_id: UUID, claim: ClaimPayment, expected, posting: ClaimPosting) -> list:
-    common = dict(tenant_id=target.tenant_id, claim_id=expected.claim_id, remittance_id=remittance_id,
-                  patient_id=expected.patient_id, payer_id=target.payer_id,
-                  patient_control_number=expected.patient_control_number)
+    common = {"tenant_id": target.tenant_id, "claim_id": str(expected.claim_id), "remittance_id": str(remittance_id),
+              "patient_id": expected.patient_id, "payer_id": target.payer_id,
+              "patient_control_number": expected.patient_control_number}
     if posting.is_reversal:
         # The 835 reports a reversal with negated amounts; the event states what was taken back.
-        return [contracts.ClaimReversed.model_construct(
-            **common, payer_claim_control_number=claim.payer_claim_control_number,
-            reversed_paid_amount=-posting.paid_amount,
-            reversed_patient_responsibility_amount=-posting.patient_responsibility_amount,
-            reversed_adjustments=[_adjustment(a, -1) for a in posting.adjustments],
-            reversed_patient_shares=[_share(s, -1) for s in posting.patient_shares])]
+        return [PreparedEvent(contracts.ClaimReversed, {
+            **common, "payer_claim_control_number": claim.payer_claim_control_number,
+            "reversed_paid_amount": _money(-posting.paid_amount),
+            "reversed_patient_responsibility_amount": _money(-posting.patient_responsibility_amount),
+            "reversed_adjustments": [_adjustment(a, -1) for a in posting.adjustments],
+            "reversed_patient_shares": [_share(s, -1) for s in posting.patient_shares]})]
     status_code = claim.status_code if claim.status_code in contracts.ClaimStatusCode.__args__ else None
-    events: list = [contracts.ClaimPaymentPosted.model_construct(
-        **common, outcome=posting.outcome, charge_amount=posting.charge_amount,
-        allowed_amount=posting.allowed_amount, paid_amount=posting.paid_amount,
-        patient_responsibility_amount=posting.patient_responsibility_amount,
-        adjustments=[_adjustment(a) for a in posting.adjustments],
-        lines=[_line(line) for line in posting.lines],
-        claim_status_code=status_code, payer_claim_control_number=claim.payer_claim_control_number,
-        patient_shares=[_share(s) for s in posting.patient_shares], crossover=_crossover(claim),
-        interest_amount=_interest(claim))]
+    events: list = [PreparedEvent(contracts.ClaimPaymentPosted, {
+        **common, "outcome": posting.outcome, "charge_amount": _money(posting.charge_amount),
+        "allowed_amount": _money(posting.allowed_amount), "paid_amount": _money(posting.paid_amount),
+        "patient_responsibility_amount": _money(posting.patient_responsibility_amount),
+        "adjustments": [_adjustment(a) for a in posting.adjustments],
+        "lines": [_line(line) for line in posting.lines],
+        "claim_status_code": status_code, "payer_claim_control_number": claim.payer_claim_control_number,
+        "patient_shares": [_share(s) for s in posting.patient_shares], "crossover": _crossover(claim),
+        "interest_amount": _optional_money(_interest(claim))})]
     if posting.denied_items:
-        events.append(contracts.ClaimDenied.model_construct(
-            **common, denied_amount=posting.denied_amount, claim_status_code=status_code,
-            payer_claim_control_number=claim.payer_claim_control_number,
-            denials=[contracts.DeniedItem.model_construct(line_number=d.line_number, group_code=d.group_code,
-                                                          carc=d.carc, rarcs=list(d.rarcs), amount=d.amount)
-                     for d in posting.denied_items]))
+        events.append(PreparedEvent(contracts.ClaimDenied, {
+            **common, "denied_amount": _money(posting.denied_amount), "claim_status_code": status_code,
+            "payer_claim_control_number": claim.payer_claim_control_number,
+            "denials": [{"line_number": d.line_number, "group_code": d.group_code, "carc": d.carc,
+                         "rarcs": list(d.rarcs), "amount": _money(d.amount)} for d in posting.denied_items]}))
     return events
 
 
