@@ -76,12 +76,19 @@ async def copy_rows(conn, table, rows: list[dict]) -> None:
     if not rows:
         return
     import json
+    import operator
 
     import sqlalchemy as sa
 
     columns = list(rows[0])
-    json_columns = {name for name in columns if isinstance(table.c[name].type, sa.JSON)}
-    records = [tuple(json.dumps(row[name]) if name in json_columns and row[name] is not None else row[name]
-                     for name in columns) for row in rows]
+    values_of = operator.itemgetter(*columns)
+    records = [values_of(row) for row in rows] if len(columns) > 1 else [(values_of(row),) for row in rows]
+    json_positions = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, sa.JSON)]
+    if json_positions:
+        records = [list(record) for record in records]
+        for record in records:
+            for i in json_positions:
+                if record[i] is not None:
+                    record[i] = json.dumps(record[i])
     raw = await conn.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)

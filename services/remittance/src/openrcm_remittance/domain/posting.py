@@ -162,7 +162,7 @@ def _outcome(claim: ClaimPayment, lines: list[PostedLine], denied_items: list[De
 
 
 def _triplets(adjustments) -> tuple[tuple[str, str, Decimal], ...]:
-    return tuple((a.group_code, a.reason_code, a.amount) for a in adjustments)
+    return tuple([(a.group_code, a.reason_code, a.amount) for a in adjustments])
 
 
 def post_claim(claim: ClaimPayment, line_numbers: list[int]) -> ClaimPosting:
