@@ -344,3 +344,36 @@ async def test_a_held_era_posted_again_concurrently_posts_once(api):
     assert len(ledger["payments"]) == 1 and ledger["balances"]["payer_payment"] == "80.00"
     remittance = (await api["remittance"].get(f"/v1/remittances/{transaction['remittance_id']}")).json()
     assert remittance["status"] == "posted"
+
+
+async def test_a_webhook_era_for_claims_nobody_knows_yet_is_attributed_when_posted_again(api, stack):
+    # The claim is held by the scrubber (no billing address), so the remittance service does not
+    # know it when the payer's ERA arrives by webhook: no practice can be told, the ERA waits.
+    body = encounter()
+    del body["billing_provider"]["address"]
+    claim = (await api["claims"].post("/v1/encounters", json=body)).json()
+    assert claim["status"] == "held"
+    era = Era(trace=trace())
+    era.claim(claim["patient_control_number"], lines=PARTIAL)
+    payload = era.x12().encode()
+    async with httpx.AsyncClient(base_url=stack.services["remittance"].url) as clearinghouse:
+        delivered = await clearinghouse.post("/v1/webhooks/clearinghouse", content=payload, headers={
+            **X12, **signed_headers([stack.webhook_secret()], f"msg_{uuid.uuid4().hex}", payload)})
+    [transaction] = delivered.json()["transactions"]
+    assert transaction["status"] == "held"
+    unassigned = {"X-Tenant-Id": "unassigned"}
+    waiting = (await api["remittance"].get(f"/v1/remittances/{transaction['remittance_id']}", headers=unassigned))
+    assert waiting.status_code == 200 and waiting.json()["status"] == "held"
+
+    corrected = await api["claims"].put(f"/v1/claims/{claim['id']}/encounter", json=encounter() | {
+        "encounter_id": body["encounter_id"], "patient": body["patient"], "coverage": body["coverage"]})
+    assert corrected.status_code == 200, corrected.text
+
+    async def known():
+        return (await api["remittance"].get(f"/v1/billed-claims/{claim['id']}")).status_code == 200
+    await eventually(known, timeout=45)
+    reposted = await api["remittance"].post(f"/v1/remittances/{transaction['remittance_id']}/reprocess",
+                                            headers=unassigned)
+    assert reposted.status_code == 200 and reposted.json()["status"] == "posted", reposted.text
+    mine = (await api["remittance"].get(f"/v1/remittances/{transaction['remittance_id']}")).json()
+    assert mine["status"] == "posted" and mine["claims"][0]["claim_id"] == claim["id"]

@@ -20,7 +20,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from openrcm_remittance.adapters.tables import expected_claims, remittance_files, remittances
+from openrcm_remittance.adapters.tables import expected_claims, remittance_files, remittances, unmatched_items
 from openrcm_remittance.service_layer.era_posting import (
     UNASSIGNED_TENANT, TransactionOutcome, TransactionTarget, manual_matches, post_transaction,
 )
@@ -139,22 +139,49 @@ async def _record(engine: AsyncEngine, file_id: UUID, status: str, outcomes: lis
 
 
 async def reprocess_remittance(engine: AsyncEngine, remittance_id: UUID) -> TransactionOutcome:
-    """Post a held transaction set again from its stored file, with the manual matches made since."""
+    """Post a held transaction set again from its stored file, with the manual matches made since.
+    A webhook ERA whose practice was unknown (none of its claims was) is attributed again first."""
     async with engine.connect() as conn:
         held = (await conn.execute(sa.select(remittances).where(remittances.c.id == remittance_id))).one()
         manual = await manual_matches(conn, remittance_id)
     spool = await spool_file(engine, held.file_id)
     try:
+        tenant_id, payer_id = held.tenant_id, held.payer_id
+        if tenant_id == UNASSIGNED_TENANT:
+            tenant_id, payer_id = await _attribute_again(engine, held, spool)
         streams = stream_835(spool)
         for _ in range(held.transaction_index):
             _skip(await asyncio.to_thread(next, streams))
         stream = await asyncio.to_thread(next, streams)
-        target = TransactionTarget(tenant_id=held.tenant_id, payer_id=held.payer_id, file_id=held.file_id,
+        target = TransactionTarget(tenant_id=tenant_id, payer_id=payer_id, file_id=held.file_id,
                                    transaction_index=held.transaction_index, reprocess_id=remittance_id,
                                    manual=manual)
         return await post_transaction(engine, target, stream.remittance, stream.claims)
     finally:
         spool.close()
+
+
+async def _attribute_again(engine: AsyncEngine, held, spool) -> tuple[str, str]:
+    """The practice whose claims the held ERA pays, now that they may be known; the row and its
+    review items move to it. The spool is rewound for the caller."""
+    scan = (await asyncio.to_thread(scan_file, spool))[held.transaction_index]
+    spool.seek(0)
+    owner, billed_payer = await _owners(engine, scan, None)
+    if owner == UNASSIGNED_TENANT:
+        return held.tenant_id, held.payer_id
+    payer_id = payer_id_of(scan.header, billed_payer)
+    async with engine.begin() as conn:
+        taken = (await conn.execute(sa.select(remittances.c.id).where(
+            remittances.c.tenant_id == owner, remittances.c.payer_id == payer_id,
+            remittances.c.trace_number == held.trace_number,
+            remittances.c.payment_amount == held.payment_amount))).first()
+        if taken is not None:  # the practice has this payment already: it stays here, held, for a person
+            return held.tenant_id, held.payer_id
+        await conn.execute(remittances.update().where(remittances.c.id == held.id)
+                           .values(tenant_id=owner, payer_id=payer_id))
+        await conn.execute(unmatched_items.update().where(unmatched_items.c.remittance_id == held.id)
+                           .values(tenant_id=owner))
+    return owner, payer_id
 
 
 def _skip(stream) -> None:
