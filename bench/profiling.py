@@ -31,6 +31,10 @@ def restart_profiled(stack: Stack, name: str, output: Path) -> None:
     env = dict(os.environ)
     env.update({f"{name.upper()}_DATABASE_URL": stack.database_url(name),
                 "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers, "PYTHONUNBUFFERED": "1"})
+    # The stack's own per-service settings (claims: the clearinghouse URL and webhook secret).
+    # Without them a profiled claims service sent no 837s and got no 999/277CA webhooks, so its
+    # profile left out that work.
+    env.update(stack._service_env(spec, None))
     argv = [sys.executable, "-m", "bench.profiled", str(output),
             f"{spec.package}.main:app", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
             "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "10"]

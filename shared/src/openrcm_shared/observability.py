@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from contextvars import ContextVar
@@ -57,7 +58,10 @@ def configure_tracing(service_name: str) -> None:
     trace.set_tracer_provider(TracerProvider(resource=Resource.create({"service.name": service_name})))
 
 
+@functools.cache
 def tracer():
+    # One tracer for the process (get_tracer builds a new one per call). Taken before
+    # configure_tracing it is the API's proxy, which follows the provider set later.
     return trace.get_tracer("openrcm")
 
 

@@ -312,3 +312,54 @@ async def test_published_rows_are_pruned_and_unpublished_rows_kept(engine):
     assert left == [rows[1]["event_id"]]
     async with engine.begin() as conn:  # leave nothing for other tests' relays
         await conn.execute(outbox.delete().where(outbox.c.tenant_id == tenant))
+
+
+async def inbox_transactions(engine, envelopes) -> int:
+    """How many transactions wrote these events' inbox rows (xmin is the writing transaction)."""
+    async with engine.connect() as conn:
+        return (await conn.execute(sa.text(
+            "SELECT count(DISTINCT xmin::text) FROM inbox WHERE consumer_group = :group AND event_id = ANY(:ids)"),
+            {"group": GROUP, "ids": [e.id for e in envelopes]})).scalar_one()
+
+
+async def test_consecutive_events_are_applied_in_one_transaction(infra, engine, producer, topic, tenant):
+    envelopes = [await publish(producer, topic, payment_posted(tenant, f"PAT-G{n}", "1.00")) for n in range(3)]
+    consumer, task = await start_consumer(infra, engine, producer, topic)
+    try:
+        async def settled():
+            assert await committed_offset(consumer, topic) == 3
+            return True
+        await eventually(settled)
+    finally:
+        await stop_consumer(consumer, task)
+    assert consumer.outcomes == ["processed"] * 3
+    entries, _ = await ledger(engine, tenant)  # one account per patient
+    assert entries == [Decimal("1.00")] * 3
+    assert await inbox_transactions(engine, envelopes) == 1
+
+
+async def test_a_failure_inside_a_shared_transaction_costs_no_other_event_its_effects(
+        infra, engine, producer, topic, tenant):
+    async def handler(ctx, event):
+        if event.patient_id == "PAT-BROKEN":
+            raise PermanentEventError("fee schedule missing for payer")
+        await on_claim_payment_posted(ctx, event)
+
+    before = await publish(producer, topic, payment_posted(tenant, "PAT-BEFORE", "2.00"))
+    broken = await publish(producer, topic, payment_posted(tenant, "PAT-BROKEN", "4.00"))
+    after = await publish(producer, topic, payment_posted(tenant, "PAT-AFTER", "8.00"))
+    consumer, task = await start_consumer(infra, engine, producer, topic, handler=handler)
+    try:
+        async def settled():
+            assert await committed_offset(consumer, topic) == 3
+            return True
+        await eventually(settled)
+    finally:
+        await stop_consumer(consumer, task)
+    # The run was rolled back and applied again one event per transaction: each effect once.
+    entries, _ = await ledger(engine, tenant)  # one account per patient
+    assert sorted(entries) == [Decimal("2.00"), Decimal("8.00")]
+    assert consumer.outcomes[-3:] == ["processed", "dead_lettered", "processed"]
+    assert await inbox_transactions(engine, [before, after]) == 2
+    dead = await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq_topic(topic, GROUP)])
+    assert [header(d.headers, "ce_id") for d in dead] == [str(broken.id)]

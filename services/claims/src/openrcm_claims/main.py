@@ -7,6 +7,7 @@ from openrcm_claims.entrypoints.reference_api import router as reference_router
 from openrcm_claims.entrypoints.webhooks import router as webhooks_router
 from openrcm_claims.entrypoints.subscriptions import SUBSCRIPTIONS
 import asyncio
+import gc
 
 from openrcm_claims.adapters.clearinghouse import HttpClearinghouse
 from openrcm_claims.service_layer.batches import run_submission_loop
@@ -20,6 +21,10 @@ async def load_code_sets(runtime) -> None:
     """Load the shipped code sets and the CMS files configured (CodeSetSettings) at start-up, and
     stay up: a file that cannot be loaded stops this task, and /readyz names it."""
     await asyncio.to_thread(warm_code_sets)
+    # The code sets are most of this process's long-lived objects (~150 000 more for the cyclic
+    # garbage collector): a full collection walked them in 100-300 ms, stalling every request in
+    # flight. Frozen, they are left out of collections; they live as long as the process anyway.
+    gc.freeze()
     await asyncio.Event().wait()
 
 

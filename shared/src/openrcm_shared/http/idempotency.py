@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openrcm_shared.http.problems import Problem, field_error
+from openrcm_shared.messaging.outbox import staged_count
 from openrcm_shared.messaging.tables import idempotency_keys
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -118,7 +119,7 @@ async def idempotent_create(
     """A creating POST with Idempotency-Key semantics: 201 with Location, or the stored replay.
 
     `create` runs inside the transaction that also stores the key and returns the created
-    resource as the API shows it; the relay is woken once it commits.
+    resource as the API shows it; the relay is woken once it commits, if it staged events.
     """
     key = validate_key(idempotency_key)
     runtime = request.app.state.runtime
@@ -132,12 +133,13 @@ async def idempotent_create(
 
     # Only a keyed request is fingerprinted; only a replay is parsed back for its Location.
     fingerprint = request_fingerprint(request.method, request.url.path, await request.body()) if key else ""
+    staged_before = staged_count()
     stored = await create_once(runtime.engine, tenant_id=tenant_id, key=key, fingerprint=fingerprint,
                                create=create_and_remember)
     resource = created[0] if created else response_model.model_validate_json(stored.body)
     headers = {"Location": location(resource)}
     if stored.replayed:
         headers["Idempotent-Replayed"] = "true"
-    else:
+    elif staged_count() > staged_before:  # waking the relay for nothing cost it a query per request
         runtime.events_staged()
     return Response(stored.body, status_code=stored.status, media_type="application/json", headers=headers)

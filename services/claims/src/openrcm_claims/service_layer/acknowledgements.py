@@ -11,14 +11,16 @@ One delivery is applied in one transaction: all of it or none of it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openrcm_claims.adapters.tables import claim_submissions, claims, clearinghouse_deliveries, submissions
-from openrcm_claims.domain.lifecycle import ClaimStatus
-from openrcm_claims.service_layer.transitions import move_claim
+from openrcm_claims.domain.lifecycle import ClaimStatus, IllegalTransition, check_transition
+from openrcm_claims.service_layer.transitions import ClaimMove, move_claims
 from openrcm_shared.contracts.claims import (
     ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimRejected, ClaimStatusChanged, RejectionReason,
 )
@@ -73,9 +75,15 @@ async def _mark(conn: AsyncConnection, webhook_id: str, status: str, error: str 
                        .values(status=status, error=error, processed_at=datetime.now(timezone.utc)))
 
 
+# What applying an acknowledgement reads of a claim: not its encounter document, which would be
+# read and decoded from JSON for every claim of the file for nothing.
+_ACKED_COLUMNS = (claims.c.id, claims.c.tenant_id, claims.c.status, claims.c.version, claims.c.frequency_code,
+                  claims.c.patient_control_number, claims.c.payer_claim_control_number)
+
+
 async def _claims_of_transaction_set(conn: AsyncConnection, control_number: int):
     return (await conn.execute(
-        sa.select(claims, claim_submissions.c.submission_id)
+        sa.select(*_ACKED_COLUMNS, claim_submissions.c.submission_id)
         .join(claim_submissions, sa.and_(claim_submissions.c.claim_id == claims.c.id,
                                          claim_submissions.c.version == claims.c.version))
         .where(claim_submissions.c.transaction_set_control_number == control_number)
@@ -126,33 +134,39 @@ def _claims_at_positions(raw_x12: str, control_number: int, positions: list[int]
 
 
 async def _apply_999(conn: AsyncConnection, text: str) -> dict:
-    accepted = rejected = 0
+    """Every claim of an accepted transaction set that is still `submitted` is accepted by the
+    clearinghouse; every claim of a rejected one is rejected. All moves are applied together."""
+    moves: list[ClaimMove] = []
     for interchange in parse_999(text):
         for group in interchange.groups:
             for transaction_set in group.transaction_sets:
                 rows = await _claims_of_transaction_set(conn, int(transaction_set.control_number))
                 if transaction_set.status.accepted:
-                    for claim in rows:
-                        if ClaimStatus(claim.status) == ClaimStatus.SUBMITTED:
-                            accepted += await move_claim(
-                                conn, claim, ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE, kind="acknowledged_999",
-                                detail={"transaction_set": transaction_set.control_number},
-                                event=ClaimAcceptedByClearinghouse(tenant_id=claim.tenant_id, claim_id=claim.id,
-                                                                   version=claim.version, acknowledgement="999"))
-                    continue
-                rejected += await _reject_transaction_set(conn, rows, transaction_set)
-    return {"accepted": accepted, "rejected": rejected}
+                    moves += [_move(claim, ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE, "acknowledged_999",
+                                    {"transaction_set": transaction_set.control_number},
+                                    ClaimAcceptedByClearinghouse(tenant_id=claim.tenant_id, claim_id=claim.id,
+                                                                 version=claim.version, acknowledgement="999"))
+                              for claim in rows if ClaimStatus(claim.status) == ClaimStatus.SUBMITTED]
+                else:
+                    moves += await _rejections_999(conn, rows, transaction_set)
+    applied = await move_claims(conn, moves)
+    return {"accepted": sum(1 for m in applied if m.target == ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE),
+            "rejected": sum(1 for m in applied if m.target == ClaimStatus.REJECTED)}
 
 
-async def _reject_transaction_set(conn: AsyncConnection, rows, transaction_set) -> int:
+def _move(claim, target: ClaimStatus, kind: str, detail: dict, event, **values) -> ClaimMove:
+    return ClaimMove(claim.id, claim.tenant_id, ClaimStatus(claim.status), target, kind, detail, event, values)
+
+
+async def _rejections_999(conn: AsyncConnection, rows, transaction_set) -> list[ClaimMove]:
     """A rejected transaction set rejects all its claims; IK3/IK4 errors go to the claim they point into."""
     if not rows:
-        return 0
+        return []
     raw = (await conn.execute(sa.select(submissions.c.raw_x12)
                               .where(submissions.c.id == rows[0].submission_id))).scalar_one().decode("ascii")
     positions = [error.position for error in transaction_set.segment_errors]
     owners = _claims_at_positions(raw, int(transaction_set.control_number), positions)
-    rejected = 0
+    moves = []
     for claim in rows:
         reasons = [RejectionReason(code=f"IK3:{e.error_code or ''}" + "".join(
                        f" IK4:{ie.error_code}" for ie in e.element_errors),
@@ -160,56 +174,100 @@ async def _reject_transaction_set(conn: AsyncConnection, rows, transaction_set) 
                    for e in transaction_set.segment_errors
                    if claim.patient_control_number in owners.get(e.position, ())]
         reasons = reasons or [RejectionReason(code="IK5:R " + " ".join(transaction_set.error_codes))]
-        rejected += await move_claim(
-            conn, claim, ClaimStatus.REJECTED, kind="rejected_999",
-            detail={"transaction_set": transaction_set.control_number,
-                    "reasons": [r.model_dump(exclude_none=True) for r in reasons]},
-            event=ClaimRejected(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
-                                acknowledgement="999", reasons=reasons))
-    return rejected
+        moves.append(_move(
+            claim, ClaimStatus.REJECTED, "rejected_999",
+            {"transaction_set": transaction_set.control_number,
+             "reasons": [r.model_dump(exclude_none=True) for r in reasons]},
+            ClaimRejected(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
+                          acknowledgement="999", reasons=reasons)))
+    return moves
+
+
+# Every claim a 277CA names, read and locked in one statement (TRN02 is our CLM01).
+_AWAITING_BY_PCN = (sa.select(*_ACKED_COLUMNS).where(
+    claims.c.patient_control_number == sa.any_(sa.bindparam("pcns", type_=sa.ARRAY(sa.Text))),
+    claims.c.status.in_([s.value for s in _AWAITING_ACK])).with_for_update())
 
 
 async def _apply_277ca(conn: AsyncConnection, text: str) -> dict:
     counts = {"accepted": 0, "rejected": 0, "unknown_claims": 0}
-    for report in parse_277ca(text):
-        for provider in report.providers:
-            for acknowledged in provider.claims:
-                claim = (await conn.execute(
-                    sa.select(claims).where(claims.c.patient_control_number == acknowledged.patient_control_number,
-                                            claims.c.status.in_([s.value for s in _AWAITING_ACK]))
-                    .with_for_update())).first()
-                if claim is None:
-                    counts["unknown_claims"] += 1
-                    continue
-                await _apply_claim_status(conn, claim, acknowledged, counts)
+    acknowledged_claims = [acknowledged for report in parse_277ca(text) for provider in report.providers
+                           for acknowledged in provider.claims]
+    pcns = sorted({a.patient_control_number for a in acknowledged_claims})
+    rows = (await conn.execute(_AWAITING_BY_PCN, {"pcns": pcns})).all() if pcns else []
+    # The claim as this delivery leaves it: a claim reported twice is judged on its latest state.
+    state = {row.patient_control_number: _AckedClaim.of(row) for row in rows}
+    planned: list[tuple[str, ClaimMove]] = []
+    for acknowledged in acknowledged_claims:
+        claim = state.get(acknowledged.patient_control_number)
+        if claim is None:
+            counts["unknown_claims"] += 1
+            continue
+        outcome = _claim_status_move(claim, acknowledged)
+        if outcome is not None:
+            planned.append(outcome)
+            claim.moved(outcome[1])
+    applied = {id(move) for move in await move_claims(conn, [move for _, move in planned])}
+    for counted, move in planned:
+        counts[counted] += id(move) in applied
     return counts
 
 
-async def _apply_claim_status(conn: AsyncConnection, claim, acknowledged, counts: dict) -> None:
+def _legal(move: ClaimMove) -> bool:
+    try:
+        check_transition(move.from_status, move.target)
+    except IllegalTransition:
+        return False
+    return True
+
+
+@dataclass
+class _AckedClaim:
+    """What the 277CA rules read of a claim, updated as the delivery moves it."""
+
+    id: UUID
+    tenant_id: str
+    status: str
+    version: int
+    frequency_code: str
+    payer_claim_control_number: str | None
+
+    @classmethod
+    def of(cls, row) -> "_AckedClaim":
+        return cls(row.id, row.tenant_id, row.status, row.version, row.frequency_code, row.payer_claim_control_number)
+
+    def moved(self, move: ClaimMove) -> None:
+        if _legal(move):
+            self.status = move.target.value
+            self.payer_claim_control_number = move.values.get("payer_claim_control_number",
+                                                              self.payer_claim_control_number)
+
+
+def _claim_status_move(claim: _AckedClaim, acknowledged) -> tuple[str, ClaimMove] | None:
+    """(which count it adds to, the move) for one claim's 277CA statuses, or None."""
     statuses = [info.status for info in acknowledged.statuses]
     rejected = [s for s in statuses if s.rejected]
     if rejected:
         reasons = [RejectionReason(code=str(s)) for s in rejected]
-        counts["rejected"] += await move_claim(
-            conn, claim, ClaimStatus.REJECTED, kind="rejected_277ca",
-            detail={"reasons": [r.code for r in reasons]},
-            event=ClaimRejected(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
-                                acknowledgement="277CA", reasons=reasons))
-    elif any(s.category_code == "A2" for s in statuses) and claim.frequency_code == "8":
-        counts["accepted"] += await move_claim(
-            conn, claim, ClaimStatus.VOIDED, kind="void_accepted_277ca", detail={},
-            event=ClaimStatusChanged(tenant_id=claim.tenant_id, claim_id=claim.id, from_status=claim.status,
-                                     to_status=ClaimStatus.VOIDED.value))
-    elif any(s.category_code == "A2" for s in statuses):
+        return "rejected", _move(
+            claim, ClaimStatus.REJECTED, "rejected_277ca", {"reasons": [r.code for r in reasons]},
+            ClaimRejected(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
+                          acknowledgement="277CA", reasons=reasons))
+    if any(s.category_code == "A2" for s in statuses) and claim.frequency_code == "8":
+        return "accepted", _move(
+            claim, ClaimStatus.VOIDED, "void_accepted_277ca", {},
+            ClaimStatusChanged(tenant_id=claim.tenant_id, claim_id=claim.id, from_status=claim.status,
+                               to_status=ClaimStatus.VOIDED.value))
+    if any(s.category_code == "A2" for s in statuses):
         pccn = acknowledged.payer_claim_control_number or claim.payer_claim_control_number
-        counts["accepted"] += await move_claim(
-            conn, claim, ClaimStatus.ACCEPTED_BY_PAYER, kind="accepted_277ca",
-            detail={"payer_claim_control_number": pccn},
-            event=ClaimAcceptedByPayer(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
-                                       payer_claim_control_number=pccn),
+        return "accepted", _move(
+            claim, ClaimStatus.ACCEPTED_BY_PAYER, "accepted_277ca", {"payer_claim_control_number": pccn},
+            ClaimAcceptedByPayer(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
+                                 payer_claim_control_number=pccn),
             payer_claim_control_number=pccn)
-    elif any(s.category_code == "A1" for s in statuses) and ClaimStatus(claim.status) == ClaimStatus.SUBMITTED:
-        counts["accepted"] += await move_claim(
-            conn, claim, ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE, kind="acknowledged_277ca", detail={},
-            event=ClaimAcceptedByClearinghouse(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
-                                               acknowledgement="277CA"))
+    if any(s.category_code == "A1" for s in statuses) and ClaimStatus(claim.status) == ClaimStatus.SUBMITTED:
+        return "accepted", _move(
+            claim, ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE, "acknowledged_277ca", {},
+            ClaimAcceptedByClearinghouse(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
+                                         acknowledgement="277CA"))
+    return None

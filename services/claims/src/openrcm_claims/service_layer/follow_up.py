@@ -74,6 +74,7 @@ async def flag_unacknowledged(engine: AsyncEngine, now: datetime, *, limit: int 
             .group_by(claims.c.id, claims.c.tenant_id, payers.c.acknowledgement_follow_up_days)
             .limit(limit))).all()
         overdue = [w for w in waiting if w.submitted_at + timedelta(days=w.acknowledgement_follow_up_days) < now]
+        overdue = await _lock_unflagged(conn, overdue)
         for claim in overdue:
             await conn.execute(claims.update().where(claims.c.id == claim.id).values(follow_up_flagged_at=now))
             days = (now - claim.submitted_at).days
@@ -85,6 +86,19 @@ async def flag_unacknowledged(engine: AsyncEngine, now: datetime, *, limit: int 
                 from_status=None, to_status=None, event_id=envelope.id,
                 detail={"days_without_acknowledgement": days}))
     return len(overdue)
+
+
+async def _lock_unflagged(conn, candidates: list) -> list:
+    """The candidates still unflagged, locked; those another replica is flagging (locked) or has
+    flagged are left out, so two replicas running this loop never flag a claim twice. (The query
+    that finds candidates aggregates, and PostgreSQL locks no rows of an aggregate.)"""
+    if not candidates:
+        return []
+    locked = set((await conn.execute(
+        sa.select(claims.c.id).where(claims.c.id.in_([c.id for c in candidates]),
+                                     claims.c.status == ClaimStatus.SUBMITTED, claims.c.follow_up_flagged_at.is_(None))
+        .with_for_update(skip_locked=True))).scalars())
+    return [c for c in candidates if c.id in locked]
 
 
 async def run_follow_up_loop(runtime, interval_seconds: float) -> None:

@@ -39,10 +39,16 @@ def invalid(problems: list[tuple[str, str]], title: str = "The request has inval
                    errors=[field_error(pointer, message) for pointer, message in problems])
 
 
+# Built once: every claim taken in looks its payer up (a statement built per call costs more CPU
+# in SQLAlchemy than the query does in PostgreSQL). It is the intake transaction's first
+# statement, so it also begins that transaction for the driver statements after it.
+_PAYER = sa.select(payers).where(payers.c.tenant_id == sa.bindparam("tenant_id"),
+                                 payers.c.payer_id == sa.bindparam("payer_id"))
+
+
 async def require_payer(conn, tenant_id: str, payer_id: str, pointer: str):
     """The payer's registry row; 422 naming the field when it is not in this practice's registry."""
-    known = (await conn.execute(sa.select(payers).where(
-        payers.c.tenant_id == tenant_id, payers.c.payer_id == payer_id))).first()
+    known = (await conn.execute(_PAYER, {"tenant_id": tenant_id, "payer_id": payer_id})).first()
     if known is None:
         raise Problem(422, "Unknown payer", f"Payer {payer_id!r} is not registered; PUT /v1/payers/{payer_id} first.",
                       type_="unknown-payer", errors=[field_error(pointer, "unknown payer")])

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from openrcm_claims.adapters import claim_writes
 from openrcm_claims.adapters.code_set_files import discover, load_code_sets
-from openrcm_claims.adapters.tables import provider_enrollments
 from openrcm_claims.domain.lifecycle import ClaimStatus
 from openrcm_claims.domain.scrubber import (
     INSTITUTIONAL, PROFESSIONAL, CodeSets, ScrubClaim, ScrubInstitutional, ScrubLine, ScrubLineAdjudication,
@@ -74,12 +73,7 @@ class EnrollmentSpans:
 
 
 async def _enrollments(conn: AsyncConnection, tenant_id: str, npis: list[str], payer_id: str) -> EnrollmentSpans:
-    rows = (await conn.execute(sa.select(
-        provider_enrollments.c.npi, provider_enrollments.c.payer_id, provider_enrollments.c.effective_from,
-        provider_enrollments.c.effective_to).where(
-        provider_enrollments.c.tenant_id == tenant_id, provider_enrollments.c.npi.in_(npis),
-        provider_enrollments.c.payer_id == payer_id))).all()
-    return EnrollmentSpans(tuple(tuple(row) for row in rows))
+    return EnrollmentSpans(tuple(await claim_writes.enrollment_spans(conn, tenant_id, npis, payer_id)))
 
 
 def _provider(provider: ProviderIn | ServiceFacilityIn | None) -> ScrubProvider | None:

@@ -10,20 +10,19 @@ gets the claims now; the next payers get theirs when the previous one has adjudi
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openrcm_claims.adapters.tables import claim_lines, claims
+from openrcm_claims.adapters import claim_writes
 from openrcm_claims.domain.identifiers import new_patient_control_number
-from openrcm_claims.domain.lifecycle import CoverageStatus
+from openrcm_claims.domain.lifecycle import ClaimStatus, CoverageStatus
 from openrcm_claims.entrypoints.schemas import (
     ClaimLineOut, ClaimOut, EncounterIn, HistoryEntryOut, PriorPayerAdjudicationOut, RelatedClaimOut,
 )
-from openrcm_claims.service_layer.holds import record_scrub, status_after_scrub
+from openrcm_claims.service_layer.holds import announce_scrub, scrub_result_row, scrubbed_entry, status_after_scrub
 from openrcm_claims.service_layer.reference_data import dates_of_service, require_payer, resolve_parties
 from openrcm_claims.service_layer.scrubbing import scrub_encounter
 from openrcm_shared.http.problems import Problem, field_error
@@ -63,15 +62,29 @@ def split_lines(encounter: EncounterIn, limit: int | None = None) -> list[Encoun
             for start in range(0, len(encounter.lines), limit)]
 
 
-async def insert_lines(conn: AsyncConnection, tenant_id: str, claim_id, encounter: EncounterIn) -> None:
+def line_values(encounter: EncounterIn) -> list[dict]:
+    """The encounter's lines as claim_lines values, but claim_id and tenant_id."""
     institutional = encounter.institutional_claim
-    await conn.execute(claim_lines.insert(), [
-        {"claim_id": claim_id, "line_number": number, "tenant_id": tenant_id, "procedure_code": line.procedure_code,
-         "revenue_code": line.revenue_code, "modifiers": line.modifiers, "units": line.units,
-         "unit_basis": line.unit_basis if institutional else None, "charge_amount": line.charge_amount,
-         "service_date": line.service_date, "service_date_to": line.service_date_to,
-         "place_of_service": line.place_of_service, "diagnosis_pointers": line.diagnosis_pointers}
-        for number, line in enumerate(encounter.lines, start=1)])
+    return [{"line_number": number, "procedure_code": line.procedure_code, "revenue_code": line.revenue_code,
+             "modifiers": line.modifiers, "units": line.units,
+             "unit_basis": line.unit_basis if institutional else None, "charge_amount": line.charge_amount,
+             "service_date": line.service_date, "service_date_to": line.service_date_to,
+             "place_of_service": line.place_of_service, "diagnosis_pointers": line.diagnosis_pointers}
+            for number, line in enumerate(encounter.lines, start=1)]
+
+
+def _json_ready(value):
+    """Amounts as decimal strings, dates and times in ISO 8601, ids as strings: what PostgreSQL
+    reads back exactly from JSON."""
+    if isinstance(value, (Decimal, UUID)):
+        return str(value)
+    return value.isoformat() if isinstance(value, date) else value
+
+
+async def insert_lines(conn: AsyncConnection, tenant_id: str, claim_id, encounter: EncounterIn) -> None:
+    """The lines of an existing claim (a corrected version's)."""
+    await claim_writes.insert_lines(conn, [{**line, "claim_id": claim_id, "tenant_id": tenant_id}
+                                           for line in line_values(encounter)])
 
 
 async def check_payers(conn: AsyncConnection, tenant_id: str, encounter: EncounterIn):
@@ -127,23 +140,29 @@ async def create_claim(conn: AsyncConnection, tenant_id: str, encounter: Encount
                                                    patient_control_number=pcn, total_charge=total, payer=payer,
                                                    prior_adjudications=prior_adjudications)
     status = status_after_scrub(hits)
-    inserted = await conn.execute(
-        pg_insert(claims).values(
-            id=claim_id, tenant_id=tenant_id, encounter_id=encounter.encounter_id, patient_control_number=pcn,
-            status=status, coverage_status=CoverageStatus.UNVERIFIED, paid_amount=0, created_at=now,
-            updated_at=now, frequency_code=encounter.frequency_code, payer_responsibility=responsibility,
-            split_part=split_part, prior_claim_id=prior_claim_id, prior_payer_adjudications=prior_adjudications,
-            **data["columns"],
-        ).on_conflict_do_nothing(constraint="uq_claims_tenant_encounter_payer_part").returning(claims.c.id))
-    if inserted.first() is None:
-        return None
-    await insert_lines(conn, tenant_id, claim_id, encounter)
     detail = {"total_charge": str(total), **(received_detail or {})}
-    received = dict(claim_id=claim_id, tenant_id=tenant_id, occurred_at=now, kind=received_kind, from_status=None,
-                    to_status=None, event_id=None, detail=detail)
-    await record_scrub(conn, tenant_id=tenant_id, claim_id=claim_id, version=1, from_status=None,
-                       rule_set_version=rule_set_version, hits=hits, status_written=True,
-                       earlier_history=(received,))
+    claim_row = dict(
+        id=claim_id, tenant_id=tenant_id, encounter_id=encounter.encounter_id, patient_control_number=pcn,
+        status=status, coverage_status=CoverageStatus.UNVERIFIED, paid_amount=0, created_at=now, updated_at=now,
+        frequency_code=encounter.frequency_code, payer_responsibility=responsibility, split_part=split_part,
+        prior_claim_id=prior_claim_id, prior_payer_adjudications=prior_adjudications, version=1,
+        **data["columns"])
+    history = [dict(claim_id=claim_id, tenant_id=tenant_id, occurred_at=now, kind=received_kind, from_status=None,
+                    to_status=None, event_id=None, detail=detail)]
+    held = status == ClaimStatus.HELD
+    if not held:  # a clean claim's "scrubbed" entry names no event: it goes in the same statement
+        history.append(scrubbed_entry(claim_id=claim_id, tenant_id=tenant_id, version=1, from_status=None,
+                                      rule_set_version=rule_set_version, hits=hits, at=now))
+    scrub_row = scrub_result_row(claim_id=claim_id, version=1, tenant_id=tenant_id,
+                                 rule_set_version=rule_set_version, hits=hits, scrubbed_at=now)
+    lines = [{name: _json_ready(value) for name, value in line.items()} for line in line_values(encounter)]
+    entries = [{name: _json_ready(value) for name, value in entry.items() if name not in ("claim_id", "tenant_id")}
+               for entry in history]
+    if not await claim_writes.insert_new_claim(conn, claim_row, lines, scrub_row, entries):
+        return None
+    if held:  # ClaimHeld can be staged only once the claim exists; its entry names it
+        await announce_scrub(conn, tenant_id=tenant_id, claim_id=claim_id, version=1, from_status=None,
+                             rule_set_version=rule_set_version, hits=hits, at=now)
     columns = data["columns"]
     return ClaimOut(
         id=claim_id, encounter_id=encounter.encounter_id, patient_control_number=pcn, patient_id=columns["patient_id"],

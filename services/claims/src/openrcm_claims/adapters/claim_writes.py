@@ -1,0 +1,135 @@
+"""Rows written for every claim taken in or acknowledged: the claim, its lines, its scrub result
+and its timeline. These run for every claim, several times over its life, so they are driver
+statements (adapters.driver_sql); each function writes one table in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrcm_claims.adapters.driver_sql import DriverStatement, execute_many, fetch
+from openrcm_claims.adapters.tables import claim_history, claim_lines, claims, provider_enrollments, scrub_results
+
+CLAIM_COLUMNS = (
+    "id", "tenant_id", "encounter_id", "patient_control_number", "status", "coverage_status", "paid_amount",
+    "created_at", "updated_at", "frequency_code", "payer_responsibility", "split_part", "prior_claim_id",
+    "prior_payer_adjudications", "version", "patient_id", "payer_id", "member_id", "billing_npi", "rendering_npi",
+    "place_of_service", "diagnosis_codes", "total_charge", "service_date_from", "service_date_to",
+    "filing_deadline", "claim_type", "encounter_document")
+LINE_COLUMNS = (
+    "claim_id", "line_number", "tenant_id", "procedure_code", "revenue_code", "modifiers", "units", "unit_basis",
+    "charge_amount", "service_date", "service_date_to", "place_of_service", "diagnosis_pointers")
+SCRUB_COLUMNS = ("claim_id", "version", "tenant_id", "rule_set_version", "blocked", "hits", "scrubbed_at")
+HISTORY_COLUMNS = ("claim_id", "tenant_id", "occurred_at", "kind", "from_status", "to_status", "event_id", "detail")
+
+_INSERT_LINE = DriverStatement(claim_lines.insert().inline(), LINE_COLUMNS)
+_scrub = pg_insert(scrub_results)
+# A version scrubbed again (a claim held by the 837 generator after scrubbing) keeps the latest result.
+_UPSERT_SCRUB = DriverStatement(_scrub.on_conflict_do_update(
+    index_elements=["claim_id", "version"],
+    set_={name: _scrub.excluded[name] for name in ("rule_set_version", "blocked", "hits", "scrubbed_at")}),
+    SCRUB_COLUMNS)
+# inline(): no RETURNING of the generated id, which nothing reads.
+_INSERT_HISTORY = DriverStatement(claim_history.insert().inline(), HISTORY_COLUMNS)
+_ENROLLMENT_SPANS = DriverStatement(
+    sa.select(provider_enrollments.c.npi, provider_enrollments.c.payer_id, provider_enrollments.c.effective_from,
+              provider_enrollments.c.effective_to)
+    .where(provider_enrollments.c.tenant_id == sa.bindparam("tenant_id"),
+           provider_enrollments.c.npi == sa.any_(sa.bindparam("npis", type_=sa.ARRAY(sa.Text))),
+           provider_enrollments.c.payer_id == sa.bindparam("payer_id")))
+
+
+async def insert_lines(conn: AsyncConnection, rows: Iterable[Mapping[str, Any]]) -> None:
+    await execute_many(conn, _INSERT_LINE, rows)
+
+
+async def upsert_scrub_result(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
+    await execute_many(conn, _UPSERT_SCRUB, [row])
+
+
+async def insert_history(conn: AsyncConnection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Timeline entries; each row names every HISTORY_COLUMNS value (None where there is none)."""
+    await execute_many(conn, _INSERT_HISTORY, rows)
+
+
+# UPDATE claims by id, one compiled statement per set of columns set (status and updated_at, plus
+# what a transition sets with them: paid amount, payer claim control number).
+_UPDATES: dict[frozenset[str], DriverStatement] = {}
+
+
+async def update_claims(conn: AsyncConnection, rows: list[Mapping[str, Any]]) -> None:
+    """Rows of `claim_id` and the columns to set; every row sets the same columns."""
+    if not rows:
+        return
+    columns = frozenset(rows[0]) - {"claim_id"}
+    statement = _UPDATES.get(columns)
+    if statement is None:
+        statement = _UPDATES[columns] = DriverStatement(
+            claims.update().where(claims.c.id == sa.bindparam("claim_id")), sorted(columns))
+    await execute_many(conn, statement, rows)
+
+
+async def enrollment_spans(conn: AsyncConnection, tenant_id: str, npis: list[str],
+                           payer_id: str) -> list[tuple]:
+    """(npi, payer_id, effective_from, effective_to) of these providers' enrollments with the payer."""
+    rows = await fetch(conn, _ENROLLMENT_SPANS, {"tenant_id": tenant_id, "npis": npis, "payer_id": payer_id})
+    return [tuple(row) for row in rows]
+
+
+# --- a new claim in one statement --------------------------------------------------------------
+# Taking in a claim writes four tables; as one statement (data-modifying CTEs hanging off the
+# claim row) that is one round trip and one statement for PostgreSQL instead of four, and when
+# the claim row is not written (the encounter already has it) neither is anything else.
+# Lines and history entries travel as JSON arrays, expanded by jsonb_to_recordset.
+
+def _records(name: str, table: sa.Table, columns: tuple[str, ...], *extra: sa.ColumnClause):
+    """jsonb_to_recordset(:name) AS name(column type, ...) with the table's own column types."""
+    return (sa.func.jsonb_to_recordset(sa.bindparam(name, type_=pg.JSONB))
+            .table_valued(*(sa.column(c, table.c[c].type) for c in columns), *extra)
+            .render_derived(name=name, with_types=True))
+
+
+def _new_claim_statement():
+    new_claim = (pg_insert(claims).values({c: sa.bindparam(f"claim_{c}", type_=claims.c[c].type)
+                                           for c in CLAIM_COLUMNS})
+                 .on_conflict_do_nothing(constraint="uq_claims_tenant_encounter_payer_part")
+                 .returning(claims.c.id, claims.c.tenant_id).cte("new_claim"))
+    line_columns = tuple(c for c in LINE_COLUMNS if c not in ("claim_id", "tenant_id"))
+    lines = _records("lines", claim_lines, line_columns)
+    new_lines = claim_lines.insert().from_select(
+        ["claim_id", "tenant_id", *line_columns],
+        sa.select(new_claim.c.id, new_claim.c.tenant_id, *(lines.c[c] for c in line_columns))
+        .select_from(new_claim).join(lines, sa.true())).cte("new_lines")
+    scrub_columns = tuple(c for c in SCRUB_COLUMNS if c not in ("claim_id", "tenant_id"))
+    new_scrub = scrub_results.insert().from_select(
+        ["claim_id", "tenant_id", *scrub_columns],
+        sa.select(new_claim.c.id, new_claim.c.tenant_id,
+                  *(sa.bindparam(f"scrub_{c}", type_=scrub_results.c[c].type) for c in scrub_columns))
+    ).cte("new_scrub")
+    history_columns = tuple(c for c in HISTORY_COLUMNS if c not in ("claim_id", "tenant_id"))
+    # `position`: entries get their ids (the timeline's order) in the order they were given.
+    history = _records("history", claim_history, history_columns, sa.column("position", sa.Integer))
+    new_history = claim_history.insert().from_select(
+        ["claim_id", "tenant_id", *history_columns],
+        sa.select(new_claim.c.id, new_claim.c.tenant_id, *(history.c[c] for c in history_columns))
+        .select_from(new_claim).join(history, sa.true()).order_by(history.c.position)).cte("new_history")
+    return sa.select(new_claim.c.id).add_cte(new_lines, new_scrub, new_history)
+
+
+_INSERT_NEW_CLAIM = DriverStatement(_new_claim_statement())
+
+
+async def insert_new_claim(conn: AsyncConnection, claim: Mapping[str, Any], lines: list[dict], scrub_result: dict,
+                           history: list[dict]) -> bool:
+    """The claim row with its lines, scrub result and first timeline entries (in the order given);
+    False (nothing written) when the encounter already has this claim. Lines and history entries
+    carry every column but claim_id and tenant_id, as JSON values (amounts and dates as strings)."""
+    params = {f"claim_{c}": claim[c] for c in CLAIM_COLUMNS}
+    params.update({f"scrub_{c}": scrub_result[c] for c in SCRUB_COLUMNS if c not in ("claim_id", "tenant_id")})
+    params.update(lines=lines, history=[{**entry, "position": n} for n, entry in enumerate(history)])
+    return bool(await fetch(conn, _INSERT_NEW_CLAIM, params))

@@ -1,0 +1,40 @@
+"""Hot-path statements compiled once for asyncpg (adapters.driver_sql, adapters.claim_writes):
+the parameters in the order the SQL numbers them, values bound as SQLAlchemy would bind them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from openrcm_claims.adapters import claim_writes
+from openrcm_claims.adapters.driver_sql import DriverStatement
+from openrcm_claims.adapters.tables import claim_history, claims
+
+
+def test_parameters_follow_the_sql_numbering_and_json_is_serialised():
+    statement = DriverStatement(claim_history.insert().inline(), claim_writes.HISTORY_COLUMNS)
+    row = {"claim_id": uuid.uuid4(), "tenant_id": "t", "occurred_at": None, "kind": "scrubbed",
+           "from_status": None, "to_status": "ready", "event_id": None, "detail": {"rule_ids": ["R1"]}}
+    args = statement.args(row)
+    for position, name in enumerate(statement.names, start=1):
+        assert f"${position}::" in statement.sql
+        expected = row[name] if name != "detail" else json.dumps(row["detail"])
+        assert args[position - 1] == expected  # JSONB goes as text, for SQLAlchemy's codec
+    assert "RETURNING" not in statement.sql
+
+
+def test_a_missing_value_is_refused_not_bound_as_null():
+    statement = DriverStatement(claims.update().where(claims.c.id == sa.bindparam("claim_id")), ["status"])
+    with pytest.raises(KeyError):
+        statement.args({"status": "ready"})
+
+
+def test_a_new_claim_is_one_statement_writing_its_rows_only_with_the_claim():
+    sql = claim_writes._INSERT_NEW_CLAIM.sql
+    assert sql.startswith("WITH new_claim AS") and sql.count("INSERT INTO") == 4
+    assert "ON CONFLICT ON CONSTRAINT uq_claims_tenant_encounter_payer_part DO NOTHING" in sql
+    # Lines, scrub result and history are selected FROM new_claim: no claim row, no other rows.
+    assert sql.count("FROM new_claim") == 4
