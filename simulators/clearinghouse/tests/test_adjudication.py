@@ -16,29 +16,20 @@ import pytest
 from openrcm_shared.http.webhooks import verify
 from openrcm_shared.x12.balancing import balance_remittance
 from openrcm_shared.x12.claim_837 import (
-    Address, BillingProvider, ClaimBatch, InstitutionalClaim, InstitutionalServiceLine, Patient, Payer,
-    ProfessionalClaim, ProfessionalServiceLine, Provider, Receiver, Submitter, Subscriber, build_837, envelope_counts,
+    ClaimBatch, InstitutionalClaim, InstitutionalServiceLine, Patient, Payer,
+    ProfessionalClaim, ProfessionalServiceLine, Provider, Subscriber, build_837, envelope_counts,
 )
 from openrcm_shared.x12.claim_ack_277ca import parse_277ca
 from openrcm_shared.x12.remittance_835 import ClaimPayment, Remittance835, parse_835
 from openrcm_clearinghouse_sim.main import create_app
 from openrcm_clearinghouse_sim.settings import DeliveryPolicy, Settings
+from simulators.clearinghouse.tests.synthetic_parties import ACME, BLUE, CLINIC, HOME, HOSPITAL, RECEIVER, SUBMITTER
 from tests.x12_validation import pyx12_errors
 
 D = Decimal
 X12 = "application/edi-x12"
 SECRET = "whsec_YWRqdWRpY2F0aW9uLXRlc3Qtc2VjcmV0LWtleS0wMQ=="
 SERVICE_DAY = date(2026, 2, 20)
-SUBMITTER = Submitter(name="OPENRCM BILLING", identifier="OPENRCM01", contact_name="CLAIMS DESK",
-                      contact_phone="3055550100")
-RECEIVER = Receiver(name="OPENRCM CLEARINGHOUSE SIM", identifier="CLEARHOUSE01")
-CLINIC = BillingProvider(npi="1234567893", tax_id="123456789", name="SUNRISE FAMILY MEDICINE",
-                         address=Address(line1="100 MAIN ST", city="MIAMI", state="FL", postal_code="33111-1234"))
-HOSPITAL = BillingProvider(npi="1222222220", tax_id="987654321", name="BAYSIDE COMMUNITY HOSPITAL",
-                           address=Address(line1="1 HOSPITAL DR", city="TAMPA", state="FL", postal_code="336020001"))
-ACME = Payer(name="ACME HEALTH PLAN", payer_id="60054")
-BLUE = Payer(name="BLUE SAMPLE INSURANCE", payer_id="BSI01")
-HOME = Address(line1="12 OAK AVE", city="MIAMI", state="FL", postal_code="33101")
 
 
 def office_visit(pcn: str, *lines: tuple[str, str], member_id: str = "W123456789", payer: Payer = ACME,

@@ -15,11 +15,12 @@ import pytest
 from openrcm_shared.http.webhooks import WebhookVerificationError, verify
 from openrcm_shared.x12.ack_999 import AcknowledgmentCode, parse_999
 from openrcm_shared.x12.claim_837 import (
-    Address, BillingProvider, ClaimBatch, InstitutionalClaim, InstitutionalServiceLine, Payer, ProfessionalClaim,
-    ProfessionalServiceLine, Provider, Receiver, Submitter, Subscriber, build_837, envelope_counts,
+    ClaimBatch, InstitutionalClaim, InstitutionalServiceLine, Payer, ProfessionalClaim,
+    ProfessionalServiceLine, Provider, Subscriber, build_837, envelope_counts,
 )
 from openrcm_shared.x12.claim_ack_277ca import ClaimStatus, parse_277ca
 from openrcm_clearinghouse_sim.settings import DeliveryPolicy, Settings
+from simulators.clearinghouse.tests.synthetic_parties import ACME, BLUE, CLINIC, HOME, HOSPITAL, RECEIVER, SUBMITTER
 from tests.x12_validation import pyx12_errors
 
 X12 = "application/edi-x12"
@@ -27,16 +28,6 @@ REPO_ROOT = next(p for p in Path(__file__).resolve().parents if (p / "deploy" / 
 SAMPLES = REPO_ROOT.parent / "shared" / "x12-samples" / "imsweb"
 WEBHOOK_SECRET = "whsec_c2ltdWxhdG9yLXRlc3Qtc2VjcmV0LWtleS0wMQ=="
 ROTATED_SECRET = "whsec_bmV4dC1zZWNyZXQtZHVyaW5nLXJvdGF0aW9uLTAy"
-SUBMITTER = Submitter(name="OPENRCM BILLING", identifier="OPENRCM01", contact_name="CLAIMS DESK",
-                      contact_phone="3055550100")
-RECEIVER = Receiver(name="OPENRCM CLEARINGHOUSE SIM", identifier="CLEARHOUSE01")
-CLINIC = BillingProvider(npi="1234567893", tax_id="123456789", name="SUNRISE FAMILY MEDICINE",
-                         address=Address(line1="100 MAIN ST", city="MIAMI", state="FL", postal_code="33111-1234"))
-HOSPITAL = BillingProvider(npi="1222222220", tax_id="987654321", name="BAYSIDE COMMUNITY HOSPITAL",
-                           address=Address(line1="1 HOSPITAL DR", city="TAMPA", state="FL", postal_code="336020001"))
-ACME = Payer(name="ACME HEALTH PLAN", payer_id="60054")
-BLUE = Payer(name="BLUE SAMPLE INSURANCE", payer_id="BSI01")
-HOME = Address(line1="12 OAK AVE", city="MIAMI", state="FL", postal_code="33101")
 REJECT_ACME_REJ_MEMBERS = {"payer_id": "60054", "member_id_pattern": "^REJ", "category": "A7", "status": "562",
                            "entity": "85"}
 

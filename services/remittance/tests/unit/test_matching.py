@@ -6,8 +6,9 @@ from datetime import date
 from decimal import Decimal as D
 
 from openrcm_remittance.domain.matching import (
-    BilledLine, line_control_number, line_number_from_control, match_lines,
+    BilledLine, match_lines,
 )
+from openrcm_shared.x12.line_control import line_control_number, line_number_from_control
 from openrcm_shared.x12.remittance_835 import ClaimPayment, ProcedureCode, ServiceLine
 
 PCN = "RABCDEFGH12345678"

@@ -68,6 +68,20 @@ class Crossover(_Part):
     payer_id: str | None = None
 
 
+class ClaimOutcomeEvent(IntegrationEvent):
+    """What every per-claim outcome of a remittance names: the claim, the remittance it came in,
+    the patient, the payer and the patient control number (CLP01) the payer echoed. Keyed by the
+    claim id, so a claim's outcomes stay in order."""
+
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    remittance_id: UUID
+    patient_id: str
+    payer_id: str
+    patient_control_number: str
+
+
 class RemittanceReceived(IntegrationEvent):
     event_type: ClassVar[str] = "org.openrcm.remittance.remittance_received.v1"
     topic: ClassVar[str] = topics.REMITTANCE
@@ -82,16 +96,11 @@ class RemittanceReceived(IntegrationEvent):
     received_at: datetime
 
 
-class ClaimPaymentPosted(IntegrationEvent):
+class ClaimPaymentPosted(ClaimOutcomeEvent):
     event_type: ClassVar[str] = "org.openrcm.remittance.claim_payment_posted.v1"
     topic: ClassVar[str] = topics.REMITTANCE
     key_field: ClassVar[str] = "claim_id"
 
-    claim_id: UUID
-    remittance_id: UUID
-    patient_id: str
-    payer_id: str
-    patient_control_number: str
     outcome: ClaimOutcome
     charge_amount: Money
     allowed_amount: Money
@@ -115,23 +124,18 @@ class DeniedItem(_Part):
     amount: Money
 
 
-class ClaimDenied(IntegrationEvent):
+class ClaimDenied(ClaimOutcomeEvent):
     event_type: ClassVar[str] = "org.openrcm.remittance.claim_denied.v1"
     topic: ClassVar[str] = topics.REMITTANCE
     key_field: ClassVar[str] = "claim_id"
 
-    claim_id: UUID
-    remittance_id: UUID
-    patient_id: str
-    payer_id: str
-    patient_control_number: str
     denied_amount: Money
     denials: list[DeniedItem]
     claim_status_code: ClaimStatusCode | None = None
     payer_claim_control_number: str | None = None
 
 
-class ClaimReversed(IntegrationEvent):
+class ClaimReversed(ClaimOutcomeEvent):
     """CLP02 22: the payer took back an earlier payment decision on this claim (amounts are those
     of the original decision, as positive numbers). A corrected decision usually follows in the same
     ERA as a ClaimPaymentPosted."""
@@ -140,11 +144,6 @@ class ClaimReversed(IntegrationEvent):
     topic: ClassVar[str] = topics.REMITTANCE
     key_field: ClassVar[str] = "claim_id"
 
-    claim_id: UUID
-    remittance_id: UUID
-    patient_id: str
-    payer_id: str
-    patient_control_number: str
     payer_claim_control_number: str | None = None
     reversed_paid_amount: Money
     reversed_patient_responsibility_amount: Money

@@ -12,6 +12,7 @@ from openrcm_claims.entrypoints.schemas import (
     PAYER_RESPONSIBILITY_ORDER, AddressIn, CoverageIn, EncounterIn, PersonIn, ProviderIn, ServiceFacilityIn,
 )
 from openrcm_shared.x12 import claim_837 as x12
+from openrcm_shared.x12.line_control import line_control_number
 
 
 def build_claim(claim, lines, payer_names: dict[str, str]) -> x12.ProfessionalClaim | x12.InstitutionalClaim:
@@ -116,12 +117,6 @@ def _line_adjudications(claim, line_number: int, units: Decimal) -> tuple[x12.Li
     return tuple(found)
 
 
-def _line_control_number(claim, line) -> str:
-    # REF*6R: the claim's control number + line number, at most 20 characters, so the 835's
-    # echo matches the line even when the payer renumbers or drops modifiers.
-    return f"{claim.patient_control_number}{line.line_number:03d}"
-
-
 def professional_claim(claim, lines, payer_names: dict[str, str]) -> x12.ProfessionalClaim:
     """One 837P claim from the claims row, its line rows and the practice's payer names."""
     encounter = EncounterIn.model_validate(claim.encounter_document)
@@ -140,7 +135,7 @@ def professional_claim(claim, lines, payer_names: dict[str, str]) -> x12.Profess
             procedure_code=line.procedure_code, modifiers=tuple(line.modifiers), charge=Decimal(line.charge_amount),
             units=Decimal(line.units), service_date=line.service_date, service_end_date=line.service_date_to,
             place_of_service=line.place_of_service, diagnosis_pointers=tuple(line.diagnosis_pointers),
-            line_control_number=_line_control_number(claim, line),
+            line_control_number=line_control_number(claim.patient_control_number, line.line_number),
             adjudications=_line_adjudications(claim, line.line_number, Decimal(line.units)))
             for line in lines))
 
@@ -174,7 +169,7 @@ def institutional_claim(claim, lines, payer_names: dict[str, str]) -> x12.Instit
             revenue_code=line.revenue_code, charge=Decimal(line.charge_amount), units=Decimal(line.units),
             unit_basis=line.unit_basis or "UN", procedure_code=line.procedure_code, modifiers=tuple(line.modifiers),
             service_date=line.service_date, service_end_date=line.service_date_to,
-            line_control_number=_line_control_number(claim, line),
+            line_control_number=line_control_number(claim.patient_control_number, line.line_number),
             adjudications=_line_adjudications(claim, line.line_number, Decimal(line.units)))
             for line in lines))
 

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from uuid import UUID
 
 from openrcm_shared.codes import MODIFIER, PROCEDURE_CODE
@@ -187,10 +187,7 @@ def parse_rate(text: str) -> Decimal:
         raise ValueError("required")
     if not _DECIMAL_TEXT.match(text):
         raise ValueError("must be a plain decimal such as 125.00 (no currency sign, sign or exponent)")
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern already excludes it
-        raise ValueError("not a decimal number") from None
+    amount = Decimal(text)  # the pattern admits only what Decimal reads
     if -amount.as_tuple().exponent > RATE_DECIMAL_PLACES:
         raise ValueError(f"at most {RATE_DECIMAL_PLACES} decimal places")
     if len(amount.quantize(Decimal(1).scaleb(-RATE_DECIMAL_PLACES)).as_tuple().digits) > RATE_MAX_DIGITS:

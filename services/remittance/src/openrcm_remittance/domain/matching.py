@@ -17,10 +17,8 @@ from datetime import date
 from decimal import Decimal
 
 from openrcm_remittance.domain.posting import line_service_date
+from openrcm_shared.x12.line_control import line_number_from_control
 from openrcm_shared.x12.remittance_835 import ClaimPayment, ServiceLine
-
-LINE_NUMBER_DIGITS = 3
-
 
 @dataclass(frozen=True, slots=True)
 class BilledLine:
@@ -70,18 +68,6 @@ class LineMatching:
     @property
     def complete(self) -> bool:
         return not self.unmatched
-
-
-def line_control_number(patient_control_number: str, line_number: int) -> str:
-    """What our 837 puts in REF*6R for a line (and what the 835 echoes back)."""
-    return f"{patient_control_number}{line_number:0{LINE_NUMBER_DIGITS}d}"
-
-
-def line_number_from_control(patient_control_number: str, control: str | None) -> int | None:
-    if not control or not control.startswith(patient_control_number):
-        return None
-    digits = control[len(patient_control_number):]
-    return int(digits) if len(digits) == LINE_NUMBER_DIGITS and digits.isdigit() else None
 
 
 def _facts(line: ServiceLine, claim: ClaimPayment) -> tuple[str, tuple[str, ...], date | None, Decimal]:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openrcm_remittance.adapters.tables import expected_claims, remittance_files, remittances, unmatched_items
 from openrcm_remittance.service_layer.era_posting import (
-    UNASSIGNED_TENANT, TransactionOutcome, TransactionTarget, manual_matches, post_transaction,
+    UNASSIGNED_TENANT, TransactionOutcome, TransactionTarget, drain, manual_matches, post_transaction,
 )
 from openrcm_remittance.service_layer.files import spool_file
 from openrcm_shared.x12.reader import X12Error
@@ -151,7 +151,7 @@ async def reprocess_remittance(engine: AsyncEngine, remittance_id: UUID) -> Tran
             tenant_id, payer_id = await _attribute_again(engine, held, spool)
         streams = stream_835(spool)
         for _ in range(held.transaction_index):
-            _skip(await asyncio.to_thread(next, streams))
+            drain((await asyncio.to_thread(next, streams)).claims)
         stream = await asyncio.to_thread(next, streams)
         target = TransactionTarget(tenant_id=tenant_id, payer_id=payer_id, file_id=held.file_id,
                                    transaction_index=held.transaction_index, reprocess_id=remittance_id,
@@ -182,11 +182,6 @@ async def _attribute_again(engine: AsyncEngine, held, spool) -> tuple[str, str]:
         await conn.execute(unmatched_items.update().where(unmatched_items.c.remittance_id == held.id)
                            .values(tenant_id=owner))
     return owner, payer_id
-
-
-def _skip(stream) -> None:
-    for _ in stream.claims:
-        pass
 
 
 async def pending_file_ids(engine: AsyncEngine, limit: int = 10) -> list[UUID]:

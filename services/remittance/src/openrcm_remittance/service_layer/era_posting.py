@@ -372,7 +372,7 @@ async def _attempt(engine: AsyncEngine, conn: AsyncConnection, target: Transacti
     duplicate = await _claim_payment_slot(conn, target, outcome)
     if duplicate is not None:
         outcome.status, outcome.duplicate_of = "duplicate", duplicate
-        _drain(claims)
+        drain(claims)
         return False
     balancer = RemittanceBalancer()
     async with engine.connect() as reader:
@@ -389,7 +389,8 @@ async def _attempt(engine: AsyncEngine, conn: AsyncConnection, target: Transacti
     return True
 
 
-def _drain(claims: Iterator[ClaimPayment]) -> None:
+def drain(claims: Iterator[ClaimPayment]) -> None:
+    """Read the claims nobody will post, so the stream moves on to what follows them."""
     for _ in claims:
         pass
 

@@ -15,13 +15,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openrcm_remittance.adapters.tables import expected_claims
-from openrcm_remittance.domain.matching import line_control_number
 from openrcm_remittance.entrypoints.schemas import ClaimPaymentIn, RemittanceIn
 from openrcm_remittance.service_layer.era_posting import TransactionOutcome, TransactionTarget, post_transaction
 from openrcm_shared.codesets import carc, is_valid_on, rarc
 from openrcm_shared.contracts.claims import ClaimSubmitted
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.messaging.consumer import HandlerContext
+from openrcm_shared.x12.line_control import line_control_number
 from openrcm_shared.x12.remittance_835 import (
     Adjustment, ClaimPayment, Party, PaymentInformation, ProcedureCode, ReassociationTrace, RemarkCode,
     Remittance835, ServiceLine,
