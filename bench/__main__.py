@@ -86,6 +86,12 @@ def parser() -> argparse.ArgumentParser:
                     "embedded PostgreSQL (bench ports, .local/bench-posting), one fresh process per size.")
     posting.add_argument("--sizes", default="10000,100000", metavar="N1,N2",
                          help="claims per ERA (default: 10000,100000)")
+    posting.add_argument("--workers", type=int, default=None, metavar="N",
+                         help="posting worker processes (default: the service's, OPENRCM_REMITTANCE_POSTING_WORKERS "
+                              "or 2; 0 posts in one process)")
+    posting.add_argument("--profile", action="store_true",
+                         help="also write a cProfile (CPU time) of the posting process to .local/bench and print its "
+                              "top functions; with --workers 0 it covers all the posting work")
     return main
 
 
@@ -107,7 +113,7 @@ def main(argv: list[str]) -> int:
     if args.command == "posting":
         from bench.posting import run
 
-        return run([int(part) for part in args.sizes.split(",") if part.strip()])
+        return run([int(part) for part in args.sizes.split(",") if part.strip()], args.workers, args.profile)
     cli.print_help()
     return 2
 

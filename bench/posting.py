@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -33,24 +34,11 @@ from uuid import uuid4
 import sqlalchemy as sa
 
 from bench.machine import describe_machine
-from bench.x12_835 import _PROCEDURES, _SERVICE_DATES, SyntheticTotals, synthetic_835
+from bench.x12_835 import SyntheticTotals, billed_lines, patient_control_number, synthetic_835
 
 TARGET_CLAIMS_PER_SECOND = 5_000
 TARGET_ERA_SECONDS = 60.0
 LINES_PER_CLAIM = 2
-
-
-def _billed_lines(number: int) -> list[dict]:
-    """The lines we billed for synthetic claim `number` (what ClaimSubmitted would have said)."""
-    service_date = _SERVICE_DATES[number % 60]
-    iso = f"{service_date[:4]}-{service_date[4:6]}-{service_date[6:]}"
-    lines = []
-    for position in range(LINES_PER_CLAIM):
-        composite, charge = _PROCEDURES[(number + position) % len(_PROCEDURES)]
-        _qualifier, code, *modifiers = composite.split(":")
-        lines.append({"line_number": position + 1, "procedure_code": code, "modifiers": modifiers, "units": 1,
-                      "charge_amount": str(charge), "service_date": iso})
-    return lines
 
 
 async def _seed(engine, tenant_id: str, claims: int) -> None:
@@ -61,12 +49,25 @@ async def _seed(engine, tenant_id: str, claims: int) -> None:
         for start in range(0, claims, 5000):
             rows = []
             for number in range(start, min(start + 5000, claims)):
-                lines = _billed_lines(number)
-                rows.append(dict(claim_id=uuid4(), tenant_id=tenant_id, patient_control_number=f"BENCH{number:012d}",
+                lines = billed_lines(number, LINES_PER_CLAIM)
+                rows.append(dict(claim_id=uuid4(), tenant_id=tenant_id,
+                                 patient_control_number=patient_control_number(number),
                                  patient_id=f"P{number % 997}", payer_id="60054",
                                  total_charge=sum(Decimal(l["charge_amount"]) for l in lines), lines=lines,
                                  submitted_at=now))
             await conn.execute(expected_claims.insert(), rows)
+
+
+def _cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 async def _file_chunks(path: Path):
@@ -75,7 +76,31 @@ async def _file_chunks(path: Path):
             yield chunk
 
 
-async def _worker(database_url: str, claims: int) -> dict:
+def _start_profile(path: str | None):
+    if path is None:
+        return None
+    import cProfile
+
+    profiler = cProfile.Profile(time.process_time)  # CPU time: waiting for PostgreSQL is not counted
+    profiler.enable()
+    return profiler
+
+
+def _stop_profile(profiler, path: str | None) -> None:
+    if profiler is None:
+        return
+    import io
+    import pstats
+
+    profiler.disable()
+    profiler.dump_stats(path)
+    summary = io.StringIO()
+    pstats.Stats(profiler, stream=summary).sort_stats("tottime").print_stats(25)
+    print(summary.getvalue(), file=sys.stderr)
+
+
+async def _worker(database_url: str, claims: int, workers: int | None, profile: str | None = None) -> dict:
+    from openrcm_remittance.service_layer import posting_workers
     from openrcm_remittance.service_layer.era_intake import process_file
     from openrcm_remittance.service_layer.files import store_file
     from openrcm_shared.db import create_engine
@@ -83,18 +108,25 @@ async def _worker(database_url: str, claims: int) -> dict:
     engine = create_engine(database_url)
     tenant_id = f"bench-{uuid4().hex[:8]}"
     await _seed(engine, tenant_id, claims)
+    # As the service does at start-up: the posting worker processes are up before any ERA arrives.
+    workers = posting_workers.configured_workers() if workers is None else workers
+    await asyncio.to_thread(posting_workers.start, engine, workers)
     totals = SyntheticTotals()
     with tempfile.NamedTemporaryFile(suffix=".835") as spool:
         for chunk in synthetic_835(claims, lines_per_claim=LINES_PER_CLAIM, totals=totals):
             spool.write(chunk)
         spool.flush()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        cpu_before, machine_before = _cpu_seconds(resource.RUSAGE_SELF), _machine_busy_seconds()
         started = time.perf_counter()
         stored = await store_file(engine, _file_chunks(Path(spool.name)), scope=tenant_id, tenant_id=tenant_id,
                                   source="upload")
         stored_at = time.perf_counter()
+        profiler = _start_profile(profile)
         outcome = await process_file(engine, stored.id)
         finished = time.perf_counter()
+        _stop_profile(profiler, profile)
+        cpu_main, machine_busy = _cpu_seconds(resource.RUSAGE_SELF) - cpu_before, _machine_busy_seconds() - machine_before
     [transaction] = outcome.transactions
     async with engine.connect() as conn:
         paid = (await conn.execute(sa.text(
@@ -106,18 +138,26 @@ async def _worker(database_url: str, claims: int) -> dict:
         events = (await conn.execute(sa.text("SELECT count(*) FROM outbox WHERE tenant_id = :t"),
                                      {"t": tenant_id})).scalar()
     await engine.dispose()
+    posting_workers.shutdown()
     post_seconds = finished - stored_at
-    return {"claims": claims, "file_bytes": totals.bytes, "status": transaction.status,
+    return {"claims": claims, "posting_workers": workers, "file_bytes": totals.bytes, "status": transaction.status,
             "reasons": transaction.reasons, "store_seconds": round(stored_at - started, 2),
             "post_seconds": round(post_seconds, 2), "end_to_end_seconds": round(finished - started, 2),
             "claims_per_second": round(claims / post_seconds), "events_staged": events,
             "payer_payment_total": str(paid), "bpr02_total": str(totals.total_payment),
             "unbalanced_journals": unbalanced,
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            # CPU seconds while storing and posting: this process, the workers (preparing batches), and
+            # the whole machine (PostgreSQL is most of the rest; anything else running too).
+            "cpu_seconds_posting_process": round(cpu_main, 2),
+            "cpu_seconds_workers": round(posting_workers.prepare_cpu_seconds, 2),
+            "cpu_seconds_machine_busy": round(machine_busy, 2),
+            # The largest posting worker process's peak (they have exited by now, so they count).
+            "worker_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
             "rss_before_post_mib": round(rss_before / 2**20, 1)}
 
 
-def run(sizes: list[int]) -> int:
+def run(sizes: list[int], workers: int | None, profile: bool = False) -> int:
     from openrcm_devstack.paths import local_dir
     from openrcm_devstack.services import SERVICES
     from openrcm_devstack.services import migrate_service
@@ -131,8 +171,16 @@ def run(sizes: list[int]) -> int:
         url = stack.database_url("remittance")
         migrate_service(spec, url)
         for size in sizes:
-            done = subprocess.run([sys.executable, "-m", "bench.posting", "--worker", "--database-url", url,
-                                   "--sizes", str(size)], capture_output=True, text=True, check=False)
+            command = [sys.executable, "-m", "bench.posting", "--worker", "--database-url", url, "--sizes", str(size)]
+            if workers is not None:
+                command += ["--workers", str(workers)]
+            if profile:
+                path = local_dir() / "bench" / f"profile-posting-{size}-{time.strftime('%Y%m%d-%H%M%S')}.prof"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                command += ["--profile", str(path)]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if profile:
+                print(done.stderr, file=sys.stderr)
             if done.returncode != 0:
                 print(done.stderr, file=sys.stderr)
                 return done.returncode
@@ -150,14 +198,21 @@ def run(sizes: list[int]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.posting", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="claims per ERA, comma-separated")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="posting worker processes (default: the service's, OPENRCM_REMITTANCE_POSTING_WORKERS "
+                             "or 2; 0 posts in one process)")
+    parser.add_argument("--profile", nargs="?", const="", default=None,
+                        help="cProfile (CPU time) of the posting process; with --workers 0 that is all the "
+                             "posting work, else the workers' part is not in it")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     sizes = [int(part) for part in options.sizes.split(",") if part.strip()]
     if options.worker:
-        print(json.dumps(asyncio.run(_worker(options.database_url, sizes[0]))))
+        print(json.dumps(asyncio.run(_worker(options.database_url, sizes[0], options.workers,
+                                             options.profile or None))))
         return 0
-    return run(sizes)
+    return run(sizes, options.workers, options.profile is not None)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,25 @@ def _claim_paid(number: int, lines_per_claim: int) -> Decimal:
                Decimal(0))
 
 
+def patient_control_number(number: int) -> str:
+    """CLP01 of synthetic claim `number` (what our CLM01 would have been)."""
+    return f"BENCH{number:012d}"
+
+
+def billed_lines(number: int, lines_per_claim: int) -> list[dict]:
+    """The lines we billed for synthetic claim `number`, as ClaimSubmitted states them (what the
+    remittance service's expected_claims holds), so its 835 claim matches line by line."""
+    service_date = _SERVICE_DATES[number % 60]
+    iso = f"{service_date[:4]}-{service_date[4:6]}-{service_date[6:]}"
+    lines = []
+    for position in range(lines_per_claim):
+        composite, charge = _PROCEDURES[(number + position) % len(_PROCEDURES)]
+        _qualifier, code, *modifiers = composite.split(":")
+        lines.append({"line_number": position + 1, "procedure_code": code, "modifiers": modifiers, "units": 1,
+                      "charge_amount": str(charge), "service_date": iso})
+    return lines
+
+
 def _claim_segments(number: int, lines_per_claim: int) -> list[str]:
     """The 2100/2110 segments of synthetic claim `number`, balanced by construction."""
     service_date = _SERVICE_DATES[number % 60]
@@ -96,7 +115,7 @@ def _claim_segments(number: int, lines_per_claim: int) -> list[str]:
         charge_total += charge
         paid_total += paid
         patient_total += coinsurance
-    claim = [f"CLP*BENCH{number:012d}*{4 if denied else 1}*{charge_total}*{paid_total}*{patient_total}*12"
+    claim = [f"CLP*{patient_control_number(number)}*{4 if denied else 1}*{charge_total}*{paid_total}*{patient_total}*12"
              f"*PAYER{number:013d}*11*1",
              f"NM1*QC*1*PATIENT{number % 997}*ALEX****MI*W{number:09d}",
              f"DTM*232*{service_date}"]

@@ -6,6 +6,7 @@ from openrcm_remittance.entrypoints.deposit_api import router as deposit_router
 from openrcm_remittance.entrypoints.fee_schedule_api import router as fee_schedule_router
 from openrcm_remittance.entrypoints.subscriptions import SUBSCRIPTIONS
 from openrcm_remittance.entrypoints.webhooks import router as webhooks_router
+from openrcm_remittance.service_layer.posting_workers import keep_workers
 from openrcm_remittance.service_layer.worker import post_pending_files
 from openrcm_shared.service import ServiceDefinition, create_service_app
 
@@ -17,7 +18,7 @@ DEFINITION = ServiceDefinition(
     # Fixed paths (/v1/remittances/variances, /unreassociated) before /v1/remittances/{remittance_id}.
     routers=[fee_schedule_router, deposit_router, router, webhooks_router, code_set_router],
     subscriptions=SUBSCRIPTIONS,
-    background={"stored_files": post_pending_files},
+    background={"stored_files": post_pending_files, "posting_workers": keep_workers},
 )
 
 app = create_service_app(DEFINITION)

@@ -7,11 +7,11 @@ never demographics or clinical text (minimum necessary, HIPAA 45 CFR 164.502(b))
 
 from __future__ import annotations
 
-import json
 from typing import ClassVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import to_json
 
 
 class IntegrationEvent(BaseModel):
@@ -61,7 +61,8 @@ class PreparedEvent:
         return str(self.payload[self.contract.key_field])
 
     def model_dump_json(self) -> str:
-        return json.dumps(self.payload, separators=(",", ":"))
+        # pydantic-core's serialiser: compact JSON, several times faster than json.dumps.
+        return to_json(self.payload).decode()
 
     def validated(self) -> IntegrationEvent:
         """The contract object this payload stands for (raises if it does not fit the contract)."""

@@ -44,22 +44,20 @@ class Envelope:
         )
 
     def to_headers(self) -> list[tuple[str, bytes]]:
-        headers = [
-            ("ce_specversion", SPEC_VERSION.encode()),
-            ("ce_id", str(self.id).encode()),
-            ("ce_source", self.source.encode()),
-            ("ce_type", self.type.encode()),
-            ("ce_time", self.time.isoformat().encode()),
-            ("ce_subject", self.subject.encode()),
-            ("ce_tenantid", self.tenant_id.encode()),
-            ("ce_correlationid", self.correlation_id.encode()),
-            ("content-type", CONTENT_TYPE.encode()),
-        ]
+        return [(name, value.encode()) for name, value in self.header_values().items()] + list(self.extra_headers)
+
+    def header_values(self) -> dict[str, str]:
+        """The CloudEvents headers as text, without `extra_headers` (what the outbox stores)."""
+        headers = {
+            "ce_specversion": SPEC_VERSION, "ce_id": str(self.id), "ce_source": self.source, "ce_type": self.type,
+            "ce_time": self.time.isoformat(), "ce_subject": self.subject, "ce_tenantid": self.tenant_id,
+            "ce_correlationid": self.correlation_id, "content-type": CONTENT_TYPE,
+        }
         if self.causation_id:
-            headers.append(("ce_causationid", self.causation_id.encode()))
+            headers["ce_causationid"] = self.causation_id
         if self.traceparent:
-            headers.append(("traceparent", self.traceparent.encode()))
-        return headers + list(self.extra_headers)
+            headers["traceparent"] = self.traceparent
+        return headers
 
     @staticmethod
     def from_headers(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]) -> "Envelope":

@@ -12,7 +12,9 @@ from contextvars import ContextVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_shared.contracts.base import IntegrationEvent
+from openrcm_shared import pg_copy
 from openrcm_shared.db import copy_rows
+from openrcm_shared.pg_copy import CopyData, copy_data
 from openrcm_shared.messaging.envelope import Envelope
 from openrcm_shared.messaging.tables import outbox
 from openrcm_shared.observability import current_correlation_id, current_traceparent
@@ -31,29 +33,34 @@ def build_envelope(event: IntegrationEvent, *, source: str, cause: Envelope | No
     return _envelope(event, source, cause, current_traceparent())
 
 
-def _envelope(event: IntegrationEvent, source: str, cause: Envelope | None, traceparent: str | None) -> Envelope:
+def _envelope(event: IntegrationEvent, source: str, cause: Envelope | None, traceparent: str | None,
+              correlation_id: str | None = None) -> Envelope:
     return Envelope.new(
         type=event.event_type,
         source=source,
         subject=event.key(),
         tenant_id=event.tenant_id,
-        correlation_id=cause.correlation_id if cause else current_correlation_id(),
+        correlation_id=cause.correlation_id if cause else (correlation_id or current_correlation_id()),
         causation_id=str(cause.id) if cause else None,
         traceparent=traceparent,
     )
 
 
+OUTBOX_COLUMNS = ("event_id", "tenant_id", "aggregate_type", "aggregate_id", "event_type", "topic", "payload",
+                  "headers")
+
+
+def _outbox_values(event: IntegrationEvent, envelope: Envelope, aggregate_type: str) -> tuple:
+    """The outbox columns of one event, in OUTBOX_COLUMNS order."""
+    headers = envelope.header_values()
+    for name, value in envelope.extra_headers:
+        headers[name] = value.decode()
+    return (envelope.id, event.tenant_id, aggregate_type, event.key(), event.event_type, event.topic,
+            event.model_dump_json().encode(), headers)
+
+
 def outbox_row(event: IntegrationEvent, envelope: Envelope, aggregate_type: str) -> dict:
-    return {
-        "event_id": envelope.id,
-        "tenant_id": event.tenant_id,
-        "aggregate_type": aggregate_type,
-        "aggregate_id": event.key(),
-        "event_type": event.event_type,
-        "topic": event.topic,
-        "payload": event.model_dump_json().encode(),
-        "headers": {name: value.decode() for name, value in envelope.to_headers()},
-    }
+    return dict(zip(OUTBOX_COLUMNS, _outbox_values(event, envelope, aggregate_type)))
 
 
 async def stage_events(
@@ -77,6 +84,28 @@ async def stage_events(
         await conn.execute(outbox.insert(), rows)
     _STAGED_IN_TASK.set(_STAGED_IN_TASK.get() + len(rows))
     return envelopes
+
+
+def outbox_copy(events: Iterable[IntegrationEvent], *, source: str, aggregate_type: str,
+                correlation_id: str | None, traceparent: str | None) -> CopyData:
+    """Outbox rows for `events` in COPY text form, built anywhere (a worker process of a bulk
+    posting): the request's correlation id and trace context are passed in, not read from the
+    context. Write them with `stage_copy` inside the state change's transaction."""
+    lines = []
+    text, aggregate = pg_copy.text, pg_copy.text(aggregate_type)
+    for event in events:
+        event_id, tenant_id, _, aggregate_id, event_type, topic, payload, headers = _outbox_values(
+            event, _envelope(event, source, None, traceparent, correlation_id), aggregate_type)
+        # Formatted by type here rather than by pg_copy.row: an ERA stages one event per claim.
+        lines.append(f"{event_id}\t{text(tenant_id)}\t{aggregate}\t{text(aggregate_id)}\t{text(event_type)}\t"
+                     f"{text(topic)}\t{pg_copy.bytea(payload)}\t{pg_copy.jsonb(headers)}\n")
+    return CopyData(outbox.name, OUTBOX_COLUMNS, lines)
+
+
+async def stage_copy(conn: AsyncConnection, copy: CopyData) -> None:
+    """Write outbox rows built by `outbox_copy` on `conn` (inside the state change's transaction)."""
+    await copy_data(conn, copy)
+    _STAGED_IN_TASK.set(_STAGED_IN_TASK.get() + copy.rows)
 
 
 def staged_count() -> int:

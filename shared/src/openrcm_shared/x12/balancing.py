@@ -114,6 +114,14 @@ class RemittanceBalancer:
         self.differences.extend(differences)
         return differences
 
+    def add_batch(self, claim_count: int, total_claim_payment: Decimal,
+                  differences: list[BalancingDifference]) -> None:
+        """Claims balanced elsewhere (by `balance_claim`, with their positions in the transaction):
+        their count, their CLP04 total and their differences, batch by batch in file order."""
+        self.claim_count += claim_count
+        self.total_claim_payment += total_claim_payment
+        self.differences.extend(differences)
+
     def finish(self, remittance: Remittance835) -> list[BalancingDifference]:
         """Transaction level: BPR02 (signed by BPR03) = sum(CLP04) - sum(PLB). Returns every difference."""
         provider_adjustments = sum((adjustment.amount for adjustment in remittance.provider_adjustments), _ZERO)

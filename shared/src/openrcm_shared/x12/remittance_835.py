@@ -41,12 +41,13 @@ from itertools import chain
 from operator import length_hint
 
 from openrcm_shared.x12.reader import (
-    X12DataError, X12Error, X12Reader, X12Source, X12StructureError, X12TruncatedError, element,
+    Delimiters, X12DataError, X12Error, X12Reader, X12Source, X12StructureError, X12TruncatedError, element,
 )
 
 __all__ = [
     "Adjustment",
     "AmountReference",
+    "ClaimFragment",
     "ClaimPayment",
     "Contact",
     "EntityName",
@@ -65,7 +66,9 @@ __all__ = [
     "RemittanceStream",
     "ServiceLine",
     "parse_835",
+    "parse_claim_fragment",
     "stream_835",
+    "stream_835_fragments",
 ]
 
 _NONE: tuple = ()  # the shared "no items yet" value of every collection field
@@ -438,6 +441,53 @@ def stream_835(source: X12Source, **reader_options) -> Iterator[RemittanceStream
     return _Parser835(X12Reader(source, **reader_options)).remittances()
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimFragment:
+    """Some consecutive claims of a transaction set, as X12 text not yet parsed (whole segments,
+    joined by `delimiters.segment`), with where they sit: the segment number of the first segment
+    in its interchange, and how many claims of the transaction come before them. Cheap to send to
+    another process, which parses it with `parse_claim_fragment`."""
+
+    text: str
+    delimiters: Delimiters
+    first_segment_number: int
+    claims_before: int
+    claim_count: int
+    interchange_number: int
+
+
+def stream_835_fragments(source: X12Source, batch_size: int, **reader_options) -> Iterator[RemittanceStream]:
+    """Like `stream_835`, but each stream's `claims` yields `ClaimFragment`s of up to `batch_size`
+    claims instead of parsed claims: the envelope, the header and the PLBs are read and checked
+    here; the claims' own segments are only cut into pieces. For parsing claims in parallel."""
+    return _Parser835(X12Reader(source, **reader_options)).remittances(batch_size)
+
+
+class _FragmentInput:
+    """Stands in for the reader under `_Parser835` when it parses a fragment: one run of segments."""
+
+    def __init__(self, fragment: ClaimFragment) -> None:
+        separator = fragment.delimiters.element
+        self._run = [piece.split(separator) for piece in fragment.text.split(fragment.delimiters.segment) if piece]
+        self._run.append(["SE"])  # ends the claim loop after the fragment's last claim
+        self._first = fragment.first_segment_number
+        self.delimiters = fragment.delimiters
+        self.interchange_number = fragment.interchange_number
+
+    def runs(self) -> Iterator[tuple[list[list[str]], int]]:
+        return iter(((self._run, self._first),))
+
+
+def parse_claim_fragment(fragment: ClaimFragment) -> list[ClaimPayment]:
+    """The claims of a fragment, parsed and checked by the same claim loop as `stream_835`, with the
+    segment numbers they have in the file."""
+    parser = _Parser835(_FragmentInput(fragment))  # type: ignore[arg-type]
+    parser.component = fragment.delimiters.component
+    first = parser._next()
+    stream = RemittanceStream(None, iter(()))  # type: ignore[arg-type]
+    return list(parser._claims(stream, first))
+
+
 class _Parser835:
     """The loop state machine of 005010X221A1 over the reader's runs of segments.
 
@@ -460,7 +510,8 @@ class _Parser835:
 
     # -- envelope level -----------------------------------------------------------------------------
 
-    def remittances(self) -> Iterator[RemittanceStream]:
+    def remittances(self, batch_size: int | None = None) -> Iterator[RemittanceStream]:
+        """With `batch_size`, each stream's `claims` yields `ClaimFragment`s (see stream_835_fragments)."""
         while (segment := self._next_or_none()) is not None:
             segment_id = segment[0]
             if segment_id == "ST":
@@ -468,7 +519,8 @@ class _Parser835:
                     raise self._error(X12StructureError, segment, 1, "transaction set is not an 835")
                 remittance, first_detail = self._header(segment)
                 stream = RemittanceStream(remittance, iter(()))
-                stream.claims = self._claims(stream, first_detail)
+                stream.claims = (self._claims(stream, first_detail) if batch_size is None
+                                 else self._fragments(stream, first_detail, batch_size))
                 yield stream
                 for _unread in stream.claims:
                     pass
@@ -734,6 +786,39 @@ class _Parser835:
                 else:
                     raise self._error(X12StructureError, segment, None, "segment not allowed in the 835 detail")
             # The run is used up (only this loop takes from the cursor while it runs): next run.
+            if not self._advance():
+                raise self._truncated()
+            segments = self.cursor
+
+    def _fragments(self, stream: RemittanceStream, first: list[str], batch_size: int) -> Iterator[ClaimFragment]:
+        """The detail as text, `batch_size` claims a fragment, for `parse_claim_fragment` to parse
+        elsewhere; then PLBs and the SE, as `_claims` reads them. A fragment starts at a CLP (the
+        first one at the detail's first segment) and holds whole segments, so LX and provider
+        summary segments go with the claims before them."""
+        delimiters = self.reader.delimiters
+        separator, terminator = delimiters.element, delimiters.segment
+        interchange = self.reader.interchange_number
+        pieces: list[str] = []
+        claims, claims_before, start = 0, 0, self._position()
+        segments: Iterator[list[str]] = chain((first,), self.cursor)
+        while True:
+            for segment in segments:
+                segment_id = segment[0]
+                if segment_id == "CLP":
+                    if claims == batch_size:
+                        yield ClaimFragment(terminator.join(pieces), delimiters, start, claims_before, claims,
+                                            interchange)
+                        pieces, claims_before, claims, start = [], claims_before + claims, 0, self._position()
+                    claims += 1
+                elif segment_id == "PLB" or segment_id == "SE":
+                    if pieces:
+                        yield ClaimFragment(terminator.join(pieces), delimiters, start, claims_before, claims,
+                                            interchange)
+                    if segment_id == "PLB":
+                        self._summary(stream.remittance, segment)
+                    stream.finished = True
+                    return
+                pieces.append(separator.join(segment))
             if not self._advance():
                 raise self._truncated()
             segments = self.cursor

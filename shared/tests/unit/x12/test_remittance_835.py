@@ -19,7 +19,7 @@ from openrcm_shared.x12.reader import (
 )
 from openrcm_shared.x12.remittance_835 import (
     Adjustment, AmountReference, ProcedureCode, ProviderAdjustment, QuantityReference, Reference, RemarkCode,
-    parse_835, stream_835,
+    parse_835, parse_claim_fragment, stream_835, stream_835_fragments,
 )
 from shared.tests.unit.x12.x12_test_support import (
     CLAIM_835, HEADER_835, files_holding_an_835, interchange, sample, transaction_835,
@@ -508,3 +508,58 @@ def test_after_a_caught_error_the_next_transaction_is_not_read_silently():
     with pytest.raises(X12StructureError) as raised:
         next(streams)
     assert raised.value.reason == "reading stopped at an earlier error in this transaction set"
+
+
+# -- fragments: the detail cut into X12 text pieces, parsed elsewhere (parallel posting) --------------
+
+
+def _fragment_streams(data: bytes, batch_size: int):
+    """[(header, [claims parsed fragment by fragment], [fragments])] for each transaction set."""
+    results = []
+    for stream in stream_835_fragments(io.BytesIO(data), batch_size):
+        fragments = list(stream.claims)
+        assert stream.finished
+        results.append((stream.remittance, [c for f in fragments for c in parse_claim_fragment(f)], fragments))
+    return results
+
+
+@pytest.mark.parametrize("relative_path", [path for path, outcome in EXPECTED.items() if isinstance(outcome, Parsed)])
+@pytest.mark.parametrize("batch_size", [1, 2, 1000])
+def test_fragments_of_a_sample_parse_to_the_same_claims(relative_path, batch_size):
+    data = sample(relative_path).read_bytes()
+    wholes = list(parse_835(io.BytesIO(data)))
+    pieces = _fragment_streams(data, batch_size)
+    assert len(pieces) == len(wholes)
+    for whole, (header, claims, fragments) in zip(wholes, pieces):
+        assert claims == whole.claims  # segment numbers included
+        assert header.provider_adjustments == whole.provider_adjustments
+        assert header.payment == whole.payment
+        assert [f.claims_before for f in fragments] == [batch_size * i for i in range(len(fragments))]
+        assert all(f.claim_count <= batch_size for f in fragments)
+        assert sum(f.claim_count for f in fragments) == len(whole.claims)
+
+
+def test_fragments_of_many_claims_with_other_delimiters_and_several_interchanges():
+    data = b"".join(synthetic_835(2_500, lines_per_claim=3, totals=SyntheticTotals()))
+    odd = data.replace(b"*", b"|").replace(b"~", b"!\r\n").replace(b"HC:", b"HC>")
+    odd = odd[:104] + b">" + odd[105:]  # ISA16, the component separator
+    for variant in (data, odd, data + b"\n" + data):
+        wholes = [list(s.claims) for s in stream_835(io.BytesIO(variant))]
+        pieces = _fragment_streams(variant, 1000)
+        assert [claims for _, claims, _ in pieces] == wholes
+        assert [[f.claim_count for f in fragments] for _, _, fragments in pieces] == [[1000, 1000, 500]] * len(wholes)
+
+
+def test_an_error_inside_a_fragment_names_its_place_in_the_file():
+    text = interchange(transaction_835(*CLAIM_835, *[s.replace("PCN1", "PCN2") for s in CLAIM_835]))
+    bad = text.replace("DTM*472*20260220~CAS*CO*45*20~REF*6R*PCN2", "DTM*472*20261340~CAS*CO*45*20~REF*6R*PCN2")  # the second claim's date
+    assert bad != text
+    stream = next(stream_835_fragments(io.BytesIO(bad.encode()), 1))
+    first, second = list(stream.claims)
+    assert [c.patient_control_number for c in parse_claim_fragment(first)] == ["PCN1"]
+    with pytest.raises(X12DataError) as raised:
+        parse_claim_fragment(second)
+    with pytest.raises(X12DataError) as whole:
+        list(parse_835(io.BytesIO(bad.encode())))
+    assert (raised.value.segment_number, raised.value.segment_id, raised.value.element_position) == (
+        whole.value.segment_number, whole.value.segment_id, whole.value.element_position)

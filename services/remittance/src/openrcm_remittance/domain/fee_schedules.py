@@ -85,6 +85,11 @@ class ContractedRates:
         for row in rows:
             self._rows[(row.procedure_code, row.modifier or None)].append(row)
 
+    @property
+    def has_rates(self) -> bool:
+        """False when the payer has no schedule in force for the lines asked about: nothing to compare."""
+        return bool(self._rows)
+
     def rate_for(self, procedure_code: str, modifiers: Sequence[str], service_date: date) -> FeeScheduleRow | None:
         """The row that prices this procedure on this date: see the module docstring for the order."""
         code = procedure_code.strip().upper()

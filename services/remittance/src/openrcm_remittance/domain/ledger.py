@@ -74,15 +74,16 @@ def claim_journal(charge: Decimal, paid: Decimal, lines: list[LineMovement],
                   claim_adjustments: tuple[tuple[str, str, Decimal], ...]) -> list[Entry]:
     """The entries for one claim payment decision (CLP loop). Raises if they would not balance."""
     entries: list[Entry] = []
+    unexplained_charge, unexplained_paid = charge, paid
     for line in lines:
         entries.append(Entry(INSURANCE_RECEIVABLE, -line.charge, line.line_number))
         if line.paid != ZERO:
             entries.append(Entry(PAYER_PAYMENT, line.paid, line.line_number))
         entries += _adjustment_entries(line.adjustments, line.line_number)
+        unexplained_charge -= line.charge
+        unexplained_paid -= line.paid
     # What the lines do not explain sits at claim level: claim CAS, and a claim charge or payment
     # that differs from the lines' sums (a payer may bundle or adjust at claim level).
-    unexplained_charge = charge - sum((line.charge for line in lines), ZERO)
-    unexplained_paid = paid - sum((line.paid for line in lines), ZERO)
     if unexplained_charge != ZERO:
         entries.append(Entry(INSURANCE_RECEIVABLE, -unexplained_charge))
     if unexplained_paid != ZERO:
@@ -102,6 +103,8 @@ def provider_adjustment_journal(adjustments: list[tuple[str, str | None, Decimal
 
 
 def _require_balanced(entries: list[Entry]) -> None:
-    total = sum((entry.amount for entry in entries), ZERO)
+    total = ZERO
+    for entry in entries:
+        total += entry.amount
     if total != ZERO:
         raise UnbalancedJournal(f"journal entries sum to {total}, not 0")

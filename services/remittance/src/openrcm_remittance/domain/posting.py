@@ -109,8 +109,12 @@ def line_service_date(line: ServiceLine, claim: ClaimPayment) -> date | None:
 
 
 def _post_line(line: ServiceLine, line_number: int, claim: ClaimPayment) -> PostedLine:
-    patient = _sum(a.amount for a in line.adjustments if a.group_code == PATIENT_RESPONSIBILITY)
-    payer_reductions = _sum(a.amount for a in line.adjustments if a.group_code != PATIENT_RESPONSIBILITY)
+    patient = payer_reductions = ZERO
+    for adjustment in line.adjustments:  # one pass: this runs for every line of every ERA
+        if adjustment.group_code == PATIENT_RESPONSIBILITY:
+            patient += adjustment.amount
+        else:
+            payer_reductions += adjustment.amount
     # Denied: the payer paid nothing and reduced the line for reasons other than the patient's share.
     denied = line.paid == ZERO and payer_reductions > ZERO
     # AMT*B6 when the payer sends it; otherwise what the payer and patient together owe.
@@ -181,9 +185,15 @@ def post_claim(claim: ClaimPayment, line_numbers: list[int]) -> ClaimPosting:
         [LineMovement(number, line.charge, line.paid, _triplets(line.adjustments))
          for line, number in zip(claim.service_lines, line_numbers)],
         _triplets(claim.adjustments))
-    claim_level_patient = _sum(a.amount for a in claim.adjustments if a.group_code == PATIENT_RESPONSIBILITY)
-    patient = _sum(line.patient_responsibility_amount for line in lines) + claim_level_patient
-    allowed = _sum(line.allowed_amount for line in lines) if lines else claim.paid + patient
+    patient = allowed = ZERO
+    for adjustment in claim.adjustments:
+        if adjustment.group_code == PATIENT_RESPONSIBILITY:
+            patient += adjustment.amount
+    for line in lines:
+        patient += line.patient_responsibility_amount
+        allowed += line.allowed_amount
+    if not lines:
+        allowed = claim.paid + patient
     return ClaimPosting(
         claim_status_code=claim.status_code, charge_amount=claim.charge, allowed_amount=allowed,
         paid_amount=claim.paid, patient_responsibility_amount=patient,

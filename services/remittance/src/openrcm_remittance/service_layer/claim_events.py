@@ -25,6 +25,9 @@ INTEREST = "I"  # AMT01 on the claim: interest paid with it (005010X221A1 2100 A
 # must be exactly what the contracts produce: tests/unit/test_claim_events.py checks each against
 # its contract, field by field.
 def _money(amount: Decimal) -> str:
+    text = str(amount)
+    if text[-3:-2] == ".":  # already to the cent, as parsed amounts nearly always are: quantizing changes nothing
+        return text
     return str(to_cents(amount))
 
 

@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openrcm_remittance.adapters.tables import expected_claims, remittance_files, remittances, unmatched_items
 from openrcm_remittance.service_layer.era_posting import (
-    UNASSIGNED_TENANT, TransactionOutcome, TransactionTarget, drain, manual_matches, post_transaction,
+    CLAIM_BATCH, UNASSIGNED_TENANT, TransactionOutcome, TransactionTarget, drain, manual_matches, post_transaction,
 )
 from openrcm_remittance.service_layer.files import spool_file
 from openrcm_shared.x12.reader import X12Error
-from openrcm_shared.x12.remittance_835 import Remittance835, stream_835
+from openrcm_shared.x12.remittance_835 import Remittance835, stream_835, stream_835_fragments
 
 SAMPLE_CLAIMS = 50
 # A file claimed for processing by a process that died is taken over after this long.
@@ -117,7 +117,9 @@ async def process_file(engine: AsyncEngine, file_id: UUID) -> FileOutcome | None
             return FileOutcome(file_id, "rejected", [], error)
         spool.seek(0)
         outcomes = []
-        streams = stream_835(spool)
+        # Second pass: the claims come as unparsed fragments, parsed where they are posted (worker
+        # processes for a large ERA); the file is known to be well-formed by now.
+        streams = stream_835_fragments(spool, CLAIM_BATCH)
         for index, scan in enumerate(scans):
             stream = await asyncio.to_thread(next, streams)
             tenant_id, billed_payer = await _owners(engine, scan, stored.tenant_id)
@@ -149,7 +151,7 @@ async def reprocess_remittance(engine: AsyncEngine, remittance_id: UUID) -> Tran
         tenant_id, payer_id = held.tenant_id, held.payer_id
         if tenant_id == UNASSIGNED_TENANT:
             tenant_id, payer_id = await _attribute_again(engine, held, spool)
-        streams = stream_835(spool)
+        streams = stream_835_fragments(spool, CLAIM_BATCH)
         for _ in range(held.transaction_index):
             drain((await asyncio.to_thread(next, streams)).claims)
         stream = await asyncio.to_thread(next, streams)

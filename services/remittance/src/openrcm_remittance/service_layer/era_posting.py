@@ -14,59 +14,40 @@ The manual JSON form (paper EOBs) is converted to the same 835 model and posted 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from itertools import islice
+from itertools import chain, islice
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from openrcm_remittance.adapters.tables import (
-    claim_payments, expected_claims, journal_entries, remittances, unmatched_items,
-)
+from openrcm_remittance.adapters.tables import claim_payments, journal_entries, remittances, unmatched_items
 from openrcm_remittance.domain.ledger import provider_adjustment_journal
-from openrcm_remittance.domain.matching import BilledLine, Candidate, match_lines, score_claim
-from openrcm_remittance.domain.fee_schedules import LineKey, PostedLineFacts
-from openrcm_remittance.domain.posting import REVERSAL, ClaimPosting, PostedLine, line_service_date, post_claim
+from openrcm_remittance.service_layer import SOURCE, claim_events, posting_workers
 from openrcm_remittance.service_layer.deposits import reassociate_remittance
-from openrcm_remittance.service_layer.fee_schedules import load_contracted_rates, record_variances
-from openrcm_remittance.service_layer import claim_events
-from openrcm_remittance.service_layer import SOURCE
+from openrcm_remittance.service_layer.era_batches import (
+    BatchJob, BatchResult, ManualMatch, PostingProblem, prepare_batch,
+)
 from openrcm_shared.contracts import remittance as contracts
-from openrcm_shared.db import copy_rows
-from openrcm_shared.messaging.outbox import stage_events
+from openrcm_shared.messaging.outbox import stage_copy, stage_events
+from openrcm_shared.observability import current_correlation_id, current_traceparent
+from openrcm_shared.pg_copy import copy_data
 from openrcm_shared.x12.balancing import BalancingDifference, RemittanceBalancer
-from openrcm_shared.x12.remittance_835 import ClaimPayment, Remittance835
+from openrcm_shared.x12.remittance_835 import ClaimFragment, ClaimPayment, Remittance835
+
+__all__ = ["ManualMatch", "PostingProblem", "TransactionOutcome", "TransactionTarget", "drain", "manual_matches",
+           "post_transaction"]
 
 CLAIM_BATCH = 1000
+# Batches being prepared ahead of the one being written (workers busy while PostgreSQL takes a COPY).
+IN_FLIGHT = 4
 MAX_CANDIDATE_SEARCHES = 200  # an ERA that is wholly someone else's should not run 100k searches
 UNASSIGNED_TENANT = "unassigned"
-
-
-@dataclass(frozen=True)
-class ManualMatch:
-    claim_id: UUID
-    line_number: int | None
-
-
-@dataclass
-class PostingProblem:
-    """Why a transaction set could not be posted: an unmatched claim or line, or a reversal of a
-    payment we never posted. Balancing differences are reported separately."""
-
-    claim_sequence: int
-    line_sequence: int | None
-    kind: str  # claim | line | reversal
-    reason: str
-    patient_control_number: str
-    payer_claim_control_number: str | None
-    detail: dict
-    candidates: list[Candidate] = field(default_factory=list)
 
 
 @dataclass
@@ -123,201 +104,91 @@ def describe_difference(difference: BalancingDifference) -> dict:
             "segment_number": difference.segment_number}
 
 
-def claim_summary(claim: ClaimPayment) -> dict:
-    """What the ERA says about a claim, for a person deciding a match (no more PHI than needed)."""
-    return {"patient_control_number": claim.patient_control_number, "status_code": claim.status_code,
-            "charge": str(claim.charge), "paid": str(claim.paid),
-            "payer_claim_control_number": claim.payer_claim_control_number,
-            "statement_from": claim.statement_from.isoformat() if claim.statement_from else None,
-            "segment_number": claim.segment_number,
-            "lines": [{"procedure_code": line.procedure.code, "modifiers": list(line.procedure.modifiers),
-                       "charge": str(line.charge), "paid": str(line.paid),
-                       "service_date": line.service_date.isoformat() if line.service_date else None,
-                       "line_control_number": line.line_control_number}
-                      for line in claim.service_lines]}
-
-
 def _batches(claims: Iterator[ClaimPayment], size: int) -> Iterator[list[ClaimPayment]]:
     while batch := list(islice(claims, size)):
         yield batch
 
 
-def _facts(line: PostedLine) -> PostedLineFacts:
-    return PostedLineFacts(line.line_number, line.procedure_code or "", tuple(line.modifiers), line.service_date,
-                           line.units or Decimal(1), line.allowed_amount, line.paid_amount)
-
-
-def _line_keys(claim: ClaimPayment) -> list[LineKey]:
-    """What prices each line (to load the fee schedule rows a batch needs, before matching)."""
-    keys = []
-    for line in claim.service_lines:
-        service_date = line_service_date(line, claim)
-        if service_date is not None:
-            procedure = line.original_procedure or line.procedure
-            keys.append(LineKey(procedure.code, procedure.modifiers, service_date, line.units or Decimal(1)))
-    return keys
-
-
 @dataclass
-class _PreparedBatch:
-    """One batch's rows and events, computed and ready to write."""
+class _BatchSource:
+    """A batch before it is prepared: X12 text not parsed yet, or claims already parsed."""
 
-    payments: list[dict] = field(default_factory=list)
-    journal: list[dict] = field(default_factory=list)
-    events: list = field(default_factory=list)
-    reversed_ids: list[tuple[UUID, UUID]] = field(default_factory=list)
-    priced: list[tuple[UUID, list[PostedLineFacts]]] = field(default_factory=list)  # for variances
-    rates: object = None
+    claim_count: int
+    fragment: ClaimFragment | None = None
+    claims: list[ClaimPayment] | None = None
+
+
+def _batch_sources(claims: Iterator[ClaimPayment] | Iterator[ClaimFragment]) -> Iterator[_BatchSource]:
+    for first in claims:
+        if isinstance(first, ClaimFragment):
+            yield _BatchSource(first.claim_count, fragment=first)
+            for fragment in claims:
+                yield _BatchSource(fragment.claim_count, fragment=fragment)
+        else:
+            batches = _batches(chain((first,), claims), CLAIM_BATCH)
+            for batch in batches:
+                yield _BatchSource(len(batch), claims=batch)
+        return
 
 
 class _ClaimPoster:
-    """Matches, posts and writes the claims of one transaction set, a batch at a time.
+    """Prepares the batches of one transaction set (in worker processes when there are any, else
+    here) and writes them in file order on the posting's connection.
 
-    Two connections: `reader` looks up what was billed (committed data), `conn` holds the posting's
-    transaction and does every write. So batch N+1 is read and computed while PostgreSQL is still
-    taking batch N's COPY: the two cores of a small machine both work.
+    Two connections here: `reader` looks up what was billed (committed data) for batches prepared
+    in this process, `conn` holds the posting's transaction and does every write. While one batch is
+    written, the next ones are being prepared: the cores of a small machine all work.
     """
 
-    def __init__(self, conn: AsyncConnection, reader: AsyncConnection, target: TransactionTarget,
-                 remittance_id: UUID, header: Remittance835) -> None:
-        self.conn, self.reader, self.target, self.remittance_id, self.header = conn, reader, target, remittance_id, header
+    def __init__(self, engine: AsyncEngine, conn: AsyncConnection, reader: AsyncConnection,
+                 target: TransactionTarget, remittance_id: UUID) -> None:
+        self.conn, self.reader, self.target, self.remittance_id = conn, reader, target, remittance_id
+        self.pool = posting_workers.pool_for(engine)
+        self.balancer = RemittanceBalancer()
         self.problems: list[PostingProblem] = []
-        self.claim_count = 0
+        self.claim_count = 0  # dispatched
         self.candidate_searches = 0
 
-    async def prepare(self, claims: list[ClaimPayment]) -> _PreparedBatch:
+    def job(self, source: _BatchSource) -> BatchJob:
         first = self.claim_count
-        self.claim_count += len(claims)
-        sequences = range(first, first + len(claims))
-        expected = await self._expected(claims, sequences)
-        originals = await self._originals([expected.get(s) for s, c in zip(sequences, claims)
-                                           if c.status_code == REVERSAL and expected.get(s) is not None])
-        batch = _PreparedBatch(rates=await load_contracted_rates(
-            self.reader, self.target.tenant_id, self.target.payer_id,
-            [key for c in claims for key in _line_keys(c)]))
-        for sequence, claim in zip(sequences, claims):
-            target = expected.get(sequence)
-            if target is None:
-                await self._unmatched_claim(sequence, claim)
-                continue
-            manual_lines = {line: match.line_number for (claim_seq, line), match in self.target.manual.items()
-                            if claim_seq == sequence and line is not None}
-            matching = match_lines(claim, target.patient_control_number,
-                                   [BilledLine.from_json(line) for line in target.lines], manual_lines)
-            for line in matching.unmatched:
-                self.problems.append(PostingProblem(
-                    sequence, line.line_sequence, "line", line.reason, claim.patient_control_number,
-                    claim.payer_claim_control_number, claim_summary(claim) | {"line_sequence": line.line_sequence},
-                    [Candidate(c.score, c.line_number, str(target.claim_id), target.patient_control_number,
-                               c.agrees_on) for c in line.candidates]))
-            if not matching.complete:
-                continue
-            original = originals.get(target.claim_id) if claim.status_code == REVERSAL else None
-            if claim.status_code == REVERSAL and original is None and (sequence, None) not in self.target.manual:
-                self.problems.append(PostingProblem(
-                    sequence, None, "reversal", "reverses a payment that was never posted here",
-                    claim.patient_control_number, claim.payer_claim_control_number, claim_summary(claim),
-                    [Candidate(1.0, claim_id=str(target.claim_id), patient_control_number=target.patient_control_number)]))
-                continue
-            if self.problems:
-                continue  # the transaction set will be held: keep finding problems, stop building rows
-            self._post(batch, sequence, claim, target, original, matching.line_numbers)
-        return batch
+        self.claim_count += source.claim_count
+        manual = {key: match for key, match in self.target.manual.items()
+                  if first <= key[0] < first + source.claim_count}
+        return BatchJob(
+            tenant_id=self.target.tenant_id, payer_id=self.target.payer_id, remittance_id=self.remittance_id,
+            first_sequence=first, manual=manual,
+            candidate_searches_left=MAX_CANDIDATE_SEARCHES - self.candidate_searches,
+            build_rows=not self.problems, correlation_id=current_correlation_id(),
+            traceparent=current_traceparent(), fragment=source.fragment, claims=source.claims)
 
-    def _post(self, batch: _PreparedBatch, sequence: int, claim: ClaimPayment, target, original: UUID | None,
-              line_numbers: list[int]) -> None:
-        posting = post_claim(claim, line_numbers)
-        payment_id = uuid4()
-        batch.payments.append(self._payment_row(payment_id, sequence, claim, target, posting, original))
-        batch.journal += [self._journal_row(payment_id, target.claim_id, entry) for entry in posting.journal]
-        batch.events += claim_events.for_posting(self.target, self.remittance_id, claim, target, posting)
-        if not posting.is_reversal:
-            batch.priced.append((target.claim_id, [_facts(line) for line in posting.lines
-                                                   if line.service_date is not None]))
-        if original is not None:
-            batch.reversed_ids.append((original, payment_id))
+    async def prepare(self, source: _BatchSource) -> asyncio.Future:
+        """Start preparing a batch; the future holds its `BatchResult`. In this process, the batch is
+        prepared before this returns (one reader connection: one batch at a time)."""
+        job = self.job(source)
+        if self.pool is not None and source.fragment is not None \
+                and source.claim_count >= posting_workers.MIN_CLAIMS_FOR_A_WORKER:
+            return asyncio.ensure_future(posting_workers.run_in_worker(self.pool, job))
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(await prepare_batch(self.reader, job))
+        return future
 
-    async def write(self, batch: _PreparedBatch) -> None:
-        if self.problems:
+    async def write(self, result: BatchResult) -> None:
+        self.balancer.add_batch(result.claim_count, result.total_paid, result.differences)
+        self.problems += result.problems
+        self.candidate_searches += result.candidate_searches
+        if self.problems or not result.copies:
             return  # held: nothing of the transaction set is written
-        await copy_rows(self.conn, claim_payments, batch.payments)
-        await copy_rows(self.conn, journal_entries, batch.journal)
-        for original, reversal in batch.reversed_ids:
+        *tables, events = result.copies
+        for copy in tables:
+            await copy_data(self.conn, copy)
+        for original, reversal in result.reversed_ids:
             await self.conn.execute(claim_payments.update().where(claim_payments.c.id == original)
                                     .values(reversed_by=reversal))
-        for claim_id, facts in batch.priced:
-            batch.events += await record_variances(self.conn, self.target.tenant_id, self.remittance_id,
-                                                   self.target.payer_id, claim_id, facts, rates=batch.rates)
-        if batch.events:
-            await stage_events(self.conn, batch.events, source=SOURCE, aggregate_type="remittance")
+        await stage_copy(self.conn, events)
 
-    async def _expected(self, claims: list[ClaimPayment], sequences: range) -> dict[int, sa.Row]:
-        """The billed claim for each position: a person's match first, else CLP01."""
-        manual = {s: self.target.manual[(s, None)].claim_id for s in sequences if (s, None) in self.target.manual}
-        pcns = list({claim.patient_control_number for claim in claims})
-        rows = (await self.reader.execute(sa.select(expected_claims).where(
-            expected_claims.c.tenant_id == self.target.tenant_id,
-            sa.or_(expected_claims.c.patient_control_number.in_(pcns),
-                   expected_claims.c.claim_id.in_(list(manual.values())))))).all()
-        by_pcn = {row.patient_control_number: row for row in rows}
-        by_id = {row.claim_id: row for row in rows}
-        found = {}
-        for sequence, claim in zip(sequences, claims):
-            row = by_id.get(manual[sequence]) if sequence in manual else by_pcn.get(claim.patient_control_number)
-            if row is not None:
-                found[sequence] = row
-        return found
-
-    async def _originals(self, targets: list) -> dict[UUID, UUID]:
-        """For reversals: the latest standing payment of each claim (the one CLP02 22 takes back)."""
-        if not targets:
-            return {}
-        rows = (await self.reader.execute(
-            sa.select(claim_payments.c.claim_id, claim_payments.c.id)
-            .join(remittances, remittances.c.id == claim_payments.c.remittance_id)
-            .where(claim_payments.c.claim_id.in_([t.claim_id for t in targets]),
-                   claim_payments.c.reversed_by.is_(None), claim_payments.c.reversal_of.is_(None),
-                   claim_payments.c.claim_status_code.is_distinct_from(REVERSAL))
-            .order_by(remittances.c.received_at))).all()
-        return {row.claim_id: row.id for row in rows}  # later rows win: the latest payment
-
-    async def _unmatched_claim(self, sequence: int, claim: ClaimPayment) -> None:
-        candidates: list[Candidate] = []
-        if self.candidate_searches < MAX_CANDIDATE_SEARCHES:
-            self.candidate_searches += 1
-            candidates = await claim_candidates(self.reader, self.target.tenant_id, claim)
-        self.problems.append(PostingProblem(
-            sequence, None, "claim", "no claim we billed has this patient control number (CLP01)",
-            claim.patient_control_number, claim.payer_claim_control_number, claim_summary(claim), candidates))
-
-    def _payment_row(self, payment_id: UUID, sequence: int, claim: ClaimPayment, target, posting: ClaimPosting,
-                     original: UUID | None) -> dict:
-        crossover = claim.crossover_carrier
-        return dict(
-            id=payment_id, tenant_id=self.target.tenant_id, remittance_id=self.remittance_id, claim_id=target.claim_id,
-            outcome=posting.outcome, charge_amount=posting.charge_amount, allowed_amount=posting.allowed_amount,
-            paid_amount=posting.paid_amount, patient_responsibility_amount=posting.patient_responsibility_amount,
-            denied_amount=posting.denied_amount, payer_claim_control_number=claim.payer_claim_control_number,
-            claim_status_code=claim.status_code, sequence=sequence, reversal_of=original, reversed_by=None,
-            crossover_payer_name=crossover.last_name if crossover else None,
-            crossover_payer_id=crossover.identifier if crossover else None)
-
-    def _journal_row(self, journal_id: UUID, claim_id: UUID, entry) -> dict:
-        return dict(tenant_id=self.target.tenant_id, journal_id=journal_id, remittance_id=self.remittance_id,
-                    claim_id=claim_id, line_number=entry.line_number, account=entry.account,
-                    group_code=entry.group_code, reason_code=entry.reason_code, amount=entry.amount)
-
-
-async def claim_candidates(conn: AsyncConnection, tenant_id: str, claim: ClaimPayment) -> list[Candidate]:
-    """Billed claims that might be the one an unmatched ERA claim pays, scored, best first."""
-    prefix = claim.patient_control_number[:8]
-    rows = (await conn.execute(sa.select(expected_claims).where(
-        expected_claims.c.tenant_id == tenant_id,
-        sa.or_(expected_claims.c.total_charge == abs(claim.charge),
-               expected_claims.c.patient_control_number.like(prefix.replace("%", r"\%") + "%")))
-        .order_by(expected_claims.c.submitted_at.desc()).limit(50))).all()
-    scored = sorted((score_claim(claim, row) for row in rows), key=lambda c: -c.score)
-    return [c for c in scored if c.score > 0][:5]
+    async def write_in_order(self, prepared: asyncio.Queue) -> None:
+        while (future := await prepared.get()) is not None:
+            await self.write(await future)
 
 
 async def post_transaction(engine: AsyncEngine, target: TransactionTarget, header: Remittance835,
@@ -346,24 +217,40 @@ async def post_transaction(engine: AsyncEngine, target: TransactionTarget, heade
     return outcome
 
 
-async def _post_claims(poster: _ClaimPoster, balancer: RemittanceBalancer, claims: Iterator[ClaimPayment]) -> None:
-    """Batch by batch: parse (in a thread) and prepare the next while the previous one is written."""
-    writing: asyncio.Task | None = None
-    batches = _batches(claims, CLAIM_BATCH)
+async def _post_claims(poster: _ClaimPoster, claims: Iterator) -> None:
+    """Read batches (in a thread), have them prepared, and write them in order as they are ready;
+    at most IN_FLIGHT batches are ahead of the writer."""
+    prepared: asyncio.Queue = asyncio.Queue(maxsize=IN_FLIGHT)
+    writer = asyncio.create_task(poster.write_in_order(prepared))
+    sources = _batch_sources(claims)
+    futures: deque[asyncio.Future] = deque()  # the ones that may still be running, to cancel on failure
     try:
-        while batch := await asyncio.to_thread(next, batches, None):
-            for claim in batch:
-                balancer.add_claim(claim)
-            prepared = await poster.prepare(batch)
-            if writing is not None:
-                await writing
-            writing = asyncio.create_task(poster.write(prepared))
-        if writing is not None:
-            await writing
+        while not writer.done() and (source := await asyncio.to_thread(next, sources, None)) is not None:
+            future = await poster.prepare(source)
+            while futures and futures[0].done():
+                futures.popleft()  # its result belongs to the writer now: memory stays flat
+            futures.append(future)
+            await _put_unless_done(prepared, future, writer)
+        await _put_unless_done(prepared, None, writer)
+        await writer
+    except BaseException as error:
+        posting_workers.discard_broken(error)
+        raise
     finally:
-        if writing is not None and not writing.done():
-            writing.cancel()
-            await asyncio.gather(writing, return_exceptions=True)
+        for task in (writer, *futures):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(writer, *futures, return_exceptions=True)
+
+
+async def _put_unless_done(queue: asyncio.Queue, item, writer: asyncio.Task) -> None:
+    """Queue `item` for the writer, unless the writer stopped (it failed: its error is raised)."""
+    put = asyncio.ensure_future(queue.put(item))
+    await asyncio.wait((put, writer), return_when=asyncio.FIRST_COMPLETED)
+    if not put.done():
+        put.cancel()
+    if writer.done():
+        writer.result()
 
 
 async def _attempt(engine: AsyncEngine, conn: AsyncConnection, target: TransactionTarget, header: Remittance835,
@@ -374,11 +261,10 @@ async def _attempt(engine: AsyncEngine, conn: AsyncConnection, target: Transacti
         outcome.status, outcome.duplicate_of = "duplicate", duplicate
         drain(claims)
         return False
-    balancer = RemittanceBalancer()
     async with engine.connect() as reader:
-        poster = _ClaimPoster(conn, reader, target, outcome.remittance_id, header)
-        await _post_claims(poster, balancer, claims)
-    differences = balancer.finish(header)
+        poster = _ClaimPoster(engine, conn, reader, target, outcome.remittance_id)
+        await _post_claims(poster, claims)
+    differences = poster.balancer.finish(header)
     outcome.claim_count = poster.claim_count
     if differences or poster.problems:
         outcome.status, outcome.problems = "held", poster.problems

@@ -55,7 +55,7 @@ from openrcm_shared.money import ZERO
 
 
 __all__ = ["ContractedRates", "LineKey", "PostedLineFacts", "contracted_amounts", "load_contracted_rates",
-           "record_variances", "replace_fee_schedule", "StoredVersion"]
+           "record_variances", "assess_variances", "replace_fee_schedule", "StoredVersion"]
 
 # SVC05 (units of service paid) is required only when the paid units are not one (005010X221A1, 2110
 # SVC05): a line without units was paid for one.
@@ -119,7 +119,18 @@ async def record_variances(conn: AsyncConnection, tenant_id: str, remittance_id:
     """Store the variances of one claim's posted lines; return the events to stage (see module docstring)."""
     if rates is None:
         rates = await load_contracted_rates(conn, tenant_id, payer_id, posted)
-    elif rates.payer_id != payer_id:
+    rows, events = assess_variances(tenant_id, remittance_id, payer_id, claim_id, posted, rates)
+    if rows:
+        await conn.execute(payment_variances.insert(), rows)
+    return events
+
+
+def assess_variances(tenant_id: str, remittance_id: UUID, payer_id: str, claim_id: UUID,
+                     posted: Sequence[PostedLineFacts], rates: ContractedRates,
+                     ) -> tuple[list[dict], list[PaymentVarianceDetected]]:
+    """The `payment_variances` rows and the events of one claim's posted lines, without writing
+    them (a bulk posting writes the rows of many claims at once)."""
+    if rates.payer_id != payer_id:
         raise ValueError(f"rates loaded for payer {rates.payer_id!r} used for payer {payer_id!r}")
     detected_at = datetime.now(timezone.utc)
     rows, events = [], []
@@ -143,9 +154,7 @@ async def record_variances(conn: AsyncConnection, tenant_id: str, remittance_id:
                 modifiers=list(key.modifiers), service_date=line.service_date,
                 contracted_amount=variance.contracted_amount, allowed_amount=line.allowed_amount,
                 variance_amount=variance.variance_amount, paid_amount=line.paid_amount))
-    if rows:
-        await conn.execute(payment_variances.insert(), rows)
-    return events
+    return rows, events
 
 
 # -- uploading a schedule -------------------------------------------------------------------------------

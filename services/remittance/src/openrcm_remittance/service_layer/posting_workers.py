@@ -1,0 +1,148 @@
+"""Worker processes that prepare the batches of large ERAs, so posting uses more than one core.
+
+Posting is CPU-bound Python (parsing, matching, the posting rules, building rows and events); one
+process runs it on one core however many the machine has. A large transaction set's claims are
+therefore cut into fragments of X12 text (`stream_835_fragments`, cheap), each fragment is parsed
+and prepared in a worker (`era_batches.prepare_batch`, reading what was billed on the worker's own
+connection), and the posting's process only streams the finished COPY bytes into its single
+transaction, in file order. All or nothing still holds: workers read, they never write.
+
+`OPENRCM_REMITTANCE_POSTING_WORKERS` sets how many worker processes there are (default 2; 0 posts
+everything in the service's own process). They are started with the service (so the first large ERA
+does not wait for them) in the "spawn" way: a fork of a process running an event loop, threads and
+open connections is not safe. A worker that dies breaks the pool; the posting that was using it
+fails and rolls back (its file is posted again later), and the next posting starts a new pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from openrcm_remittance.service_layer.era_batches import BatchJob, BatchResult, prepare_batch
+
+log = logging.getLogger(__name__)
+
+WORKERS_SETTING = "OPENRCM_REMITTANCE_POSTING_WORKERS"
+DEFAULT_WORKERS = 2
+# Fragments with fewer claims than this are prepared in the posting's own process: shipping them
+# costs more than it saves (an ERA with a handful of claims, the last piece of a large one).
+MIN_CLAIMS_FOR_A_WORKER = 200
+
+_pool: ProcessPoolExecutor | None = None
+_pool_url: str | None = None
+
+
+def configured_workers() -> int:
+    raw = os.environ.get(WORKERS_SETTING, str(DEFAULT_WORKERS)).strip()
+    try:
+        workers = int(raw)
+    except ValueError:
+        raise ValueError(f"{WORKERS_SETTING} must be a whole number of processes, not {raw!r}") from None
+    if workers < 0:
+        raise ValueError(f"{WORKERS_SETTING} must be 0 or more, not {workers}")
+    return workers
+
+
+def database_url_of(engine: AsyncEngine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def start(engine: AsyncEngine, workers: int | None = None) -> ProcessPoolExecutor | None:
+    """Start the worker processes (if configured) and wait until each has started up."""
+    global _pool, _pool_url
+    workers = configured_workers() if workers is None else workers
+    if workers == 0:
+        return None
+    url = database_url_of(engine)
+    if _pool is not None and _pool_url == url:
+        return _pool
+    shutdown()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(url,))
+    # Make every process start now (a pool starts them on demand) and finish its imports.
+    for future in [pool.submit(_ready) for _ in range(workers)]:
+        future.result()
+    _pool, _pool_url = pool, url
+    return pool
+
+
+def pool_for(engine: AsyncEngine) -> ProcessPoolExecutor | None:
+    """The running pool for this database, or None (not started, or started for another one)."""
+    if _pool is not None and _pool_url == database_url_of(engine):
+        return _pool
+    return None
+
+
+def shutdown() -> None:
+    global _pool, _pool_url
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+    _pool, _pool_url = None, None
+
+
+def discard_broken(error: BaseException) -> None:
+    """Forget a pool a dead worker broke; the next `start` makes a new one."""
+    global _pool, _pool_url
+    if isinstance(error, BrokenProcessPool) and _pool is not None:
+        log.error("a posting worker process died; the pool is replaced on the next start")
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool, _pool_url = None, None
+
+
+# CPU seconds the workers spent preparing batches, summed as their results arrive (for benchmarks).
+prepare_cpu_seconds = 0.0
+
+
+async def run_in_worker(pool: ProcessPoolExecutor, job: BatchJob) -> BatchResult:
+    global prepare_cpu_seconds
+    result, cpu_seconds = await asyncio.get_running_loop().run_in_executor(pool, _prepare_in_worker, job)
+    prepare_cpu_seconds += cpu_seconds
+    return result
+
+
+async def keep_workers(runtime) -> None:
+    """Background task of the service: the pool lives as long as the service does."""
+    try:
+        await asyncio.to_thread(start, runtime.engine)
+        await asyncio.Event().wait()
+    finally:
+        await asyncio.to_thread(shutdown)
+
+
+# -- inside a worker process ------------------------------------------------------------------------
+
+_loop: asyncio.AbstractEventLoop | None = None
+_engine: AsyncEngine | None = None
+
+
+def _start_worker(database_url: str) -> None:
+    global _loop, _engine
+    from openrcm_shared.db import create_engine
+
+    _loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(_loop)
+    # One connection: a worker prepares one batch at a time.
+    _engine = create_engine(database_url, pool_size=1, max_overflow=0)
+
+
+def _ready() -> bool:
+    return True
+
+
+def _prepare_in_worker(job: BatchJob) -> tuple[BatchResult, float]:
+    started = time.process_time()
+    result = _loop.run_until_complete(_prepare(job))
+    return result, time.process_time() - started
+
+
+async def _prepare(job: BatchJob) -> BatchResult:
+    async with _engine.connect() as reader:
+        return await prepare_batch(reader, job)

@@ -1,0 +1,190 @@
+"""Posting a large ERA with worker processes, on a real PostgreSQL (a scratch remittance database of
+its own, so no running service touches it).
+
+The workers parse and prepare batches; the posting's process only writes their COPY data. What lands
+must be exactly what one process posts, all or nothing: the same payments, ledger and events, and a
+problem in any batch holds the whole transaction set with nothing written. Batches are made small
+here (100 claims) so a few hundred synthetic claims span several workers' batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from bench.x12_835 import SyntheticTotals, billed_lines, patient_control_number, synthetic_835
+from openrcm_remittance.adapters.tables import expected_claims, remittances, unmatched_items
+from openrcm_remittance.service_layer import era_intake, posting_workers
+from openrcm_remittance.service_layer.files import store_file
+from openrcm_shared import pg_copy
+from openrcm_shared.contracts import remittance as contracts
+from openrcm_shared.db import create_engine
+from openrcm_shared.observability import reset_correlation_id, set_correlation_id
+
+pytestmark = pytest.mark.stack
+
+CLAIMS = 450  # every 25th denied (the generator's rule), a PLB, two lines a claim
+BATCH = 100
+
+
+@pytest.fixture(scope="module")
+def database_url(infra):
+    return infra.scratch_database(f"openrcm_parallel_{uuid.uuid4().hex[:8]}", migrations_of="remittance")
+
+
+@pytest.fixture
+async def engine(database_url):
+    engine = create_engine(database_url, pool_size=3)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    monkeypatch.setattr(era_intake, "CLAIM_BATCH", BATCH)
+    monkeypatch.setattr(posting_workers, "MIN_CLAIMS_FOR_A_WORKER", 10)
+
+
+@pytest.fixture
+async def workers(engine):
+    pool = await asyncio.to_thread(posting_workers.start, engine, 2)
+    assert posting_workers.pool_for(engine) is pool
+    yield pool
+    await asyncio.to_thread(posting_workers.shutdown)
+
+
+async def seed(engine, tenant: str, *, skip: int | None = None) -> None:
+    rows = [dict(claim_id=uuid.uuid4(), tenant_id=tenant, patient_control_number=patient_control_number(number),
+                 patient_id=f"P{number % 97}", payer_id="60054", lines=billed_lines(number, 2),
+                 total_charge=sum(Decimal(line["charge_amount"]) for line in billed_lines(number, 2)),
+                 submitted_at=datetime.now(timezone.utc))
+            for number in range(CLAIMS) if number != skip]
+    async with engine.begin() as conn:
+        await conn.execute(expected_claims.insert(), rows)
+
+
+async def post_era(engine, tenant: str):
+    async def body():
+        for chunk in synthetic_835(CLAIMS, lines_per_claim=2, totals=SyntheticTotals()):
+            yield chunk
+
+    stored = await store_file(engine, body(), scope=tenant, tenant_id=tenant, source="upload")
+    outcome = await era_intake.process_file(engine, stored.id)
+    (transaction,) = outcome.transactions
+    return transaction
+
+
+async def posted(engine, tenant: str) -> dict:
+    """What a tenant's posting wrote, without the ids each posting makes up."""
+    async with engine.connect() as conn:
+        payments = (await conn.execute(sa.text(
+            "SELECT e.patient_control_number, p.outcome, p.charge_amount, p.allowed_amount, p.paid_amount, "
+            "p.patient_responsibility_amount, p.denied_amount, p.claim_status_code, p.sequence "
+            "FROM claim_payments p JOIN expected_claims e ON e.claim_id = p.claim_id WHERE p.tenant_id = :t "
+            "ORDER BY p.sequence"), {"t": tenant})).all()
+        journal = (await conn.execute(sa.text(
+            "SELECT coalesce(e.patient_control_number, 'PLB'), j.line_number, j.account, j.group_code, "
+            "j.reason_code, j.amount, (j.journal_id = p.id) AS of_its_payment "
+            "FROM journal_entries j LEFT JOIN expected_claims e ON e.claim_id = j.claim_id "
+            "LEFT JOIN claim_payments p ON p.id = j.journal_id WHERE j.tenant_id = :t"), {"t": tenant})).all()
+        events = (await conn.execute(sa.text(
+            "SELECT event_type, aggregate_id, payload, headers FROM outbox WHERE tenant_id = :t ORDER BY id"),
+            {"t": tenant})).all()
+    return {"payments": [tuple(row) for row in payments], "journal": Counter(tuple(row) for row in journal),
+            "events": events}
+
+
+def _comparable(events) -> list:
+    """Event types in order and their payloads without the ids and times each posting makes up."""
+    result = []
+    for event_type, _aggregate, payload, _headers in events:
+        data = json.loads(bytes(payload))
+        for key in ("claim_id", "remittance_id", "tenant_id", "received_at"):
+            data.pop(key, None)
+        result.append((event_type, json.dumps(data, sort_keys=True)))
+    return result
+
+
+async def test_workers_post_exactly_what_one_process_posts(engine, small_batches, workers):
+    in_workers, in_process = f"parallel-{uuid.uuid4().hex[:8]}", f"serial-{uuid.uuid4().hex[:8]}"
+    await seed(engine, in_workers)
+    await seed(engine, in_process)
+    prepared_before = posting_workers.prepare_cpu_seconds
+
+    token = set_correlation_id("upload-request-7")  # as the upload request's middleware does
+    try:
+        parallel = await post_era(engine, in_workers)
+    finally:
+        reset_correlation_id(token)
+    assert posting_workers.prepare_cpu_seconds > prepared_before  # the batches really went to the workers
+    await asyncio.to_thread(posting_workers.shutdown)
+    serial = await post_era(engine, in_process)
+
+    assert (parallel.status, parallel.claim_count) == (serial.status, serial.claim_count) == ("posted", CLAIMS)
+    a, b = await posted(engine, in_workers), await posted(engine, in_process)
+    assert a["payments"] == b["payments"]
+    assert [row[-1] for row in a["payments"]] == list(range(CLAIMS))  # written in file order
+    assert a["journal"] == b["journal"]
+    assert all(row[-1] for row in a["journal"] if row[0] != "PLB")  # each claim's journal is its payment
+    assert _comparable(a["events"]) == _comparable(b["events"])
+    assert Counter(e.event_type for e in a["events"]) == {
+        contracts.ClaimPaymentPosted.event_type: CLAIMS, contracts.ClaimDenied.event_type: CLAIMS // 25,
+        contracts.RemittanceReceived.event_type: 1, contracts.ProviderAdjustmentsPosted.event_type: 1}
+    # The ledger's payer payments add up to the check (BPR02), to the cent.
+    async with engine.connect() as conn:
+        paid, bpr02 = (await conn.execute(sa.text(
+            "SELECT sum(j.amount), r.payment_amount FROM journal_entries j JOIN remittances r ON r.id = j.remittance_id "
+            "WHERE r.id = :r AND j.account = 'payer_payment' GROUP BY r.payment_amount"),
+            {"r": parallel.remittance_id})).one()
+    assert paid == bpr02
+    # Headers as the relay publishes them: the request's correlation id, carried into the workers.
+    headers = [row.headers for row in a["events"]]
+    assert len({h["ce_id"] for h in headers}) == len(headers)
+    assert {h["ce_correlationid"] for h in headers} == {"upload-request-7"}
+
+
+async def test_an_unmatched_claim_in_a_worker_batch_holds_the_whole_transaction(engine, small_batches, workers):
+    tenant = f"held-{uuid.uuid4().hex[:8]}"
+    await seed(engine, tenant, skip=333)  # a claim of the fourth batch was never billed here
+
+    outcome = await post_era(engine, tenant)
+
+    assert outcome.status == "held"
+    assert [(p.kind, p.claim_sequence, p.patient_control_number) for p in outcome.problems] == [
+        ("claim", 333, patient_control_number(333))]
+    async with engine.connect() as conn:
+        written = (await conn.execute(sa.text(
+            "SELECT (SELECT count(*) FROM claim_payments WHERE tenant_id = :t), "
+            "(SELECT count(*) FROM journal_entries WHERE tenant_id = :t), "
+            "(SELECT count(*) FROM outbox WHERE tenant_id = :t AND event_type <> :held)"),
+            {"t": tenant, "held": contracts.RemittanceHeld.event_type})).one()
+        status = (await conn.execute(sa.select(remittances.c.status).where(
+            remittances.c.id == outcome.remittance_id))).scalar_one()
+        items = (await conn.execute(sa.select(unmatched_items.c.claim_sequence).where(
+            unmatched_items.c.remittance_id == outcome.remittance_id))).scalars().all()
+    assert tuple(written) == (0, 0, 0)
+    assert status == "held"
+    assert items == [333]
+
+
+async def test_copy_text_round_trips_through_postgresql(engine):
+    values = ["plain", "tab\there", "line\nbreak", "back\\slash", "cr\rhere", "", None, "ÉCLAIR ✓"]
+    document = {"note": 'say "hi"\\n', "list": [1, None, "x"], "text": "ÉCLAIR"}
+    async with engine.connect() as conn:
+        await conn.execute(sa.text("CREATE TEMP TABLE copy_probe (txt text, doc jsonb, bin bytea, num numeric(12,2))"))
+        lines = [pg_copy.row([value, document, value.encode() if value is not None else None, Decimal("-1.25")])
+                 for value in values]
+        await pg_copy.copy_data(conn, pg_copy.CopyData("copy_probe", ("txt", "doc", "bin", "num"), lines))
+        rows = (await conn.execute(sa.text("SELECT txt, doc, bin, num FROM copy_probe"))).all()
+    assert [row.txt for row in rows] == values
+    assert all(row.doc == document for row in rows)
+    assert [bytes(row.bin) if row.bin is not None else None for row in rows] == [
+        value.encode() if value is not None else None for value in values]
+    assert {row.num for row in rows} == {Decimal("-1.25")}
