@@ -63,6 +63,15 @@ def _cpu_seconds(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _postgres_cpu_seconds(postmaster_pid: int | None) -> float:
+    """CPU seconds of the bench's PostgreSQL: the postmaster and its backends (bench.cpu's meter)."""
+    if postmaster_pid is None:
+        return 0.0
+    from bench.cpu import CpuMeter
+
+    return CpuMeter({"postgresql": postmaster_pid}).sample().components["postgresql"]
+
+
 def _machine_busy_seconds() -> float:
     """CPU seconds the whole machine has been busy since boot (/proc/stat: all but idle and iowait)."""
     fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -99,7 +108,8 @@ def _stop_profile(profiler, path: str | None) -> None:
     print(summary.getvalue(), file=sys.stderr)
 
 
-async def _worker(database_url: str, claims: int, workers: int | None, profile: str | None = None) -> dict:
+async def _worker(database_url: str, claims: int, workers: int | None, profile: str | None = None,
+                  postgres_pid: int | None = None) -> dict:
     from openrcm_remittance.service_layer import posting_workers
     from openrcm_remittance.service_layer.era_intake import process_file
     from openrcm_remittance.service_layer.files import store_file
@@ -118,6 +128,7 @@ async def _worker(database_url: str, claims: int, workers: int | None, profile: 
         spool.flush()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         cpu_before, machine_before = _cpu_seconds(resource.RUSAGE_SELF), _machine_busy_seconds()
+        database_before = _postgres_cpu_seconds(postgres_pid)
         started = time.perf_counter()
         stored = await store_file(engine, _file_chunks(Path(spool.name)), scope=tenant_id, tenant_id=tenant_id,
                                   source="upload")
@@ -127,6 +138,7 @@ async def _worker(database_url: str, claims: int, workers: int | None, profile: 
         finished = time.perf_counter()
         _stop_profile(profiler, profile)
         cpu_main, machine_busy = _cpu_seconds(resource.RUSAGE_SELF) - cpu_before, _machine_busy_seconds() - machine_before
+        cpu_database = _postgres_cpu_seconds(postgres_pid) - database_before
     [transaction] = outcome.transactions
     async with engine.connect() as conn:
         paid = (await conn.execute(sa.text(
@@ -151,6 +163,7 @@ async def _worker(database_url: str, claims: int, workers: int | None, profile: 
             # the whole machine (PostgreSQL is most of the rest; anything else running too).
             "cpu_seconds_posting_process": round(cpu_main, 2),
             "cpu_seconds_workers": round(posting_workers.prepare_cpu_seconds, 2),
+            "cpu_seconds_postgresql": round(cpu_database, 2),
             "cpu_seconds_machine_busy": round(machine_busy, 2),
             # The largest posting worker process's peak (they have exited by now, so they count).
             "worker_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
@@ -174,6 +187,8 @@ def run(sizes: list[int], workers: int | None, profile: bool = False) -> int:
             command = [sys.executable, "-m", "bench.posting", "--worker", "--database-url", url, "--sizes", str(size)]
             if workers is not None:
                 command += ["--workers", str(workers)]
+            if stack.postgres and stack.postgres.process:
+                command += ["--postgres-pid", str(stack.postgres.process.pid)]
             if profile:
                 path = local_dir() / "bench" / f"profile-posting-{size}-{time.strftime('%Y%m%d-%H%M%S')}.prof"
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -205,12 +220,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="cProfile (CPU time) of the posting process; with --workers 0 that is all the "
                              "posting work, else the workers' part is not in it")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--postgres-pid", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     sizes = [int(part) for part in options.sizes.split(",") if part.strip()]
     if options.worker:
         print(json.dumps(asyncio.run(_worker(options.database_url, sizes[0], options.workers,
-                                             options.profile or None))))
+                                             options.profile or None, options.postgres_pid))))
         return 0
     return run(sizes, options.workers, options.profile is not None)
 

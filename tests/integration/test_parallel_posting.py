@@ -10,7 +10,10 @@ here (100 claims) so a few hundred synthetic claims span several workers' batche
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import os
+import signal
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
@@ -27,6 +30,8 @@ from openrcm_shared import pg_copy
 from openrcm_shared.contracts import remittance as contracts
 from openrcm_shared.db import create_engine
 from openrcm_shared.observability import reset_correlation_id, set_correlation_id
+from openrcm_shared.x12.reader import X12Error
+from openrcm_shared.x12.remittance_835 import parse_835
 
 pytestmark = pytest.mark.stack
 
@@ -70,15 +75,31 @@ async def seed(engine, tenant: str, *, skip: int | None = None) -> None:
         await conn.execute(expected_claims.insert(), rows)
 
 
-async def post_era(engine, tenant: str):
+def synthetic_era(**options) -> bytes:
+    return b"".join(synthetic_835(CLAIMS, lines_per_claim=2, totals=SyntheticTotals(), **options))
+
+
+async def process(engine, tenant: str, data: bytes):
     async def body():
-        for chunk in synthetic_835(CLAIMS, lines_per_claim=2, totals=SyntheticTotals()):
-            yield chunk
+        yield data
 
     stored = await store_file(engine, body(), scope=tenant, tenant_id=tenant, source="upload")
-    outcome = await era_intake.process_file(engine, stored.id)
-    (transaction,) = outcome.transactions
+    return await era_intake.process_file(engine, stored.id)
+
+
+async def post_era(engine, tenant: str):
+    (transaction,) = (await process(engine, tenant, synthetic_era())).transactions
     return transaction
+
+
+async def rows_written(engine, tenant: str) -> tuple[int, int, int]:
+    """Claim payments, journal entries and events other than RemittanceHeld the tenant has."""
+    async with engine.connect() as conn:
+        return tuple((await conn.execute(sa.text(
+            "SELECT (SELECT count(*) FROM claim_payments WHERE tenant_id = :t), "
+            "(SELECT count(*) FROM journal_entries WHERE tenant_id = :t), "
+            "(SELECT count(*) FROM outbox WHERE tenant_id = :t AND event_type <> :held)"),
+            {"t": tenant, "held": contracts.RemittanceHeld.event_type})).one())
 
 
 async def posted(engine, tenant: str) -> dict:
@@ -159,19 +180,90 @@ async def test_an_unmatched_claim_in_a_worker_batch_holds_the_whole_transaction(
     assert outcome.status == "held"
     assert [(p.kind, p.claim_sequence, p.patient_control_number) for p in outcome.problems] == [
         ("claim", 333, patient_control_number(333))]
+    assert await rows_written(engine, tenant) == (0, 0, 0)
     async with engine.connect() as conn:
-        written = (await conn.execute(sa.text(
-            "SELECT (SELECT count(*) FROM claim_payments WHERE tenant_id = :t), "
-            "(SELECT count(*) FROM journal_entries WHERE tenant_id = :t), "
-            "(SELECT count(*) FROM outbox WHERE tenant_id = :t AND event_type <> :held)"),
-            {"t": tenant, "held": contracts.RemittanceHeld.event_type})).one()
         status = (await conn.execute(sa.select(remittances.c.status).where(
             remittances.c.id == outcome.remittance_id))).scalar_one()
         items = (await conn.execute(sa.select(unmatched_items.c.claim_sequence).where(
             unmatched_items.c.remittance_id == outcome.remittance_id))).scalars().all()
-    assert tuple(written) == (0, 0, 0)
     assert status == "held"
     assert items == [333]
+
+
+async def test_a_malformed_claim_in_a_worker_batch_rejects_the_file_naming_its_segment(engine, small_batches,
+                                                                                     workers):
+    tenant = f"malformed-{uuid.uuid4().hex[:8]}"
+    await seed(engine, tenant)
+    data = synthetic_era()
+    at_date = data.index(b"DTM*472*", data.index(f"CLP*{patient_control_number(377)}*".encode()))
+    bad = data[:at_date] + b"DTM*472*20261399" + data[at_date + 16:]  # claim 377 (a worker's batch): month 13
+    expected = None
+    try:
+        list(parse_835(io.BytesIO(bad)))
+    except X12Error as error:
+        expected = (type(error), error.segment_number, error.segment_id, error.element_position)
+    assert expected is not None and expected[2] == "DTM"
+
+    outcome = await process(engine, tenant, bad)
+
+    assert outcome.status == "rejected"
+    assert (outcome.error["segment_number"], outcome.error["segment_id"], outcome.error["element_position"]) == \
+        expected[1:]
+    assert await rows_written(engine, tenant) == (0, 0, 0)
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(remittances).where(
+            remittances.c.tenant_id == tenant))).scalar_one() == 0
+
+
+async def test_a_malformed_trailer_after_the_claims_posts_nothing(engine, small_batches, workers):
+    tenant = f"trailer-{uuid.uuid4().hex[:8]}"
+    await seed(engine, tenant)
+    data = synthetic_era()
+    iea = data.rindex(b"IEA*1*")
+    bad = data[:iea] + b"IEA*2*" + data[iea + 6:]  # IEA01 counts two functional groups; there is one
+
+    outcome = await process(engine, tenant, bad)
+
+    assert outcome.status == "rejected"
+    assert outcome.error["segment_id"] == "IEA"
+    assert await rows_written(engine, tenant) == (0, 0, 0)
+
+
+async def test_a_file_of_two_transaction_sets_posts_each(engine, small_batches, workers):
+    tenant = f"two-sets-{uuid.uuid4().hex[:8]}"
+    await seed(engine, tenant)
+    data = synthetic_era(claims_per_transaction=CLAIMS // 2 + 25)
+    assert not era_intake.holds_one_transaction_set(io.BytesIO(data))
+
+    outcome = await process(engine, tenant, data)
+
+    assert [t.status for t in outcome.transactions] == ["posted", "posted"]
+    assert sum(t.claim_count for t in outcome.transactions) == CLAIMS
+    assert (await rows_written(engine, tenant))[0] == CLAIMS
+
+
+async def test_a_worker_that_dies_costs_the_posting_nothing(engine, small_batches, workers):
+    tenant = f"died-{uuid.uuid4().hex[:8]}"
+    await seed(engine, tenant)
+    victim = next(iter(workers._processes.values()))  # the pool's own bookkeeping: test only
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.join(10)
+
+    outcome = await post_era(engine, tenant)
+
+    assert (outcome.status, outcome.claim_count) == ("posted", CLAIMS)  # posted again in this process
+    assert (await rows_written(engine, tenant))[0] == CLAIMS
+    assert posting_workers.pool_for(engine) is None  # the broken pool is gone; the service starts a new one
+
+
+def test_the_quick_count_of_transaction_sets():
+    one = synthetic_era()
+    assert era_intake.holds_one_transaction_set(io.BytesIO(one))
+    spaced = one.replace(b"~", b"~\r\n")
+    assert era_intake.holds_one_transaction_set(io.BytesIO(spaced))
+    assert not era_intake.holds_one_transaction_set(io.BytesIO(one + one))  # two interchanges
+    assert not era_intake.holds_one_transaction_set(io.BytesIO(synthetic_era(claims_per_transaction=100)))
+    assert not era_intake.holds_one_transaction_set(io.BytesIO(b"not x12 at all"))
 
 
 async def test_copy_text_round_trips_through_postgresql(engine):

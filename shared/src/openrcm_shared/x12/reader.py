@@ -89,6 +89,12 @@ class X12Error(ValueError):
         self.interchange_number = interchange_number
         super().__init__(f"{self.location}: {reason}" if self.location else reason)
 
+    def __reduce__(self):
+        # Raised in a worker process (parallel posting), it must cross back whole: the default
+        # pickling would keep only the message and lose where the error is.
+        return _rebuild_error, (type(self), self.reason, self.segment_number, self.segment_id,
+                                self.element_position, self.interchange_number)
+
     @property
     def location(self) -> str:
         """"interchange 1, segment 29 (SE), element SE01" — the parts that are known."""
@@ -100,6 +106,12 @@ class X12Error(ValueError):
         if self.element_position is not None:
             parts.append(f"element {self.segment_id or ''}{self.element_position:02d}")
         return ", ".join(parts)
+
+
+def _rebuild_error(error_class: type[X12Error], reason: str, segment_number, segment_id, element_position,
+                   interchange_number) -> X12Error:
+    return error_class(reason, segment_number=segment_number, segment_id=segment_id,
+                       element_position=element_position, interchange_number=interchange_number)
 
 
 class X12SyntaxError(X12Error):

@@ -563,3 +563,14 @@ def test_an_error_inside_a_fragment_names_its_place_in_the_file():
         list(parse_835(io.BytesIO(bad.encode())))
     assert (raised.value.segment_number, raised.value.segment_id, raised.value.element_position) == (
         whole.value.segment_number, whole.value.segment_id, whole.value.element_position)
+
+
+def test_an_x12_error_crosses_processes_with_its_location():
+    import pickle
+
+    error = X12DataError("date is not valid", segment_number=17, segment_id="DTM", element_position=2,
+                         interchange_number=1)
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is X12DataError
+    assert (again.reason, again.segment_number, again.segment_id, again.element_position, again.interchange_number,
+            str(again)) == ("date is not valid", 17, "DTM", 2, 1, str(error))

@@ -6,14 +6,23 @@
    webhook, which names no practice — to the practice whose claims it pays (CLP01); its payer is
    REF*2U when the payer sends it, else the payer the matched claims were billed to, else TRN03.
 3. The file is read again and each transaction set posted on its own, all or nothing.
+
+A file holding a single transaction set (the usual ERA) is read once only: its one posting
+transaction commits after the whole file, envelope trailers included, has been read, so a
+malformed file still posts nothing and is refused the same way. This saves reading a large ERA
+twice in the posting's process (about a tenth of its time).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from collections import Counter
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import chain
 from typing import IO
 from uuid import UUID
 
@@ -24,9 +33,11 @@ from openrcm_remittance.adapters.tables import expected_claims, remittance_files
 from openrcm_remittance.service_layer.era_posting import (
     CLAIM_BATCH, UNASSIGNED_TENANT, TransactionOutcome, TransactionTarget, drain, manual_matches, post_transaction,
 )
-from openrcm_remittance.service_layer.files import spool_file
+from openrcm_remittance.service_layer.files import CHUNK_BYTES, spool_file
 from openrcm_shared.x12.reader import X12Error
-from openrcm_shared.x12.remittance_835 import Remittance835, stream_835, stream_835_fragments
+from openrcm_shared.x12.remittance_835 import ClaimFragment, Remittance835, stream_835, stream_835_fragments
+
+log = logging.getLogger(__name__)
 
 SAMPLE_CLAIMS = 50
 # A file claimed for processing by a process that died is taken over after this long.
@@ -105,10 +116,35 @@ async def process_file(engine: AsyncEngine, file_id: UUID) -> FileOutcome | None
     another process has the file."""
     if not await claim_file(engine, file_id):
         return None
+    try:
+        return await _process_claimed_file(engine, file_id)
+    except BrokenProcessPool:
+        # A posting worker died mid-posting: that transaction rolled back and the pool is gone, so
+        # the file is posted again here, in this process (what was committed before is skipped as
+        # a duplicate payment).
+        log.error("posting worker died; posting the file again in the service's process",
+                  extra={"file_id": str(file_id)})
+        return await _process_claimed_file(engine, file_id)
+
+
+async def _process_claimed_file(engine: AsyncEngine, file_id: UUID) -> FileOutcome:
     async with engine.connect() as conn:
         stored = (await conn.execute(sa.select(remittance_files).where(remittance_files.c.id == file_id))).one()
     spool = await spool_file(engine, file_id)
     try:
+        if await asyncio.to_thread(holds_one_transaction_set, spool):
+            try:
+                outcomes = [await _post_in_one_pass(engine, file_id, stored.tenant_id, spool)]
+            except X12Error as exc:
+                error = x12_error_detail(exc)
+                await _record(engine, file_id, "rejected", [], error)
+                return FileOutcome(file_id, "rejected", [], error)
+            except _MoreThanOneTransactionSet:
+                outcomes = None  # rolled back: post it the two-pass way below
+            if outcomes is not None:
+                await _record(engine, file_id, "processed", outcomes, None)
+                return FileOutcome(file_id, "processed", outcomes)
+            spool.seek(0)
         try:
             scans = await asyncio.to_thread(scan_file, spool)
         except X12Error as exc:
@@ -130,6 +166,74 @@ async def process_file(engine: AsyncEngine, file_id: UUID) -> FileOutcome | None
         spool.close()
     await _record(engine, file_id, "processed", outcomes, None)
     return FileOutcome(file_id, "processed", outcomes)
+
+
+_ISA_LENGTH = 106  # ISA is fixed-width: its element separator is byte 4, its terminator byte 106
+_MATCH_SPAN = 40  # longest "~ ISA*" the count looks for, blanks between segments included
+
+
+class _MoreThanOneTransactionSet(Exception):
+    """The one-pass path met a second transaction set the quick count did not see."""
+
+
+def holds_one_transaction_set(spool: IO[bytes]) -> bool:
+    """True when the file looks like one interchange holding one transaction set, by counting the
+    segments that start with ST and ISA (a terminator cannot occur inside an element, so "~ST*"
+    only starts a segment). A quick look, not a parse: anything unusual answers False and the
+    two-pass path reads the file; a second transaction set it missed is found while posting, which
+    then starts over on the two-pass path. The spool is rewound."""
+    spool.seek(0)
+    head = spool.read(_ISA_LENGTH + 8).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if len(head) < _ISA_LENGTH or not head.startswith(b"ISA"):
+        spool.seek(0)
+        return False
+    separator, terminator = head[3:4], head[_ISA_LENGTH - 1:_ISA_LENGTH]
+    starts = re.compile(re.escape(terminator) + rb"\s{0,32}(ST|ISA)" + re.escape(separator))
+    counts = {b"ST": 0, b"ISA": 1}
+    spool.seek(0)
+    pending = b""
+    while chunk := spool.read(CHUNK_BYTES):
+        text = pending + chunk
+        settled = len(text) - _MATCH_SPAN  # matches starting before this cannot grow with more input
+        for match in starts.finditer(text, 0, len(text)):
+            if match.start() >= settled:
+                break
+            counts[match.group(1)] += 1
+        pending = text[max(settled, 0):]
+    for match in starts.finditer(pending):
+        counts[match.group(1)] += 1
+    spool.seek(0)
+    return counts == {b"ST": 1, b"ISA": 1}
+
+
+def _first_claims(fragment: ClaimFragment | None) -> list[str]:
+    """CLP01 of the first claims of a fragment (to attribute the transaction set)."""
+    if fragment is None:
+        return []
+    clp = "CLP" + fragment.delimiters.element
+    return [piece.split(fragment.delimiters.element)[1]
+            for piece in fragment.text.split(fragment.delimiters.segment, SAMPLE_CLAIMS * 40)
+            if piece.startswith(clp)][:SAMPLE_CLAIMS]
+
+
+async def _post_in_one_pass(engine: AsyncEngine, file_id: UUID, tenant_id: str | None,
+                            spool: IO[bytes]) -> TransactionOutcome:
+    """Attribute and post the file's one transaction set while reading it; raises X12Error (nothing
+    posted) if any of the file is malformed, its trailers included."""
+    streams = stream_835_fragments(spool, CLAIM_BATCH)
+    stream = await asyncio.to_thread(next, streams)
+    first = await asyncio.to_thread(next, stream.claims, None)
+    scan = TransactionScan(stream.remittance, first.claim_count if first else 0, _first_claims(first))
+    owner, billed_payer = await _owners(engine, scan, tenant_id)
+    target = TransactionTarget(tenant_id=owner, payer_id=payer_id_of(scan.header, billed_payer),
+                               file_id=file_id, transaction_index=0)
+    claims = chain((first,), stream.claims) if first is not None else stream.claims
+
+    async def rest_of_file_is_well_formed() -> None:
+        if await asyncio.to_thread(next, streams, None) is not None:
+            raise _MoreThanOneTransactionSet()
+
+    return await post_transaction(engine, target, stream.remittance, claims, before_commit=rest_of_file_is_well_formed)
 
 
 async def _record(engine: AsyncEngine, file_id: UUID, status: str, outcomes: list[TransactionOutcome],

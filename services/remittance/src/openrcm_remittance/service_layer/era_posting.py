@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -192,7 +192,9 @@ class _ClaimPoster:
 
 
 async def post_transaction(engine: AsyncEngine, target: TransactionTarget, header: Remittance835,
-                           claims: Iterator[ClaimPayment], conn: AsyncConnection | None = None) -> TransactionOutcome:
+                           claims: Iterator[ClaimPayment] | Iterator[ClaimFragment],
+                           conn: AsyncConnection | None = None,
+                           before_commit: Callable[[], Awaitable[None]] | None = None) -> TransactionOutcome:
     """Post one transaction set whose claims come from `claims` (read lazily; PLBs are on `header`
     once they are exhausted). Posted, held or duplicate — never half-posted.
 
@@ -211,6 +213,8 @@ async def post_transaction(engine: AsyncEngine, target: TransactionTarget, heade
     async with engine.connect() as conn:
         transaction = await conn.begin()
         posted = await _attempt(engine, conn, target, header, claims, outcome)
+        if before_commit is not None:
+            await before_commit()  # raises (and so rolls back) when what follows in the file is malformed
         await (transaction.commit() if posted else transaction.rollback())
     if outcome.status == "held":
         await _hold(engine, target, header, outcome)

@@ -11,7 +11,8 @@ transaction, in file order. All or nothing still holds: workers read, they never
 everything in the service's own process). They are started with the service (so the first large ERA
 does not wait for them) in the "spawn" way: a fork of a process running an event loop, threads and
 open connections is not safe. A worker that dies breaks the pool; the posting that was using it
-fails and rolls back (its file is posted again later), and the next posting starts a new pool.
+fails and rolls back (its file is posted again later), postings run in the service's own process
+until `keep_workers` has started a new pool (within RESTART_SECONDS).
 """
 
 from __future__ import annotations
@@ -108,11 +109,22 @@ async def run_in_worker(pool: ProcessPoolExecutor, job: BatchJob) -> BatchResult
     return result
 
 
+RESTART_SECONDS = 30.0
+
+
 async def keep_workers(runtime) -> None:
-    """Background task of the service: the pool lives as long as the service does."""
+    """Background task of the service: the pool lives as long as the service does, and is started
+    again when a dead worker broke it (meanwhile postings run in the service's own process)."""
+    if configured_workers() == 0:
+        return
     try:
-        await asyncio.to_thread(start, runtime.engine)
-        await asyncio.Event().wait()
+        while True:
+            if pool_for(runtime.engine) is None:
+                try:
+                    await asyncio.to_thread(start, runtime.engine)
+                except Exception:
+                    log.exception("could not start the posting workers; posting in the service's process")
+            await asyncio.sleep(RESTART_SECONDS)
     finally:
         await asyncio.to_thread(shutdown)
 
