@@ -80,6 +80,11 @@ def parser() -> argparse.ArgumentParser:
                              "(its figures are not benchmark figures)")
     intake.add_argument("--profile-seconds", type=_positive(float), default=defaults.profile_seconds,
                         metavar="SECONDS", help=f"length of the profiled run (default: {defaults.profile_seconds:g})")
+    intake.add_argument("--clearinghouse-validator", choices=("pyx12", "envelope"),
+                        default=defaults.clearinghouse_validator,
+                        help="the clearinghouse simulator's front-end check of each 837: pyx12 (default, the "
+                             "headline figures) or envelope (only what the project's X12 reader checks; a "
+                             "secondary figure, labelled as such, without the simulated external party's pyx12 CPU)")
     posting = commands.add_parser(
         "posting", help="835 posting into PostgreSQL: claim payments/s and a 100,000-claim ERA end to end",
         description="Stores and posts synthetic 835 ERAs with the remittance service's own functions on an "
@@ -108,7 +113,8 @@ def main(argv: list[str]) -> int:
             rates=args.rates, duration=args.duration, workers=args.workers, closed_loop=args.closed_loop,
             max_requests=args.max_requests, connections=args.connections, request_timeout=args.request_timeout,
             drain_timeout=args.drain_timeout, warmup=args.warmup, pause=max(0.0, args.pause),
-            profile=args.profile, profile_seconds=args.profile_seconds)
+            profile=args.profile, profile_seconds=args.profile_seconds,
+            clearinghouse_validator=args.clearinghouse_validator)
         return run_intake(options, argv)
     if args.command == "posting":
         from bench.posting import run

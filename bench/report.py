@@ -34,10 +34,15 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 def header(machine: dict, options) -> str:
     rates = ", ".join(f"{r:g}" for r in options.rates) or "none"
     closed = f"; closed loop {options.workers} workers" if options.closed_loop else ""
+    validator = getattr(options, "clearinghouse_validator", "pyx12")
+    simulator = ("clearinghouse simulator validates with pyx12 (headline figures)" if validator == "pyx12" else
+                 f"clearinghouse simulator validates with '{validator}', NOT pyx12: a secondary figure, "
+                 f"without the simulated clearinghouse's pyx12 CPU")
     return (f"OpenRCM intake benchmark: POST /v1/encounters\n"
             f"Machine: {describe_one_line(machine)}\n"
             f"Open loop at {rates} claims/s{closed}; {options.duration:g} s per run, "
-            f"at most {options.max_requests} requests per run\n")
+            f"at most {options.max_requests} requests per run\n"
+            f"{simulator}\n")
 
 
 def run_line(run: dict) -> str:
@@ -97,6 +102,10 @@ def render(results: dict) -> str:
            f"Machine: {describe_one_line(results['machine'])}; load average at end "
            f"{' '.join(str(x) for x in results.get('load_average_at_end', []))}; "
            f"client event loop {results.get('event_loop', '?')}"]
+    validator = results.get("options", {}).get("clearinghouse_validator", "pyx12")
+    if validator != "pyx12":
+        out.append(f"SECONDARY FIGURES: the clearinghouse simulator validated with '{validator}', not pyx12 "
+                   f"(--clearinghouse-validator); the headline figures are those with pyx12")
     if results.get("aborted"):
         out.append(f"ABORTED: {results['aborted']} (figures below cover the runs that finished)")
     if runs:

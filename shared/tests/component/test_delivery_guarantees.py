@@ -363,3 +363,39 @@ async def test_a_failure_inside_a_shared_transaction_costs_no_other_event_its_ef
     assert await inbox_transactions(engine, [before, after]) == 2
     dead = await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq_topic(topic, GROUP)])
     assert [header(d.headers, "ce_id") for d in dead] == [str(broken.id)]
+
+
+async def publish_again(producer: AIOKafkaProducer, topic: str, event, envelope) -> None:
+    """The same event under the same ce_id: a redelivery, as a relay that crashed before marking sends it."""
+    headers = [(k, v.encode() if isinstance(v, str) else v)
+               for k, v in outbox_row(event, envelope, "test")["headers"].items()]
+    await producer.send_and_wait(topic, value=event.model_dump_json().encode(), key=event.key().encode(),
+                                 headers=headers)
+
+
+async def test_duplicates_inside_a_shared_run_are_applied_once(infra, engine, producer, topic, tenant):
+    # The run's inbox rows are written by one statement: an event applied before, and one that
+    # comes twice in the same run, must still be duplicates, in record order.
+    seen = payment_posted(tenant, "PAT-SEEN", "1.00")
+    seen_envelope = build_envelope(seen, source="/test")
+    async with engine.begin() as conn:  # applied by an earlier run
+        await conn.execute(sa.text("INSERT INTO inbox (consumer_group, event_id, event_type) "
+                                   "VALUES (:group, :id, :type)"),
+                           {"group": GROUP, "id": seen_envelope.id, "type": seen_envelope.type})
+    await publish_again(producer, topic, seen, seen_envelope)
+    twice = payment_posted(tenant, "PAT-TWICE", "3.00")
+    twice_envelope = await publish(producer, topic, twice)
+    await publish_again(producer, topic, twice, twice_envelope)
+    last = await publish(producer, topic, payment_posted(tenant, "PAT-LAST", "5.00"))
+    consumer, task = await start_consumer(infra, engine, producer, topic)
+    try:
+        async def settled():
+            assert await committed_offset(consumer, topic) == 4
+            return True
+        await eventually(settled)
+    finally:
+        await stop_consumer(consumer, task)
+    assert consumer.outcomes == ["duplicate", "processed", "duplicate", "processed"], consumer.outcomes
+    entries, _ = await ledger(engine, tenant)
+    assert sorted(entries) == [Decimal("3.00"), Decimal("5.00")]
+    assert await inbox_transactions(engine, [twice_envelope, last]) == 1

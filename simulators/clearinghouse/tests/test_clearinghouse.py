@@ -314,3 +314,54 @@ async def test_rules_come_from_the_rules_file_named_in_the_environment(tmp_path,
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim.test") as client:
             assert (await client.get("/v1/rules")).json() == [REJECT_ACME_REJ_MEMBERS]
+
+
+# --- the benchmark-only "envelope" front end (CLEARINGHOUSE_FRONT_END_VALIDATOR) -------------------
+
+def test_the_front_end_validator_is_pyx12_unless_the_environment_says_otherwise():
+    assert Settings.from_env({}).front_end_validator == "pyx12"
+    assert Settings.from_env({"CLEARINGHOUSE_FRONT_END_VALIDATOR": "envelope"}).front_end_validator == "envelope"
+    with pytest.raises(ValueError):
+        Settings.from_env({"CLEARINGHOUSE_FRONT_END_VALIDATOR": "none"})
+
+
+async def envelope_clearinghouse(receiver):
+    from openrcm_clearinghouse_sim.main import create_app
+
+    settings = Settings(webhook_url=receiver.url, webhook_secrets=(WEBHOOK_SECRET,), front_end_validator="envelope",
+                        delivery=DeliveryPolicy(max_attempts=3, base_delay_seconds=0.02, max_delay_seconds=0.1,
+                                                max_elapsed_seconds=10, request_timeout_seconds=5))
+    return create_app(settings)
+
+
+async def test_envelope_front_end_accepts_a_clean_file_without_running_pyx12(receiver, monkeypatch):
+    from openrcm_clearinghouse_sim import batches
+
+    def no_pyx12(text):  # noqa: ANN001
+        raise AssertionError("pyx12 ran on a file the strict reader had read")
+
+    monkeypatch.setattr(batches, "validate_interchange", no_pyx12)
+    app = await envelope_clearinghouse(receiver)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim.test") as client:
+            x12 = file_837(professional("PCN0901"), professional("PCN0902", payer=BLUE), claims_per_transaction=1)
+            view = await settled_batch(client, (await submit(client, x12, "envelope-clean")).json()["batch_id"])
+    [ack] = parse_999(view["acknowledgements_999"][0])
+    assert {n: ts.status for n, ts in ack.by_control_number().items()} == {
+        "0001": AcknowledgmentCode.ACCEPTED, "0002": AcknowledgmentCode.ACCEPTED}
+    claims = {c.patient_control_number: c for r in parse_277ca(view["claim_acknowledgement_277ca"]) for c in r.claims}
+    assert set(claims) == {"PCN0901", "PCN0902"} and all(c.accepted for c in claims.values())
+    assert pyx12_errors(view["acknowledgements_999"][0]) == []
+
+
+async def test_envelope_front_end_still_sends_a_file_the_reader_refuses_to_pyx12(receiver):
+    # The same sample as above (wrong SE01, missing segments): the 999 is pyx12's, as by default.
+    x12 = (SAMPLES / "837_5010" / "x12_segment_errors.txt").read_text(encoding="ascii")
+    app = await envelope_clearinghouse(receiver)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim.test") as client:
+            view = await settled_batch(client, (await submit(client, x12, "envelope-broken")).json()["batch_id"])
+    [ack] = parse_999(view["acknowledgements_999"][0])
+    rejected = ack.by_control_number()["987654"]
+    assert (rejected.status, rejected.error_codes) == (AcknowledgmentCode.REJECTED, ("4", "5"))
+    assert view["claim_acknowledgement_277ca"] is None

@@ -16,9 +16,11 @@ record to `<topic>.<group>.dlq` with error headers, and then the offset is commi
 Group commit: consecutive records of a partition batch that are valid and handled (up to
 MAX_RECORDS_PER_TRANSACTION) share one transaction, each with its own inbox row, committed
 before the offset: the same guarantees, without a transaction (and a pool checkout) per event,
-which was most of a consumer's cost per event under load. If anything in such a run fails, the
-whole run is rolled back and its records are applied again one transaction each, with the
-retries and the DLQ above, so a failure never costs another record its effects.
+which was most of a consumer's cost per event under load. The run's inbox rows are inserted by
+one statement at the start of its transaction, and an event whose row was already there is a
+duplicate, as with one insert per event. If anything in such a run fails, the whole run is
+rolled back and its records are applied again one transaction each, with the retries and the
+DLQ above, so a failure never costs another record its effects.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from opentelemetry import trace
 from pydantic import ValidationError
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -90,10 +94,20 @@ class Subscription:
     handler: Handler
 
 
-# Built once: runs for every event consumed.
+# Built once: runs for every event applied in a transaction of its own.
 _CLAIM_INBOX_ROW = (pg_insert(inbox).values(consumer_group=sa.bindparam("consumer_group"),
                                             event_id=sa.bindparam("event_id"), event_type=sa.bindparam("event_type"))
                     .on_conflict_do_nothing().returning(inbox.c.event_id))
+
+
+# A run's inbox rows in one statement: the ids it returns are the events not seen before.
+_CLAIM_INBOX_ROWS = sa.text(
+    "INSERT INTO inbox (consumer_group, event_id, event_type) "
+    "SELECT :consumer_group, claimed.event_id, claimed.event_type "
+    "FROM unnest(CAST(:event_ids AS uuid[]), CAST(:event_types AS text[])) AS claimed(event_id, event_type) "
+    "ON CONFLICT DO NOTHING RETURNING event_id::text"
+).bindparams(sa.bindparam("event_ids", type_=pg.ARRAY(pg.UUID(as_uuid=True))),
+             sa.bindparam("event_types", type_=pg.ARRAY(sa.Text)))
 
 
 class _RunAborted(Exception):
@@ -103,22 +117,38 @@ class _RunAborted(Exception):
 class _SharedTransaction:
     """One transaction for a run of records, begun when the first of them needs the database."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, group_id: str, events: dict[UUID, str]) -> None:
         self.engine = engine
+        self.group_id = group_id
+        self.events = events  # event id -> type of every handled record of the run, in order
+        self.first_seen: set[UUID] = set()  # of those, the ones this run's inbox insert claimed
         self.conn: AsyncConnection | None = None
         self.staged = False
         self.metrics: list[Callable[[], None]] = []  # recorded once committed
 
     async def connection(self) -> AsyncConnection:
+        """The run's transaction, begun with the inbox rows of all its handled events."""
         if self.conn is None:
             conn = await self.engine.connect()
             try:
                 await conn.begin()
+                claimed = await conn.execute(_CLAIM_INBOX_ROWS, {
+                    "consumer_group": self.group_id, "event_ids": list(self.events),
+                    "event_types": list(self.events.values())})
+                self.first_seen = {UUID(row[0]) for row in claimed}
             except BaseException:
                 await conn.close()
                 raise
             self.conn = conn
         return self.conn
+
+    def claim(self, event_id: UUID) -> bool:
+        """True the first time the run applies this event and its inbox row was new; False for a
+        duplicate (applied before, or earlier in this run)."""
+        if event_id in self.first_seen:
+            self.first_seen.discard(event_id)
+            return True
+        return False
 
     async def commit(self) -> None:
         if self.conn is not None:
@@ -259,7 +289,12 @@ class InboxConsumer:
 
     async def _apply_run(self, run: list[ConsumerRecord]) -> bool:
         """Apply `run` in one transaction; False (all of it rolled back) if any record failed."""
-        self._shared = _SharedTransaction(self.engine)
+        events = {}
+        for record in run:
+            envelope, data = self._parsed.get(id(record), (None, None))
+            if data is not None:
+                events.setdefault(envelope.id, envelope.type)
+        self._shared = _SharedTransaction(self.engine, self.group_id, events)
         try:
             for record in run:
                 await self.process(record)
@@ -368,11 +403,16 @@ class InboxConsumer:
 
     async def _apply_on(self, conn: AsyncConnection, envelope: Envelope, data: IntegrationEvent,
                         subscription: Subscription) -> "HandlerContext | None":
-        """The inbox row, then the handler, on `conn`; None when the inbox already had the event."""
-        claimed = await conn.execute(_CLAIM_INBOX_ROW, {"consumer_group": self.group_id, "event_id": envelope.id,
-                                                        "event_type": envelope.type})
-        if claimed.first() is None:
-            return None
+        """The inbox row, then the handler, on `conn`; None when the inbox already had the event.
+        In a shared run the row was inserted with the run's others when its transaction began."""
+        if self._shared is not None and envelope.id in self._shared.events:
+            if not self._shared.claim(envelope.id):
+                return None
+        else:
+            claimed = await conn.execute(_CLAIM_INBOX_ROW, {"consumer_group": self.group_id,
+                                                            "event_id": envelope.id, "event_type": envelope.type})
+            if claimed.first() is None:
+                return None
         context = HandlerContext(conn=conn, envelope=envelope, source=self.source, aggregate_type=self.aggregate_type)
         await subscription.handler(context, data)
         if self._shared is not None and context.staged:

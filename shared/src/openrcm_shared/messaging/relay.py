@@ -20,6 +20,7 @@ import zlib
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,6 +28,17 @@ from openrcm_shared.messaging.tables import outbox
 from openrcm_shared.observability import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
+
+# Built once (they run for every batch of every service). Marking by `id = ANY(:ids)` is one
+# statement text whatever the batch size: `IN (...)` rendered a new text, and so a new prepared
+# statement and plan in PostgreSQL, for every distinct number of rows.
+_UNPUBLISHED = (sa.select(outbox.c.id, outbox.c.topic, outbox.c.aggregate_id, outbox.c.payload, outbox.c.headers)
+                .where(outbox.c.published_at.is_(None))
+                .order_by(outbox.c.id)
+                .limit(sa.bindparam("batch_size")))
+_MARK_PUBLISHED = (outbox.update()
+                   .where(outbox.c.id == sa.any_(sa.bindparam("ids", type_=pg.ARRAY(sa.BigInteger))))
+                   .values(published_at=sa.func.now()))
 
 
 class OutboxRelay:
@@ -107,12 +119,7 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch of unpublished rows; returns how many were published and marked."""
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(
-                sa.select(outbox.c.id, outbox.c.topic, outbox.c.aggregate_id, outbox.c.payload, outbox.c.headers)
-                .where(outbox.c.published_at.is_(None))
-                .order_by(outbox.c.id)
-                .limit(self.batch_size)
-            )).all()
+            rows = (await conn.execute(_UNPUBLISHED, {"batch_size": self.batch_size})).all()
         if not rows:
             return 0
         acked = await self.publish(rows)
@@ -140,8 +147,7 @@ class OutboxRelay:
 
     async def mark_published(self, ids: list[int]) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(
-                outbox.update().where(outbox.c.id.in_(ids)).values(published_at=sa.func.now()))
+            await conn.execute(_MARK_PUBLISHED, {"ids": ids})
 
     async def record_backlog(self) -> None:
         async with self.engine.connect() as conn:

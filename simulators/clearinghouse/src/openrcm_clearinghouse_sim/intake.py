@@ -133,11 +133,17 @@ def read_837_file(raw_x12: bytes) -> list[ReceivedInterchange]:
     (IK5*R*4 for a bad SE01). So on a reader error the file is read again with pyx12's tolerant
     tokenizer, and pyx12's findings on the original text go into the 999. Only a file neither can
     tokenize (no ISA, unknown ISA12) is unreadable."""
+    return read_837_file_checked(raw_x12)[0]
+
+
+def read_837_file_checked(raw_x12: bytes) -> tuple[list[ReceivedInterchange], bool]:
+    """`read_837_file`, and whether the project's strict reader read the file without a finding
+    (False: it was read with pyx12's tolerant tokenizer instead)."""
     try:
-        return _collect(_strict_segments(raw_x12))
+        return _collect(_strict_segments(raw_x12)), True
     except X12Error as strict_failure:
         try:
-            return _collect(_tolerant_segments(raw_x12))
+            return _collect(_tolerant_segments(raw_x12)), False
         except (pyx12.errors.X12Error, UnreadableFile):
             raise UnreadableFile(str(strict_failure)) from None
 

@@ -52,7 +52,8 @@ def create_app(settings: Settings | None = None, *, http_client: httpx.AsyncClie
             identity=ClearinghouseIdentity(settings.clearinghouse_name, ControlNumbers()), sender=sender,
             rules=load_rules(settings.rules_file),
             adjudication_rules=load_adjudication_rules(settings.adjudication_rules_file),
-            adjudication_delay_seconds=settings.adjudication_delay_seconds)
+            adjudication_delay_seconds=settings.adjudication_delay_seconds,
+            front_end_validator=settings.front_end_validator)
         tasks = {"validation": asyncio.create_task(clearinghouse.run_validation(), name="validation"),
                  "delivery": asyncio.create_task(sender.run(), name="delivery")}
         app.state.clearinghouse, app.state.tasks = clearinghouse, tasks

@@ -178,3 +178,17 @@ def _loop_identifier(loop_id: str | None) -> str | None:
 
 def _unique(codes) -> tuple[str, ...]:  # noqa: ANN001
     return tuple(dict.fromkeys(codes))
+
+
+def envelope_findings(groups) -> InterchangeFindings:  # noqa: ANN001 - intake.ReceivedGroup (no import cycle)
+    """Findings for groups the strict reader has read without a finding: every transaction set
+    accepted, and AK905=5 when GE01 does not count the transaction sets. Nothing else is
+    checked (no usage, code values or loop structure): this is the benchmark-only "envelope"
+    front end (settings.FRONT_END_VALIDATORS), not what a clearinghouse does."""
+    found = []
+    for group in groups:
+        codes = ("5",) if group.declared_transaction_sets not in (None, len(group.transaction_sets)) else ()
+        found.append(GroupFindings(group.control_number.strip(), codes,
+                                   [TransactionSetFindings(ts.control_number.strip(), (), ())
+                                    for ts in group.transaction_sets]))
+    return InterchangeFindings((), found)

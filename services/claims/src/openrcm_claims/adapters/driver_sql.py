@@ -9,9 +9,11 @@ compiled once for the asyncpg dialect, and each call binds its values through th
 processors SQLAlchemy would apply (JSON is serialised the same way, for the codecs SQLAlchemy
 installs on its connections).
 
-They run inside the caller's transaction: the connection's transaction must already have begun
-(any SQLAlchemy statement on it begins it); running one outside a transaction would commit on
-its own, so that is refused.
+They run inside the caller's transaction: the SQLAlchemy connection must be in a transaction
+(`engine.begin()`, or `conn.begin()`); running one outside a transaction would commit on its
+own, so that is refused. SQLAlchemy's asyncpg adapter issues the real BEGIN lazily, before its
+first statement; when a driver statement comes first, `driver` has the adapter begin it, so the
+adapter still owns the transaction and SQLAlchemy's COMMIT or ROLLBACK ends it.
 """
 
 from __future__ import annotations
@@ -45,11 +47,28 @@ class DriverStatement:
 
 
 async def driver(conn: AsyncConnection) -> asyncpg.Connection:
-    """The asyncpg connection under `conn`, which must be inside a begun transaction."""
-    connection = (await conn.get_raw_connection()).driver_connection
-    if not connection.is_in_transaction():
+    """The asyncpg connection under `conn`, which must be inside a transaction; BEGIN is sent now
+    if SQLAlchemy has not sent it yet."""
+    if not conn.in_transaction():
         raise RuntimeError("driver statements run only inside a begun transaction")
+    adapted = (await conn.get_raw_connection()).dbapi_connection  # SQLAlchemy's asyncpg adapter
+    connection = adapted.driver_connection
+    if not connection.is_in_transaction():
+        # What the adapter does itself before its first statement (SQLAlchemy 2.1, pinned in
+        # uv.lock; tests/unit/test_driver_statements.py breaks if that changes): the
+        # transaction is the adapter's, so SQLAlchemy's COMMIT or ROLLBACK ends it.
+        await adapted._start_transaction()
+        if not connection.is_in_transaction():
+            raise RuntimeError("the connection did not begin a transaction")
     return connection
+
+
+def record_type(name: str, table) -> type:
+    """A named tuple of `table`'s columns, for rows read by driver statements: callers read
+    columns by attribute, as they would on a SQLAlchemy Row."""
+    from collections import namedtuple
+
+    return namedtuple(name, [column.name for column in table.columns])
 
 
 async def fetch(conn: AsyncConnection, statement: DriverStatement, params: Mapping[str, Any]) -> list[asyncpg.Record]:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from openrcm_claims.adapters.driver_sql import DriverStatement, fetch, record_type
 from openrcm_claims.adapters.tables import coverages, patients, payers, providers, service_facilities
 from openrcm_claims.entrypoints.party_schemas import (
     CoverageRecordIn, CoverageRecordOut, FacilityRecordIn, ProviderRecordIn,
@@ -39,16 +40,19 @@ def invalid(problems: list[tuple[str, str]], title: str = "The request has inval
                    errors=[field_error(pointer, message) for pointer, message in problems])
 
 
-# Built once: every claim taken in looks its payer up (a statement built per call costs more CPU
-# in SQLAlchemy than the query does in PostgreSQL). It is the intake transaction's first
-# statement, so it also begins that transaction for the driver statements after it.
-_PAYER = sa.select(payers).where(payers.c.tenant_id == sa.bindparam("tenant_id"),
-                                 payers.c.payer_id == sa.bindparam("payer_id"))
+# Every claim taken in looks its payer up: a driver statement (adapters.driver_sql), since
+# SQLAlchemy's execution layer cost more CPU than the query does in PostgreSQL. It is the intake
+# transaction's first statement, so it also sends that transaction's BEGIN.
+_PAYER = DriverStatement(sa.select(payers).where(payers.c.tenant_id == sa.bindparam("tenant_id"),
+                                                 payers.c.payer_id == sa.bindparam("payer_id")))
+PayerRow = record_type("PayerRow", payers)
 
 
-async def require_payer(conn, tenant_id: str, payer_id: str, pointer: str):
-    """The payer's registry row; 422 naming the field when it is not in this practice's registry."""
-    known = (await conn.execute(_PAYER, {"tenant_id": tenant_id, "payer_id": payer_id})).first()
+async def require_payer(conn, tenant_id: str, payer_id: str, pointer: str) -> PayerRow:
+    """The payer's registry row; 422 naming the field when it is not in this practice's registry.
+    `conn` must be in a transaction (every caller writes after it)."""
+    found = await fetch(conn, _PAYER, {"tenant_id": tenant_id, "payer_id": payer_id})
+    known = PayerRow(*found[0]) if found else None
     if known is None:
         raise Problem(422, "Unknown payer", f"Payer {payer_id!r} is not registered; PUT /v1/payers/{payer_id} first.",
                       type_="unknown-payer", errors=[field_error(pointer, "unknown payer")])

@@ -72,6 +72,9 @@ class EnrollmentSpans:
                    for n, p, start, end in self.spans)
 
 
+NO_ENROLLMENTS = EnrollmentSpans(())
+
+
 async def _enrollments(conn: AsyncConnection, tenant_id: str, npis: list[str], payer_id: str) -> EnrollmentSpans:
     return EnrollmentSpans(tuple(await claim_writes.enrollment_spans(conn, tenant_id, npis, payer_id)))
 
@@ -153,10 +156,13 @@ async def scrub_encounter(conn: AsyncConnection, *, tenant_id: str, encounter: E
     """(rule set version, hits as dicts) for one claim version; reads enrollments, writes nothing."""
     rendering = encounter.attending_provider if encounter.institutional_claim else encounter.rendering_provider
     npis = [p.npi for p in (encounter.billing_provider, rendering) if p is not None]
+    # Only ENROLL.NOT_ENROLLED reads enrollments, and only for a payer that requires enrollment:
+    # for the others the lookup (a statement on every claim taken in) would be read for nothing.
+    enrollments = (await _enrollments(conn, tenant_id, npis, payer.payer_id) if payer.enrollment_required
+                   else NO_ENROLLMENTS)
     result = scrub(scrub_view(encounter, patient_control_number=patient_control_number, total_charge=total_charge,
                               payer=payer, prior_adjudications=prior_adjudications),
-                   today=date.today(), code_sets=await ready_code_sets(),
-                   enrollments=await _enrollments(conn, tenant_id, npis, payer.payer_id))
+                   today=date.today(), code_sets=await ready_code_sets(), enrollments=enrollments)
     return result.rule_set_version, [{"rule_id": h.rule_id, "severity": h.severity, "message": h.message,
                                       "pointer": h.pointer} for h in result.hits]
 
