@@ -19,11 +19,12 @@ from collections import Counter
 from datetime import datetime, timezone
 from decimal import Decimal
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 
 from bench.x12_835 import SyntheticTotals, billed_lines, patient_control_number, synthetic_835
-from openrcm_remittance.adapters.tables import expected_claims, remittances, unmatched_items
+from openrcm_remittance.adapters.tables import expected_claims, journal_entries, remittances, unmatched_items
 from openrcm_remittance.service_layer import era_intake, posting_workers
 from openrcm_remittance.service_layer.files import store_file
 from openrcm_shared import pg_copy
@@ -280,3 +281,28 @@ async def test_copy_text_round_trips_through_postgresql(engine):
     assert [bytes(row.bin) if row.bin is not None else None for row in rows] == [
         value.encode() if value is not None else None for value in values]
     assert {row.num for row in rows} == {Decimal("-1.25")}
+
+
+async def test_the_ledger_refuses_entries_of_a_remittance_that_does_not_exist(engine, small_batches):
+    # Checked per statement by a trigger (migration 0004) since the per-row foreign key was dropped.
+    tenant = f"ledger-{uuid.uuid4().hex[:8]}"
+    await seed(engine, tenant)
+    posted_era = await post_era(engine, tenant)
+    entry = dict(tenant_id=tenant, journal_id=uuid.uuid4(), claim_id=None, line_number=None,
+                 account="provider_adjustment", group_code=None, reason_code="WO", amount=Decimal("1.00"))
+    async with engine.connect() as conn:
+        with pytest.raises(sa.exc.IntegrityError, match="remittance that does not exist"):
+            async with conn.begin():
+                await conn.execute(journal_entries.insert(), [entry | {"remittance_id": uuid.uuid4()}])
+        # COPY runs on the driver's connection: asyncpg's own error class for 23503.
+        with pytest.raises(asyncpg.exceptions.ForeignKeyViolationError, match="remittance that does not exist"):
+            async with conn.begin():
+                await pg_copy.copy_data(conn, pg_copy.CopyData("journal_entries", ("tenant_id", "journal_id",
+                                        "remittance_id", "account", "amount"),
+                                        [pg_copy.row([tenant, uuid.uuid4(), posted_era.remittance_id, "x", 1]),
+                                         pg_copy.row([tenant, uuid.uuid4(), uuid.uuid4(), "x", 1])]))
+        with pytest.raises(sa.exc.IntegrityError, match="has journal entries"):
+            async with conn.begin():
+                await conn.execute(sa.delete(remittances).where(remittances.c.id == posted_era.remittance_id))
+        async with conn.begin():  # an entry of an existing remittance is fine
+            await conn.execute(journal_entries.insert(), [entry | {"remittance_id": posted_era.remittance_id}])

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from uuid import UUID, uuid4
+from uuid import UUID
+
+from openrcm_shared.ids import uuid7
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -36,7 +38,7 @@ class Envelope:
     @staticmethod
     def new(*, type: str, source: str, subject: str, tenant_id: str, correlation_id: str | None = None,
             causation_id: str | None = None, traceparent: str | None = None) -> "Envelope":
-        event_id = uuid4()
+        event_id = uuid7()  # time-ordered: the outbox's event_id index grows at its end
         return Envelope(
             id=event_id, type=type, source=source, subject=subject, time=datetime.now(timezone.utc),
             tenant_id=tenant_id, correlation_id=correlation_id or str(event_id), causation_id=causation_id,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,6 +26,7 @@ from openrcm_remittance.domain.posting import REVERSAL, ClaimPosting, PostedLine
 from openrcm_remittance.service_layer import SOURCE, claim_events
 from openrcm_remittance.service_layer.fee_schedules import assess_variances, load_contracted_rates
 from openrcm_shared import pg_copy
+from openrcm_shared.ids import uuid7
 from openrcm_shared.messaging.outbox import outbox_copy
 from openrcm_shared.money import ZERO
 from openrcm_shared.pg_copy import NULL, CopyData
@@ -214,7 +215,7 @@ class _BatchPreparer:
     def _post(self, sequence: int, claim: ClaimPayment, target, original: UUID | None,
               line_numbers: list[int]) -> None:
         posting = post_claim(claim, line_numbers)
-        payment_id = uuid4()
+        payment_id = uuid7()  # time-ordered, so the payment and journal indexes grow at their end
         self.payments.append(self._payment_line(payment_id, sequence, claim, target, posting, original))
         journal_prefix = f"{self.tenant}\t{payment_id}\t{self.remittance}\t{target.claim_id}\t"
         code = self._code
