@@ -162,7 +162,7 @@ async def _worker(database_url: str, claims: int, workers: int | None, profile: 
             # CPU seconds while storing and posting: this process, the workers (preparing batches), and
             # the whole machine (PostgreSQL is most of the rest; anything else running too).
             "cpu_seconds_posting_process": round(cpu_main, 2),
-            "cpu_seconds_workers": round(posting_workers.prepare_cpu_seconds, 2),
+            "cpu_seconds_workers": round(posting_workers.worker_cpu_seconds(), 2),
             "cpu_seconds_postgresql": round(cpu_database, 2),
             "cpu_seconds_machine_busy": round(machine_busy, 2),
             # The largest posting worker process's peak (they have exited by now, so they count).

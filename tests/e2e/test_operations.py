@@ -67,3 +67,18 @@ async def test_metrics_count_consumed_events_and_report_the_outbox(stack, api):
         assert "PAT-" not in text and claim["id"] not in text  # no patient or claim ids as labels
         return True
     await eventually(counted, timeout=30)
+
+
+async def test_the_remittance_service_runs_its_posting_workers_and_counts_batches(stack, api):
+    # Started with the service (OPENRCM_REMITTANCE_POSTING_WORKERS, default 2), so a large ERA's
+    # batches are prepared on more than one core; a small ERA's one batch is prepared in the service.
+    claim = (await api["claims"].post("/v1/encounters", json=encounter())).json()
+    assert (await post_when_known(api["remittance"], "/v1/remittances", remittance_for(claim))).status_code == 201
+
+    async def running():
+        async with httpx.AsyncClient(base_url=stack.services["remittance"].url) as client:
+            text = (await client.get("/metrics")).text
+        assert "openrcm_remittance_posting_workers 2.0" in text
+        assert 'openrcm_remittance_posting_batches_total{prepared_in="service"}' in text
+        return True
+    await eventually(running, timeout=30)

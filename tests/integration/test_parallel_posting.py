@@ -138,14 +138,14 @@ async def test_workers_post_exactly_what_one_process_posts(engine, small_batches
     in_workers, in_process = f"parallel-{uuid.uuid4().hex[:8]}", f"serial-{uuid.uuid4().hex[:8]}"
     await seed(engine, in_workers)
     await seed(engine, in_process)
-    prepared_before = posting_workers.prepare_cpu_seconds
+    prepared_before = posting_workers.worker_cpu_seconds()
 
     token = set_correlation_id("upload-request-7")  # as the upload request's middleware does
     try:
         parallel = await post_era(engine, in_workers)
     finally:
         reset_correlation_id(token)
-    assert posting_workers.prepare_cpu_seconds > prepared_before  # the batches really went to the workers
+    assert posting_workers.worker_cpu_seconds() > prepared_before  # the batches really went to the workers
     await asyncio.to_thread(posting_workers.shutdown)
     serial = await post_era(engine, in_process)
 

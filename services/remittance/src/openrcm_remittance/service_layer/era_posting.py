@@ -170,6 +170,7 @@ class _ClaimPoster:
             return asyncio.ensure_future(posting_workers.run_in_worker(self.pool, job))
         future = asyncio.get_running_loop().create_future()
         future.set_result(await prepare_batch(self.reader, job))
+        posting_workers.BATCHES_PREPARED.labels(prepared_in="service").inc()
         return future
 
     async def write(self, result: BatchResult) -> None:

@@ -26,6 +26,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from prometheus_client import REGISTRY, Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openrcm_remittance.service_layer.era_batches import BatchJob, BatchResult, prepare_batch
@@ -99,14 +100,23 @@ def discard_broken(error: BaseException) -> None:
         _pool, _pool_url = None, None
 
 
-# CPU seconds the workers spent preparing batches, summed as their results arrive (for benchmarks).
-prepare_cpu_seconds = 0.0
+# On the service's /metrics: where batches were prepared, and the workers' CPU for them (an
+# operator sees whether large ERAs really use the workers; the benchmark reads the CPU).
+BATCHES_PREPARED = Counter("openrcm_remittance_posting_batches_total",
+                           "835 claim batches prepared for posting, by where", ["prepared_in"])
+WORKERS_RUNNING = Gauge("openrcm_remittance_posting_workers", "Posting worker processes running in this service")
+WORKER_CPU_SECONDS = Counter("openrcm_remittance_posting_worker_cpu_seconds_total",
+                             "CPU seconds posting worker processes spent preparing batches")
+
+
+def worker_cpu_seconds() -> float:
+    return REGISTRY.get_sample_value("openrcm_remittance_posting_worker_cpu_seconds_total") or 0.0
 
 
 async def run_in_worker(pool: ProcessPoolExecutor, job: BatchJob) -> BatchResult:
-    global prepare_cpu_seconds
     result, cpu_seconds = await asyncio.get_running_loop().run_in_executor(pool, _prepare_in_worker, job)
-    prepare_cpu_seconds += cpu_seconds
+    WORKER_CPU_SECONDS.inc(cpu_seconds)
+    BATCHES_PREPARED.labels(prepared_in="worker").inc()
     return result
 
 
@@ -121,12 +131,15 @@ async def keep_workers(runtime) -> None:
     try:
         while True:
             if pool_for(runtime.engine) is None:
+                WORKERS_RUNNING.set(0)
                 try:
                     await asyncio.to_thread(start, runtime.engine)
+                    WORKERS_RUNNING.set(configured_workers())
                 except Exception:
                     log.exception("could not start the posting workers; posting in the service's process")
             await asyncio.sleep(RESTART_SECONDS)
     finally:
+        WORKERS_RUNNING.set(0)
         await asyncio.to_thread(shutdown)
 
 
