@@ -30,14 +30,26 @@ from openrcm_shared.x12.remittance_835 import (
 _ZERO = Decimal("0.00")
 
 
+def _remember_claim_statement():
+    """Insert the billed claim; a corrected or replacement claim is submitted again under the same
+    id: keep its latest lines. Built once (every submitted claim runs it)."""
+    columns = ("claim_id", "tenant_id", "patient_control_number", "patient_id", "payer_id", "total_charge", "lines",
+               "submitted_at")
+    insert = pg_insert(expected_claims).values(
+        {name: sa.bindparam(name, type_=expected_claims.c[name].type) for name in columns})
+    return insert.on_conflict_do_update(index_elements=["claim_id"],
+                                        set_={name: insert.excluded[name] for name in columns[3:]})
+
+
+_REMEMBER_CLAIM = _remember_claim_statement()
+
+
 async def on_claim_submitted(ctx: HandlerContext, event: ClaimSubmitted) -> None:
     """Remember the claim so its remittance can be matched by patient control number."""
-    # A corrected or replacement claim is submitted again under the same id: keep its latest lines.
-    latest = dict(patient_id=event.patient_id, payer_id=event.payer_id, total_charge=event.total_charge,
-                  lines=[line.model_dump(mode="json") for line in event.lines], submitted_at=event.submitted_at)
-    await ctx.conn.execute(pg_insert(expected_claims).values(
+    await ctx.conn.execute(_REMEMBER_CLAIM, dict(
         claim_id=event.claim_id, tenant_id=event.tenant_id, patient_control_number=event.patient_control_number,
-        **latest).on_conflict_do_update(index_elements=["claim_id"], set_=latest))
+        patient_id=event.patient_id, payer_id=event.payer_id, total_charge=event.total_charge,
+        lines=[line.model_dump(mode="json") for line in event.lines], submitted_at=event.submitted_at))
 
 
 def _adjustments(items) -> list[Adjustment]:
