@@ -48,3 +48,25 @@ async def test_a_bound_of_zero_sheds_nothing():
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         responses = await asyncio.gather(*(client.post("/v1/encounters") for _ in range(5)))
     assert [r.status_code for r in responses] == [200] * 5
+
+
+async def test_webhooks_have_a_bound_of_their_own():
+    # An overloaded service still takes the acknowledgements of claims it already accepted.
+    release, started = asyncio.Event(), []
+    app = AdmissionMiddleware(app_holding(release, started),
+                              AdmissionSettings(max_concurrent_requests=1, max_concurrent_webhooks=1))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        held = asyncio.create_task(client.post("/v1/encounters"))
+        while len(started) < 1:
+            await asyncio.sleep(0.01)
+        new_work = await client.post("/v1/encounters")
+        acknowledgement = asyncio.create_task(client.post("/v1/webhooks/clearinghouse"))
+        while len(started) < 2:
+            await asyncio.sleep(0.01)
+        second_acknowledgement = await client.post("/v1/webhooks/clearinghouse")
+        release.set()
+        assert [r.status_code for r in await asyncio.gather(held, acknowledgement)] == [200, 200]
+
+    assert new_work.status_code == 503
+    assert second_acknowledgement.status_code == 503  # the webhooks' own bound holds too
+    assert started == ["/v1/encounters", "/v1/webhooks/clearinghouse"]
