@@ -106,3 +106,24 @@ async def claim_in(api, claim_id: str, status: str, timeout: float = 45):
         assert body["status"] == status, (body["status"], [h["kind"] for h in body["history"]])
         return body
     return await eventually(reached, timeout=timeout)
+
+
+def scratch_database_fixtures(name: str, *, migrations_of: str, pool_size: int = 3):
+    """Fixtures `database_url` (module-scoped: a database of its own, migrated with one service's
+    scripts, beside the services' ones) and `engine` (a pool on it, per test) for tests that call
+    service code directly against PostgreSQL. In the test module: `database_url, engine = ...`."""
+    import pytest
+
+    from openrcm_shared.db import create_engine
+
+    @pytest.fixture(scope="module")
+    def database_url(infra):
+        return infra.scratch_database(f"{name}_{uuid.uuid4().hex[:8]}", migrations_of=migrations_of)
+
+    @pytest.fixture
+    async def engine(database_url):
+        engine = create_engine(database_url, pool_size=pool_size)
+        yield engine
+        await engine.dispose()
+
+    return database_url, engine

@@ -29,10 +29,10 @@ from openrcm_remittance.service_layer import era_intake, posting_workers
 from openrcm_remittance.service_layer.files import store_file
 from openrcm_shared import pg_copy
 from openrcm_shared.contracts import remittance as contracts
-from openrcm_shared.db import create_engine
 from openrcm_shared.observability import reset_correlation_id, set_correlation_id
 from openrcm_shared.x12.reader import X12Error
 from openrcm_shared.x12.remittance_835 import parse_835
+from tests.support import scratch_database_fixtures
 
 pytestmark = pytest.mark.stack
 
@@ -40,16 +40,7 @@ CLAIMS = 450  # every 25th denied (the generator's rule), a PLB, two lines a cla
 BATCH = 100
 
 
-@pytest.fixture(scope="module")
-def database_url(infra):
-    return infra.scratch_database(f"openrcm_parallel_{uuid.uuid4().hex[:8]}", migrations_of="remittance")
-
-
-@pytest.fixture
-async def engine(database_url):
-    engine = create_engine(database_url, pool_size=3)
-    yield engine
-    await engine.dispose()
+database_url, engine = scratch_database_fixtures("openrcm_parallel", migrations_of="remittance", pool_size=3)
 
 
 @pytest.fixture

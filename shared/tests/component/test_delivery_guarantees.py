@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from openrcm_collections.adapters.tables import ledger_entries, patient_accounts
@@ -21,7 +21,6 @@ from openrcm_collections.service_layer.accounts import on_claim_payment_posted
 from openrcm_devstack import events as ops_events
 from openrcm_shared.contracts.remittance import Adjustment, ClaimPaymentPosted, PostedLine
 from openrcm_shared.contracts.topics import dlq_topic
-from openrcm_shared.db import create_engine
 from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
 from openrcm_shared.messaging.envelope import header
 from openrcm_shared.messaging.errors import PermanentEventError, TransientEventError
@@ -29,7 +28,7 @@ from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_prod
 from openrcm_shared.messaging.outbox import build_envelope, outbox_row
 from openrcm_shared.messaging.relay import OutboxRelay
 from openrcm_shared.messaging.tables import outbox
-from tests.support import eventually
+from tests.support import eventually, scratch_database_fixtures
 
 pytestmark = pytest.mark.stack
 
@@ -51,16 +50,7 @@ class RecordingConsumer(InboxConsumer):
         return outcome
 
 
-@pytest.fixture(scope="module")
-def database_url(infra):
-    return infra.scratch_database("openrcm_component", migrations_of="collections")
-
-
-@pytest.fixture
-async def engine(database_url):
-    engine = create_engine(database_url, pool_size=4)
-    yield engine
-    await engine.dispose()
+database_url, engine = scratch_database_fixtures("openrcm_component", migrations_of="collections", pool_size=4)
 
 
 @pytest.fixture

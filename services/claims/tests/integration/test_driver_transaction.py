@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from openrcm_claims.adapters.driver_sql import DriverStatement, driver, fetch
 from openrcm_claims.adapters.tables import payers
 from openrcm_claims.service_layer.reference_data import require_payer
-from openrcm_shared.db import create_engine
 from openrcm_shared.http.problems import Problem
+from tests.support import scratch_database_fixtures
 
 pytestmark = pytest.mark.stack
 
@@ -23,16 +23,7 @@ _INSERT_PAYER = DriverStatement(
         payers.c.payer_id))
 
 
-@pytest.fixture(scope="module")
-def database_url(infra):
-    return infra.scratch_database("openrcm_claims_driver", migrations_of="claims")
-
-
-@pytest.fixture
-async def engine(database_url):
-    engine = create_engine(database_url, pool_size=2)
-    yield engine
-    await engine.dispose()
+database_url, engine = scratch_database_fixtures("openrcm_claims_driver", migrations_of="claims", pool_size=2)
 
 
 def payer_row(tenant_id: str, payer_id: str) -> dict:
