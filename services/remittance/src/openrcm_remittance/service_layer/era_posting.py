@@ -8,6 +8,9 @@ the balancing differences and the unmatched claims and lines in the review queue
 posted. Memory stays flat in the number of claims: only the current batch and running totals are
 held (and the problems, which a posted transaction has none of).
 
+Batches of a large file are prepared in worker processes (`posting_workers`, `era_batches`) and come
+back as COPY data that this module writes, in file order, in the posting's one transaction.
+
 The manual JSON form (paper EOBs) is converted to the same 835 model and posted by the same code.
 """
 
