@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from uuid import uuid4
 
 import sqlalchemy as sa
 
+from bench.cpu import CpuMeter
 from bench.machine import describe_machine
 from bench.x12_835 import SyntheticTotals, billed_lines, patient_control_number, synthetic_835
 
@@ -63,20 +63,11 @@ def _cpu_seconds(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _postgres_cpu_seconds(postmaster_pid: int | None) -> float:
-    """CPU seconds of the bench's PostgreSQL: the postmaster and its backends (bench.cpu's meter)."""
-    if postmaster_pid is None:
-        return 0.0
-    from bench.cpu import CpuMeter
-
-    return CpuMeter({"postgresql": postmaster_pid}).sample().components["postgresql"]
-
-
-def _machine_busy_seconds() -> float:
-    """CPU seconds the whole machine has been busy since boot (/proc/stat: all but idle and iowait)."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+def _database_and_machine_cpu(postmaster_pid: int | None) -> tuple[float, float]:
+    """CPU seconds so far of the bench's PostgreSQL (postmaster and backends) and of the whole
+    machine, read from /proc by the intake benchmark's meter."""
+    sample = CpuMeter({"postgresql": postmaster_pid} if postmaster_pid else {}).sample()
+    return sample.components.get("postgresql", 0.0), sample.machine_busy
 
 
 async def _file_chunks(path: Path):
@@ -127,8 +118,8 @@ async def _worker(database_url: str, claims: int, workers: int | None, profile: 
             spool.write(chunk)
         spool.flush()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        cpu_before, machine_before = _cpu_seconds(resource.RUSAGE_SELF), _machine_busy_seconds()
-        database_before = _postgres_cpu_seconds(postgres_pid)
+        cpu_before = _cpu_seconds(resource.RUSAGE_SELF)
+        database_before, machine_before = _database_and_machine_cpu(postgres_pid)
         started = time.perf_counter()
         stored = await store_file(engine, _file_chunks(Path(spool.name)), scope=tenant_id, tenant_id=tenant_id,
                                   source="upload")
@@ -137,8 +128,9 @@ async def _worker(database_url: str, claims: int, workers: int | None, profile: 
         outcome = await process_file(engine, stored.id)
         finished = time.perf_counter()
         _stop_profile(profiler, profile)
-        cpu_main, machine_busy = _cpu_seconds(resource.RUSAGE_SELF) - cpu_before, _machine_busy_seconds() - machine_before
-        cpu_database = _postgres_cpu_seconds(postgres_pid) - database_before
+        cpu_main = _cpu_seconds(resource.RUSAGE_SELF) - cpu_before
+        database_after, machine_after = _database_and_machine_cpu(postgres_pid)
+        cpu_database, machine_busy = database_after - database_before, machine_after - machine_before
     [transaction] = outcome.transactions
     async with engine.connect() as conn:
         paid = (await conn.execute(sa.text(

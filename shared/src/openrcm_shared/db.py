@@ -117,28 +117,3 @@ def run_migrations_online(context, target_metadata) -> None:
         await engine.dispose()
 
     asyncio.run(run())
-
-
-async def copy_rows(conn, table, rows: list[dict]) -> None:
-    """Insert many rows with PostgreSQL's COPY, inside `conn`'s transaction: several times faster
-    than an INSERT per row for bulk writes (an ERA's postings). JSON columns take Python values,
-    serialised here; every row must have the same keys."""
-    if not rows:
-        return
-    import json
-    import operator
-
-    import sqlalchemy as sa
-
-    columns = list(rows[0])
-    values_of = operator.itemgetter(*columns)
-    records = [values_of(row) for row in rows] if len(columns) > 1 else [(values_of(row),) for row in rows]
-    json_positions = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, sa.JSON)]
-    if json_positions:
-        records = [list(record) for record in records]
-        for record in records:
-            for i in json_positions:
-                if record[i] is not None:
-                    record[i] = json.dumps(record[i])
-    raw = await conn.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)

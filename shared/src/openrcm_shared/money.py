@@ -31,15 +31,20 @@ def _reject_float(value: Any) -> Any:
     return value
 
 
-def _serialize(amount: Decimal) -> str:
+def money_text(amount: Decimal) -> str:
+    """An amount as JSON carries it: to the cent, e.g. "125.00"."""
+    text = str(amount)
+    if text[-3:-2] == ".":  # already to the cent, as parsed amounts nearly always are: quantizing changes nothing
+        return text
     return str(to_cents(amount))
+
 
 
 Money = Annotated[
     Decimal,
     BeforeValidator(_reject_float),
     Field(max_digits=12, decimal_places=2, examples=["125.00"]),
-    PlainSerializer(_serialize, return_type=str, when_used="json"),
+    PlainSerializer(money_text, return_type=str, when_used="json"),
 ]
 """Any amount: may be negative (reversals, recoupments)."""
 

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_shared.contracts.base import IntegrationEvent
 from openrcm_shared import pg_copy
-from openrcm_shared.db import copy_rows
 from openrcm_shared.pg_copy import CopyData, copy_data
 from openrcm_shared.messaging.envelope import Envelope
 from openrcm_shared.messaging.tables import outbox
@@ -72,18 +71,23 @@ async def stage_events(
     cause: Envelope | None = None,
 ) -> list[Envelope]:
     """Write events to the outbox on `conn` (which must be inside the state change's transaction)."""
-    rows, envelopes = [], []
     traceparent = current_traceparent()  # one trace context for the whole call (an 837 file stages hundreds)
-    for event in events:
-        envelope = _envelope(event, source, cause, traceparent)
-        rows.append(outbox_row(event, envelope, aggregate_type))
-        envelopes.append(envelope)
-    if len(rows) >= BULK_ROWS:
-        await copy_rows(conn, outbox, rows)
-    elif rows:
-        await conn.execute(outbox.insert(), rows)
-    _STAGED_IN_TASK.set(_STAGED_IN_TASK.get() + len(rows))
-    return envelopes
+    staged = [(envelope := _envelope(event, source, cause, traceparent),
+               _outbox_values(event, envelope, aggregate_type)) for event in events]
+    if len(staged) >= BULK_ROWS:
+        await stage_copy(conn, CopyData(outbox.name, OUTBOX_COLUMNS, [_copy_line(values) for _, values in staged]))
+    elif staged:
+        await conn.execute(outbox.insert(), [dict(zip(OUTBOX_COLUMNS, values)) for _, values in staged])
+        _STAGED_IN_TASK.set(_STAGED_IN_TASK.get() + len(staged))
+    return [envelope for envelope, _ in staged]
+
+
+def _copy_line(values: tuple) -> str:
+    """One outbox row as COPY text, formatted by column type (a bulk posting stages one per claim)."""
+    event_id, tenant_id, aggregate_type, aggregate_id, event_type, topic, payload, headers = values
+    text = pg_copy.text
+    return (f"{event_id}\t{text(tenant_id)}\t{text(aggregate_type)}\t{text(aggregate_id)}\t{text(event_type)}\t"
+            f"{text(topic)}\t{pg_copy.bytea(payload)}\t{pg_copy.jsonb(headers)}\n")
 
 
 def outbox_copy(events: Iterable[IntegrationEvent], *, source: str, aggregate_type: str,
@@ -91,15 +95,9 @@ def outbox_copy(events: Iterable[IntegrationEvent], *, source: str, aggregate_ty
     """Outbox rows for `events` in COPY text form, built anywhere (a worker process of a bulk
     posting): the request's correlation id and trace context are passed in, not read from the
     context. Write them with `stage_copy` inside the state change's transaction."""
-    lines = []
-    text, aggregate = pg_copy.text, pg_copy.text(aggregate_type)
-    for event in events:
-        event_id, tenant_id, _, aggregate_id, event_type, topic, payload, headers = _outbox_values(
-            event, _envelope(event, source, None, traceparent, correlation_id), aggregate_type)
-        # Formatted by type here rather than by pg_copy.row: an ERA stages one event per claim.
-        lines.append(f"{event_id}\t{text(tenant_id)}\t{aggregate}\t{text(aggregate_id)}\t{text(event_type)}\t"
-                     f"{text(topic)}\t{pg_copy.bytea(payload)}\t{pg_copy.jsonb(headers)}\n")
-    return CopyData(outbox.name, OUTBOX_COLUMNS, lines)
+    return CopyData(outbox.name, OUTBOX_COLUMNS, [
+        _copy_line(_outbox_values(event, _envelope(event, source, None, traceparent, correlation_id), aggregate_type))
+        for event in events])
 
 
 async def stage_copy(conn: AsyncConnection, copy: CopyData) -> None:

@@ -25,6 +25,7 @@ from openrcm_remittance.service_layer.review import match_item
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.problems import Problem, field_error
+from openrcm_shared.http.resources import get_or_404
 from openrcm_shared.http.tenancy import TenantDep
 
 router = APIRouter(prefix="/v1", tags=["remittance"])
@@ -284,12 +285,8 @@ async def get_file_content(file_id: UUID, request: Request, tenant_id: TenantDep
 @router.get("/billed-claims/{claim_id}", response_model=BilledClaimOut)
 async def billed_claim(claim_id: UUID, request: Request, tenant_id: TenantDep) -> BilledClaimOut:
     """What this service knows was billed (from ClaimSubmitted): what ERAs are matched against."""
-    async with _runtime(request).engine.connect() as conn:
-        row = (await conn.execute(sa.select(expected_claims).where(
-            expected_claims.c.claim_id == claim_id, expected_claims.c.tenant_id == tenant_id))).first()
-    if row is None:
-        raise Problem(404, "No submitted claim with this id is known here", type_="not-found")
-    return BilledClaimOut.model_validate(row._mapping)
+    return await get_or_404(request, BilledClaimOut, expected_claims, tenant_id,
+                            title="No submitted claim with this id is known here", claim_id=claim_id)
 
 
 @router.get("/claims/{claim_id}/ledger", response_model=ClaimLedgerOut)

@@ -14,7 +14,7 @@ from uuid import UUID
 from openrcm_remittance.domain.posting import ClaimPosting, PatientShare, PostedAdjustment
 from openrcm_shared.contracts import remittance as contracts
 from openrcm_shared.contracts.base import PreparedEvent
-from openrcm_shared.money import ZERO, to_cents
+from openrcm_shared.money import ZERO, money_text
 from openrcm_shared.x12.remittance_835 import ClaimPayment, ProviderAdjustment
 
 INTEREST = "I"  # AMT01 on the claim: interest paid with it (005010X221A1 2100 AMT)
@@ -24,29 +24,23 @@ INTEREST = "I"  # AMT01 on the claim: interest paid with it (005010X221A1 2100 A
 # building and serialising pydantic objects was the largest single cost of posting. The payloads
 # must be exactly what the contracts produce: tests/unit/test_claim_events.py checks each against
 # its contract, field by field.
-def _money(amount: Decimal) -> str:
-    text = str(amount)
-    if text[-3:-2] == ".":  # already to the cent, as parsed amounts nearly always are: quantizing changes nothing
-        return text
-    return str(to_cents(amount))
-
-
 def _optional_money(amount: Decimal | None) -> str | None:
-    return None if amount is None else _money(amount)
+    return None if amount is None else money_text(amount)
 
 
 def _adjustment(a: PostedAdjustment, sign: int = 1) -> dict:
-    return {"line_number": a.line_number, "group_code": a.group_code, "carc": a.carc, "amount": _money(sign * a.amount)}
+    return {"line_number": a.line_number, "group_code": a.group_code, "carc": a.carc,
+            "amount": money_text(sign * a.amount)}
 
 
 def _share(s: PatientShare, sign: int = 1) -> dict:
-    return {"line_number": s.line_number, "kind": s.kind, "carc": s.carc, "amount": _money(sign * s.amount)}
+    return {"line_number": s.line_number, "kind": s.kind, "carc": s.carc, "amount": money_text(sign * s.amount)}
 
 
 def _line(line) -> dict:
-    return {"line_number": line.line_number, "charge_amount": _money(line.charge_amount),
-            "allowed_amount": _money(line.allowed_amount), "paid_amount": _money(line.paid_amount),
-            "patient_responsibility_amount": _money(line.patient_responsibility_amount),
+    return {"line_number": line.line_number, "charge_amount": money_text(line.charge_amount),
+            "allowed_amount": money_text(line.allowed_amount), "paid_amount": money_text(line.paid_amount),
+            "patient_responsibility_amount": money_text(line.patient_responsibility_amount),
             "procedure_code": line.procedure_code, "modifiers": list(line.modifiers),
             "service_date": line.service_date.isoformat() if line.service_date else None,
             "units": None if line.units is None else str(line.units)}
@@ -72,15 +66,15 @@ def for_posting(target, remittance_id: UUID, claim: ClaimPayment, expected, post
         # The 835 reports a reversal with negated amounts; the event states what was taken back.
         return [PreparedEvent(contracts.ClaimReversed, {
             **common, "payer_claim_control_number": claim.payer_claim_control_number,
-            "reversed_paid_amount": _money(-posting.paid_amount),
-            "reversed_patient_responsibility_amount": _money(-posting.patient_responsibility_amount),
+            "reversed_paid_amount": money_text(-posting.paid_amount),
+            "reversed_patient_responsibility_amount": money_text(-posting.patient_responsibility_amount),
             "reversed_adjustments": [_adjustment(a, -1) for a in posting.adjustments],
             "reversed_patient_shares": [_share(s, -1) for s in posting.patient_shares]})]
     status_code = claim.status_code if claim.status_code in contracts.ClaimStatusCode.__args__ else None
     events: list = [PreparedEvent(contracts.ClaimPaymentPosted, {
-        **common, "outcome": posting.outcome, "charge_amount": _money(posting.charge_amount),
-        "allowed_amount": _money(posting.allowed_amount), "paid_amount": _money(posting.paid_amount),
-        "patient_responsibility_amount": _money(posting.patient_responsibility_amount),
+        **common, "outcome": posting.outcome, "charge_amount": money_text(posting.charge_amount),
+        "allowed_amount": money_text(posting.allowed_amount), "paid_amount": money_text(posting.paid_amount),
+        "patient_responsibility_amount": money_text(posting.patient_responsibility_amount),
         "adjustments": [_adjustment(a) for a in posting.adjustments],
         "lines": [_line(line) for line in posting.lines],
         "claim_status_code": status_code, "payer_claim_control_number": claim.payer_claim_control_number,
@@ -88,10 +82,10 @@ def for_posting(target, remittance_id: UUID, claim: ClaimPayment, expected, post
         "interest_amount": _optional_money(_interest(claim))})]
     if posting.denied_items:
         events.append(PreparedEvent(contracts.ClaimDenied, {
-            **common, "denied_amount": _money(posting.denied_amount), "claim_status_code": status_code,
+            **common, "denied_amount": money_text(posting.denied_amount), "claim_status_code": status_code,
             "payer_claim_control_number": claim.payer_claim_control_number,
             "denials": [{"line_number": d.line_number, "group_code": d.group_code, "carc": d.carc,
-                         "rarcs": list(d.rarcs), "amount": _money(d.amount)} for d in posting.denied_items]}))
+                         "rarcs": list(d.rarcs), "amount": money_text(d.amount)} for d in posting.denied_items]}))
     return events
 
 

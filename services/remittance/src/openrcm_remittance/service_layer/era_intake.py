@@ -34,7 +34,7 @@ from openrcm_remittance.service_layer.era_posting import (
     CLAIM_BATCH, UNASSIGNED_TENANT, TransactionOutcome, TransactionTarget, drain, manual_matches, post_transaction,
 )
 from openrcm_remittance.service_layer.files import CHUNK_BYTES, spool_file
-from openrcm_shared.x12.reader import X12Error
+from openrcm_shared.x12.reader import X12Error, X12Reader
 from openrcm_shared.x12.remittance_835 import ClaimFragment, Remittance835, stream_835, stream_835_fragments
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,15 @@ async def _owners(engine: AsyncEngine, scan: TransactionScan, tenant_id: str | N
     owner = tenant_id or (tenants.most_common(1)[0][0] if tenants else UNASSIGNED_TENANT)
     payers = Counter(row.payer_id for row in rows if row.tenant_id == owner)
     return owner, payers.most_common(1)[0][0] if payers else None
+
+
+async def _target(engine: AsyncEngine, scan: TransactionScan, tenant_id: str | None, file_id: UUID,
+                  index: int) -> TransactionTarget:
+    """Whose transaction set this is (the uploading practice, else the one whose claims it pays)
+    and which payer paid it."""
+    owner, billed_payer = await _owners(engine, scan, tenant_id)
+    return TransactionTarget(tenant_id=owner, payer_id=payer_id_of(scan.header, billed_payer), file_id=file_id,
+                             transaction_index=index)
 
 
 def payer_id_of(header: Remittance835, billed_payer: str | None) -> str:
@@ -158,9 +167,7 @@ async def _process_claimed_file(engine: AsyncEngine, file_id: UUID) -> FileOutco
         streams = stream_835_fragments(spool, CLAIM_BATCH)
         for index, scan in enumerate(scans):
             stream = await asyncio.to_thread(next, streams)
-            tenant_id, billed_payer = await _owners(engine, scan, stored.tenant_id)
-            target = TransactionTarget(tenant_id=tenant_id, payer_id=payer_id_of(scan.header, billed_payer),
-                                       file_id=file_id, transaction_index=index)
+            target = await _target(engine, scan, stored.tenant_id, file_id, index)
             outcomes.append(await post_transaction(engine, target, stream.remittance, stream.claims))
     finally:
         spool.close()
@@ -168,7 +175,6 @@ async def _process_claimed_file(engine: AsyncEngine, file_id: UUID) -> FileOutco
     return FileOutcome(file_id, "processed", outcomes)
 
 
-_ISA_LENGTH = 106  # ISA is fixed-width: its element separator is byte 4, its terminator byte 106
 _MATCH_SPAN = 40  # longest "~ ISA*" the count looks for, blanks between segments included
 
 
@@ -183,19 +189,21 @@ def holds_one_transaction_set(spool: IO[bytes]) -> bool:
     two-pass path reads the file; a second transaction set it missed is found while posting, which
     then starts over on the two-pass path. The spool is rewound."""
     spool.seek(0)
-    head = spool.read(_ISA_LENGTH + 8).lstrip(b"\xef\xbb\xbf \t\r\n")
-    if len(head) < _ISA_LENGTH or not head.startswith(b"ISA"):
+    reader = X12Reader(spool)
+    try:
+        next(reader.runs())  # the first ISA, read and checked: its delimiters
+    except (X12Error, StopIteration):
         spool.seek(0)
         return False
-    separator, terminator = head[3:4], head[_ISA_LENGTH - 1:_ISA_LENGTH]
+    separator, terminator = reader.delimiters.element.encode(), reader.delimiters.segment.encode()
     starts = re.compile(re.escape(terminator) + rb"\s{0,32}(ST|ISA)" + re.escape(separator))
     counts = {b"ST": 0, b"ISA": 1}
     spool.seek(0)
     pending = b""
     while chunk := spool.read(CHUNK_BYTES):
         text = pending + chunk
-        settled = len(text) - _MATCH_SPAN  # matches starting before this cannot grow with more input
-        for match in starts.finditer(text, 0, len(text)):
+        settled = len(text) - _MATCH_SPAN  # a match starting before this cannot change with more input
+        for match in starts.finditer(text):
             if match.start() >= settled:
                 break
             counts[match.group(1)] += 1
@@ -224,9 +232,7 @@ async def _post_in_one_pass(engine: AsyncEngine, file_id: UUID, tenant_id: str |
     stream = await asyncio.to_thread(next, streams)
     first = await asyncio.to_thread(next, stream.claims, None)
     scan = TransactionScan(stream.remittance, first.claim_count if first else 0, _first_claims(first))
-    owner, billed_payer = await _owners(engine, scan, tenant_id)
-    target = TransactionTarget(tenant_id=owner, payer_id=payer_id_of(scan.header, billed_payer),
-                               file_id=file_id, transaction_index=0)
+    target = await _target(engine, scan, tenant_id, file_id, 0)
     claims = chain((first,), stream.claims) if first is not None else stream.claims
 
     async def rest_of_file_is_well_formed() -> None:
