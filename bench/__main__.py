@@ -32,7 +32,7 @@ def _services(text: str) -> list[str]:
     from openrcm_devstack.services import SERVICES
 
     names = [part.strip() for part in text.split(",") if part.strip()]
-    known = {s.name for s in SERVICES}
+    known = {s.name for s in SERVICES} | {f"{s.name}-worker" for s in SERVICES if s.default_worker_port}
     unknown = [n for n in names if n not in known]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown service(s) {unknown}; known: {sorted(known)}")
@@ -76,7 +76,7 @@ def parser() -> argparse.ArgumentParser:
     intake.add_argument("--pause", type=float, default=defaults.pause, metavar="SECONDS",
                         help=f"rest between runs (default: {defaults.pause:g})")
     intake.add_argument("--profile", type=_services, default=[], metavar="SERVICE[,SERVICE]",
-                        help="after the runs, restart these services under cProfile and drive closed-loop load "
+                        help="after the runs, restart these service processes (claims, claims-worker, remittance, ...) under cProfile and drive closed-loop load "
                              "(its figures are not benchmark figures)")
     intake.add_argument("--profile-seconds", type=_positive(float), default=defaults.profile_seconds,
                         metavar="SECONDS", help=f"length of the profiled run (default: {defaults.profile_seconds:g})")

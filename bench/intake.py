@@ -105,6 +105,12 @@ class Context:
         return self.stack.services["claims"].url
 
     @property
+    def claims_outbox_url(self) -> str:
+        """Where the claims outbox's metrics are: the process running its relay."""
+        services = self.stack.services
+        return (services.get("claims-worker") or services["claims"]).url
+
+    @property
     def remittance_url(self) -> str:
         return self.stack.services["remittance"].url
 
@@ -168,9 +174,10 @@ async def settle(ctx: Context, *, prompt_seconds: float = 0.25) -> float | None:
     while time.monotonic() - started < ctx.options.drain_timeout:
         asked = time.monotonic()
         try:
-            metrics = await scrape(ctx.claims_url)
-            if time.monotonic() - asked < prompt_seconds and gauge_value(
-                    metrics, OUTBOX_BACKLOG, {"service": "claims"}) in (0, None):
+            await scrape(ctx.claims_url)
+            prompt = time.monotonic() - asked < prompt_seconds
+            outbox = await scrape(ctx.claims_outbox_url)
+            if prompt and gauge_value(outbox, OUTBOX_BACKLOG, {"service": "claims"}) in (0, None):
                 return round(time.monotonic() - started, 2)
         except Exception:  # not answering yet: still busy
             pass
@@ -180,10 +187,12 @@ async def settle(ctx: Context, *, prompt_seconds: float = 0.25) -> float | None:
 
 
 async def scrape_services(ctx: Context) -> tuple | str:
-    """/metrics of claims and remittance, or why not: an overloaded service may not answer in time,
-    which must not end the benchmark."""
+    """/metrics of claims, remittance and the claims process relaying its outbox (the claims worker,
+    or claims itself), or why not: an overloaded service may not answer in time, which must not end
+    the benchmark."""
     try:
-        return tuple(await asyncio.gather(scrape(ctx.claims_url), scrape(ctx.remittance_url)))
+        return tuple(await asyncio.gather(scrape(ctx.claims_url), scrape(ctx.remittance_url),
+                                          scrape(ctx.claims_outbox_url)))
     except Exception as exc:
         print(f"    (metrics not scraped: {type(exc).__name__}: {exc})", flush=True)
         return f"{type(exc).__name__}: {exc}"
@@ -196,7 +205,7 @@ def server_side(before: tuple | str, after: tuple | str) -> dict:
     return {
         "claims_request_duration": histogram_delta(before[0], after[0], REQUEST_DURATION, ENCOUNTER_ROUTE,
                                                    split_by="status"),
-        "claims_outbox_published": counter_delta(before[0], after[0], OUTBOX_PUBLISHED, {"service": "claims"}),
+        "claims_outbox_published": counter_delta(before[2], after[2], OUTBOX_PUBLISHED, {"service": "claims"}),
         "remittance_consumer_processing": histogram_delta(before[1], after[1], CONSUMER_DURATION,
                                                           {"group": "remittance"}).get("all"),
     }
@@ -320,7 +329,8 @@ async def profile_phase(ctx: Context, stamp: str) -> dict:
                                          options.max_requests, workers=options.workers))
     finally:
         signal_profilers(ctx.stack, outputs, PROFILE_STOP)
-    await asyncio.to_thread(ctx.stack.stop_services, list(outputs))  # graceful: the stats get written
+    for name in outputs:  # graceful: the stats get written
+        await asyncio.to_thread(ctx.stack.services.pop(name).process.stop)
     profiles = {}
     for name, output in outputs.items():
         profiles[name] = summarize_profile(output) if output.exists() else {"error": "no profile written"}

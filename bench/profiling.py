@@ -17,31 +17,27 @@ from pathlib import Path
 
 from openrcm_devstack.paths import repo_root
 from openrcm_devstack.process import ManagedProcess, ensure_port_free
-from openrcm_devstack.services import SERVICES, RunningService, wait_ready
+from openrcm_devstack.services import RunningService, service_environment, uvicorn_arguments, wait_ready
 from openrcm_devstack.stack import Stack
 
 
 def restart_profiled(stack: Stack, name: str, output: Path) -> None:
-    """Replace a running service by the same service under the profiler (blocking until ready)."""
-    spec = next(s for s in SERVICES if s.name == name)
-    port = stack.ports.services[name]
-    stack.stop_services([name])
-    ensure_port_free(name, port)
-    # Same environment and uvicorn arguments as openrcm_devstack.services.start_service().
-    env = dict(os.environ)
-    env.update({f"{name.upper()}_DATABASE_URL": stack.database_url(name),
-                "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers, "PYTHONUNBUFFERED": "1"})
-    # The stack's own per-service settings (claims: the clearinghouse URL and webhook secret).
-    # Without them a profiled claims service sent no 837s and got no 999/277CA webhooks, so its
-    # profile left out that work.
-    env.update(stack._service_env(spec, None))
-    argv = [sys.executable, "-m", "bench.profiled", str(output),
-            f"{spec.package}.main:app", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
-            "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "10"]
+    """Replace a running service process (`claims`, `claims-worker`, ...) by the same process under
+    the profiler (blocking until ready)."""
+    running = stack.services.pop(name)
+    running.process.stop()
+    ensure_port_free(name, running.port)
+    # Same environment and uvicorn arguments as openrcm_devstack.services.start_service(), with
+    # the stack's own per-service settings (claims: the clearinghouse URL and webhook secret;
+    # without them a profiled claims service sent no 837s and got no 999/277CA webhooks).
+    env = service_environment(running.spec, role=running.role, database_url=running.database_url,
+                              kafka_bootstrap=stack.kafka.bootstrap_servers,
+                              extra_env=stack._service_env(running.spec, None))
+    argv = [sys.executable, "-m", "bench.profiled", str(output), *uvicorn_arguments(running.spec, running.port)]
     process = ManagedProcess(name, argv, log_file=stack.state_dir / "logs" / f"{name}.profiled.log", env=env,
                              cwd=repo_root())
     process.start()
-    service = RunningService(spec, port, stack.database_url(name), process)
+    service = RunningService(running.spec, running.port, running.database_url, process, running.role)
     stack.services[name] = service
     wait_ready(service)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench.machine import describe_one_line
 
 # Columns of the CPU table, in this order; any other component measured follows them.
-COMPONENTS = ("claims", "remittance", "eligibility", "denials", "collections", "postgresql", "kafka",
+COMPONENTS = ("claims", "claims-worker", "remittance", "eligibility", "denials", "collections", "postgresql", "kafka",
               "load generator")
 
 

@@ -86,6 +86,19 @@ def test_every_service_has_a_container(compose, spec):
     env = environment(service)
     assert env.get(f"{spec.name.upper()}_DATABASE_URL", "").endswith(f"@postgres:5432/{spec.database}")
     assert env.get("KAFKA_BOOTSTRAP_SERVERS") == "kafka:9092"
+    assert env.get("OPENRCM_ROLE", "all") == ("api" if spec.default_worker_port else "all")
+
+
+@pytest.mark.parametrize("spec", [s for s in SERVICES if s.default_worker_port], ids=lambda s: s.name)
+def test_a_service_with_a_worker_has_its_worker_container_like_the_stack_runner(compose, spec):
+    api, worker = compose["services"][spec.name], compose["services"].get(f"{spec.name}-worker")
+    assert worker is not None, f"docker-compose.yml has no {spec.name}-worker container"
+    assert environment(worker)["OPENRCM_ROLE"] == "worker"
+    assert worker["command"] == api["command"]
+    assert str(spec.default_worker_port) in published_ports(worker)
+    assert "/readyz" in healthcheck_command(worker)
+    # the worker sends the 837s, so it is the one that needs the clearinghouse's address
+    assert "OPENRCM_CLAIMS_CLEARINGHOUSE_URL" in environment(worker) or spec.name != "claims"
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)

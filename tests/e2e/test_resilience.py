@@ -47,11 +47,16 @@ async def test_kafka_down_apis_keep_accepting_and_everything_drains_when_it_retu
             return True
         await eventually(outbox_grew, timeout=15)
 
-        async def not_ready():
-            response = await api["claims"].get("/readyz")
+        async def worker_not_ready():
+            # The claims worker publishes (relay) and consumes: it reports the broker gone. The API
+            # process publishes nothing itself, so it stays ready and keeps taking encounters.
+            async with httpx.AsyncClient(base_url=stack.services["claims-worker"].url) as worker:
+                response = await worker.get("/readyz")
             assert response.status_code == 503 and response.json()["checks"]["kafka"] != "ok", response.text
             return True
-        await eventually(not_ready, timeout=15)
+        await eventually(worker_not_ready, timeout=15)
+        api_ready = await api["claims"].get("/readyz")
+        assert api_ready.status_code == 200 and "kafka" not in api_ready.json()["checks"], api_ready.text
     finally:
         stack.kafka.start()
 

@@ -57,8 +57,9 @@ async def test_encounter_to_paid_claim_denial_case_and_patient_balance(api):
     kinds = [h["kind"] for h in final["history"]]
     assert kinds[:2] == ["received", "scrubbed"], kinds
     assert {"submitted", "coverage_recorded", "status_changed"} <= set(kinds), kinds
-    change = next(h for h in final["history"] if h["kind"] == "status_changed")
-    assert (change["from_status"], change["to_status"]) == ("submitted", "partially_paid")
+    # The clearinghouse's 999/277CA and the payer's remittance race: either may move the claim first.
+    change = next(h for h in final["history"] if h["kind"] == "status_changed" and h["to_status"] == "partially_paid")
+    assert change["from_status"] in ("submitted", "accepted_by_clearinghouse", "accepted_by_payer"), change
 
     # 5. denials opened a case for the denied line.
     async def denial_case():

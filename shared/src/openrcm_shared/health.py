@@ -1,8 +1,10 @@
 """Liveness, readiness and metrics endpoints.
 
 /livez   the process answers (no dependencies checked: restarting would not fix them).
-/readyz  PostgreSQL answers, Kafka answers, and the relay and consumer tasks are alive;
-         otherwise 503 listing the failing checks, so a load balancer stops routing here.
+/readyz  PostgreSQL answers, Kafka answers (in a process that publishes or consumes: not an API
+         process, role api, whose accepted work waits in the outbox), and the process's tasks
+         (relay, consumer, background work) are alive; otherwise 503 listing the failing
+         checks, so a load balancer stops routing here.
 /metrics Prometheus text format.
 """
 
@@ -55,10 +57,14 @@ async def livez() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    database, kafka = await asyncio.gather(_check_database(request), _check_kafka(request))
-    checks: dict[str, str] = {"database": database or "ok", "kafka": kafka or "ok"}
+    runtime = request.app.state.runtime
+    if runtime.settings.runs_background:
+        database, kafka = await asyncio.gather(_check_database(request), _check_kafka(request))
+        checks: dict[str, str] = {"database": database or "ok", "kafka": kafka or "ok"}
+    else:
+        checks = {"database": await _check_database(request) or "ok"}
     failed_tasks = _check_tasks(request)
-    for name in request.app.state.runtime.tasks:
+    for name in runtime.tasks:
         checks[f"task:{name}"] = failed_tasks.get(name, "ok")
     ready = all(value == "ok" for value in checks.values())
     body = {"status": "ready" if ready else "not ready", "checks": checks}

@@ -24,7 +24,7 @@ from openrcm_shared.http.admission import AdmissionMiddleware
 from openrcm_shared.http.problems import install_problem_handlers
 from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
 from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_producer
-from openrcm_shared.messaging.relay import OutboxRelay
+from openrcm_shared.messaging.relay import OutboxRelay, RelayWaker
 from openrcm_shared.observability import (
     HTTP_REQUEST_DURATION, configure_logging, configure_tracing, context_from_traceparent, reset_correlation_id,
     set_correlation_id, tracer,
@@ -45,8 +45,11 @@ class ServiceDefinition:
     routers: list[APIRouter]
     subscriptions: list[Subscription] = field(default_factory=list)
     # Further long-running work of the service (name -> coroutine function taking the Runtime);
-    # started with the app, watched by /readyz, cancelled at shutdown.
+    # started with the app, watched by /readyz, cancelled at shutdown. `background` runs where the
+    # relay and consumer run (role all or worker); `every_process` in every process whatever its
+    # role (work the API needs too, such as loading the code sets the scrubber reads).
     background: dict[str, Callable[["Runtime"], Awaitable[None]]] = field(default_factory=dict)
+    every_process: dict[str, Callable[["Runtime"], Awaitable[None]]] = field(default_factory=dict)
 
     @property
     def consumer_group(self) -> str:
@@ -68,14 +71,17 @@ class Runtime:
     definition: ServiceDefinition
     settings: ServiceSettings
     engine: AsyncEngine
-    producer: AIOKafkaProducer | None = None
+    producer: AIOKafkaProducer | None = None  # None in an API process (role api): it publishes nothing itself
     relay: OutboxRelay | None = None
+    relay_waker: RelayWaker | None = None  # role api: the relay runs in the worker
     consumer: InboxConsumer | None = None
     tasks: dict[str, asyncio.Task] = field(default_factory=dict)
 
     def events_staged(self) -> None:
         if self.relay is not None:
             self.relay.wake()
+        elif self.relay_waker is not None:
+            self.relay_waker.wake()
 
 
 async def _start_producer(settings: ServiceSettings, name: str) -> AIOKafkaProducer:
@@ -114,14 +120,19 @@ def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime(definition, settings, create_engine(settings.database_url, pool_size=settings.db_pool_size))
         app.state.runtime = runtime
-        runtime.producer = await _start_producer(settings, definition.name)
-        if settings.relay_enabled:
+        work = dict(definition.every_process)
+        if settings.runs_background:
+            runtime.producer = await _start_producer(settings, definition.name)
             runtime.relay = OutboxRelay(runtime.engine, runtime.producer, service_name=definition.name)
-            runtime.tasks["outbox_relay"] = asyncio.create_task(runtime.relay.run(), name="outbox_relay")
-        if settings.consumer_enabled and definition.subscriptions:
-            runtime.tasks["consumer"] = asyncio.create_task(_run_consumer(runtime), name="consumer")
-        for name, work in definition.background.items():
-            runtime.tasks[name] = asyncio.create_task(work(runtime), name=name)
+            work["outbox_relay"] = lambda runtime: runtime.relay.run()
+            if definition.subscriptions:
+                work["consumer"] = _run_consumer
+            work.update(definition.background)
+        else:
+            runtime.relay_waker = RelayWaker(runtime.engine)
+            work["relay_waker"] = lambda runtime: runtime.relay_waker.run()
+        for name, run in work.items():
+            runtime.tasks[name] = asyncio.create_task(run(runtime), name=name)
         # What start-up built (modules, schemas, compiled statements) lives as long as the process:
         # frozen, it is left out of the garbage collector's full collections, which otherwise walk
         # it every few seconds under load and stall the event loop meanwhile.
@@ -132,7 +143,8 @@ def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
             for task in runtime.tasks.values():
                 task.cancel()
             await asyncio.gather(*runtime.tasks.values(), return_exceptions=True)
-            await runtime.producer.stop()
+            if runtime.producer is not None:
+                await runtime.producer.stop()
             await runtime.engine.dispose()
 
     return lifespan
@@ -203,8 +215,9 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings 
                   lifespan=_lifespan(definition, settings), telemetry=_NO_FASTAPI_TELEMETRY)
     install_problem_handlers(app)
     app.include_router(health_router)
-    for router in definition.routers:
-        app.include_router(router)
+    if settings.serves_api:  # a worker's port answers only health and metrics
+        for router in definition.routers:
+            app.include_router(router)
     # Added first, so it runs inside the observability middleware: shed requests are counted too.
     app.add_middleware(AdmissionMiddleware)
     app.add_middleware(_ObservabilityMiddleware, service_name=definition.name)

@@ -26,7 +26,8 @@ from openrcm_shared.messaging.envelope import header
 from openrcm_shared.messaging.errors import PermanentEventError, TransientEventError
 from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_producer
 from openrcm_shared.messaging.outbox import build_envelope, outbox_row
-from openrcm_shared.messaging.relay import OutboxRelay
+from openrcm_shared.db import create_engine
+from openrcm_shared.messaging.relay import OutboxRelay, RelayWaker
 from openrcm_shared.messaging.tables import outbox
 from tests.support import eventually, scratch_database_fixtures
 
@@ -285,6 +286,53 @@ async def test_only_one_relay_per_service_publishes(engine, producer):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_rows_staged_by_another_process_are_published_on_its_notify(database_url, engine, producer, topic):
+    """An API process (role api) stages events and wakes the worker's relay through PostgreSQL
+    NOTIFY: published at once, though the relay's idle poll is far longer than the wait."""
+    tenant = f"notify-{uuid.uuid4().hex[:8]}"
+    relay = OutboxRelay(engine, producer, service_name="component-notify", idle_poll_seconds=60)
+    api_engine = create_engine(database_url, pool_size=1)  # the other process's own pool
+    waker = RelayWaker(api_engine)
+    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(waker.run())]
+
+    async def stage(patient_id: str) -> int:
+        event = payment_posted(tenant, patient_id)
+        row = {**outbox_row(event, build_envelope(event, source="/test"), "test"), "topic": topic}
+        async with api_engine.begin() as conn:
+            return (await conn.execute(outbox.insert().returning(outbox.c.id), row)).scalar_one()
+
+    async def published(row_id: int) -> bool:
+        async with engine.connect() as conn:
+            return (await conn.execute(sa.select(outbox.c.published_at.is_not(None))
+                                       .where(outbox.c.id == row_id))).scalar_one()
+
+    try:
+        async def leading():
+            assert relay.holds_lock
+            return True
+        await eventually(leading, timeout=15)
+        await asyncio.sleep(0.2)  # the relay's first (empty) round is over: it now waits on its poll
+
+        unannounced = await stage("PAT-N1")  # staged without a wake: waits for the poll
+        await asyncio.sleep(1.0)
+        assert not await published(unannounced)
+
+        announced = await stage("PAT-N2")
+        waker.wake()
+
+        async def both_published():
+            assert await published(announced) and await published(unannounced)  # one round takes all
+            return True
+        await eventually(both_published, timeout=5, interval=0.05)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await api_engine.dispose()
+        async with engine.begin() as conn:
+            await conn.execute(outbox.delete().where(outbox.c.tenant_id == tenant))
 
 
 async def test_published_rows_are_pruned_and_unpublished_rows_kept(engine):

@@ -59,7 +59,8 @@ def cmd_run(args) -> int:
         (local_dir() / "stack.json").write_text(manifest.read_text())
         _say("\nOpenRCM is up.", f"  Kafka        {stack.kafka.bootstrap_servers}", sep="\n")
         for name, service in stack.services.items():
-            _say(f"  {name:<12} {service.url}   (docs {service.url}/docs)")
+            shows = "health and metrics" if service.role == "worker" else f"docs {service.url}/docs"
+            _say(f"  {name:<13} {service.url}   ({shows})")
         _say(f"  clearinghouse simulator {stack.clearinghouse_url}")
         _say(f"\nEndpoints: {local_dir() / 'stack.json'}   Logs: {stack.state_dir / 'logs'}",
              "Ctrl-C stops everything.", sep="\n")

@@ -1,4 +1,10 @@
-"""The five services: migrate each database, then run each app under uvicorn as a child process."""
+"""The five services: migrate each database, then run each app under uvicorn as a child process.
+
+A service with a worker port runs as two processes: its API (role api) on the service's port and
+its worker (role worker: relay, consumer, background loops; health and metrics only) on the worker
+port, so request handling and background work each get an event loop, and a core, of their own
+(openrcm_shared.settings.ProcessRole). The others run as one process (role all).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from openrcm_devstack.process import ManagedProcess, ensure_port_free
 class ServiceSpec:
     name: str
     default_port: int
+    default_worker_port: int | None = None  # the worker process's port; None: one process (role all)
 
     @property
     def package(self) -> str:
@@ -32,7 +39,7 @@ class ServiceSpec:
 
 
 SERVICES = (
-    ServiceSpec("claims", 8001),
+    ServiceSpec("claims", 8001, default_worker_port=8006),
     ServiceSpec("eligibility", 8002),
     ServiceSpec("remittance", 8003),
     ServiceSpec("denials", 8004),
@@ -52,27 +59,50 @@ class RunningService:
     port: int
     database_url: str
     process: ManagedProcess
+    role: str = "all"
+
+    @property
+    def name(self) -> str:
+        """The process's name: the service's, or `<service>-worker` for its worker."""
+        return process_name(self.spec, self.role)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_service(spec: ServiceSpec, *, port: int, database_url: str, kafka_bootstrap: str, log_dir: Path,
-                  extra_env: dict[str, str] | None = None) -> RunningService:
-    ensure_port_free(spec.name, port)
+def process_name(spec: ServiceSpec, role: str) -> str:
+    return f"{spec.name}-worker" if role == "worker" else spec.name
+
+
+def service_environment(spec: ServiceSpec, *, role: str, database_url: str, kafka_bootstrap: str,
+                        extra_env: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
         f"{spec.name.upper()}_DATABASE_URL": database_url,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "OPENRCM_ROLE": role,
         "PYTHONUNBUFFERED": "1",
     })
     env.update(extra_env or {})
-    argv = [sys.executable, "-m", "uvicorn", f"{spec.package}.main:app", "--host", "127.0.0.1", "--port", str(port),
-            "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "10"]
-    process = ManagedProcess(spec.name, argv, log_file=log_dir / f"{spec.name}.log", env=env, cwd=repo_root())
+    return env
+
+
+def uvicorn_arguments(spec: ServiceSpec, port: int) -> list[str]:
+    return [f"{spec.package}.main:app", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
+            "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "10"]
+
+
+def start_service(spec: ServiceSpec, *, port: int, database_url: str, kafka_bootstrap: str, log_dir: Path,
+                  role: str = "all", extra_env: dict[str, str] | None = None) -> RunningService:
+    name = process_name(spec, role)
+    ensure_port_free(name, port)
+    env = service_environment(spec, role=role, database_url=database_url, kafka_bootstrap=kafka_bootstrap,
+                              extra_env=extra_env)
+    argv = [sys.executable, "-m", "uvicorn", *uvicorn_arguments(spec, port)]
+    process = ManagedProcess(name, argv, log_file=log_dir / f"{name}.log", env=env, cwd=repo_root())
     process.start()
-    return RunningService(spec, port, database_url, process)
+    return RunningService(spec, port, database_url, process, role)
 
 
 CLEARINGHOUSE = ServiceSpec("clearinghouse", 8010)
@@ -94,7 +124,7 @@ def wait_ready(service: RunningService, timeout: float = 90) -> None:
     last = ""
     while time.monotonic() < deadline:
         if not service.process.running():
-            raise RuntimeError(f"{service.spec.name} exited during start-up:\n{service.process.tail()}")
+            raise RuntimeError(f"{service.name} exited during start-up:\n{service.process.tail()}")
         try:
             with urllib.request.urlopen(f"{service.url}/readyz", timeout=3) as response:
                 if response.status == 200:
@@ -102,4 +132,4 @@ def wait_ready(service: RunningService, timeout: float = 90) -> None:
         except Exception as exc:  # not up yet, or 503 while Kafka/DB settle
             last = str(exc)
         time.sleep(0.3)
-    raise RuntimeError(f"{service.spec.name} not ready within {timeout:.0f}s ({last}):\n{service.process.tail()}")
+    raise RuntimeError(f"{service.name} not ready within {timeout:.0f}s ({last}):\n{service.process.tail()}")

@@ -31,15 +31,23 @@ class StackPorts:
     kafka_controller: int = 9093
     services: dict[str, int] = field(default_factory=lambda: {s.name: s.default_port for s in SERVICES})
     clearinghouse: int = 8010
+    # Worker processes of the services that run one (ServiceSpec.default_worker_port).
+    workers: dict[str, int] = field(default_factory=lambda: {
+        s.name: s.default_worker_port for s in SERVICES if s.default_worker_port})
+
+    def shifted(self, offset: int, **infrastructure: int) -> "StackPorts":
+        """These HTTP ports moved by `offset` (a second stack beside the first), with its own
+        PostgreSQL and Kafka ports."""
+        return StackPorts(**infrastructure, clearinghouse=self.clearinghouse + offset,
+                          services={name: port + offset for name, port in self.services.items()},
+                          workers={name: port + offset for name, port in self.workers.items()})
 
 
 DEFAULT_PORTS = StackPorts()
-TEST_PORTS = StackPorts(postgres=55433, kafka=19092, kafka_controller=19093,
-                        services={s.name: 18000 + i + 1 for i, s in enumerate(SERVICES)}, clearinghouse=18010)
+TEST_PORTS = DEFAULT_PORTS.shifted(10000, postgres=55433, kafka=19092, kafka_controller=19093)
 # What the simulated payer decides under `./openrcm run` (simulators/clearinghouse, adjudication_rules.py).
 DEFAULT_ADJUDICATION_RULES = Path("deploy", "clearinghouse", "adjudication-rules.json")  # in the checkout
-BENCH_PORTS = StackPorts(postgres=55434, kafka=29192, kafka_controller=29193,
-                         services={s.name: 28100 + i + 1 for i, s in enumerate(SERVICES)}, clearinghouse=28110)
+BENCH_PORTS = DEFAULT_PORTS.shifted(20100, postgres=55434, kafka=29192, kafka_controller=29193)
 
 
 class Stack:
@@ -158,19 +166,24 @@ class Stack:
         started = []
         for spec in SERVICES:
             if names is None or spec.name in names:
-                started.append(start_service(
-                    spec, port=self.ports.services[spec.name], database_url=self.database_url(spec.name),
-                    kafka_bootstrap=self.kafka.bootstrap_servers, log_dir=self.state_dir / "logs",
-                    extra_env=self._service_env(spec, extra_env)))
+                worker_port = self.ports.workers.get(spec.name)
+                roles = {"api": self.ports.services[spec.name], "worker": worker_port} if worker_port else {
+                    "all": self.ports.services[spec.name]}
+                for role, port in roles.items():
+                    started.append(start_service(
+                        spec, port=port, database_url=self.database_url(spec.name), role=role,
+                        kafka_bootstrap=self.kafka.bootstrap_servers, log_dir=self.state_dir / "logs",
+                        extra_env=self._service_env(spec, extra_env)))
         for service in started:
-            self.services[service.spec.name] = service
+            self.services[service.name] = service
         for service in started:
             wait_ready(service)
         self.write_manifest()
 
     def stop_services(self, names: list[str] | None = None) -> None:
-        for name in list(self.services):
-            if names is None or name in names:
+        """Stop the named services (every process of each), or all and the clearinghouse simulator."""
+        for name, service in list(self.services.items()):
+            if names is None or service.spec.name in names:
                 self.services.pop(name).process.stop()
         if names is None and self.clearinghouse is not None:
             self.clearinghouse.process.stop()

@@ -50,8 +50,8 @@ DEFINITION = ServiceDefinition(
     aggregate_type="claim",
     routers=[router, reference_router, parties_router, webhooks_router, fhir_router],
     subscriptions=SUBSCRIPTIONS,
-    background={"code_sets": load_code_sets, "submission_batches": submit_ready_claims,
-                "deadline_watch": watch_deadlines},
+    every_process={"code_sets": load_code_sets},
+    background={"submission_batches": submit_ready_claims, "deadline_watch": watch_deadlines},
 )
 
 app = create_service_app(DEFINITION)

@@ -9,6 +9,11 @@ Guarantees:
 - One relay per service: a PostgreSQL advisory lock is held while relaying; other replicas of
   the service stand by until it is free.
 Published rows are pruned after `retention_seconds`.
+
+Waking: writers in the relay's own process call `wake()`; writers in other processes of the
+service (API processes beside a worker, see settings.ProcessRole) send a PostgreSQL NOTIFY on
+`OUTBOX_CHANNEL` through `RelayWaker`, which the leading relay LISTENs to on the connection that
+holds its lock. Either is only a hint: the idle poll finds rows whoever wrote them.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from openrcm_shared.messaging.tables import outbox
 from openrcm_shared.observability import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
+
+# Each service has its own database and outbox, so one channel name serves every service.
+OUTBOX_CHANNEL = "openrcm_outbox"
 
 # Built once (they run for every batch of every service). Marking by `id = ANY(:ids)` is one
 # statement text whatever the batch size: `IN (...)` rendered a new text, and so a new prepared
@@ -91,6 +99,7 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
                 return
             self.holds_lock = True
+            listening = await self._listen(lock_conn)
             try:
                 last_prune = last_stats = 0.0
                 while True:
@@ -106,8 +115,24 @@ class OutboxRelay:
                         await self._idle()
             finally:
                 self.holds_lock = False
+                if listening is not None:
+                    await _quietly(listening.remove_listener(OUTBOX_CHANNEL, self._notified))
                 await lock_conn.execute(sa.select(sa.func.pg_advisory_unlock(self.lock_id)))
                 await lock_conn.commit()
+
+    async def _listen(self, lock_conn):  # noqa: ANN001, ANN202 - SQLAlchemy AsyncConnection -> asyncpg connection
+        """LISTEN for other processes' writes on the lock's connection (held while leading). If that
+        fails, the relay still works, by its idle poll."""
+        try:
+            driver_connection = (await lock_conn.get_raw_connection()).driver_connection
+            await driver_connection.add_listener(OUTBOX_CHANNEL, self._notified)
+            return driver_connection
+        except Exception as exc:
+            log.warning("outbox relay cannot LISTEN; polling only", extra={"error_class": type(exc).__name__})
+            return None
+
+    def _notified(self, connection, pid, channel, payload) -> None:  # noqa: ANN001 - asyncpg listener signature
+        self.wake()
 
     async def _idle(self) -> None:
         try:
@@ -163,3 +188,36 @@ class OutboxRelay:
             result = await conn.execute(outbox.delete().where(
                 outbox.c.published_at < sa.func.now() - sa.text(f"interval '{int(self.retention_seconds)} seconds'")))
         return result.rowcount or 0
+
+
+async def _quietly(awaitable) -> None:  # noqa: ANN001
+    try:
+        await awaitable
+    except Exception:  # the connection is gone: so is its LISTEN
+        pass
+
+
+class RelayWaker:
+    """Wakes the service's relay running in another process: a NOTIFY on `OUTBOX_CHANNEL` after
+    events were staged, at most one per `interval` however many requests staged some (NOTIFY is
+    one round trip; the relay's poll is the safety net, so a failed NOTIFY is only logged)."""
+
+    def __init__(self, engine: AsyncEngine, *, interval: float = 0.02) -> None:
+        self.engine = engine
+        self.interval = interval
+        self._pending = asyncio.Event()
+
+    def wake(self) -> None:
+        self._pending.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._pending.wait()
+            self._pending.clear()
+            try:
+                async with self.engine.connect() as conn:
+                    # On the driver connection: autocommit, so no BEGIN/COMMIT round trips around it.
+                    await (await conn.get_raw_connection()).driver_connection.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+            except Exception as exc:
+                log.warning("could not wake the outbox relay", extra={"error_class": type(exc).__name__})
+            await asyncio.sleep(self.interval)

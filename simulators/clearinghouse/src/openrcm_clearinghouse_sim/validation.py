@@ -17,13 +17,16 @@ Mapping to 005010X231A1:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyx12.errors
+import pyx12.map_if
 import pyx12.map_index
 import pyx12.params
 import pyx12.x12n_document
@@ -44,7 +47,41 @@ GROUP_ERROR_CODES = frozenset({"1", "2", "3", "4", "5", "6", "16", "17", "18", "
                                "24", "25", "26"})
 MAX_BAD_VALUE_LENGTH = 99  # IK404, data element 724: AN 1/99
 
-_pyx12_lock = threading.Lock()  # pyx12 keeps module-level map caches; one validation at a time
+_pyx12_lock = threading.Lock()  # pyx12 keeps module-level state (logging, maps loaded here); one validation at a time
+_PYX12_PARAMS = pyx12.params.params()  # the defaults; every map below was loaded with them
+_pyx12_load_map_file = pyx12.map_if.load_map_file
+_loaded_maps: dict[tuple[str, str | None], pyx12.map_if.map_if] = {}
+
+
+def _load_map_once(map_file: str, param: pyx12.params.ParamsBase, map_path: str | None = None) -> pyx12.map_if.map_if:
+    """pyx12's `load_map_file`, once per map and process.
+
+    pyx12 4.0 parses the control map and the transaction set's map from XML for every document:
+    ~0.2 s of CPU per 837 file, as much as ~60 claims' validation. Validation does not change a
+    loaded map: in pyx12 4.0 the loop and segment counts live in the walker's `NodeCounter`
+    (map_if's own counter methods raise DeprecationWarning), and what the nodes set after
+    construction are memoised paths. So one loaded map serves every document; the tests check
+    that findings are the same with and without it, map after map.
+    """
+    if param is not _PYX12_PARAMS:
+        return _pyx12_load_map_file(map_file, param, map_path)
+    key = (map_file, map_path)
+    if key not in _loaded_maps:
+        _loaded_maps[key] = _pyx12_load_map_file(map_file, param, map_path)
+    return _loaded_maps[key]
+
+
+@contextlib.contextmanager
+def _maps_loaded_once() -> Iterator[None]:
+    # x12n_document looks `pyx12.map_if.load_map_file` up at each call; it is swapped only while
+    # this module validates (under _pyx12_lock), so anyone else using pyx12 in the process (the
+    # project's tests use it as their independent validator) gets pyx12 unchanged.
+    pyx12_loader = pyx12.map_if.load_map_file
+    pyx12.map_if.load_map_file = _load_map_once
+    try:
+        yield
+    finally:
+        pyx12.map_if.load_map_file = pyx12_loader
 
 
 @dataclass(frozen=True)
@@ -89,10 +126,10 @@ def validate_interchange(x12_text: str) -> InterchangeFindings:
             loops[(source.get_st_id(), source.get_seg_count())] = node.get_parent().id
 
     json_report = io.StringIO()
-    with _pyx12_lock:
+    with _pyx12_lock, _maps_loaded_once():
         logging.getLogger("pyx12").setLevel(logging.CRITICAL)  # findings come back as data, not log lines
         pyx12.x12n_document.x12n_document(
-            param=pyx12.params.params(), src_file=io.StringIO(x12_text), fd_997=None, fd_html=None,
+            param=_PYX12_PARAMS, src_file=io.StringIO(x12_text), fd_997=None, fd_html=None,
             fd_xmldoc=None, fd_json=json_report, callback=remember_loop)
     report = json.loads(json_report.getvalue() or '{"interchanges": []}')
     interchanges = report.get("interchanges", [])
