@@ -68,3 +68,16 @@ async def count_claims(database_url: str, tenant_id: str) -> int:
         return await conn.fetchval("SELECT count(*) FROM claims WHERE tenant_id = $1", tenant_id)
     finally:
         await conn.close()
+
+
+async def sessions_by_database(database_url: str) -> dict[str, int]:
+    """Sessions PostgreSQL has established per database since its statistics began
+    (pg_stat_database.sessions): the difference over a run is how many connections the services
+    opened, each a new backend process with cold catalog caches. A steady pool opens none."""
+    conn = await _connect(database_url)
+    try:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        rows = await conn.fetch("SELECT datname, sessions FROM pg_stat_database WHERE datname LIKE 'openrcm_%'")
+    finally:
+        await conn.close()
+    return {row["datname"]: row["sessions"] for row in rows}

@@ -31,7 +31,7 @@ from openrcm_devstack.stack import BENCH_PORTS, Stack
 
 from bench import report
 from bench.cpu import CpuMeter, usage_between
-from bench.downstream import count_claims, wait_for_expected_claims
+from bench.downstream import count_claims, sessions_by_database, wait_for_expected_claims
 from bench.load import Exchange, Window, closed_loop, open_loop
 from bench.machine import describe_code, describe_machine, load_average
 from bench.profiled import START as PROFILE_START, STOP as PROFILE_STOP
@@ -144,6 +144,7 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     print(f"  {spec.label}: {spec.requests} requests prepared, running {spec.duration:g} s ...", flush=True)
     load_at_start = load_average()
     scrapes_before = await scrape_services(ctx)
+    sessions_before = await sessions_by_database(ctx.stack.database_url("claims"))
     cpu_before = ctx.meter.sample()
     try:
         if spec.mode == "open":
@@ -155,11 +156,14 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
         await pool.close()
     cpu_after = ctx.meter.sample()
     scrapes_after = await scrape_services(ctx)
+    sessions_after = await sessions_by_database(ctx.stack.database_url("claims"))
 
     result = summarize_run(spec, exchanges, window)
     result.update(tenant_id=tenant_id, load_average_at_start=load_at_start, settle_before_seconds=settled,
                   connections_opened=pool.opened_total, cpu=usage_between(cpu_before, cpu_after))
     result["server_side"] = server_side(scrapes_before, scrapes_after)
+    result["server_side"]["postgresql_sessions_opened"] = {
+        name: count - sessions_before.get(name, 0) for name, count in sessions_after.items()}
     result["end_to_end"] = await end_to_end(ctx, tenant_id, exchanges)
     print(f"    {report.run_line(result)}", flush=True)
     return result

@@ -77,9 +77,10 @@ def server_table(runs: list[dict]) -> str:
         rows.append([run["label"], str(handler.get("count", "-")), _ms(handler.get("mean_ms")),
                      _ms(handler.get("p50_bucket_ms")), _ms(handler.get("p99_bucket_ms")),
                      _ms(consumer.get("mean_ms")), _ms(consumer.get("p99_bucket_ms")),
-                     _num(side.get("claims_outbox_published"), 0), _ms(lag.get("p99")), _ms(lag.get("max"))])
+                     _num(side.get("claims_outbox_published"), 0), _ms(lag.get("p99")), _ms(lag.get("max")),
+                     str(sum((side.get("postgresql_sessions_opened") or {}).values()))])
     return table(["run", "claims 201s", "mean", "p50<=", "p99<=", "remit. apply mean", "p99<=",
-                  "outbox published", "gen. lag p99", "max"], rows)
+                  "outbox published", "gen. lag p99", "max", "PG sessions opened"], rows)
 
 
 def cpu_table(rows_in: list[tuple[str, dict]]) -> str:
@@ -113,7 +114,8 @@ def render(results: dict) -> str:
                 "whole response, every request counted. E2E: 201 received -> row in remittance's "
                 "expected_claims. never: 201 but not in remittance within the wait bound.", "", runs_table(runs)]
         out += ["", "Server side (claims' own request histogram, bucket bounds; remittance's time to apply one "
-                "ClaimSubmitted; load generator lag behind schedule):", "", server_table(runs)]
+                "ClaimSubmitted; load generator lag behind schedule; connections the services opened to "
+                "PostgreSQL during the run, all databases):", "", server_table(runs)]
     cpu_rows = []
     if "warmup" in results:
         cpu_rows.append(("idle (after warm-up)", results["warmup"]["idle_cpu"]))
