@@ -35,6 +35,12 @@ class StackPorts:
     workers: dict[str, int] = field(default_factory=lambda: {
         s.name: s.default_worker_port for s in SERVICES if s.default_worker_port})
 
+    def processes(self, service: str) -> dict[str, int]:
+        """Role -> port of a service's processes: its API and its worker, or one doing both."""
+        if service in self.workers:
+            return {"api": self.services[service], "worker": self.workers[service]}
+        return {"all": self.services[service]}
+
     def shifted(self, offset: int, **infrastructure: int) -> "StackPorts":
         """These HTTP ports moved by `offset` (a second stack beside the first), with its own
         PostgreSQL and Kafka ports."""
@@ -166,10 +172,7 @@ class Stack:
         started = []
         for spec in SERVICES:
             if names is None or spec.name in names:
-                worker_port = self.ports.workers.get(spec.name)
-                roles = {"api": self.ports.services[spec.name], "worker": worker_port} if worker_port else {
-                    "all": self.ports.services[spec.name]}
-                for role, port in roles.items():
+                for role, port in self.ports.processes(spec.name).items():
                     started.append(start_service(
                         spec, port=port, database_url=self.database_url(spec.name), role=role,
                         kafka_bootstrap=self.kafka.bootstrap_servers, log_dir=self.state_dir / "logs",
