@@ -33,7 +33,7 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     log_level: str = "INFO"
     role: ProcessRole = "all"
-    db_pool_size: int = 10
+    db_pool_size: int = 20
 
     @classmethod
     def for_service(cls, name: str) -> "ServiceSettings":

@@ -12,8 +12,10 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openrcm_claims.adapters.driver_sql import DriverStatement, execute_many, fetch
-from openrcm_claims.adapters.tables import claim_history, claim_lines, claims, provider_enrollments, scrub_results
+from openrcm_claims.adapters.driver_sql import DriverStatement, execute_many, fetch, fetch_alone
+from openrcm_claims.adapters.tables import (
+    claim_history, claim_lines, claims, payers, provider_enrollments, scrub_results,
+)
 
 CLAIM_COLUMNS = (
     "id", "tenant_id", "encounter_id", "patient_control_number", "status", "coverage_status", "paid_amount",
@@ -95,8 +97,16 @@ def _records(name: str, table: sa.Table, columns: tuple[str, ...], *extra: sa.Co
 
 
 def _new_claim_statement():
-    new_claim = (pg_insert(claims).values({c: sa.bindparam(f"claim_{c}", type_=claims.c[c].type)
-                                           for c in CLAIM_COLUMNS})
+    # With :payer_updated_at, the claim is written only if the payer's registry row is still the
+    # one it was scrubbed against (a payer cached by this process may have been changed through
+    # another); NULL when the caller read the payer in the same transaction.
+    payer_as_scrubbed = sa.bindparam("payer_updated_at", type_=payers.c.updated_at.type)
+    payer_unchanged = sa.or_(payer_as_scrubbed.is_(None), sa.exists().where(
+        payers.c.tenant_id == sa.bindparam("claim_tenant_id"), payers.c.payer_id == sa.bindparam("claim_payer_id"),
+        payers.c.updated_at == payer_as_scrubbed))
+    new_claim = (pg_insert(claims).from_select(
+        list(CLAIM_COLUMNS),
+        sa.select(*(sa.bindparam(f"claim_{c}", type_=claims.c[c].type) for c in CLAIM_COLUMNS)).where(payer_unchanged))
                  .on_conflict_do_nothing(constraint="uq_claims_tenant_encounter_payer_part")
                  .returning(claims.c.id, claims.c.tenant_id).cte("new_claim"))
     line_columns = tuple(c for c in LINE_COLUMNS if c not in ("claim_id", "tenant_id"))
@@ -124,12 +134,28 @@ def _new_claim_statement():
 _INSERT_NEW_CLAIM = DriverStatement(_new_claim_statement())
 
 
-async def insert_new_claim(conn: AsyncConnection, claim: Mapping[str, Any], lines: list[dict], scrub_result: dict,
-                           history: list[dict]) -> bool:
-    """The claim row with its lines, scrub result and first timeline entries (in the order given);
-    False (nothing written) when the encounter already has this claim. Lines and history entries
-    carry every column but claim_id and tenant_id, as JSON values (amounts and dates as strings)."""
+def _new_claim_params(claim: Mapping[str, Any], lines: list[dict], scrub_result: dict, history: list[dict],
+                      payer_updated_at) -> dict:  # noqa: ANN001
     params = {f"claim_{c}": claim[c] for c in CLAIM_COLUMNS}
     params.update({f"scrub_{c}": scrub_result[c] for c in SCRUB_COLUMNS if c not in ("claim_id", "tenant_id")})
-    params.update(lines=lines, history=[{**entry, "position": n} for n, entry in enumerate(history)])
-    return bool(await fetch(conn, _INSERT_NEW_CLAIM, params))
+    params.update(lines=lines, history=[{**entry, "position": n} for n, entry in enumerate(history)],
+                  payer_updated_at=payer_updated_at)
+    return params
+
+
+async def insert_new_claim(conn: AsyncConnection, claim: Mapping[str, Any], lines: list[dict], scrub_result: dict,
+                           history: list[dict]) -> bool:
+    """The claim row with its lines, scrub result and first timeline entries (in the order given),
+    in the caller's transaction; False (nothing written) when the encounter already has this claim.
+    Lines and history entries carry every column but claim_id and tenant_id, as JSON values
+    (amounts and dates as strings)."""
+    return bool(await fetch(conn, _INSERT_NEW_CLAIM, _new_claim_params(claim, lines, scrub_result, history, None)))
+
+
+async def insert_new_claim_alone(conn: AsyncConnection, claim: Mapping[str, Any], lines: list[dict],
+                                 scrub_result: dict, history: list[dict], *, payer_updated_at) -> bool:  # noqa: ANN001
+    """The same write as one statement in a transaction of its own (one round trip), made only if
+    the payer's registry row still has `payer_updated_at`; False (nothing written) when the
+    encounter already has this claim or the payer has changed."""
+    return bool(await fetch_alone(conn, _INSERT_NEW_CLAIM,
+                                  _new_claim_params(claim, lines, scrub_result, history, payer_updated_at)))

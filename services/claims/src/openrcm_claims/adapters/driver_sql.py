@@ -75,6 +75,20 @@ async def fetch(conn: AsyncConnection, statement: DriverStatement, params: Mappi
     return await (await driver(conn)).fetch(statement.sql, *statement.args(params))
 
 
+async def fetch_alone(conn: AsyncConnection, statement: DriverStatement,
+                      params: Mapping[str, Any]) -> list[asyncpg.Record]:
+    """One statement as a transaction of its own: PostgreSQL commits a statement sent outside a
+    transaction block when it completes, all of it or nothing. For a write that one statement
+    makes whole (the intake's claim with its lines, scrub result and timeline), that saves the
+    BEGIN and COMMIT round trips. `conn` must not be in a transaction (nor its asyncpg connection)."""
+    if conn.in_transaction():
+        raise RuntimeError("fetch_alone runs outside a transaction")
+    connection = (await conn.get_raw_connection()).driver_connection
+    if connection.is_in_transaction():
+        raise RuntimeError("fetch_alone runs outside a transaction")
+    return await connection.fetch(statement.sql, *statement.args(params))
+
+
 async def execute_many(conn: AsyncConnection, statement: DriverStatement, rows: Iterable[Mapping[str, Any]]) -> None:
     """One statement for many rows, pipelined by asyncpg in one round trip."""
     args = [statement.args(row) for row in rows]

@@ -16,7 +16,7 @@ from openrcm_claims.entrypoints.schemas import (
     BatchItemOut, ClaimOut, ClaimSummaryOut, EncounterBatchIn, EncounterBatchOut, EncounterIn, LateChargesIn,
 )
 from openrcm_claims.service_layer.corrections import add_late_charges, correct_claim, replace_claim, void_claim
-from openrcm_claims.service_layer.submission import submit_encounter
+from openrcm_claims.service_layer.submission import submit_encounter, take_simple_encounter
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page
 from openrcm_shared.http.problems import Problem, field_error, json_pointer
@@ -47,6 +47,11 @@ async def post_encounter(
 ) -> Response:
     """An EHR posts a completed encounter; the claim is created and ClaimSubmitted published."""
     _check_encounter(encounter)
+    if idempotency_key is None:  # a keyed request stores its key and answer in the same transaction
+        claim = await take_simple_encounter(request.app.state.runtime.engine, tenant_id, encounter)
+        if claim is not None:
+            return Response(claim.model_dump_json(), status_code=201, media_type="application/json",
+                            headers={"Location": f"/v1/claims/{claim.id}"})
     return await idempotent_create(
         request, tenant_id=tenant_id, idempotency_key=idempotency_key,
         create=lambda conn: submit_encounter(conn, tenant_id, encounter),

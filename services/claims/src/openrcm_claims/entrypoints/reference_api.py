@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from openrcm_claims.adapters.tables import payers, provider_enrollments
-from openrcm_claims.service_layer.reference_data import require_payer
+from openrcm_claims.service_layer.reference_data import KNOWN_PAYERS, require_payer
 from openrcm_shared.codes import npi_is_valid
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
@@ -87,6 +87,7 @@ async def put_payer(payer_id: PayerId, payer: PayerIn, request: Request, tenant_
             pg_insert(payers).values(tenant_id=tenant_id, payer_id=payer_id, **values)
             .on_conflict_do_update(index_elements=["tenant_id", "payer_id"], set_=values)
             .returning(*_PAYER_COLUMNS))).one()
+    KNOWN_PAYERS.forget(tenant_id, payer_id)  # other processes' caches are caught by the intake's check
     return PayerOut(**row._mapping)
 
 

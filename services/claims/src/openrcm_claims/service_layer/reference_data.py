@@ -59,6 +59,40 @@ async def require_payer(conn, tenant_id: str, payer_id: str, pointer: str) -> Pa
     return known
 
 
+class KnownPayers:
+    """Payers' registry rows as this process last read them, for the intake's one-round-trip path
+    (submission.take_simple_encounter). A cached row may be stale, since another process may have
+    changed the payer: the claim scrubbed against it is written only if the row still carries
+    the same `updated_at` (claim_writes.insert_new_claim_alone checks it in the same statement),
+    and otherwise the encounter is taken the general way, which reads the payer afresh. Payers are
+    never deleted, so a payer once known stays known; at most `limit` rows are kept."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.limit = limit
+        self._rows: dict[tuple[str, str], PayerRow] = {}
+
+    async def get(self, engine, tenant_id: str, payer_id: str) -> PayerRow | None:  # noqa: ANN001
+        """The payer's row, read (in a transaction of its own) when not cached; None when unknown."""
+        key = (tenant_id, payer_id)
+        row = self._rows.get(key)
+        if row is None:
+            async with engine.begin() as conn:
+                found = await fetch(conn, _PAYER, {"tenant_id": tenant_id, "payer_id": payer_id})
+            if not found:
+                return None
+            if len(self._rows) >= self.limit:
+                self._rows.clear()
+            row = self._rows[key] = PayerRow(*found[0])
+        return row
+
+    def forget(self, tenant_id: str, payer_id: str) -> None:
+        """The payer changed (or may have): read it again next time."""
+        self._rows.pop((tenant_id, payer_id), None)
+
+
+KNOWN_PAYERS = KnownPayers()
+
+
 async def payer_names(conn: AsyncConnection, tenant_id: str) -> dict[str, str]:
     """Payer id -> registered name (2010BB / 2330B NM103) for one practice."""
     rows = (await conn.execute(sa.select(payers.c.payer_id, payers.c.name)

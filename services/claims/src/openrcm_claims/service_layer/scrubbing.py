@@ -150,10 +150,11 @@ def scrub_view(encounter: EncounterIn, *, patient_control_number: str, total_cha
                     for n, line in enumerate(encounter.lines, start=1)))
 
 
-async def scrub_encounter(conn: AsyncConnection, *, tenant_id: str, encounter: EncounterIn,
+async def scrub_encounter(conn: AsyncConnection | None, *, tenant_id: str, encounter: EncounterIn,
                           patient_control_number: str, total_charge: Decimal, payer,
                           prior_adjudications: list[dict] | tuple = ()) -> tuple[str, list[dict]]:
-    """(rule set version, hits as dicts) for one claim version; reads enrollments, writes nothing."""
+    """(rule set version, hits as dicts) for one claim version; reads enrollments on `conn` (only for
+    a payer that requires enrollment: None will do for the others), writes nothing."""
     rendering = encounter.attending_provider if encounter.institutional_claim else encounter.rendering_provider
     npis = [p.npi for p in (encounter.billing_provider, rendering) if p is not None]
     # Only ENROLL.NOT_ENROLLED reads enrollments, and only for a payer that requires enrollment:

@@ -10,6 +10,7 @@ gets the claims now; the next payers get theirs when the previous one has adjudi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -23,7 +24,9 @@ from openrcm_claims.entrypoints.schemas import (
     ClaimLineOut, ClaimOut, EncounterIn, HistoryEntryOut, PriorPayerAdjudicationOut, RelatedClaimOut,
 )
 from openrcm_claims.service_layer.holds import announce_scrub, scrub_result_row, scrubbed_entry, status_after_scrub
-from openrcm_claims.service_layer.reference_data import dates_of_service, require_payer, resolve_parties
+from openrcm_claims.service_layer.reference_data import (
+    KNOWN_PAYERS, PROVIDER_REFERENCES, dates_of_service, require_payer, resolve_parties,
+)
 from openrcm_claims.service_layer.scrubbing import scrub_encounter
 from openrcm_shared.http.problems import Problem, field_error
 
@@ -122,12 +125,77 @@ def with_related(claim: ClaimOut, siblings: list[ClaimOut]) -> ClaimOut:
                         status=other.status) for other in siblings if other.id != claim.id]})
 
 
+@dataclass(frozen=True)
+class NewClaim:
+    """One claim scrubbed and ready to write: its rows, and the claim as the API shows it."""
+
+    claim_row: dict
+    lines: list[dict]
+    scrub_row: dict
+    history: list[dict]
+    held: bool
+    rule_set_version: str
+    hits: list[dict]
+    out: ClaimOut
+
+
 async def create_claim(conn: AsyncConnection, tenant_id: str, encounter: EncounterIn, payer, *, split_part: int = 1,
                        prior_claim_id: UUID | None = None, prior_adjudications: list[dict] | None = None,
                        received_kind: str = "received", received_detail: dict | None = None) -> ClaimOut | None:
     """Write one claim (its row, lines, scrub result and first history entries) for the encounter's
     billed coverage; None when the encounter already has this claim (same payer responsibility
     and part)."""
+    new = await prepare_claim(conn, tenant_id, encounter, payer, split_part=split_part,
+                              prior_claim_id=prior_claim_id, prior_adjudications=prior_adjudications,
+                              received_kind=received_kind, received_detail=received_detail)
+    if not await claim_writes.insert_new_claim(conn, new.claim_row, new.lines, new.scrub_row, new.history):
+        return None
+    if new.held:  # ClaimHeld can be staged only once the claim exists; its entry names it
+        await announce_scrub(conn, tenant_id=tenant_id, claim_id=new.out.id, version=1, from_status=None,
+                             rule_set_version=new.rule_set_version, hits=new.hits, at=new.out.created_at)
+    return new.out
+
+
+async def take_simple_encounter(engine, tenant_id: str, encounter: EncounterIn) -> ClaimOut | None:  # noqa: ANN001
+    """Most encounters in one round trip to PostgreSQL instead of four (BEGIN, payer lookup, the
+    write, COMMIT): an encounter sent in full (no registered party named by id), for one payer,
+    on one claim, whose payer does not require enrollment and which scrubs clean is written by one
+    statement as a transaction of its own, against this process's cached payer row.
+
+    None when this is not such an encounter, or when the statement wrote nothing: the encounter
+    already has its claim, or the payer has changed since it was cached. The caller then takes the
+    encounter the general way (submit_encounter), which gives each of those cases its answer, in
+    one transaction; nothing was written here, so nothing is written twice."""
+    if not _simple(encounter):
+        return None
+    payer = await KNOWN_PAYERS.get(engine, tenant_id, encounter.coverage.payer_id)
+    if payer is None or payer.enrollment_required or len(split_lines(encounter)) > 1:
+        return None
+    new = await prepare_claim(None, tenant_id, encounter, payer)  # no enrollment to read: no connection
+    if new.held:  # ClaimHeld is staged with the claim, in the general way's transaction
+        return None
+    async with engine.connect() as conn:  # held for the one round trip only
+        written = await claim_writes.insert_new_claim_alone(conn, new.claim_row, new.lines, new.scrub_row,
+                                                            new.history, payer_updated_at=payer.updated_at)
+    if not written:
+        KNOWN_PAYERS.forget(tenant_id, payer.payer_id)  # changed, or a duplicate: read it afresh next time
+        return None
+    return new.out
+
+
+def _simple(encounter: EncounterIn) -> bool:
+    references = (encounter.patient_id, encounter.service_facility_id,
+                  *(getattr(encounter, field) for field in PROVIDER_REFERENCES))
+    return encounter.coverage is not None and not encounter.other_coverages and all(r is None for r in references)
+
+
+async def prepare_claim(conn: AsyncConnection | None, tenant_id: str, encounter: EncounterIn, payer, *,
+                        split_part: int = 1,
+                        prior_claim_id: UUID | None = None, prior_adjudications: list[dict] | None = None,
+                        received_kind: str = "received", received_detail: dict | None = None) -> NewClaim:
+    """One claim for the encounter's billed coverage, scrubbed (which reads the providers'
+    enrollments on `conn` when the payer requires enrollment; `conn` may be None otherwise), as
+    rows to write and as the API shows it once written."""
     claim_id = uuid4()
     now = datetime.now(timezone.utc)
     pcn = new_patient_control_number()
@@ -158,13 +226,8 @@ async def create_claim(conn: AsyncConnection, tenant_id: str, encounter: Encount
     lines = [{name: _json_ready(value) for name, value in line.items()} for line in line_values(encounter)]
     entries = [{name: _json_ready(value) for name, value in entry.items() if name not in ("claim_id", "tenant_id")}
                for entry in history]
-    if not await claim_writes.insert_new_claim(conn, claim_row, lines, scrub_row, entries):
-        return None
-    if held:  # ClaimHeld can be staged only once the claim exists; its entry names it
-        await announce_scrub(conn, tenant_id=tenant_id, claim_id=claim_id, version=1, from_status=None,
-                             rule_set_version=rule_set_version, hits=hits, at=now)
     columns = data["columns"]
-    return ClaimOut(
+    out = ClaimOut(
         id=claim_id, encounter_id=encounter.encounter_id, patient_control_number=pcn, patient_id=columns["patient_id"],
         payer_id=columns["payer_id"], status=status, coverage_status=CoverageStatus.UNVERIFIED,
         total_charge=total, paid_amount=Decimal(0), service_date_from=columns["service_date_from"],
@@ -181,3 +244,4 @@ async def create_claim(conn: AsyncConnection, tenant_id: str, encounter: Encount
         prior_payer_adjudications=[PriorPayerAdjudicationOut.model_validate(a) for a in prior_adjudications],
         history=[HistoryEntryOut(occurred_at=now, kind=received_kind, from_status=None, to_status=None,
                                  event_id=None, detail=detail)])
+    return NewClaim(claim_row, lines, scrub_row, entries, held, rule_set_version, hits, out)

@@ -1,0 +1,142 @@
+"""The intake's one-round-trip path (submission.take_simple_encounter) on a real PostgreSQL: it
+writes what the general path writes, or nothing, and never uses a payer another process changed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from openrcm_claims.adapters.tables import claim_history, claim_lines, claims, payers, scrub_results
+from openrcm_claims.entrypoints.schemas import EncounterIn
+from openrcm_claims.service_layer.reference_data import KNOWN_PAYERS
+from openrcm_claims.service_layer.submission import submit_encounter, take_simple_encounter
+from tests.support import encounter as encounter_document, scratch_database_fixtures
+
+pytestmark = pytest.mark.stack
+
+database_url, engine = scratch_database_fixtures("openrcm_claims_simple_intake", migrations_of="claims", pool_size=2)
+
+
+async def register_payer(engine, tenant_id: str, *, timely_filing_days: int = 365,
+                         enrollment_required: bool = False) -> None:
+    values = {"name": "Synthetic Health Plan", "claim_types": ["professional"],
+              "timely_filing_days": timely_filing_days, "enrollment_required": enrollment_required,
+              "replacement_claims_accepted": True, "acknowledgement_follow_up_days": 30,
+              "updated_at": datetime.now(timezone.utc)}
+    async with engine.begin() as conn:  # as PUT /v1/payers does, from whichever process
+        await conn.execute(sa.dialects.postgresql.insert(payers)
+                           .values(tenant_id=tenant_id, payer_id="60054", **values)
+                           .on_conflict_do_update(index_elements=["tenant_id", "payer_id"], set_=values))
+
+
+def an_encounter(**changes) -> EncounterIn:
+    return EncounterIn.model_validate({**encounter_document(), **changes})
+
+
+async def written(engine, tenant_id: str) -> dict:
+    """What the claims tables hold for this practice, without ids, times and control numbers."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(claims).where(claims.c.tenant_id == tenant_id)
+                                   .order_by(claims.c.created_at))).mappings().all()
+        result = {}
+        for row in rows:
+            lines = (await conn.execute(sa.select(claim_lines).where(claim_lines.c.claim_id == row["id"])
+                                        .order_by(claim_lines.c.line_number))).mappings().all()
+            scrub = (await conn.execute(sa.select(scrub_results.c.blocked, scrub_results.c.hits,
+                                                  scrub_results.c.rule_set_version)
+                                        .where(scrub_results.c.claim_id == row["id"]))).all()
+            history = (await conn.execute(sa.select(claim_history.c.kind, claim_history.c.detail)
+                                          .where(claim_history.c.claim_id == row["id"])
+                                          .order_by(claim_history.c.id))).all()
+            result[row["encounter_id"]] = {
+                "claim": {k: v for k, v in row.items() if k not in (
+                    "id", "encounter_id", "patient_control_number", "created_at", "updated_at", "patient_id",
+                    "member_id", "encounter_document")},
+                "lines": [{k: v for k, v in line.items() if k not in ("claim_id", "id")} for line in lines],
+                "scrub": [tuple(s) for s in scrub],
+                "history": [tuple(h) for h in history],
+            }
+        return result
+
+
+async def test_a_clean_encounter_is_written_as_the_general_path_writes_it(engine):
+    tenant = f"simple-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+    simple, general = an_encounter(), an_encounter()
+
+    claim = await take_simple_encounter(engine, tenant, simple)
+    assert claim is not None and claim.status == "ready"
+    async with engine.begin() as conn:
+        await submit_encounter(conn, tenant, general)
+
+    stored = await written(engine, tenant)
+    assert set(stored) == {simple.encounter_id, general.encounter_id}
+    assert stored[simple.encounter_id] == stored[general.encounter_id]
+    assert [kind for kind, _ in stored[simple.encounter_id]["history"]] == ["received", "scrubbed"]
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(claims).where(claims.c.id == claim.id))).mappings().one()
+    assert (row["patient_control_number"], row["total_charge"], row["encounter_document"]["encounter_id"]) == (
+        claim.patient_control_number, claim.total_charge, simple.encounter_id)
+
+
+async def test_a_payer_changed_by_another_process_is_not_used_from_the_cache(engine):
+    tenant = f"simple-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant, timely_filing_days=365)
+    first = await take_simple_encounter(engine, tenant, an_encounter())  # caches the payer
+    assert first is not None
+    service_day = first.service_date_from
+    assert first.filing_deadline == service_day + timedelta(days=365)
+
+    await register_payer(engine, tenant, timely_filing_days=90)  # another process's PUT: this cache is stale
+    stale = an_encounter()
+    assert await take_simple_encounter(engine, tenant, stale) is None  # refused, nothing written
+    assert stale.encounter_id not in await written(engine, tenant)
+    async with engine.begin() as conn:  # what the API does next: the general path reads the payer afresh
+        general = await submit_encounter(conn, tenant, stale)
+    assert general.filing_deadline == service_day + timedelta(days=90)
+
+    again = await take_simple_encounter(engine, tenant, an_encounter())  # the cache was refreshed
+    assert again is not None and again.filing_deadline == service_day + timedelta(days=90)
+
+
+async def test_encounters_the_simple_path_does_not_take_are_left_untouched_for_the_general_path(engine):
+    tenant = f"simple-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+    duplicate = an_encounter()
+    assert await take_simple_encounter(engine, tenant, duplicate) is not None
+    too_late = (date.today() - timedelta(days=500)).isoformat()  # past the payer's 365-day filing limit
+    not_taken = {
+        "the encounter already has its claim": duplicate,
+        "scrubs to a hold": an_encounter(lines=[{"procedure_code": "99213", "units": 1, "charge_amount": "125.00",
+                                                 "service_date": too_late, "diagnosis_pointers": [1]}]),
+        "names its patient by id": an_encounter(patient=None, patient_id="PAT-REGISTERED"),
+        "more lines than one 837P claim": an_encounter(lines=[
+            {"procedure_code": "99213", "units": 1, "charge_amount": "1.00",
+             "service_date": (date.today() - timedelta(days=3)).isoformat(), "diagnosis_pointers": [1]}] * 51),
+        "unknown payer": an_encounter(coverage={"payer_id": "99999", "member_id": "XJ1"}),
+    }
+    before = await written(engine, tenant)
+    for case, encounter in not_taken.items():
+        assert await take_simple_encounter(engine, tenant, encounter) is None, case
+    assert await written(engine, tenant) == before
+    async with engine.begin() as conn:  # the general path takes it, as held
+        held = await submit_encounter(conn, tenant, not_taken["scrubs to a hold"])
+    assert held.status == "held"
+
+    enrolling = f"simple-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, enrolling, enrollment_required=True)  # scrubbing reads enrollments
+    assert await take_simple_encounter(engine, enrolling, an_encounter()) is None
+    assert await written(engine, enrolling) == {}
+
+
+async def test_a_payer_changed_through_this_process_is_forgotten_at_once(engine):
+    tenant = f"simple-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant, timely_filing_days=365)
+    assert await take_simple_encounter(engine, tenant, an_encounter()) is not None
+    await register_payer(engine, tenant, timely_filing_days=120)
+    KNOWN_PAYERS.forget(tenant, "60054")  # what PUT /v1/payers does after its commit
+    claim = await take_simple_encounter(engine, tenant, an_encounter())
+    assert claim is not None and claim.filing_deadline == claim.service_date_from + timedelta(days=120)
