@@ -222,6 +222,30 @@ async def test_schema_invalid_event_goes_to_the_dlq_and_the_partition_keeps_flow
     assert dead.value == json.dumps(broken).encode()  # the original record, untouched
 
 
+async def test_another_consumers_event_is_skipped_by_its_type_alone(infra, engine, producer, topic, tenant):
+    """Only the type header of an event no handler takes is read: its other headers, even broken
+    ones, are no business of this consumer (no dead letter), between two events applied together."""
+    first, second = payment_posted(tenant, "PAT-S1"), payment_posted(tenant, "PAT-S2")
+    await publish(producer, topic, first)
+    foreign = [(k, v.encode() if isinstance(v, str) else v) for k, v in
+               outbox_row(first, build_envelope(first, source="/test"), "test")["headers"].items()]
+    foreign = [(k, b"org.openrcm.claims.someone_elses.v1" if k == "ce_type" else b"not-a-uuid" if k == "ce_id" else v)
+               for k, v in foreign]
+    await producer.send_and_wait(topic, value=b"{}", key=first.key().encode(), headers=foreign)
+    await publish(producer, topic, second)
+
+    consumer, task = await start_consumer(infra, engine, producer, topic)
+    try:
+        async def settled():
+            assert consumer.outcomes == ["processed", "skipped", "processed"], consumer.outcomes
+            assert await committed_offset(consumer, topic) == 3
+            return True
+        await eventually(settled)
+    finally:
+        await stop_consumer(consumer, task)
+    assert await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq_topic(topic, GROUP)]) == []
+
+
 async def test_transient_failures_are_retried_in_place_and_permanent_ones_replayed_after_a_fix(
         infra, engine, producer, topic, tenant):
     state = {"transient_left": 2, "broken": True}
