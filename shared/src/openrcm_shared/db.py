@@ -6,12 +6,14 @@ Schemas change only through the service's Alembic migrations, run before the ser
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import Pool
 
 # A pooled connection idle for longer than this is pinged before it is handed out; one in
@@ -44,6 +46,18 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
     )
     guard_pool(engine.sync_engine.pool, engine.dialect, idle_ping_after=idle_ping_after)
     return engine
+
+
+@contextlib.asynccontextmanager
+async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose statements all see one snapshot of the database (a REPEATABLE READ
+    transaction), for a view read with several statements: under the default READ COMMITTED each
+    statement sees what had committed when it began, so a claim's row and its timeline read one
+    after the other could come from either side of a change committed in between."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+        async with conn.begin():
+            yield conn
 
 
 def guard_pool(pool: Pool, dialect, *, idle_ping_after: float) -> None:

@@ -105,3 +105,26 @@ async def test_a_connection_dropped_under_a_driver_statement_fails_that_transact
         assert second != first
     finally:
         await engine.dispose()
+
+
+async def test_a_snapshot_reads_every_statement_as_of_its_start(database_url):
+    """db.snapshot: a view read with several statements (a claim and its timeline) cannot mix what
+    was committed before and after another transaction's commit, as READ COMMITTED statements can."""
+    from openrcm_shared.db import snapshot
+
+    engine = create_engine(database_url, pool_size=2)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("CREATE TABLE IF NOT EXISTS snapshot_probe (n int)"))
+            await conn.execute(sa.text("DELETE FROM snapshot_probe"))
+            await conn.execute(sa.text("INSERT INTO snapshot_probe VALUES (1)"))
+        async with snapshot(engine) as view:
+            first = (await view.execute(sa.text("SELECT count(*) FROM snapshot_probe"))).scalar()
+            async with engine.begin() as writer:  # another transaction commits in between
+                await writer.execute(sa.text("INSERT INTO snapshot_probe VALUES (2)"))
+            second = (await view.execute(sa.text("SELECT count(*) FROM snapshot_probe"))).scalar()
+        async with engine.connect() as conn:  # READ COMMITTED, as before: sees the new row
+            after = (await conn.execute(sa.text("SELECT count(*) FROM snapshot_probe"))).scalar()
+        assert (first, second, after) == (1, 1, 2)
+    finally:
+        await engine.dispose()

@@ -15,6 +15,9 @@ from openrcm_shared.http.pagination import fetch_page
 
 
 async def load_claim(conn: AsyncConnection, tenant_id: str, claim_id: UUID) -> ClaimOut | None:
+    """The claim as the API shows it, read in five statements: `conn` must see one snapshot
+    (openrcm_shared.db.snapshot), or be the transaction that changed the claim under its row lock,
+    so the status and the timeline agree."""
     row = (await conn.execute(sa.select(claims).where(claims.c.id == claim_id, claims.c.tenant_id == tenant_id))).first()
     if row is None:
         return None

@@ -17,6 +17,7 @@ from openrcm_claims.entrypoints.schemas import (
 )
 from openrcm_claims.service_layer.corrections import add_late_charges, correct_claim, replace_claim, void_claim
 from openrcm_claims.service_layer.submission import submit_encounter, take_simple_encounter
+from openrcm_shared.db import snapshot
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page
 from openrcm_shared.http.problems import Problem, field_error, json_pointer
@@ -138,8 +139,8 @@ async def _change_and_show(request: Request, tenant_id: str, claim_id: UUID, cha
 
 @router.get("/claims/{claim_id}", response_model=ClaimOut)
 async def get_claim(claim_id: UUID, request: Request, tenant_id: TenantDep) -> ClaimOut:
-    """The claim, its lines, status and history (its timeline)."""
-    async with request.app.state.runtime.engine.connect() as conn:
+    """The claim, its lines, status and history (its timeline), as of one moment."""
+    async with snapshot(request.app.state.runtime.engine) as conn:
         claim = await load_claim(conn, tenant_id, claim_id)
     if claim is None:
         raise Problem(404, "Claim not found", type_="not-found")
