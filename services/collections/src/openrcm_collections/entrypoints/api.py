@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from openrcm_collections.adapters.tables import ledger_entries
 from openrcm_collections.service_layer.accounts import load_account
+from openrcm_shared.db import snapshot
 from openrcm_shared.http.pagination import fetch_page
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.http.tenancy import TenantDep
@@ -47,8 +48,8 @@ _LEDGER_COLUMNS = [ledger_entries.c[name] for name in LedgerEntryOut.model_field
 @router.get("/accounts/{patient_id}", response_model=AccountOut)
 async def get_account(patient_id: str, request: Request, tenant_id: TenantDep, cursor: str | None = None,
                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> AccountOut:
-    """The patient's balance and ledger lines, newest first."""
-    async with request.app.state.runtime.engine.connect() as conn:
+    """The patient's balance and ledger lines, newest first (one snapshot: the balance and the lines agree)."""
+    async with snapshot(request.app.state.runtime.engine) as conn:
         account = await load_account(conn, tenant_id, patient_id)
         if account is None:
             raise Problem(404, "No account for this patient", type_="not-found")

@@ -22,6 +22,7 @@ from openrcm_remittance.service_layer import era_intake
 from openrcm_remittance.service_layer.files import body_of, store_file
 from openrcm_remittance.service_layer.posting import post_manual_remittance
 from openrcm_remittance.service_layer.review import match_item
+from openrcm_shared.db import snapshot
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.problems import Problem, field_error
@@ -264,7 +265,7 @@ async def reprocess(remittance_id: UUID, request: Request, tenant_id: TenantDep)
 
 @router.get("/remittances/{remittance_id}", response_model=RemittanceOut)
 async def get_remittance(remittance_id: UUID, request: Request, tenant_id: TenantDep) -> RemittanceOut:
-    async with _runtime(request).engine.connect() as conn:
+    async with snapshot(_runtime(request).engine) as conn:  # read in several statements: one snapshot
         return await remittance_view(conn, tenant_id, remittance_id)
 
 
@@ -291,8 +292,9 @@ async def billed_claim(claim_id: UUID, request: Request, tenant_id: TenantDep) -
 
 @router.get("/claims/{claim_id}/ledger", response_model=ClaimLedgerOut)
 async def claim_ledger(claim_id: UUID, request: Request, tenant_id: TenantDep) -> ClaimLedgerOut:
-    """Every payment decision posted on a claim and its journal entries, with balances per account."""
-    async with _runtime(request).engine.connect() as conn:
+    """Every payment decision posted on a claim and its journal entries, with balances per account
+    (one snapshot: the payments, entries and balances agree)."""
+    async with snapshot(_runtime(request).engine) as conn:
         payments = (await conn.execute(
             sa.select(claim_payments, expected_claims.c.patient_control_number)
             .join(expected_claims, expected_claims.c.claim_id == claim_payments.c.claim_id)

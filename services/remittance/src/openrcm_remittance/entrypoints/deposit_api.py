@@ -17,6 +17,7 @@ from openrcm_remittance.domain.reassociation import DepositFacts, Discrepancy, E
 from openrcm_remittance.service_layer.deposits import (
     deposit_discrepancies, era_discrepancies, record_deposit, unreassociated_remittances,
 )
+from openrcm_shared.db import snapshot
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.problems import Problem
@@ -135,7 +136,7 @@ async def list_deposits(request: Request, tenant_id: TenantDep, status: Literal[
     query = sa.select(*_DEPOSIT_COLUMNS).where(deposits.c.tenant_id == tenant_id)
     if status:
         query = query.where(deposits.c.status == status)
-    async with request.app.state.runtime.engine.connect() as conn:
+    async with snapshot(request.app.state.runtime.engine) as conn:  # deposits and their exceptions agree
         rows, next_cursor = await fetch_page(conn, query, order_by=[deposits.c.received_at, deposits.c.id],
                                              cursor=cursor, limit=limit)
         items = await _with_exceptions(conn, tenant_id, rows)
@@ -144,7 +145,7 @@ async def list_deposits(request: Request, tenant_id: TenantDep, status: Literal[
 
 @router.get("/deposits/{deposit_id}", response_model=DepositOut)
 async def get_deposit(deposit_id: UUID, request: Request, tenant_id: TenantDep) -> DepositOut:
-    async with request.app.state.runtime.engine.connect() as conn:
+    async with snapshot(request.app.state.runtime.engine) as conn:
         row = (await conn.execute(sa.select(*_DEPOSIT_COLUMNS).where(
             deposits.c.tenant_id == tenant_id, deposits.c.id == deposit_id))).first()
         if row is None:
@@ -158,7 +159,7 @@ async def list_unreassociated(request: Request, tenant_id: TenantDep, cursor: st
                               limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[UnreassociatedRemittanceOut]:
     """ERAs that moved money (BPR02 > 0) and have no deposit yet, oldest payment date first, each with the
     waiting deposits of its trace number that did not fit."""
-    async with request.app.state.runtime.engine.connect() as conn:
+    async with snapshot(request.app.state.runtime.engine) as conn:
         rows, next_cursor = await unreassociated_remittances(conn, tenant_id, cursor=cursor, limit=limit)
         found = await era_discrepancies(conn, tenant_id, [
             EraPayment(r.id, r.payer_id, r.trace_number, r.payment_amount, r.payment_date, r.originating_company_id)
