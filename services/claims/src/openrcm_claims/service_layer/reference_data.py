@@ -51,12 +51,16 @@ PayerRow = record_type("PayerRow", payers)
 async def require_payer(conn, tenant_id: str, payer_id: str, pointer: str) -> PayerRow:
     """The payer's registry row; 422 naming the field when it is not in this practice's registry.
     `conn` must be in a transaction (every caller writes after it)."""
-    found = await fetch(conn, _PAYER, {"tenant_id": tenant_id, "payer_id": payer_id})
-    known = PayerRow(*found[0]) if found else None
+    known = await find_payer(conn, tenant_id, payer_id)
     if known is None:
         raise Problem(422, "Unknown payer", f"Payer {payer_id!r} is not registered; PUT /v1/payers/{payer_id} first.",
                       type_="unknown-payer", errors=[field_error(pointer, "unknown payer")])
     return known
+
+
+async def find_payer(conn, tenant_id: str, payer_id: str) -> PayerRow | None:  # noqa: ANN001
+    found = await fetch(conn, _PAYER, {"tenant_id": tenant_id, "payer_id": payer_id})
+    return PayerRow(*found[0]) if found else None
 
 
 class KnownPayers:
@@ -77,12 +81,12 @@ class KnownPayers:
         row = self._rows.get(key)
         if row is None:
             async with engine.begin() as conn:
-                found = await fetch(conn, _PAYER, {"tenant_id": tenant_id, "payer_id": payer_id})
-            if not found:
+                row = await find_payer(conn, tenant_id, payer_id)
+            if row is None:
                 return None
             if len(self._rows) >= self.limit:
                 self._rows.clear()
-            row = self._rows[key] = PayerRow(*found[0])
+            self._rows[key] = row
         return row
 
     def forget(self, tenant_id: str, payer_id: str) -> None:
