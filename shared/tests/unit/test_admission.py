@@ -18,18 +18,22 @@ def app_holding(release: asyncio.Event, started: list[str]):
     return app
 
 
+async def until_started(started: list[str], count: int) -> None:
+    """Wait until `count` requests have reached the application behind the bound."""
+    while len(started) < count:
+        await asyncio.sleep(0.01)
+
+
 async def test_requests_beyond_the_bound_are_shed_and_health_is_never_shed():
     release, started = asyncio.Event(), []
     app = AdmissionMiddleware(app_holding(release, started),
                               AdmissionSettings(max_concurrent_requests=2, retry_after_seconds=3))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         held = [asyncio.create_task(client.post("/v1/encounters")) for _ in range(2)]
-        while len(started) < 2:
-            await asyncio.sleep(0.01)
+        await until_started(started, 2)
         shed = await client.post("/v1/encounters")
         health = asyncio.create_task(client.get("/readyz"))
-        while len(started) < 3:
-            await asyncio.sleep(0.01)
+        await until_started(started, 3)
         release.set()
         assert [r.status_code for r in await asyncio.gather(*held, health)] == [200, 200, 200]
         after = await client.post("/v1/encounters")
@@ -57,12 +61,10 @@ async def test_webhooks_have_a_bound_of_their_own():
                               AdmissionSettings(max_concurrent_requests=1, max_concurrent_webhooks=1))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         held = asyncio.create_task(client.post("/v1/encounters"))
-        while len(started) < 1:
-            await asyncio.sleep(0.01)
+        await until_started(started, 1)
         new_work = await client.post("/v1/encounters")
         acknowledgement = asyncio.create_task(client.post("/v1/webhooks/clearinghouse"))
-        while len(started) < 2:
-            await asyncio.sleep(0.01)
+        await until_started(started, 2)
         second_acknowledgement = await client.post("/v1/webhooks/clearinghouse")
         release.set()
         assert [r.status_code for r in await asyncio.gather(held, acknowledgement)] == [200, 200]
