@@ -146,6 +146,7 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     scrapes_before = await scrape_services(ctx)
     sessions_before = await sessions_by_database(ctx.stack.database_url("claims"))
     cpu_before = ctx.meter.sample()
+    started_at = datetime.now(timezone.utc)  # to line the timeline up with the services' and PostgreSQL's logs
     try:
         if spec.mode == "open":
             exchanges, window = await open_loop(pool, requests, rate=spec.rate, request_timeout=options.request_timeout)
@@ -159,7 +160,8 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     sessions_after = await sessions_by_database(ctx.stack.database_url("claims"))
 
     result = summarize_run(spec, exchanges, window)
-    result.update(tenant_id=tenant_id, load_average_at_start=load_at_start, settle_before_seconds=settled,
+    result.update(tenant_id=tenant_id, started_at=started_at.isoformat(timespec="milliseconds"),
+                  load_average_at_start=load_at_start, settle_before_seconds=settled,
                   connections_opened=pool.opened_total, cpu=usage_between(cpu_before, cpu_after))
     result["server_side"] = server_side(scrapes_before, scrapes_after)
     result["server_side"]["postgresql_sessions_opened"] = {

@@ -101,6 +101,15 @@ def test_a_service_with_a_worker_has_its_worker_container_like_the_stack_runner(
     assert "OPENRCM_CLAIMS_CLEARINGHOUSE_URL" in environment(worker) or spec.name != "claims"
 
 
+def test_the_clearinghouse_calls_back_where_the_stack_runner_points_it(compose):
+    # Like StackPorts.webhook_url: a service's worker takes its webhooks when it has one.
+    simulator = environment(compose["services"]["clearinghouse"])
+    for variable, service in (("CLEARINGHOUSE_WEBHOOK_URL", "claims"), ("CLEARINGHOUSE_REMITTANCE_WEBHOOK_URL", "remittance")):
+        spec = next(s for s in SERVICES if s.name == service)
+        container = f"{service}-worker" if spec.default_worker_port else service
+        assert simulator[variable] == f"http://{container}:8000/v1/webhooks/clearinghouse"
+
+
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)
 def test_every_service_waits_for_its_dependencies_and_reports_readiness(compose, spec):
     service = compose["services"][spec.name]

@@ -3,6 +3,8 @@ and a rejected claim corrected and resubmitted."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -11,13 +13,25 @@ from tests.support import claim_in, encounter
 pytestmark = pytest.mark.stack
 
 
-async def test_clean_claim_is_acknowledged_and_accepted_by_the_payer(api):
+async def webhooks_taken(process) -> int:  # noqa: ANN001 - a RunningService
+    """How many clearinghouse webhooks the process has answered 200, from its request histogram."""
+    async with httpx.AsyncClient(base_url=process.url) as client:
+        metrics = (await client.get("/metrics")).text
+    pattern = r'openrcm_http_request_duration_seconds_count\{[^}]*route="/v1/webhooks/clearinghouse"[^}]*status="200"[^}]*\} (\S+)'
+    return sum(int(float(count)) for count in re.findall(pattern, metrics))
+
+
+async def test_clean_claim_is_acknowledged_and_accepted_by_the_payer(api, stack):
+    worker = stack.services["claims-worker"]
+    taken_before = await webhooks_taken(worker)
     claim = (await api["claims"].post("/v1/encounters", json=encounter())).json()
     assert claim["status"] == "ready"
     accepted = await claim_in(api, claim["id"], "accepted_by_payer")
     kinds = [h["kind"] for h in accepted["history"]]
     assert kinds == ["received", "scrubbed", "submitted", "acknowledged_999", "accepted_277ca"], kinds
     assert accepted["payer_claim_control_number"]
+    # The 999 and the 277CA came to the claims worker (StackPorts.webhook_url), not the API process.
+    assert await webhooks_taken(worker) >= taken_before + 2
 
 
 async def test_a_claim_the_payer_rejects_is_corrected_and_resubmitted(api, stack):

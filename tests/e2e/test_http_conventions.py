@@ -123,5 +123,7 @@ async def test_operability_endpoints(stack):
             assert "openrcm_http_request_duration_seconds_bucket" in metrics
             assert (await client.get("/docs")).status_code == 200
             assert (await client.get("/openapi.json")).json()["info"]["title"] == f"OpenRCM {service.spec.name}"
-            if service.role == "worker":  # health and metrics only: the service's API is its API process's
+            if service.role == "worker":  # health, metrics and webhooks: the service's API is its API process's
                 assert (await client.post("/v1/encounters", json={})).status_code == 404
+                unsigned = await client.post("/v1/webhooks/clearinghouse", content=b"ISA")
+                assert unsigned.status_code == 401, unsigned.text  # the webhook route is there (and checks signatures)

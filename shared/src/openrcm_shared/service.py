@@ -46,6 +46,10 @@ class ServiceDefinition:
     aggregate_type: str
     routers: list[APIRouter]
     subscriptions: list[Subscription] = field(default_factory=list)
+    # Routes partners call back (signed webhooks from the clearinghouse), served by every process
+    # whatever its role: a deployment points partners at the worker, so an acknowledgement for
+    # hundreds of claims is applied there and not on the event loop answering the EHRs.
+    webhook_routers: list[APIRouter] = field(default_factory=list)
     # Further long-running work of the service (name -> coroutine function taking the Runtime);
     # started with the app, watched by /readyz, cancelled at shutdown. `background` runs where the
     # relay and consumer run (role all or worker); `every_process` in every process whatever its
@@ -222,9 +226,11 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings 
                   lifespan=_lifespan(definition, settings), telemetry=_NO_FASTAPI_TELEMETRY)
     install_problem_handlers(app)
     app.include_router(health_router)
-    if settings.serves_api:  # a worker's port answers only health and metrics
+    if settings.serves_api:  # a worker's port answers only health, metrics and webhooks
         for router in definition.routers:
             app.include_router(router)
+    for router in definition.webhook_routers:
+        app.include_router(router)
     # Added first, so it runs inside the observability middleware: shed requests are counted too.
     app.add_middleware(AdmissionMiddleware)
     app.add_middleware(_ObservabilityMiddleware, service_name=definition.name)

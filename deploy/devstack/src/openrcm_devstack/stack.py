@@ -41,6 +41,12 @@ class StackPorts:
             return {"api": self.services[service], "worker": self.workers[service]}
         return {"all": self.services[service]}
 
+    def webhook_url(self, service: str) -> str:
+        """Where the clearinghouse calls `service` back: its worker when it has one (see
+        ServiceDefinition.webhook_routers), so acknowledgements are applied off the API process."""
+        port = self.workers.get(service, self.services[service])
+        return f"http://127.0.0.1:{port}/v1/webhooks/clearinghouse"
+
     def shifted(self, offset: int, **infrastructure: int) -> "StackPorts":
         """These HTTP ports moved by `offset` (a second stack beside the first), with its own
         PostgreSQL and Kafka ports."""
@@ -139,9 +145,8 @@ class Stack:
         webhook with 999/277CA (to claims) and, once its payer has adjudicated, 835s (to remittance)."""
         env = dict(os.environ)
         env.update({
-            "CLEARINGHOUSE_WEBHOOK_URL": f"http://127.0.0.1:{self.ports.services['claims']}/v1/webhooks/clearinghouse",
-            "CLEARINGHOUSE_REMITTANCE_WEBHOOK_URL":
-                f"http://127.0.0.1:{self.ports.services['remittance']}/v1/webhooks/clearinghouse",
+            "CLEARINGHOUSE_WEBHOOK_URL": self.ports.webhook_url("claims"),
+            "CLEARINGHOUSE_REMITTANCE_WEBHOOK_URL": self.ports.webhook_url("remittance"),
             "CLEARINGHOUSE_WEBHOOK_SECRETS": self.webhook_secret(),
             "CLEARINGHOUSE_ADJUDICATION_RULES_FILE": self._adjudication_rules_file(),
         })

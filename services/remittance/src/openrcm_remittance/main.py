@@ -16,7 +16,8 @@ DEFINITION = ServiceDefinition(
     description="Payment posting: remittances balanced, matched to claims and posted; outcomes published per claim.",
     aggregate_type="remittance",
     # Fixed paths (/v1/remittances/variances, /unreassociated) before /v1/remittances/{remittance_id}.
-    routers=[fee_schedule_router, deposit_router, router, webhooks_router, code_set_router],
+    routers=[fee_schedule_router, deposit_router, router, code_set_router],
+    webhook_routers=[webhooks_router],
     subscriptions=SUBSCRIPTIONS,
     background={"stored_files": post_pending_files, "posting_workers": keep_workers},
 )
