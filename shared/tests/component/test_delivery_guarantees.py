@@ -160,20 +160,20 @@ async def test_relay_killed_after_broker_ack_and_before_marking_republishes_harm
         row = outbox_row(event, build_envelope(event, source="/test"), "remittance")
         await conn.execute(outbox.insert().values(**{**row, "topic": topic}))
 
-    class CrashBeforeMarking(OutboxRelay):
-        async def mark_published(self, ids):
+    class CrashBeforeDeleting(OutboxRelay):
+        async def delete_published(self, ids):
             raise SimulatedCrash()
 
-    async def published_at():
+    async def still_staged():
         async with engine.connect() as conn:
-            return (await conn.execute(sa.select(outbox.c.published_at)
-                                       .where(outbox.c.event_id == row["event_id"]))).scalar_one()
+            return (await conn.execute(sa.select(sa.func.count()).select_from(outbox)
+                                       .where(outbox.c.event_id == row["event_id"]))).scalar_one() == 1
 
     with pytest.raises(SimulatedCrash):
-        await CrashBeforeMarking(engine, producer, service_name="component").relay_once()
-    assert await published_at() is None  # acknowledged by the broker, but not marked
+        await CrashBeforeDeleting(engine, producer, service_name="component").relay_once()
+    assert await still_staged()  # acknowledged by the broker, but not deleted
     await OutboxRelay(engine, producer, service_name="component").relay_once()
-    assert await published_at() is not None  # no row stays unpublished
+    assert not await still_staged()  # published again, then deleted: no row stays behind
 
     consumer, task = await start_consumer(infra, engine, producer, topic)
     try:
@@ -327,10 +327,10 @@ async def test_rows_staged_by_another_process_are_published_on_its_notify(databa
         async with api_engine.begin() as conn:
             return (await conn.execute(outbox.insert().returning(outbox.c.id), row)).scalar_one()
 
-    async def published(row_id: int) -> bool:
+    async def published(row_id: int) -> bool:  # the relay deletes a row once the broker has it
         async with engine.connect() as conn:
-            return (await conn.execute(sa.select(outbox.c.published_at.is_not(None))
-                                       .where(outbox.c.id == row_id))).scalar_one()
+            return (await conn.execute(sa.select(sa.func.count()).select_from(outbox)
+                                       .where(outbox.c.id == row_id))).scalar_one() == 0
 
     try:
         async def leading():
@@ -359,22 +359,29 @@ async def test_rows_staged_by_another_process_are_published_on_its_notify(databa
             await conn.execute(outbox.delete().where(outbox.c.tenant_id == tenant))
 
 
-async def test_published_rows_are_pruned_and_unpublished_rows_kept(engine):
-    tenant = f"prune-{uuid.uuid4().hex[:8]}"
+async def test_rows_the_broker_acknowledged_are_deleted_and_the_rest_wait(engine, producer, topic):
+    tenant = f"acked-{uuid.uuid4().hex[:8]}"
     events = [payment_posted(tenant, "PAT-P1"), payment_posted(tenant, "PAT-P2")]
     async with engine.begin() as conn:
-        rows = [outbox_row(e, build_envelope(e, source="/test"), "test") for e in events]
-        await conn.execute(outbox.insert(), rows)
-        await conn.execute(outbox.update().where(outbox.c.event_id == rows[0]["event_id"])
-                           .values(published_at=sa.func.now() - sa.text("interval '2 hours'")))
-    relay = OutboxRelay(engine, None, service_name="component", retention_seconds=3600)
-    assert await relay.prune() >= 1
-    async with engine.connect() as conn:
-        left = (await conn.execute(sa.select(outbox.c.event_id).where(outbox.c.tenant_id == tenant))).scalars().all()
-    assert left == [rows[1]["event_id"]]
-    async with engine.begin() as conn:  # leave nothing for other tests' relays
-        await conn.execute(outbox.delete().where(outbox.c.tenant_id == tenant))
+        rows = [{**outbox_row(e, build_envelope(e, source="/test"), "test"), "topic": topic} for e in events]
+        first_id = (await conn.execute(outbox.insert().returning(outbox.c.id), rows[:1])).scalar_one()
+        await conn.execute(outbox.insert(), rows[1:])
 
+    class SecondSendFails(OutboxRelay):
+        async def publish(self, batch):
+            # The broker takes the batch up to our first row; the send after it fails, so the
+            # relay stops there (later rows wait for the next round, in order).
+            return await super().publish([row for row in batch if row.id <= first_id])
+
+    async def left() -> list:
+        async with engine.connect() as conn:
+            return (await conn.execute(sa.select(outbox.c.event_id).where(outbox.c.tenant_id == tenant)
+                                       .order_by(outbox.c.id))).scalars().all()
+
+    await SecondSendFails(engine, producer, service_name="component").relay_once()
+    assert await left() == [rows[1]["event_id"]]
+    await OutboxRelay(engine, producer, service_name="component").relay_once()
+    assert await left() == []
 
 async def inbox_transactions(engine, envelopes) -> int:
     """How many transactions wrote these events' inbox rows (xmin is the writing transaction)."""

@@ -56,3 +56,20 @@ def drop_messaging_tables_v1(op) -> None:
     op.drop_table("outbox")
     op.drop_table("inbox")
     op.drop_table("idempotency_keys")
+
+
+def delete_outbox_rows_when_published_v2(op) -> None:
+    """v2: the relay deletes an outbox row once the broker has acknowledged it (v1 marked it
+    published and pruned it an hour later). Rows already published go now; `published_at` and
+    the partial index on unpublished rows go with them (every row is unpublished now, and the
+    primary key gives the relay its id order)."""
+    op.execute("DELETE FROM outbox WHERE published_at IS NOT NULL")
+    op.drop_index("ix_outbox_unpublished", table_name="outbox", postgresql_where=sa.text("published_at IS NULL"))
+    op.drop_column("outbox", "published_at")
+
+
+def keep_published_outbox_rows_v1(op) -> None:
+    """Undo v2: the column and index back (rows published meanwhile are gone, as under v2)."""
+    op.add_column("outbox", sa.Column("published_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("ix_outbox_unpublished", "outbox", ["id"], unique=False,
+                    postgresql_where=sa.text("published_at IS NULL"))

@@ -1,14 +1,18 @@
-"""The outbox relay: publishes staged events to Kafka in order, then marks them published.
+"""The outbox relay: publishes staged events to Kafka in order, then deletes them.
 
 Guarantees:
-- At least once: a row is marked published only after the broker acknowledged it with
-  acks=all; a crash in between republishes the same record (same ce_id), which consumers'
-  inboxes turn into a no-op.
+- At least once: a row is deleted only after the broker acknowledged it with acks=all; a crash
+  in between republishes the same record (same ce_id), which consumers' inboxes turn into a no-op.
 - Order per key: rows are read in id (commit) order and sent through an idempotent producer,
   which keeps per-partition order; a failed send stops the batch so later rows wait.
 - One relay per service: a PostgreSQL advisory lock is held while relaying; other replicas of
   the service stand by until it is free.
-Published rows are pruned after `retention_seconds`.
+
+Why delete rather than mark published: the broker is the record of what was published (topics
+keep days of events; the outbox is a queue, not a log). Marked rows kept for an hour were ~3
+million at 300 claims/s, each row written twice (insert, then the update marking it) with its
+index entries; every autovacuum pass walked them, for longer the longer the system ran. Now the
+table holds the backlog only, and each row is written once.
 
 Waking: writers in the relay's own process call `wake()`; writers in other processes of the
 service (API processes beside a worker, see settings.ProcessRole) send a PostgreSQL NOTIFY on
@@ -37,16 +41,13 @@ log = logging.getLogger(__name__)
 # Each service has its own database and outbox, so one channel name serves every service.
 OUTBOX_CHANNEL = "openrcm_outbox"
 
-# Built once (they run for every batch of every service). Marking by `id = ANY(:ids)` is one
+# Built once (they run for every batch of every service). Deleting by `id = ANY(:ids)` is one
 # statement text whatever the batch size: `IN (...)` rendered a new text, and so a new prepared
 # statement and plan in PostgreSQL, for every distinct number of rows.
 _UNPUBLISHED = (sa.select(outbox.c.id, outbox.c.topic, outbox.c.aggregate_id, outbox.c.payload, outbox.c.headers)
-                .where(outbox.c.published_at.is_(None))
                 .order_by(outbox.c.id)
                 .limit(sa.bindparam("batch_size")))
-_MARK_PUBLISHED = (outbox.update()
-                   .where(outbox.c.id == sa.any_(sa.bindparam("ids", type_=pg.ARRAY(sa.BigInteger))))
-                   .values(published_at=sa.func.now()))
+_DELETE_PUBLISHED = outbox.delete().where(outbox.c.id == sa.any_(sa.bindparam("ids", type_=pg.ARRAY(sa.BigInteger))))
 
 
 class OutboxRelay:
@@ -58,14 +59,12 @@ class OutboxRelay:
         service_name: str,
         batch_size: int = 500,
         idle_poll_seconds: float = 0.5,
-        retention_seconds: float = 3600.0,
     ) -> None:
         self.engine = engine
         self.producer = producer
         self.service_name = service_name
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
-        self.retention_seconds = retention_seconds
         # One lock id per service database; crc32 is stable across processes (hash() is not).
         self.lock_id = zlib.crc32(f"openrcm-outbox-relay:{service_name}".encode())
         self.holds_lock = False
@@ -101,16 +100,13 @@ class OutboxRelay:
             self.holds_lock = True
             listening = await self._listen(lock_conn)
             try:
-                last_prune = last_stats = 0.0
+                last_stats = 0.0
                 while True:
                     published = await self.relay_once()
                     now = time.monotonic()
                     if now - last_stats > 2.0:
                         await self.record_backlog()
                         last_stats = now
-                    if now - last_prune > 60.0:
-                        await self.prune()
-                        last_prune = now
                     if published < self.batch_size:
                         await self._idle()
             finally:
@@ -142,14 +138,14 @@ class OutboxRelay:
         self._wakeup.clear()
 
     async def relay_once(self) -> int:
-        """Publish one batch of unpublished rows; returns how many were published and marked."""
+        """Publish one batch of rows; returns how many were published and deleted."""
         async with self.engine.connect() as conn:
             rows = (await conn.execute(_UNPUBLISHED, {"batch_size": self.batch_size})).all()
         if not rows:
             return 0
         acked = await self.publish(rows)
         if acked:
-            await self.mark_published(acked)
+            await self.delete_published(acked)
             OUTBOX_PUBLISHED.labels(self.service_name).inc(len(acked))
         return len(acked)
 
@@ -170,24 +166,16 @@ class OutboxRelay:
             acked.append(row.id)
         return acked
 
-    async def mark_published(self, ids: list[int]) -> None:
+    async def delete_published(self, ids: list[int]) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(_MARK_PUBLISHED, {"ids": ids})
+            await conn.execute(_DELETE_PUBLISHED, {"ids": ids})
 
     async def record_backlog(self) -> None:
         async with self.engine.connect() as conn:
-            backlog, oldest = (await conn.execute(
-                sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(outbox.c.published_at.is_(None))
-            )).one()
+            backlog, oldest = (await conn.execute(sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)))).one()
         OUTBOX_BACKLOG.labels(self.service_name).set(backlog)
         age = (datetime.now(timezone.utc) - oldest).total_seconds() if oldest else 0.0
         OUTBOX_OLDEST_AGE.labels(self.service_name).set(age)
-
-    async def prune(self) -> int:
-        async with self.engine.begin() as conn:
-            result = await conn.execute(outbox.delete().where(
-                outbox.c.published_at < sa.func.now() - sa.text(f"interval '{int(self.retention_seconds)} seconds'")))
-        return result.rowcount or 0
 
 
 async def _quietly(awaitable) -> None:  # noqa: ANN001

@@ -1,7 +1,8 @@
 """Messaging tables every service keeps in its own database (created by its own migrations).
 
 outbox: rows written in the same transaction as the state change they announce
-        (columns after Eventuate Tram / Debezium's outbox: id, aggregate type and id, type, payload).
+        (columns after Eventuate Tram / Debezium's outbox: id, aggregate type and id, type, payload),
+        deleted by the relay once the broker has them: every row is waiting to be published.
 inbox:  (consumer_group, event_id) of every event a consumer has applied, written in the
         handler's transaction, so a redelivery is recognised and skipped.
 idempotency_keys: stored responses for `Idempotency-Key` on creating POSTs.
@@ -27,8 +28,6 @@ outbox = sa.Table(
     sa.Column("payload", sa.LargeBinary, nullable=False),
     sa.Column("headers", pg.JSONB, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.Column("published_at", sa.DateTime(timezone=True)),
-    sa.Index("ix_outbox_unpublished", "id", postgresql_where=sa.text("published_at IS NULL")),
 )
 
 inbox = sa.Table(
