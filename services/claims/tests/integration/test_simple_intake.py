@@ -140,3 +140,18 @@ async def test_a_payer_changed_through_this_process_is_forgotten_at_once(engine)
     KNOWN_PAYERS.forget(tenant, "60054")  # what PUT /v1/payers does after its commit
     claim = await take_simple_encounter(engine, tenant, an_encounter())
     assert claim is not None and claim.filing_deadline == claim.service_date_from + timedelta(days=120)
+
+
+async def test_a_patient_control_number_is_unique_across_practices(engine):
+    # A 277CA names claims by CLM01 alone (acknowledgements.py finds them without a tenant), so two
+    # practices must never hold the same number.
+    first_practice, second_practice = (f"pcn-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    for tenant in (first_practice, second_practice):
+        await register_payer(engine, tenant)
+    first = await take_simple_encounter(engine, first_practice, an_encounter())
+    second = await take_simple_encounter(engine, second_practice, an_encounter())
+    assert first is not None and second is not None
+    with pytest.raises(sa.exc.IntegrityError, match="uq_claims_pcn"):
+        async with engine.begin() as conn:
+            await conn.execute(claims.update().where(claims.c.id == second.id)
+                               .values(patient_control_number=first.patient_control_number))

@@ -28,11 +28,11 @@ class Claim(ClaimsTable, table=True):
         # 837P's 50 is split into parts; each later payer gets its own claim of each part).
         sa.UniqueConstraint("tenant_id", "encounter_id", "payer_responsibility", "split_part",
                             name="uq_claims_tenant_encounter_payer_part"),
-        sa.UniqueConstraint("tenant_id", "patient_control_number", name="uq_claims_tenant_pcn"),
+        # Unique across practices: a 277CA (and an 835) names a claim by CLM01 alone, so the
+        # acknowledgements find claims by it without a tenant. The index serves that lookup too.
+        sa.UniqueConstraint("patient_control_number", name="uq_claims_pcn"),
         sa.Index("ix_claims_tenant_status_created", "tenant_id", "status", "created_at", "id"),
         sa.Index("ix_claims_tenant_patient_payer", "tenant_id", "patient_id", "payer_id"),
-        # A 277CA names claims by CLM01 only, not by practice.
-        sa.Index("ix_claims_patient_control_number", "patient_control_number"),
         # The 837 batcher's query every second; ready claims leave within about a second.
         sa.Index("ix_claims_ready", "created_at", postgresql_where=sa.text("status = 'ready'")),
     )
