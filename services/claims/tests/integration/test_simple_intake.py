@@ -3,16 +3,20 @@ writes what the general path writes, or nothing, and never uses a payer another 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
+from openrcm_claims.adapters import claim_writes
+from openrcm_claims.adapters.claim_writes import new_claims_alone
+from openrcm_claims.adapters.driver_sql import fetch_many_alone
 from openrcm_claims.adapters.tables import claim_history, claim_lines, claims, payers, scrub_results
 from openrcm_claims.entrypoints.schemas import EncounterIn
 from openrcm_claims.service_layer.reference_data import KNOWN_PAYERS
-from openrcm_claims.service_layer.submission import submit_encounter, take_simple_encounter
+from openrcm_claims.service_layer.submission import prepare_claim, submit_encounter, take_simple_encounter
 from tests.support import encounter as encounter_document, scratch_database_fixtures
 
 pytestmark = pytest.mark.stack
@@ -155,3 +159,66 @@ async def test_a_patient_control_number_is_unique_across_practices(engine):
         async with engine.begin() as conn:
             await conn.execute(claims.update().where(claims.c.id == second.id)
                                .values(patient_control_number=first.patient_control_number))
+
+
+async def new_claims(engine, tenant: str, count: int) -> list:
+    """`count` clean claims for the practice, prepared as the intake prepares them (not written)."""
+    payer = await KNOWN_PAYERS.get(engine, tenant, "60054")
+    return [await prepare_claim(None, tenant, an_encounter(), payer) for _ in range(count)]
+
+
+async def claim_ids(engine, tenant: str) -> set:
+    async with engine.connect() as conn:
+        return set((await conn.execute(sa.select(claims.c.id).where(claims.c.tenant_id == tenant))).scalars())
+
+
+async def test_concurrent_intake_writes_are_grouped(engine):
+    tenant = f"group-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+    payer = await KNOWN_PAYERS.get(engine, tenant, "60054")
+    prepared = await new_claims(engine, tenant, 12)
+    duplicate = (await new_claims(engine, tenant, 1))[0]
+    duplicate.claim_row["encounter_id"] = prepared[0].claim_row["encounter_id"]  # the same encounter again
+    writes = new_claims_alone(engine)
+    groups_before = writes.groups_written
+
+    outcomes = await asyncio.gather(*(
+        writes.write(n.claim_row, n.lines, n.scrub_row, n.history, payer_updated_at=payer.updated_at)
+        for n in [*prepared, duplicate]))
+
+    assert outcomes == [True] * 12 + [False]  # the encounter already had its claim: nothing written for it
+    assert await claim_ids(engine, tenant) == {n.claim_row["id"] for n in prepared}
+    # Thirteen writes arriving together: one commit (two if the writer had started before the last came).
+    assert writes.groups_written - groups_before in (1, 2)
+
+
+async def test_a_failing_write_costs_no_other_write_in_its_group_its_claim(engine):
+    tenant = f"isolate-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+    payer = await KNOWN_PAYERS.get(engine, tenant, "60054")
+    prepared = await new_claims(engine, tenant, 4)
+    colliding = (await new_claims(engine, tenant, 1))[0]
+    colliding.claim_row["patient_control_number"] = prepared[2].claim_row["patient_control_number"]
+    writes = new_claims_alone(engine)
+
+    outcomes = await asyncio.gather(*(
+        writes.write(n.claim_row, n.lines, n.scrub_row, n.history, payer_updated_at=payer.updated_at)
+        for n in [*prepared, colliding]), return_exceptions=True)
+
+    assert outcomes[:4] == [True] * 4
+    assert isinstance(outcomes[4], Exception) and "uq_claims_pcn" in str(outcomes[4])  # its own error only
+    assert await claim_ids(engine, tenant) == {n.claim_row["id"] for n in prepared}
+
+
+async def test_a_group_is_committed_whole_or_not_at_all(engine):
+    tenant = f"atomic-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+    payer = await KNOWN_PAYERS.get(engine, tenant, "60054")
+    first, second = await new_claims(engine, tenant, 2)
+    second.claim_row["patient_control_number"] = first.claim_row["patient_control_number"]
+    params = [claim_writes._new_claim_params(n.claim_row, n.lines, n.scrub_row, n.history, payer.updated_at)
+              for n in (first, second)]
+    with pytest.raises(Exception, match="uq_claims_pcn"):
+        async with engine.connect() as conn:
+            await fetch_many_alone(conn, claim_writes._INSERT_NEW_CLAIM, params)
+    assert await claim_ids(engine, tenant) == set()  # the first claim went with the second

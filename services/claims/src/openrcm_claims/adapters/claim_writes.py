@@ -4,15 +4,19 @@ statements (adapters.driver_sql); each function writes one table in the caller's
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from openrcm_claims.adapters.driver_sql import DriverStatement, execute_many, fetch, fetch_alone
+from openrcm_claims.adapters.driver_sql import DriverStatement, execute_many, fetch, fetch_many_alone
 from openrcm_claims.adapters.tables import (
     claim_history, claim_lines, claims, payers, provider_enrollments, scrub_results,
 )
@@ -152,10 +156,81 @@ async def insert_new_claim(conn: AsyncConnection, claim: Mapping[str, Any], line
     return bool(await fetch(conn, _INSERT_NEW_CLAIM, _new_claim_params(claim, lines, scrub_result, history, None)))
 
 
-async def insert_new_claim_alone(conn: AsyncConnection, claim: Mapping[str, Any], lines: list[dict],
-                                 scrub_result: dict, history: list[dict], *, payer_updated_at) -> bool:  # noqa: ANN001
-    """The same write as one statement in a transaction of its own (one round trip), made only if
-    the payer's registry row still has `payer_updated_at`; False (nothing written) when the
-    encounter already has this claim or the payer has changed."""
-    return bool(await fetch_alone(conn, _INSERT_NEW_CLAIM,
-                                  _new_claim_params(claim, lines, scrub_result, history, payer_updated_at)))
+class NewClaimsAlone:
+    """The intake's one-statement writes (`_INSERT_NEW_CLAIM` with `payer_updated_at`), each a
+    transaction of its own, grouped: writes that arrive while a round trip is in flight go
+    together in the next one, pipelined and committed as one transaction (group commit).
+
+    Why: at 300 claims/s each claim was its own round trip and its own commit, i.e. ~300 WAL
+    flushes a second (1-2.7 ms each under load) and a switch between the API process and its
+    PostgreSQL backend per request, on two shared cores. Grouped, a burst costs a few round trips
+    and flushes instead of one per claim; a lone write still goes at once (no waiting to fill a
+    group). Durability is unchanged: each caller's answer waits for the commit its write is in.
+
+    All or nothing per group (one implicit transaction): if a group fails, its writes are retried
+    one by one, so one bad write costs no other its claim and each caller gets its own outcome.
+    One group in flight per engine (per process and database).
+    """
+
+    def __init__(self, engine: AsyncEngine, *, max_group: int = 64) -> None:
+        self.engine = engine
+        self.max_group = max_group
+        self._waiting: list[tuple[dict, UUID, asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None  # writes groups while any write is waiting
+        self.groups_written = 0  # round trips that committed a group (of one or more writes)
+
+    async def write(self, claim: Mapping[str, Any], lines: list[dict], scrub_result: dict, history: list[dict], *,
+                    payer_updated_at) -> bool:  # noqa: ANN001
+        """True once the claim is written and committed; False (nothing written) when the encounter
+        already has this claim or the payer's registry row no longer has `payer_updated_at`."""
+        loop = asyncio.get_running_loop()
+        if self._writer is not None and self._writer.get_loop() is not loop:  # an earlier event loop's (tests)
+            self._writer, self._waiting = None, []
+        written = loop.create_future()
+        self._waiting.append((_new_claim_params(claim, lines, scrub_result, history, payer_updated_at), claim["id"],
+                              written))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write_waiting(), name="new-claims-alone")
+        return await written
+
+    async def _write_waiting(self) -> None:
+        # Ends as soon as nothing waits; the next write starts it again.
+        while self._waiting:
+            group, self._waiting = self._waiting[:self.max_group], self._waiting[self.max_group:]
+            await self._write_group(group)
+
+    async def _write_group(self, group: list[tuple[dict, UUID, asyncio.Future]]) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                rows = await fetch_many_alone(conn, _INSERT_NEW_CLAIM, [params for params, _, _ in group])
+        except Exception:
+            if len(group) == 1:
+                _settle(group[0][2], exception=sys.exc_info()[1])
+                return
+            for member in group:  # the group was rolled back whole: each on its own, for its own outcome
+                await self._write_group([member])
+            return
+        self.groups_written += 1
+        written = {row[0] for row in rows}
+        for _, claim_id, future in group:
+            _settle(future, result=claim_id in written)
+
+
+def _settle(future: asyncio.Future, *, result: bool | None = None, exception: BaseException | None = None) -> None:
+    if future.done():  # the caller is gone (its request was cancelled); the write stands regardless
+        return
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(result)
+
+
+_GROUPED_WRITES: "weakref.WeakKeyDictionary[AsyncEngine, NewClaimsAlone]" = weakref.WeakKeyDictionary()
+
+
+def new_claims_alone(engine: AsyncEngine) -> NewClaimsAlone:
+    """The grouped writer of this engine (one per process and database)."""
+    writes = _GROUPED_WRITES.get(engine)
+    if writes is None:
+        writes = _GROUPED_WRITES[engine] = NewClaimsAlone(engine)
+    return writes

@@ -83,18 +83,25 @@ async def fetch(conn: AsyncConnection, statement: DriverStatement, params: Mappi
     return await (await driver(conn)).fetch(statement.sql, *statement.args(params))
 
 
-async def fetch_alone(conn: AsyncConnection, statement: DriverStatement,
-                      params: Mapping[str, Any]) -> list[asyncpg.Record]:
-    """One statement as a transaction of its own: PostgreSQL commits a statement sent outside a
-    transaction block when it completes, all of it or nothing. For a write that one statement
-    makes whole (the intake's claim with its lines, scrub result and timeline), that saves the
-    BEGIN and COMMIT round trips. `conn` must not be in a transaction (nor its asyncpg connection)."""
+async def fetch_many_alone(conn: AsyncConnection, statement: DriverStatement,
+                           params: Iterable[Mapping[str, Any]]) -> list[asyncpg.Record]:
+    """One statement run once per parameter set, pipelined in one round trip as one transaction of
+    its own (asyncpg's `fetchmany` ends the pipeline with a single Sync: PostgreSQL commits every
+    run together, with one WAL flush, or none of them if one fails); the rows of every run, in
+    one list. `conn` must not be in a transaction (nor its asyncpg connection)."""
+    connection = await _outside_transaction(conn)
+    return await connection.fetchmany(statement.sql, [statement.args(p) for p in params])
+
+
+async def _outside_transaction(conn: AsyncConnection) -> asyncpg.Connection:
+    # Sent outside a transaction block, PostgreSQL commits the pipeline whole when it completes,
+    # which saves the BEGIN and COMMIT round trips.
     if conn.in_transaction():
-        raise RuntimeError("fetch_alone runs outside a transaction")
+        raise RuntimeError("this statement runs as a transaction of its own, outside any other")
     connection = (await conn.get_raw_connection()).driver_connection
     if connection.is_in_transaction():
-        raise RuntimeError("fetch_alone runs outside a transaction")
-    return await connection.fetch(statement.sql, *statement.args(params))
+        raise RuntimeError("this statement runs as a transaction of its own, outside any other")
+    return connection
 
 
 async def execute_many(conn: AsyncConnection, statement: DriverStatement, rows: Iterable[Mapping[str, Any]]) -> None:

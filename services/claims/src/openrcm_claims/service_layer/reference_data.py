@@ -67,7 +67,7 @@ class KnownPayers:
     """Payers' registry rows as this process last read them, for the intake's one-round-trip path
     (submission.take_simple_encounter). A cached row may be stale, since another process may have
     changed the payer: the claim scrubbed against it is written only if the row still carries
-    the same `updated_at` (claim_writes.insert_new_claim_alone checks it in the same statement),
+    the same `updated_at` (claim_writes.NewClaimsAlone's statement checks it as it writes),
     and otherwise the encounter is taken the general way, which reads the payer afresh. Payers are
     never deleted, so a payer once known stays known; at most `limit` rows are kept."""
 

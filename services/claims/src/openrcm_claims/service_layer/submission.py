@@ -160,7 +160,8 @@ async def take_simple_encounter(engine, tenant_id: str, encounter: EncounterIn) 
     """Most encounters in one round trip to PostgreSQL instead of four (BEGIN, payer lookup, the
     write, COMMIT): an encounter sent in full (no registered party named by id), for one payer,
     on one claim, whose payer does not require enrollment and which scrubs clean is written by one
-    statement as a transaction of its own, against this process's cached payer row.
+    statement as a transaction of its own, against this process's cached payer row; statements of
+    concurrent requests share a round trip and a commit (claim_writes.NewClaimsAlone).
 
     None when this is not such an encounter, or when the statement wrote nothing: the encounter
     already has its claim, or the payer has changed since it was cached. The caller then takes the
@@ -174,9 +175,8 @@ async def take_simple_encounter(engine, tenant_id: str, encounter: EncounterIn) 
     new = await prepare_claim(None, tenant_id, encounter, payer)  # no enrollment to read: no connection
     if new.held:  # ClaimHeld is staged with the claim, in the general way's transaction
         return None
-    async with engine.connect() as conn:  # held for the one round trip only
-        written = await claim_writes.insert_new_claim_alone(conn, new.claim_row, new.lines, new.scrub_row,
-                                                            new.history, payer_updated_at=payer.updated_at)
+    written = await claim_writes.new_claims_alone(engine).write(new.claim_row, new.lines, new.scrub_row, new.history,
+                                                                payer_updated_at=payer.updated_at)
     if not written:
         KNOWN_PAYERS.forget(tenant_id, payer.payer_id)  # changed, or a duplicate: read it afresh next time
         return None
