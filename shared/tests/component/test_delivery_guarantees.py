@@ -28,7 +28,7 @@ from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_prod
 from openrcm_shared.messaging.outbox import build_envelope, outbox_row
 from openrcm_shared.db import create_engine
 from openrcm_shared.messaging.relay import OutboxRelay, RelayWaker
-from openrcm_shared.messaging.tables import outbox
+from openrcm_shared.messaging.tables import idempotency_keys, outbox
 from tests.support import eventually, scratch_database_fixtures
 
 pytestmark = pytest.mark.stack
@@ -468,3 +468,52 @@ async def test_duplicates_inside_a_shared_run_are_applied_once(infra, engine, pr
     entries, _ = await ledger(engine, tenant)
     assert sorted(entries) == [Decimal("3.00"), Decimal("5.00")]
     assert await inbox_transactions(engine, [twice_envelope, last]) == 1
+
+
+async def noted_patients(engine, tenant: str) -> list[str]:
+    async with engine.connect() as conn:
+        return sorted((await conn.execute(sa.select(idempotency_keys.c.idempotency_key)
+                                           .where(idempotency_keys.c.tenant_id == tenant))).scalars())
+
+
+def note_patient_at_commit(broken: str | None = None):
+    """A handler writing one row per event with HandlerContext.write_at_commit (into a table every
+    service has), failing for the patient named `broken` after its write was deferred."""
+    async def handler(ctx, event):
+        await ctx.write_at_commit(idempotency_keys.insert(), {
+            "tenant_id": event.tenant_id, "idempotency_key": event.patient_id, "request_fingerprint": "-",
+            "response_status": 200, "response_body": b"{}"})
+        if event.patient_id == broken:
+            raise PermanentEventError("refused after its write was deferred")
+    return handler
+
+
+async def test_writes_deferred_to_the_commit_land_with_their_run(infra, engine, producer, topic, tenant):
+    envelopes = [await publish(producer, topic, payment_posted(tenant, f"PAT-W{n}")) for n in range(3)]
+    consumer, task = await start_consumer(infra, engine, producer, topic, handler=note_patient_at_commit())
+    try:
+        async def settled():
+            assert await committed_offset(consumer, topic) == 3
+            return True
+        await eventually(settled)
+    finally:
+        await stop_consumer(consumer, task)
+    assert await inbox_transactions(engine, envelopes) == 1  # one shared run
+    assert await noted_patients(engine, tenant) == ["PAT-W0", "PAT-W1", "PAT-W2"]
+
+
+async def test_deferred_writes_of_a_run_rolled_back_are_made_once_when_applied_one_by_one(
+        infra, engine, producer, topic, tenant):
+    for patient in ("PAT-D0", "PAT-BROKEN", "PAT-D2"):
+        await publish(producer, topic, payment_posted(tenant, patient))
+    consumer, task = await start_consumer(infra, engine, producer, topic,
+                                          handler=note_patient_at_commit(broken="PAT-BROKEN"))
+    try:
+        async def settled():
+            assert await committed_offset(consumer, topic) == 3
+            return True
+        await eventually(settled)
+    finally:
+        await stop_consumer(consumer, task)
+    assert consumer.outcomes[-3:] == ["processed", "dead_lettered", "processed"]
+    assert await noted_patients(engine, tenant) == ["PAT-D0", "PAT-D2"]  # the broken one's write went with it

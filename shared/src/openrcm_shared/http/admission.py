@@ -27,9 +27,11 @@ class AdmissionSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OPENRCM_", extra="ignore")
 
-    # About what one claims process completes in half a second at its maximum on the benchmark
-    # machine (~140 claims/s), so a request admitted waits well under a second for its turn.
-    max_concurrent_requests: int = 64
+    # About what one claims API process completes in under half a second at its maximum on the
+    # benchmark machine (~300 claims/s since session 5; 64 when it was ~140/s), so a request
+    # admitted waits well under a second for its turn, and a pause of a few hundred milliseconds
+    # is absorbed rather than answered with 503s.
+    max_concurrent_requests: int = 128
     # `OPENRCM_MAX_CONCURRENT_WEBHOOKS`: the webhooks' own bound (0 switches it off).
     max_concurrent_webhooks: int = 16
     retry_after_seconds: int = 1

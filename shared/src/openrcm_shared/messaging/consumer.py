@@ -41,6 +41,7 @@ from aiokafka.structs import OffsetAndMetadata
 from opentelemetry import trace
 from pydantic import ValidationError
 import sqlalchemy as sa
+from sqlalchemy.sql import Executable
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -71,10 +72,21 @@ class HandlerContext:
     source: str
     aggregate_type: str
     staged: list[IntegrationEvent] = field(default_factory=list)
+    deferred: "DeferredWrites | None" = None  # the shared run's, when the record is applied in one
 
     @property
     def tenant_id(self) -> str:
         return self.envelope.tenant_id
+
+    async def write_at_commit(self, statement: Executable, params: dict[str, Any]) -> None:
+        """A write that nothing later in this transaction reads (a row recorded for later lookups):
+        in a run of records sharing a transaction it goes with the run's other writes of the same
+        statement, as one executemany just before the commit, instead of a round trip per record.
+        Applied alone, the record's write is made now."""
+        if self.deferred is None:
+            await self.conn.execute(statement, params)
+        else:
+            self.deferred.add(statement, params)
 
     async def emit(self, *events: IntegrationEvent) -> list[Envelope]:
         """Stage events in this transaction's outbox, caused by the event being handled."""
@@ -111,6 +123,23 @@ _CLAIM_INBOX_ROWS = sa.text(
              sa.bindparam("event_types", type_=pg.ARRAY(sa.Text)))
 
 
+class DeferredWrites:
+    """Writes of a shared run's handlers made at its commit, one executemany per statement (in the
+    order statements were first used). A run of 200 `ClaimSubmitted` in the remittance service
+    spent most of its time in one round trip per event for one upsert each."""
+
+    def __init__(self) -> None:
+        self._by_statement: dict[Executable, list[dict[str, Any]]] = {}
+
+    def add(self, statement: Executable, params: dict[str, Any]) -> None:
+        self._by_statement.setdefault(statement, []).append(params)
+
+    async def flush(self, conn: AsyncConnection) -> None:
+        for statement, rows in self._by_statement.items():
+            await conn.execute(statement, rows)
+        self._by_statement.clear()
+
+
 class _RunAborted(Exception):
     """A record of a shared-transaction run failed; the run is applied again one record at a time."""
 
@@ -126,6 +155,7 @@ class _SharedTransaction:
         self.conn: AsyncConnection | None = None
         self.staged = False
         self.metrics: list[Callable[[], None]] = []  # recorded once committed
+        self.deferred = DeferredWrites()  # handlers' HandlerContext.write_at_commit
 
     async def connection(self) -> AsyncConnection:
         """The run's transaction, begun with the inbox rows of all its handled events."""
@@ -154,6 +184,7 @@ class _SharedTransaction:
     async def commit(self) -> None:
         if self.conn is not None:
             try:
+                await self.deferred.flush(self.conn)
                 await self.conn.commit()
             finally:
                 await self._close()
@@ -425,7 +456,8 @@ class InboxConsumer:
                                                             "event_id": envelope.id, "event_type": envelope.type})
             if claimed.first() is None:
                 return None
-        context = HandlerContext(conn=conn, envelope=envelope, source=self.source, aggregate_type=self.aggregate_type)
+        context = HandlerContext(conn=conn, envelope=envelope, source=self.source, aggregate_type=self.aggregate_type,
+                                 deferred=self._shared.deferred if self._shared is not None else None)
         await subscription.handler(context, data)
         if self._shared is not None and context.staged:
             self._shared.staged = True

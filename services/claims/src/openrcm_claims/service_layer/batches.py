@@ -192,8 +192,11 @@ async def send_pending(engine: AsyncEngine, clearinghouse: Clearinghouse) -> int
 
 
 async def run_submission_loop(runtime, settings: SubmissionSettings, clearinghouse: Clearinghouse | None) -> None:
-    """Background task of the claims service: batch ready claims and send files, forever."""
+    """Background task of the claims service: batch ready claims and send files, forever, one
+    round every `batch_interval_seconds` (from the start of one round to the next)."""
+    loop = asyncio.get_running_loop()
     while True:
+        started = loop.time()
         try:
             if await build_batches(runtime.engine, settings):
                 runtime.events_staged()
@@ -203,4 +206,12 @@ async def run_submission_loop(runtime, settings: SubmissionSettings, clearinghou
             raise
         except Exception as exc:  # database away or a claim the generator refuses: log, retry next round
             log.warning("submission round failed", extra={"error_class": type(exc).__name__}, exc_info=True)
-        await asyncio.sleep(settings.batch_interval_seconds)
+        await asyncio.sleep(until_next_round(settings.batch_interval_seconds, loop.time() - started))
+
+
+def until_next_round(interval: float, round_took: float) -> float:
+    """The wait before the next round: rounds start `interval` apart, so a claim waits at most
+    one interval for its batch (sleeping a full interval after each round added the round's own
+    time, 0.2-0.4 s at 300 claims/s, to every claim's way to ClaimSubmitted). A round that took
+    longer than the interval is followed at once."""
+    return max(0.0, interval - round_took)

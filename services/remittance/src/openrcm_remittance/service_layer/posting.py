@@ -45,8 +45,9 @@ _REMEMBER_CLAIM = _remember_claim_statement()
 
 
 async def on_claim_submitted(ctx: HandlerContext, event: ClaimSubmitted) -> None:
-    """Remember the claim so its remittance can be matched by patient control number."""
-    await ctx.conn.execute(_REMEMBER_CLAIM, dict(
+    """Remember the claim so its remittance can be matched by patient control number (nothing
+    else in the consumer's transaction reads it: written with the run's others at its commit)."""
+    await ctx.write_at_commit(_REMEMBER_CLAIM, dict(
         claim_id=event.claim_id, tenant_id=event.tenant_id, patient_control_number=event.patient_control_number,
         patient_id=event.patient_id, payer_id=event.payer_id, total_charge=event.total_charge,
         lines=[line.model_dump(mode="json") for line in event.lines], submitted_at=event.submitted_at))
