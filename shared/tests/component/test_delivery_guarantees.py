@@ -126,6 +126,19 @@ async def committed_offset(consumer, topic: str) -> int | None:
     return await consumer.consumer.committed(TopicPartition(topic, 0))
 
 
+async def consume_until_committed(infra, engine, producer, topic, offset: int, **consumer_options):
+    """Run a consumer until it has committed `offset` on the topic, then stop it; returns it."""
+    consumer, task = await start_consumer(infra, engine, producer, topic, **consumer_options)
+    try:
+        async def settled():
+            assert await committed_offset(consumer, topic) == offset
+            return True
+        await eventually(settled)
+    finally:
+        await stop_consumer(consumer, task)
+    return consumer
+
+
 async def test_consumer_killed_between_database_commit_and_offset_commit_has_no_second_effect(
         infra, engine, producer, topic, tenant):
     await publish(producer, topic, payment_posted(tenant, "PAT-1"))
@@ -393,14 +406,7 @@ async def inbox_transactions(engine, envelopes) -> int:
 
 async def test_consecutive_events_are_applied_in_one_transaction(infra, engine, producer, topic, tenant):
     envelopes = [await publish(producer, topic, payment_posted(tenant, f"PAT-G{n}", "1.00")) for n in range(3)]
-    consumer, task = await start_consumer(infra, engine, producer, topic)
-    try:
-        async def settled():
-            assert await committed_offset(consumer, topic) == 3
-            return True
-        await eventually(settled)
-    finally:
-        await stop_consumer(consumer, task)
+    consumer = await consume_until_committed(infra, engine, producer, topic, 3)
     assert consumer.outcomes == ["processed"] * 3
     entries, _ = await ledger(engine, tenant)  # one account per patient
     assert entries == [Decimal("1.00")] * 3
@@ -417,14 +423,7 @@ async def test_a_failure_inside_a_shared_transaction_costs_no_other_event_its_ef
     before = await publish(producer, topic, payment_posted(tenant, "PAT-BEFORE", "2.00"))
     broken = await publish(producer, topic, payment_posted(tenant, "PAT-BROKEN", "4.00"))
     after = await publish(producer, topic, payment_posted(tenant, "PAT-AFTER", "8.00"))
-    consumer, task = await start_consumer(infra, engine, producer, topic, handler=handler)
-    try:
-        async def settled():
-            assert await committed_offset(consumer, topic) == 3
-            return True
-        await eventually(settled)
-    finally:
-        await stop_consumer(consumer, task)
+    consumer = await consume_until_committed(infra, engine, producer, topic, 3, handler=handler)
     # The run was rolled back and applied again one event per transaction: each effect once.
     entries, _ = await ledger(engine, tenant)  # one account per patient
     assert sorted(entries) == [Decimal("2.00"), Decimal("8.00")]
@@ -456,14 +455,7 @@ async def test_duplicates_inside_a_shared_run_are_applied_once(infra, engine, pr
     twice_envelope = await publish(producer, topic, twice)
     await publish_again(producer, topic, twice, twice_envelope)
     last = await publish(producer, topic, payment_posted(tenant, "PAT-LAST", "5.00"))
-    consumer, task = await start_consumer(infra, engine, producer, topic)
-    try:
-        async def settled():
-            assert await committed_offset(consumer, topic) == 4
-            return True
-        await eventually(settled)
-    finally:
-        await stop_consumer(consumer, task)
+    consumer = await consume_until_committed(infra, engine, producer, topic, 4)
     assert consumer.outcomes == ["duplicate", "processed", "duplicate", "processed"], consumer.outcomes
     entries, _ = await ledger(engine, tenant)
     assert sorted(entries) == [Decimal("3.00"), Decimal("5.00")]
@@ -490,14 +482,7 @@ def note_patient_at_commit(broken: str | None = None):
 
 async def test_writes_deferred_to_the_commit_land_with_their_run(infra, engine, producer, topic, tenant):
     envelopes = [await publish(producer, topic, payment_posted(tenant, f"PAT-W{n}")) for n in range(3)]
-    consumer, task = await start_consumer(infra, engine, producer, topic, handler=note_patient_at_commit())
-    try:
-        async def settled():
-            assert await committed_offset(consumer, topic) == 3
-            return True
-        await eventually(settled)
-    finally:
-        await stop_consumer(consumer, task)
+    await consume_until_committed(infra, engine, producer, topic, 3, handler=note_patient_at_commit())
     assert await inbox_transactions(engine, envelopes) == 1  # one shared run
     assert await noted_patients(engine, tenant) == ["PAT-W0", "PAT-W1", "PAT-W2"]
 
@@ -506,14 +491,7 @@ async def test_deferred_writes_of_a_run_rolled_back_are_made_once_when_applied_o
         infra, engine, producer, topic, tenant):
     for patient in ("PAT-D0", "PAT-BROKEN", "PAT-D2"):
         await publish(producer, topic, payment_posted(tenant, patient))
-    consumer, task = await start_consumer(infra, engine, producer, topic,
-                                          handler=note_patient_at_commit(broken="PAT-BROKEN"))
-    try:
-        async def settled():
-            assert await committed_offset(consumer, topic) == 3
-            return True
-        await eventually(settled)
-    finally:
-        await stop_consumer(consumer, task)
+    consumer = await consume_until_committed(infra, engine, producer, topic, 3,
+                                             handler=note_patient_at_commit(broken="PAT-BROKEN"))
     assert consumer.outcomes[-3:] == ["processed", "dead_lettered", "processed"]
     assert await noted_patients(engine, tenant) == ["PAT-D0", "PAT-D2"]  # the broken one's write went with it
