@@ -5,7 +5,6 @@ statements (adapters.driver_sql); each function writes one table in the caller's
 from __future__ import annotations
 
 import asyncio
-import sys
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -203,12 +202,12 @@ class NewClaimsAlone:
         try:
             async with self.engine.connect() as conn:
                 rows = await fetch_many_alone(conn, _INSERT_NEW_CLAIM, [params for params, _, _ in group])
-        except Exception:
+        except Exception as exc:
             if len(group) == 1:
-                _settle(group[0][2], exception=sys.exc_info()[1])
-                return
-            for member in group:  # the group was rolled back whole: each on its own, for its own outcome
-                await self._write_group([member])
+                _settle(group[0][2], exception=exc)
+            else:
+                for member in group:  # the group was rolled back whole: each on its own, for its own outcome
+                    await self._write_group([member])
             return
         self.groups_written += 1
         written = {row[0] for row in rows}
