@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 from openrcm_claims.adapters import claim_writes
 from openrcm_claims.adapters.claim_writes import new_claims_alone
@@ -181,6 +182,7 @@ async def test_concurrent_intake_writes_are_grouped(engine):
     duplicate.claim_row["encounter_id"] = prepared[0].claim_row["encounter_id"]  # the same encounter again
     writes = new_claims_alone(engine)
     groups_before = writes.groups_written
+    claims_counted_before = REGISTRY.get_sample_value("openrcm_claims_intake_group_size_sum") or 0
 
     outcomes = await asyncio.gather(*(
         writes.write(n.claim_row, n.lines, n.scrub_row, n.history, payer_updated_at=payer.updated_at)
@@ -190,6 +192,8 @@ async def test_concurrent_intake_writes_are_grouped(engine):
     assert await claim_ids(engine, tenant) == {n.claim_row["id"] for n in prepared}
     # Thirteen writes arriving together: one commit (two if the writer had started before the last came).
     assert writes.groups_written - groups_before in (1, 2)
+    # /metrics shows the group sizes (the duplicate went in a group too, writing nothing).
+    assert REGISTRY.get_sample_value("openrcm_claims_intake_group_size_sum") - claims_counted_before == 13
 
 
 async def test_a_failing_write_costs_no_other_write_in_its_group_its_claim(engine):

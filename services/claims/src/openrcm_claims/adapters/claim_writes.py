@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from prometheus_client import Histogram
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -155,6 +156,11 @@ async def insert_new_claim(conn: AsyncConnection, claim: Mapping[str, Any], line
     return bool(await fetch(conn, _INSERT_NEW_CLAIM, _new_claim_params(claim, lines, scrub_result, history, None)))
 
 
+# How many claims each intake commit carried: 1 when requests come one at a time, more in bursts.
+INTAKE_GROUP_SIZE = Histogram("openrcm_claims_intake_group_size", "Claims written by one intake commit",
+                              buckets=(1, 2, 4, 8, 16, 32, 64))
+
+
 class NewClaimsAlone:
     """The intake's one-statement writes (`_INSERT_NEW_CLAIM` with `payer_updated_at`), each a
     transaction of its own, grouped: writes that arrive while a round trip is in flight go
@@ -210,6 +216,7 @@ class NewClaimsAlone:
                     await self._write_group([member])
             return
         self.groups_written += 1
+        INTAKE_GROUP_SIZE.observe(len(group))
         written = {row[0] for row in rows}
         for _, claim_id, future in group:
             _settle(future, result=claim_id in written)
