@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,6 +18,7 @@ from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openrcm_shared.db import create_engine
+from openrcm_shared.gc_tuning import settle_after_start_up
 from openrcm_shared.health import router as health_router
 from openrcm_shared.http.admission import AdmissionMiddleware
 from openrcm_shared.http.problems import install_problem_handlers
@@ -32,9 +32,6 @@ from openrcm_shared.observability import (
 from openrcm_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
-
-GC_THRESHOLDS = (50_000, 20, 20)  # as in the remittance posting workers
-
 
 @dataclass
 class ServiceDefinition:
@@ -139,15 +136,7 @@ def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
             work["relay_waker"] = lambda runtime: runtime.relay_waker.run()
         for name, run in work.items():
             runtime.tasks[name] = asyncio.create_task(run(runtime), name=name)
-        # What start-up built (modules, schemas, compiled statements) lives as long as the process:
-        # frozen, it is left out of the garbage collector's full collections, which otherwise walk
-        # it every few seconds under load and stall the event loop meanwhile.
-        gc.freeze()
-        # Under load a service allocates fast, almost all of it freed by reference counting; with
-        # the default thresholds (700, 10, 10) the claims API still ran a full collection every
-        # 1.5 s at 300 claims/s. Larger generations make young collections rarer and full ones rarer
-        # still; cyclic garbage waits a little longer.
-        gc.set_threshold(*GC_THRESHOLDS)
+        settle_after_start_up()  # the garbage collector: start-up objects frozen, larger generations
         try:
             yield
         finally:

@@ -168,6 +168,15 @@ async def new_claims(engine, tenant: str, count: int) -> list:
     return [await prepare_claim(None, tenant, an_encounter(), payer) for _ in range(count)]
 
 
+async def write_together(engine, tenant: str, prepared: list, *, return_exceptions: bool = False) -> list:
+    """Write the prepared claims concurrently, as that many intake requests would; their outcomes."""
+    payer = await KNOWN_PAYERS.get(engine, tenant, "60054")
+    writes = new_claims_alone(engine)
+    return await asyncio.gather(*(
+        writes.write(n.claim_row, n.lines, n.scrub_row, n.history, payer_updated_at=payer.updated_at)
+        for n in prepared), return_exceptions=return_exceptions)
+
+
 async def claim_ids(engine, tenant: str) -> set:
     async with engine.connect() as conn:
         return set((await conn.execute(sa.select(claims.c.id).where(claims.c.tenant_id == tenant))).scalars())
@@ -176,7 +185,6 @@ async def claim_ids(engine, tenant: str) -> set:
 async def test_concurrent_intake_writes_are_grouped(engine):
     tenant = f"group-{uuid.uuid4().hex[:8]}"
     await register_payer(engine, tenant)
-    payer = await KNOWN_PAYERS.get(engine, tenant, "60054")
     prepared = await new_claims(engine, tenant, 12)
     duplicate = (await new_claims(engine, tenant, 1))[0]
     duplicate.claim_row["encounter_id"] = prepared[0].claim_row["encounter_id"]  # the same encounter again
@@ -184,9 +192,7 @@ async def test_concurrent_intake_writes_are_grouped(engine):
     groups_before = writes.groups_written
     claims_counted_before = REGISTRY.get_sample_value("openrcm_claims_intake_group_size_sum") or 0
 
-    outcomes = await asyncio.gather(*(
-        writes.write(n.claim_row, n.lines, n.scrub_row, n.history, payer_updated_at=payer.updated_at)
-        for n in [*prepared, duplicate]))
+    outcomes = await write_together(engine, tenant, [*prepared, duplicate])
 
     assert outcomes == [True] * 12 + [False]  # the encounter already had its claim: nothing written for it
     assert await claim_ids(engine, tenant) == {n.claim_row["id"] for n in prepared}
@@ -199,15 +205,11 @@ async def test_concurrent_intake_writes_are_grouped(engine):
 async def test_a_failing_write_costs_no_other_write_in_its_group_its_claim(engine):
     tenant = f"isolate-{uuid.uuid4().hex[:8]}"
     await register_payer(engine, tenant)
-    payer = await KNOWN_PAYERS.get(engine, tenant, "60054")
     prepared = await new_claims(engine, tenant, 4)
     colliding = (await new_claims(engine, tenant, 1))[0]
     colliding.claim_row["patient_control_number"] = prepared[2].claim_row["patient_control_number"]
-    writes = new_claims_alone(engine)
 
-    outcomes = await asyncio.gather(*(
-        writes.write(n.claim_row, n.lines, n.scrub_row, n.history, payer_updated_at=payer.updated_at)
-        for n in [*prepared, colliding]), return_exceptions=True)
+    outcomes = await write_together(engine, tenant, [*prepared, colliding], return_exceptions=True)
 
     assert outcomes[:4] == [True] * 4
     assert isinstance(outcomes[4], Exception) and "uq_claims_pcn" in str(outcomes[4])  # its own error only

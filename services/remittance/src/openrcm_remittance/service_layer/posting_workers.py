@@ -18,7 +18,6 @@ until `keep_workers` has started a new pool (within RESTART_SECONDS).
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import multiprocessing
 import os
@@ -152,6 +151,7 @@ _engine: AsyncEngine | None = None
 def _start_worker(database_url: str) -> None:
     global _loop, _engine
     from openrcm_shared.db import create_engine
+    from openrcm_shared.gc_tuning import settle_after_start_up
 
     _loop = asyncio.new_event_loop()
     asyncio.set_event_loop(_loop)
@@ -159,9 +159,7 @@ def _start_worker(database_url: str) -> None:
     _engine = create_engine(database_url, pool_size=1, max_overflow=0)
     # A batch allocates hundreds of thousands of short-lived objects that reference counting frees;
     # the cyclic collector would walk them (and everything imported) every 700 allocations.
-    # Modules and start-up objects are left out of its walks, and it runs less often.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    settle_after_start_up()
 
 
 def _ready() -> bool:
