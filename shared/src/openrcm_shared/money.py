@@ -40,10 +40,14 @@ def money_text(amount: Decimal) -> str:
 
 
 
+# The digit limits come before the float check: constraints on the Decimal itself are checked by
+# pydantic-core; after a validator function they would be checked by Python code (~5 us instead
+# of ~1 us per amount, and an encounter or an event carries dozens).
 Money = Annotated[
     Decimal,
+    Field(max_digits=12, decimal_places=2, examples=["125.00"],
+          json_schema_extra={"max_digits": 12, "decimal_places": 2}),
     BeforeValidator(_reject_float),
-    Field(max_digits=12, decimal_places=2, examples=["125.00"]),
     PlainSerializer(money_text, return_type=str, when_used="json"),
 ]
 """Any amount: may be negative (reversals, recoupments)."""

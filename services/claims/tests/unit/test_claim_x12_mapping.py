@@ -4,17 +4,20 @@ way the claims service builds them, each pyx12-clean. Synthetic data only."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from types import SimpleNamespace
 from uuid import uuid4
 
+from openrcm_claims.adapters.x12_claims import build_claim
 from openrcm_claims.entrypoints.schemas import EncounterIn
 from openrcm_claims.service_layer.coordination_of_benefits import (
     adjudication_record, forwarded_by_payer, next_coverage,
 )
 from openrcm_shared.contracts.remittance import Adjustment, ClaimPaymentPosted, Crossover, PostedLine
 from openrcm_shared.x12 import claim_837 as x12
-from services.claims.tests.unit.claim_rows import claim_row, render
+from services.claims.tests.unit.claim_rows import NAMES, claim_row, render
 from tests.support import RENDERING_NPI, encounter
 from tests.x12_validation import pyx12_errors
 
@@ -42,6 +45,15 @@ def test_a_professional_claim_with_supervising_provider_and_facility_is_pyx12_cl
     parsed = segments(text)
     assert ["NM1", "DQ", "1", "Pervisor", "Sue", "", "", "", "XX", RENDERING_NPI] in parsed
     assert ["NM1", "77", "2", "Synthetic Annex"] in parsed
+
+
+def test_the_837_is_the_same_from_the_stored_document_as_json_text():
+    """The batcher reads the encounter document as JSON text (one pass through pydantic); the
+    837 must not differ from one built from the decoded document."""
+    for body in (encounter(), institutional_body()):
+        claim, lines = claim_row(body)
+        as_text = SimpleNamespace(**{**vars(claim), "encounter_document": json.dumps(claim.encounter_document)})
+        assert build_claim(as_text, lines, NAMES) == build_claim(claim, lines, NAMES)
 
 
 def institutional_body(**details) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal as D
 from uuid import uuid4
 

@@ -21,6 +21,12 @@ _TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # async although it awaits nothing: FastAPI runs a plain `def` dependency in its thread pool,
 # and that hop cost more CPU per request than the whole check.
 async def tenant_id(x_tenant_id: Annotated[str | None, Header(include_in_schema=True)] = None) -> str:
+    return tenant_of(x_tenant_id)
+
+
+def tenant_of(x_tenant_id: str | None) -> str:
+    """The practice the X-Tenant-Id header names; 400 when it is missing or malformed. For routes
+    that read their headers themselves (see `TENANT_HEADER_DOC`); the others depend on TenantDep."""
     if not x_tenant_id:
         raise Problem(400, "Missing tenant", f"Every request names its practice in the {TENANT_HEADER} header.",
                       type_="missing-tenant", errors=[field_error("/header/X-Tenant-Id", "required")])
@@ -31,3 +37,8 @@ async def tenant_id(x_tenant_id: Annotated[str | None, Header(include_in_schema=
 
 
 TenantDep = Annotated[str, Depends(tenant_id)]
+
+
+# The header as TenantDep documents it, for a route's `openapi_extra` when it reads the header itself.
+TENANT_HEADER_DOC = {"name": TENANT_HEADER.lower(), "in": "header", "required": False,
+                     "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "X-Tenant-Id"}}

@@ -22,6 +22,14 @@ def build_claim(claim, lines, payer_names: dict[str, str]) -> x12.ProfessionalCl
     return professional_claim(claim, lines, payer_names)
 
 
+def _stored_encounter(claim) -> EncounterIn:
+    """The encounter stored with the claim, as JSON text (the 837 batcher reads it so) or decoded."""
+    document = claim.encounter_document
+    if isinstance(document, str):
+        return EncounterIn.model_validate_json(document)
+    return EncounterIn.model_validate(document)
+
+
 def _address(address: AddressIn | None) -> x12.Address:
     if address is None:  # the scrubber holds claims without the addresses the 837 requires
         raise x12.X12ContentError("address", "missing")
@@ -119,7 +127,7 @@ def _line_adjudications(claim, line_number: int, units: Decimal) -> tuple[x12.Li
 
 def professional_claim(claim, lines, payer_names: dict[str, str]) -> x12.ProfessionalClaim:
     """One 837P claim from the claims row, its line rows and the practice's payer names."""
-    encounter = EncounterIn.model_validate(claim.encounter_document)
+    encounter = _stored_encounter(claim)
     return x12.ProfessionalClaim(
         **_parties(claim, encounter, payer_names),
         patient_control_number=claim.patient_control_number, total_charge=Decimal(claim.total_charge),
@@ -143,7 +151,7 @@ def professional_claim(claim, lines, payer_names: dict[str, str]) -> x12.Profess
 def institutional_claim(claim, lines, payer_names: dict[str, str]) -> x12.InstitutionalClaim:
     """One 837I claim: type of bill = the facility type sent + this claim's frequency (7 and 8 for
     replacements and voids), statement period defaulting to the dates of service."""
-    encounter = EncounterIn.model_validate(claim.encounter_document)
+    encounter = _stored_encounter(claim)
     details = encounter.institutional
     if details is None:  # the scrubber holds institutional claims without their details
         raise x12.X12ContentError("institutional", "missing")

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -18,10 +18,11 @@ from openrcm_claims.entrypoints.schemas import (
 from openrcm_claims.service_layer.corrections import add_late_charges, correct_claim, replace_claim, void_claim
 from openrcm_claims.service_layer.submission import submit_encounter, take_simple_encounter
 from openrcm_shared.db import snapshot
+from openrcm_shared.http.bodies import json_body, json_body_doc
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page
 from openrcm_shared.http.problems import Problem, field_error, json_pointer
-from openrcm_shared.http.tenancy import TenantDep
+from openrcm_shared.http.tenancy import TENANT_HEADER, TENANT_HEADER_DOC, TenantDep, tenant_of
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 
@@ -37,16 +38,23 @@ def _check_encounter(encounter: EncounterIn) -> None:
                       errors=[field_error(pointer, message) for pointer, message in problems])
 
 
-@router.post("/encounters", status_code=201, response_model=ClaimOut,
+# The intake's hot path reads its body and headers itself: FastAPI's dependency solving (header
+# parameters, the tenant dependency, the body) was a fifth of the claims API's CPU per encounter.
+# openapi_extra documents them as the parameters would.
+_ENCOUNTER_DOC = {**json_body_doc(EncounterIn), "parameters": [
+    {"name": "idempotency-key", "in": "header", "required": False,
+     "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Idempotency-Key"}},
+    TENANT_HEADER_DOC]}
+
+
+@router.post("/encounters", status_code=201, response_model=ClaimOut, openapi_extra=_ENCOUNTER_DOC,
              responses={409: {"description": "Encounter already submitted, or same Idempotency-Key in flight"},
                         422: {"description": "Invalid fields, or Idempotency-Key reused with another body"}})
-async def post_encounter(
-    encounter: EncounterIn,
-    request: Request,
-    tenant_id: TenantDep,
-    idempotency_key: Annotated[str | None, Header()] = None,
-) -> Response:
+async def post_encounter(request: Request) -> Response:
     """An EHR posts a completed encounter; the claim is created and ClaimSubmitted published."""
+    tenant_id = tenant_of(request.headers.get(TENANT_HEADER))
+    idempotency_key = request.headers.get("idempotency-key")
+    encounter = await json_body(request, EncounterIn)
     _check_encounter(encounter)
     if idempotency_key is None:  # a keyed request stores its key and answer in the same transaction
         claim = await take_simple_encounter(request.app.state.runtime.engine, tenant_id, encounter)

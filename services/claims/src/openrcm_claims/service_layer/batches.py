@@ -51,11 +51,17 @@ def _parties(settings: SubmissionSettings) -> tuple[x12.Submitter, x12.Receiver]
             x12.Receiver(name=settings.receiver_name, identifier=settings.receiver_id))
 
 
+# The encounter document as JSON text: pydantic parses and validates it in one pass (build_claim),
+# instead of the driver decoding it into Python objects that are then validated.
+_READY_CLAIM_COLUMNS = (*(column for column in claims.c if column.name != "encounter_document"),
+                        sa.cast(claims.c.encounter_document, sa.Text).label("encounter_document"))
+
+
 async def build_batches(engine: AsyncEngine, settings: SubmissionSettings) -> list[UUID]:
     """Turn the ready claims into stored 837 files, one per practice, payer and claim type."""
     async with engine.begin() as conn:
         ready = (await conn.execute(
-            sa.select(claims).where(claims.c.status == ClaimStatus.READY)
+            sa.select(*_READY_CLAIM_COLUMNS).where(claims.c.status == ClaimStatus.READY)
             .order_by(claims.c.created_at).limit(settings.max_claims_per_batch)
             .with_for_update(skip_locked=True))).all()
         if not ready:

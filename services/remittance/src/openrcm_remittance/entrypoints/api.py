@@ -7,9 +7,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
 
 from openrcm_remittance.adapters.tables import (
     claim_payments, expected_claims, journal_entries, remittance_files, remittances, unmatched_items,
@@ -23,6 +21,7 @@ from openrcm_remittance.service_layer.files import body_of, store_file
 from openrcm_remittance.service_layer.posting import post_manual_remittance
 from openrcm_remittance.service_layer.review import match_item
 from openrcm_shared.db import snapshot
+from openrcm_shared.http.bodies import json_body
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.problems import Problem, field_error
@@ -121,10 +120,7 @@ async def _read_upload(upload):
 
 
 async def _receive_json(request: Request, tenant_id: str, idempotency_key: str | None) -> Response:
-    try:
-        remittance = RemittanceIn.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    remittance = await json_body(request, RemittanceIn)
     engine = _runtime(request).engine
 
     async def create(conn) -> RemittanceOut:
