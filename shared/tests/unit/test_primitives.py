@@ -16,7 +16,7 @@ from openrcm_shared.http.pagination import decode_cursor, encode_cursor
 from openrcm_shared.http.problems import Problem, json_pointer
 from openrcm_shared.messaging.envelope import Envelope, EnvelopeError
 from openrcm_shared.messaging.errors import PermanentEventError, is_transient, sanitized_message
-from openrcm_shared.money import Money, to_cents
+from openrcm_shared.money import Money, PositiveMoney, to_cents
 
 
 class Priced(BaseModel):
@@ -34,6 +34,25 @@ def test_money_is_decimal_in_and_string_out():
 def test_money_refuses_floats_fractions_of_cents_and_junk(bad):
     with pytest.raises(ValidationError):
         Priced.model_validate({"amount": bad})
+
+
+@pytest.mark.parametrize("bad", ["125.1", '"12.345"', '"abc"', "true", '"1e20"', '"12345678901.00"'])
+def test_money_refuses_the_same_in_json(bad):
+    with pytest.raises(ValidationError):
+        Priced.model_validate_json(f'{{"amount": {bad}}}')
+
+
+def test_positive_money_and_its_documented_limits():
+    class Charged(BaseModel):
+        amount: PositiveMoney
+
+    assert Charged.model_validate_json('{"amount": "0.01"}').amount == Decimal("0.01")
+    for bad in ('"0.00"', '"-1.00"', '"0.001"'):
+        with pytest.raises(ValidationError):
+            Charged.model_validate_json(f'{{"amount": {bad}}}')
+    schema = Charged.model_json_schema()["properties"]["amount"]
+    assert (schema["max_digits"], schema["decimal_places"]) == (12, 2)
+    assert schema["anyOf"][0] == {"type": "number", "exclusiveMinimum": 0}
 
 
 def test_cents_round_half_up():
