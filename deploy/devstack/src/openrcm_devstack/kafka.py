@@ -78,8 +78,14 @@ class KafkaBroker:
 
     def _java_argv(self, main_class: str, *args: str) -> list[str]:
         lib = kafka_classpath()
+        # TieredStopAtLevel=1: the JIT's quick tier only. On a machine the broker shares with
+        # everything else, the optimising tier (C2) kept compiling for minutes after each start,
+        # 7-9 % of a core, half of the broker's CPU under the intake benchmark at 300 claims/s;
+        # quick-tier code carries this stack's few thousand records a second with room to spare
+        # (broker 22 % -> 13 % of a core at 300/s, docs/benchmarks.md, session 6). A dedicated
+        # production broker keeps the JVM's default (docker-compose.yml).
         return [
-            _java(), "-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            _java(), "-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:TieredStopAtLevel=1",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={repo_root() / 'deploy' / 'kafka' / 'log4j2.properties'}",
             f"-Dkafka.log.file={self.state_dir / 'server.log'}",
