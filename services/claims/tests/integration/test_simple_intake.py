@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -14,31 +14,15 @@ from prometheus_client import REGISTRY
 from openrcm_claims.adapters import claim_writes
 from openrcm_claims.adapters.claim_writes import new_claims_alone
 from openrcm_claims.adapters.driver_sql import fetch_many_alone
-from openrcm_claims.adapters.tables import claim_history, claim_lines, claims, payers, scrub_results
-from openrcm_claims.entrypoints.schemas import EncounterIn
+from openrcm_claims.adapters.tables import claim_history, claim_lines, claims, scrub_results
 from openrcm_claims.service_layer.reference_data import KNOWN_PAYERS
 from openrcm_claims.service_layer.submission import prepare_claim, submit_encounter, take_simple_encounter
-from tests.support import encounter as encounter_document, scratch_database_fixtures
+from services.claims.tests.integration.practice import an_encounter, register_payer
+from tests.support import scratch_database_fixtures
 
 pytestmark = pytest.mark.stack
 
 database_url, engine = scratch_database_fixtures("openrcm_claims_simple_intake", migrations_of="claims", pool_size=2)
-
-
-async def register_payer(engine, tenant_id: str, *, timely_filing_days: int = 365,
-                         enrollment_required: bool = False) -> None:
-    values = {"name": "Synthetic Health Plan", "claim_types": ["professional"],
-              "timely_filing_days": timely_filing_days, "enrollment_required": enrollment_required,
-              "replacement_claims_accepted": True, "acknowledgement_follow_up_days": 30,
-              "updated_at": datetime.now(timezone.utc)}
-    async with engine.begin() as conn:  # as PUT /v1/payers does, from whichever process
-        await conn.execute(sa.dialects.postgresql.insert(payers)
-                           .values(tenant_id=tenant_id, payer_id="60054", **values)
-                           .on_conflict_do_update(index_elements=["tenant_id", "payer_id"], set_=values))
-
-
-def an_encounter(**changes) -> EncounterIn:
-    return EncounterIn.model_validate({**encounter_document(), **changes})
 
 
 async def written(engine, tenant_id: str) -> dict:
