@@ -7,6 +7,7 @@ so no float ever touches a dollar. Columns are NUMERIC(12, 2).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 
@@ -39,21 +40,41 @@ def money_text(amount: Decimal) -> str:
     return str(to_cents(amount))
 
 
+@dataclass(frozen=True)
+class _MoneyJsonSchema:
+    """Money's JSON Schema as the event contracts committed it (tests/contracts/schemas): the
+    digit limits and bounds as `decimal_places`, `max_digits`, `ge`/`gt` beside the type. With the
+    limits checked by pydantic-core (see `_money`) pydantic would write them differently (or not
+    at all when serialising), which the contracts' compatibility check rightly calls a change."""
+
+    bounds: tuple[tuple[str, Any], ...]
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict:
+        schema = handler(core_schema)
+        for branch in schema.get("anyOf", ()):
+            for key in ("minimum", "exclusiveMinimum"):
+                branch.pop(key, None)
+        schema.update(decimal_places=2, examples=["125.00"], **dict(self.bounds))
+        if handler.mode == "validation":
+            schema["max_digits"] = 12
+        return schema
+
+
 def _money(**bounds: Any) -> Any:
     # Every limit sits on the Decimal itself, before the float check: pydantic-core checks them
     # there; after a validator function they would be checked by Python code (~5 us instead of
-    # ~1 us per amount, and an encounter or an event carries dozens). JSON Schema does not carry
-    # the digit limits from there, so they are written into it.
+    # ~1 us per amount, and an encounter or an event carries dozens).
     return Annotated[
         Decimal,
-        Field(max_digits=12, decimal_places=2, examples=["125.00"],
-              json_schema_extra={"max_digits": 12, "decimal_places": 2}, **bounds),
+        Field(max_digits=12, decimal_places=2, examples=["125.00"], **bounds),
         BeforeValidator(_reject_float),
         PlainSerializer(money_text, return_type=str, when_used="json"),
+        _MoneyJsonSchema(tuple(bounds.items())),
     ]
 
 
 Money = _money()
 """Any amount: may be negative (reversals, recoupments)."""
+
 NonNegativeMoney = _money(ge=0)
 PositiveMoney = _money(gt=0)
