@@ -25,7 +25,7 @@ that is the scrubber's job. Only the syntax of codes is.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -1185,6 +1185,66 @@ def build_837(
     with "~" (and a newline when `newline_after_segment`).
     """
     _control_number(interchange_control_number, "interchange_control_number")
+    return prepare_837(batch, created_at=created_at, usage_indicator=usage_indicator,
+                       newline_after_segment=newline_after_segment, acknowledgment_requested=acknowledgment_requested,
+                       max_claims_per_transaction=max_claims_per_transaction).render(
+        interchange_control_number=interchange_control_number, group_control_numbers=group_control_numbers,
+        transaction_set_control_numbers=transaction_set_control_numbers)
+
+
+@dataclass(frozen=True)
+class _EnvelopeNumbers:
+    interchange: int
+    groups: Sequence[int]
+    sets: Sequence[int]
+
+
+# A segment of a prepared interchange: its text, or how to write it once the control numbers are known.
+_Part = str | Callable[[_EnvelopeNumbers], str]
+
+
+@dataclass(frozen=True)
+class Prepared837:
+    """An interchange rendered but for its control numbers (ISA13/IEA02, GS06/GE02, ST02/SE02 and
+    a generated BHT03). Every content check has run when it exists, so a sender can draw control
+    numbers for it knowing none will be burnt on a claim the generator refuses, and the claims are
+    rendered once."""
+
+    parts: tuple[_Part, ...]
+    group_count: int
+    transaction_set_count: int
+    terminator: str
+
+    def render(self, *, interchange_control_number: int, group_control_numbers: Sequence[int],
+               transaction_set_control_numbers: Sequence[int]) -> str:
+        """The interchange text with these control numbers (see build_837); ValueError for bad ones."""
+        _control_number(interchange_control_number, "interchange_control_number")
+        group_numbers = [_control_number(n, f"group_control_numbers[{i}]")
+                         for i, n in enumerate(group_control_numbers)]
+        set_numbers = [_control_number(n, f"transaction_set_control_numbers[{i}]")
+                       for i, n in enumerate(transaction_set_control_numbers)]
+        if len(group_numbers) != self.group_count or len(set_numbers) != self.transaction_set_count:
+            raise ValueError(
+                f"this batch needs {self.group_count} group and {self.transaction_set_count} transaction set "
+                f"control numbers, got {len(group_numbers)} and {len(set_numbers)}")
+        if len(set(group_numbers)) != len(group_numbers) or len(set(set_numbers)) != len(set_numbers):
+            raise ValueError("control numbers must not repeat within an interchange")
+        numbers = _EnvelopeNumbers(interchange_control_number, group_numbers, set_numbers)
+        return self.terminator.join(part if isinstance(part, str) else part(numbers)
+                                    for part in self.parts) + self.terminator
+
+
+def prepare_837(
+    batch: ClaimBatch,
+    *,
+    created_at: datetime,
+    usage_indicator: str = "P",
+    newline_after_segment: bool = False,
+    acknowledgment_requested: bool = False,
+    max_claims_per_transaction: int = 5000,
+) -> Prepared837:
+    """The batch rendered as build_837 renders it, control numbers left to `Prepared837.render`.
+    Raises what build_837 raises for the batch's content and the other arguments."""
     if usage_indicator not in ("P", "T"):
         raise ValueError(f"usage_indicator: 'P' (production) or 'T' (test), got {usage_indicator!r}")
     if not isinstance(created_at, datetime):
@@ -1196,50 +1256,38 @@ def build_837(
     for index, claim in enumerate(batch.claims):
         if not isinstance(claim, (ProfessionalClaim, InstitutionalClaim)):
             raise ValueError(f"claims[{index}]: a ProfessionalClaim or an InstitutionalClaim, got {type(claim).__name__}")
-    group_numbers = [_control_number(n, f"group_control_numbers[{i}]") for i, n in enumerate(group_control_numbers)]
-    set_numbers = [_control_number(n, f"transaction_set_control_numbers[{i}]")
-                   for i, n in enumerate(transaction_set_control_numbers)]
-    needed_groups, needed_sets = envelope_counts(batch, max_claims_per_transaction=max_claims_per_transaction)
-    if len(group_numbers) != needed_groups or len(set_numbers) != needed_sets:
-        raise ValueError(
-            f"this batch needs {needed_groups} group and {needed_sets} transaction set control numbers, "
-            f"got {len(group_numbers)} and {len(set_numbers)}")
-    if len(set(group_numbers)) != len(group_numbers) or len(set(set_numbers)) != len(set_numbers):
-        raise ValueError("control numbers must not repeat within an interchange")
 
-    segments = [_interchange_segments(batch, interchange_control_number, created_at, usage_indicator,
-                                      acknowledgment_requested)]
+    _interchange_segments(batch, 1, created_at, usage_indicator, acknowledgment_requested)  # its content checks
+    parts: list[_Part] = [lambda n: _interchange_segments(batch, n.interchange, created_at, usage_indicator,
+                                                          acknowledgment_requested)]
     header_parties = _submitter_receiver_segments(batch)
     application_sender = _text(batch.submitter.application_code or batch.submitter.identifier,
                                "submitter.application_code", 15)
     application_receiver = _text(batch.receiver.application_code or batch.receiver.identifier,
                                  "receiver.application_code", 15)
+    reference = None if batch.reference is None else _text(batch.reference, "batch.reference", 50)
     parties = _PartyCache()
     set_index = 0
-    groups_written = 0
+    group_index = 0
     for kind, version in ((ProfessionalClaim, PROFESSIONAL_VERSION), (InstitutionalClaim, INSTITUTIONAL_VERSION)):
         indexed = [(index, claim) for index, claim in enumerate(batch.claims) if isinstance(claim, kind)]
         if not indexed:
             continue
-        group_number = group_numbers[groups_written]
-        groups_written += 1
-        segments.append(f"GS*HC*{application_sender}*{application_receiver}*{created_at:%Y%m%d}*{created_at:%H%M}*"
-                        f"{group_number}*X*{version}")
+        parts.append(lambda n, g=group_index, version=version: (
+            f"GS*HC*{application_sender}*{application_receiver}*{created_at:%Y%m%d}*{created_at:%H%M}*"
+            f"{n.groups[g]}*X*{version}"))
         sets_in_group = 0
         for start in range(0, len(indexed), max_claims_per_transaction):
-            set_number = set_numbers[set_index]
+            body = _transaction_set_body(indexed[start:start + max_claims_per_transaction], version,
+                                         header_parties, parties)
+            parts += _transaction_set(body, version, set_index, created_at, reference)
             set_index += 1
             sets_in_group += 1
-            reference = batch.reference
-            if reference is None:
-                reference = f"{interchange_control_number:09d}{set_number:04d}"
-            segments += _transaction_set(
-                indexed[start:start + max_claims_per_transaction], version, set_number, created_at,
-                _text(reference, "batch.reference", 50), header_parties, parties)
-        segments.append(f"GE*{sets_in_group}*{group_number}")
-    segments.append(f"IEA*{groups_written}*{interchange_control_number:09d}")
-    terminator = SEGMENT_TERMINATOR + ("\n" if newline_after_segment else "")
-    return terminator.join(segments) + terminator
+        parts.append(lambda n, g=group_index, sets=sets_in_group: f"GE*{sets}*{n.groups[g]}")
+        group_index += 1
+    parts.append(lambda n, groups=group_index: f"IEA*{groups}*{n.interchange:09d}")
+    return Prepared837(tuple(parts), group_index, set_index,
+                       SEGMENT_TERMINATOR + ("\n" if newline_after_segment else ""))
 
 
 def _claim_error(index: int, claim: Claim, error: X12ContentError) -> X12ContentError:
@@ -1247,16 +1295,23 @@ def _claim_error(index: int, claim: Claim, error: X12ContentError) -> X12Content
     return error.within(f"claims[{index}]" + (f" (CLM01 {pcn!r})" if isinstance(pcn, str) else ""))
 
 
-def _transaction_set(indexed_claims: list[tuple[int, Claim]], version: str, set_number: int, created_at: datetime,
-                     reference: str, header_parties: list[str], parties: _PartyCache) -> list[str]:
-    """ST through SE of one 837: BHT, 1000A/1000B, then the HL tree. SE01 counts ST..SE."""
-    control = f"{set_number:04d}"
-    segments = [
-        f"ST*837*{control}*{version}",
-        # BHT: 0019 = information source/subscriber/dependent structure, 00 = original, CH = chargeable.
-        f"BHT*0019*00*{reference}*{created_at:%Y%m%d}*{created_at:%H%M}*CH",
-    ]
-    segments += header_parties
+def _transaction_set(body: list[str], version: str, set_index: int, created_at: datetime,
+                     reference: str | None) -> list[_Part]:
+    """ST through SE of one 837 around its body; SE01 counts ST..SE. Without a batch reference,
+    BHT03 is the interchange and transaction set control numbers."""
+    def bht(n: _EnvelopeNumbers) -> str:
+        originator = reference if reference is not None else f"{n.interchange:09d}{n.sets[set_index]:04d}"
+        # 0019 = information source/subscriber/dependent structure, 00 = original, CH = chargeable.
+        return f"BHT*0019*00*{originator}*{created_at:%Y%m%d}*{created_at:%H%M}*CH"
+
+    return [lambda n: f"ST*837*{n.sets[set_index]:04d}*{version}", bht, *body,
+            lambda n, count=len(body) + 3: f"SE*{count}*{n.sets[set_index]:04d}"]
+
+
+def _transaction_set_body(indexed_claims: list[tuple[int, Claim]], version: str, header_parties: list[str],
+                          parties: _PartyCache) -> list[str]:
+    """What an 837 transaction set holds between BHT and SE: 1000A/1000B, then the HL tree."""
+    segments = list(header_parties)
     institutional = version == INSTITUTIONAL_VERSION
     render_claim = _institutional_claim_segments if institutional else _professional_claim_segments
     hl = 0
@@ -1292,7 +1347,6 @@ def _transaction_set(indexed_claims: list[tuple[int, Claim]], version: str, set_
                     segments.append(f"HL*{hl}*{subscriber_hl}*23*0")
                     segments += patient_segments
                     segments += _claims_block(patient_claims[start:start + MAX_CLAIMS_PER_HL], render_claim, parties)
-    segments.append(f"SE*{len(segments) + 1}*{control}")
     return segments
 
 

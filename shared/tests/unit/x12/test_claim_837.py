@@ -15,7 +15,7 @@ from openrcm_shared.x12.claim_837 import (
     Address, BillingProvider, ClaimAdjustment, ClaimBatch, InstitutionalClaim, InstitutionalServiceLine,
     LineAdjudication, Occurrence, OtherPayerCoverage, OtherSubscriber, Patient, Payer, PayToAddress,
     ProfessionalClaim, ProfessionalServiceLine, Provider, Receiver, ServiceFacility, Submitter, Subscriber,
-    X12ContentError, build_837, envelope_counts, format_amount,
+    X12ContentError, build_837, envelope_counts, format_amount, prepare_837,
 )
 from tests.x12_validation import pyx12_errors
 
@@ -384,6 +384,33 @@ def test_large_batches_split_into_transaction_sets_and_repeat_hl_after_100_claim
     assert [s[1:] for s in first_set if s[0] == "HL"] == [["1", "", "20", "1"], ["2", "1", "22", "0"],
                                                           ["3", "1", "22", "0"]]
     assert sum(1 for s in parsed if s[0] == "CLM") == 205
+
+
+def test_a_prepared_interchange_takes_its_control_numbers_last_and_matches_build():
+    """What the 837 batcher does: render first, draw control numbers only for a batch that renders."""
+    claims = [professional_claim(f"PREP-{n:03d}") for n in range(7)] + [institutional_claim("PREP-I01")]
+    batch = ClaimBatch(submitter=SUBMITTER, receiver=RECEIVER, claims=tuple(claims))
+    prepared = prepare_837(batch, created_at=CREATED_AT, usage_indicator="T", max_claims_per_transaction=3)
+    assert (prepared.group_count, prepared.transaction_set_count) == envelope_counts(
+        batch, max_claims_per_transaction=3) == (2, 4)
+    numbers = {"interchange_control_number": 4711, "group_control_numbers": [88, 89],
+               "transaction_set_control_numbers": [501, 502, 503, 504]}
+    x12 = prepared.render(**numbers)
+    assert x12 == build(*claims, icn=4711, groups=[88, 89], sets=[501, 502, 503, 504], max_claims_per_transaction=3)
+    assert_pyx12_clean(x12)
+    assert_envelopes_consistent(x12)
+    parsed = segments(x12)
+    assert [s[2] for s in parsed if s[0] == "ST"] == ["0501", "0502", "0503", "0504"]
+    assert [s[3] for s in parsed if s[0] == "BHT"] == [f"000004711{n:04d}" for n in (501, 502, 503, 504)]
+    assert prepared.render(**{**numbers, "interchange_control_number": 4712}) != x12  # the same render, renumbered
+
+    with pytest.raises(ValueError, match="needs 2 group and 4 transaction set"):
+        prepared.render(**{**numbers, "transaction_set_control_numbers": [1, 2, 3]})
+    with pytest.raises(ValueError, match="must not repeat"):
+        prepared.render(**{**numbers, "group_control_numbers": [7, 7]})
+    with pytest.raises(X12ContentError, match="patient_control_number: is 21 characters"):
+        prepare_837(ClaimBatch(submitter=SUBMITTER, receiver=RECEIVER, claims=(professional_claim("X" * 21),)),
+                    created_at=CREATED_AT)
 
 
 # ----------------------------------------------------------------------------------------------

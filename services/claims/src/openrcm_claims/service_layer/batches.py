@@ -129,19 +129,16 @@ async def _submit_group(conn, settings, tenant_id, payer_id, claim_type, rendere
 async def _store_submission(conn, settings, tenant_id, payer_id, claim_type, batch, rendered,
                             lines_by_claim) -> UUID:
     group = [claim for claim, _ in rendered]
-    group_count, transaction_count = x12.envelope_counts(batch, max_claims_per_transaction=MAX_CLAIMS_PER_TRANSACTION)
     now = datetime.now(timezone.utc)
-    # Render with provisional numbers first: a refused claim must not burn control numbers.
-    x12.build_837(batch, interchange_control_number=1, group_control_numbers=list(range(1, group_count + 1)),
-                  transaction_set_control_numbers=list(range(1, transaction_count + 1)), created_at=now,
-                  max_claims_per_transaction=MAX_CLAIMS_PER_TRANSACTION)
+    # Rendered before control numbers are drawn: a refused claim must not burn any.
+    prepared = x12.prepare_837(batch, created_at=now, usage_indicator=settings.usage_indicator,
+                               max_claims_per_transaction=MAX_CLAIMS_PER_TRANSACTION)
     [interchange] = await _next_values(conn, "interchange_control_number_seq", 1)
-    group_numbers = await _next_values(conn, "group_control_number_seq", group_count)
-    transaction_numbers = await _next_values(conn, "transaction_set_control_number_seq", transaction_count)
-    rendered_x12 = x12.build_837(batch, interchange_control_number=interchange, group_control_numbers=group_numbers,
-                                 transaction_set_control_numbers=transaction_numbers, created_at=now,
-                                 usage_indicator=settings.usage_indicator,
-                                 max_claims_per_transaction=MAX_CLAIMS_PER_TRANSACTION)
+    group_numbers = await _next_values(conn, "group_control_number_seq", prepared.group_count)
+    transaction_numbers = await _next_values(conn, "transaction_set_control_number_seq",
+                                             prepared.transaction_set_count)
+    rendered_x12 = prepared.render(interchange_control_number=interchange, group_control_numbers=group_numbers,
+                                   transaction_set_control_numbers=transaction_numbers)
     submission_id = uuid4()
     await conn.execute(submissions.insert().values(
         id=submission_id, tenant_id=tenant_id, payer_id=payer_id, claim_type=claim_type,
