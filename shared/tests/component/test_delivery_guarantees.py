@@ -22,7 +22,7 @@ from openrcm_devstack import events as ops_events
 from openrcm_shared.contracts.remittance import Adjustment, ClaimPaymentPosted, PostedLine
 from openrcm_shared.contracts.topics import dlq_topic
 from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
-from openrcm_shared.messaging.envelope import header
+from openrcm_shared.messaging.envelope import Envelope, header
 from openrcm_shared.messaging.errors import PermanentEventError, TransientEventError
 from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_producer
 from openrcm_shared.messaging.outbox import build_envelope, outbox_row
@@ -495,3 +495,20 @@ async def test_deferred_writes_of_a_run_rolled_back_are_made_once_when_applied_o
                                              handler=note_patient_at_commit(broken="PAT-BROKEN"))
     assert consumer.outcomes[-3:] == ["processed", "dead_lettered", "processed"]
     assert await noted_patients(engine, tenant) == ["PAT-D0", "PAT-D2"]  # the broken one's write went with it
+
+
+async def test_each_record_is_read_once_however_often_runs_are_looked_for(
+        infra, engine, producer, topic, tenant, monkeypatch):
+    # Other consumers' records first, then one of ours: no run of two handled records forms, so
+    # a run is looked for again from each next record. Each record's envelope is still read once.
+    for n in range(4):
+        await publish(producer, topic, payment_posted(tenant, f"PAT-OTHER{n}"), event_type="org.openrcm.test.other.v1")
+    ours = await publish(producer, topic, payment_posted(tenant, "PAT-OURS", "7.00"))
+    reads = []
+    parse = Envelope.from_headers
+    monkeypatch.setattr(Envelope, "from_headers", lambda headers: reads.append(header(headers, "ce_id")) or parse(headers))
+    consumer = await consume_until_committed(infra, engine, producer, topic, 5)
+    assert consumer.outcomes == ["skipped"] * 4 + ["processed"]
+    assert reads == [str(ours.id)]
+    entries, _ = await ledger(engine, tenant)
+    assert entries == [Decimal("7.00")]
