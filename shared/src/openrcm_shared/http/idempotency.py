@@ -29,6 +29,10 @@ from openrcm_shared.messaging.outbox import staged_count
 from openrcm_shared.messaging.tables import idempotency_keys
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# The header as a FastAPI header parameter documents it, for a route's `openapi_extra` when the
+# route reads the header itself.
+IDEMPOTENCY_HEADER_DOC = {"name": IDEMPOTENCY_HEADER.lower(), "in": "header", "required": False,
+                          "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": IDEMPOTENCY_HEADER}}
 
 
 @dataclass(frozen=True)

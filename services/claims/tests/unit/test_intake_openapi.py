@@ -1,0 +1,19 @@
+"""POST /v1/encounters reads its body and headers itself (the intake's hot path); its OpenAPI
+operation must still show them as FastAPI would for declared parameters."""
+
+from __future__ import annotations
+
+from openrcm_claims.main import app
+
+
+def test_the_encounter_route_documents_its_body_and_headers():
+    document = app.openapi()
+    operation = document["paths"]["/v1/encounters"]["post"]
+    body = operation["requestBody"]
+    assert body["required"] is True
+    assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/EncounterIn"}
+    assert "EncounterIn" in document["components"]["schemas"]
+    assert {(p["name"], p["in"]) for p in operation["parameters"]} == {("idempotency-key", "header"),
+                                                                       ("x-tenant-id", "header")}
+    assert operation["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ClaimOut"}
