@@ -19,16 +19,12 @@ from pydantic import BaseModel, ValidationError
 M = TypeVar("M", bound=BaseModel)
 
 
-def parse_json_body(model: type[M], body: bytes) -> M:
-    """`body` as a `model`; a RequestValidationError (-> 422 problem+json) naming each field at fault."""
+async def json_body(request: Request, model: type[M]) -> M:
+    """The request body as a `model`; a RequestValidationError (-> problem+json) naming each field at fault."""
     try:
-        return model.model_validate_json(body)
+        return model.model_validate_json(await request.body())
     except ValidationError as invalid:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in invalid.errors()]) from None
-
-
-async def json_body(request: Request, model: type[M]) -> M:
-    return parse_json_body(model, await request.body())
 
 
 def json_body_doc(model: type[BaseModel]) -> dict:
