@@ -35,7 +35,7 @@ def restart_profiled(stack: Stack, name: str, output: Path) -> None:
                               extra_env=stack._service_env(running.spec, None))
     argv = [sys.executable, "-m", "bench.profiled", str(output), *uvicorn_arguments(running.spec, running.port)]
     process = ManagedProcess(name, argv, log_file=stack.state_dir / "logs" / f"{name}.profiled.log", env=env,
-                             cwd=repo_root())
+                             cwd=repo_root(), niceness=running.process.niceness)
     process.start()
     service = RunningService(running.spec, running.port, running.database_url, process, running.role)
     stack.services[name] = service

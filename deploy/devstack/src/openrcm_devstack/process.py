@@ -12,7 +12,8 @@ from pathlib import Path
 
 class ManagedProcess:
     def __init__(self, name: str, argv: list[str], *, log_file: Path, env: dict[str, str] | None = None,
-                 cwd: Path | None = None, user: str | None = None, stop_signal: int = signal.SIGTERM) -> None:
+                 cwd: Path | None = None, user: str | None = None, stop_signal: int = signal.SIGTERM,
+                 niceness: int = 0) -> None:
         self.name = name
         self.argv = argv
         self.log_file = log_file
@@ -20,13 +21,17 @@ class ManagedProcess:
         self.cwd = cwd
         self.user = user
         self.stop_signal = stop_signal
+        self.niceness = niceness  # > 0: started with that much lower CPU priority (POSIX `nice`)
         self.popen: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_file, "ab")
+        # Through `nice` rather than a preexec_fn (not safe with threads in this process): the
+        # child and every thread it starts have the lower priority from its first instruction.
+        argv = ["nice", "-n", str(self.niceness), *self.argv] if self.niceness else self.argv
         self.popen = subprocess.Popen(
-            self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env, cwd=self.cwd,
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env, cwd=self.cwd,
             user=self.user, start_new_session=True)
         log.close()
 
