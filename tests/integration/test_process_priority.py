@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from openrcm_devstack.process import ManagedProcess
-from openrcm_devstack.services import BACKGROUND_NICENESS_VARIABLE, background_niceness, cpu_niceness
+from openrcm_devstack.process import BACKGROUND_NICENESS_VARIABLE, ManagedProcess, background_niceness
+from openrcm_devstack.services import cpu_niceness
 
 
 def _lowered(own: int, by: int) -> int:
@@ -58,3 +58,6 @@ def test_the_stack_runs_background_work_below_the_claims_api(stack):
     background = _lowered(own, background_niceness())
     assert {name: priority[name] for name in priority if name != "claims"} == {
         name: background for name in ("claims-worker", "eligibility", "remittance", "denials", "collections")}
+    assert os.getpriority(os.PRIO_PROCESS, stack.kafka.process.pid) == background  # no request waits on it
+    if stack.postgres is not None:  # the embedded server (not one named by DATABASE_URL)
+        assert os.getpriority(os.PRIO_PROCESS, stack.postgres.process.pid) == own  # the claims API writes to it

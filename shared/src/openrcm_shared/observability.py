@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from contextvars import ContextVar
 
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.environment_variables import OTEL_TRACES_SAMPLER
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 
@@ -51,11 +54,26 @@ OUTBOX_OLDEST_AGE = Gauge(
 # --- tracing -------------------------------------------------------------------------------------
 
 
+# No span exporter is installed, so a recorded span (its attributes, events, start and end) was
+# built for nothing: 30 us a span against 15 for one that only carries the ids, on every request
+# and every event consumed. By default a trace is recorded only where its caller decided to
+# record it (a sampled `traceparent`); every span still gets real ids, so trace ids reach the
+# logs, the outbox rows and the Kafka headers as before. OTEL_TRACES_SAMPLER (the SDK's standard
+# variable, e.g. `parentbased_always_on`) chooses another sampler, for a deployment that installs
+# an exporter.
+_DEFAULT_SAMPLER = ParentBased(ALWAYS_OFF)
+
+
 def configure_tracing(service_name: str) -> None:
-    """Install an SDK tracer provider so spans get real ids (export is configured by OTEL_* env)."""
+    """Install an SDK tracer provider so spans get real ids (see _DEFAULT_SAMPLER for which are recorded)."""
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return
-    trace.set_tracer_provider(TracerProvider(resource=Resource.create({"service.name": service_name})))
+    trace.set_tracer_provider(tracer_provider(service_name))
+
+
+def tracer_provider(service_name: str) -> TracerProvider:
+    sampler = None if os.environ.get(OTEL_TRACES_SAMPLER) else _DEFAULT_SAMPLER  # None: the SDK reads the variable
+    return TracerProvider(resource=Resource.create({"service.name": service_name}), sampler=sampler)
 
 
 @functools.cache

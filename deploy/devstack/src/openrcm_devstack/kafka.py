@@ -18,7 +18,7 @@ from pathlib import Path
 from string import Template
 
 from openrcm_devstack.paths import local_dir, repo_root
-from openrcm_devstack.process import ManagedProcess, ensure_port_free, wait_for_port
+from openrcm_devstack.process import ManagedProcess, background_niceness, ensure_port_free, wait_for_port
 
 
 def kafka_classpath() -> Path:
@@ -107,8 +107,10 @@ class KafkaBroker:
         self.format_storage(config)
         ensure_port_free("Kafka", self.port)
         ensure_port_free("Kafka controller", self.controller_port)
+        # Background priority (process.background_niceness): no API request waits on the broker;
+        # events do, and they are background work.
         self.process = ManagedProcess("kafka", self._java_argv("kafka.Kafka", str(config)),
-                                      log_file=self.state_dir / "stdout.log")
+                                      log_file=self.state_dir / "stdout.log", niceness=background_niceness())
         self.process.start()
         wait_for_port(self.process, "127.0.0.1", self.port, timeout)
 

@@ -10,6 +10,27 @@ import time
 from pathlib import Path
 
 
+# On one shared machine the CPU goes first to the processes answering requests as they arrive
+# (a service's `api` process: the claims API, which EHRs wait on, and PostgreSQL, which it writes
+# to). Background work (a `worker` process, a service run as `all`, whose load is the event
+# stream, and the Kafka broker, which no request waits on) runs at lower priority: it still gets
+# every idle cycle, and waits, instead of the EHR, when the cores are contended (measured in
+# docs/benchmarks.md, session 7). Deployments say the same with their own tools (compose:
+# cpu_shares; Kubernetes: CPU requests).
+BACKGROUND_NICENESS_VARIABLE = "OPENRCM_BACKGROUND_NICE"
+DEFAULT_BACKGROUND_NICENESS = 10
+
+
+def background_niceness() -> int:
+    """`OPENRCM_BACKGROUND_NICE` (0-19; 0: every process at the same priority), default 10."""
+    raw = os.environ.get(BACKGROUND_NICENESS_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_BACKGROUND_NICENESS
+    if not raw.isdigit() or int(raw) > 19:
+        raise ValueError(f"{BACKGROUND_NICENESS_VARIABLE} must be a whole number from 0 to 19, not {raw!r}")
+    return int(raw)
+
+
 class ManagedProcess:
     def __init__(self, name: str, argv: list[str], *, log_file: Path, env: dict[str, str] | None = None,
                  cwd: Path | None = None, user: str | None = None, stop_signal: int = signal.SIGTERM,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from openrcm_devstack.paths import repo_root
-from openrcm_devstack.process import ManagedProcess, ensure_port_free
+from openrcm_devstack.process import ManagedProcess, background_niceness, ensure_port_free
 
 
 @dataclass(frozen=True)
@@ -86,27 +86,6 @@ def service_environment(spec: ServiceSpec, *, role: str, database_url: str, kafk
     })
     env.update(extra_env or {})
     return env
-
-
-# On one shared machine the CPU goes first to the processes answering requests as they arrive
-# (a service's `api` process: the claims API, which EHRs wait on). Background work (a `worker`
-# process, or a service run as `all`, whose load is the event stream) runs at lower priority:
-# it still gets every idle cycle, and waits, instead of the EHR, when the cores are contended.
-# Under `./openrcm bench intake` at 300 claims/s this halved the API's p50 and cut its p99 by a
-# third with end-to-end latency no worse (docs/benchmarks.md, session 7). Deployments express the
-# same with their own tools (compose: cpu_shares; Kubernetes: CPU requests).
-BACKGROUND_NICENESS_VARIABLE = "OPENRCM_BACKGROUND_NICE"
-DEFAULT_BACKGROUND_NICENESS = 10
-
-
-def background_niceness() -> int:
-    """`OPENRCM_BACKGROUND_NICE` (0-19; 0: every process at the same priority), default 10."""
-    raw = os.environ.get(BACKGROUND_NICENESS_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_BACKGROUND_NICENESS
-    if not raw.isdigit() or int(raw) > 19:
-        raise ValueError(f"{BACKGROUND_NICENESS_VARIABLE} must be a whole number from 0 to 19, not {raw!r}")
-    return int(raw)
 
 
 def cpu_niceness(role: str) -> int:
