@@ -11,7 +11,7 @@ gets the claims now; the next payers get theirs when the previous one has adjudi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -74,14 +74,6 @@ def line_values(encounter: EncounterIn) -> list[dict]:
              "service_date": line.service_date, "service_date_to": line.service_date_to,
              "place_of_service": line.place_of_service, "diagnosis_pointers": line.diagnosis_pointers}
             for number, line in enumerate(encounter.lines, start=1)]
-
-
-def _json_ready(value):
-    """Amounts as decimal strings, dates and times in ISO 8601, ids as strings: what PostgreSQL
-    reads back exactly from JSON."""
-    if isinstance(value, (Decimal, UUID)):
-        return str(value)
-    return value.isoformat() if isinstance(value, date) else value
 
 
 async def insert_lines(conn: AsyncConnection, tenant_id: str, claim_id, encounter: EncounterIn) -> None:
@@ -223,8 +215,10 @@ async def prepare_claim(conn: AsyncConnection | None, tenant_id: str, encounter:
                                       rule_set_version=rule_set_version, hits=hits, at=now))
     scrub_row = scrub_result_row(claim_id=claim_id, version=1, tenant_id=tenant_id,
                                  rule_set_version=rule_set_version, hits=hits, scrubbed_at=now)
-    lines = [{name: _json_ready(value) for name, value in line.items()} for line in line_values(encounter)]
-    entries = [{name: _json_ready(value) for name, value in entry.items() if name not in ("claim_id", "tenant_id")}
+    # Amounts, dates and ids go into the statement's JSON as they are: its JSON serialiser
+    # (driver_sql._json_text) writes them as strings PostgreSQL reads back exactly.
+    lines = line_values(encounter)
+    entries = [{name: value for name, value in entry.items() if name not in ("claim_id", "tenant_id")}
                for entry in history]
     columns = data["columns"]
     out = ClaimOut(
