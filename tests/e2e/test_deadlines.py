@@ -26,7 +26,11 @@ async def test_thirty_and_seven_day_warnings_once_each(api, claims_engine):
     served = (date.today() - timedelta(days=5)).isoformat()
     body = encounter(payer_id="TIGHT1", lines=[{"procedure_code": "99213", "charge_amount": "90.00",
                                                "service_date": served, "diagnosis_pointers": [1]}])
+    # Held by the scrubber (no billing address), so it stays at risk: a clean claim can be accepted
+    # by the payer (and so no longer at risk) before the first pass below.
+    del body["billing_provider"]["address"]
     claim = (await api["claims"].post("/v1/encounters", json=body)).json()
+    assert claim["status"] == "held"
     assert claim["filing_deadline"] == (date.today() + timedelta(days=5)).isoformat()
 
     async def alerts():
@@ -34,7 +38,7 @@ async def test_thirty_and_seven_day_warnings_once_each(api, claims_engine):
         return sorted(h["detail"]["days_before"] for h in history if h["kind"] == "filing_deadline_approaching")
 
     async def both_alerted():
-        # The claim may be locked for a moment by the batcher (SKIP LOCKED): pass again until alerted.
+        # The service's own deadline watch may hold the claim for a moment (SKIP LOCKED): pass again.
         await alert_filing_deadlines(claims_engine, date.today())
         assert await alerts() == [7, 30]
         return True

@@ -10,6 +10,7 @@ import pytest
 
 from openrcm_devstack.process import BACKGROUND_NICENESS_VARIABLE, ManagedProcess, background_niceness
 from openrcm_devstack.services import cpu_niceness
+from openrcm_devstack.stack import TEST_PORTS, Stack
 
 
 def _lowered(own: int, by: int) -> int:
@@ -61,3 +62,10 @@ def test_the_stack_runs_background_work_below_the_claims_api(stack):
     assert os.getpriority(os.PRIO_PROCESS, stack.kafka.process.pid) == background  # no request waits on it
     if stack.postgres is not None:  # the embedded server (not one named by DATABASE_URL)
         assert os.getpriority(os.PRIO_PROCESS, stack.postgres.process.pid) == own  # the claims API writes to it
+
+
+def test_a_bad_background_niceness_stops_the_stack_before_it_starts(monkeypatch, tmp_path):
+    monkeypatch.setenv(BACKGROUND_NICENESS_VARIABLE, "twenty")
+    with pytest.raises(ValueError, match=BACKGROUND_NICENESS_VARIABLE):
+        Stack(tmp_path / "stack", TEST_PORTS)
+    assert not (tmp_path / "stack").exists()  # nothing made, nothing started

@@ -18,6 +18,7 @@ from pathlib import Path
 from openrcm_devstack.kafka import KafkaBroker
 from openrcm_devstack.paths import repo_root
 from openrcm_devstack.postgres import PostgresServer, create_databases, with_database
+from openrcm_devstack.process import background_niceness
 from openrcm_devstack.services import (
     SERVICES, RunningService, migrate_service, start_clearinghouse, start_service, wait_ready,
 )
@@ -64,6 +65,7 @@ BENCH_PORTS = DEFAULT_PORTS.shifted(20100, postgres=55434, kafka=29192, kafka_co
 
 class Stack:
     def __init__(self, state_dir: Path, ports: StackPorts, *, fresh: bool = False) -> None:
+        background_niceness()  # a bad OPENRCM_BACKGROUND_NICE is refused before anything starts
         self.state_dir = state_dir
         self.ports = ports
         if fresh:
