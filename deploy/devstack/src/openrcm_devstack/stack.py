@@ -57,7 +57,11 @@ class StackPorts:
 
 
 DEFAULT_PORTS = StackPorts()
-TEST_PORTS = DEFAULT_PORTS.shifted(10000, postgres=55433, kafka=19092, kafka_controller=19093)
+# OPENRCM_TEST_PORT_OFFSET moves the whole test stack (one hundred apart is enough), so two test
+# runs (two checkouts of the project) can share a machine.
+_TEST_OFFSET = int(os.environ.get("OPENRCM_TEST_PORT_OFFSET", "0") or 0)
+TEST_PORTS = DEFAULT_PORTS.shifted(10000 + _TEST_OFFSET, postgres=55433 + _TEST_OFFSET, kafka=19092 + _TEST_OFFSET,
+                                   kafka_controller=19093 + _TEST_OFFSET)
 # What the simulated payer decides under `./openrcm run` (simulators/clearinghouse, adjudication_rules.py).
 DEFAULT_ADJUDICATION_RULES = Path("deploy", "clearinghouse", "adjudication-rules.json")  # in the checkout
 BENCH_PORTS = DEFAULT_PORTS.shifted(20100, postgres=55434, kafka=29192, kafka_controller=29193)

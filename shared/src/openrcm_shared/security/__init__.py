@@ -1,0 +1,1 @@
+"""Authentication, authorization and the acting principal (see context.py, tokens.py, dependencies.py)."""
