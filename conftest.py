@@ -50,11 +50,18 @@ TEST_PAYER = {"name": "Synthetic Health Plan", "claim_types": ["professional", "
               "timely_filing_days": 365}
 
 
+def auth_headers(stack: Stack, tenant: str, **token_options) -> dict[str, str]:
+    """Headers of a request authorized for `tenant` (every scope unless `scopes=` says otherwise),
+    with a token signed by the stack's issuer."""
+    return {"Authorization": f"Bearer {stack.issuer.mint(tenant, **token_options)}", "X-Tenant-Id": tenant}
+
+
 @pytest.fixture
 async def api(stack, tenant):
-    """httpx clients for each service, sending the test's tenant header; the practice has one
-    payer registered (60054), as every practice must before it sends claims."""
-    clients = {name: httpx.AsyncClient(base_url=svc.url, headers={"X-Tenant-Id": tenant}, timeout=30)
+    """httpx clients for each service, authorized for the test's practice (a token with every
+    scope); the practice has one payer registered (60054), as every practice must before it sends claims."""
+    headers = auth_headers(stack, tenant)
+    clients = {name: httpx.AsyncClient(base_url=svc.url, headers=headers, timeout=30)
                for name, svc in stack.services.items()}
     registered = await clients["claims"].put("/v1/payers/60054", json=TEST_PAYER)
     assert registered.status_code == 200, registered.text

@@ -117,16 +117,22 @@ class Context:
 
 # --- one run --------------------------------------------------------------------------------------
 
-def prepare_requests(pool: ConnectionPool, tenant_id: str, count: int) -> list[bytes]:
+def practice_headers(ctx: Context, tenant_id: str) -> dict[str, str]:
+    """An EHR's headers: one access token for the whole run (as an EHR reuses its token for an
+    hour), signed by the stack's issuer, so every request pays the real verification path."""
+    token = ctx.stack.issuer.mint(tenant_id, ["claims:write", "reference:admin"], client_id="bench-ehr",
+                                  subject="bench-ehr")
+    return {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+
+
+def prepare_requests(pool: ConnectionPool, headers: dict[str, str], count: int) -> list[bytes]:
     """Synthetic encounters (tests/support.py), fully encoded before the clock starts."""
-    headers = {"Content-Type": "application/json", "X-Tenant-Id": tenant_id}
     return [pool.request_bytes("POST", ENCOUNTERS_PATH, json.dumps(encounter(payer_id=PAYER_ID)).encode(), headers)
             for _ in range(count)]
 
 
-async def register_practice(pool: ConnectionPool, tenant_id: str) -> None:
+async def register_practice(pool: ConnectionPool, headers: dict[str, str]) -> None:
     """The new practice's payer registry: the one payer its encounters name (not timed)."""
-    headers = {"Content-Type": "application/json", "X-Tenant-Id": tenant_id}
     response = await pool.send(pool.request_bytes("PUT", f"/v1/payers/{PAYER_ID}", json.dumps(PAYER).encode(),
                                                   headers))
     if response.status != 200:
@@ -138,8 +144,9 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     tenant_id = f"bench-{spec.slug}-{uuid.uuid4().hex[:8]}"
     pool = ConnectionPool("127.0.0.1", ctx.stack.ports.services["claims"],
                           max_connections=spec.workers or options.connections)
-    requests = prepare_requests(pool, tenant_id, spec.requests)
-    await register_practice(pool, tenant_id)
+    headers = practice_headers(ctx, tenant_id)
+    requests = prepare_requests(pool, headers, spec.requests)
+    await register_practice(pool, headers)
     settled = await settle(ctx)
     print(f"  {spec.label}: {spec.requests} requests prepared, running {spec.duration:g} s ...", flush=True)
     load_at_start = load_average()

@@ -70,15 +70,17 @@ async def test_bad_input_is_a_problem_naming_each_field_never_a_500(api):
         e["pointer"] for e in wrong_type.json()["errors"]}
 
 
-async def test_every_call_names_its_practice_and_practices_do_not_see_each_other(api, stack):
+async def test_every_call_is_authorized_and_practices_do_not_see_each_other(api, stack):
     import httpx
+
+    from conftest import auth_headers
 
     async with httpx.AsyncClient(base_url=stack.services["claims"].url) as anonymous:
         response = await anonymous.get("/v1/claims")
-        assert response.status_code == 400
-        assert response.json()["errors"] == [{"pointer": "/header/X-Tenant-Id", "detail": "required"}]
+        assert response.status_code == 401 and response.headers["content-type"] == PROBLEM
+        assert response.headers["www-authenticate"].startswith("Bearer")
         created = (await api["claims"].post("/v1/encounters", json=encounter())).json()
-        other = await anonymous.get(f"/v1/claims/{created['id']}", headers={"X-Tenant-Id": "another-practice"})
+        other = await anonymous.get(f"/v1/claims/{created['id']}", headers=auth_headers(stack, "another-practice"))
         assert other.status_code == 404
 
 

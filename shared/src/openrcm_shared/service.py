@@ -29,6 +29,8 @@ from openrcm_shared.observability import (
     HTTP_REQUEST_DURATION, configure_logging, configure_tracing, context_from_traceparent, reset_correlation_id,
     set_correlation_id, tracer,
 )
+from openrcm_shared.security.authorization import SECURITY_SCHEME_NAME, Authorizer, OperationsGateMiddleware
+from openrcm_shared.security.tokens import AuthSettings
 from openrcm_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,7 @@ async def _run_consumer(runtime: Runtime) -> None:
 def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.authorizer.check_configured()
         runtime = Runtime(definition, settings, create_engine(settings.database_url, pool_size=settings.db_pool_size))
         app.state.runtime = runtime
         work = dict(definition.every_process)
@@ -207,12 +210,33 @@ class _ObservabilityMiddleware:
 _NO_FASTAPI_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
-def create_service_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
+def _document_token_endpoint(app: FastAPI, auth: AuthSettings) -> None:
+    """The OpenAPI security scheme names the deployment's own token endpoint (routes declare the
+    scheme with a placeholder, as they are defined before any deployment is known)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            scheme = schema.get("components", {}).get("securitySchemes", {}).get(SECURITY_SCHEME_NAME)
+            if scheme:
+                scheme["flows"]["clientCredentials"]["tokenUrl"] = auth.token_endpoint
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+def create_service_app(definition: ServiceDefinition, settings: ServiceSettings | None = None,
+                       auth_settings: AuthSettings | None = None) -> FastAPI:
+    """The service's app. It refuses to start serving without an issuer to trust (`OPENRCM_AUTH_ISSUER`,
+    `OPENRCM_AUTH_JWKS_URL`): no route that needs a token is ever served without the check."""
     settings = settings or ServiceSettings.for_service(definition.name)
+    authorizer = Authorizer(auth_settings or AuthSettings())
     configure_logging(definition.name, settings.log_level)
     configure_tracing(f"openrcm-{definition.name}")
     app = FastAPI(title=definition.title, description=definition.description, version="0.1.0",
                   lifespan=_lifespan(definition, settings), telemetry=_NO_FASTAPI_TELEMETRY)
+    app.state.authorizer = authorizer
     install_problem_handlers(app)
     app.include_router(health_router)
     if settings.serves_api:  # a worker's port answers only health, metrics and webhooks
@@ -221,6 +245,8 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings 
     for router in definition.webhook_routers:
         app.include_router(router)
     # Added first, so it runs inside the observability middleware: shed requests are counted too.
+    _document_token_endpoint(app, authorizer.settings)
     app.add_middleware(AdmissionMiddleware)
+    app.add_middleware(OperationsGateMiddleware, authorizer=authorizer)
     app.add_middleware(_ObservabilityMiddleware, service_name=definition.name)
     return app

@@ -5,6 +5,7 @@
     openrcm-stack dlq list
     openrcm-stack dlq replay TOPIC [--offset N ...]
     openrcm-stack topics                   create/update topics from deploy/topics.toml
+    openrcm-stack token [CLIENT_ID]        an access token for a demo client of the running stack
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def cmd_run(args) -> int:
             shows = "health and metrics" if service.role == "worker" else f"docs {service.url}/docs"
             _say(f"  {name:<13} {service.url}   ({shows})")
         _say(f"  clearinghouse simulator {stack.clearinghouse_url}")
+        _say_how_to_get_a_token(stack)
         _say(f"\nEndpoints: {local_dir() / 'stack.json'}   Logs: {stack.state_dir / 'logs'}",
              "Ctrl-C stops everything.", sep="\n")
         while not stopping["flag"]:
@@ -81,6 +83,42 @@ def cmd_run(args) -> int:
         stack.stop()
         (local_dir() / "stack.json").unlink(missing_ok=True)
         _say("Stopped.")
+
+
+def _say_how_to_get_a_token(stack: Stack) -> None:
+    auth = stack.issuer.manifest()
+    _say(f"  token issuer {auth['issuer']}   (OAuth 2.0 client credentials; metadata at "
+         f"{auth['issuer']}/.well-known/oauth-authorization-server)")
+    _say("\nEvery API call needs an access token. Demo clients (secrets in .local/stack.json under \"auth\"):")
+    for client in auth["clients"]:
+        _say(f"  {client['client_id']:<15} practice {client['tenant']}  scopes: {' '.join(client['scopes'])}")
+    first = auth["clients"][0]
+    _say("Get one with:", f"  TOKEN=$(./openrcm token {first['client_id']})", "or, by hand:",
+         f"  curl -s -u {first['client_id']}:{first['client_secret']} -d grant_type=client_credentials "
+         f"{auth['token_url']}", sep="\n")
+
+
+def _running_manifest() -> dict:
+    manifest = local_dir() / "stack.json"
+    if not manifest.exists():
+        raise SystemExit("no running stack (.local/stack.json): start it with ./openrcm run")
+    return json.loads(manifest.read_text())
+
+
+def cmd_token(args) -> int:
+    """An access token from the running stack's issuer, for a demo client (client_secret_basic)."""
+    import httpx
+
+    auth = _running_manifest().get("auth") or {}
+    clients = {client["client_id"]: client for client in auth.get("clients", [])}
+    client = clients.get(args.client_id)
+    if client is None:
+        raise SystemExit(f"unknown client {args.client_id!r}; demo clients: {', '.join(clients)}")
+    response = httpx.post(auth["token_url"], data={"grant_type": "client_credentials"},
+                          auth=(client["client_id"], client["client_secret"]), timeout=10)
+    response.raise_for_status()
+    print(response.json()["access_token"])
+    return 0
 
 
 def cmd_events_tail(args) -> int:
@@ -139,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_dlq_replay)
 
     commands.add_parser("topics", help="create/update topics from deploy/topics.toml").set_defaults(func=cmd_topics)
+
+    token = commands.add_parser("token", help="print an access token for a demo client of the running stack")
+    token.add_argument("client_id", nargs="?", default="demo-billing")
+    token.set_defaults(func=cmd_token)
     return parser
 
 

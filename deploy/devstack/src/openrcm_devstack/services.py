@@ -112,6 +112,7 @@ def start_service(spec: ServiceSpec, *, port: int, database_url: str, kafka_boot
 
 
 CLEARINGHOUSE = ServiceSpec("clearinghouse", 8010)
+ISSUER = ServiceSpec("issuer", 8020)
 
 
 def start_clearinghouse(*, port: int, env: dict[str, str], log_dir: Path) -> RunningService:

@@ -15,12 +15,13 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from openrcm_devstack.auth import LocalIssuer
 from openrcm_devstack.kafka import KafkaBroker
 from openrcm_devstack.paths import repo_root
 from openrcm_devstack.postgres import PostgresServer, create_databases, with_database
 from openrcm_devstack.process import background_niceness
 from openrcm_devstack.services import (
-    SERVICES, RunningService, migrate_service, start_clearinghouse, start_service, wait_ready,
+    ISSUER, SERVICES, RunningService, migrate_service, start_clearinghouse, start_service, wait_ready,
 )
 from openrcm_devstack.topics import ensure_topics
 
@@ -32,6 +33,7 @@ class StackPorts:
     kafka_controller: int = 9093
     services: dict[str, int] = field(default_factory=lambda: {s.name: s.default_port for s in SERVICES})
     clearinghouse: int = 8010
+    issuer: int = 8020  # the local OAuth token issuer (deploy/issuer)
     # Worker processes of the services that run one (ServiceSpec.default_worker_port).
     workers: dict[str, int] = field(default_factory=lambda: {
         s.name: s.default_worker_port for s in SERVICES if s.default_worker_port})
@@ -51,7 +53,7 @@ class StackPorts:
     def shifted(self, offset: int, **infrastructure: int) -> "StackPorts":
         """These HTTP ports moved by `offset` (a second stack beside the first), with its own
         PostgreSQL and Kafka ports."""
-        return StackPorts(**infrastructure, clearinghouse=self.clearinghouse + offset,
+        return StackPorts(**infrastructure, clearinghouse=self.clearinghouse + offset, issuer=self.issuer + offset,
                           services={name: port + offset for name, port in self.services.items()},
                           workers={name: port + offset for name, port in self.workers.items()})
 
@@ -80,6 +82,7 @@ class Stack:
         self.kafka = KafkaBroker(state_dir / "kafka", ports.kafka, ports.kafka_controller)
         self.services: dict[str, RunningService] = {}
         self.clearinghouse: RunningService | None = None
+        self.issuer = LocalIssuer(state_dir / "auth", ports.issuer)
 
     # --- infrastructure ---------------------------------------------------------------------------
 
@@ -168,8 +171,13 @@ class Stack:
             return ""
         return os.environ.get("CLEARINGHOUSE_ADJUDICATION_RULES_FILE") or str(repo_root() / DEFAULT_ADJUDICATION_RULES)
 
+    def start_issuer(self) -> None:
+        """The local token issuer every service trusts (a deployment points at its own instead)."""
+        self.issuer.start(self.state_dir / "logs", dict(os.environ))
+        wait_ready(RunningService(ISSUER, self.ports.issuer, "", self.issuer.process))
+
     def _service_env(self, spec, extra_env: dict[str, str] | None) -> dict[str, str]:
-        env = dict(extra_env or {})
+        env = {**self.issuer.service_environment(), **(extra_env or {})}
         if spec.name == "claims":
             env.setdefault("OPENRCM_CLAIMS_CLEARINGHOUSE_URL", self.clearinghouse_url)
             env.setdefault("CLEARINGHOUSE_WEBHOOK_SECRETS", self.webhook_secret())
@@ -178,6 +186,8 @@ class Stack:
         return env
 
     def start_services(self, names: list[str] | None = None, extra_env: dict[str, str] | None = None) -> None:
+        if self.issuer.process is None:
+            self.start_issuer()
         if self.clearinghouse is None:
             self.start_clearinghouse()
         started = []
@@ -202,6 +212,8 @@ class Stack:
         if names is None and self.clearinghouse is not None:
             self.clearinghouse.process.stop()
             self.clearinghouse = None
+        if names is None:
+            self.issuer.stop()
 
     def stop(self) -> None:
         """Stop everything this stack started, services first."""
@@ -226,6 +238,7 @@ class Stack:
                 for name, svc in self.services.items()
             },
             "clearinghouse_simulator": {"url": self.clearinghouse_url} if self.clearinghouse else None,
+            "auth": self.issuer.manifest() if self.issuer.process else None,
         }
 
     def write_manifest(self) -> Path:

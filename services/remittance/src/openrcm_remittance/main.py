@@ -7,7 +7,7 @@ from openrcm_remittance.entrypoints.fee_schedule_api import router as fee_schedu
 from openrcm_remittance.entrypoints.subscriptions import SUBSCRIPTIONS
 from openrcm_remittance.entrypoints.webhooks import router as webhooks_router
 from openrcm_remittance.service_layer.posting_workers import keep_workers
-from openrcm_remittance.service_layer.worker import post_pending_files
+from openrcm_remittance.service_layer.worker import attribute_unassigned_eras, post_pending_files
 from openrcm_shared.service import ServiceDefinition, create_service_app
 
 DEFINITION = ServiceDefinition(
@@ -19,7 +19,8 @@ DEFINITION = ServiceDefinition(
     routers=[fee_schedule_router, deposit_router, router, code_set_router],
     webhook_routers=[webhooks_router],
     subscriptions=SUBSCRIPTIONS,
-    background={"stored_files": post_pending_files, "posting_workers": keep_workers},
+    background={"stored_files": post_pending_files, "posting_workers": keep_workers,
+                "unassigned_eras": attribute_unassigned_eras},
 )
 
 app = create_service_app(DEFINITION)

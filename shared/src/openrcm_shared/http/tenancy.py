@@ -1,44 +1,17 @@
 """The practice (tenant) every request, row and event belongs to.
 
-A third-party billing company serves many practices. For now the tenant comes from the
-`X-Tenant-Id` header; authentication and row-level security will derive it later, and nothing
-below the API assumes a single practice.
+A third-party billing company serves many practices. A request's practice comes from its access
+token (`security.authorization.select_tenant`): the token names one practice, or several, in
+which case the `X-Tenant-Id` header selects one of them. Rows carry `tenant_id`, PostgreSQL's
+row-level security keeps each transaction to one practice, and events carry it as `ce_tenantid`.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Annotated
-
-from fastapi import Depends, Header
-
-from openrcm_shared.http.problems import Problem, field_error
-
 TENANT_HEADER = "X-Tenant-Id"
-_TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
-
-# async although it awaits nothing: FastAPI runs a plain `def` dependency in its thread pool,
-# and that hop cost more CPU per request than the whole check.
-async def tenant_id(x_tenant_id: Annotated[str | None, Header(include_in_schema=True)] = None) -> str:
-    return tenant_of(x_tenant_id)
-
-
-def tenant_of(x_tenant_id: str | None) -> str:
-    """The practice the X-Tenant-Id header names; 400 when it is missing or malformed. For routes
-    that read their headers themselves (see `TENANT_HEADER_DOC`); the others depend on TenantDep."""
-    if not x_tenant_id:
-        raise Problem(400, "Missing tenant", f"Every request names its practice in the {TENANT_HEADER} header.",
-                      type_="missing-tenant", errors=[field_error("/header/X-Tenant-Id", "required")])
-    if not _TENANT_PATTERN.match(x_tenant_id):
-        raise Problem(400, "Invalid tenant", "1-64 letters, digits, '.', '_' or '-'.", type_="invalid-tenant",
-                      errors=[field_error("/header/X-Tenant-Id", "invalid format")])
-    return x_tenant_id
-
-
-TenantDep = Annotated[str, Depends(tenant_id)]
-
-
-# The header as TenantDep documents it, for a route's `openapi_extra` when it reads the header itself.
+# The header as the authorized routes document it, for a route's `openapi_extra` when it reads
+# its headers itself.
 TENANT_HEADER_DOC = {"name": TENANT_HEADER.lower(), "in": "header", "required": False,
-                     "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "X-Tenant-Id"}}
+                     "description": "The practice to act for, when the access token serves several",
+                     "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}

@@ -22,7 +22,10 @@ from openrcm_shared.http.bodies import json_body, json_body_doc
 from openrcm_shared.http.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_HEADER_DOC, idempotent_create
 from openrcm_shared.http.pagination import Page
 from openrcm_shared.http.problems import Problem, field_error, json_pointer
-from openrcm_shared.http.tenancy import TENANT_HEADER, TENANT_HEADER_DOC, TenantDep, tenant_of
+from openrcm_shared.http.tenancy import TENANT_HEADER_DOC
+from openrcm_shared.security.authorization import authorize, security_doc
+from openrcm_shared.security.scopes import Scope
+from openrcm_shared.security.practice import ClaimsRead, ClaimsWrite
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 
@@ -40,8 +43,9 @@ def _check_encounter(encounter: EncounterIn) -> None:
 
 # The intake's hot path reads its body and headers itself: FastAPI's dependency solving (header
 # parameters, the tenant dependency, the body) was a fifth of the claims API's CPU per encounter.
-# openapi_extra documents them as the parameters would.
-_ENCOUNTER_DOC = {**json_body_doc(EncounterIn), "parameters": [IDEMPOTENCY_HEADER_DOC, TENANT_HEADER_DOC]}
+# openapi_extra documents them (and the scope it authorizes) as the parameters would.
+_ENCOUNTER_DOC = {**json_body_doc(EncounterIn), "parameters": [IDEMPOTENCY_HEADER_DOC, TENANT_HEADER_DOC],
+                  **security_doc(Scope.CLAIMS_WRITE)}
 
 
 @router.post("/encounters", status_code=201, response_model=ClaimOut, openapi_extra=_ENCOUNTER_DOC,
@@ -49,7 +53,7 @@ _ENCOUNTER_DOC = {**json_body_doc(EncounterIn), "parameters": [IDEMPOTENCY_HEADE
                         422: {"description": "Invalid fields, or Idempotency-Key reused with another body"}})
 async def post_encounter(request: Request) -> Response:
     """An EHR posts a completed encounter; the claim is created and ClaimSubmitted published."""
-    tenant_id = tenant_of(request.headers.get(TENANT_HEADER))
+    tenant_id = (await authorize(request, Scope.CLAIMS_WRITE)).tenant_id
     idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
     encounter = await json_body(request, EncounterIn)
     _check_encounter(encounter)
@@ -65,7 +69,7 @@ async def post_encounter(request: Request) -> Response:
 
 
 @router.post("/encounter-batches", response_model=EncounterBatchOut)
-async def post_encounter_batch(batch: EncounterBatchIn, request: Request, tenant_id: TenantDep) -> EncounterBatchOut:
+async def post_encounter_batch(batch: EncounterBatchIn, request: Request, tenant_id: ClaimsWrite) -> EncounterBatchOut:
     """Many encounters at once; each is taken (201) or refused (its problem, with pointers under
     /encounters/{index}) on its own, in its own transaction."""
     results = []
@@ -97,7 +101,7 @@ async def _take_one(request: Request, tenant_id: str, index: int, raw: dict) -> 
 @router.post("/claims/{claim_id}/charges", response_model=ClaimOut,
              responses={409: {"description": "The claim already went out"}})
 async def post_late_charges(claim_id: UUID, charges: LateChargesIn, request: Request,
-                            tenant_id: TenantDep) -> ClaimOut:
+                            tenant_id: ClaimsWrite) -> ClaimOut:
     """Add late charges to a claim that has not gone out yet (held, ready or rejected); it is
     scrubbed again as a new version."""
     return await _change_and_show(request, tenant_id, claim_id,
@@ -107,7 +111,7 @@ async def post_late_charges(claim_id: UUID, charges: LateChargesIn, request: Req
 @router.put("/claims/{claim_id}/encounter", response_model=ClaimOut,
             responses={409: {"description": "The claim is with the payer: replace or void it instead"}})
 async def put_claim_encounter(claim_id: UUID, encounter: EncounterIn, request: Request,
-                              tenant_id: TenantDep) -> ClaimOut:
+                              tenant_id: ClaimsWrite) -> ClaimOut:
     """Correct a held, ready or rejected claim: a new version, scrubbed again, sent with the next batch."""
     _check_encounter(encounter)
     return await _change_and_show(request, tenant_id, claim_id,
@@ -118,7 +122,7 @@ async def put_claim_encounter(claim_id: UUID, encounter: EncounterIn, request: R
              responses={409: {"description": "The payer does not have this claim (no payer claim control number)"},
                         422: {"description": "Invalid fields, or the payer takes only new claims (frequency 1)"}})
 async def post_claim_replacement(claim_id: UUID, encounter: EncounterIn, request: Request,
-                                 tenant_id: TenantDep) -> ClaimOut:
+                                 tenant_id: ClaimsWrite) -> ClaimOut:
     """Replace the claim the payer has (frequency 7, REF*F8 = its payer claim control number)."""
     _check_encounter(encounter)
     return await _change_and_show(request, tenant_id, claim_id,
@@ -128,7 +132,7 @@ async def post_claim_replacement(claim_id: UUID, encounter: EncounterIn, request
 @router.post("/claims/{claim_id}/void", response_model=ClaimOut,
              responses={409: {"description": "The payer does not have this claim (no payer claim control number)"},
                         422: {"description": "The payer takes only new claims (frequency 1)"}})
-async def post_claim_void(claim_id: UUID, request: Request, tenant_id: TenantDep) -> ClaimOut:
+async def post_claim_void(claim_id: UUID, request: Request, tenant_id: ClaimsWrite) -> ClaimOut:
     """Void the claim the payer has (frequency 8); it is voided once the payer accepts the void."""
     return await _change_and_show(request, tenant_id, claim_id, lambda conn: void_claim(conn, tenant_id, claim_id))
 
@@ -143,7 +147,7 @@ async def _change_and_show(request: Request, tenant_id: str, claim_id: UUID, cha
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimOut)
-async def get_claim(claim_id: UUID, request: Request, tenant_id: TenantDep) -> ClaimOut:
+async def get_claim(claim_id: UUID, request: Request, tenant_id: ClaimsRead) -> ClaimOut:
     """The claim, its lines, status and history (its timeline), as of one moment."""
     async with snapshot(request.app.state.runtime.engine) as conn:
         claim = await load_claim(conn, tenant_id, claim_id)
@@ -154,7 +158,7 @@ async def get_claim(claim_id: UUID, request: Request, tenant_id: TenantDep) -> C
 
 @router.get("/claims/{claim_id}/x12", response_class=Response,
             responses={200: {"content": {"application/edi-x12": {}}}, 404: {"description": "Not sent yet"}})
-async def get_claim_x12(claim_id: UUID, request: Request, tenant_id: TenantDep) -> Response:
+async def get_claim_x12(claim_id: UUID, request: Request, tenant_id: ClaimsRead) -> Response:
     """The 837 file this claim was last sent in, byte for byte."""
     async with request.app.state.runtime.engine.connect() as conn:
         raw = (await conn.execute(
@@ -168,7 +172,7 @@ async def get_claim_x12(claim_id: UUID, request: Request, tenant_id: TenantDep) 
 
 
 @router.get("/claims", response_model=Page[ClaimSummaryOut])
-async def get_claims(request: Request, tenant_id: TenantDep, status: ClaimStatusFilter | None = None,
+async def get_claims(request: Request, tenant_id: ClaimsRead, status: ClaimStatusFilter | None = None,
                      follow_up: bool = False, cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[ClaimSummaryOut]:
     """Claims, newest first, optionally by status; follow next_cursor for the next page."""
     async with request.app.state.runtime.engine.connect() as conn:

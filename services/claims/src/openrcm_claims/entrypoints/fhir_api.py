@@ -15,7 +15,7 @@ from openrcm_claims.adapters.fhir_claims import (
 from openrcm_claims.entrypoints.schemas import EncounterIn
 from openrcm_claims.service_layer.submission import submit_encounter
 from openrcm_shared.http.problems import Problem
-from openrcm_shared.http.tenancy import TenantDep
+from openrcm_shared.security.practice import ClaimsWrite
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"])
 FHIR_JSON = "application/fhir+json"
@@ -42,7 +42,7 @@ def _claim_path(pointer: str) -> str:
 @router.post("/Claim", status_code=201, responses={
     201: {"content": {FHIR_JSON: {}}, "description": "ClaimResponse"},
     400: {"description": "Not JSON (OperationOutcome)"}, 422: {"description": "OperationOutcome naming each problem"}})
-async def post_fhir_claim(request: Request, tenant_id: TenantDep) -> JSONResponse:
+async def post_fhir_claim(request: Request, tenant_id: ClaimsWrite) -> JSONResponse:
     try:
         payload = json.loads(await request.body())
     except ValueError:

@@ -19,7 +19,7 @@ from openrcm_claims.service_layer.reference_data import check_facility, check_pr
 from openrcm_shared.codes import npi_is_valid
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.resources import get_or_404
-from openrcm_shared.http.tenancy import TenantDep
+from openrcm_shared.security.practice import ClaimsRead, ClaimsWrite, ReferenceAdmin
 
 router = APIRouter(prefix="/v1", tags=["patients, providers and facilities"])
 
@@ -45,7 +45,7 @@ async def _upsert(request: Request, table: sa.Table, keys: dict, values: dict, o
 
 @router.put("/patients/{patient_id}", response_model=PatientRecordOut)
 async def put_patient(patient_id: RecordIdPath, patient: PatientRecordIn, request: Request,
-                      tenant_id: TenantDep) -> PatientRecordOut:
+                      tenant_id: ClaimsWrite) -> PatientRecordOut:
     """Register a patient or replace its demographics (2010BA/2010CA)."""
     return await _upsert(request, patients, {"tenant_id": tenant_id, "patient_id": patient_id},
                          patient.model_dump(mode="json", exclude={"birth_date"}) | {"birth_date": patient.birth_date},
@@ -53,7 +53,7 @@ async def put_patient(patient_id: RecordIdPath, patient: PatientRecordIn, reques
 
 
 @router.get("/patients/{patient_id}", response_model=PatientRecordOut)
-async def get_patient(patient_id: RecordIdPath, request: Request, tenant_id: TenantDep) -> PatientRecordOut:
+async def get_patient(patient_id: RecordIdPath, request: Request, tenant_id: ClaimsRead) -> PatientRecordOut:
     return await get_or_404(request, PatientRecordOut, patients, tenant_id, title="Patient not registered",
                             patient_id=patient_id)
 
@@ -62,7 +62,7 @@ async def get_patient(patient_id: RecordIdPath, request: Request, tenant_id: Ten
             responses={404: {"description": "The patient is not registered"},
                        422: {"description": "Invalid fields, unknown payer, or the order of benefits is taken"}})
 async def put_coverage(patient_id: RecordIdPath, coverage_id: RecordIdPath, coverage: CoverageRecordIn,
-                       request: Request, tenant_id: TenantDep) -> CoverageRecordOut:
+                       request: Request, tenant_id: ClaimsWrite) -> CoverageRecordOut:
     """Register or replace one of the patient's coverages (payer, member, subscriber, order of
     benefits 1/2/3, effective dates)."""
     async with request.app.state.runtime.engine.begin() as conn:
@@ -71,13 +71,13 @@ async def put_coverage(patient_id: RecordIdPath, coverage_id: RecordIdPath, cove
 
 @router.get("/patients/{patient_id}/coverages/{coverage_id}", response_model=CoverageRecordOut)
 async def get_coverage(patient_id: RecordIdPath, coverage_id: RecordIdPath, request: Request,
-                       tenant_id: TenantDep) -> CoverageRecordOut:
+                       tenant_id: ClaimsRead) -> CoverageRecordOut:
     return await get_or_404(request, CoverageRecordOut, coverages, tenant_id, title="Coverage not registered",
                             patient_id=patient_id, coverage_id=coverage_id)
 
 
 @router.get("/patients/{patient_id}/coverages", response_model=list[CoverageRecordOut])
-async def list_coverages(patient_id: RecordIdPath, request: Request, tenant_id: TenantDep) -> list[CoverageRecordOut]:
+async def list_coverages(patient_id: RecordIdPath, request: Request, tenant_id: ClaimsRead) -> list[CoverageRecordOut]:
     """The patient's coverages in order of benefits, then by start date."""
     async with request.app.state.runtime.engine.connect() as conn:
         rows = (await conn.execute(
@@ -100,7 +100,7 @@ def _check_npi(npi: str) -> str:
 
 @router.put("/providers/{npi}", response_model=ProviderRecordOut)
 async def put_provider(npi: NpiPath, provider: ProviderRecordIn, request: Request,
-                       tenant_id: TenantDep) -> ProviderRecordOut:
+                       tenant_id: ReferenceAdmin) -> ProviderRecordOut:
     """Register a provider (NPI with its check digit) with its roles: billing (an organization with
     TIN and street address), rendering, referring, supervising, attending (persons)."""
     _check_npi(npi)
@@ -110,12 +110,12 @@ async def put_provider(npi: NpiPath, provider: ProviderRecordIn, request: Reques
 
 
 @router.get("/providers/{npi}", response_model=ProviderRecordOut)
-async def get_provider(npi: NpiPath, request: Request, tenant_id: TenantDep) -> ProviderRecordOut:
+async def get_provider(npi: NpiPath, request: Request, tenant_id: ClaimsRead) -> ProviderRecordOut:
     return await get_or_404(request, ProviderRecordOut, providers, tenant_id, title="Provider not registered", npi=npi)
 
 
 @router.get("/providers", response_model=Page[ProviderRecordOut])
-async def list_providers(request: Request, tenant_id: TenantDep, role: ProviderRole | None = None,
+async def list_providers(request: Request, tenant_id: ClaimsRead, role: ProviderRole | None = None,
                          cursor: str | None = None, limit: Limit = 50) -> Page[ProviderRecordOut]:
     query = sa.select(*[providers.c[name] for name in ProviderRecordOut.model_fields]).where(
         providers.c.tenant_id == tenant_id)
@@ -129,7 +129,7 @@ async def list_providers(request: Request, tenant_id: TenantDep, role: ProviderR
 
 @router.put("/facilities/{facility_id}", response_model=FacilityRecordOut)
 async def put_facility(facility_id: RecordIdPath, facility: FacilityRecordIn, request: Request,
-                       tenant_id: TenantDep) -> FacilityRecordOut:
+                       tenant_id: ReferenceAdmin) -> FacilityRecordOut:
     """Register a service facility location (a street address with ZIP+4, optional NPI)."""
     check_facility(facility)
     return await _upsert(request, service_facilities, {"tenant_id": tenant_id, "facility_id": facility_id},
@@ -137,13 +137,13 @@ async def put_facility(facility_id: RecordIdPath, facility: FacilityRecordIn, re
 
 
 @router.get("/facilities/{facility_id}", response_model=FacilityRecordOut)
-async def get_facility(facility_id: RecordIdPath, request: Request, tenant_id: TenantDep) -> FacilityRecordOut:
+async def get_facility(facility_id: RecordIdPath, request: Request, tenant_id: ClaimsRead) -> FacilityRecordOut:
     return await get_or_404(request, FacilityRecordOut, service_facilities, tenant_id,
                             title="Facility not registered", facility_id=facility_id)
 
 
 @router.get("/facilities", response_model=list[FacilityRecordOut])
-async def list_facilities(request: Request, tenant_id: TenantDep) -> list[FacilityRecordOut]:
+async def list_facilities(request: Request, tenant_id: ClaimsRead) -> list[FacilityRecordOut]:
     async with request.app.state.runtime.engine.connect() as conn:
         rows = (await conn.execute(
             sa.select(*[service_facilities.c[name] for name in FacilityRecordOut.model_fields])

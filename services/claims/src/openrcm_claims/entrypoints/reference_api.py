@@ -18,7 +18,7 @@ from openrcm_shared.codes import npi_is_valid
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.resources import get_or_404
-from openrcm_shared.http.tenancy import TenantDep
+from openrcm_shared.security.practice import ClaimsRead, ReferenceAdmin
 
 router = APIRouter(prefix="/v1", tags=["reference data"])
 
@@ -78,7 +78,7 @@ _ENROLLMENT_COLUMNS = [provider_enrollments.c[name] for name in EnrollmentOut.mo
 
 
 @router.put("/payers/{payer_id}", response_model=PayerOut)
-async def put_payer(payer_id: PayerId, payer: PayerIn, request: Request, tenant_id: TenantDep) -> PayerOut:
+async def put_payer(payer_id: PayerId, payer: PayerIn, request: Request, tenant_id: ReferenceAdmin) -> PayerOut:
     """Register a payer or change how it takes claims (idempotent by nature)."""
     now = datetime.now(timezone.utc)
     values = {**payer.model_dump(), "updated_at": now}
@@ -92,12 +92,12 @@ async def put_payer(payer_id: PayerId, payer: PayerIn, request: Request, tenant_
 
 
 @router.get("/payers/{payer_id}", response_model=PayerOut)
-async def get_payer(payer_id: str, request: Request, tenant_id: TenantDep) -> PayerOut:
+async def get_payer(payer_id: str, request: Request, tenant_id: ClaimsRead) -> PayerOut:
     return await get_or_404(request, PayerOut, payers, tenant_id, title="Payer not registered", payer_id=payer_id)
 
 
 @router.get("/payers", response_model=list[PayerOut])
-async def list_payers(request: Request, tenant_id: TenantDep) -> list[PayerOut]:
+async def list_payers(request: Request, tenant_id: ClaimsRead) -> list[PayerOut]:
     async with request.app.state.runtime.engine.connect() as conn:
         rows = (await conn.execute(sa.select(*_PAYER_COLUMNS).where(payers.c.tenant_id == tenant_id)
                                    .order_by(payers.c.payer_id))).all()
@@ -105,7 +105,7 @@ async def list_payers(request: Request, tenant_id: TenantDep) -> list[PayerOut]:
 
 
 @router.post("/enrollments", status_code=201, response_model=EnrollmentOut)
-async def post_enrollment(enrollment: EnrollmentIn, request: Request, tenant_id: TenantDep,
+async def post_enrollment(enrollment: EnrollmentIn, request: Request, tenant_id: ReferenceAdmin,
                           idempotency_key: Annotated[str | None, Header()] = None) -> Response:
     """Record that a provider is enrolled with a payer from one date (to another)."""
     async def create(conn):
@@ -120,7 +120,7 @@ async def post_enrollment(enrollment: EnrollmentIn, request: Request, tenant_id:
 
 
 @router.get("/enrollments", response_model=Page[EnrollmentOut])
-async def list_enrollments(request: Request, tenant_id: TenantDep, npi: str | None = None,
+async def list_enrollments(request: Request, tenant_id: ClaimsRead, npi: str | None = None,
                            payer_id: str | None = None, cursor: str | None = None,
                            limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[EnrollmentOut]:
     query = sa.select(*_ENROLLMENT_COLUMNS).where(provider_enrollments.c.tenant_id == tenant_id)

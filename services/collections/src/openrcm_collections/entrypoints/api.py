@@ -15,8 +15,8 @@ from openrcm_collections.service_layer.accounts import load_account
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.pagination import fetch_page
 from openrcm_shared.http.problems import Problem
-from openrcm_shared.http.tenancy import TenantDep
 from openrcm_shared.money import Money
+from openrcm_shared.security.practice import CollectionsWork
 
 router = APIRouter(prefix="/v1", tags=["collections"])
 
@@ -46,7 +46,7 @@ _LEDGER_COLUMNS = [ledger_entries.c[name] for name in LedgerEntryOut.model_field
 
 
 @router.get("/accounts/{patient_id}", response_model=AccountOut)
-async def get_account(patient_id: str, request: Request, tenant_id: TenantDep, cursor: str | None = None,
+async def get_account(patient_id: str, request: Request, tenant_id: CollectionsWork, cursor: str | None = None,
                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> AccountOut:
     """The patient's balance and ledger lines, newest first (one snapshot: the balance and the lines agree)."""
     async with snapshot(request.app.state.runtime.engine) as conn:

@@ -13,8 +13,8 @@ from pydantic import BaseModel
 from openrcm_denials.adapters.tables import denial_cases
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.resources import get_or_404
-from openrcm_shared.http.tenancy import TenantDep
 from openrcm_shared.money import Money
+from openrcm_shared.security.practice import DenialsWork
 
 router = APIRouter(prefix="/v1", tags=["denials"])
 
@@ -46,7 +46,7 @@ _COLUMNS = [denial_cases.c[name] for name in DenialCaseOut.model_fields]
 
 
 @router.get("/denials", response_model=Page[DenialCaseOut])
-async def denial_worklist(request: Request, tenant_id: TenantDep, status: Literal["open", "closed_payer_reversed"] | None = "open",
+async def denial_worklist(request: Request, tenant_id: DenialsWork, status: Literal["open", "closed_payer_reversed"] | None = "open",
                           payer_id: str | None = None, carc: str | None = None, cursor: str | None = None,
                           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[DenialCaseOut]:
     """Denial cases, highest denied amount first, filterable by payer and primary CARC."""
@@ -64,6 +64,6 @@ async def denial_worklist(request: Request, tenant_id: TenantDep, status: Litera
 
 
 @router.get("/denials/{case_id}", response_model=DenialCaseOut)
-async def get_denial_case(case_id: UUID, request: Request, tenant_id: TenantDep) -> DenialCaseOut:
+async def get_denial_case(case_id: UUID, request: Request, tenant_id: DenialsWork) -> DenialCaseOut:
     return await get_or_404(request, DenialCaseOut, denial_cases, tenant_id, title="Denial case not found",
                             id=case_id)

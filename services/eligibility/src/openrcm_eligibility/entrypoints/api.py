@@ -15,14 +15,14 @@ from openrcm_eligibility.service_layer.checks import record_check
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.resources import get_or_404
-from openrcm_shared.http.tenancy import TenantDep
+from openrcm_shared.security.practice import EligibilityRead, EligibilityWrite
 
 router = APIRouter(prefix="/v1", tags=["eligibility"])
 _COLUMNS = [eligibility_checks.c[name] for name in EligibilityCheckOut.model_fields]
 
 
 @router.post("/eligibility-checks", status_code=201, response_model=EligibilityCheckOut)
-async def post_eligibility_check(check: EligibilityCheckIn, request: Request, tenant_id: TenantDep,
+async def post_eligibility_check(check: EligibilityCheckIn, request: Request, tenant_id: EligibilityWrite,
                                  idempotency_key: Annotated[str | None, Header()] = None) -> Response:
     """Store a coverage answer and publish EligibilityChecked (claims records it on open claims)."""
     return await idempotent_create(
@@ -32,13 +32,13 @@ async def post_eligibility_check(check: EligibilityCheckIn, request: Request, te
 
 
 @router.get("/eligibility-checks/{check_id}", response_model=EligibilityCheckOut)
-async def get_eligibility_check(check_id: UUID, request: Request, tenant_id: TenantDep) -> EligibilityCheckOut:
+async def get_eligibility_check(check_id: UUID, request: Request, tenant_id: EligibilityRead) -> EligibilityCheckOut:
     return await get_or_404(request, EligibilityCheckOut, eligibility_checks, tenant_id,
                             title="Eligibility check not found", id=check_id)
 
 
 @router.get("/eligibility-checks", response_model=Page[EligibilityCheckOut])
-async def list_eligibility_checks(request: Request, tenant_id: TenantDep, patient_id: str | None = None,
+async def list_eligibility_checks(request: Request, tenant_id: EligibilityRead, patient_id: str | None = None,
                                   cursor: str | None = None,
                                   limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[EligibilityCheckOut]:
     """Newest first, optionally for one patient."""

@@ -26,7 +26,7 @@ from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.http.resources import get_or_404
-from openrcm_shared.http.tenancy import TenantDep
+from openrcm_shared.security.practice import RemittanceRead, RemittanceWrite, RemittanceWriter
 
 router = APIRouter(prefix="/v1", tags=["remittance"])
 
@@ -49,7 +49,7 @@ def _runtime(request: Request):
                         409: {"description": "(JSON) the payment (payer + trace number + amount) was already posted"},
                         415: {"description": "Not X12, multipart or JSON"},
                         422: {"description": "Malformed X12 (naming the segment), or invalid JSON fields"}})
-async def receive_remittance(request: Request, tenant_id: TenantDep,
+async def receive_remittance(request: Request, tenant_id: RemittanceWrite,
                              idempotency_key: Annotated[str | None, Header()] = None) -> Response:
     """Post payer payments. Three forms on one path, by Content-Type:
 
@@ -178,7 +178,7 @@ def _posted_claim(p) -> PostedClaimOut:
 
 
 @router.get("/remittances", response_model=Page[RemittanceSummaryOut])
-async def list_remittances(request: Request, tenant_id: TenantDep, status: str | None = None,
+async def list_remittances(request: Request, tenant_id: RemittanceRead, status: str | None = None,
                            cursor: str | None = None,
                            limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[RemittanceSummaryOut]:
     """Remittances, newest first; `?status=held` is the review queue of payments not posted."""
@@ -202,7 +202,7 @@ def _item_out(row) -> UnmatchedItemOut:
 
 
 @router.get("/remittances/unmatched", response_model=Page[UnmatchedItemOut])
-async def list_unmatched(request: Request, tenant_id: TenantDep, status: str = "open",
+async def list_unmatched(request: Request, tenant_id: RemittanceRead, status: str = "open",
                          remittance_id: UUID | None = None, cursor: str | None = None,
                          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[UnmatchedItemOut]:
     """Claims and lines of held ERAs that could not be tied to what was billed, newest first, each
@@ -219,7 +219,7 @@ async def list_unmatched(request: Request, tenant_id: TenantDep, status: str = "
 
 
 @router.get("/remittances/unmatched/{item_id}", response_model=UnmatchedItemOut)
-async def get_unmatched(item_id: UUID, request: Request, tenant_id: TenantDep) -> UnmatchedItemOut:
+async def get_unmatched(item_id: UUID, request: Request, tenant_id: RemittanceRead) -> UnmatchedItemOut:
     async with _runtime(request).engine.connect() as conn:
         row = (await conn.execute(sa.select(unmatched_items).where(
             unmatched_items.c.id == item_id, unmatched_items.c.tenant_id == tenant_id))).first()
@@ -229,11 +229,12 @@ async def get_unmatched(item_id: UUID, request: Request, tenant_id: TenantDep) -
 
 
 @router.post("/remittances/unmatched/{item_id}/match", response_model=ManualMatchOut)
-async def match_unmatched(item_id: UUID, body: ManualMatchIn, request: Request, tenant_id: TenantDep) -> ManualMatchOut:
-    """Tie an unmatched claim or line to a billed claim (and line) — recorded with who, when and
-    why. When it was the ERA's last open item, the ERA is posted again at once."""
+async def match_unmatched(item_id: UUID, body: ManualMatchIn, request: Request,
+                         caller: RemittanceWriter) -> ManualMatchOut:
+    """Tie an unmatched claim or line to a billed claim (and line) — recorded with who (the token's
+    subject), when and why. When it was the ERA's last open item, the ERA is posted again at once."""
     engine = _runtime(request).engine
-    row, open_left = await match_item(engine, tenant_id, item_id, body)
+    row, open_left = await match_item(engine, caller.tenant_id, item_id, body, matched_by=caller.actor)
     reposted = None
     if open_left == 0:
         outcome = await era_intake.reprocess_remittance(engine, row.remittance_id)
@@ -243,7 +244,7 @@ async def match_unmatched(item_id: UUID, body: ManualMatchIn, request: Request, 
 
 
 @router.post("/remittances/{remittance_id}/reprocess", response_model=TransactionOut)
-async def reprocess(remittance_id: UUID, request: Request, tenant_id: TenantDep) -> TransactionOut:
+async def reprocess(remittance_id: UUID, request: Request, tenant_id: RemittanceWrite) -> TransactionOut:
     """Post a held ERA again from its stored file (after a fix: a manual match, a late claim)."""
     engine = _runtime(request).engine
     async with engine.connect() as conn:
@@ -260,18 +261,18 @@ async def reprocess(remittance_id: UUID, request: Request, tenant_id: TenantDep)
 
 
 @router.get("/remittances/{remittance_id}", response_model=RemittanceOut)
-async def get_remittance(remittance_id: UUID, request: Request, tenant_id: TenantDep) -> RemittanceOut:
+async def get_remittance(remittance_id: UUID, request: Request, tenant_id: RemittanceRead) -> RemittanceOut:
     async with snapshot(_runtime(request).engine) as conn:  # read in several statements: one snapshot
         return await remittance_view(conn, tenant_id, remittance_id)
 
 
 @router.get("/remittance-files/{file_id}", response_model=RemittanceFileOut)
-async def get_file(file_id: UUID, request: Request, tenant_id: TenantDep) -> RemittanceFileOut:
+async def get_file(file_id: UUID, request: Request, tenant_id: RemittanceRead) -> RemittanceFileOut:
     return await file_view(_runtime(request).engine, file_id, tenant_id)
 
 
 @router.get("/remittance-files/{file_id}/content", response_class=Response)
-async def get_file_content(file_id: UUID, request: Request, tenant_id: TenantDep) -> Response:
+async def get_file_content(file_id: UUID, request: Request, tenant_id: RemittanceRead) -> Response:
     """The bytes exactly as they arrived."""
     view = await file_view(_runtime(request).engine, file_id, tenant_id)
     original = view.duplicate_of or view.id
@@ -280,14 +281,14 @@ async def get_file_content(file_id: UUID, request: Request, tenant_id: TenantDep
 
 
 @router.get("/billed-claims/{claim_id}", response_model=BilledClaimOut)
-async def billed_claim(claim_id: UUID, request: Request, tenant_id: TenantDep) -> BilledClaimOut:
+async def billed_claim(claim_id: UUID, request: Request, tenant_id: RemittanceRead) -> BilledClaimOut:
     """What this service knows was billed (from ClaimSubmitted): what ERAs are matched against."""
     return await get_or_404(request, BilledClaimOut, expected_claims, tenant_id,
                             title="No submitted claim with this id is known here", claim_id=claim_id)
 
 
 @router.get("/claims/{claim_id}/ledger", response_model=ClaimLedgerOut)
-async def claim_ledger(claim_id: UUID, request: Request, tenant_id: TenantDep) -> ClaimLedgerOut:
+async def claim_ledger(claim_id: UUID, request: Request, tenant_id: RemittanceRead) -> ClaimLedgerOut:
     """Every payment decision posted on a claim and its journal entries, with balances per account
     (one snapshot: the payments, entries and balances agree)."""
     async with snapshot(_runtime(request).engine) as conn:

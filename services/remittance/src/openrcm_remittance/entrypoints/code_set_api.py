@@ -10,8 +10,11 @@ from pydantic import BaseModel
 
 from openrcm_shared.codesets import CODESETS_VERSION, CodeEntry, all_carc, all_rarc, carc, is_valid_on, rarc
 from openrcm_shared.http.problems import Problem
+from openrcm_shared.security.authorization import requirement
+from openrcm_shared.security.scopes import Scope
 
-router = APIRouter(prefix="/v1/code-sets", tags=["code sets"])
+# Public code lists, no practice's data: any token with remittance:read may read them.
+router = APIRouter(prefix="/v1/code-sets", tags=["code sets"], dependencies=[requirement(Scope.REMITTANCE_READ)])
 _LISTS = {"carc": (carc, all_carc), "rarc": (rarc, all_rarc)}
 
 

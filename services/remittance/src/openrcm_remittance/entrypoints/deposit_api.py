@@ -21,8 +21,8 @@ from openrcm_shared.db import snapshot
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.problems import Problem
-from openrcm_shared.http.tenancy import TenantDep
 from openrcm_shared.money import Money, PositiveMoney
+from openrcm_shared.security.practice import RemittanceRead, RemittanceWrite
 
 router = APIRouter(prefix="/v1", tags=["deposits and reassociation"])
 
@@ -104,7 +104,7 @@ def _out(row, discrepancies=()) -> DepositOut:
 @router.post("/deposits", status_code=201, response_model=DepositOut,
              responses={409: {"description": "This EFT (trace number and amount) was already recorded"},
                         422: {"description": "Invalid fields"}})
-async def post_deposit(deposit: DepositIn, request: Request, tenant_id: TenantDep,
+async def post_deposit(deposit: DepositIn, request: Request, tenant_id: RemittanceWrite,
                        idempotency_key: Annotated[str | None, Header()] = None) -> Response:
     """Record a payer's EFT and reassociate it with its ERA at once if the ERA is here (CAQH CORE 370):
     same trace number (TRN02), same amount (BPR02), the same payer when both say, and the deposit date
@@ -130,7 +130,7 @@ async def _with_exceptions(conn, tenant_id: str, rows) -> list[DepositOut]:
 
 
 @router.get("/deposits", response_model=Page[DepositOut])
-async def list_deposits(request: Request, tenant_id: TenantDep, status: Literal["matched", "unmatched"] | None = None,
+async def list_deposits(request: Request, tenant_id: RemittanceRead, status: Literal["matched", "unmatched"] | None = None,
                         cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[DepositOut]:
     """Deposits, newest first; unmatched ones list the ERAs of the same trace number they did not fit."""
     query = sa.select(*_DEPOSIT_COLUMNS).where(deposits.c.tenant_id == tenant_id)
@@ -144,7 +144,7 @@ async def list_deposits(request: Request, tenant_id: TenantDep, status: Literal[
 
 
 @router.get("/deposits/{deposit_id}", response_model=DepositOut)
-async def get_deposit(deposit_id: UUID, request: Request, tenant_id: TenantDep) -> DepositOut:
+async def get_deposit(deposit_id: UUID, request: Request, tenant_id: RemittanceRead) -> DepositOut:
     async with snapshot(request.app.state.runtime.engine) as conn:
         row = (await conn.execute(sa.select(*_DEPOSIT_COLUMNS).where(
             deposits.c.tenant_id == tenant_id, deposits.c.id == deposit_id))).first()
@@ -155,7 +155,7 @@ async def get_deposit(deposit_id: UUID, request: Request, tenant_id: TenantDep) 
 
 
 @router.get("/remittances/unreassociated", response_model=Page[UnreassociatedRemittanceOut])
-async def list_unreassociated(request: Request, tenant_id: TenantDep, cursor: str | None = None,
+async def list_unreassociated(request: Request, tenant_id: RemittanceRead, cursor: str | None = None,
                               limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[UnreassociatedRemittanceOut]:
     """ERAs that moved money (BPR02 > 0) and have no deposit yet, oldest payment date first, each with the
     waiting deposits of its trace number that did not fit."""

@@ -21,8 +21,8 @@ from openrcm_remittance.service_layer.fee_schedules import load_contracted_rates
 from openrcm_shared.codes import MODIFIER, PROCEDURE_CODE
 from openrcm_shared.http.pagination import Page, decode_cursor, encode_cursor, fetch_page
 from openrcm_shared.http.problems import Problem, field_error
-from openrcm_shared.http.tenancy import TenantDep
 from openrcm_shared.money import ZERO, Money
+from openrcm_shared.security.practice import ReferenceAdmin, RemittanceRead
 
 router = APIRouter(prefix="/v1", tags=["fee schedules and variances"])
 
@@ -147,7 +147,7 @@ def _invalid(exc: FeeScheduleInvalid) -> Problem:
             responses={415: {"description": "Not text/csv"},
                        422: {"description": "Errors naming each row and column (/rows/<index>/<column>, with the "
                                              "CSV line); nothing stored"}})
-async def put_fee_schedule(payer_id: PayerIdPath, request: Request, tenant_id: TenantDep,
+async def put_fee_schedule(payer_id: PayerIdPath, request: Request, tenant_id: ReferenceAdmin,
                            variance_tolerance: Annotated[Decimal, Query(ge=0, max_digits=12, decimal_places=2)] = ZERO
                            ) -> FeeScheduleVersionOut:
     """Replace the payer's contracted fee schedule with this CSV, as a new version (earlier ones are kept).
@@ -189,7 +189,7 @@ async def _version_row(conn, tenant_id: str, payer_id: str, version: int | None)
 
 
 @router.get("/fee-schedules/{payer_id}", response_model=FeeScheduleOut)
-async def get_fee_schedule(payer_id: str, request: Request, tenant_id: TenantDep,
+async def get_fee_schedule(payer_id: str, request: Request, tenant_id: RemittanceRead,
                            version: Annotated[int | None, Query(ge=1)] = None) -> FeeScheduleOut:
     """The payer's schedule in force (or an earlier `version`) with its rows."""
     async with request.app.state.runtime.engine.connect() as conn:
@@ -218,7 +218,7 @@ def _code_query(value: str, pattern, pointer: str, example: str) -> str:
 @router.get("/fee-schedules/{payer_id}/amount", response_model=ContractedAmountOut,
             responses={404: {"description": "No schedule for the payer, or no row applies on the date"}})
 async def get_contracted_amount(
-        payer_id: str, request: Request, tenant_id: TenantDep, procedure_code: str, service_date: date,
+        payer_id: str, request: Request, tenant_id: RemittanceRead, procedure_code: str, service_date: date,
         modifier: Annotated[list[str], Query(max_length=4)] = [],  # noqa: B006 - FastAPI copies the default
         units: Annotated[Decimal, Query(gt=0, max_digits=9, decimal_places=3)] = Decimal(1)) -> ContractedAmountOut:
     """What the contract allows for a procedure on a date of service: exact procedure + modifier first
@@ -273,7 +273,7 @@ def _page_cursor(cursor: str | None, sort: VarianceSort) -> str | None:
 
 @router.get("/remittances/variances", response_model=Page[PaymentVarianceOut])
 async def list_variances(
-        request: Request, tenant_id: TenantDep, payer_id: str | None = None, claim_id: UUID | None = None,
+        request: Request, tenant_id: RemittanceRead, payer_id: str | None = None, claim_id: UUID | None = None,
         service_date_from: Annotated[date | None, Query(alias="from")] = None,
         service_date_to: Annotated[date | None, Query(alias="to")] = None,
         kind: Literal["underpayment", "overpayment"] | None = None, sort: VarianceSort = "recent",

@@ -189,11 +189,11 @@ class UnmatchedItemOut(BaseModel):
 
 
 class ManualMatchIn(_Body):
-    """A person's decision: which billed claim (and line) this is, who decided and why."""
+    """A person's decision: which billed claim (and line) this is, and why (who decided is the
+    access token's subject, never a field of the body)."""
 
     claim_id: UUID
     line_number: Annotated[int, Field(ge=1, le=999)] | None = None
-    matched_by: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 

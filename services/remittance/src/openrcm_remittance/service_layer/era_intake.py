@@ -296,6 +296,33 @@ async def _attribute_again(engine: AsyncEngine, held, spool) -> tuple[str, str]:
     return owner, payer_id
 
 
+async def held_unassigned_ids(engine: AsyncEngine, limit: int = 20) -> list[UUID]:
+    """Held ERAs no practice could be told of yet (a webhook ERA for claims nobody knew)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(sa.select(remittances.c.id).where(
+            remittances.c.tenant_id == UNASSIGNED_TENANT, remittances.c.status == "held")
+            .order_by(remittances.c.received_at).limit(limit))
+        return [row.id for row in rows]
+
+
+async def attribute_and_post(engine: AsyncEngine, remittance_id: UUID) -> TransactionOutcome | None:
+    """Attribute a held unassigned ERA to the practice whose claims it now pays and post it again;
+    None when its claims are still unknown (it stays held, unassigned). No practice's user can
+    select the reserved `unassigned` practice, so this is how such an ERA reaches its practice."""
+    async with engine.connect() as conn:
+        held = (await conn.execute(sa.select(remittances).where(remittances.c.id == remittance_id))).one()
+    if held.tenant_id != UNASSIGNED_TENANT or held.file_id is None:
+        return None
+    spool = await spool_file(engine, held.file_id)
+    try:
+        owner, _ = await _attribute_again(engine, held, spool)
+    finally:
+        spool.close()
+    if owner == UNASSIGNED_TENANT:
+        return None
+    return await reprocess_remittance(engine, remittance_id)
+
+
 async def pending_file_ids(engine: AsyncEngine, limit: int = 10) -> list[UUID]:
     """Files stored but not processed yet (webhook deliveries, or a crash between store and post)."""
     async with engine.connect() as conn:

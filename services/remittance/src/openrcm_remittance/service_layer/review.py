@@ -16,8 +16,9 @@ from openrcm_remittance.adapters.tables import expected_claims, unmatched_items
 from openrcm_shared.http.problems import Problem, field_error
 
 
-async def match_item(engine: AsyncEngine, tenant_id: str, item_id: UUID, decision) -> tuple[sa.Row, int]:
-    """Record the decision; returns the item and how many open items its ERA still has."""
+async def match_item(engine: AsyncEngine, tenant_id: str, item_id: UUID, decision, *,
+                     matched_by: str) -> tuple[sa.Row, int]:
+    """Record the decision of `matched_by` (the authorized caller's subject); returns the item and how many open items its ERA still has."""
     async with engine.begin() as conn:
         item = (await conn.execute(sa.select(unmatched_items).where(
             unmatched_items.c.id == item_id, unmatched_items.c.tenant_id == tenant_id).with_for_update())).first()
@@ -34,7 +35,7 @@ async def match_item(engine: AsyncEngine, tenant_id: str, item_id: UUID, decisio
         _check_line(item, claim, decision.line_number)
         matched = (await conn.execute(unmatched_items.update().where(unmatched_items.c.id == item_id).values(
             status="matched", matched_claim_id=decision.claim_id, matched_line_number=decision.line_number,
-            matched_by=decision.matched_by, matched_at=datetime.now(timezone.utc), match_reason=decision.reason,
+            matched_by=matched_by, matched_at=datetime.now(timezone.utc), match_reason=decision.reason,
         ).returning(*unmatched_items.c))).one()
         open_left = (await conn.execute(sa.select(sa.func.count()).where(
             unmatched_items.c.remittance_id == item.remittance_id, unmatched_items.c.status == "open"))).scalar_one()

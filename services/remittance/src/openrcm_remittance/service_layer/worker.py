@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from uuid import UUID
 
 from openrcm_remittance.service_layer import era_intake
 
@@ -23,4 +25,33 @@ async def post_pending_files(runtime) -> None:
             raise
         except Exception:  # the database may be down; the files wait, stored
             log.exception("posting stored 835 files failed; retrying")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+# An unassigned ERA is tried again after this long, doubling while its claims stay unknown.
+FIRST_RETRY_SECONDS, LAST_RETRY_SECONDS = 5.0, 600.0
+
+
+async def attribute_unassigned_eras(runtime) -> None:
+    """Held webhook ERAs whose claims were unknown are attributed to their practice, and posted,
+    once the claims are known (the claim was held by the scrubber when the payer's ERA came)."""
+    next_try: dict[UUID, tuple[float, float]] = {}  # remittance -> (when, current delay)
+    while True:
+        try:
+            now = time.monotonic()
+            held = await era_intake.held_unassigned_ids(runtime.engine)
+            next_try = {rid: next_try[rid] for rid in held if rid in next_try}  # forget the attributed
+            for remittance_id in held:
+                when, delay = next_try.get(remittance_id, (0.0, FIRST_RETRY_SECONDS))
+                if when > now:
+                    continue
+                if await era_intake.attribute_and_post(runtime.engine, remittance_id) is not None:
+                    log.info("attributed and posted a held ERA", extra={"remittance_id": str(remittance_id)})
+                    runtime.events_staged()
+                else:
+                    next_try[remittance_id] = (now + delay, min(delay * 2, LAST_RETRY_SECONDS))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("attributing held ERAs failed; retrying")
         await asyncio.sleep(POLL_SECONDS)
