@@ -61,3 +61,61 @@ async def test_rotation_accepts_a_delivery_signed_with_old_and_new_secrets(stack
     async with httpx.AsyncClient(base_url=stack.services["claims"].url) as client:
         response = await client.post(PATH, content=NOT_X12, headers=headers)
     assert response.status_code == 400  # authenticated (else 401), then refused as not X12
+
+
+FAULT_FUNCTION = """
+CREATE OR REPLACE FUNCTION test_refuse_claim_moves() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.tenant_id = '{tenant}' AND NEW.status IN ('accepted_by_clearinghouse', 'accepted_by_payer', 'rejected') THEN
+    RAISE EXCEPTION 'injected deadlock' USING ERRCODE = '40P01';
+  END IF;
+  RETURN NEW;
+END $$
+"""
+FAULT_TRIGGER = ("CREATE TRIGGER test_refuse_claim_moves BEFORE UPDATE ON claims FOR EACH ROW "
+                 "EXECUTE FUNCTION test_refuse_claim_moves()")
+
+
+async def test_an_acknowledgement_that_failed_to_apply_is_applied_later_never_answered_as_done(api, stack, tenant):
+    """The 999 and 277CA are stored, then applying them fails (a deadlock, injected by a trigger on
+    the real database for this practice's claims only): the sender is told to retry, not
+    "duplicate", and once the fault is gone the deliveries are applied and the claim moves on."""
+    from tests.support import claim_in, encounter, eventually
+
+    engine = create_engine(stack.database_url("claims"), pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(FAULT_FUNCTION.format(tenant=tenant)))
+            await conn.execute(sa.text(FAULT_TRIGGER))
+        claim = (await api["claims"].post("/v1/encounters", json=encounter())).json()
+
+        async def delivery_statuses() -> list[str]:
+            async with engine.connect() as conn:
+                return (await conn.execute(sa.text(
+                    "SELECT d.status FROM clearinghouse_deliveries d JOIN submissions s "
+                    "ON d.webhook_id LIKE s.clearinghouse_batch_id || '.%' "
+                    "JOIN claim_submissions cs ON cs.submission_id = s.id WHERE cs.claim_id = :c"),
+                    {"c": claim["id"]})).scalars().all()
+
+        async def stored_but_not_applied():
+            statuses = await delivery_statuses()
+            assert statuses and set(statuses) == {"received"}, statuses
+            return True
+        await eventually(stored_but_not_applied, timeout=60)
+        assert (await api["claims"].get(f"/v1/claims/{claim['id']}")).json()["status"] == "submitted"
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("DROP TRIGGER IF EXISTS test_refuse_claim_moves ON claims"))
+            await conn.execute(sa.text("DROP FUNCTION IF EXISTS test_refuse_claim_moves()"))
+        await engine.dispose()
+    engine = create_engine(stack.database_url("claims"), pool_size=1)
+    try:
+        async def every_delivery_applied():
+            statuses = await delivery_statuses()
+            assert len(statuses) == 2 and set(statuses) == {"processed"}, statuses  # the 999 and the 277CA
+            return True
+        await eventually(every_delivery_applied, timeout=90)
+    finally:
+        await engine.dispose()
+    accepted = await claim_in(api, claim["id"], "accepted_by_payer", timeout=30)
+    assert [h["kind"] for h in accepted["history"]][-2:] == ["acknowledged_999", "accepted_277ca"], accepted["history"]

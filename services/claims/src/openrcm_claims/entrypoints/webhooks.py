@@ -2,10 +2,13 @@
 
 Order of work, so nothing accepted is lost and nothing is applied twice:
 1. verify the Standard Webhooks signature and timestamp (401 otherwise; nothing stored);
-2. store the raw body under its webhook-id and commit — a repeated webhook-id stops here with
-   a 2xx and no second effect;
-3. apply it; a body that is not X12 (or not a document we take) is kept as `failed` with the
-   reason and answered 400, so it can be inspected and re-processed after a fix.
+2. store the raw body under its webhook-id and commit;
+3. apply it and mark it processed in one transaction; a body that is not X12 (or not a document
+   we take) is kept as `failed` with the reason and answered 400, so it can be inspected and
+   re-processed after a fix. If applying fails otherwise (a deadlock, a timeout, a restart), the
+   delivery stays `received`: the answer is a 5xx, so the sender retries, and the retry applies it
+   (a repeated webhook-id is answered "duplicate" only once the delivery was applied or refused);
+   the claims worker also applies deliveries left `received` (`apply_pending_deliveries`).
 """
 
 from __future__ import annotations
@@ -39,12 +42,15 @@ async def clearinghouse_webhook(request: Request) -> JSONResponse:
             webhook_id=delivery.webhook_id, received_at=datetime.now(timezone.utc),
             content_type=request.headers.get("content-type"), body=body, status="received",
         ).on_conflict_do_nothing().returning(clearinghouse_deliveries.c.webhook_id))
-        if stored.first() is None:
-            return JSONResponse({"webhook_id": delivery.webhook_id, "duplicate": True})
+        first_time = stored.first() is not None
     try:
         outcome = await apply_delivery(engine, delivery.webhook_id)
     except MalformedDelivery as exc:
+        if not first_time:  # the sender repeats a delivery we refused: nothing more to do
+            return JSONResponse({"webhook_id": delivery.webhook_id, "duplicate": True})
         raise Problem(400, "Malformed acknowledgement", f"{exc} The raw body is kept for inspection.",
                       type_="malformed-webhook", webhook_id=delivery.webhook_id) from None
+    if "already" in outcome:
+        return JSONResponse({"webhook_id": delivery.webhook_id, "duplicate": True})
     request.app.state.runtime.events_staged()
     return JSONResponse({"webhook_id": delivery.webhook_id, "duplicate": False, **outcome})

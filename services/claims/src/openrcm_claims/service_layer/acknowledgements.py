@@ -10,9 +10,11 @@ One delivery is applied in one transaction: all of it or none of it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -26,6 +28,8 @@ from openrcm_shared.contracts.claims import (
 )
 from openrcm_shared.x12.ack_999 import parse_999
 from openrcm_shared.x12.claim_ack_277ca import parse_277ca
+
+log = logging.getLogger(__name__)
 
 # Statuses from which an acknowledgement still applies (a later one may arrive after adjudication).
 _AWAITING_ACK = (ClaimStatus.SUBMITTED, ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE)
@@ -48,14 +52,23 @@ def document_type(text: str) -> str:
 
 
 async def apply_delivery(engine: AsyncEngine, webhook_id: str) -> dict:
-    """Apply a stored delivery; marks it processed, or failed with the reason (then raises)."""
-    async with engine.connect() as conn:
-        body = (await conn.execute(sa.select(clearinghouse_deliveries.c.body)
-                                   .where(clearinghouse_deliveries.c.webhook_id == webhook_id))).scalar_one()
-    text = body.decode("latin-1")
+    """Apply a stored delivery exactly once and mark it processed in the same transaction.
+
+    The delivery's row is locked first, so two attempts (the sender's retry, the pending-delivery
+    worker) serialize and the second finds it done: `{"already": "processed"}`. A body that cannot
+    be read is marked failed with the reason (MalformedDelivery is raised); any other failure (a
+    deadlock, a timeout, a lost connection) rolls everything back and leaves the delivery
+    `received`, to be applied by the next attempt, and propagates to the caller.
+    """
     try:
-        kind = document_type(text)
         async with engine.begin() as conn:
+            stored = (await conn.execute(
+                sa.select(clearinghouse_deliveries.c.status, clearinghouse_deliveries.c.body)
+                .where(clearinghouse_deliveries.c.webhook_id == webhook_id).with_for_update())).one()
+            if stored.status != "received":
+                return {"already": stored.status}
+            text = bytes(stored.body).decode("latin-1")
+            kind = document_type(text)
             if kind == "999":
                 outcome = await _apply_999(conn, text)
             elif kind == "277":
@@ -68,6 +81,17 @@ async def apply_delivery(engine: AsyncEngine, webhook_id: str) -> dict:
         async with engine.begin() as conn:
             await _mark(conn, webhook_id, "failed", str(exc)[:1000])
         raise MalformedDelivery(str(exc)[:300]) from None
+
+
+async def pending_delivery_ids(engine: AsyncEngine, *, older_than: timedelta, limit: int = 50) -> list[str]:
+    """Deliveries stored but not applied (the request that stored them failed, or the process
+    died), oldest first; those younger than `older_than` are left to the request still applying them."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(sa.select(clearinghouse_deliveries.c.webhook_id).where(
+            clearinghouse_deliveries.c.status == "received",
+            clearinghouse_deliveries.c.received_at < datetime.now(timezone.utc) - older_than)
+            .order_by(clearinghouse_deliveries.c.received_at).limit(limit))
+        return [row.webhook_id for row in rows]
 
 
 async def _mark(conn: AsyncConnection, webhook_id: str, status: str, error: str | None) -> None:
@@ -87,7 +111,7 @@ async def _claims_of_transaction_set(conn: AsyncConnection, control_number: int)
         .join(claim_submissions, sa.and_(claim_submissions.c.claim_id == claims.c.id,
                                          claim_submissions.c.version == claims.c.version))
         .where(claim_submissions.c.transaction_set_control_number == control_number)
-        .with_for_update(of=claims))).all()
+        .order_by(claims.c.id).with_for_update(of=claims))).all()
 
 
 def _claims_at_positions(raw_x12: str, control_number: int, positions: list[int]) -> dict[int, frozenset[str]]:
@@ -183,10 +207,11 @@ async def _rejections_999(conn: AsyncConnection, rows, transaction_set) -> list[
     return moves
 
 
-# Every claim a 277CA names, read and locked in one statement (TRN02 is our CLM01).
+# Every claim a 277CA names, read and locked in one statement (TRN02 is our CLM01), in id order:
+# two deliveries naming the same claims lock them in the same order and cannot deadlock.
 _AWAITING_BY_PCN = (sa.select(*_ACKED_COLUMNS).where(
     claims.c.patient_control_number == sa.any_(sa.bindparam("pcns", type_=sa.ARRAY(sa.Text))),
-    claims.c.status.in_([s.value for s in _AWAITING_ACK])).with_for_update())
+    claims.c.status.in_([s.value for s in _AWAITING_ACK])).order_by(claims.c.id).with_for_update())
 
 
 async def _apply_277ca(conn: AsyncConnection, text: str) -> dict:
@@ -271,3 +296,28 @@ def _claim_status_move(claim: _AckedClaim, acknowledged) -> tuple[str, ClaimMove
             ClaimAcceptedByClearinghouse(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
                                          acknowledgement="277CA"))
     return None
+
+
+# A delivery still `received` this long after it was stored is not being applied by its request.
+PENDING_AFTER = timedelta(seconds=10)
+PENDING_POLL_SECONDS = 5.0
+
+
+async def apply_pending_deliveries(runtime) -> None:
+    """Background work (claims worker): apply acknowledgements that were stored but not applied,
+    so one lost to a crash or a failed request is applied even if the sender never retries."""
+    while True:
+        try:
+            for webhook_id in await pending_delivery_ids(runtime.engine, older_than=PENDING_AFTER):
+                try:
+                    outcome = await apply_delivery(runtime.engine, webhook_id)
+                except MalformedDelivery:
+                    continue  # kept as failed, with its reason
+                if "already" not in outcome:
+                    log.info("applied a pending acknowledgement", extra={"webhook_id": webhook_id})
+                    runtime.events_staged()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the database may be away; the deliveries wait, stored
+            log.exception("applying pending acknowledgements failed; retrying")
+        await asyncio.sleep(PENDING_POLL_SECONDS)
