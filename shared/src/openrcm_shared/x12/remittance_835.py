@@ -387,6 +387,9 @@ class RemittanceStream:
 # X12.6 "R" (decimal number) type: optional minus sign, digits with an optional decimal point. No
 # exponent, no plus sign, no blanks (Decimal() alone would accept "1E3", "+5", " 5" and "NaN").
 _DECIMAL = re.compile(r"-?(?:\d+\.?\d*|\.\d+)\Z")
+# Every amount is stored as NUMERIC(12, 2) (openrcm_shared.money): a number this large cannot be
+# posted, and PostgreSQL would refuse it mid-posting. Refused while reading, naming the element.
+_MONEY_CEILING = Decimal(10) ** 10
 _CACHE_LIMIT = 16_384  # distinct amount/date/procedure strings remembered per parser
 _BLANK_ELEMENTS = [""] * 32  # pads a segment whose trailing empty elements the sender left out
 # Code values (CAS group and reason, qualifiers, statuses) repeat on every claim: one shared string
@@ -1016,6 +1019,9 @@ class _Parser835:
             if not _DECIMAL.match(text):
                 raise self._error(X12DataError, segment, position, "not a decimal number")
             value = Decimal(text)
+            if abs(value) >= _MONEY_CEILING:
+                raise self._error(X12DataError, segment, position, "beyond the money limits (12 digits, 2 of "
+                                  "them decimals: at most 9999999999.99)")
             if len(self.decimals) >= _CACHE_LIMIT:
                 self.decimals.clear()
             self.decimals[text] = value

@@ -68,7 +68,7 @@ class RemittanceFile(RemittanceTable, table=True):
     sha256: str | None = Field(default=None, sa_type=sa.String(64))
     size_bytes: int = Field(default=0, sa_type=sa.BigInteger)
     received_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
-    status: str = Field(sa_type=sa.Text)  # receiving | received | processing | processed | rejected | duplicate
+    status: str = Field(sa_type=sa.Text)  # receiving | received | processing | processed | rejected | failed | duplicate
     duplicate_of: UUID | None = None
     claimed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     processed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

@@ -62,7 +62,11 @@ class LineMovement:
 
 
 class UnbalancedJournal(ValueError):
-    """A journal whose entries do not sum to zero: a bug upstream, never something to post."""
+    """A journal whose entries do not sum to zero: never something to post."""
+
+    def __init__(self, excess: Decimal) -> None:
+        super().__init__(f"journal entries sum to {excess}, not 0")
+        self.excess = excess  # what the entries sum to
 
 
 def _adjustment_entries(adjustments, line_number: int | None) -> list[Entry]:
@@ -107,4 +111,4 @@ def _require_balanced(entries: list[Entry]) -> None:
     for entry in entries:
         total += entry.amount
     if total != ZERO:
-        raise UnbalancedJournal(f"journal entries sum to {total}, not 0")
+        raise UnbalancedJournal(total)

@@ -21,6 +21,7 @@ from openrcm_remittance.adapters.tables import (
     claim_payments, expected_claims, journal_entries, payment_variances, remittances,
 )
 from openrcm_remittance.domain.fee_schedules import LineKey, PostedLineFacts
+from openrcm_remittance.domain.ledger import UnbalancedJournal
 from openrcm_remittance.domain.matching import BilledLine, Candidate, match_lines, score_claim
 from openrcm_remittance.domain.posting import REVERSAL, ClaimPosting, PostedLine, line_service_date, post_claim
 from openrcm_remittance.service_layer import SOURCE, claim_events
@@ -30,7 +31,7 @@ from openrcm_shared.ids import uuid7
 from openrcm_shared.messaging.outbox import outbox_copy
 from openrcm_shared.money import ZERO
 from openrcm_shared.pg_copy import NULL, CopyData
-from openrcm_shared.x12.balancing import BalancingDifference, balance_claim
+from openrcm_shared.x12.balancing import BalancingDifference, BalancingLevel, balance_claim
 from openrcm_shared.x12.remittance_835 import ClaimFragment, ClaimPayment, parse_claim_fragment
 
 PAYMENT_COLUMNS = ("id", "tenant_id", "remittance_id", "claim_id", "outcome", "charge_amount", "allowed_amount",
@@ -208,13 +209,24 @@ class _BatchPreparer:
                 claim.patient_control_number, claim.payer_claim_control_number, claim_summary(claim),
                 [Candidate(1.0, claim_id=str(target.claim_id), patient_control_number=target.patient_control_number)]))
             return
-        if problems or not job.build_rows:
-            return  # the transaction set will be held: keep finding problems, stop building rows
+        if problems or self.result.differences or not job.build_rows:
+            # The transaction set will be held (a claim not matched, or one whose own amounts do not
+            # balance, which cannot be posted as a balanced journal): keep finding problems, stop
+            # building rows.
+            return
         self._post(sequence, claim, target, original, matching.line_numbers)
 
     def _post(self, sequence: int, claim: ClaimPayment, target, original: UUID | None,
               line_numbers: list[int]) -> None:
-        posting = post_claim(claim, line_numbers)
+        try:
+            posting = post_claim(claim, line_numbers)
+        except UnbalancedJournal as unbalanced:
+            # Amounts the balancing rules let through but no balanced journal can carry: held like
+            # an unbalanced claim, never a failed posting.
+            self.result.differences.append(BalancingDifference(
+                BalancingLevel.CLAIM, claim.paid - unbalanced.excess, claim.paid, claim.patient_control_number,
+                sequence + 1, None, claim.segment_number))
+            return
         payment_id = uuid7()  # time-ordered, so the payment and journal indexes grow at their end
         self.payments.append(self._payment_line(payment_id, sequence, claim, target, posting, original))
         journal_prefix = f"{self.tenant}\t{payment_id}\t{self.remittance}\t{target.claim_id}\t"

@@ -34,6 +34,7 @@ from openrcm_remittance.service_layer.era_posting import (
     CLAIM_BATCH, UNASSIGNED_TENANT, TransactionOutcome, TransactionTarget, drain, manual_matches, post_transaction,
 )
 from openrcm_remittance.service_layer.files import CHUNK_BYTES, spool_file
+from openrcm_shared.messaging.errors import is_transient
 from openrcm_shared.x12.reader import X12Error, X12Reader
 from openrcm_shared.x12.remittance_835 import ClaimFragment, Remittance835, stream_835, stream_835_fragments
 
@@ -126,14 +127,24 @@ async def process_file(engine: AsyncEngine, file_id: UUID) -> FileOutcome | None
     if not await claim_file(engine, file_id):
         return None
     try:
-        return await _process_claimed_file(engine, file_id)
-    except BrokenProcessPool:
-        # A posting worker died mid-posting: that transaction rolled back and the pool is gone, so
-        # the file is posted again here, in this process (what was committed before is skipped as
-        # a duplicate payment).
-        log.error("posting worker died; posting the file again in the service's process",
-                  extra={"file_id": str(file_id)})
-        return await _process_claimed_file(engine, file_id)
+        try:
+            return await _process_claimed_file(engine, file_id)
+        except BrokenProcessPool:
+            # A posting worker died mid-posting: that transaction rolled back and the pool is gone, so
+            # the file is posted again here, in this process (what was committed before is skipped as
+            # a duplicate payment).
+            log.error("posting worker died; posting the file again in the service's process",
+                      extra={"file_id": str(file_id)})
+            return await _process_claimed_file(engine, file_id)
+    except Exception as error:
+        if is_transient(error):
+            raise  # the database is away: the file stays claimed and is taken again after the lease
+        # Not something a retry mends: say so on the file (never `processing` for ever); a re-upload
+        # of the same bytes is taken again rather than answered as a duplicate of a failure.
+        log.exception("posting a stored 835 file failed", extra={"file_id": str(file_id)})
+        await _record(engine, file_id, "failed", [], {"error": type(error).__name__,
+                                                      "detail": "posting failed unexpectedly; see the service log"})
+        raise
 
 
 async def _process_claimed_file(engine: AsyncEngine, file_id: UUID) -> FileOutcome:

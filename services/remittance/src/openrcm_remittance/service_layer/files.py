@@ -73,7 +73,7 @@ async def store_file(engine: AsyncEngine, body: AsyncIterable[bytes], *, scope: 
         await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(scope + sha256, 0))))
         first = (await conn.execute(sa.select(remittance_files.c.id).where(
             remittance_files.c.scope == scope, remittance_files.c.sha256 == sha256,
-            remittance_files.c.duplicate_of.is_(None)))).scalar()
+            remittance_files.c.duplicate_of.is_(None), remittance_files.c.status != "failed"))).scalar()
         status = "duplicate" if first is not None else "received"
         await conn.execute(remittance_files.update().where(remittance_files.c.id == file_id).values(
             sha256=sha256, size_bytes=size, status=status, duplicate_of=first))

@@ -1,0 +1,48 @@
+"""ERAs that real payers send wrong: a claim whose own amounts do not balance inside an otherwise
+balanced payment, amounts beyond the money limits. Held with the reason, never a 500, never a file
+stuck in `processing`, and a truthful status on the stored file (issue 14.2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.test_era_posting import PARTIAL, X12, Era, billed_claim, trace, upload
+from tests.era import Svc
+
+pytestmark = pytest.mark.stack
+
+
+async def file_status(api, file_id: str) -> str:
+    return (await api["remittance"].get(f"/v1/remittance-files/{file_id}")).json()["status"]
+
+
+async def test_a_claim_that_does_not_balance_inside_a_balanced_payment_is_held_with_the_reason(api):
+    good, bad = await billed_claim(api), await billed_claim(api)
+    era = Era(trace=trace())
+    era.claim(good["patient_control_number"], lines=PARTIAL)
+    # CLP04 90.00 against lines paying 80.00 and adjustments explaining 45.50 of 140.50: the claim
+    # does not balance, while BPR02 (170.00) is the sum of the CLP04s, so the payment does.
+    era.claim(bad["patient_control_number"], lines=PARTIAL, paid="90.00")
+    response = await upload(api, era)
+    assert response.status_code == 202, response.text
+    [transaction] = response.json()["transactions"]
+    assert transaction["status"] == "held"
+    assert any(bad["patient_control_number"] in reason or "claim" in reason.lower()
+               for reason in transaction["reasons"] + [d["where"] for d in transaction.get("differences", [])]), \
+        transaction
+    assert await file_status(api, response.json()["id"]) == "processed"  # read to the end; its payment held
+    again = await upload(api, era)  # the same payment again: waiting for review, not posted twice
+    assert again.status_code in (200, 202), again.text
+
+
+async def test_amounts_beyond_the_money_limits_are_held_not_a_server_error(api):
+    claim = await billed_claim(api)
+    era = Era(trace=trace())
+    huge = "12345678901234567.00"
+    era.claim(claim["patient_control_number"], lines=[Svc("99213", huge, huge, [], line=1)])
+    response = await upload(api, era)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert "money limits" in body["error"]["message"], body
+    assert (body["error"]["segment_id"], body["error"]["element_position"]) == ("BPR", 2)  # names the element
+    assert await file_status(api, body["id"]) == "rejected"
