@@ -5,6 +5,11 @@
     openrcm-stack dlq list
     openrcm-stack dlq replay TOPIC [--offset N ...]
     openrcm-stack topics                   create/update topics from deploy/topics.toml
+    openrcm-stack kafka-acls [--apply]     the services' SCRAM users and ACLs: print the commands, or apply them
+    openrcm-stack tls-certs DIR            a throwaway CA and server certificates, for trying TLS locally
+
+Kafka clients take their security from the environment (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
+KAFKA_SSL_*); `topics` and `kafka-acls --apply` need the cluster admin's login.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from openrcm_devstack import events
 from openrcm_devstack.paths import local_dir
@@ -112,6 +118,50 @@ def cmd_topics(args) -> int:
     return 0
 
 
+def cmd_kafka_acls(args) -> int:
+    from openrcm_devstack import kafka_acls
+
+    users, bindings = kafka_acls.service_principals(), kafka_acls.service_acls()
+    if not args.apply:
+        print("# The services' SCRAM users: each password from <SERVICE>_KAFKA_SASL_PASSWORD in this shell.")
+        print(*kafka_acls.scram_user_commands(users, bootstrap_server=_bootstrap(args),
+                                              command_config=args.command_config), sep="\n")
+        print("# What each service may read and write (from deploy/topics.toml).")
+        print(*kafka_acls.kafka_acls_commands(bindings, bootstrap_server=_bootstrap(args),
+                                              command_config=args.command_config), sep="\n")
+        return 0
+    missing = [f"{name.upper()}_KAFKA_SASL_PASSWORD" for name in users
+               if not os.environ.get(f"{name.upper()}_KAFKA_SASL_PASSWORD")]
+    if missing:
+        _say(f"set {', '.join(missing)} first (each service's Kafka password)", err=True)
+        return 2
+    passwords = {name: os.environ[f"{name.upper()}_KAFKA_SASL_PASSWORD"] for name in users}
+    events.run_sync(kafka_acls.apply_scram_users(_bootstrap(args), passwords))
+    events.run_sync(kafka_acls.apply_acls(_bootstrap(args), bindings))
+    print(f"{len(users)} SCRAM user(s) and {len(bindings)} ACL(s) applied")
+    return 0
+
+
+def cmd_tls_certs(args) -> int:
+    from openrcm_devstack.tls import CertificateAuthority
+
+    authority = CertificateAuthority.create(args.directory)
+    print(f"CA          {authority.cert_file}")
+    for server in args.server or DEFAULT_TLS_SERVERS:
+        name, _, hosts = server.partition("=")
+        issued = authority.issue(name, hosts.split(",") if hosts else [name])
+        print(f"{name:<11} {issued.cert_file}  {issued.key_file}  {issued.keystore_file}")
+    return 0
+
+
+# The compose file's TLS override (docker-compose.tls.yml): each container by its name on the
+# compose network, and what the host reaches through published ports.
+DEFAULT_TLS_SERVERS = [
+    *(f"{name}={name},localhost,127.0.0.1" for name in
+      ("kafka", "postgres", "claims", "claims-worker", "eligibility", "remittance", "denials", "collections")),
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openrcm-stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -139,6 +189,21 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_dlq_replay)
 
     commands.add_parser("topics", help="create/update topics from deploy/topics.toml").set_defaults(func=cmd_topics)
+
+    acls = commands.add_parser("kafka-acls", help="the services' Kafka SCRAM users and ACLs (from deploy/topics.toml)")
+    acls.add_argument("--apply", action="store_true",
+                      help="create them on the cluster as the admin (KAFKA_SASL_USERNAME), passwords from "
+                           "<SERVICE>_KAFKA_SASL_PASSWORD; without it: print kafka-configs.sh/kafka-acls.sh commands")
+    acls.add_argument("--command-config", default="admin.properties",
+                      help="the admin's client properties file the printed commands name")
+    acls.set_defaults(func=cmd_kafka_acls)
+
+    certs = commands.add_parser("tls-certs", help="a throwaway CA and server certificates (for trying TLS locally)")
+    certs.add_argument("directory", type=Path, help="where to write ca.crt and <name>.crt/.key/.pem")
+    certs.add_argument("--server", action="append", metavar="NAME=HOST,HOST",
+                       help="a certificate NAME for these DNS names or addresses (repeatable; default: the "
+                            "compose file's containers)")
+    certs.set_defaults(func=cmd_tls_certs)
     return parser
 
 

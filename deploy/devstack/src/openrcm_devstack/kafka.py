@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
+from openrcm_devstack.kafka_acls import ScramCredential
 from openrcm_devstack.paths import local_dir, repo_root
 from openrcm_devstack.process import ManagedProcess, background_niceness, ensure_port_free, wait_for_port
 from openrcm_shared.messaging.kafka import KafkaSecurity
@@ -60,22 +61,6 @@ def _java() -> str:
     return found
 
 
-# SCRAM iteration count for the credentials written at format time; Kafka refuses fewer than
-# 4096 for SCRAM-SHA-512 (ScramMechanism.minIterations).
-SCRAM_ITERATIONS = 8192
-
-
-def scram_credential(mechanism: str, username: str, password: str, *, iterations: int = SCRAM_ITERATIONS) -> str:
-    """`kafka-storage format --add-scram` value for one user, salted here (RFC 5802 §3:
-    SaltedPassword = Hi(password, salt, i), PBKDF2 with the mechanism's HMAC), so the password
-    itself never appears on a command line."""
-    digest = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}[mechanism]
-    salt = secrets.token_bytes(16)
-    salted = hashlib.pbkdf2_hmac(digest, password.encode(), salt, iterations)
-    return (f'{mechanism}=[name={username},iterations={iterations},'
-            f'salt="{base64.b64encode(salt).decode()}",saltedpassword="{base64.b64encode(salted).decode()}"]')
-
-
 def _jaas(login_module: str, **options: str) -> str:
     """A `sasl.jaas.config` value (JAAS syntax: quoted options, a closing semicolon)."""
     quoted = " ".join(f'{name}="{value}"' for name, value in options.items())
@@ -87,7 +72,8 @@ class BrokerSecurity:
     """SASL_SSL with SCRAM logins and ACLs on the broker's client port.
 
     `users` maps SCRAM user names to passwords and includes `admin_user`, the super user that
-    creates topics and ACLs (and the broker's own login on its inter-broker listener). The
+    creates topics, ACLs and further users (`kafka_acls.apply_scram_users`), and is the broker's
+    own login on its inter-broker listener; these users are written in at format time. The
     controller listener (loopback, broker to controller inside the one process) authenticates
     with SASL/PLAIN against a password made per broker: KRaft cannot check SCRAM there, since the
     SCRAM credentials live in the metadata the controller serves.
@@ -116,7 +102,8 @@ class BrokerSecurity:
     def scram_arguments(self) -> list[str]:
         """`kafka-storage format` arguments that create every user's SCRAM credential."""
         return [argument for username, password in sorted(self.users.items())
-                for argument in ("--add-scram", scram_credential(self.mechanism, username, password))]
+                for argument in ("--add-scram", ScramCredential.from_password(
+                    username, password, mechanism=self.mechanism).storage_argument())]
 
     def server_properties(self, *, port: int, controller_port: int) -> dict[str, str]:
         """The broker settings that replace the plaintext listeners of deploy/kafka/server.properties."""

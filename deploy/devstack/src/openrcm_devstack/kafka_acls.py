@@ -1,4 +1,4 @@
-"""Kafka ACLs for the services, derived from the topic catalogue (deploy/topics.toml).
+"""Kafka principals and ACLs for the services, derived from the topic catalogue (deploy/topics.toml).
 
 Each service logs in as its own principal (`User:<service>`, the SCRAM user named after it) and
 may do exactly what the catalogue says it does:
@@ -12,21 +12,26 @@ admin), no other group, no other topic. An idempotent producer needs no cluster-
 IDEMPOTENT_WRITE once it may WRITE a topic (KIP-679, Kafka 3.0+). With
 `allow.everyone.if.no.acl.found=false` on the broker, everything not listed is refused.
 
-`openrcm-stack kafka-acls` prints these as `kafka-acls.sh` commands for a deployer to run, or
-applies them with the admin API (`--apply`).
+`openrcm-stack kafka-acls` prints these as `kafka-configs.sh` (SCRAM users) and `kafka-acls.sh`
+commands for a deployer to run, or applies them with the admin API (`--apply`), logged in as the
+cluster's admin.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import enum
+import hashlib
+import secrets
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka.errors import for_code
 from aiokafka.protocol.admin import CreateAclsRequest_v1, DescribeAclsRequest_v1
-from aiokafka.protocol.api import Request
+from aiokafka.protocol.api import Request, RequestStruct, Response
+from aiokafka.protocol.types import CompactArray, CompactBytes, CompactString, Int8, Int16, Int32, Schema, TaggedFields
 
 from openrcm_devstack.topics import TopicSpec, load_catalogue
 from openrcm_shared.contracts.topics import dlq_topic
@@ -117,6 +122,110 @@ def kafka_acls_commands(bindings: Iterable[AclBinding], *, bootstrap_server: str
     whose client settings (SASL_SSL, SCRAM user and password, CA) are in `command_config`."""
     return [shlex.join(["kafka-acls.sh", "--bootstrap-server", bootstrap_server, "--command-config", command_config,
                         *binding.kafka_acls_arguments()]) for binding in bindings]
+
+
+def scram_user_commands(usernames: Iterable[str], *, bootstrap_server: str, mechanism: str = "SCRAM-SHA-512",
+                        command_config: str = "admin.properties") -> list[str]:
+    """`kafka-configs.sh` commands that create or reset each service's SCRAM credential, the
+    password taken from `<SERVICE>_KAFKA_SASL_PASSWORD` in the shell that runs them (so no
+    password is printed)."""
+    return [f"kafka-configs.sh --bootstrap-server {shlex.quote(bootstrap_server)} --command-config "
+            f"{shlex.quote(command_config)} --alter --entity-type users --entity-name {shlex.quote(name)} "
+            f'--add-config "{mechanism}=[password=${{{name.upper()}_KAFKA_SASL_PASSWORD:?}}]"'
+            for name in usernames]
+
+
+# SCRAM iteration count for credentials this module creates; Kafka refuses fewer than 4096 for
+# SCRAM-SHA-512 (ScramMechanism.minIterations) and more than 16384.
+SCRAM_ITERATIONS = 8192
+# ScramMechanism's wire codes (org.apache.kafka.clients.admin.ScramMechanism) and hashes.
+SCRAM_MECHANISMS = {"SCRAM-SHA-256": (1, "sha256"), "SCRAM-SHA-512": (2, "sha512")}
+
+
+@dataclass(frozen=True)
+class ScramCredential:
+    """What the broker stores for a SCRAM user: never the password, its salted hash (RFC 5802
+    §3: SaltedPassword = Hi(password, salt, i), PBKDF2 with the mechanism's HMAC)."""
+
+    username: str
+    mechanism: str
+    iterations: int
+    salt: bytes
+    salted_password: bytes
+
+    @classmethod
+    def from_password(cls, username: str, password: str, *, mechanism: str = "SCRAM-SHA-512",
+                      iterations: int = SCRAM_ITERATIONS) -> "ScramCredential":
+        salt = secrets.token_bytes(16)
+        salted = hashlib.pbkdf2_hmac(SCRAM_MECHANISMS[mechanism][1], password.encode(), salt, iterations)
+        return cls(username, mechanism, iterations, salt, salted)
+
+    def storage_argument(self) -> str:
+        """The `kafka-storage format --add-scram` value: the salted form, so the password itself
+        never appears on a command line."""
+        return (f'{self.mechanism}=[name={self.username},iterations={self.iterations},'
+                f'salt="{base64.b64encode(self.salt).decode()}",'
+                f'saltedpassword="{base64.b64encode(self.salted_password).decode()}"]')
+
+
+class _AlterUserScramCredentialsResponse_v0(Response):
+    API_KEY = 51
+    API_VERSION = 0
+    SCHEMA = Schema(
+        ("throttle_time_ms", Int32),
+        ("results", CompactArray(("user_name", CompactString("utf-8")), ("error_code", Int16),
+                                 ("error_message", CompactString("utf-8")), ("tags", TaggedFields))),
+        ("tags", TaggedFields),
+    )
+
+
+class _AlterUserScramCredentialsRequest_v0(RequestStruct):
+    """AlterUserScramCredentials (API key 51, KIP-554), which aiokafka does not carry; version 0
+    is the only one and is flexible (compact fields, tagged fields)."""
+
+    API_KEY = 51
+    API_VERSION = 0
+    FLEXIBLE_VERSION = True
+    RESPONSE_TYPE = _AlterUserScramCredentialsResponse_v0
+    SCHEMA = Schema(
+        ("deletions", CompactArray(("name", CompactString("utf-8")), ("mechanism", Int8), ("tags", TaggedFields))),
+        ("upsertions", CompactArray(("name", CompactString("utf-8")), ("mechanism", Int8), ("iterations", Int32),
+                                    ("salt", CompactBytes), ("salted_password", CompactBytes),
+                                    ("tags", TaggedFields))),
+        ("tags", TaggedFields),
+    )
+
+
+class _UpsertScramCredentials(Request[_AlterUserScramCredentialsRequest_v0]):
+    API_KEY = 51
+
+    def __init__(self, credentials: list[ScramCredential]) -> None:
+        self.credentials = credentials
+
+    def build(self, request_struct_class):
+        return request_struct_class([], [
+            (c.username, SCRAM_MECHANISMS[c.mechanism][0], c.iterations, c.salt, c.salted_password, {})
+            for c in self.credentials], {})
+
+
+async def apply_scram_users(bootstrap_servers: str, passwords: dict[str, str], *, mechanism: str = "SCRAM-SHA-512",
+                            security: KafkaSecurity | None = None) -> None:
+    """Create each user's SCRAM credential, or replace it (a password rotation), as the admin.
+
+    Raises the broker's error for the first user it refused. A client logged in with the old
+    password stays connected; the next login needs the new one.
+    """
+    credentials = [ScramCredential.from_password(name, password, mechanism=mechanism)
+                   for name, password in sorted(passwords.items())]
+    admin = admin_client(bootstrap_servers, client_id="openrcm-scram", security=security)
+    await admin.start()
+    try:
+        response = await admin._send_request(_UpsertScramCredentials(credentials))
+    finally:
+        await admin.close()
+    for user_name, error_code, error_message, _tags in response.results:
+        if error_code:
+            raise for_code(error_code)(f"SCRAM credential of {user_name}: {error_message}")
 
 
 class _CreateAcls(Request[CreateAclsRequest_v1]):
