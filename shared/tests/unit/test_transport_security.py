@@ -1,11 +1,15 @@
-"""Transport security settings: the Kafka clients' (KafkaSecurity) and the services' HTTPS (ServerTls)."""
+"""Transport security settings: the Kafka clients' (KafkaSecurity), the services' HTTPS (ServerTls) and
+PostgreSQL's TLS from the database URL (openrcm_shared.db)."""
 
 from __future__ import annotations
 
 import ssl
 
 import pytest
+from sqlalchemy import event
 
+from openrcm_devstack.tls import CertificateAuthority
+from openrcm_shared.db import LIBPQ_TLS_PARAMETERS, create_engine
 from openrcm_shared.messaging.kafka import KafkaSecurity, admin_client, manual_commit_consumer, reliable_producer
 from openrcm_shared.settings import ServerTls, ServiceSettings
 
@@ -97,3 +101,76 @@ def test_https_needs_both_files_and_they_must_exist(tmp_path):
     tls = ServerTls.from_environment({"OPENRCM_TLS_CERT_FILE": str(cert), "OPENRCM_TLS_KEY_FILE": str(key)})
     assert tls.scheme == "https"
     assert tls.uvicorn_arguments() == ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
+
+
+class _Connecting(Exception):
+    """Raised by the test's do_connect listener: the arguments were seen, no server is needed."""
+
+
+async def connect_arguments(url: str) -> dict:
+    """The keyword arguments the engine `create_engine(url)` hands asyncpg.connect()."""
+    engine = create_engine(url)
+    seen = {}
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def capture(dialect, connection_record, cargs, cparams):
+        seen.update(cparams)
+        raise _Connecting
+
+    try:
+        with pytest.raises(_Connecting):
+            async with engine.connect():
+                pass
+    finally:
+        await engine.dispose()
+    return seen
+
+
+@pytest.fixture(scope="module")
+def database_ca(tmp_path_factory):
+    return CertificateAuthority.create(tmp_path_factory.mktemp("db-ca"))
+
+
+async def test_verify_full_connects_with_a_context_that_checks_the_chain_and_the_host(database_ca):
+    url = f"postgresql://app:pw@db.example:5432/openrcm_claims?sslmode=verify-full&sslrootcert={database_ca.cert_file}"
+    arguments = await connect_arguments(url)
+    context = arguments["ssl"]
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert [dict(entry[0] for entry in ca["subject"]) for ca in context.get_ca_certs()] == [
+        {"commonName": "OpenRCM throwaway CA"}]  # exactly the CA named, not the system's
+    assert not set(LIBPQ_TLS_PARAMETERS) & set(arguments)  # asyncpg.connect() refuses these keywords
+    assert (arguments["host"], arguments["database"]) == ("db.example", "openrcm_claims")
+
+
+@pytest.mark.parametrize("query, verify_mode, check_hostname", [
+    ("sslmode=verify-ca&sslrootcert={ca}", ssl.CERT_REQUIRED, False),
+    ("sslmode=require", ssl.CERT_NONE, False),
+    ("sslmode=require&sslrootcert={ca}", ssl.CERT_REQUIRED, False),  # libpq: a CA given is checked
+])
+async def test_weaker_modes_check_what_libpq_checks(database_ca, query, verify_mode, check_hostname):
+    arguments = await connect_arguments(f"postgresql://app@db/x?{query.format(ca=database_ca.cert_file)}")
+    assert (arguments["ssl"].verify_mode, arguments["ssl"].check_hostname) == (verify_mode, check_hostname)
+
+
+@pytest.mark.parametrize("mode, expected", [("disable", False), ("prefer", "prefer"), ("allow", "allow")])
+async def test_modes_asyncpg_handles_itself_are_passed_on(mode, expected):
+    assert (await connect_arguments(f"postgresql://app@db/x?sslmode={mode}"))["ssl"] == expected
+
+
+async def test_a_url_without_tls_parameters_connects_as_before():
+    arguments = await connect_arguments("postgresql://app@db/x")
+    assert "ssl" not in arguments and arguments["timeout"] == 3
+
+
+def test_the_engine_keeps_the_parameters_in_its_url_for_whoever_it_hands_the_url_to(database_ca):
+    # remittance's posting workers open their own engines from engine.url: they must get TLS too.
+    engine = create_engine(f"postgresql://app@db/x?sslmode=verify-full&sslrootcert={database_ca.cert_file}")
+    assert engine.url.query["sslmode"] == "verify-full"
+
+
+@pytest.mark.parametrize("query, error", [("sslmode=verify", ValueError), ("sslmode=verify-full&sslrootcert=/absent.crt",
+                                                                           FileNotFoundError)])
+def test_a_tls_setting_that_cannot_work_fails_when_the_engine_is_made(query, error):
+    with pytest.raises(error):
+        create_engine(f"postgresql://app@db/x?{query}")
