@@ -145,21 +145,32 @@ def cmd_kafka_acls(args) -> int:
 def cmd_tls_certs(args) -> int:
     from openrcm_devstack.tls import CertificateAuthority
 
+    if (args.directory / "ca.crt").exists():
+        # Idempotent, so a compose one-shot can run it on every `up`: the certificates the
+        # servers and clients already use stay as they are.
+        print(f"{args.directory} already holds certificates: kept (remove it to make new ones)")
+        return 0
+    owners = dict(owner.split("=", 1) for owner in args.owner or ())
     authority = CertificateAuthority.create(args.directory)
     print(f"CA          {authority.cert_file}")
     for server in args.server or DEFAULT_TLS_SERVERS:
         name, _, hosts = server.partition("=")
         issued = authority.issue(name, hosts.split(",") if hosts else [name])
-        print(f"{name:<11} {issued.cert_file}  {issued.key_file}  {issued.keystore_file}")
+        if name in owners:  # the key belongs to the user the server runs as (PostgreSQL insists)
+            uid, _, gid = owners[name].partition(":")
+            for private in (issued.key_file, issued.keystore_file):
+                os.chown(private, int(uid), int(gid or uid))
+        print(f"{name:<14} {issued.cert_file}  {issued.key_file}  {issued.keystore_file}")
+    if args.discard_ca_key:
+        (args.directory / "ca.key").unlink()  # nothing that reads this folder can sign a certificate
     return 0
 
 
 # The compose file's TLS override (docker-compose.tls.yml): each container by its name on the
-# compose network, and what the host reaches through published ports.
-DEFAULT_TLS_SERVERS = [
-    *(f"{name}={name},localhost,127.0.0.1" for name in
-      ("kafka", "postgres", "claims", "claims-worker", "eligibility", "remittance", "denials", "collections")),
-]
+# compose network, and localhost for what the host reaches through published ports.
+DEFAULT_TLS_SERVERS = [f"{name}={name},localhost,127.0.0.1" for name in (
+    "kafka", "postgres", "claims", "claims-worker", "eligibility", "remittance", "denials", "collections",
+    "clearinghouse")]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     certs.add_argument("--server", action="append", metavar="NAME=HOST,HOST",
                        help="a certificate NAME for these DNS names or addresses (repeatable; default: the "
                             "compose file's containers)")
+    certs.add_argument("--owner", action="append", metavar="NAME=UID[:GID]",
+                       help="give NAME's private key to this user (repeatable; needs root)")
+    certs.add_argument("--discard-ca-key", action="store_true", help="delete the CA's key once the certificates exist")
     certs.set_defaults(func=cmd_tls_certs)
     return parser
 
