@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
 import stat
 
 import pytest
@@ -29,16 +28,11 @@ from openrcm_shared.contracts.topics import CLAIMS
 from openrcm_shared.messaging.kafka import KafkaSecurity, admin_client, reliable_producer
 from tests.contracts.test_compose import ROOT, load_compose
 from tests.contracts.test_compose_security import TLS_FILE, broker_properties, interpolate, merged_environment
+from tests.support import free_port
 
 pytestmark = pytest.mark.stack
 
 ENTRYPOINT = ROOT / "deploy" / "kafka" / "compose-tls-entrypoint.sh"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class ComposeKafka:

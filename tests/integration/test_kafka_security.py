@@ -14,7 +14,6 @@ import asyncio
 import dataclasses
 import logging
 import secrets
-import socket
 import uuid
 
 import pytest
@@ -32,17 +31,12 @@ from openrcm_devstack.tls import CertificateAuthority
 from openrcm_devstack.topics import apply_catalogue
 from openrcm_shared.contracts.topics import CLAIMS, COLLECTIONS, ELIGIBILITY, REMITTANCE
 from openrcm_shared.messaging.kafka import KafkaSecurity, admin_client, manual_commit_consumer, reliable_producer
+from tests.support import free_port
 
 pytestmark = pytest.mark.stack
 
 # Every step below is bounded; the whole module (broker start included) stays within a few minutes.
 STEP_TIMEOUT = 30
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 
 import httpx
@@ -10,14 +9,9 @@ import pytest
 
 from openrcm_devstack.services import SERVICES, start_service, wait_ready
 from openrcm_devstack.tls import CertificateAuthority
+from tests.support import free_port
 
 ELIGIBILITY = next(spec for spec in SERVICES if spec.name == "eligibility")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.stack

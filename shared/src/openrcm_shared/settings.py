@@ -80,6 +80,7 @@ class ServerTls:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> "ServerTls":
+        """`OPENRCM_TLS_CERT_FILE` and `OPENRCM_TLS_KEY_FILE` of `environ` (the process's by default)."""
         environ = os.environ if environ is None else environ
         return cls(cert_file=environ.get("OPENRCM_TLS_CERT_FILE") or None,
                    key_file=environ.get("OPENRCM_TLS_KEY_FILE") or None)
