@@ -155,8 +155,9 @@ class ScramCredential:
 
     @classmethod
     def from_password(cls, username: str, password: str, *, mechanism: str = "SCRAM-SHA-512",
-                      iterations: int = SCRAM_ITERATIONS) -> "ScramCredential":
-        salt = secrets.token_bytes(16)
+                      iterations: int = SCRAM_ITERATIONS, salt: bytes | None = None) -> "ScramCredential":
+        """The credential for `password`, with a fresh random salt unless one is given."""
+        salt = secrets.token_bytes(16) if salt is None else salt
         salted = hashlib.pbkdf2_hmac(SCRAM_MECHANISMS[mechanism][1], password.encode(), salt, iterations)
         return cls(username, mechanism, iterations, salt, salted)
 
