@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from datetime import date, timedelta
 
@@ -127,3 +128,10 @@ def scratch_database_fixtures(name: str, *, migrations_of: str, pool_size: int =
         await engine.dispose()
 
     return database_url, engine
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a server a test starts beside the test stack."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

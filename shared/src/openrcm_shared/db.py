@@ -7,12 +7,14 @@ Schemas change only through the service's Alembic migrations, run before the ser
 from __future__ import annotations
 
 import contextlib
+import os
+import ssl
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import event, exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import Pool
 
@@ -27,6 +29,65 @@ def async_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
+# libpq's TLS parameters, as a PostgreSQL URL carries them (libpq-connect.html, "sslmode" and
+# after). asyncpg reads them only from a DSN string, while SQLAlchemy's asyncpg dialect passes
+# every URL query parameter to asyncpg.connect() as a keyword, which refuses these; so they are
+# turned into the `ssl` argument asyncpg does take (`use_libpq_tls`).
+LIBPQ_TLS_PARAMETERS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword")
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def tls_connect_argument(url: str | URL) -> ssl.SSLContext | str | bool | None:
+    """asyncpg's `ssl` argument for the libpq TLS parameters of `url`; None when it has none.
+
+    As libpq: `disable` is no TLS; `allow` and `prefer` try without or with TLS and verify
+    nothing (asyncpg does these itself); `require` encrypts without checking the certificate,
+    unless `sslrootcert` names a CA, when it checks the chain as `verify-ca` does; `verify-ca`
+    checks the chain; `verify-full` checks the chain and that the certificate is for the host
+    dialled. The CA is `sslrootcert` (`system`: the system's CAs), else `PGSSLROOTCERT`, else
+    the system's CAs. `sslcert`/`sslkey` (with `sslpassword`) present a client certificate.
+    Files are read here, so a missing one fails at start-up, not at the first connection.
+    """
+    query = make_url(url).query if isinstance(url, str) else url.query
+    if not any(name in query for name in LIBPQ_TLS_PARAMETERS):
+        return None
+    mode = query.get("sslmode", "prefer")
+    if mode not in SSL_MODES:
+        raise ValueError(f"sslmode must be one of {', '.join(SSL_MODES)}, not {mode!r}")
+    if mode == "disable":
+        return False
+    if mode in ("allow", "prefer"):
+        return mode
+    root = query.get("sslrootcert") or os.environ.get("PGSSLROOTCERT") or "system"
+    context = ssl.create_default_context(cafile=None if root == "system" else root)
+    if mode == "require" and not (query.get("sslrootcert") or os.environ.get("PGSSLROOTCERT")):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context.check_hostname = mode == "verify-full"
+    if query.get("sslcert"):
+        context.load_cert_chain(query["sslcert"], query.get("sslkey"), password=query.get("sslpassword"))
+    return context
+
+
+def use_libpq_tls(engine: AsyncEngine) -> None:
+    """Connect `engine` with the TLS its URL's libpq parameters ask for (`tls_connect_argument`).
+
+    The URL keeps the parameters (so anything that passes it on, such as remittance's posting
+    workers, passes them too); they are swapped for asyncpg's `ssl` argument as each connection
+    is opened.
+    """
+    tls = tls_connect_argument(engine.url)
+    if tls is None:
+        return
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def connect_with_tls(dialect, connection_record, cargs, cparams) -> None:
+        for name in LIBPQ_TLS_PARAMETERS:
+            cparams.pop(name, None)
+        cparams["ssl"] = tls
+
+
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
                   idle_ping_after: float = IDLE_PING_AFTER_SECONDS) -> AsyncEngine:
     """A pooled engine that fails fast when PostgreSQL is away and recovers by itself.
@@ -34,7 +95,8 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
     A connection broken by a server restart is replaced before it is handed out (`guard_pool`),
     and one that breaks while in use is invalidated by SQLAlchemy's disconnect handling with the
     whole pool behind it; the connect timeout and the pool timeout keep a request from hanging,
-    so the API answers 503 quickly instead.
+    so the API answers 503 quickly instead. TLS as the URL's `sslmode`, `sslrootcert`, ... say
+    (`use_libpq_tls`), e.g. `?sslmode=verify-full&sslrootcert=/run/secrets/db-ca.crt`.
     """
     engine = create_async_engine(
         async_url(url),
@@ -44,6 +106,7 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
         pool_recycle=1800,
         connect_args={"timeout": 3, "command_timeout": 30, "server_settings": {"application_name": "openrcm"}},
     )
+    use_libpq_tls(engine)
     guard_pool(engine.sync_engine.pool, engine.dialect, idle_ping_after=idle_ping_after)
     return engine
 
@@ -126,6 +189,7 @@ def run_migrations_online(context, target_metadata) -> None:
 
     async def run() -> None:
         engine = create_async_engine(async_url(url), poolclass=NullPool)
+        use_libpq_tls(engine)
         async with engine.connect() as connection:
             await connection.run_sync(do_run)
         await engine.dispose()

@@ -93,7 +93,8 @@ async def _start_producer(settings: ServiceSettings, name: str) -> AIOKafkaProdu
     """Start the producer, waiting for the broker (the stack may still be coming up)."""
     delay = 0.5
     while True:
-        producer = reliable_producer(settings.kafka_bootstrap_servers, client_id=f"openrcm-{name}")
+        producer = reliable_producer(settings.kafka_bootstrap_servers, client_id=f"openrcm-{name}",
+                                     security=settings.kafka_security)
         try:
             await producer.start()
             return producer
@@ -108,7 +109,7 @@ async def _run_consumer(runtime: Runtime) -> None:
     definition, settings = runtime.definition, runtime.settings
     kafka_consumer = manual_commit_consumer(
         settings.kafka_bootstrap_servers, *definition.consumed_topics,
-        group_id=definition.consumer_group, client_id=f"openrcm-{definition.name}")
+        group_id=definition.consumer_group, client_id=f"openrcm-{definition.name}", security=settings.kafka_security)
     await kafka_consumer.start()
     runtime.consumer = InboxConsumer(
         engine=runtime.engine, consumer=kafka_consumer, dlq_producer=runtime.producer,

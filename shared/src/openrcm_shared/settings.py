@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from openrcm_shared.messaging.kafka import KafkaSecurity
 
 # What one process of a service does (OPENRCM_ROLE):
 #   all    - everything: the HTTP API, the outbox relay, the event consumer and the service's
@@ -34,13 +37,17 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     role: ProcessRole = "all"
     db_pool_size: int = 20
+    # How this service's producer and consumer reach the brokers (KAFKA_SECURITY_PROTOCOL and
+    # friends; the service's own SASL principal: <SERVICE>_KAFKA_SASL_USERNAME/_PASSWORD).
+    kafka_security: KafkaSecurity = KafkaSecurity()
 
     @classmethod
     def for_service(cls, name: str) -> "ServiceSettings":
         database_url = (os.environ.get(f"{name.upper()}_DATABASE_URL") or os.environ.get("DATABASE_URL")
                         or f"postgresql://postgres@127.0.0.1:5432/openrcm_{name}")
         kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-        return cls(service_name=name, database_url=database_url, kafka_bootstrap_servers=kafka)
+        return cls(service_name=name, database_url=database_url, kafka_bootstrap_servers=kafka,
+                   kafka_security=KafkaSecurity.from_environment(service=name))
 
     @property
     def serves_api(self) -> bool:
@@ -50,3 +57,44 @@ class ServiceSettings(BaseSettings):
     def runs_background(self) -> bool:
         """Relay, consumer and the service's background loops."""
         return self.role in ("all", "worker")
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """HTTPS for a service's own port: `OPENRCM_TLS_CERT_FILE` (PEM, the server certificate with
+    any intermediates after it) and `OPENRCM_TLS_KEY_FILE` (its private key, unencrypted and
+    readable by the service's user only, as PostgreSQL's server key is). Both or neither: a
+    certificate without its key cannot serve, and serving plain HTTP when HTTPS was asked for
+    would be worse than not starting.
+    """
+
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("OPENRCM_TLS_CERT_FILE and OPENRCM_TLS_KEY_FILE go together")
+        for variable, path in (("OPENRCM_TLS_CERT_FILE", self.cert_file), ("OPENRCM_TLS_KEY_FILE", self.key_file)):
+            if path and not os.path.isfile(path):
+                raise ValueError(f"{variable} names {path!r}, which is not a file")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> "ServerTls":
+        """`OPENRCM_TLS_CERT_FILE` and `OPENRCM_TLS_KEY_FILE` of `environ` (the process's by default)."""
+        environ = os.environ if environ is None else environ
+        return cls(cert_file=environ.get("OPENRCM_TLS_CERT_FILE") or None,
+                   key_file=environ.get("OPENRCM_TLS_KEY_FILE") or None)
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.enabled else "http"
+
+    def uvicorn_arguments(self) -> list[str]:
+        """uvicorn's command-line options for this (none without TLS)."""
+        if not self.enabled:
+            return []
+        return ["--ssl-certfile", self.cert_file, "--ssl-keyfile", self.key_file]

@@ -5,7 +5,15 @@
     openrcm-stack dlq list
     openrcm-stack dlq replay TOPIC [--offset N ...]
     openrcm-stack topics                   create/update topics from deploy/topics.toml
+<<<<<<< HEAD
     openrcm-stack token [CLIENT_ID]        an access token for a demo client of the running stack
+=======
+    openrcm-stack kafka-acls [--apply]     the services' SCRAM users and ACLs: print the commands, or apply them
+    openrcm-stack tls-certs DIR            a throwaway CA and server certificates, for trying TLS locally
+
+Kafka clients take their security from the environment (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
+KAFKA_SSL_*); `topics` and `kafka-acls --apply` need the cluster admin's login.
+>>>>>>> kafka-tls
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from openrcm_devstack import events
 from openrcm_devstack.paths import local_dir
@@ -150,6 +159,61 @@ def cmd_topics(args) -> int:
     return 0
 
 
+def cmd_kafka_acls(args) -> int:
+    from openrcm_devstack import kafka_acls
+
+    users, bindings = kafka_acls.service_principals(), kafka_acls.service_acls()
+    if not args.apply:
+        print("# The services' SCRAM users: each password from <SERVICE>_KAFKA_SASL_PASSWORD in this shell.")
+        print(*kafka_acls.scram_user_commands(users, bootstrap_server=_bootstrap(args),
+                                              command_config=args.command_config), sep="\n")
+        print("# What each service may read and write (from deploy/topics.toml).")
+        print(*kafka_acls.kafka_acls_commands(bindings, bootstrap_server=_bootstrap(args),
+                                              command_config=args.command_config), sep="\n")
+        return 0
+    missing = [f"{name.upper()}_KAFKA_SASL_PASSWORD" for name in users
+               if not os.environ.get(f"{name.upper()}_KAFKA_SASL_PASSWORD")]
+    if missing:
+        _say(f"set {', '.join(missing)} first (each service's Kafka password)", err=True)
+        return 2
+    passwords = {name: os.environ[f"{name.upper()}_KAFKA_SASL_PASSWORD"] for name in users}
+    events.run_sync(kafka_acls.apply_scram_users(_bootstrap(args), passwords))
+    events.run_sync(kafka_acls.apply_acls(_bootstrap(args), bindings))
+    print(f"{len(users)} SCRAM user(s) and {len(bindings)} ACL(s) applied")
+    return 0
+
+
+def cmd_tls_certs(args) -> int:
+    from openrcm_devstack.tls import CertificateAuthority
+
+    if (args.directory / "ca.crt").exists():
+        # Idempotent, so a compose one-shot can run it on every `up`: the certificates the
+        # servers and clients already use stay as they are.
+        print(f"{args.directory} already holds certificates: kept (remove it to make new ones)")
+        return 0
+    owners = dict(owner.split("=", 1) for owner in args.owner or ())
+    authority = CertificateAuthority.create(args.directory)
+    print(f"CA          {authority.cert_file}")
+    for server in args.server or DEFAULT_TLS_SERVERS:
+        name, _, hosts = server.partition("=")
+        issued = authority.issue(name, hosts.split(",") if hosts else [name])
+        if name in owners:  # the key belongs to the user the server runs as (PostgreSQL insists)
+            uid, _, gid = owners[name].partition(":")
+            for private in (issued.key_file, issued.keystore_file):
+                os.chown(private, int(uid), int(gid or uid))
+        print(f"{name:<14} {issued.cert_file}  {issued.key_file}  {issued.keystore_file}")
+    if args.discard_ca_key:
+        (args.directory / "ca.key").unlink()  # nothing that reads this folder can sign a certificate
+    return 0
+
+
+# The compose file's TLS override (docker-compose.tls.yml): each container by its name on the
+# compose network, and localhost for what the host reaches through published ports.
+DEFAULT_TLS_SERVERS = [f"{name}={name},localhost,127.0.0.1" for name in (
+    "kafka", "postgres", "claims", "claims-worker", "eligibility", "remittance", "denials", "collections",
+    "clearinghouse")]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openrcm-stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -178,9 +242,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("topics", help="create/update topics from deploy/topics.toml").set_defaults(func=cmd_topics)
 
+<<<<<<< HEAD
     token = commands.add_parser("token", help="print an access token for a demo client of the running stack")
     token.add_argument("client_id", nargs="?", default="demo-billing")
     token.set_defaults(func=cmd_token)
+=======
+    acls = commands.add_parser("kafka-acls", help="the services' Kafka SCRAM users and ACLs (from deploy/topics.toml)")
+    acls.add_argument("--apply", action="store_true",
+                      help="create them on the cluster as the admin (KAFKA_SASL_USERNAME), passwords from "
+                           "<SERVICE>_KAFKA_SASL_PASSWORD; without it: print kafka-configs.sh/kafka-acls.sh commands")
+    acls.add_argument("--command-config", default="admin.properties",
+                      help="the admin's client properties file the printed commands name")
+    acls.set_defaults(func=cmd_kafka_acls)
+
+    certs = commands.add_parser("tls-certs", help="a throwaway CA and server certificates (for trying TLS locally)")
+    certs.add_argument("directory", type=Path, help="where to write ca.crt and <name>.crt/.key/.pem")
+    certs.add_argument("--server", action="append", metavar="NAME=HOST,HOST",
+                       help="a certificate NAME for these DNS names or addresses (repeatable; default: the "
+                            "compose file's containers)")
+    certs.add_argument("--owner", action="append", metavar="NAME=UID[:GID]",
+                       help="give NAME's private key to this user (repeatable; needs root)")
+    certs.add_argument("--discard-ca-key", action="store_true", help="delete the CA's key once the certificates exist")
+    certs.set_defaults(func=cmd_tls_certs)
+>>>>>>> kafka-tls
     return parser
 
 

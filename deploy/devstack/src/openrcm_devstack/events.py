@@ -8,20 +8,21 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
 from openrcm_devstack.topics import load_catalogue
 from openrcm_shared.messaging.envelope import header
+from openrcm_shared.messaging.kafka import KafkaSecurity, admin_client, reading_consumer, reliable_producer
 
 # The data fields worth a glance, in the order they are printed (ids, statuses, amounts; no PHI).
 KEY_FIELDS = ("to_status", "outcome", "coverage_active", "total_charge", "paid_amount", "patient_responsibility_amount",
               "denied_amount", "payment_amount", "amount", "balance", "primary_carc", "claim_count")
 
 
-async def topic_partitions(bootstrap_servers: str, topics: list[str]) -> list[TopicPartition]:
+async def topic_partitions(bootstrap_servers: str, topics: list[str], *,
+                           security: KafkaSecurity | None = None) -> list[TopicPartition]:
     """Every partition of the given topics that exist (asked of the broker, not a cached view)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="openrcm-tools")
+    admin = admin_client(bootstrap_servers, client_id="openrcm-tools", security=security)
     await admin.start()
     try:
         described = await admin.describe_topics(topics)
@@ -64,12 +65,11 @@ class TailFilter:
 
 async def tail(bootstrap_servers: str, event_filter: TailFilter, *, from_beginning: bool = False,
                limit: int | None = None, idle_timeout: float | None = None,
-               out: Callable[[str], None] = print) -> int:
+               out: Callable[[str], None] = print, security: KafkaSecurity | None = None) -> int:
     """Follow every event topic (not DLQs) and print matching events; returns how many were printed."""
     topics = [spec.name for spec in load_catalogue() if not spec.name.endswith(".dlq")]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
-                                client_id="openrcm-events-tail")
-    partitions = await topic_partitions(bootstrap_servers, topics)
+    consumer = reading_consumer(bootstrap_servers, client_id="openrcm-events-tail", security=security)
+    partitions = await topic_partitions(bootstrap_servers, topics, security=security)
     await consumer.start()
     printed = 0
     try:
@@ -99,17 +99,17 @@ async def tail(bootstrap_servers: str, event_filter: TailFilter, *, from_beginni
     return printed
 
 
-async def read_dlq(bootstrap_servers: str, dlq_topics: list[str] | None = None) -> list:
+async def read_dlq(bootstrap_servers: str, dlq_topics: list[str] | None = None, *,
+                   security: KafkaSecurity | None = None) -> list:
     """Every record now in the DLQ topics (up to their current end)."""
     topics = dlq_topics or [spec.name for spec in load_catalogue() if spec.name.endswith(".dlq")]
-    return await read_all(bootstrap_servers, topics)
+    return await read_all(bootstrap_servers, topics, security=security)
 
 
-async def read_all(bootstrap_servers: str, topics: list[str]) -> list:
+async def read_all(bootstrap_servers: str, topics: list[str], *, security: KafkaSecurity | None = None) -> list:
     """Every record now in the given topics, from the beginning up to their current end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
-                                client_id="openrcm-reader")
-    partitions = await topic_partitions(bootstrap_servers, topics)
+    consumer = reading_consumer(bootstrap_servers, client_id="openrcm-reader", security=security)
+    partitions = await topic_partitions(bootstrap_servers, topics, security=security)
     if not partitions:
         return []
     await consumer.start()
@@ -138,15 +138,15 @@ def describe_dead_letter(record) -> str:
             f"error={header(h, 'dlq_error_class')}: {header(h, 'dlq_error_message')}")
 
 
-async def replay(bootstrap_servers: str, dlq_topic_name: str, offsets: list[int] | None = None) -> int:
+async def replay(bootstrap_servers: str, dlq_topic_name: str, offsets: list[int] | None = None, *,
+                 security: KafkaSecurity | None = None) -> int:
     """Re-publish dead letters to their original topic, same key, value and ce_id.
 
     Safe to repeat: every consumer group's inbox recognises a ce_id it has already applied.
     """
-    records = [r for r in await read_dlq(bootstrap_servers, [dlq_topic_name])
+    records = [r for r in await read_dlq(bootstrap_servers, [dlq_topic_name], security=security)
                if offsets is None or r.offset in offsets]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True,
-                                client_id="openrcm-dlq-replay")
+    producer = reliable_producer(bootstrap_servers, client_id="openrcm-dlq-replay", security=security)
     await producer.start()
     try:
         for record in records:

@@ -125,11 +125,15 @@ def create_databases(admin_url: str, names: list[str]) -> None:
 
     import asyncpg
 
+    from openrcm_shared.db import tls_connect_argument
+
     url = make_url(admin_url)
+    tls = tls_connect_argument(url)  # the URL's sslmode etc., as the services' engines honour them
 
     async def create() -> None:
         conn = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password,
-                                     database=url.database or "postgres", timeout=10)
+                                     database=url.database or "postgres", timeout=10,
+                                     **({} if tls is None else {"ssl": tls}))
         try:
             existing = {row["datname"] for row in await conn.fetch("SELECT datname FROM pg_database")}
             for name in names:

@@ -4,11 +4,16 @@ A service with a worker port runs as two processes: its API (role api) on the se
 its worker (role worker: relay, consumer, background loops; health and metrics only) on the worker
 port, so request handling and background work each get an event loop, and a core, of their own
 (openrcm_shared.settings.ProcessRole). The others run as one process (role all).
+
+With `OPENRCM_TLS_CERT_FILE` and `OPENRCM_TLS_KEY_FILE` in a service's environment, uvicorn
+serves it over HTTPS (openrcm_shared.settings.ServerTls); the launcher then checks readiness over
+TLS, trusting `OPENRCM_TLS_CA_FILE` (or the system's CAs).
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 import sys
 import time
 import urllib.request
@@ -17,6 +22,7 @@ from pathlib import Path
 
 from openrcm_devstack.paths import repo_root
 from openrcm_devstack.process import ManagedProcess, background_niceness, ensure_port_free
+from openrcm_shared.settings import ServerTls
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,8 @@ class RunningService:
     database_url: str
     process: ManagedProcess
     role: str = "all"
+    scheme: str = "http"  # https when it serves TLS (ServerTls)
+    ca_file: str | None = None  # what its certificate chains to, for the launcher's own checks
 
     @property
     def name(self) -> str:
@@ -68,7 +76,11 @@ class RunningService:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        """A context that verifies this service's certificate (and that it is for 127.0.0.1)."""
+        return ssl.create_default_context(cafile=self.ca_file) if self.scheme == "https" else None
 
 
 def process_name(spec: ServiceSpec, role: str) -> str:
@@ -93,9 +105,10 @@ def cpu_niceness(role: str) -> int:
     return 0 if role == "api" else background_niceness()
 
 
-def uvicorn_arguments(spec: ServiceSpec, port: int) -> list[str]:
+def uvicorn_arguments(spec: ServiceSpec, port: int, tls: ServerTls | None = None) -> list[str]:
     return [f"{spec.package}.main:app", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
-            "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "10"]
+            "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "10",
+            *(tls or ServerTls()).uvicorn_arguments()]
 
 
 def start_service(spec: ServiceSpec, *, port: int, database_url: str, kafka_bootstrap: str, log_dir: Path,
@@ -104,11 +117,13 @@ def start_service(spec: ServiceSpec, *, port: int, database_url: str, kafka_boot
     ensure_port_free(name, port)
     env = service_environment(spec, role=role, database_url=database_url, kafka_bootstrap=kafka_bootstrap,
                               extra_env=extra_env)
-    argv = [sys.executable, "-m", "uvicorn", *uvicorn_arguments(spec, port)]
+    tls = ServerTls.from_environment(env)  # refused here, before a process starts, if half set
+    argv = [sys.executable, "-m", "uvicorn", *uvicorn_arguments(spec, port, tls)]
     process = ManagedProcess(name, argv, log_file=log_dir / f"{name}.log", env=env, cwd=repo_root(),
                              niceness=cpu_niceness(role))
     process.start()
-    return RunningService(spec, port, database_url, process, role)
+    return RunningService(spec, port, database_url, process, role, scheme=tls.scheme,
+                          ca_file=env.get("OPENRCM_TLS_CA_FILE") or None)
 
 
 CLEARINGHOUSE = ServiceSpec("clearinghouse", 8010)
@@ -133,7 +148,8 @@ def wait_ready(service: RunningService, timeout: float = 90) -> None:
         if not service.process.running():
             raise RuntimeError(f"{service.name} exited during start-up:\n{service.process.tail()}")
         try:
-            with urllib.request.urlopen(f"{service.url}/readyz", timeout=3) as response:
+            with urllib.request.urlopen(f"{service.url}/readyz", timeout=3,
+                                        context=service.client_ssl_context()) as response:
                 if response.status == 200:
                     return
         except Exception as exc:  # not up yet, or 503 while Kafka/DB settle

@@ -24,6 +24,7 @@ from openrcm_devstack.services import (
     ISSUER, SERVICES, RunningService, migrate_service, start_clearinghouse, start_service, wait_ready,
 )
 from openrcm_devstack.topics import ensure_topics
+from openrcm_shared.settings import ServerTls
 
 
 @dataclass
@@ -44,11 +45,11 @@ class StackPorts:
             return {"api": self.services[service], "worker": self.workers[service]}
         return {"all": self.services[service]}
 
-    def webhook_url(self, service: str) -> str:
+    def webhook_url(self, service: str, scheme: str = "http") -> str:
         """Where the clearinghouse calls `service` back: its worker when it has one (see
         ServiceDefinition.webhook_routers), so acknowledgements are applied off the API process."""
         port = self.workers.get(service, self.services[service])
-        return f"http://127.0.0.1:{port}/v1/webhooks/clearinghouse"
+        return f"{scheme}://127.0.0.1:{port}/v1/webhooks/clearinghouse"
 
     def shifted(self, offset: int, **infrastructure: int) -> "StackPorts":
         """These HTTP ports moved by `offset` (a second stack beside the first), with its own
@@ -153,9 +154,14 @@ class Stack:
         """The clearinghouse simulator (an external party in real life): takes 837s, answers by
         webhook with 999/277CA (to claims) and, once its payer has adjudicated, 835s (to remittance)."""
         env = dict(os.environ)
+        # Services serving HTTPS (OPENRCM_TLS_CERT_FILE/_KEY_FILE) are called back over it; the
+        # simulator's HTTP client (httpx) then trusts OPENRCM_TLS_CA_FILE.
+        scheme = ServerTls.from_environment().scheme
+        if scheme == "https" and os.environ.get("OPENRCM_TLS_CA_FILE"):
+            env["SSL_CERT_FILE"] = os.environ["OPENRCM_TLS_CA_FILE"]
         env.update({
-            "CLEARINGHOUSE_WEBHOOK_URL": self.ports.webhook_url("claims"),
-            "CLEARINGHOUSE_REMITTANCE_WEBHOOK_URL": self.ports.webhook_url("remittance"),
+            "CLEARINGHOUSE_WEBHOOK_URL": self.ports.webhook_url("claims", scheme),
+            "CLEARINGHOUSE_REMITTANCE_WEBHOOK_URL": self.ports.webhook_url("remittance", scheme),
             "CLEARINGHOUSE_WEBHOOK_SECRETS": self.webhook_secret(),
             "CLEARINGHOUSE_ADJUDICATION_RULES_FILE": self._adjudication_rules_file(),
         })

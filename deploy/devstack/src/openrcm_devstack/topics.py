@@ -6,11 +6,12 @@ import asyncio
 import tomllib
 from dataclasses import dataclass, field
 
-from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
+from aiokafka.admin import NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from openrcm_devstack.paths import repo_root
 from openrcm_shared.contracts.topics import dlq_topic
+from openrcm_shared.messaging.kafka import KafkaSecurity, admin_client
 
 
 @dataclass(frozen=True)
@@ -49,14 +50,16 @@ def load_catalogue() -> list[TopicSpec]:
     return specs
 
 
-async def apply_catalogue(bootstrap_servers: str, specs: list[TopicSpec] | None = None) -> dict[str, str]:
+async def apply_catalogue(bootstrap_servers: str, specs: list[TopicSpec] | None = None, *,
+                          security: KafkaSecurity | None = None) -> dict[str, str]:
     """Create missing topics, add partitions where the catalogue has more, and set configs.
 
     Returns what was done per topic (created / updated / unchanged). Partitions are never
-    reduced (Kafka cannot), and a topic not in the catalogue is left alone.
+    reduced (Kafka cannot), and a topic not in the catalogue is left alone. On a broker with
+    ACLs this needs a principal allowed to create and alter topics (the cluster's admin).
     """
     specs = specs if specs is not None else load_catalogue()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="openrcm-topics")
+    admin = admin_client(bootstrap_servers, client_id="openrcm-topics", security=security)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -81,5 +84,5 @@ async def apply_catalogue(bootstrap_servers: str, specs: list[TopicSpec] | None 
         await admin.close()
 
 
-def ensure_topics(bootstrap_servers: str) -> dict[str, str]:
-    return asyncio.run(apply_catalogue(bootstrap_servers))
+def ensure_topics(bootstrap_servers: str, *, security: KafkaSecurity | None = None) -> dict[str, str]:
+    return asyncio.run(apply_catalogue(bootstrap_servers, security=security))
