@@ -5,15 +5,12 @@
     openrcm-stack dlq list
     openrcm-stack dlq replay TOPIC [--offset N ...]
     openrcm-stack topics                   create/update topics from deploy/topics.toml
-<<<<<<< HEAD
     openrcm-stack token [CLIENT_ID]        an access token for a demo client of the running stack
-=======
     openrcm-stack kafka-acls [--apply]     the services' SCRAM users and ACLs: print the commands, or apply them
     openrcm-stack tls-certs DIR            a throwaway CA and server certificates, for trying TLS locally
 
 Kafka clients take their security from the environment (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
 KAFKA_SSL_*); `topics` and `kafka-acls --apply` need the cluster admin's login.
->>>>>>> kafka-tls
 """
 
 from __future__ import annotations
@@ -242,11 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("topics", help="create/update topics from deploy/topics.toml").set_defaults(func=cmd_topics)
 
-<<<<<<< HEAD
     token = commands.add_parser("token", help="print an access token for a demo client of the running stack")
     token.add_argument("client_id", nargs="?", default="demo-billing")
     token.set_defaults(func=cmd_token)
-=======
+
     acls = commands.add_parser("kafka-acls", help="the services' Kafka SCRAM users and ACLs (from deploy/topics.toml)")
     acls.add_argument("--apply", action="store_true",
                       help="create them on the cluster as the admin (KAFKA_SASL_USERNAME), passwords from "
@@ -264,7 +260,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="give NAME's private key to this user (repeatable; needs root)")
     certs.add_argument("--discard-ca-key", action="store_true", help="delete the CA's key once the certificates exist")
     certs.set_defaults(func=cmd_tls_certs)
->>>>>>> kafka-tls
     return parser
 
 
