@@ -16,6 +16,15 @@ class ClearinghouseUnavailable(Exception):
     """The file was not taken; it stays pending and is sent again (same idempotency key)."""
 
 
+class ClearinghouseRefused(Exception):
+    """The clearinghouse answered that it will never take this file (a 4xx other than 408/429):
+    sending it again cannot help, so the file is marked refused and its claims held."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {detail}")
+        self.status, self.detail = status, detail
+
+
 class Clearinghouse(Protocol):
     async def submit(self, submission_id: UUID, x12: bytes) -> str:
         """Hand over one 837 file; returns the clearinghouse's batch id. Idempotent per submission id."""
@@ -35,10 +44,21 @@ class HttpClearinghouse:
                 headers={"Content-Type": "application/edi-x12", "Idempotency-Key": str(submission_id)})
         except httpx.HTTPError as exc:
             raise ClearinghouseUnavailable(type(exc).__name__) from exc
-        if response.status_code >= 500 or response.status_code == 429:
+        if response.status_code >= 500 or response.status_code in (408, 429):
             raise ClearinghouseUnavailable(f"HTTP {response.status_code}")
-        response.raise_for_status()
+        if response.status_code >= 400:
+            raise ClearinghouseRefused(response.status_code, _refusal_detail(response))
         return str(response.json()["batch_id"])
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _refusal_detail(response: httpx.Response) -> str:
+    """What the clearinghouse said, short (a problem document's title and detail, else the text)."""
+    try:
+        body = response.json()
+        text = " ".join(str(body.get(key, "")) for key in ("title", "detail") if body.get(key)) or str(body)
+    except ValueError:
+        text = response.text
+    return text[:300]

@@ -137,6 +137,7 @@ class Submission(ClaimsTable, table=True):
     """One 837 file sent to the clearinghouse, kept byte for byte."""
 
     __tablename__ = "submissions"
+    __table_args__ = (sa.Index("ix_submissions_pending", "created_at", postgresql_where=sa.text("status = 'pending'")),)
 
     id: UUID = Field(primary_key=True)
     tenant_id: str = Field(sa_type=sa.Text)
@@ -145,8 +146,9 @@ class Submission(ClaimsTable, table=True):
     interchange_control_number: int = Field(sa_type=sa.BigInteger, unique=True)
     group_control_number: int = Field(sa_type=sa.BigInteger)
     raw_x12: bytes = Field(sa_type=sa.LargeBinary)
-    status: str = Field(sa_type=sa.Text)  # pending | sent | acknowledged | rejected
+    status: str = Field(sa_type=sa.Text)  # pending | sent | acknowledged | rejected | refused
     clearinghouse_batch_id: str | None = Field(default=None, sa_type=sa.Text)
+    refusal_reason: str | None = Field(default=None, sa_type=sa.Text)  # refused: what the clearinghouse said
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     sent_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 

@@ -46,8 +46,9 @@ _REVERSED = frozenset({ClaimStatus.ACCEPTED_BY_PAYER})
 TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     ClaimStatus.HELD: frozenset({ClaimStatus.READY}),
     ClaimStatus.READY: frozenset({ClaimStatus.HELD, ClaimStatus.SUBMITTED}),
+    # HELD: the clearinghouse refused the whole file the claim went in (it reached no payer).
     ClaimStatus.SUBMITTED: frozenset({ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE, ClaimStatus.ACCEPTED_BY_PAYER,
-                                      ClaimStatus.REJECTED, ClaimStatus.VOIDED}) | _ADJUDICATED,
+                                      ClaimStatus.REJECTED, ClaimStatus.VOIDED, ClaimStatus.HELD}) | _ADJUDICATED,
     ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE: frozenset({ClaimStatus.ACCEPTED_BY_PAYER, ClaimStatus.REJECTED,
                                                       ClaimStatus.VOIDED}) | _ADJUDICATED,
     ClaimStatus.ACCEPTED_BY_PAYER: _ADJUDICATED | _RESUBMITTED | frozenset({ClaimStatus.REJECTED}),

@@ -7,7 +7,13 @@ Two steps, like the event outbox:
    never cycle, render the 837, store it byte for byte, move each claim to `submitted` and
    stage ClaimSubmitted. Either all of that commits or none of it.
 2. `send_pending`: hand each stored file to the clearinghouse with its submission id as the
-   idempotency key, and mark it sent. A failure leaves it pending for the next round.
+   idempotency key, and mark it sent. Each pending file is claimed under its row lock
+   (SKIP LOCKED: two workers never send the same file at once), oldest first. An unavailable
+   clearinghouse leaves it pending for the next round; a file the clearinghouse refuses (a 4xx)
+   is marked refused and its claims are held with the reason, and the files after it go on. A
+   crash between the clearinghouse taking a file and our marking it sent leaves it pending: the
+   next round sends it again with the same idempotency key and the clearinghouse answers with
+   the batch it already has.
 """
 
 from __future__ import annotations
@@ -22,19 +28,22 @@ from uuid import UUID, uuid4
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from openrcm_claims.adapters.clearinghouse import Clearinghouse, ClearinghouseUnavailable
+from openrcm_claims.adapters.clearinghouse import Clearinghouse, ClearinghouseRefused, ClearinghouseUnavailable
 from openrcm_claims.adapters.tables import claim_history, claim_lines, claim_submissions, claims, submissions
 from openrcm_claims.adapters.x12_claims import build_claim
 from openrcm_claims.service_layer.claim_events import stage_claim_events
 from openrcm_claims.domain.lifecycle import ClaimStatus
 from openrcm_claims.service_layer.holds import record_scrub
 from openrcm_claims.service_layer.reference_data import payer_names
+from openrcm_claims.service_layer.transitions import ClaimMove, move_claims
 from openrcm_claims.settings import SubmissionSettings
-from openrcm_shared.contracts.claims import ClaimSubmitted, SubmittedClaimLine
+from openrcm_shared.contracts.claims import ClaimHeld, ClaimSubmitted, SubmittedClaimLine
 from openrcm_shared.x12 import claim_837 as x12
 
 log = logging.getLogger(__name__)
 MAX_CLAIMS_PER_TRANSACTION = 5000
+# The hold reason of claims whose file the clearinghouse refused (ClaimHeld.rule_ids).
+REFUSED_RULE_ID = "CLEARINGHOUSE.FILE_REFUSED"
 
 
 async def _next_values(conn: AsyncConnection, sequence: str, count: int) -> list[int]:
@@ -174,24 +183,52 @@ async def _mark_submitted(conn, group, lines_by_claim, submission_id: UUID, now:
         for claim, envelope in zip(group, envelopes)])
 
 
-async def send_pending(engine: AsyncEngine, clearinghouse: Clearinghouse) -> int:
-    """Send every stored file the clearinghouse has not taken yet; returns how many were taken."""
-    async with engine.connect() as conn:
-        pending = (await conn.execute(sa.select(submissions.c.id, submissions.c.raw_x12)
-                                      .where(submissions.c.status == "pending")
-                                      .order_by(submissions.c.created_at))).all()
+async def send_pending(engine: AsyncEngine, clearinghouse: Clearinghouse, *, limit: int = 100) -> int:
+    """Send stored files the clearinghouse has not taken yet (at most `limit` this round); returns
+    how many were taken."""
     sent = 0
-    for submission in pending:
-        try:
-            batch_id = await clearinghouse.submit(submission.id, submission.raw_x12)
-        except ClearinghouseUnavailable as exc:
-            log.warning("clearinghouse unavailable; file stays pending", extra={"error_class": str(exc)})
-            break
+    for _ in range(limit):
         async with engine.begin() as conn:
+            # Locked while it is sent and marked: another worker skips it and takes the next.
+            submission = (await conn.execute(
+                sa.select(submissions.c.id, submissions.c.raw_x12).where(submissions.c.status == "pending")
+                .order_by(submissions.c.created_at).limit(1).with_for_update(skip_locked=True))).first()
+            if submission is None:
+                break
+            try:
+                batch_id = await clearinghouse.submit(submission.id, submission.raw_x12)
+            except ClearinghouseUnavailable as exc:
+                log.warning("clearinghouse unavailable; file stays pending", extra={"error_class": str(exc)})
+                break
+            except ClearinghouseRefused as refused:
+                log.warning("clearinghouse refused a file", extra={"submission_id": str(submission.id),
+                                                                   "http_status": refused.status})
+                await _refuse(conn, submission.id, refused)
+                continue
             await conn.execute(submissions.update().where(submissions.c.id == submission.id).values(
                 status="sent", clearinghouse_batch_id=batch_id, sent_at=sa.func.now()))
         sent += 1
     return sent
+
+
+async def _refuse(conn: AsyncConnection, submission_id: UUID, refused: ClearinghouseRefused) -> None:
+    """Mark the file refused and hold its claims (those still `submitted` in the version it
+    carried) with the clearinghouse's reason, so a person fixes and resubmits them."""
+    reason = f"the clearinghouse refused the file (HTTP {refused.status}): {refused.detail}"[:500]
+    await conn.execute(submissions.update().where(submissions.c.id == submission_id).values(
+        status="refused", refusal_reason=reason))
+    rows = (await conn.execute(
+        sa.select(claims.c.id, claims.c.tenant_id, claims.c.version)
+        .join(claim_submissions, sa.and_(claim_submissions.c.claim_id == claims.c.id,
+                                         claim_submissions.c.version == claims.c.version))
+        .where(claim_submissions.c.submission_id == submission_id, claims.c.status == ClaimStatus.SUBMITTED)
+        .order_by(claims.c.id).with_for_update(of=claims))).all()
+    await move_claims(conn, [ClaimMove(
+        claim_id=row.id, tenant_id=row.tenant_id, from_status=ClaimStatus.SUBMITTED, target=ClaimStatus.HELD,
+        kind="refused_by_clearinghouse", detail={"submission_id": str(submission_id), "reason": reason},
+        event=ClaimHeld(tenant_id=row.tenant_id, claim_id=row.id, version=row.version,
+                        rule_set_version="clearinghouse", rule_ids=[REFUSED_RULE_ID]))
+        for row in rows])
 
 
 async def run_submission_loop(runtime, settings: SubmissionSettings, clearinghouse: Clearinghouse | None) -> None:
