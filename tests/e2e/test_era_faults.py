@@ -46,3 +46,37 @@ async def test_amounts_beyond_the_money_limits_are_held_not_a_server_error(api):
     assert "money limits" in body["error"]["message"], body
     assert (body["error"]["segment_id"], body["error"]["element_position"]) == ("BPR", 2)  # names the element
     assert await file_status(api, body["id"]) == "rejected"
+
+
+async def test_concurrent_reversals_of_one_claim_never_take_back_the_same_payment(api):
+    """Two ERAs, each reversing the claim's payment and paying it again, posted at the same time
+    (issue 14.6): each reversal takes back a payment that stood when it was posted, locked in its
+    own posting transaction, never one the other had already taken back."""
+    import asyncio
+
+    from tests.e2e.test_era_posting import X12
+
+    for _ in range(3):  # the race needs both postings to read before either writes: try a few times
+        claim = await billed_claim(api)
+        first = Era(trace=trace())
+        first.claim(claim["patient_control_number"], lines=PARTIAL)
+        assert (await upload(api, first)).status_code == 201
+        eras = []
+        for _ in range(2):
+            era = Era(trace=trace())
+            era.claim(claim["patient_control_number"], status="22", lines=[
+                Svc("99213", "-125.00", "-80.00", [("CO", "45", "-25.00"), ("PR", "2", "-20.00")], line=1,
+                    modifiers=("25",)),
+                Svc("36415", "-15.50", "0.00", [("CO", "97", "-15.50")], line=2)])
+            era.claim(claim["patient_control_number"], lines=PARTIAL)
+            eras.append(era.x12().encode())
+        responses = await asyncio.gather(*(api["remittance"].post("/v1/remittances", content=body, headers=X12)
+                                           for body in eras))
+        assert all(r.status_code in (201, 202) for r in responses), [r.text for r in responses]
+        payments = (await api["remittance"].get(f"/v1/claims/{claim['id']}/ledger")).json()["payments"]
+        reversals = [p for p in payments if p["reversal_of"] is not None]
+        targets = [p["reversal_of"] for p in reversals]
+        assert len(targets) == len(set(targets)), payments  # no payment taken back twice
+        by_id = {p["payment_id"]: p for p in payments}
+        for reversal in reversals:
+            assert by_id[reversal["reversal_of"]]["reversed_by"] == reversal["payment_id"], payments

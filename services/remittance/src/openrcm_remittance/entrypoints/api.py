@@ -169,7 +169,7 @@ async def remittance_view(conn, tenant_id: str, remittance_id: UUID) -> Remittan
 
 def _posted_claim(p) -> PostedClaimOut:
     return PostedClaimOut(
-        claim_id=p.claim_id, patient_control_number=p.patient_control_number, outcome=p.outcome,
+        payment_id=p.id, claim_id=p.claim_id, patient_control_number=p.patient_control_number, outcome=p.outcome,
         claim_status_code=p.claim_status_code, charge_amount=p.charge_amount, allowed_amount=p.allowed_amount,
         paid_amount=p.paid_amount, patient_responsibility_amount=p.patient_responsibility_amount,
         denied_amount=p.denied_amount, payer_claim_control_number=p.payer_claim_control_number,

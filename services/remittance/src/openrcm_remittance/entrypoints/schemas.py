@@ -66,6 +66,7 @@ class RemittanceIn(_Body):
 
 
 class PostedClaimOut(BaseModel):
+    payment_id: UUID  # what reversal_of and reversed_by name
     claim_id: UUID
     patient_control_number: str
     outcome: str

@@ -48,6 +48,45 @@ class ManualMatch:
     line_number: int | None
 
 
+def _standing_payments(claim_ids: list[UUID]) -> sa.Select:
+    """The claims' payments that stand: posted, neither a reversal nor taken back by one."""
+    return (sa.select(claim_payments.c.claim_id, claim_payments.c.id)
+            .join(remittances, remittances.c.id == claim_payments.c.remittance_id)
+            .where(claim_payments.c.claim_id.in_(claim_ids),
+                   claim_payments.c.reversed_by.is_(None), claim_payments.c.reversal_of.is_(None),
+                   claim_payments.c.claim_status_code.is_distinct_from(REVERSAL)))
+
+
+async def latest_standing_payment(conn: AsyncConnection, claim_id: UUID, *, lock: bool = False) -> UUID | None:
+    """The payment a reversal of the claim takes back: its latest standing one; with `lock`, locked
+    FOR UPDATE in `conn`'s transaction. Under READ COMMITTED a row another transaction took back
+    while this one waited is re-checked and dropped, and LIMIT 1 may then return nothing although
+    an older payment stands: asked again (a few times) before saying none stands."""
+    query = _standing_payments([claim_id]).order_by(remittances.c.received_at.desc(), claim_payments.c.id.desc())
+    query = query.limit(1)
+    if lock:
+        query = query.with_for_update(of=claim_payments)
+    for _ in range(3):
+        row = (await conn.execute(query)).first()
+        if row is not None or not lock:
+            return row.id if row is not None else None
+    return None
+
+
+@dataclass(frozen=True)
+class ReversalLink:
+    """A reversal (CLP02 22) in a batch and the payment it was prepared against. The payment row
+    is written without its link; the writer links it, in the posting transaction, to the claim's
+    payment that stands when it writes (locked, so a concurrent posting cannot take the same one)."""
+
+    claim_id: UUID
+    prepared_original: UUID
+    reversal: UUID
+    claim_sequence: int
+    patient_control_number: str
+    payer_claim_control_number: str | None
+
+
 @dataclass
 class PostingProblem:
     """Why a transaction set could not be posted: an unmatched claim or line, or a reversal of a
@@ -89,7 +128,7 @@ class BatchResult:
     problems: list[PostingProblem] = field(default_factory=list)
     candidate_searches: int = 0
     copies: list[CopyData] = field(default_factory=list)  # in writing order; the outbox last
-    reversed_ids: list[tuple[UUID, UUID]] = field(default_factory=list)  # (original, reversal)
+    reversals: list["ReversalLink"] = field(default_factory=list)
 
 
 def claim_summary(claim: ClaimPayment) -> dict:
@@ -228,7 +267,8 @@ class _BatchPreparer:
                 sequence + 1, None, claim.segment_number))
             return
         payment_id = uuid7()  # time-ordered, so the payment and journal indexes grow at their end
-        self.payments.append(self._payment_line(payment_id, sequence, claim, target, posting, original))
+        # reversal_of is set by the writer (ReversalLink), not baked into the row.
+        self.payments.append(self._payment_line(payment_id, sequence, claim, target, posting, None))
         journal_prefix = f"{self.tenant}\t{payment_id}\t{self.remittance}\t{target.claim_id}\t"
         code = self._code
         self.journal += [f"{journal_prefix}{_optional(entry.line_number)}\t{entry.account}\t"
@@ -238,7 +278,8 @@ class _BatchPreparer:
         if not posting.is_reversal:
             self._variances(target.claim_id, [_facts(line) for line in posting.lines if line.service_date is not None])
         if original is not None:
-            self.result.reversed_ids.append((original, payment_id))
+            self.result.reversals.append(ReversalLink(target.claim_id, original, payment_id, sequence,
+                                                      claim.patient_control_number, claim.payer_claim_control_number))
 
     def _variances(self, claim_id: UUID, facts: list[PostedLineFacts]) -> None:
         if not self.rates.has_rates:
@@ -281,13 +322,8 @@ class _BatchPreparer:
         """For reversals: the latest standing payment of each claim (the one CLP02 22 takes back)."""
         if not targets:
             return {}
-        rows = (await self.reader.execute(
-            sa.select(claim_payments.c.claim_id, claim_payments.c.id)
-            .join(remittances, remittances.c.id == claim_payments.c.remittance_id)
-            .where(claim_payments.c.claim_id.in_([t.claim_id for t in targets]),
-                   claim_payments.c.reversed_by.is_(None), claim_payments.c.reversal_of.is_(None),
-                   claim_payments.c.claim_status_code.is_distinct_from(REVERSAL))
-            .order_by(remittances.c.received_at))).all()
+        rows = (await self.reader.execute(_standing_payments([t.claim_id for t in targets])
+                                          .order_by(remittances.c.received_at))).all()
         return {row.claim_id: row.id for row in rows}  # later rows win: the latest payment
 
     async def _unmatched_claim(self, sequence: int, claim: ClaimPayment) -> None:

@@ -34,7 +34,7 @@ from openrcm_remittance.domain.ledger import provider_adjustment_journal
 from openrcm_remittance.service_layer import SOURCE, claim_events, posting_workers
 from openrcm_remittance.service_layer.deposits import reassociate_remittance
 from openrcm_remittance.service_layer.era_batches import (
-    BatchJob, BatchResult, ManualMatch, PostingProblem, prepare_batch,
+    BatchJob, BatchResult, ManualMatch, PostingProblem, ReversalLink, latest_standing_payment, prepare_batch,
 )
 from openrcm_shared.contracts import remittance as contracts
 from openrcm_shared.messaging.outbox import stage_copy, stage_events
@@ -182,13 +182,32 @@ class _ClaimPoster:
         self.candidate_searches += result.candidate_searches
         if self.problems or not result.copies:
             return  # held: nothing of the transaction set is written
+        targets = await self._lock_reversal_targets(result.reversals)
+        if self.problems:
+            return  # a payment to take back was taken back by another posting meanwhile: held
         *tables, events = result.copies
         for copy in tables:
             await copy_data(self.conn, copy)
-        for original, reversal in result.reversed_ids:
+        for link, original in zip(result.reversals, targets):
+            await self.conn.execute(claim_payments.update().where(claim_payments.c.id == link.reversal)
+                                    .values(reversal_of=original))
             await self.conn.execute(claim_payments.update().where(claim_payments.c.id == original)
-                                    .values(reversed_by=reversal))
+                                    .values(reversed_by=link.reversal))
         await stage_copy(self.conn, events)
+
+    async def _lock_reversal_targets(self, reversals: list[ReversalLink]) -> list[UUID]:
+        """Each reversal's payment to take back: the claim's latest standing payment, read and
+        locked in this (the posting) transaction. A concurrent posting reversing the same claim
+        waits for this one and then finds the payment taken back; one with none left is held."""
+        targets = []
+        for link in reversals:
+            original = await latest_standing_payment(self.conn, link.claim_id, lock=True)
+            if original is None:
+                self.problems.append(PostingProblem(
+                    link.claim_sequence, None, "reversal", "the payment it reverses was reversed by another posting",
+                    link.patient_control_number, link.payer_claim_control_number, {}))
+            targets.append(original)
+        return targets
 
     async def write_in_order(self, prepared: asyncio.Queue) -> None:
         while (future := await prepared.get()) is not None:
