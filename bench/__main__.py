@@ -5,6 +5,7 @@
     ./openrcm bench intake --rates 300 --no-closed-loop
     ./openrcm bench intake --profile claims,remittance     also profile those services under load
     ./openrcm bench posting                      835 posting: 10,000 and 100,000-claim ERAs into PostgreSQL
+    ./openrcm bench security                     CPU per call of access-token verification and authorization
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def parser() -> argparse.ArgumentParser:
     posting.add_argument("--profile", action="store_true",
                          help="also write a cProfile (CPU time) of the posting process to .local/bench and print its "
                               "top functions; with --workers 0 it covers all the posting work")
+    commands.add_parser("security", help="CPU per call of access-token verification and authorization "
+                                         "(in process, no stack)")
     return main
 
 
@@ -120,6 +123,10 @@ def main(argv: list[str]) -> int:
         from bench.posting import run
 
         return run([int(part) for part in args.sizes.split(",") if part.strip()], args.workers, args.profile)
+    if args.command == "security":
+        from bench.security import run as run_security
+
+        return run_security()
     cli.print_help()
     return 2
 
