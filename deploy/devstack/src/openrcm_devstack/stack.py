@@ -210,6 +210,22 @@ class Stack:
             wait_ready(service)
         self.write_manifest()
 
+    def kill_and_restart(self, process_name: str) -> None:
+        """SIGKILL one service process (its whole process group: posting workers too), as a crash
+        would, then start it again on the same port and role and wait until it is ready."""
+        import signal
+
+        running = self.services[process_name]
+        if running.process.popen is not None and running.process.running():
+            os.killpg(running.process.popen.pid, signal.SIGKILL)
+            running.process.popen.wait(timeout=30)
+        restarted = start_service(
+            running.spec, port=running.port, database_url=running.database_url, role=running.role,
+            kafka_bootstrap=self.kafka.bootstrap_servers, log_dir=self.state_dir / "logs",
+            extra_env=self._service_env(running.spec, None))
+        self.services[process_name] = restarted
+        wait_ready(restarted)
+
     def stop_services(self, names: list[str] | None = None) -> None:
         """Stop the named services (every process of each), or all and the clearinghouse simulator."""
         for name, service in list(self.services.items()):
