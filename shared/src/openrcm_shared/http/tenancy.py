@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Header
 
 from openrcm_shared.http.problems import Problem, field_error
+from openrcm_shared.security.context import bind_tenant
 
 TENANT_HEADER = "X-Tenant-Id"
 _TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -25,14 +26,17 @@ async def tenant_id(x_tenant_id: Annotated[str | None, Header(include_in_schema=
 
 
 def tenant_of(x_tenant_id: str | None) -> str:
-    """The practice the X-Tenant-Id header names; 400 when it is missing or malformed. For routes
-    that read their headers themselves (see `TENANT_HEADER_DOC`); the others depend on TenantDep."""
+    """The practice the X-Tenant-Id header names, bound for the rest of the request's task (the
+    database sessions act for it: row-level security); 400 when it is missing or malformed. For
+    routes that read their headers themselves (see `TENANT_HEADER_DOC`); the others depend on
+    TenantDep."""
     if not x_tenant_id:
         raise Problem(400, "Missing tenant", f"Every request names its practice in the {TENANT_HEADER} header.",
                       type_="missing-tenant", errors=[field_error("/header/X-Tenant-Id", "required")])
     if not _TENANT_PATTERN.match(x_tenant_id):
         raise Problem(400, "Invalid tenant", "1-64 letters, digits, '.', '_' or '-'.", type_="invalid-tenant",
                       errors=[field_error("/header/X-Tenant-Id", "invalid format")])
+    bind_tenant(x_tenant_id)
     return x_tenant_id
 
 

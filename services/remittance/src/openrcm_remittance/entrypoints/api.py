@@ -80,11 +80,13 @@ async def receive_remittance(request: Request, tenant_id: TenantDep,
 
 
 async def _process(request: Request, stored) -> RemittanceFileOut:
-    engine = _runtime(request).engine
+    """Post the practice's stored file as the system role, like every 835 (ERA posting and its
+    workers stream their rows by COPY; the file names its practice, and attribution and matching
+    are limited to it), then show it as the practice sees it."""
     if stored.status != "duplicate":
-        await era_intake.process_file(engine, stored.id)
+        await era_intake.process_file(_runtime(request).system_engine, stored.id)
         _runtime(request).events_staged()
-    return await file_view(engine, stored.id)
+    return await file_view(_runtime(request).engine, stored.id)
 
 
 def _file_status(result: RemittanceFileOut) -> int:
@@ -232,11 +234,10 @@ async def get_unmatched(item_id: UUID, request: Request, tenant_id: TenantDep) -
 async def match_unmatched(item_id: UUID, body: ManualMatchIn, request: Request, tenant_id: TenantDep) -> ManualMatchOut:
     """Tie an unmatched claim or line to a billed claim (and line) — recorded with who, when and
     why. When it was the ERA's last open item, the ERA is posted again at once."""
-    engine = _runtime(request).engine
-    row, open_left = await match_item(engine, tenant_id, item_id, body)
+    row, open_left = await match_item(_runtime(request).engine, tenant_id, item_id, body)
     reposted = None
-    if open_left == 0:
-        outcome = await era_intake.reprocess_remittance(engine, row.remittance_id)
+    if open_left == 0:  # the practice's own held ERA (matched above): posted again like any ERA
+        outcome = await era_intake.reprocess_remittance(_runtime(request).system_engine, row.remittance_id)
         _runtime(request).events_staged()
         reposted = TransactionOut.model_validate(outcome.as_json())
     return ManualMatchOut(item=_item_out(row), open_items_left=open_left, remittance=reposted)
@@ -254,7 +255,8 @@ async def reprocess(remittance_id: UUID, request: Request, tenant_id: TenantDep)
     if row.status != "held" or row.file_id is None:
         raise Problem(409, "Not held", f"The remittance is {row.status}; only a held 835 can be posted again.",
                       type_="remittance-not-held")
-    outcome = await era_intake.reprocess_remittance(engine, remittance_id)
+    # The practice's own held ERA (checked above), posted again like any ERA: the system role.
+    outcome = await era_intake.reprocess_remittance(_runtime(request).system_engine, remittance_id)
     _runtime(request).events_staged()
     return TransactionOut.model_validate(outcome.as_json())
 

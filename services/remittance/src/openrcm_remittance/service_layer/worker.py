@@ -15,8 +15,9 @@ POLL_SECONDS = 5.0
 async def post_pending_files(runtime) -> None:
     while True:
         try:
-            for file_id in await era_intake.pending_file_ids(runtime.engine):
-                if await era_intake.process_file(runtime.engine, file_id) is not None:
+            # Stored files of every practice (and webhook files of none yet): the system role.
+            for file_id in await era_intake.pending_file_ids(runtime.system_engine):
+                if await era_intake.process_file(runtime.system_engine, file_id) is not None:
                     log.info("posted stored 835 file", extra={"file_id": str(file_id)})
                     runtime.events_staged()
         except asyncio.CancelledError:
