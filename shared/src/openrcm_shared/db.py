@@ -78,6 +78,25 @@ class PracticeBoundConnection(asyncpg.Connection):
         return await super().execute(query, *args, timeout=timeout)
 
 
+async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under `conn`, which must be inside a transaction, for statements
+    run on the driver itself (COPY, the claims intake's hot-path statements); BEGIN is sent now,
+    binding the practice, if SQLAlchemy has not sent it yet (it sends BEGIN lazily, before its
+    first statement: a driver statement first would otherwise run, and commit, on its own)."""
+    if not conn.in_transaction():
+        raise RuntimeError("driver statements run only inside a begun transaction")
+    adapted = (await conn.get_raw_connection()).dbapi_connection  # SQLAlchemy's asyncpg adapter
+    connection = adapted.driver_connection
+    if not connection.is_in_transaction():
+        # What the adapter does itself before its first statement (SQLAlchemy 2.1, pinned in
+        # uv.lock; services/claims/tests/integration/test_driver_transaction.py breaks if that
+        # changes): the transaction is the adapter's, so SQLAlchemy's COMMIT or ROLLBACK ends it.
+        await adapted._start_transaction()
+        if not connection.is_in_transaction():
+            raise RuntimeError("the connection did not begin a transaction")
+    return connection
+
+
 _BIND_PRACTICE = sa.text(f"SELECT set_config('{TENANT_SETTING}', :tenant_id, true)")
 
 

@@ -26,6 +26,8 @@ from uuid import UUID
 
 from pydantic_core import to_json
 
+from openrcm_shared.db import driver_connection
+
 NULL = "\\N"
 _SPECIAL = re.compile(r"[\\\n\r\t]")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
@@ -90,12 +92,13 @@ class CopyData:
 
 
 async def copy_data(conn, copy: CopyData) -> None:
-    """Stream `copy` into its table inside `conn`'s transaction (a SQLAlchemy AsyncConnection);
+    """Stream `copy` into its table inside `conn`'s transaction (a SQLAlchemy AsyncConnection in
+    a transaction; its BEGIN is sent first if SQLAlchemy has not sent it yet);
     through a temporary table and INSERT when the table's row-level security applies to `conn`'s
     role (then every row must be the transaction's practice's, or nothing is written)."""
     if not copy.rows:
         return
-    driver = (await conn.get_raw_connection()).driver_connection
+    driver = await driver_connection(conn)
     if await _held_to_policies(driver, copy.table):
         await _insert_through_temporary_table(driver, copy)
         return
