@@ -329,3 +329,48 @@ async def test_bulk_rows_of_the_system_role_are_copied_for_any_practice(engines)
         await copy_data(conn, outbox_lines(first, 5))
         await copy_data(conn, outbox_lines(second, 5))
     assert (await outbox_count(owner, first), await outbox_count(owner, second)) == (5, 5)
+
+
+# --- making the roles ------------------------------------------------------------------------------------
+
+
+async def test_provisioning_makes_both_roles_idempotently_with_a_password_given(infra):
+    from openrcm_shared.row_security import provision_roles
+
+    service, database = f"rlscheck{uuid.uuid4().hex[:6]}", "postgres"
+    admin = await asyncpg.connect(infra.postgres.admin_url)
+    try:
+        await provision_roles(admin, service, database)
+        await provision_roles(admin, service, database, {app_role(service): "it's a p\\assword"})  # again: fine
+        roles = {row["rolname"]: row for row in await admin.fetch(
+            "SELECT rolname, rolsuper, rolbypassrls, rolcanlogin, rolpassword IS NOT NULL AS has_password "
+            "FROM pg_authid WHERE rolname = ANY($1::text[])", [app_role(service), system_role(service)])}
+        may_connect = await admin.fetchval("SELECT has_database_privilege($1, $2, 'CONNECT')",
+                                           system_role(service), database)
+        for role in roles:
+            await admin.execute(f'DROP OWNED BY "{role}"; DROP ROLE "{role}"')
+    finally:
+        await admin.close()
+    app, system = roles[app_role(service)], roles[system_role(service)]
+    assert (app["rolsuper"], app["rolbypassrls"], app["rolcanlogin"], app["has_password"]) == (False, False, True, True)
+    assert (system["rolsuper"], system["rolbypassrls"], system["rolcanlogin"], system["has_password"]) == (
+        False, True, True, False)
+    assert may_connect
+
+
+def test_a_stack_on_a_server_named_by_database_url_makes_the_roles_there(infra, monkeypatch, tmp_path):
+    from openrcm_devstack import stack as stack_module
+    from openrcm_devstack.stack import Stack, StackPorts
+
+    made = []
+    monkeypatch.setattr(stack_module, "provision_service_roles",
+                        lambda url, databases, password: made.append((url, databases, password)))
+    monkeypatch.setenv("DATABASE_URL", infra.postgres.admin_url)
+    monkeypatch.setenv("OPENRCM_DB_ROLE_PASSWORD", "s3cret")
+    external = Stack(tmp_path, StackPorts(postgres=1, kafka=2, kafka_controller=3))
+    external.start_postgres()  # no server of its own: the databases and roles on the one named
+    assert external.postgres is None
+    assert made == [(infra.postgres.admin_url, {spec.name: spec.database for spec in SERVICES}, "s3cret")]
+    url = sa.engine.make_url(external.app_database_url("claims"))
+    assert (url.username, url.password, url.database) == (app_role("claims"), "s3cret", "openrcm_claims")
+    assert sa.engine.make_url(external.system_database_url("claims")).username == system_role("claims")
