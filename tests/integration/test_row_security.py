@@ -374,3 +374,14 @@ def test_a_stack_on_a_server_named_by_database_url_makes_the_roles_there(infra, 
     url = sa.engine.make_url(external.app_database_url("claims"))
     assert (url.username, url.password, url.database) == (app_role("claims"), "s3cret", "openrcm_claims")
     assert sa.engine.make_url(external.system_database_url("claims")).username == system_role("claims")
+
+
+async def test_readiness_tells_the_system_role_from_a_role_held_to_the_policies(engines):
+    # Given the app role's URL as its system URL, a service's relay would publish nothing, silently:
+    # /readyz says so instead (database:system).
+    from openrcm_shared.health import _check_system_database
+
+    owner, app, system = engines("denials")
+    assert await _check_system_database(system) is None
+    assert await _check_system_database(owner) is None  # a superuser: no policy holds it either
+    assert await _check_system_database(app) == "held to the practice policies: not a system role"

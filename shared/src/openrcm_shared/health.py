@@ -31,6 +31,18 @@ async def _check_database(engine) -> str | None:  # noqa: ANN001 - an AsyncEngin
     return None
 
 
+async def _check_system_database(engine) -> str | None:  # noqa: ANN001 - an AsyncEngine
+    """The system role answers and is not held to the practice policies: given the app role's URL
+    by mistake, the relay would see no practice's outbox rows and publish nothing, silently."""
+    try:
+        async with asyncio.timeout(2):
+            async with engine.connect() as conn:
+                held = (await conn.execute(sa.text("SELECT row_security_active('outbox')"))).scalar()
+    except Exception as exc:
+        return type(exc).__name__
+    return "held to the practice policies: not a system role" if held else None
+
+
 async def _check_kafka(request: Request) -> str | None:
     producer = request.app.state.runtime.producer
     if producer is None:
@@ -62,7 +74,7 @@ async def readyz(request: Request) -> JSONResponse:
     # A system role that cannot log in (a wrong password) would otherwise show only as a relay
     # or background loop retrying in silence.
     database, system, kafka = await asyncio.gather(
-        _check_database(runtime.engine), _check_database(runtime.system_engine),
+        _check_database(runtime.engine), _check_system_database(runtime.system_engine),
         _check_kafka(request) if runtime.settings.runs_background else asyncio.sleep(0))
     checks: dict[str, str] = {"database": database or "ok", "database:system": system or "ok"}
     if runtime.settings.runs_background:
