@@ -241,8 +241,10 @@ class Stack:
         return {
             "kafka": {"bootstrap_servers": self.kafka.bootstrap_servers},
             "postgres": {"databases": {spec.name: self.database_url(spec.name) for spec in SERVICES},
-                         "app_roles": {spec.name: self.app_database_url(spec.name) for spec in SERVICES},
-                         "system_roles": {spec.name: self.system_database_url(spec.name) for spec in SERVICES}},
+                         # The services' own URLs, their roles' passwords (if any) masked.
+                         "app_roles": {spec.name: _masked(self.app_database_url(spec.name)) for spec in SERVICES},
+                         "system_roles": {spec.name: _masked(self.system_database_url(spec.name))
+                                          for spec in SERVICES}},
             "services": {
                 name: {"url": svc.url, "docs": f"{svc.url}/docs", "readyz": f"{svc.url}/readyz",
                        "metrics": f"{svc.url}/metrics", "pid": svc.process.pid}
@@ -255,3 +257,9 @@ class Stack:
         path = self.state_dir / "stack.json"
         path.write_text(json.dumps(self.manifest(), indent=2))
         return path
+
+
+def _masked(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
