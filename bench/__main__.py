@@ -6,6 +6,7 @@
     ./openrcm bench intake --profile claims,remittance     also profile those services under load
     ./openrcm bench posting                      835 posting: 10,000 and 100,000-claim ERAs into PostgreSQL
     ./openrcm bench security                     CPU per call of access-token verification and authorization
+    ./openrcm bench row-security                 what binding the practice costs per transaction (PostgreSQL only)
 """
 
 from __future__ import annotations
@@ -100,6 +101,15 @@ def parser() -> argparse.ArgumentParser:
                               "top functions; with --workers 0 it covers all the posting work")
     commands.add_parser("security", help="CPU per call of access-token verification and authorization "
                                          "(in process, no stack)")
+    security = commands.add_parser(
+        "row-security", help="row-level security's cost per transaction, on PostgreSQL alone",
+        description="The payer read most API transactions start with, and the intake's one-statement claim "
+                    "write, one transaction at a time, as the superuser (as before) and as the app role under "
+                    "the practice policies; see bench/row_security.py.")
+    security.add_argument("--transactions", type=_positive(int), default=1000, metavar="N",
+                          help="transactions per variant and round (default: 1000)")
+    security.add_argument("--rounds", type=_positive(int), default=5, metavar="N",
+                          help="rounds, the variants alternating (default: 5)")
     return main
 
 
@@ -127,6 +137,10 @@ def main(argv: list[str]) -> int:
         from bench.security import run as run_security
 
         return run_security()
+    if args.command == "row-security":
+        from bench.row_security import run as run_row_security
+
+        return run_row_security(args.transactions, args.rounds)
     cli.print_help()
     return 2
 

@@ -31,6 +31,7 @@ def restart_profiled(stack: Stack, name: str, output: Path) -> None:
     # the stack's own per-service settings (claims: the clearinghouse URL and webhook secret;
     # without them a profiled claims service sent no 837s and got no 999/277CA webhooks).
     env = service_environment(running.spec, role=running.role, database_url=running.database_url,
+                              system_database_url=stack.system_database_url(running.spec.name),
                               kafka_bootstrap=stack.kafka.bootstrap_servers,
                               extra_env=stack._service_env(running.spec, None))
     argv = [sys.executable, "-m", "bench.profiled", str(output), *uvicorn_arguments(running.spec, running.port)]

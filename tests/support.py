@@ -135,3 +135,25 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def role_engine_fixtures(service: str, *, pool_size: int = 3):
+    """Fixtures `app_engine` and `system_engine`: the module's scratch database (`database_url`,
+    see scratch_database_fixtures) as `service`'s app role (held to the practice policies; bind a
+    practice with security.context.acting_for) and its system role (openrcm_shared.row_security).
+    In the test module: `app_engine, system_engine = ...`."""
+    import pytest
+
+    from openrcm_devstack.postgres import role_password
+    from openrcm_shared.db import create_engine, role_url
+    from openrcm_shared.row_security import app_role, system_role
+
+    def fixture(role_of):
+        @pytest.fixture
+        async def role_engine(database_url):
+            engine = create_engine(role_url(database_url, role_of(service), role_password()), pool_size=pool_size)
+            yield engine
+            await engine.dispose()
+        return role_engine
+
+    return fixture(app_role), fixture(system_role)

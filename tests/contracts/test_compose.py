@@ -16,6 +16,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 from openrcm_devstack.services import SERVICES
+from openrcm_shared.row_security import app_role, system_role
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -85,6 +86,11 @@ def test_every_service_has_a_container(compose, spec):
     assert str(spec.default_port) in published_ports(service), f"{spec.name}: host port {spec.default_port}"
     env = environment(service)
     assert env.get(f"{spec.name.upper()}_DATABASE_URL", "").endswith(f"@postgres:5432/{spec.database}")
+    # Its two roles (openrcm_shared.row_security), never the superuser.
+    assert env[f"{spec.name.upper()}_DATABASE_URL"].startswith(f"postgresql://{app_role(spec.name)}:")
+    assert env.get(f"{spec.name.upper()}_SYSTEM_DATABASE_URL", "").startswith(
+        f"postgresql://{system_role(spec.name)}:")
+    assert env[f"{spec.name.upper()}_SYSTEM_DATABASE_URL"].endswith(f"@postgres:5432/{spec.database}")
     assert env.get("KAFKA_BOOTSTRAP_SERVERS") == "kafka:9092"
     assert env.get("OPENRCM_ROLE", "all") == ("api" if spec.default_worker_port else "all")
 
@@ -134,27 +140,42 @@ def test_kafka_creates_no_topic_by_itself(compose):
 def test_migrate_and_topics_cover_every_database_and_the_catalogue(compose):
     migrate_env = environment(compose["services"]["migrate"])
     for spec in SERVICES:
-        assert migrate_env.get(f"{spec.name.upper()}_DATABASE_URL", "").endswith(f"/{spec.database}")
+        assert migrate_env.get(f"{spec.name.upper()}_ADMIN_DATABASE_URL", "").endswith(f"/{spec.database}")
     assert compose["services"]["topics"]["command"][-1] == "topics"
     init_sql = "\n".join(p.read_text() for p in sorted((ROOT / "deploy" / "postgres" / "init").glob("*.sql")))
     for spec in SERVICES:
         assert re.search(rf"CREATE DATABASE {spec.database};", init_sql), f"no database for {spec.name}"
 
 
-def test_the_migrate_one_shot_migrates_each_database_from_its_variable(compose, monkeypatch):
+def test_the_migrate_one_shot_makes_the_roles_and_migrates_each_database_from_its_variable(compose, monkeypatch):
     from openrcm_devstack import migrate
 
-    migrated = []
+    migrated, provisioned = [], []
     monkeypatch.setattr(migrate, "migrate_service", lambda spec, url: migrated.append((spec.name, url)))
+    monkeypatch.setattr(migrate, "provision_service_roles",
+                        lambda url, databases, password: provisioned.append((url, databases, password)))
     env = environment(compose["services"]["migrate"])
     for name, url in env.items():
         monkeypatch.setenv(name, url)
+    monkeypatch.setenv("OPENRCM_DB_ROLE_PASSWORD", "s3cret")  # compose fills it in from the shell
     assert migrate.main() == 0
-    assert migrated == [(spec.name, env[f"{spec.name.upper()}_DATABASE_URL"]) for spec in SERVICES]
+    assert migrated == [(spec.name, env[f"{spec.name.upper()}_ADMIN_DATABASE_URL"]) for spec in SERVICES]
+    assert provisioned == [(env[f"{spec.name.upper()}_ADMIN_DATABASE_URL"], {spec.name: spec.database}, "s3cret")
+                           for spec in SERVICES]
 
-    monkeypatch.delenv("DENIALS_DATABASE_URL")
+    monkeypatch.delenv("DENIALS_ADMIN_DATABASE_URL")
     migrated.clear()
-    assert migrate.main() != 0 and migrated == []  # nothing half-done
+    provisioned.clear()
+    assert migrate.main() != 0 and migrated == [] and provisioned == []  # nothing half-done
+
+
+def test_the_role_password_comes_from_the_shell_and_reaches_every_role_url(compose):
+    required = environment(compose["services"]["migrate"])["OPENRCM_DB_ROLE_PASSWORD"]
+    assert required.startswith("${OPENRCM_DB_ROLE_PASSWORD:?"), "compose must refuse to start without it"
+    for spec in SERVICES:
+        env = environment(compose["services"][spec.name])
+        for variable in (f"{spec.name.upper()}_DATABASE_URL", f"{spec.name.upper()}_SYSTEM_DATABASE_URL"):
+            assert ":${OPENRCM_DB_ROLE_PASSWORD}@" in env[variable], variable
 
 
 def test_the_image_is_built_from_an_existing_dockerfile_and_runs_as_non_root(compose):

@@ -41,9 +41,17 @@ SCHEDULE_V2 = HEADER + ("99213,,92.50,2026-01-01,2026-06-30\n"
                         "J1100,,0.125,2026-01-01,\n")
 
 
+@pytest.fixture(scope="module")
+def remittance_scratch_url(infra):
+    # A database of its own, migrated as the service's is: the running service's outbox relay
+    # publishes and deletes outbox rows within half a second, so a test reading the rows it
+    # staged in the service's own database raced it (and lost on a busy machine).
+    return infra.scratch_database(f"openrcm_deposits_{uuid.uuid4().hex[:8]}", migrations_of="remittance")
+
+
 @pytest.fixture
-async def remittance_db(infra):
-    engine = create_engine(infra.database_url("remittance"), pool_size=3)
+async def remittance_db(remittance_scratch_url):
+    engine = create_engine(remittance_scratch_url, pool_size=3)
     yield engine
     await engine.dispose()
 

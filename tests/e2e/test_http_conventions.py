@@ -119,6 +119,7 @@ async def test_operability_endpoints(stack):
             assert ready.status_code == 200, ready.text
             checks = ready.json()["checks"]
             assert checks["database"] == "ok"
+            assert checks["database:system"] == "ok"  # the system role (work across practices) logs in too
             # An API process (role api) publishes and consumes nothing itself: no broker check.
             assert checks.get("kafka") == (None if service.role == "api" else "ok"), (name, checks)
             metrics = (await client.get("/metrics")).text

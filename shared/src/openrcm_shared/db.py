@@ -2,6 +2,10 @@
 
 Schemas change only through the service's Alembic migrations, run before the service starts
 (`openrcm_shared.db.migrate`); nothing calls `create_all()` at start-up.
+
+Every transaction of an engine made here acts for the practice bound to the task that begins it
+(`security.context.current_tenant()`): its BEGIN sets PostgreSQL's `app.tenant_id`, which the
+row-level security policies read (see `row_security`).
 """
 
 from __future__ import annotations
@@ -13,10 +17,15 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
+import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import Pool
+
+from openrcm_shared.row_security import TENANT_SETTING
+from openrcm_shared.security.context import current_tenant
 
 # A pooled connection idle for longer than this is pinged before it is handed out; one in
 # steady use is not (see `guard_pool`).
@@ -86,11 +95,81 @@ def use_libpq_tls(engine: AsyncEngine) -> None:
         for name in LIBPQ_TLS_PARAMETERS:
             cparams.pop(name, None)
         cparams["ssl"] = tls
+def role_url(url: str, role: str, password: str | None = None) -> str:
+    """`url` (a database's) for another login role, with its password or none."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    return parsed.set(username=role, password=password).render_as_string(hide_password=False)
+
+
+def practice_literal(tenant_id: str) -> str:
+    """The practice as an SQL string constant, whatever characters it has (an event's
+    `ce_tenantid` is anyone's text): an escape string, so the meaning does not depend on the
+    server's standard_conforming_strings. PostgreSQL text cannot hold NUL: refused here, before
+    anything is sent, rather than failing the BEGIN it would travel with."""
+    if "\x00" in tenant_id:
+        raise ValueError("a practice id cannot contain NUL")
+    return "E'" + tenant_id.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def begin_for_practice(begin: str) -> str:
+    """asyncpg's BEGIN (with its isolation level) followed by SET LOCAL of the current task's
+    practice: one simple-query message, so binding the practice costs no round trip of its own.
+    SET LOCAL lasts until the transaction ends (commit or rollback), so a pooled connection
+    carries no practice into its next transaction."""
+    tenant_id = current_tenant()
+    if tenant_id is None:
+        return begin
+    return f"{begin.rstrip().rstrip(';')}; SET LOCAL {TENANT_SETTING} = {practice_literal(tenant_id)};"
+
+
+class PracticeBoundConnection(asyncpg.Connection):
+    """The asyncpg connection of every engine made here: the BEGIN of each transaction (SQLAlchemy's
+    asyncpg adapter begins through `asyncpg.Transaction.start`, which sends `BEGIN...;` by
+    `Connection.execute` with no arguments) also binds the task's practice (`begin_for_practice`).
+    Statements run outside a transaction block bind nothing (the intake's grouped writes set the
+    practice in their own statement, see claims' claim_writes)."""
+
+    __slots__ = ()
+
+    async def execute(self, query: str, *args, timeout: float | None = None) -> str:
+        if not args and query.startswith("BEGIN"):
+            query = begin_for_practice(query)
+        return await super().execute(query, *args, timeout=timeout)
+
+
+async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under `conn`, which must be inside a transaction, for statements
+    run on the driver itself (COPY, the claims intake's hot-path statements); BEGIN is sent now,
+    binding the practice, if SQLAlchemy has not sent it yet (it sends BEGIN lazily, before its
+    first statement: a driver statement first would otherwise run, and commit, on its own)."""
+    if not conn.in_transaction():
+        raise RuntimeError("driver statements run only inside a begun transaction")
+    adapted = (await conn.get_raw_connection()).dbapi_connection  # SQLAlchemy's asyncpg adapter
+    connection = adapted.driver_connection
+    if not connection.is_in_transaction():
+        # What the adapter does itself before its first statement (SQLAlchemy 2.1, pinned in
+        # uv.lock; services/claims/tests/integration/test_driver_transaction.py breaks if that
+        # changes): the transaction is the adapter's, so SQLAlchemy's COMMIT or ROLLBACK ends it.
+        await adapted._start_transaction()
+        if not connection.is_in_transaction():
+            raise RuntimeError("the connection did not begin a transaction")
+    return connection
+
+
+_BIND_PRACTICE = sa.text(f"SELECT set_config('{TENANT_SETTING}', :tenant_id, true)")
+
+
+async def bind_practice(conn: AsyncConnection, tenant_id: str | None) -> None:
+    """Act for another practice from here to the end of `conn`'s transaction (one round trip):
+    for a transaction that applies several practices' work in turn (the consumer's shared runs).
+    None: no practice, nothing is visible."""
+    await conn.execute(_BIND_PRACTICE, {"tenant_id": tenant_id or ""})
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
                   idle_ping_after: float = IDLE_PING_AFTER_SECONDS) -> AsyncEngine:
-    """A pooled engine that fails fast when PostgreSQL is away and recovers by itself.
+    """A pooled engine that fails fast when PostgreSQL is away and recovers by itself, and whose
+    transactions act for the practice bound when they begin (`PracticeBoundConnection`).
 
     A connection broken by a server restart is replaced before it is handed out (`guard_pool`),
     and one that breaks while in use is invalidated by SQLAlchemy's disconnect handling with the
@@ -104,7 +183,8 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
         max_overflow=max_overflow,
         pool_timeout=5,
         pool_recycle=1800,
-        connect_args={"timeout": 3, "command_timeout": 30, "server_settings": {"application_name": "openrcm"}},
+        connect_args={"timeout": 3, "command_timeout": 30, "server_settings": {"application_name": "openrcm"},
+                      "connection_class": PracticeBoundConnection},
     )
     use_libpq_tls(engine)
     guard_pool(engine.sync_engine.pool, engine.dialect, idle_ping_after=idle_ping_after)

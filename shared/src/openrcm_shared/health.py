@@ -1,7 +1,8 @@
 """Liveness, readiness and metrics endpoints.
 
 /livez   the process answers (no dependencies checked: restarting would not fix them).
-/readyz  PostgreSQL answers, Kafka answers (in a process that publishes or consumes: not an API
+/readyz  PostgreSQL answers (to both of the service's roles: `database` is the app role's
+         connection, `database:system` the system role's, row_security), Kafka answers (in a process that publishes or consumes: not an API
          process, role api, whose accepted work waits in the outbox), and the process's tasks
          (relay, consumer, background work) are alive; otherwise 503 listing the failing
          checks, so a load balancer stops routing here.
@@ -20,14 +21,26 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 router = APIRouter(include_in_schema=False)
 
 
-async def _check_database(request: Request) -> str | None:
+async def _check_database(engine) -> str | None:  # noqa: ANN001 - an AsyncEngine
     try:
         async with asyncio.timeout(2):
-            async with request.app.state.runtime.engine.connect() as conn:
+            async with engine.connect() as conn:
                 await conn.execute(sa.text("SELECT 1"))
     except Exception as exc:
         return type(exc).__name__
     return None
+
+
+async def _check_system_database(engine) -> str | None:  # noqa: ANN001 - an AsyncEngine
+    """The system role answers and is not held to the practice policies: given the app role's URL
+    by mistake, the relay would see no practice's outbox rows and publish nothing, silently."""
+    try:
+        async with asyncio.timeout(2):
+            async with engine.connect() as conn:
+                held = (await conn.execute(sa.text("SELECT row_security_active('outbox')"))).scalar()
+    except Exception as exc:
+        return type(exc).__name__
+    return "held to the practice policies: not a system role" if held else None
 
 
 async def _check_kafka(request: Request) -> str | None:
@@ -58,11 +71,14 @@ async def livez() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
     runtime = request.app.state.runtime
+    # A system role that cannot log in (a wrong password) would otherwise show only as a relay
+    # or background loop retrying in silence.
+    database, system, kafka = await asyncio.gather(
+        _check_database(runtime.engine), _check_system_database(runtime.system_engine),
+        _check_kafka(request) if runtime.settings.runs_background else asyncio.sleep(0))
+    checks: dict[str, str] = {"database": database or "ok", "database:system": system or "ok"}
     if runtime.settings.runs_background:
-        database, kafka = await asyncio.gather(_check_database(request), _check_kafka(request))
-        checks: dict[str, str] = {"database": database or "ok", "kafka": kafka or "ok"}
-    else:
-        checks = {"database": await _check_database(request) or "ok"}
+        checks["kafka"] = kafka or "ok"
     failed_tasks = _check_tasks(request)
     for name in runtime.tasks:
         checks[f"task:{name}"] = failed_tasks.get(name, "ok")

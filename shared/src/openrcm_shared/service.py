@@ -71,11 +71,17 @@ class ServiceDefinition:
 
 @dataclass
 class Runtime:
-    """Live resources of a running service, at `app.state.runtime`."""
+    """Live resources of a running service, at `app.state.runtime`.
+
+    Two engines (openrcm_shared.row_security): `engine`, the app role's, whose transactions see
+    the one practice bound to the task (requests, consumed events); `system_engine`, the system
+    role's, for the work that spans practices (the relay, the service's background loops,
+    webhooks whose practice is not known yet)."""
 
     definition: ServiceDefinition
     settings: ServiceSettings
     engine: AsyncEngine
+    system_engine: AsyncEngine
     producer: AIOKafkaProducer | None = None  # None in an API process (role api): it publishes nothing itself
     relay: OutboxRelay | None = None
     relay_waker: RelayWaker | None = None  # role api: the relay runs in the worker
@@ -125,12 +131,15 @@ def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.authorizer.check_configured()
-        runtime = Runtime(definition, settings, create_engine(settings.database_url, pool_size=settings.db_pool_size))
+        runtime = Runtime(definition, settings, create_engine(settings.database_url, pool_size=settings.db_pool_size),
+                          create_engine(settings.system_database_url or settings.database_url,
+                                        pool_size=settings.db_system_pool_size))
         app.state.runtime = runtime
         work = dict(definition.every_process)
         if settings.runs_background:
             runtime.producer = await _start_producer(settings, definition.name)
-            runtime.relay = OutboxRelay(runtime.engine, runtime.producer, service_name=definition.name)
+            # The outbox holds every practice's events: the relay reads and deletes them as the system role.
+            runtime.relay = OutboxRelay(runtime.system_engine, runtime.producer, service_name=definition.name)
             work["outbox_relay"] = lambda runtime: runtime.relay.run()
             if definition.subscriptions:
                 work["consumer"] = _run_consumer
@@ -150,6 +159,7 @@ def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
             if runtime.producer is not None:
                 await runtime.producer.stop()
             await runtime.engine.dispose()
+            await runtime.system_engine.dispose()
 
     return lifespan
 

@@ -24,7 +24,11 @@ ProcessRole = Literal["all", "api", "worker"]
 
 
 class ServiceSettings(BaseSettings):
-    """Per service: `<SERVICE>_DATABASE_URL` wins over the shared `DATABASE_URL`.
+    """Per service: `<SERVICE>_DATABASE_URL` wins over the shared `DATABASE_URL`; it names the
+    app role (held to the practice policies, see openrcm_shared.row_security).
+    `<SERVICE>_SYSTEM_DATABASE_URL` names the system role, for the work that spans practices
+    (outbox relay, batching, webhooks, ERA posting); unset, the same URL as the app's (enough
+    only when that URL's role is the owner or a superuser, which no policy holds).
 
     Defaults match the local stack started by `./openrcm run`.
     """
@@ -33,6 +37,7 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "service"
     database_url: str = ""
+    system_database_url: str = ""
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     log_level: str = "INFO"
     role: ProcessRole = "all"
@@ -40,14 +45,17 @@ class ServiceSettings(BaseSettings):
     # How this service's producer and consumer reach the brokers (KAFKA_SECURITY_PROTOCOL and
     # friends; the service's own SASL principal: <SERVICE>_KAFKA_SASL_USERNAME/_PASSWORD).
     kafka_security: KafkaSecurity = KafkaSecurity()
+    # The system role's pool: the relay's leader connection, the background loops, webhooks.
+    db_system_pool_size: int = 4
 
     @classmethod
     def for_service(cls, name: str) -> "ServiceSettings":
         database_url = (os.environ.get(f"{name.upper()}_DATABASE_URL") or os.environ.get("DATABASE_URL")
                         or f"postgresql://postgres@127.0.0.1:5432/openrcm_{name}")
+        system_database_url = os.environ.get(f"{name.upper()}_SYSTEM_DATABASE_URL") or database_url
         kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-        return cls(service_name=name, database_url=database_url, kafka_bootstrap_servers=kafka,
-                   kafka_security=KafkaSecurity.from_environment(service=name))
+        return cls(service_name=name, database_url=database_url, system_database_url=system_database_url,
+                   kafka_bootstrap_servers=kafka, kafka_security=KafkaSecurity.from_environment(service=name))
 
     @property
     def serves_api(self) -> bool:

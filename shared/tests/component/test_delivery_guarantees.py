@@ -2,7 +2,8 @@
 
 Each test gets its own topic (and DLQ topic) and a scratch database migrated with the
 collections service's scripts, whose ClaimPaymentPosted handler has a visible effect (a ledger
-entry and a balance) that must happen exactly once.
+entry and a balance) that must happen exactly once. The consumer and the relay connect as the
+service's app and system roles, so every guarantee is tested under row-level security.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ from openrcm_shared.messaging.outbox import build_envelope, outbox_row
 from openrcm_shared.db import create_engine
 from openrcm_shared.messaging.relay import OutboxRelay, RelayWaker
 from openrcm_shared.messaging.tables import idempotency_keys, outbox
-from tests.support import eventually, scratch_database_fixtures
+from openrcm_devstack.postgres import role_password
+from openrcm_shared.db import role_url
+from openrcm_shared.row_security import app_role
+from openrcm_shared.security.context import acting_for
+from tests.support import eventually, role_engine_fixtures, scratch_database_fixtures
 
 pytestmark = pytest.mark.stack
 
@@ -52,6 +57,9 @@ class RecordingConsumer(InboxConsumer):
 
 
 database_url, engine = scratch_database_fixtures("openrcm_component", migrations_of="collections", pool_size=4)
+# The consumer runs as the service's app role and the relay as its system role, as in a service
+# (row-level security); `engine` (the owner) looks at what they did, whatever the practice.
+app_engine, system_engine = role_engine_fixtures("collections", pool_size=4)
 
 
 @pytest.fixture
@@ -140,21 +148,21 @@ async def consume_until_committed(infra, engine, producer, topic, offset: int, *
 
 
 async def test_consumer_killed_between_database_commit_and_offset_commit_has_no_second_effect(
-        infra, engine, producer, topic, tenant):
+        infra, engine, producer, topic, tenant, app_engine):
     await publish(producer, topic, payment_posted(tenant, "PAT-1"))
 
     class CrashBeforeOffsetCommit(RecordingConsumer):
         async def commit_offset(self, tp, next_offset):
             raise SimulatedCrash()
 
-    first, task = await start_consumer(infra, engine, producer, topic, cls=CrashBeforeOffsetCommit)
+    first, task = await start_consumer(infra, app_engine, producer, topic, cls=CrashBeforeOffsetCommit)
     with pytest.raises(SimulatedCrash):
         await asyncio.wait_for(task, 30)
     await first.consumer.stop()  # the dead process leaves its group without committing
     assert first.outcomes == ["processed"]
     assert await ledger(engine, tenant) == ([Decimal("20.00")], Decimal("20.00"))
 
-    second, task = await start_consumer(infra, engine, producer, topic)
+    second, task = await start_consumer(infra, app_engine, producer, topic)
     try:
         async def redelivered():
             assert second.outcomes == ["duplicate"], second.outcomes
@@ -167,7 +175,7 @@ async def test_consumer_killed_between_database_commit_and_offset_commit_has_no_
 
 
 async def test_relay_killed_after_broker_ack_and_before_marking_republishes_harmlessly(
-        infra, engine, producer, topic, tenant):
+        infra, engine, producer, topic, tenant, app_engine, system_engine):
     event = payment_posted(tenant, "PAT-2", coinsurance="35.10")
     async with engine.begin() as conn:
         row = outbox_row(event, build_envelope(event, source="/test"), "remittance")
@@ -183,12 +191,12 @@ async def test_relay_killed_after_broker_ack_and_before_marking_republishes_harm
                                        .where(outbox.c.event_id == row["event_id"]))).scalar_one() == 1
 
     with pytest.raises(SimulatedCrash):
-        await CrashBeforeDeleting(engine, producer, service_name="component").relay_once()
+        await CrashBeforeDeleting(system_engine, producer, service_name="component").relay_once()
     assert await still_staged()  # acknowledged by the broker, but not deleted
-    await OutboxRelay(engine, producer, service_name="component").relay_once()
+    await OutboxRelay(system_engine, producer, service_name="component").relay_once()
     assert not await still_staged()  # published again, then deleted: no row stays behind
 
-    consumer, task = await start_consumer(infra, engine, producer, topic)
+    consumer, task = await start_consumer(infra, app_engine, producer, topic)
     try:
         async def both_copies_seen():
             assert consumer.outcomes == ["processed", "duplicate"], consumer.outcomes
@@ -200,7 +208,7 @@ async def test_relay_killed_after_broker_ack_and_before_marking_republishes_harm
 
 
 async def test_schema_invalid_event_goes_to_the_dlq_and_the_partition_keeps_flowing(
-        infra, engine, producer, topic, tenant):
+        infra, engine, producer, topic, tenant, app_engine):
     valid = payment_posted(tenant, "PAT-3")
     # Same key -> same partition, in this order: invalid, unknown type, valid.
     broken = valid.model_dump(mode="json")
@@ -211,7 +219,7 @@ async def test_schema_invalid_event_goes_to_the_dlq_and_the_partition_keeps_flow
     await publish(producer, topic, valid, event_type="org.openrcm.unknown.something_else.v1")
     await publish(producer, topic, valid)
 
-    consumer, task = await start_consumer(infra, engine, producer, topic)
+    consumer, task = await start_consumer(infra, app_engine, producer, topic)
     try:
         async def settled():
             assert consumer.outcomes == ["dead_lettered", "skipped", "processed"], consumer.outcomes
@@ -235,7 +243,8 @@ async def test_schema_invalid_event_goes_to_the_dlq_and_the_partition_keeps_flow
     assert dead.value == json.dumps(broken).encode()  # the original record, untouched
 
 
-async def test_another_consumers_event_is_skipped_by_its_type_alone(infra, engine, producer, topic, tenant):
+async def test_another_consumers_event_is_skipped_by_its_type_alone(infra, engine, producer, topic, tenant,
+                                                                    app_engine):
     """Only the type header of an event no handler takes is read: its other headers, even broken
     ones, are no business of this consumer (no dead letter), between two events applied together."""
     first, second = payment_posted(tenant, "PAT-S1"), payment_posted(tenant, "PAT-S2")
@@ -247,7 +256,7 @@ async def test_another_consumers_event_is_skipped_by_its_type_alone(infra, engin
     await producer.send_and_wait(topic, value=b"{}", key=first.key().encode(), headers=foreign)
     await publish(producer, topic, second)
 
-    consumer, task = await start_consumer(infra, engine, producer, topic)
+    consumer, task = await start_consumer(infra, app_engine, producer, topic)
     try:
         async def settled():
             assert consumer.outcomes == ["processed", "skipped", "processed"], consumer.outcomes
@@ -260,7 +269,7 @@ async def test_another_consumers_event_is_skipped_by_its_type_alone(infra, engin
 
 
 async def test_transient_failures_are_retried_in_place_and_permanent_ones_replayed_after_a_fix(
-        infra, engine, producer, topic, tenant):
+        infra, engine, producer, topic, tenant, app_engine):
     state = {"transient_left": 2, "broken": True}
 
     async def flaky_handler(ctx, event):
@@ -273,7 +282,7 @@ async def test_transient_failures_are_retried_in_place_and_permanent_ones_replay
 
     await publish(producer, topic, payment_posted(tenant, "PAT-FLAKY", "10.00"))
     broken_envelope = await publish(producer, topic, payment_posted(tenant, "PAT-BROKEN", "5.00"))
-    consumer, task = await start_consumer(infra, engine, producer, topic, handler=flaky_handler)
+    consumer, task = await start_consumer(infra, app_engine, producer, topic, handler=flaky_handler)
     try:
         async def first_pass():
             assert consumer.outcomes == ["processed", "dead_lettered"], consumer.outcomes
@@ -300,9 +309,9 @@ async def test_transient_failures_are_retried_in_place_and_permanent_ones_replay
     assert str(broken_envelope.id) == header(dead.headers, "ce_id")
 
 
-async def test_only_one_relay_per_service_publishes(engine, producer):
-    first = OutboxRelay(engine, producer, service_name="component-leader")
-    second = OutboxRelay(engine, producer, service_name="component-leader")
+async def test_only_one_relay_per_service_publishes(engine, producer, system_engine):
+    first = OutboxRelay(system_engine, producer, service_name="component-leader")
+    second = OutboxRelay(system_engine, producer, service_name="component-leader")
     tasks = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
     try:
         async def one_leader():
@@ -325,20 +334,23 @@ async def test_only_one_relay_per_service_publishes(engine, producer):
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def test_rows_staged_by_another_process_are_published_on_its_notify(database_url, engine, producer, topic):
+async def test_rows_staged_by_another_process_are_published_on_its_notify(database_url, engine, producer, topic,
+                                                                          system_engine):
     """An API process (role api) stages events and wakes the worker's relay through PostgreSQL
     NOTIFY: published at once, though the relay's idle poll is far longer than the wait."""
     tenant = f"notify-{uuid.uuid4().hex[:8]}"
-    relay = OutboxRelay(engine, producer, service_name="component-notify", idle_poll_seconds=60)
-    api_engine = create_engine(database_url, pool_size=1)  # the other process's own pool
+    relay = OutboxRelay(system_engine, producer, service_name="component-notify", idle_poll_seconds=60)
+    # The other process's own pool, as the app role: it stages its practice's events.
+    api_engine = create_engine(role_url(database_url, app_role("collections"), role_password()), pool_size=1)
     waker = RelayWaker(api_engine)
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(waker.run())]
 
     async def stage(patient_id: str) -> int:
         event = payment_posted(tenant, patient_id)
         row = {**outbox_row(event, build_envelope(event, source="/test"), "test"), "topic": topic}
-        async with api_engine.begin() as conn:
-            return (await conn.execute(outbox.insert().returning(outbox.c.id), row)).scalar_one()
+        with acting_for(tenant):
+            async with api_engine.begin() as conn:
+                return (await conn.execute(outbox.insert().returning(outbox.c.id), row)).scalar_one()
 
     async def published(row_id: int) -> bool:  # the relay deletes a row once the broker has it
         async with engine.connect() as conn:
@@ -372,7 +384,7 @@ async def test_rows_staged_by_another_process_are_published_on_its_notify(databa
             await conn.execute(outbox.delete().where(outbox.c.tenant_id == tenant))
 
 
-async def test_rows_the_broker_acknowledged_are_deleted_and_the_rest_wait(engine, producer, topic):
+async def test_rows_the_broker_acknowledged_are_deleted_and_the_rest_wait(engine, producer, topic, system_engine):
     tenant = f"acked-{uuid.uuid4().hex[:8]}"
     events = [payment_posted(tenant, "PAT-P1"), payment_posted(tenant, "PAT-P2")]
     async with engine.begin() as conn:
@@ -391,9 +403,9 @@ async def test_rows_the_broker_acknowledged_are_deleted_and_the_rest_wait(engine
             return (await conn.execute(sa.select(outbox.c.event_id).where(outbox.c.tenant_id == tenant)
                                        .order_by(outbox.c.id))).scalars().all()
 
-    await SecondSendFails(engine, producer, service_name="component").relay_once()
+    await SecondSendFails(system_engine, producer, service_name="component").relay_once()
     assert await left() == [rows[1]["event_id"]]
-    await OutboxRelay(engine, producer, service_name="component").relay_once()
+    await OutboxRelay(system_engine, producer, service_name="component").relay_once()
     assert await left() == []
 
 async def inbox_transactions(engine, envelopes) -> int:
@@ -404,9 +416,9 @@ async def inbox_transactions(engine, envelopes) -> int:
             {"group": GROUP, "ids": [e.id for e in envelopes]})).scalar_one()
 
 
-async def test_consecutive_events_are_applied_in_one_transaction(infra, engine, producer, topic, tenant):
+async def test_consecutive_events_are_applied_in_one_transaction(infra, engine, producer, topic, tenant, app_engine):
     envelopes = [await publish(producer, topic, payment_posted(tenant, f"PAT-G{n}", "1.00")) for n in range(3)]
-    consumer = await consume_until_committed(infra, engine, producer, topic, 3)
+    consumer = await consume_until_committed(infra, app_engine, producer, topic, 3)
     assert consumer.outcomes == ["processed"] * 3
     entries, _ = await ledger(engine, tenant)  # one account per patient
     assert entries == [Decimal("1.00")] * 3
@@ -414,7 +426,7 @@ async def test_consecutive_events_are_applied_in_one_transaction(infra, engine, 
 
 
 async def test_a_failure_inside_a_shared_transaction_costs_no_other_event_its_effects(
-        infra, engine, producer, topic, tenant):
+        infra, engine, producer, topic, tenant, app_engine):
     async def handler(ctx, event):
         if event.patient_id == "PAT-BROKEN":
             raise PermanentEventError("fee schedule missing for payer")
@@ -423,7 +435,7 @@ async def test_a_failure_inside_a_shared_transaction_costs_no_other_event_its_ef
     before = await publish(producer, topic, payment_posted(tenant, "PAT-BEFORE", "2.00"))
     broken = await publish(producer, topic, payment_posted(tenant, "PAT-BROKEN", "4.00"))
     after = await publish(producer, topic, payment_posted(tenant, "PAT-AFTER", "8.00"))
-    consumer = await consume_until_committed(infra, engine, producer, topic, 3, handler=handler)
+    consumer = await consume_until_committed(infra, app_engine, producer, topic, 3, handler=handler)
     # The run was rolled back and applied again one event per transaction: each effect once.
     entries, _ = await ledger(engine, tenant)  # one account per patient
     assert sorted(entries) == [Decimal("2.00"), Decimal("8.00")]
@@ -441,7 +453,7 @@ async def publish_again(producer: AIOKafkaProducer, topic: str, event, envelope)
                                  headers=headers)
 
 
-async def test_duplicates_inside_a_shared_run_are_applied_once(infra, engine, producer, topic, tenant):
+async def test_duplicates_inside_a_shared_run_are_applied_once(infra, engine, producer, topic, tenant, app_engine):
     # The run's inbox rows are written by one statement: an event applied before, and one that
     # comes twice in the same run, must still be duplicates, in record order.
     seen = payment_posted(tenant, "PAT-SEEN", "1.00")
@@ -455,7 +467,7 @@ async def test_duplicates_inside_a_shared_run_are_applied_once(infra, engine, pr
     twice_envelope = await publish(producer, topic, twice)
     await publish_again(producer, topic, twice, twice_envelope)
     last = await publish(producer, topic, payment_posted(tenant, "PAT-LAST", "5.00"))
-    consumer = await consume_until_committed(infra, engine, producer, topic, 4)
+    consumer = await consume_until_committed(infra, app_engine, producer, topic, 4)
     assert consumer.outcomes == ["duplicate", "processed", "duplicate", "processed"], consumer.outcomes
     entries, _ = await ledger(engine, tenant)
     assert sorted(entries) == [Decimal("3.00"), Decimal("5.00")]
@@ -480,25 +492,25 @@ def note_patient_at_commit(broken: str | None = None):
     return handler
 
 
-async def test_writes_deferred_to_the_commit_land_with_their_run(infra, engine, producer, topic, tenant):
+async def test_writes_deferred_to_the_commit_land_with_their_run(infra, engine, producer, topic, tenant, app_engine):
     envelopes = [await publish(producer, topic, payment_posted(tenant, f"PAT-W{n}")) for n in range(3)]
-    await consume_until_committed(infra, engine, producer, topic, 3, handler=note_patient_at_commit())
+    await consume_until_committed(infra, app_engine, producer, topic, 3, handler=note_patient_at_commit())
     assert await inbox_transactions(engine, envelopes) == 1  # one shared run
     assert await noted_patients(engine, tenant) == ["PAT-W0", "PAT-W1", "PAT-W2"]
 
 
 async def test_deferred_writes_of_a_run_rolled_back_are_made_once_when_applied_one_by_one(
-        infra, engine, producer, topic, tenant):
+        infra, engine, producer, topic, tenant, app_engine):
     for patient in ("PAT-D0", "PAT-BROKEN", "PAT-D2"):
         await publish(producer, topic, payment_posted(tenant, patient))
-    consumer = await consume_until_committed(infra, engine, producer, topic, 3,
+    consumer = await consume_until_committed(infra, app_engine, producer, topic, 3,
                                              handler=note_patient_at_commit(broken="PAT-BROKEN"))
     assert consumer.outcomes[-3:] == ["processed", "dead_lettered", "processed"]
     assert await noted_patients(engine, tenant) == ["PAT-D0", "PAT-D2"]  # the broken one's write went with it
 
 
 async def test_each_record_is_read_once_however_often_runs_are_looked_for(
-        infra, engine, producer, topic, tenant, monkeypatch):
+        infra, engine, producer, topic, tenant, monkeypatch, app_engine):
     # Other consumers' records first, then one of ours: no run of two handled records forms, so
     # a run is looked for again from each next record. Each record's envelope is still read once.
     for n in range(4):
@@ -507,8 +519,64 @@ async def test_each_record_is_read_once_however_often_runs_are_looked_for(
     reads = []
     parse = Envelope.from_headers
     monkeypatch.setattr(Envelope, "from_headers", lambda headers: reads.append(header(headers, "ce_id")) or parse(headers))
-    consumer = await consume_until_committed(infra, engine, producer, topic, 5)
+    consumer = await consume_until_committed(infra, app_engine, producer, topic, 5)
     assert consumer.outcomes == ["skipped"] * 4 + ["processed"]
     assert reads == [str(ours.id)]
     entries, _ = await ledger(engine, tenant)
     assert entries == [Decimal("7.00")]
+
+
+# -- practices (row-level security): the consumer acts for each event's ce_tenantid ------------------
+
+
+def another_practice() -> str:
+    return f"practice-{uuid.uuid4().hex[:12]}"
+
+
+async def test_a_run_mixing_practices_applies_each_event_as_its_own_practice(
+        infra, engine, producer, topic, tenant, app_engine):
+    other = another_practice()
+    envelopes = [await publish(producer, topic, payment_posted(practice, f"PAT-M{n}", amount))
+                 for n, (practice, amount) in enumerate([(tenant, "1.00"), (other, "2.00"), (tenant, "4.00"),
+                                                         (other, "8.00")])]
+    consumer = await consume_until_committed(infra, app_engine, producer, topic, 4)
+    assert consumer.outcomes == ["processed"] * 4
+    assert await inbox_transactions(engine, envelopes) == 1  # one shared transaction, two practices
+    assert sorted((await ledger(engine, tenant))[0]) == [Decimal("1.00"), Decimal("4.00")]
+    assert sorted((await ledger(engine, other))[0]) == [Decimal("2.00"), Decimal("8.00")]
+    async with engine.connect() as conn:  # the events each handler staged are its own practice's
+        staged = (await conn.execute(sa.select(outbox.c.tenant_id, sa.func.count()).where(
+            outbox.c.tenant_id.in_([tenant, other])).group_by(outbox.c.tenant_id))).all()
+    assert sorted(staged) == sorted([(tenant, 2), (other, 2)])
+
+
+async def test_deferred_writes_of_a_run_mixing_practices_land_each_under_its_own(
+        infra, engine, producer, topic, tenant, app_engine):
+    other = another_practice()
+    envelopes = [await publish(producer, topic, payment_posted(practice, patient)) for practice, patient in (
+        (tenant, "PAT-X0"), (other, "PAT-Y0"), (tenant, "PAT-X1"), (other, "PAT-Y1"))]
+    consumer = await consume_until_committed(infra, app_engine, producer, topic, 4, handler=note_patient_at_commit())
+    assert consumer.outcomes == ["processed"] * 4
+    assert await inbox_transactions(engine, envelopes) == 1  # not rolled back and applied one by one
+    assert await noted_patients(engine, tenant) == ["PAT-X0", "PAT-X1"]
+    assert await noted_patients(engine, other) == ["PAT-Y0", "PAT-Y1"]
+
+
+async def test_an_event_whose_data_is_another_practices_than_its_header_writes_nothing(
+        infra, engine, producer, topic, tenant, app_engine):
+    # ce_tenantid says one practice, the data another: the handler writes the data's practice's
+    # rows while acting for the header's, which the policies refuse. Dead-lettered, not applied.
+    other = another_practice()
+    event = payment_posted(other, "PAT-FORGED")
+    envelope = build_envelope(event, source="/test")
+    headers = [(k, (tenant if k == "ce_tenantid" else v).encode())
+               for k, v in outbox_row(event, envelope, "test")["headers"].items()]
+    await producer.send_and_wait(topic, value=event.model_dump_json().encode(), key=event.key().encode(),
+                                 headers=headers)
+    await publish(producer, topic, payment_posted(tenant, "PAT-HONEST", "3.00"))
+    consumer = await consume_until_committed(infra, app_engine, producer, topic, 2)
+    assert consumer.outcomes[-2:] == ["dead_lettered", "processed"]
+    assert await ledger(engine, other) == ([], None)
+    assert (await ledger(engine, tenant))[0] == [Decimal("3.00")]
+    [dead] = await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq_topic(topic, GROUP)])
+    assert header(dead.headers, "ce_id") == str(envelope.id)

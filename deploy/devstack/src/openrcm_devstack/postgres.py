@@ -119,8 +119,7 @@ class PostgresServer:
             self.process = None
 
 
-def create_databases(admin_url: str, names: list[str]) -> None:
-    """Create each service's database on the server if it is missing."""
+def _run_as_admin(admin_url: str, work) -> None:  # noqa: ANN001 - async callable taking an asyncpg connection
     import asyncio
 
     import asyncpg
@@ -130,19 +129,50 @@ def create_databases(admin_url: str, names: list[str]) -> None:
     url = make_url(admin_url)
     tls = tls_connect_argument(url)  # the URL's sslmode etc., as the services' engines honour them
 
-    async def create() -> None:
+    async def run() -> None:
         conn = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password,
                                      database=url.database or "postgres", timeout=10,
                                      **({} if tls is None else {"ssl": tls}))
         try:
-            existing = {row["datname"] for row in await conn.fetch("SELECT datname FROM pg_database")}
-            for name in names:
-                if name not in existing:
-                    await conn.execute(f'CREATE DATABASE "{name}"')
+            await work(conn)
         finally:
             await conn.close()
 
-    asyncio.run(create())
+    asyncio.run(run())
+
+
+def create_databases(admin_url: str, names: list[str]) -> None:
+    """Create each service's database on the server if it is missing."""
+    async def create(conn) -> None:  # noqa: ANN001
+        existing = {row["datname"] for row in await conn.fetch("SELECT datname FROM pg_database")}
+        for name in names:
+            if name not in existing:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+
+    _run_as_admin(admin_url, create)
+
+
+# An optional password for every service role the stack makes (OPENRCM_DB_ROLE_PASSWORD): the
+# embedded server trusts loopback connections and needs none; a server named by DATABASE_URL
+# may ask for one.
+ROLE_PASSWORD_SETTING = "OPENRCM_DB_ROLE_PASSWORD"
+
+
+def role_password() -> str | None:
+    return os.environ.get(ROLE_PASSWORD_SETTING) or None
+
+
+def provision_service_roles(admin_url: str, databases: dict[str, str], password: str | None = None) -> None:
+    """Each service's app and system roles (openrcm_shared.row_security), allowed to connect to its
+    database (service -> database); the migrations grant them their tables."""
+    from openrcm_shared.row_security import app_role, provision_roles, system_role
+
+    async def provision(conn) -> None:  # noqa: ANN001
+        for service, database in databases.items():
+            await provision_roles(conn, service, database,
+                                  {app_role(service): password, system_role(service): password})
+
+    _run_as_admin(admin_url, provision)
 
 
 def with_database(server_url: str, database: str) -> str:

@@ -88,10 +88,13 @@ def process_name(spec: ServiceSpec, role: str) -> str:
 
 
 def service_environment(spec: ServiceSpec, *, role: str, database_url: str, kafka_bootstrap: str,
-                        extra_env: dict[str, str] | None = None) -> dict[str, str]:
+                        system_database_url: str | None = None, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The service process's environment: its app role's database URL, its system role's (work
+    across practices; openrcm_shared.row_security), the broker and the process role."""
     env = dict(os.environ)
     env.update({
         f"{spec.name.upper()}_DATABASE_URL": database_url,
+        f"{spec.name.upper()}_SYSTEM_DATABASE_URL": system_database_url or database_url,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "OPENRCM_ROLE": role,
         "PYTHONUNBUFFERED": "1",
@@ -112,11 +115,12 @@ def uvicorn_arguments(spec: ServiceSpec, port: int, tls: ServerTls | None = None
 
 
 def start_service(spec: ServiceSpec, *, port: int, database_url: str, kafka_bootstrap: str, log_dir: Path,
-                  role: str = "all", extra_env: dict[str, str] | None = None) -> RunningService:
+                  role: str = "all", system_database_url: str | None = None,
+                  extra_env: dict[str, str] | None = None) -> RunningService:
     name = process_name(spec, role)
     ensure_port_free(name, port)
-    env = service_environment(spec, role=role, database_url=database_url, kafka_bootstrap=kafka_bootstrap,
-                              extra_env=extra_env)
+    env = service_environment(spec, role=role, database_url=database_url, system_database_url=system_database_url,
+                              kafka_bootstrap=kafka_bootstrap, extra_env=extra_env)
     tls = ServerTls.from_environment(env)  # refused here, before a process starts, if half set
     argv = [sys.executable, "-m", "uvicorn", *uvicorn_arguments(spec, port, tls)]
     process = ManagedProcess(name, argv, log_file=log_dir / f"{name}.log", env=env, cwd=repo_root(),

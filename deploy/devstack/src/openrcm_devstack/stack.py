@@ -18,7 +18,9 @@ from pathlib import Path
 from openrcm_devstack.auth import LocalIssuer
 from openrcm_devstack.kafka import KafkaBroker
 from openrcm_devstack.paths import repo_root
-from openrcm_devstack.postgres import PostgresServer, create_databases, with_database
+from openrcm_devstack.postgres import (
+    PostgresServer, create_databases, provision_service_roles, role_password, with_database,
+)
 from openrcm_devstack.process import background_niceness
 from openrcm_devstack.services import (
     ISSUER, SERVICES, RunningService, migrate_service, start_clearinghouse, start_service, wait_ready,
@@ -88,6 +90,9 @@ class Stack:
     # --- infrastructure ---------------------------------------------------------------------------
 
     def database_url(self, service_name: str) -> str:
+        """The service's database as its owner (a superuser locally): migrations, and tests that
+        look at rows whatever their practice. The services themselves get `app_database_url`
+        and `system_database_url`."""
         per_service = os.environ.get(f"{service_name.upper()}_DATABASE_URL")
         if per_service:
             return per_service
@@ -96,6 +101,20 @@ class Stack:
             return with_database(self.external_database_url, database)
         assert self.postgres is not None
         return self.postgres.database_url(database)
+
+    def app_database_url(self, service_name: str) -> str:
+        """The service's database as its app role (API, consumer: one practice per transaction)."""
+        from openrcm_shared.db import role_url
+        from openrcm_shared.row_security import app_role
+
+        return role_url(self.database_url(service_name), app_role(service_name), role_password())
+
+    def system_database_url(self, service_name: str) -> str:
+        """The service's database as its system role (work across practices)."""
+        from openrcm_shared.db import role_url
+        from openrcm_shared.row_security import system_role
+
+        return role_url(self.database_url(service_name), system_role(service_name), role_password())
 
     def scratch_database(self, name: str, migrations_of: str) -> str:
         """A database beside the services' ones, migrated with one service's scripts (component tests)."""
@@ -110,14 +129,15 @@ class Stack:
         return url
 
     def start_postgres(self) -> None:
-        if self.external_database_url:
-            create_databases(self.external_database_url, [s.database for s in SERVICES])
-            return
-        if self.postgres is None:
-            self.postgres = PostgresServer(self.state_dir / "postgres" / "data", self.ports.postgres,
-                                           self.state_dir / "postgres" / "server.log")
-        self.postgres.start()
-        create_databases(self.postgres.admin_url, [s.database for s in SERVICES])
+        """The server (or the one DATABASE_URL names), each service's database, and its roles."""
+        if not self.external_database_url:
+            if self.postgres is None:
+                self.postgres = PostgresServer(self.state_dir / "postgres" / "data", self.ports.postgres,
+                                               self.state_dir / "postgres" / "server.log")
+            self.postgres.start()
+        admin_url = self.external_database_url or self.postgres.admin_url
+        create_databases(admin_url, [s.database for s in SERVICES])
+        provision_service_roles(admin_url, {s.name: s.database for s in SERVICES}, role_password())
 
     def stop_postgres(self) -> None:
         if self.postgres:
@@ -201,7 +221,8 @@ class Stack:
             if names is None or spec.name in names:
                 for role, port in self.ports.processes(spec.name).items():
                     started.append(start_service(
-                        spec, port=port, database_url=self.database_url(spec.name), role=role,
+                        spec, port=port, database_url=self.app_database_url(spec.name),
+                        system_database_url=self.system_database_url(spec.name), role=role,
                         kafka_bootstrap=self.kafka.bootstrap_servers, log_dir=self.state_dir / "logs",
                         extra_env=self._service_env(spec, extra_env)))
         for service in started:
@@ -221,7 +242,7 @@ class Stack:
             running.process.popen.wait(timeout=30)
         restarted = start_service(
             running.spec, port=running.port, database_url=running.database_url, role=running.role,
-            kafka_bootstrap=self.kafka.bootstrap_servers, log_dir=self.state_dir / "logs",
+            system_database_url=self.system_database_url(running.spec.name), kafka_bootstrap=self.kafka.bootstrap_servers, log_dir=self.state_dir / "logs",
             extra_env=self._service_env(running.spec, None))
         self.services[process_name] = restarted
         wait_ready(restarted)
@@ -253,7 +274,11 @@ class Stack:
     def manifest(self) -> dict:
         return {
             "kafka": {"bootstrap_servers": self.kafka.bootstrap_servers},
-            "postgres": {"databases": {spec.name: self.database_url(spec.name) for spec in SERVICES}},
+            "postgres": {"databases": {spec.name: self.database_url(spec.name) for spec in SERVICES},
+                         # The services' own URLs, their roles' passwords (if any) masked.
+                         "app_roles": {spec.name: _masked(self.app_database_url(spec.name)) for spec in SERVICES},
+                         "system_roles": {spec.name: _masked(self.system_database_url(spec.name))
+                                          for spec in SERVICES}},
             "services": {
                 name: {"url": svc.url, "docs": f"{svc.url}/docs", "readyz": f"{svc.url}/readyz",
                        "metrics": f"{svc.url}/metrics", "pid": svc.process.pid}
@@ -267,3 +292,9 @@ class Stack:
         path = self.state_dir / "stack.json"
         path.write_text(json.dumps(self.manifest(), indent=2))
         return path
+
+
+def _masked(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -36,7 +36,17 @@ def test_a_missing_value_is_refused_not_bound_as_null():
 
 def test_a_new_claim_is_one_statement_writing_its_rows_only_with_the_claim():
     sql = claim_writes._INSERT_NEW_CLAIM.sql
-    assert sql.startswith("WITH new_claim AS") and sql.count("INSERT INTO") == 4
+    assert sql.count("INSERT INTO") == 4
     assert "ON CONFLICT ON CONSTRAINT uq_claims_tenant_encounter_payer_part DO NOTHING" in sql
     # Lines, scrub result and history are selected FROM new_claim: no claim row, no other rows.
     assert sql.count("FROM new_claim") == 4
+
+
+def test_a_new_claim_binds_its_practice_before_anything_it_writes_or_reads():
+    # Row-level security: the statement runs outside a transaction block (no BEGIN binds a
+    # practice), so it sets app.tenant_id first, and the claim row (which every other row hangs
+    # off) and the payer check are derived from that setting's row.
+    sql = claim_writes._INSERT_NEW_CLAIM.sql
+    assert sql.startswith("WITH practice AS MATERIALIZED \n(SELECT set_config('app.tenant_id', ")
+    assert "practice.tenant_id AS tenant_id" in sql and "\nFROM practice \nWHERE" in sql
+    assert "payers.tenant_id = practice.tenant_id" in sql

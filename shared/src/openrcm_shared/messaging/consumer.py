@@ -22,6 +22,13 @@ one statement at the start of its transaction, and an event whose row was alread
 duplicate, as with one insert per event. If anything in such a run fails, the whole run is
 rolled back and its records are applied again one transaction each, with the retries and the
 DLQ above, so a failure never costs another record its effects.
+
+Practices (row-level security, see openrcm_shared.row_security): each record is applied acting
+for the practice its `ce_tenantid` names, so its handler sees and writes that practice's rows
+only. A transaction of its own begins with the practice bound; a shared run may hold several
+practices' records, so before each record's handler, and before each practice's deferred writes
+at the commit, the run's transaction is switched to the practice concerned (one statement, only
+when it changes).
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openrcm_shared.contracts.base import IntegrationEvent
 from openrcm_shared.contracts.topics import dlq_topic
+from openrcm_shared.db import bind_practice
 from openrcm_shared.messaging.envelope import Envelope, EnvelopeError, header
 from openrcm_shared.messaging.errors import PermanentEventError, is_transient, sanitized_message
 from openrcm_shared.messaging.outbox import stage_events
@@ -56,6 +64,7 @@ from openrcm_shared.observability import (
     EVENT_PROCESSING_DURATION, EVENTS_DEAD_LETTERED, EVENTS_DUPLICATE, EVENTS_PROCESSED, EVENTS_RETRIED,
     EVENTS_SKIPPED, context_from_traceparent, reset_correlation_id, set_correlation_id, tracer,
 )
+from openrcm_shared.security.context import acting_for, current_tenant
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +91,12 @@ class HandlerContext:
         """A write that nothing later in this transaction reads (a row recorded for later lookups):
         in a run of records sharing a transaction it goes with the run's other writes of the same
         statement, as one executemany just before the commit, instead of a round trip per record.
-        Applied alone, the record's write is made now."""
+        Applied alone, the record's write is made now. Either way it is made acting for the
+        event's practice."""
         if self.deferred is None:
             await self.conn.execute(statement, params)
         else:
-            self.deferred.add(statement, params)
+            self.deferred.add(self.tenant_id, statement, params)
 
     async def emit(self, *events: IntegrationEvent) -> list[Envelope]:
         """Stage events in this transaction's outbox, caused by the event being handled."""
@@ -124,20 +134,23 @@ _CLAIM_INBOX_ROWS = sa.text(
 
 
 class DeferredWrites:
-    """Writes of a shared run's handlers made at its commit, one executemany per statement (in the
-    order statements were first used). A run of 200 `ClaimSubmitted` in the remittance service
-    spent most of its time in one round trip per event for one upsert each."""
+    """Writes of a shared run's handlers made at its commit, one executemany per practice and
+    statement (practices in the order they first wrote, each practice's statements in the order
+    first used), each practice's acting for it. A run of 200 `ClaimSubmitted` in the remittance
+    service spent most of its time in one round trip per event for one upsert each."""
 
     def __init__(self) -> None:
-        self._by_statement: dict[Executable, list[dict[str, Any]]] = {}
+        self._by_practice: dict[str, dict[Executable, list[dict[str, Any]]]] = {}
 
-    def add(self, statement: Executable, params: dict[str, Any]) -> None:
-        self._by_statement.setdefault(statement, []).append(params)
+    def add(self, tenant_id: str, statement: Executable, params: dict[str, Any]) -> None:
+        self._by_practice.setdefault(tenant_id, {}).setdefault(statement, []).append(params)
 
-    async def flush(self, conn: AsyncConnection) -> None:
-        for statement, rows in self._by_statement.items():
-            await conn.execute(statement, rows)
-        self._by_statement.clear()
+    async def flush(self, conn: AsyncConnection, act_for: Callable[[str], Awaitable[None]]) -> None:
+        for tenant_id, statements in self._by_practice.items():
+            await act_for(tenant_id)
+            for statement, rows in statements.items():
+                await conn.execute(statement, rows)
+        self._by_practice.clear()
 
 
 class _RunAborted(Exception):
@@ -153,14 +166,17 @@ class _SharedTransaction:
         self.events = events  # event id -> type of every handled record of the run, in order
         self.first_seen: set[UUID] = set()  # of those, the ones this run's inbox insert claimed
         self.conn: AsyncConnection | None = None
+        self.practice: str | None = None  # the practice the transaction acts for now
         self.staged = False
         self.metrics: list[Callable[[], None]] = []  # recorded once committed
         self.deferred = DeferredWrites()  # handlers' HandlerContext.write_at_commit
 
     async def connection(self) -> AsyncConnection:
-        """The run's transaction, begun with the inbox rows of all its handled events."""
+        """The run's transaction, begun with the inbox rows of all its handled events (the inbox
+        holds no practice's data), acting for the practice of the record that needed it first."""
         if self.conn is None:
             conn = await self.engine.connect()
+            self.practice = current_tenant()  # what the BEGIN below binds (db.PracticeBoundConnection)
             try:
                 await conn.begin()
                 claimed = await conn.execute(_CLAIM_INBOX_ROWS, {
@@ -173,6 +189,12 @@ class _SharedTransaction:
             self.conn = conn
         return self.conn
 
+    async def act_for(self, tenant_id: str) -> None:
+        """From here on, the run's transaction acts for `tenant_id` (a statement only on a change)."""
+        if tenant_id != self.practice:
+            await bind_practice(self.conn, tenant_id)
+            self.practice = tenant_id
+
     def claim(self, event_id: UUID) -> bool:
         """True the first time the run applies this event and its inbox row was new; False for a
         duplicate (applied before, or earlier in this run)."""
@@ -184,7 +206,7 @@ class _SharedTransaction:
     async def commit(self) -> None:
         if self.conn is not None:
             try:
-                await self.deferred.flush(self.conn)
+                await self.deferred.flush(self.conn, self.act_for)
                 await self.conn.commit()
             finally:
                 await self._close()
@@ -391,7 +413,7 @@ class InboxConsumer:
                 kind=trace.SpanKind.CONSUMER,
                 attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic,
                             "messaging.consumer.group.name": self.group_id},
-            ):
+            ), acting_for(envelope.tenant_id):
                 outcome = await self._apply_with_retries(record, envelope, subscription, data)
         finally:
             reset_correlation_id(token)
@@ -466,6 +488,8 @@ class InboxConsumer:
                                                             "event_id": envelope.id, "event_type": envelope.type})
             if claimed.first() is None:
                 return None
+        if self._shared is not None:  # a transaction of its own was begun acting for this practice
+            await self._shared.act_for(envelope.tenant_id)
         context = HandlerContext(conn=conn, envelope=envelope, source=self.source, aggregate_type=self.aggregate_type,
                                  deferred=self._shared.deferred if self._shared is not None else None)
         await subscription.handler(context, data)

@@ -20,6 +20,7 @@ from openrcm_claims.adapters.driver_sql import DriverStatement, driver, execute_
 from openrcm_claims.adapters.tables import (
     claim_history, claim_lines, claims, payers, provider_enrollments, scrub_results,
 )
+from openrcm_shared.row_security import TENANT_SETTING
 
 CLAIM_COLUMNS = (
     "id", "tenant_id", "encounter_id", "patient_control_number", "status", "coverage_status", "paid_amount",
@@ -113,16 +114,27 @@ def _records(name: str, table: sa.Table, columns: tuple[str, ...], *extra: sa.Co
 
 
 def _new_claim_statement():
+    # The statement binds its own practice (row-level security, openrcm_shared.row_security): it
+    # runs outside a transaction block, possibly in a pipeline with other practices' claims
+    # (NewClaimsAlone), where no BEGIN binds one. set_config(..., true) lasts until the pipeline's
+    # implicit transaction ends, and every row written (and the payer check) is derived from the
+    # `practice` row, so the setting is made before any policy is evaluated; a claim of one
+    # practice after another's in the same pipeline sets its own before its rows in turn.
+    practice = (sa.select(sa.func.set_config(sa.literal_column(f"'{TENANT_SETTING}'"),
+                                             sa.bindparam("claim_tenant_id", type_=sa.Text), sa.true())
+                          .label("tenant_id"))
+                .cte("practice").prefix_with("MATERIALIZED"))
     # With :payer_updated_at, the claim is written only if the payer's registry row is still the
     # one it was scrubbed against (a payer cached by this process may have been changed through
     # another); NULL when the caller read the payer in the same transaction.
     payer_as_scrubbed = sa.bindparam("payer_updated_at", type_=payers.c.updated_at.type)
     payer_unchanged = sa.or_(payer_as_scrubbed.is_(None), sa.exists().where(
-        payers.c.tenant_id == sa.bindparam("claim_tenant_id"), payers.c.payer_id == sa.bindparam("claim_payer_id"),
+        payers.c.tenant_id == practice.c.tenant_id, payers.c.payer_id == sa.bindparam("claim_payer_id"),
         payers.c.updated_at == payer_as_scrubbed))
+    claim_values = (practice.c.tenant_id if c == "tenant_id" else sa.bindparam(f"claim_{c}", type_=claims.c[c].type)
+                    for c in CLAIM_COLUMNS)
     new_claim = (pg_insert(claims).from_select(
-        list(CLAIM_COLUMNS),
-        sa.select(*(sa.bindparam(f"claim_{c}", type_=claims.c[c].type) for c in CLAIM_COLUMNS)).where(payer_unchanged))
+        list(CLAIM_COLUMNS), sa.select(*claim_values).select_from(practice).where(payer_unchanged))
                  .on_conflict_do_nothing(constraint="uq_claims_tenant_encounter_payer_part")
                  .returning(claims.c.id, claims.c.tenant_id).cte("new_claim"))
     line_columns = tuple(c for c in LINE_COLUMNS if c not in ("claim_id", "tenant_id"))

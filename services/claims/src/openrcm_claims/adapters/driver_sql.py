@@ -27,6 +27,8 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
 
+from openrcm_shared.db import driver_connection
+
 def _json_text(value: Any) -> str:
     # pydantic-core's serializer: the same JSON document as json.dumps (PostgreSQL stores jsonb
     # parsed, so spacing and escapes do not matter) at a fifth of the CPU; the intake writes four
@@ -54,21 +56,9 @@ class DriverStatement:
                 for value, processor in zip((params[name] for name in self.names), self._processors)]
 
 
-async def driver(conn: AsyncConnection) -> asyncpg.Connection:
-    """The asyncpg connection under `conn`, which must be inside a transaction; BEGIN is sent now
-    if SQLAlchemy has not sent it yet."""
-    if not conn.in_transaction():
-        raise RuntimeError("driver statements run only inside a begun transaction")
-    adapted = (await conn.get_raw_connection()).dbapi_connection  # SQLAlchemy's asyncpg adapter
-    connection = adapted.driver_connection
-    if not connection.is_in_transaction():
-        # What the adapter does itself before its first statement (SQLAlchemy 2.1, pinned in
-        # uv.lock; tests/unit/test_driver_statements.py breaks if that changes): the
-        # transaction is the adapter's, so SQLAlchemy's COMMIT or ROLLBACK ends it.
-        await adapted._start_transaction()
-        if not connection.is_in_transaction():
-            raise RuntimeError("the connection did not begin a transaction")
-    return connection
+# The asyncpg connection under a SQLAlchemy connection in a transaction (BEGIN sent now if
+# SQLAlchemy has not sent it yet): shared with the bulk writers (openrcm_shared.pg_copy).
+driver = driver_connection
 
 
 def record_type(name: str, table) -> type:

@@ -1,4 +1,5 @@
-"""The claims database. Every row carries its practice's tenant_id."""
+"""The claims database. Every row carries its practice's tenant_id (row-level security: see
+migration 0011), but the clearinghouse's raw deliveries, which are the system role's."""
 
 from __future__ import annotations
 
@@ -166,10 +167,12 @@ class ClaimSubmission(ClaimsTable, table=True):
     version: int
     transaction_set_control_number: int
     frequency_code: str = Field(sa_type=sa.String(1))
+    tenant_id: str = Field(sa_type=sa.Text)  # the claim's (row-level security)
 
 
 class ClearinghouseDelivery(ClaimsTable, table=True):
-    """Every webhook delivery from the clearinghouse, stored raw before it is acknowledged."""
+    """Every webhook delivery from the clearinghouse, stored raw before it is acknowledged. It names
+    no practice (a 277CA may cover several practices' claims): only the system role reads it."""
 
     __tablename__ = "clearinghouse_deliveries"
 
@@ -190,6 +193,7 @@ class FilingDeadlineAlert(ClaimsTable, table=True):
     claim_id: UUID = Field(sa_column_args=[sa.ForeignKey("claims.id", ondelete="CASCADE")], primary_key=True)
     days_before: int = Field(primary_key=True)
     alerted_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    tenant_id: str = Field(sa_type=sa.Text)  # the claim's (row-level security)
 
 
 class Payer(ClaimsTable, table=True):

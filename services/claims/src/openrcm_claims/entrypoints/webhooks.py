@@ -36,7 +36,8 @@ async def clearinghouse_webhook(request: Request) -> JSONResponse:
         delivery = verify(configured_secrets(), request.headers, body)
     except WebhookVerificationError as exc:
         raise Problem(401, "Webhook not authenticated", str(exc), type_="webhook-unauthenticated") from None
-    engine = request.app.state.runtime.engine
+    # A delivery names no practice (and a 277CA may move several practices' claims): the system role.
+    engine = request.app.state.runtime.system_engine
     async with engine.begin() as conn:
         stored = await conn.execute(pg_insert(clearinghouse_deliveries).values(
             webhook_id=delivery.webhook_id, received_at=datetime.now(timezone.utc),

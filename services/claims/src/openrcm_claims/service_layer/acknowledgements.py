@@ -305,12 +305,13 @@ PENDING_POLL_SECONDS = 5.0
 
 async def apply_pending_deliveries(runtime) -> None:
     """Background work (claims worker): apply acknowledgements that were stored but not applied,
-    so one lost to a crash or a failed request is applied even if the sender never retries."""
+    so one lost to a crash or a failed request is applied even if the sender never retries.
+    Deliveries belong to no one practice until read: the system role's engine."""
     while True:
         try:
-            for webhook_id in await pending_delivery_ids(runtime.engine, older_than=PENDING_AFTER):
+            for webhook_id in await pending_delivery_ids(runtime.system_engine, older_than=PENDING_AFTER):
                 try:
-                    outcome = await apply_delivery(runtime.engine, webhook_id)
+                    outcome = await apply_delivery(runtime.system_engine, webhook_id)
                 except MalformedDelivery:
                     continue  # kept as failed, with its reason
                 if "already" not in outcome:

@@ -154,7 +154,7 @@ async def _store_submission(conn, settings, tenant_id, payer_id, claim_type, bat
         interchange_control_number=interchange, group_control_number=group_numbers[0],
         raw_x12=rendered_x12.encode("ascii"), status="pending", created_at=now))
     await conn.execute(claim_submissions.insert(), [
-        {"submission_id": submission_id, "claim_id": claim.id, "version": claim.version,
+        {"submission_id": submission_id, "claim_id": claim.id, "tenant_id": tenant_id, "version": claim.version,
          "transaction_set_control_number": transaction_numbers[index // MAX_CLAIMS_PER_TRANSACTION],
          "frequency_code": claim.frequency_code} for index, claim in enumerate(group)])
     await _mark_submitted(conn, group, lines_by_claim, submission_id, now)
@@ -233,15 +233,16 @@ async def _refuse(conn: AsyncConnection, submission_id: UUID, refused: Clearingh
 
 async def run_submission_loop(runtime, settings: SubmissionSettings, clearinghouse: Clearinghouse | None) -> None:
     """Background task of the claims service: batch ready claims and send files, forever, one
-    round every `batch_interval_seconds` (from the start of one round to the next)."""
+    round every `batch_interval_seconds` (from the start of one round to the next). Every
+    practice's ready claims in each round: the system role (openrcm_shared.row_security)."""
     loop = asyncio.get_running_loop()
     while True:
         started = loop.time()
         try:
-            if await build_batches(runtime.engine, settings):
+            if await build_batches(runtime.system_engine, settings):
                 runtime.events_staged()
             if clearinghouse is not None:
-                await send_pending(runtime.engine, clearinghouse)
+                await send_pending(runtime.system_engine, clearinghouse)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # database away or a claim the generator refuses: log, retry next round

@@ -50,7 +50,8 @@ async def alert_filing_deadlines(engine: AsyncEngine, today: date, *, limit: int
 
 async def _alert(conn, claim, days: int) -> None:
     now = datetime.now(timezone.utc)
-    await conn.execute(filing_deadline_alerts.insert().values(claim_id=claim.id, days_before=days, alerted_at=now))
+    await conn.execute(filing_deadline_alerts.insert().values(claim_id=claim.id, tenant_id=claim.tenant_id,
+                                                              days_before=days, alerted_at=now))
     [envelope] = await stage_claim_events(conn, [ClaimFilingDeadlineApproaching(
         tenant_id=claim.tenant_id, claim_id=claim.id, status=claim.status, filing_deadline=claim.filing_deadline,
         days_before=days)])
@@ -104,8 +105,9 @@ async def _lock_unflagged(conn, candidates: list) -> list:
 async def run_follow_up_loop(runtime, interval_seconds: float) -> None:
     while True:
         try:
-            if await alert_filing_deadlines(runtime.engine, date.today()) + await flag_unacknowledged(
-                    runtime.engine, datetime.now(timezone.utc)):
+            # Every practice's claims: the system role (openrcm_shared.row_security).
+            if await alert_filing_deadlines(runtime.system_engine, date.today()) + await flag_unacknowledged(
+                    runtime.system_engine, datetime.now(timezone.utc)):
                 runtime.events_staged()
         except asyncio.CancelledError:
             raise

@@ -84,6 +84,8 @@ class RemittanceFileChunk(RemittanceTable, table=True):
     file_id: UUID = Field(primary_key=True, sa_column_args=[sa.ForeignKey("remittance_files.id")])
     sequence: int = Field(primary_key=True)
     data: bytes = Field(sa_type=sa.LargeBinary)
+    # The file's practice (row-level security); none for a clearinghouse webhook's file.
+    tenant_id: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class Remittance(RemittanceTable, table=True):

@@ -80,11 +80,13 @@ async def receive_remittance(request: Request, tenant_id: RemittanceWrite,
 
 
 async def _process(request: Request, stored) -> RemittanceFileOut:
-    engine = _runtime(request).engine
+    """Post the practice's stored file as the system role, like every 835 (ERA posting and its
+    workers stream their rows by COPY; the file names its practice, and attribution and matching
+    are limited to it), then show it as the practice sees it."""
     if stored.status != "duplicate":
-        await era_intake.process_file(engine, stored.id)
+        await era_intake.process_file(_runtime(request).system_engine, stored.id)
         _runtime(request).events_staged()
-    return await file_view(engine, stored.id)
+    return await file_view(_runtime(request).engine, stored.id)
 
 
 def _file_status(result: RemittanceFileOut) -> int:
@@ -233,11 +235,10 @@ async def match_unmatched(item_id: UUID, body: ManualMatchIn, request: Request,
                          caller: RemittanceWriter) -> ManualMatchOut:
     """Tie an unmatched claim or line to a billed claim (and line) — recorded with who (the token's
     subject), when and why. When it was the ERA's last open item, the ERA is posted again at once."""
-    engine = _runtime(request).engine
-    row, open_left = await match_item(engine, caller.tenant_id, item_id, body, matched_by=caller.actor)
+    row, open_left = await match_item(_runtime(request).engine, caller.tenant_id, item_id, body, matched_by=caller.actor)
     reposted = None
-    if open_left == 0:
-        outcome = await era_intake.reprocess_remittance(engine, row.remittance_id)
+    if open_left == 0:  # the practice's own held ERA (matched above): posted again like any ERA
+        outcome = await era_intake.reprocess_remittance(_runtime(request).system_engine, row.remittance_id)
         _runtime(request).events_staged()
         reposted = TransactionOut.model_validate(outcome.as_json())
     return ManualMatchOut(item=_item_out(row), open_items_left=open_left, remittance=reposted)
@@ -255,7 +256,8 @@ async def reprocess(remittance_id: UUID, request: Request, tenant_id: Remittance
     if row.status != "held" or row.file_id is None:
         raise Problem(409, "Not held", f"The remittance is {row.status}; only a held 835 can be posted again.",
                       type_="remittance-not-held")
-    outcome = await era_intake.reprocess_remittance(engine, remittance_id)
+    # The practice's own held ERA (checked above), posted again like any ERA: the system role.
+    outcome = await era_intake.reprocess_remittance(_runtime(request).system_engine, remittance_id)
     _runtime(request).events_staged()
     return TransactionOut.model_validate(outcome.as_json())
 

@@ -35,13 +35,15 @@ async def clearinghouse_webhook(request: Request) -> JSONResponse:
     except WebhookVerificationError as exc:
         raise Problem(401, "Webhook not authenticated", str(exc), type_="webhook-unauthenticated") from None
     runtime = request.app.state.runtime
-    stored = await store_file(runtime.engine, _once(body), scope=CLEARINGHOUSE_SCOPE, tenant_id=None,
+    # The file names no practice until its claims are looked up (and may pay several): the system role.
+    engine = runtime.system_engine
+    stored = await store_file(engine, _once(body), scope=CLEARINGHOUSE_SCOPE, tenant_id=None,
                               source="webhook", content_type=request.headers.get("content-type"),
                               webhook_id=delivery.webhook_id)
     if stored.status != "duplicate":
-        await era_intake.process_file(runtime.engine, stored.id)
+        await era_intake.process_file(engine, stored.id)
         runtime.events_staged()
-    view = await file_view(runtime.engine, stored.id)
+    view = await file_view(engine, stored.id)
     if view.status == "rejected":
         raise Problem(400, "Malformed 835", f"{view.error['message']}. The raw body is kept for inspection.",
                       type_="malformed-webhook", webhook_id=delivery.webhook_id, file_id=str(stored.id))

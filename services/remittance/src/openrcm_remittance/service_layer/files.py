@@ -53,7 +53,9 @@ async def _rechunk(stream: AsyncIterable[bytes]) -> AsyncIterable[bytes]:
 async def store_file(engine: AsyncEngine, body: AsyncIterable[bytes], *, scope: str, tenant_id: str | None,
                      source: str, filename: str | None = None, content_type: str | None = None,
                      webhook_id: str | None = None) -> StoredFile:
-    """Store the bytes and their SHA-256 in one transaction; say whether they were seen before."""
+    """Store the bytes and their SHA-256 in one transaction; say whether they were seen before.
+    A practice's upload is stored acting for it (the app engine); a webhook's file, which names
+    no practice (tenant_id None), by the system role."""
     file_id, digest, size = uuid4(), hashlib.sha256(), 0
     async with engine.begin() as conn:
         inserted = await conn.execute(pg_insert(remittance_files).values(
@@ -66,7 +68,8 @@ async def store_file(engine: AsyncEngine, body: AsyncIterable[bytes], *, scope: 
         async for chunk in _rechunk(body):
             digest.update(chunk)
             size += len(chunk)
-            await conn.execute(remittance_file_chunks.insert().values(file_id=file_id, sequence=sequence, data=chunk))
+            await conn.execute(remittance_file_chunks.insert().values(file_id=file_id, sequence=sequence, data=chunk,
+                                                                      tenant_id=tenant_id))
             sequence += 1
         sha256 = digest.hexdigest()
         # Two copies arriving at once must not both count as first: serialise on the hash.

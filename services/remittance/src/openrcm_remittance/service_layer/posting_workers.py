@@ -129,10 +129,11 @@ async def keep_workers(runtime) -> None:
         return
     try:
         while True:
-            if pool_for(runtime.engine) is None:
+            # The workers prepare the batches of ERA postings, which run as the system role.
+            if pool_for(runtime.system_engine) is None:
                 WORKERS_RUNNING.set(0)
                 try:
-                    await asyncio.to_thread(start, runtime.engine)
+                    await asyncio.to_thread(start, runtime.system_engine)
                     WORKERS_RUNNING.set(configured_workers())
                 except Exception:
                     log.exception("could not start the posting workers; posting in the service's process")

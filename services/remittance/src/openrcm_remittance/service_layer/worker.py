@@ -17,8 +17,9 @@ POLL_SECONDS = 5.0
 async def post_pending_files(runtime) -> None:
     while True:
         try:
-            for file_id in await era_intake.pending_file_ids(runtime.engine):
-                if await era_intake.process_file(runtime.engine, file_id) is not None:
+            # Stored files of every practice (and webhook files of none yet): the system role.
+            for file_id in await era_intake.pending_file_ids(runtime.system_engine):
+                if await era_intake.process_file(runtime.system_engine, file_id) is not None:
                     log.info("posted stored 835 file", extra={"file_id": str(file_id)})
                     runtime.events_staged()
         except asyncio.CancelledError:
@@ -39,13 +40,14 @@ async def attribute_unassigned_eras(runtime) -> None:
     while True:
         try:
             now = time.monotonic()
-            held = await era_intake.held_unassigned_ids(runtime.engine)
+            # Work across practices (an ERA no practice owns yet): the system role's engine.
+            held = await era_intake.held_unassigned_ids(runtime.system_engine)
             next_try = {rid: next_try[rid] for rid in held if rid in next_try}  # forget the attributed
             for remittance_id in held:
                 when, delay = next_try.get(remittance_id, (0.0, FIRST_RETRY_SECONDS))
                 if when > now:
                     continue
-                if await era_intake.attribute_and_post(runtime.engine, remittance_id) is not None:
+                if await era_intake.attribute_and_post(runtime.system_engine, remittance_id) is not None:
                     log.info("attributed and posted a held ERA", extra={"remittance_id": str(remittance_id)})
                     runtime.events_staged()
                 else:
