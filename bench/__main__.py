@@ -106,10 +106,10 @@ def parser() -> argparse.ArgumentParser:
         description="The payer read most API transactions start with, and the intake's one-statement claim "
                     "write, one transaction at a time, as the superuser (as before) and as the app role under "
                     "the practice policies; see bench/row_security.py.")
-    security.add_argument("--transactions", type=_positive(int), default=1000, metavar="N",
-                          help="transactions per variant and round (default: 1000)")
-    security.add_argument("--rounds", type=_positive(int), default=5, metavar="N",
-                          help="rounds, the variants alternating (default: 5)")
+    security.add_argument("--transactions", type=_positive(int), default=300, metavar="N",
+                          help="transactions per variant and round (default: 300)")
+    security.add_argument("--rounds", type=_positive(int), default=20, metavar="N",
+                          help="rounds, the variants alternating (default: 20)")
     return main
 
 

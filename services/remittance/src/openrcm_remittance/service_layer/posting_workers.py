@@ -29,6 +29,7 @@ from prometheus_client import REGISTRY, Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openrcm_remittance.service_layer.era_batches import BatchJob, BatchResult, prepare_batch
+from openrcm_shared.security.context import acting_for
 
 log = logging.getLogger(__name__)
 
@@ -174,5 +175,8 @@ def _prepare_in_worker(job: BatchJob) -> tuple[BatchResult, float]:
 
 
 async def _prepare(job: BatchJob) -> BatchResult:
-    async with _engine.connect() as reader:
-        return await prepare_batch(reader, job)
+    # Acting for the batch's practice: what the worker reads is that practice's alone under a role
+    # held to the practice policies (the ERA posting's system role is not, and reads by tenant_id).
+    with acting_for(job.tenant_id):
+        async with _engine.connect() as reader:
+            return await prepare_batch(reader, job)
