@@ -404,7 +404,8 @@ class X12Reader:
     def _isa_ending_on(self, piece: str, terminator: str) -> list[str] | None:
         """`piece` as an ISA, if it is one whose own terminator is `terminator`; None otherwise
         (including when it is malformed: `_interchange_header` reads it again and says why)."""
-        if not piece.startswith("ISA"):
+        # Cheap refusals first: an ISA ending the piece holds exactly its 16 element separators.
+        if not piece.startswith("ISA") or len(piece) < 4 or piece.count(piece[3]) != _ISA_ELEMENT_COUNT:
             return None
         try:
             delimiters, isa_length = self._read_delimiters(piece + terminator, True)
