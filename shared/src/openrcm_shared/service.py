@@ -21,7 +21,9 @@ from openrcm_shared.db import create_engine
 from openrcm_shared.gc_tuning import settle_after_start_up
 from openrcm_shared.health import router as health_router
 from openrcm_shared.http.admission import AdmissionMiddleware
+from openrcm_shared.http.inbound import InboundGuardMiddleware
 from openrcm_shared.http.problems import install_problem_handlers
+from openrcm_shared.http.rate_limits import TokenBucketLimiter
 from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
 from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_producer
 from openrcm_shared.messaging.relay import OutboxRelay, RelayWaker
@@ -222,5 +224,8 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings 
         app.include_router(router)
     # Added first, so it runs inside the observability middleware: shed requests are counted too.
     app.add_middleware(AdmissionMiddleware)
+    # Outside admission: a request refused for its size, its rate or a NUL never takes a place.
+    app.state.rate_limiter = TokenBucketLimiter.from_settings()
+    app.add_middleware(InboundGuardMiddleware, api=app, limiter=app.state.rate_limiter)
     app.add_middleware(_ObservabilityMiddleware, service_name=definition.name)
     return app
