@@ -187,17 +187,24 @@ class _ObservabilityMiddleware:
             await send(message)
 
         token = set_correlation_id(correlation_id)
+        route_template = "unmatched"
         try:
+            # Named by the route's template once the router has matched it, never by the path,
+            # which can hold a patient's id (/v1/accounts/{patient_id}).
             with tracer().start_as_current_span(
-                f"{scope['method']} {scope['path']}",
-                context=context_from_traceparent(traceparent) if traceparent else None, kind=trace.SpanKind.SERVER,
-            ):
-                await self.app(scope, receive, send_wrapper)
+                scope["method"], context=context_from_traceparent(traceparent) if traceparent else None,
+                kind=trace.SpanKind.SERVER,
+            ) as span:
+                try:
+                    await self.app(scope, receive, send_wrapper)
+                finally:
+                    route_template = getattr(scope.get("route"), "path", "unmatched")
+                    if span.is_recording():
+                        span.update_name(f"{scope['method']} {route_template}")
         finally:
             reset_correlation_id(token)
-            route = scope.get("route")
             HTTP_REQUEST_DURATION.labels(
-                self.service_name, scope["method"], getattr(route, "path", "unmatched"), str(status_holder["status"])
+                self.service_name, scope["method"], route_template, str(status_holder["status"])
             ).observe(time.perf_counter() - started)
 
 
