@@ -88,6 +88,12 @@ async def test_patient_names_member_ids_and_birth_dates_never_reach_a_log(api, s
                    await api["claims"].post("/v1/encounters", content=json.dumps(with_nul),
                                             headers={"content-type": "application/json"}),
                    await api["claims"].post("/v1/encounters", json=deep),
+                   await api["claims"].put("/v1/patients/QZ-PATIENT-2", content=json.dumps({
+                       "first_name": phi.first_names[3] + "\x00", "last_name": phi.last_names[3],
+                       "birth_date": phi.birth_dates[3], "gender": "F"}), headers={"content-type": "application/json"}),
+                   await api["eligibility"].post("/v1/eligibility-checks", content=json.dumps({
+                       "patient_id": "QZ-PATIENT", "member_id": phi.member_ids[3] + "\x00", "payer_id": "60054",
+                       "coverage_active": True}), headers={"content-type": "application/json"}),
                    await api["claims"].post("/fhir/Claim", json={"resourceType": "Claim",
                                                                  "patient": {"display": phi.last_names[2]}}),
                    await api["eligibility"].post("/v1/eligibility-checks", json={  # coverage_active missing
