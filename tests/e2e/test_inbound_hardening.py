@@ -15,7 +15,6 @@ import json
 import uuid
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
