@@ -46,11 +46,12 @@ class Phi:
 
 
 @asynccontextmanager
-async def payer_pays(stack, member_id_pattern: str):
+async def payer_rules(stack, paid_members: str, denied_members: str):
+    rules = [{"member_id_pattern": denied_members, "action": "deny", "denial": {"carc": "50", "rarcs": ["N115"]}},
+             {"member_id_pattern": paid_members, "action": "pay",
+              "fee_schedule": {"allowed": {"99213": "100.00", "36415": "15.50"}, "coinsurance_percent": "20"}}]
     async with httpx.AsyncClient(base_url=stack.clearinghouse_url) as clearinghouse:
-        rule = {"member_id_pattern": member_id_pattern, "action": "pay",
-                "fee_schedule": {"allowed": {"99213": "100.00", "36415": "15.50"}, "coinsurance_percent": "20"}}
-        assert (await clearinghouse.put("/v1/adjudication-rules", json=[rule])).status_code in (200, 204)
+        assert (await clearinghouse.put("/v1/adjudication-rules", json=rules)).status_code in (200, 204)
         try:
             yield
         finally:
@@ -66,9 +67,9 @@ def service_logs(stack) -> dict[str, str]:
 
 async def test_patient_names_member_ids_and_birth_dates_never_reach_a_log(api, stack, tenant):
     phi = Phi()
-    async with payer_pays(stack, f"^QZM.*[AB]$"):
-        # Two claims paid through the 837, 999/277CA and 835, one registered patient by id.
-        patient_ids = [f"QZ-PAT-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    async with payer_rules(stack, paid_members="^QZM.*[AB]$", denied_members="^QZM.*C$"):
+        # Two claims paid and one denied through the 837, 999/277CA and 835; a registered patient.
+        patient_ids = [f"QZ-PAT-{uuid.uuid4().hex[:8]}" for _ in range(3)]
         paid = (await api["claims"].post("/v1/encounters", json=phi.patient(0, patient_ids[0]))).json()
         registered = await api["claims"].put("/v1/patients/QZ-PATIENT", json={
             "first_name": phi.first_names[1], "last_name": phi.last_names[1], "birth_date": phi.birth_dates[1],
@@ -76,6 +77,7 @@ async def test_patient_names_member_ids_and_birth_dates_never_reach_a_log(api, s
                                        "postal_code": "62701"}})
         assert registered.status_code == 200, registered.text
         second = (await api["claims"].post("/v1/encounters", json=phi.patient(1, patient_ids[1]))).json()
+        denied = (await api["claims"].post("/v1/encounters", json=phi.patient(2, patient_ids[2]))).json()
         # Refusals of every kind, each carrying the identifiers.
         duplicate = await api["claims"].post("/v1/encounters", json={**phi.patient(0), "encounter_id": paid["encounter_id"]})
         invalid = phi.patient(2)
@@ -120,14 +122,17 @@ async def test_patient_names_member_ids_and_birth_dates_never_reach_a_log(api, s
 
         await claim_in(api, paid["id"], "paid", timeout=90)
         await claim_in(api, second["id"], "paid", timeout=90)
+        await claim_in(api, denied["id"], "denied", timeout=90)
 
-    async def patient_balances_posted():  # the 835's patient responsibility reached collections
-        for patient_id in patient_ids:
+    async def downstream_done():  # patient responsibility in collections, the denial on the worklist
+        for patient_id in patient_ids[:2]:
             account = await api["collections"].get(f"/v1/accounts/{patient_id}")
             assert account.status_code == 200, account.text
+        worklist = (await api["denials"].get("/v1/denials")).json()["items"]
+        assert [case["claim_id"] for case in worklist] == [denied["id"]]
         return True
 
-    await eventually(patient_balances_posted, timeout=30)
+    await eventually(downstream_done, timeout=30)
     logs = service_logs(stack)
     assert {"claims.log", "claims-worker.log", "remittance.log", "collections.log", "denials.log",
             "eligibility.log"} <= set(logs)
