@@ -18,7 +18,7 @@ RARC = re.compile(r"^[A-Z]{1,2}[0-9]{1,3}$")
 def npi_is_valid(npi: str) -> bool:
     """NPI check digit: Luhn over the 9-digit base prefixed with 80840 (CMS, 'Requirements for
     NPI check digit', card issuer identifier 80840 of ISO 7812)."""
-    if len(npi) != 10 or not npi.isdigit():
+    if len(npi) != 10 or not npi.isascii() or not npi.isdigit():  # str.isdigit() alone takes "١٢٣" and "²"
         return False
     digits = [int(d) for d in "80840" + npi[:9]]
     total = 0

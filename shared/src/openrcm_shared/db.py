@@ -175,10 +175,13 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
     and one that breaks while in use is invalidated by SQLAlchemy's disconnect handling with the
     whole pool behind it; the connect timeout and the pool timeout keep a request from hanging,
     so the API answers 503 quickly instead. TLS as the URL's `sslmode`, `sslrootcert`, ... say
-    (`use_libpq_tls`), e.g. `?sslmode=verify-full&sslrootcert=/run/secrets/db-ca.crt`.
+    (`use_libpq_tls`), e.g. `?sslmode=verify-full&sslrootcert=/run/secrets/db-ca.crt`. Statement
+    parameters are never part of an error's text (`hide_parameters`): they are patients' names,
+    member ids and dates of birth, and errors are logged.
     """
     engine = create_async_engine(
         async_url(url),
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=5,
@@ -268,7 +271,7 @@ def run_migrations_online(context, target_metadata) -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_async_engine(async_url(url), poolclass=NullPool)
+        engine = create_async_engine(async_url(url), poolclass=NullPool, hide_parameters=True)
         use_libpq_tls(engine)
         async with engine.connect() as connection:
             await connection.run_sync(do_run)

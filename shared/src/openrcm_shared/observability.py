@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 import sys
+import traceback
 from contextvars import ContextVar
 
 from opentelemetry import propagate, trace
@@ -125,10 +126,39 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+class PhiSafeJsonFormatter(JsonFormatter):
+    """JSON lines whose exceptions show where they were raised but not what they say.
+
+    An exception's message is whatever its library put in it: asyncpg and PostgreSQL quote the
+    value that failed ("invalid input for query argument $3: 'DOE'", "Key (member_id)=(...)"),
+    a KeyError its key. A logged exception is therefore its class chain and its stack (file, line,
+    function, source line: code, never data), and a message only where ours promise to hold no
+    values (`sanitized_message`)."""
+
+    def formatException(self, exc_info) -> str:
+        return phi_safe_traceback(exc_info[1])
+
+
+def phi_safe_traceback(error: BaseException | None) -> str:
+    """The traceback of `error` and of its causes, each exception shown by class and sanitized message."""
+    from openrcm_shared.messaging.errors import sanitized_message
+
+    parts: list[str] = []
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        shown = sanitized_message(error)
+        parts.append("Traceback (most recent call last):\n" + "".join(traceback.format_tb(error.__traceback__))
+                     + type(error).__qualname__ + ("" if shown == type(error).__name__ else f": {shown}"))
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    return "\n\nwhich was raised while handling, or caused by:\n".join(reversed(parts))
+
+
 def configure_logging(service_name: str, level: str = "INFO") -> None:
-    """JSON lines on stderr for the service and the libraries it uses."""
+    """JSON lines on stderr for the service and the libraries it uses, uvicorn's own errors
+    included (its handler would print their messages as they are)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(
+    handler.setFormatter(PhiSafeJsonFormatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(trace_id)s %(correlation_id)s",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
     ))
@@ -136,5 +166,8 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for server_logger in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(server_logger).handlers[:] = []
+        logging.getLogger(server_logger).propagate = True
     for noisy in ("aiokafka", "uvicorn.access"):
         logging.getLogger(noisy).setLevel("WARNING")

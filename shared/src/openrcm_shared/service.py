@@ -21,7 +21,9 @@ from openrcm_shared.db import create_engine
 from openrcm_shared.gc_tuning import settle_after_start_up
 from openrcm_shared.health import router as health_router
 from openrcm_shared.http.admission import AdmissionMiddleware
+from openrcm_shared.http.inbound import InboundGuardMiddleware
 from openrcm_shared.http.problems import install_problem_handlers
+from openrcm_shared.http.rate_limits import TokenBucketLimiter
 from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
 from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_producer
 from openrcm_shared.messaging.relay import OutboxRelay, RelayWaker
@@ -199,17 +201,24 @@ class _ObservabilityMiddleware:
             await send(message)
 
         token = set_correlation_id(correlation_id)
+        route_template = "unmatched"
         try:
+            # Named by the route's template once the router has matched it, never by the path,
+            # which can hold a patient's id (/v1/accounts/{patient_id}).
             with tracer().start_as_current_span(
-                f"{scope['method']} {scope['path']}",
-                context=context_from_traceparent(traceparent) if traceparent else None, kind=trace.SpanKind.SERVER,
-            ):
-                await self.app(scope, receive, send_wrapper)
+                scope["method"], context=context_from_traceparent(traceparent) if traceparent else None,
+                kind=trace.SpanKind.SERVER,
+            ) as span:
+                try:
+                    await self.app(scope, receive, send_wrapper)
+                finally:
+                    route_template = getattr(scope.get("route"), "path", "unmatched")
+                    if span.is_recording():
+                        span.update_name(f"{scope['method']} {route_template}")
         finally:
             reset_correlation_id(token)
-            route = scope.get("route")
             HTTP_REQUEST_DURATION.labels(
-                self.service_name, scope["method"], getattr(route, "path", "unmatched"), str(status_holder["status"])
+                self.service_name, scope["method"], route_template, str(status_holder["status"])
             ).observe(time.perf_counter() - started)
 
 
@@ -259,5 +268,9 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings 
     _document_token_endpoint(app, authorizer.settings)
     app.add_middleware(AdmissionMiddleware)
     app.add_middleware(OperationsGateMiddleware, authorizer=authorizer)
+    # Outside admission: a request refused for its size, its rate or a NUL never takes a place.
+    app.state.rate_limiter = TokenBucketLimiter.from_settings()
+    # Each request is counted once, against its OAuth client, by the authorization (check_rate_limit).
+    app.add_middleware(InboundGuardMiddleware, api=app, limiter=app.state.rate_limiter, limit_unauthenticated=False)
     app.add_middleware(_ObservabilityMiddleware, service_name=definition.name)
     return app

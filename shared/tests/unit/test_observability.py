@@ -61,3 +61,72 @@ def test_otel_traces_sampler_chooses_another_sampler(monkeypatch):
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
     with tracer_provider("test").get_tracer("test").start_as_current_span("recorded") as span:
         assert span.is_recording()
+
+
+# Values as data reaching the code, not literals in the lines a traceback quotes.
+PATIENT, MEMBER_ID = "DOE, JANE 1980-05-17", "XJ99887766"
+
+
+def test_logged_exceptions_show_their_stack_but_not_the_values_in_their_messages():
+    configure_logging("claims")
+    stream = io.StringIO()
+    logging.getLogger().handlers[0].stream = stream
+    try:
+        try:
+            {}[PATIENT]
+        except KeyError as missing:
+            raise ValueError(f"invalid input for query argument $3: {MEMBER_ID!r}") from missing
+    except ValueError:
+        logging.getLogger("test").exception("unhandled error")
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert "DOE" not in line["exc_info"] and "XJ99887766" not in line["exc_info"]
+    assert "KeyError" in line["exc_info"] and "ValueError" in line["exc_info"]
+    assert "test_logged_exceptions_show_their_stack" in line["exc_info"]  # where it was raised
+
+
+def test_uvicorns_errors_go_through_the_same_json_lines():
+    configure_logging("claims")
+    stream = io.StringIO()
+    logging.getLogger().handlers[0].stream = stream
+    try:
+        raise RuntimeError(f"member {MEMBER_ID}")
+    except RuntimeError as error:
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application\n", exc_info=error)
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert line["logger"] == "uvicorn.error" and "XJ99887766" not in line["exc_info"]
+
+
+def test_engines_keep_statement_parameters_out_of_error_messages():
+    from openrcm_shared.db import create_engine
+
+    engine = create_engine("postgresql://nobody@127.0.0.1:1/none")
+    assert engine.sync_engine.hide_parameters is True
+
+
+async def test_server_spans_are_named_by_route_template_not_by_path(monkeypatch):
+    import httpx
+    from fastapi import APIRouter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+    from openrcm_shared import service
+    from openrcm_shared.service import ServiceDefinition, create_service_app
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_ON)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(service, "tracer", lambda: provider.get_tracer("test"))
+    router = APIRouter()
+
+    @router.get("/v1/accounts/{patient_id}")
+    async def account(patient_id: str) -> dict:
+        return {}
+
+    app = create_service_app(ServiceDefinition(name="spans", title="t", description="d", aggregate_type="a",
+                                               routers=[router]))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
+                                 headers={"X-Tenant-Id": "p"}) as client:
+        assert (await client.get("/v1/accounts/PATIENT-DOE-JANE")).status_code == 200
+    assert [span.name for span in exporter.get_finished_spans()] == ["GET /v1/accounts/{patient_id}"]

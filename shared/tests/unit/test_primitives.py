@@ -62,7 +62,11 @@ def test_cents_round_half_up():
 
 
 @pytest.mark.parametrize("npi,valid", [("1234567893", True), ("1245319599", True), ("1234567890", False),
-                                        ("123456789", False), ("12345678AB", False)])
+                                        ("123456789", False), ("12345678AB", False),
+                                        # Unicode digits pass str.isdigit() and the check digit; an 837
+                                        # cannot carry them (its ASCII encoding failed every batch round).
+                                        ("\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0663", False),
+                                        ("123456789\u00b3", False)])
 def test_npi_check_digit(npi, valid):
     assert npi_is_valid(npi) is valid
 

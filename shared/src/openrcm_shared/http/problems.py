@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
@@ -38,6 +38,16 @@ class Problem(Exception):
         self.errors = errors
         self.headers = headers
         self.extensions = extensions
+
+
+class RefusedRequest(HTTPException):
+    """A `Problem` raised from inside the reading of a request body (a body-size limit, a JSON
+    check). FastAPI turns any other exception raised there into a bare 400; an HTTPException it
+    lets through, and `install_problem_handlers` answers it with the problem it carries."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.status, problem.title, problem.headers)
+        self.problem = problem
 
 
 def field_error(pointer: str, detail: str) -> dict[str, str]:
@@ -87,6 +97,10 @@ async def _problem(request: Request, exc: Problem) -> JSONResponse:
     return problem_response(exc, request)
 
 
+async def _refused(request: Request, exc: RefusedRequest) -> JSONResponse:
+    return problem_response(exc.problem, request)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     if is_transient(exc):
         log.warning("dependency unavailable", extra={"error_class": type(exc).__name__})
@@ -105,6 +119,7 @@ _DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (OSError, TimeoutError, sa_exc
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem)
+    app.add_exception_handler(RefusedRequest, _refused)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for error_class in _DEPENDENCY_ERRORS:

@@ -7,6 +7,8 @@ import asyncio
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 
+from openrcm_shared.x12.reader import X12Error
+
 
 class PermanentEventError(Exception):
     """The event can never be applied as it is (bad data, broken invariant).
@@ -43,7 +45,9 @@ def sanitized_message(error: BaseException) -> str:
     if isinstance(error, ValidationError):
         problems = ["/".join(str(p) for p in e["loc"]) + f": {e['type']}" for e in error.errors(include_input=False)]
         return ("schema validation failed: " + "; ".join(problems))[:1000]
-    if isinstance(error, (PermanentEventError, TransientEventError)):
+    if isinstance(error, (PermanentEventError, TransientEventError, X12Error, OSError)):
+        # Ours promise no PHI; X12 errors name segments, never element values; OS errors name
+        # hosts, ports and files.
         return str(error)[:1000]
     # Anything else (a library exception) may echo values; keep only its class.
     return type(error).__name__

@@ -25,6 +25,7 @@ from fastapi import Header, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
 
+from openrcm_shared.http.rate_limits import check_rate_limit
 from openrcm_shared.http.tenancy import TENANT_HEADER
 from openrcm_shared.http.problems import Problem, field_error, problem_response
 from openrcm_shared.security.context import Caller, Principal, bind_caller
@@ -112,6 +113,7 @@ class Authorizer:
 
     async def authorize(self, request: Request, scopes: Sequence[str]) -> Caller:
         principal = await self.principal(request)
+        check_rate_limit(request, principal.client_id)  # per OAuth client: 429 beyond its rate
         for scope in scopes:
             if not principal.has_scope(scope):
                 raise _problem_403(f"This operation needs the {scope} scope.", scope=scope)

@@ -22,6 +22,14 @@ Envelopes (ISA/IEA, GS/GE, ST/SE) are checked as they close: IEA01 and GE01 coun
 counts, and IEA02/GE02/SE02 control numbers against ISA13/GS06/ST02. A file may hold several
 interchanges, each with its own delimiters.
 
+Work stays linear in the input whatever it holds: each piece of input is searched for a terminator
+once and joined once; a segment is refused once `MAX_SEGMENT_LENGTH` characters have been read
+without a terminator (a 64 MiB file with none is refused after its first 64 KiB, never buffered
+whole); pieces of any size are cut to `chunk_size`; the pieces after an IEA are handed to the next
+interchange as they are when its ISA ends on the same terminator (only a change of terminator makes
+the rest of a piece be split again). A NUL character, which no X12 character set holds and
+PostgreSQL text cannot store, stops the input like undecodable bytes.
+
 Every problem is raised as a subclass of `X12Error` whose message and attributes name the segment
 number (1-based position in its interchange, ISA = 1) and, where one element is at fault, its
 position. Messages never carry element values beyond envelope counts and control numbers, because
@@ -55,6 +63,17 @@ X12Source = Union[str, bytes, bytearray, memoryview, os.PathLike, IO[bytes], IO[
 (or text) mode, or any iterable of byte/str chunks (an HTTP body, a generator)."""
 
 DEFAULT_CHUNK_SIZE = 8 * 1024  # small runs keep few segment lists alive at once: cheaper cyclic GC
+
+# The longest segment a reader accepts, in characters, terminator excluded. X12 itself sets no
+# limit on a segment, but every segment of the transactions read here has a bounded number of
+# elements of bounded length (X12.6 element attributes, the 005010 implementation guides): the
+# longest, HI in an 837I (12 health care code information composites, each at most ~170
+# characters), stays under 4 KiB. Sixteen times that leaves room for generous senders while a file
+# that never terminates its segments is refused after 64 KiB instead of being buffered whole.
+MAX_SEGMENT_LENGTH = 64 * 1024
+# Envelope counts and control numbers are numeric elements of at most 10 digits (SE01 N0 1/10; GE01
+# 1/6, IEA01 1/5, GS06 and ISA13 9); a longer run of digits is refused before int() reads it.
+_MAX_ENVELOPE_NUMBER_DIGITS = 10
 
 # ISA is fixed width (106 characters with its terminator); a little slack tolerates senders that pad
 # ISA02/ISA04 wrongly. The header is searched for in this many characters before giving up.
@@ -163,8 +182,9 @@ def element(segment: list[str], position: int) -> str:
 # ------------------------------------------------------------------------------------------- reading
 
 
-class _UndecodableInput(Exception):
-    """Raised by the chunk source after the decodable prefix of a chunk has been handed out."""
+class _UnreadableInput(Exception):
+    """Raised by the chunk source after the readable prefix of a chunk has been handed out (bytes
+    that do not decode, a NUL character)."""
 
 
 @dataclass(slots=True)
@@ -190,23 +210,30 @@ class X12Reader:
       on a complete, counted transaction set;
     - while a segment is being consumed, `segment_number`, `delimiters`,
       `interchange_control_number` and friends describe it (use `error` to raise at it);
-    - any problem raises an `X12Error` subclass naming the segment number and element position.
+    - any problem raises an `X12Error` subclass naming the segment number and element position;
+    - time and memory are linear in the input, however hostile: a segment longer than
+      `max_segment_length` is refused as soon as that much has been read without a terminator.
 
     A reader is one pass over its input: iterate it once.
     """
 
-    def __init__(self, source: X12Source, *, chunk_size: int = DEFAULT_CHUNK_SIZE, encoding: str = "utf-8") -> None:
-        if chunk_size < 1:
-            raise ValueError("chunk_size must be positive")
+    def __init__(self, source: X12Source, *, chunk_size: int = DEFAULT_CHUNK_SIZE, encoding: str = "utf-8",
+                 max_segment_length: int = MAX_SEGMENT_LENGTH) -> None:
+        if chunk_size < 1 or max_segment_length < 1:
+            raise ValueError("chunk_size and max_segment_length must be positive")
         self._source = source
-        self._chunk_size = chunk_size
+        # Pieces of text are cut to at most this: the work redone after an IEA (the rest of the
+        # piece, read again for the next interchange's delimiters) stays bounded, and a segment
+        # longer than max_segment_length always spans reads, where it is measured.
+        self._chunk_size = min(chunk_size, max_segment_length)
+        self._max_segment_length = max_segment_length
         self._encoding = encoding
         self._started = False
         self._envelope = _Envelope()
         # Segment ids already seen to be well-formed, envelope ids excluded: one set lookup per
         # segment on the hot path decides "ordinary segment inside a transaction set".
         self._known_segment_ids: set[str] = set()
-        self._undecodable: str | None = None  # why the input stopped decoding, once it has
+        self._unreadable: str | None = None  # why the input stopped being readable, once it has
         self.delimiters: Delimiters | None = None
         """Delimiters of the current interchange."""
         self.segment_number = 0
@@ -270,9 +297,13 @@ class X12Reader:
         # segment id, a segment outside ST..SE) ends the current run and is handled on its own.
         chunks = self._text_chunks()
         pending, exhausted = "", False
+        # After an IEA: the pieces not yet read, already split on the terminator (see _next_isa).
+        carried: Iterator[str] = iter(())
         envelope_ids, known_ids, blanks = _ENVELOPE_SEGMENT_IDS, self._known_segment_ids, _BLANKS
         while True:
-            isa, pending, exhausted = self._interchange_header(chunks, pending, exhausted)
+            isa, carried, pending = self._next_isa(carried, pending)
+            if isa is None:
+                isa, pending, exhausted = self._interchange_header(chunks, pending, exhausted)
             if isa is None:
                 return
             yield [isa], 1
@@ -284,16 +315,14 @@ class X12Reader:
                                                     self.delimiters.repetition or "", terminator))
             # `number` is the segment number of the last segment put in `run` (or handed out).
             number, in_transaction, interchange_open = 1, False, True
+            pieces = carried  # what followed this ISA in the text already split, if anything
             while interchange_open:
-                cut = pending.rfind(terminator)
-                while cut < 0:
-                    text = None if exhausted else self._next_text(chunks)
-                    if text is None:
-                        self._raise_truncated(number, pending)
-                    pending += text
+                if pieces is None:
                     cut = pending.rfind(terminator)
-                pieces = iter(pending[:cut].split(terminator))
-                pending = pending[cut + 1:]
+                    if cut < 0:
+                        pending, cut = self._read_past_terminator(chunks, pending, exhausted, number, terminator)
+                    pieces = iter(pending[:cut].split(terminator))
+                    pending = pending[cut + 1:]
                 run: list[list[str]] = []
                 append = run.append
                 for raw in pieces:
@@ -317,11 +346,9 @@ class X12Reader:
                         in_transaction = self._close_or_open(segment)
                         if segment_id == "IEA":
                             # What follows belongs to the next interchange, whose delimiters may
-                            # differ: hand the unsplit text back to the ISA scan.
-                            rest = list(pieces)
-                            if rest:
-                                pending = terminator.join(rest) + terminator + pending
-                            interchange_open = False
+                            # differ: _next_isa looks at it before any of it is read as segments.
+                            carried, interchange_open = pieces, False
+                            break
                     elif not in_transaction:
                         raise self.error(X12EnvelopeError, "segment outside a transaction set (ST..SE)",
                                          segment_id=self._printable_id(segment_id))
@@ -330,6 +357,70 @@ class X12Reader:
                 if run:  # end of a chunk: hand out what was read before reading more
                     yield run, number - len(run) + 1
                     run = []
+                pieces = None
+
+    def _read_past_terminator(self, chunks: Iterator[str], pending: str, exhausted: bool, number: int,
+                              terminator: str) -> tuple[str, int]:
+        """Read on until a segment terminator arrives: (the text, the position of its last terminator).
+
+        Linear in what is read: each new piece is searched once and the pieces are joined once.
+        Refuses a segment longer than the maximum as soon as that many characters came without a
+        terminator, instead of buffering a file that never terminates its segments."""
+        pieces, length = [pending], len(pending)  # `length`: characters since the last terminator
+        while True:
+            text = None if exhausted else self._next_text(chunks)
+            if text is None:
+                self._raise_truncated(number, "".join(pieces))
+            pieces.append(text)
+            cut = text.rfind(terminator)
+            if cut >= 0:
+                if length + text.find(terminator) > self._max_segment_length:
+                    self._raise_too_long(number)
+                return "".join(pieces), length + cut
+            length += len(text)
+            if length > self._max_segment_length:
+                self._raise_too_long(number)
+
+    def _raise_too_long(self, number: int) -> None:
+        raise X12SyntaxError(f"no segment terminator within {self._max_segment_length} characters (the longest "
+                             f"segment accepted)", segment_number=number + 1, interchange_number=self.interchange_number)
+
+    def _next_isa(self, carried: Iterator[str], pending: str) -> tuple[list[str] | None, Iterator[str] | None, str]:
+        """The next interchange's ISA from the pieces left after an IEA, when it ends on the same
+        terminator (the usual case): the pieces after it are then read on as they are, so text after
+        an IEA is split only once however many interchanges a piece holds. Otherwise (None, None, the
+        pieces joined back onto `pending`) and `_interchange_header` reads the ISA from the text."""
+        terminator = self.delimiters.segment if self.delimiters else None
+        for raw in carried:
+            piece = raw.lstrip(_BLANKS)
+            if not piece:
+                continue
+            isa = self._isa_ending_on(piece, terminator)
+            if isa is not None:
+                return isa, carried, pending
+            return None, None, terminator.join([piece, *carried]) + terminator + pending
+        return None, None, pending
+
+    def _isa_ending_on(self, piece: str, terminator: str) -> list[str] | None:
+        """`piece` as an ISA, if it is one whose own terminator is `terminator`; None otherwise
+        (including when it is malformed: `_interchange_header` reads it again and says why)."""
+        # Cheap refusals first: an ISA ending the piece holds exactly its 16 element separators.
+        if not piece.startswith("ISA") or len(piece) < 4 or piece.count(piece[3]) != _ISA_ELEMENT_COUNT:
+            return None
+        try:
+            delimiters, isa_length = self._read_delimiters(piece + terminator, True)
+        except X12Error:
+            return None
+        if delimiters.segment != terminator or isa_length != len(piece):
+            return None
+        return self._start_interchange(delimiters, piece.split(delimiters.element))
+
+    def _start_interchange(self, delimiters: Delimiters, isa: list[str]) -> list[str]:
+        self.interchange_number += 1
+        self.segment_number = 1
+        self.delimiters = delimiters
+        self._open_interchange(isa)
+        return isa
 
     def _interchange_header(self, chunks: Iterator[str], pending: str,
                             exhausted: bool) -> tuple[list[str] | None, str, bool]:
@@ -343,7 +434,7 @@ class X12Reader:
             else:
                 pending = (pending + text).lstrip(_BLANKS)
         if not pending:
-            if self._undecodable:
+            if self._unreadable:
                 self._raise_truncated(0, pending)
             if self.interchange_number == 0:
                 raise X12SyntaxError("the input holds no interchange (expected an ISA segment)",
@@ -439,13 +530,14 @@ class X12Reader:
 
     def _check_count(self, segment: list[str], counted: int, what: str) -> None:
         stated = self._required(segment, 1)
-        if not stated.isdigit() or int(stated) != counted:
+        if not _is_envelope_number(stated) or int(stated) != counted:
             raise self.error(X12EnvelopeError, f"states {stated} {what}, counted {counted}", element_position=1,
                              segment_id=segment[0])
 
     def _check_control_number(self, segment: list[str], expected: str, opened_by: str) -> None:
         stated = self._required(segment, 2)
-        same = stated == expected or (stated.isdigit() and expected.isdigit() and int(stated) == int(expected))
+        same = stated == expected or (_is_envelope_number(stated) and _is_envelope_number(expected)
+                                      and int(stated) == int(expected))
         if not same:
             raise self.error(X12EnvelopeError, f"control number {stated} does not match {opened_by} {expected}",
                              element_position=2, segment_id=segment[0])
@@ -515,8 +607,8 @@ class X12Reader:
 
     def _raise_truncated(self, number: int, pending: str) -> None:
         """The input stopped (or stopped decoding) after segment `number`: raise at the next one."""
-        if self._undecodable:
-            raise X12SyntaxError(self._undecodable, segment_number=number + 1,
+        if self._unreadable:
+            raise X12SyntaxError(self._unreadable, segment_number=number + 1,
                                  interchange_number=self.interchange_number or 1)
         envelope = self._envelope
         if pending.strip(_BLANKS):
@@ -530,25 +622,33 @@ class X12Reader:
         raise X12TruncatedError(reason, segment_number=number + 1, interchange_number=self.interchange_number or 1)
 
     def _next_text(self, chunks: Iterator[str]) -> str | None:
-        """The next piece of text, or None at the end of the input or at bytes that do not decode
-        (the segments before those bytes are still read; `_raise_truncated` then reports them)."""
-        if self._undecodable:
+        """The next piece of text, or None at the end of the input or where it stops being readable
+        (the segments before that point are still read; `_raise_truncated` then reports it)."""
+        if self._unreadable:
             return None
         try:
             return next(chunks, None)
-        except _UndecodableInput as undecodable:
-            self._undecodable = str(undecodable)
+        except _UnreadableInput as unreadable:
+            self._unreadable = str(unreadable)
             return None
 
     def _text_chunks(self) -> Iterator[str]:
-        """The input as str pieces of about `chunk_size` characters, byte-order mark removed."""
-        first = True
+        """The input as str pieces of at most `chunk_size` characters, byte-order mark removed; at a
+        NUL character the text before it is handed out and the input stops (`_UnreadableInput`)."""
+        first, size = True, self._chunk_size
         for text in self._raw_text_chunks():
             if first and text:
                 first = False
                 if text[0] == "\ufeff":
                     text = text[1:]
-            yield text
+            nul = text.find("\x00")
+            if nul >= 0:
+                yield from _pieces(text[:nul], size)
+                raise _UnreadableInput("a NUL character, which X12 text cannot hold")
+            if len(text) <= size:
+                yield text
+            else:  # an iterable source may hand over a whole file at once
+                yield from _pieces(text, size)
 
     def _raw_text_chunks(self) -> Iterator[str]:
         source, size = self._source, self._chunk_size
@@ -579,11 +679,20 @@ class X12Reader:
             except UnicodeDecodeError as problem:
                 # Hand out what decodes, so the error lands on the segment holding the bad byte.
                 yield problem.object[:problem.start].decode(self._encoding)
-                raise _UndecodableInput(f"bytes that are not valid {self._encoding}") from None
+                raise _UnreadableInput(f"bytes that are not valid {self._encoding}") from None
         try:
             yield decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            raise _UndecodableInput(f"the input ends inside a multi-byte {self._encoding} character") from None
+            raise _UnreadableInput(f"the input ends inside a multi-byte {self._encoding} character") from None
+
+
+def _pieces(text: str, size: int) -> Iterator[str]:
+    for start in range(0, len(text), size):
+        yield text[start:start + size]
+
+
+def _is_envelope_number(text: str) -> bool:
+    return text.isdigit() and len(text) <= _MAX_ENVELOPE_NUMBER_DIGITS
 
 
 def _read_until_empty(stream: IO, size: int) -> Iterator[bytes | str]:

@@ -8,7 +8,8 @@ import io
 import pytest
 
 from openrcm_shared.x12.reader import (
-    Delimiters, X12EnvelopeError, X12Error, X12Reader, X12SyntaxError, X12TruncatedError, element, read_segments,
+    MAX_SEGMENT_LENGTH, Delimiters, X12EnvelopeError, X12Error, X12Reader, X12SyntaxError, X12TruncatedError, element,
+    read_segments,
 )
 from shared.tests.unit.x12.x12_test_support import interchange, isa, sample
 
@@ -365,3 +366,101 @@ def test_runs_before_an_error_are_handed_out_first():
             seen += [segment[0] for segment in run]
     assert seen == ["ISA", "GS", "ST", "AK1", "AK2"]
     assert raised.value.segment_number == 6
+
+
+# ------------------------------------------------------------------------------------- hostile input
+# Behaviour only: how long these take is measured by bench/x12_hostile.py, not asserted here.
+
+
+class _EndlessSource:
+    """An input that never ends and never terminates its segment, counting what is read from it."""
+
+    def __init__(self, head: str, piece: str) -> None:
+        self.head, self.piece, self.pieces_read = head, piece, 0
+
+    def __iter__(self):
+        yield self.head
+        while True:
+            self.pieces_read += 1
+            yield self.piece
+
+
+@pytest.mark.parametrize("chunk_size", [1000, 8192, 1 << 20])
+def test_input_without_a_segment_terminator_is_refused_after_the_longest_segment(chunk_size):
+    source = _EndlessSource(isa() + "GS*FA*S*R*20260302*1405*1*X*005010X231A1", "A" * 1000)
+    with pytest.raises(X12SyntaxError) as raised:
+        segments(source, chunk_size=chunk_size, max_segment_length=10_000)
+    assert (raised.value.interchange_number, raised.value.segment_number) == (1, 2)
+    assert "no segment terminator within 10000 characters" in raised.value.reason
+    assert source.pieces_read <= 11  # stopped at the bound, never read the rest of the input
+
+
+def test_a_segment_longer_than_the_maximum_is_refused_even_when_it_is_terminated():
+    long_segment = "AK2*1*" + "9" * 2000 + "~"
+    with pytest.raises(X12SyntaxError) as raised:
+        segments(_envelope(GOOD_ST + long_segment, se="SE*4*0001~"), chunk_size=16, max_segment_length=1000)
+    assert raised.value.segment_number == 5
+    assert "no segment terminator within 1000 characters" in raised.value.reason
+
+
+def test_a_segment_of_the_maximum_length_is_read():
+    longest = "AK2*1*" + "9" * 994  # 1000 characters
+    read = segments(_envelope(GOOD_ST + longest + "~", se="SE*4*0001~"), chunk_size=16, max_segment_length=1000)
+    assert read[4] == ["AK2", "1", "9" * 994]
+
+
+def test_default_maximum_segment_length_is_far_above_the_longest_legitimate_segment():
+    # HI of an 837I: 12 composites at the longest the guide allows for each component.
+    composite = ":".join(["ABF", "X" * 30, "D8", "X" * 35, "9" * 18, "9" * 15, "X" * 30, "X" * 30, "Y"])
+    hi = "HI*" + "*".join([composite] * 12)
+    assert len(hi) < 4096 < MAX_SEGMENT_LENGTH
+    assert segments(_envelope(GOOD_ST + hi + "~", se="SE*4*0001~"))[4][0] == "HI"
+
+
+@pytest.mark.parametrize("chunk_size", [1, 16, 4096])
+def test_a_nul_character_stops_the_input_at_its_segment(chunk_size):
+    text = _envelope("ST*999*0001~AK1*HC*1~NM1*QC*1*DO\x00E~", se="SE*4*0001~")
+    reader = X12Reader(io.BytesIO(text.encode()), chunk_size=chunk_size)
+    seen = []
+    with pytest.raises(X12SyntaxError) as raised:
+        for segment in reader:
+            seen.append(segment[0])
+    assert seen == ["ISA", "GS", "ST", "AK1"]
+    assert raised.value.segment_number == 5
+    assert "NUL" in raised.value.reason
+
+
+@pytest.mark.parametrize("se", ["SE*" + "9" * 5000 + "*0001~", "SE*3*" + "0" * 5000 + "1~"])
+def test_envelope_numbers_too_long_to_be_counts_are_envelope_errors(se):
+    # int() of a 5000-digit string raises a plain ValueError (Python's digit limit): refused first.
+    with pytest.raises(X12EnvelopeError) as raised:
+        segments(_envelope(GOOD_ST, se=se))
+    assert raised.value.segment_id == "SE"
+
+
+def test_many_interchanges_in_one_piece_read_like_the_same_text_in_small_pieces():
+    # One piece holding every interchange (an iterable source may hand over a whole file at once),
+    # blank lines between them, one with other delimiters in the middle: read like small chunks.
+    first = interchange(*ONE_TRANSACTION, functional_code="FA", version="005010X231A1")
+    other = interchange(*ONE_TRANSACTION, functional_code="FA", version="005010X231A1", element="|",
+                        terminator="\n", control_number="000000002")
+    text = "\r\n".join([first] * 50 + [other] + [first] * 50)
+    expected = segments(text, chunk_size=7)
+    assert len(expected) == 101 * 8
+    assert segments([text.encode()]) == expected
+    reader = X12Reader([text])
+    assert sum(1 for segment in reader if segment[0] == "ISA") == 101
+    assert reader.interchange_number == 101
+
+
+@pytest.mark.parametrize("second", ["ISA*00*short~GS*FA~", "ISA*00*short", isa("12345") + "GS*FA~",
+                                    isa(terminator="\n") + "GS*FA~"])
+def test_a_bad_isa_after_an_iea_in_the_same_piece_fails_as_it_does_in_small_pieces(second):
+    text = _envelope(GOOD_ST) + second
+    with pytest.raises(X12Error) as in_small_pieces:
+        segments(text, chunk_size=3)
+    with pytest.raises(X12Error) as in_one_piece:
+        segments([text])
+    assert type(in_one_piece.value) is type(in_small_pieces.value)
+    assert str(in_one_piece.value) == str(in_small_pieces.value)
+    assert in_one_piece.value.interchange_number == 2

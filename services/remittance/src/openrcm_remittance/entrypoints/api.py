@@ -17,12 +17,14 @@ from openrcm_remittance.entrypoints.schemas import (
     RemittanceIn, RemittanceOut, RemittanceSummaryOut, TransactionOut, UnmatchedItemOut,
 )
 from openrcm_remittance.service_layer import era_intake
-from openrcm_remittance.service_layer.files import body_of, store_file
+from openrcm_remittance.service_layer.files import body_of, chunks_of, received_whole, store_file
 from openrcm_remittance.service_layer.posting import post_manual_remittance
 from openrcm_remittance.service_layer.review import match_item
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.bodies import json_body
 from openrcm_shared.http.idempotency import idempotent_create
+from openrcm_shared.http.inbound import X12_MEDIA_TYPES, takes_files
+from openrcm_shared.http.json_checks import is_storable
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.http.resources import get_or_404
@@ -30,7 +32,6 @@ from openrcm_shared.security.practice import RemittanceRead, RemittanceWrite, Re
 
 router = APIRouter(prefix="/v1", tags=["remittance"])
 
-X12_MEDIA_TYPES = ("application/edi-x12", "application/edi", "text/x12")
 _BODY_DOC = {"requestBody": {"content": {
     "application/edi-x12": {"schema": {"type": "string", "format": "binary"}},
     "multipart/form-data": {"schema": {"type": "object", "properties": {
@@ -49,6 +50,7 @@ def _runtime(request: Request):
                         409: {"description": "(JSON) the payment (payer + trace number + amount) was already posted"},
                         415: {"description": "Not X12, multipart or JSON"},
                         422: {"description": "Malformed X12 (naming the segment), or invalid JSON fields"}})
+@takes_files()  # an 835 may be as large as OPENRCM_MAX_BODY_BYTES_X12
 async def receive_remittance(request: Request, tenant_id: RemittanceWrite,
                              idempotency_key: Annotated[str | None, Header()] = None) -> Response:
     """Post payer payments. Three forms on one path, by Content-Type:
@@ -64,9 +66,10 @@ async def receive_remittance(request: Request, tenant_id: RemittanceWrite,
     """
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type in X12_MEDIA_TYPES:
-        stored = await store_file(_runtime(request).engine, request.stream(), scope=tenant_id, tenant_id=tenant_id,
-                                  source="upload", content_type=content_type,
-                                  filename=request.headers.get("x-filename"))
+        with await received_whole(request.stream()) as body:  # all of it, before the transaction opens
+            stored = await store_file(_runtime(request).engine, chunks_of(body), scope=tenant_id,
+                                      tenant_id=tenant_id, source="upload", content_type=content_type,
+                                      filename=request.headers.get("x-filename"))
         result = await _process(request, stored)
         return JSONResponse(result.model_dump(mode="json"), status_code=_file_status(result),
                             headers={"Location": f"/v1/remittance-files/{result.id}"})
@@ -104,6 +107,7 @@ async def _receive_multipart(request: Request, tenant_id: str) -> JSONResponse:
     if not uploads:
         raise Problem(422, "No files", "Send the 835 files as file parts of the form.", type_="validation-error",
                       errors=[field_error("/files", "no file parts")])
+    _check_part_headers(uploads)
     results = []
     try:
         for upload in uploads:
@@ -114,6 +118,16 @@ async def _receive_multipart(request: Request, tenant_id: str) -> JSONResponse:
     finally:
         await form.close()
     return JSONResponse(FilesOut(files=results).model_dump(mode="json"), status_code=200)
+
+
+def _check_part_headers(uploads) -> None:
+    """A part's file name and media type are stored as text: one PostgreSQL cannot hold (a NUL
+    from the part's headers) is refused, naming the part."""
+    errors = [field_error(f"/files/{index}/{name}", "contains a NUL character, which cannot be stored")
+              for index, upload in enumerate(uploads) for name in ("filename", "content_type")
+              if getattr(upload, name) is not None and not is_storable(getattr(upload, name))]
+    if errors:
+        raise Problem(422, "The request has invalid fields", type_="validation-error", errors=errors)
 
 
 async def _read_upload(upload):

@@ -19,7 +19,9 @@ from openrcm_remittance.domain.fee_schedules import (
 )
 from openrcm_remittance.service_layer.fee_schedules import load_contracted_rates, replace_fee_schedule
 from openrcm_shared.codes import MODIFIER, PROCEDURE_CODE
-from openrcm_shared.http.pagination import Page, decode_cursor, encode_cursor, fetch_page
+from openrcm_shared.http.bounds import PositiveInt4
+from openrcm_shared.http.inbound import takes_files
+from openrcm_shared.http.pagination import Page, decode_cursor, encode_cursor, fetch_page, invalid_cursor
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.money import ZERO, Money
 from openrcm_shared.security.practice import ReferenceAdmin, RemittanceRead
@@ -27,7 +29,8 @@ from openrcm_shared.security.practice import ReferenceAdmin, RemittanceRead
 router = APIRouter(prefix="/v1", tags=["fee schedules and variances"])
 
 PayerIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{2,15}$")]
-# A schedule of every CPT/HCPCS code with a few modifiers and date spans stays well under this.
+# A schedule of every CPT/HCPCS code with a few modifiers and date spans stays well under this
+# (the inbound guard refuses a larger body with 413 before it is read past the bound).
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 CSV_EXAMPLE = ("procedure_code,modifier,allowed_amount,effective_from,effective_to\n"
                "99213,,92.50,2026-01-01,\n99213,25,92.50,2026-01-01,2026-06-30\n93000,26,8.75,2026-01-01,\n")
@@ -108,23 +111,6 @@ def _require_csv(request: Request) -> None:
                       type_="unsupported-media-type", errors=[field_error("/header/Content-Type", "must be text/csv")])
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
-        raise _too_large()
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_UPLOAD_BYTES:
-            raise _too_large()
-    return bytes(body)
-
-
-def _too_large() -> Problem:
-    return Problem(413, "Fee schedule too large", f"At most {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB per upload.",
-                   type_="payload-too-large")
-
-
 def _decode(body: bytes) -> str:
     try:
         return body.decode("utf-8-sig")  # spreadsheet exports often start with a byte-order mark
@@ -147,6 +133,7 @@ def _invalid(exc: FeeScheduleInvalid) -> Problem:
             responses={415: {"description": "Not text/csv"},
                        422: {"description": "Errors naming each row and column (/rows/<index>/<column>, with the "
                                              "CSV line); nothing stored"}})
+@takes_files(max_bytes=MAX_UPLOAD_BYTES)
 async def put_fee_schedule(payer_id: PayerIdPath, request: Request, tenant_id: ReferenceAdmin,
                            variance_tolerance: Annotated[Decimal, Query(ge=0, max_digits=12, decimal_places=2)] = ZERO
                            ) -> FeeScheduleVersionOut:
@@ -158,7 +145,7 @@ async def put_fee_schedule(payer_id: PayerIdPath, request: Request, tenant_id: R
     amount are recorded without a PaymentVarianceDetected event.
     """
     _require_csv(request)
-    body = await _read_body(request)
+    body = await request.body()
     try:
         rows = parse_fee_schedule_csv(_decode(body))
     except FeeScheduleInvalid as exc:
@@ -190,7 +177,7 @@ async def _version_row(conn, tenant_id: str, payer_id: str, version: int | None)
 
 @router.get("/fee-schedules/{payer_id}", response_model=FeeScheduleOut)
 async def get_fee_schedule(payer_id: str, request: Request, tenant_id: RemittanceRead,
-                           version: Annotated[int | None, Query(ge=1)] = None) -> FeeScheduleOut:
+                           version: Annotated[PositiveInt4 | None, Query()] = None) -> FeeScheduleOut:
     """The payer's schedule in force (or an earlier `version`) with its rows."""
     async with request.app.state.runtime.engine.connect() as conn:
         header = await _version_row(conn, tenant_id, payer_id, version)
@@ -250,25 +237,14 @@ _SORT_KEYS = {"recent": [payment_variances.c.detected_at, payment_variances.c.id
               "largest_underpayment": [payment_variances.c.variance_amount, payment_variances.c.id]}
 
 
-def _invalid_cursor(detail: str = "not a cursor issued by this API") -> Problem:
-    return Problem(400, "Invalid cursor", "Pass back the next_cursor of a previous page unchanged.",
-                   type_="invalid-cursor", errors=[field_error("/query/cursor", detail)])
-
-
 def _page_cursor(cursor: str | None, sort: VarianceSort) -> str | None:
     """Our cursors carry the sort they were made for, so one can never be read against another key."""
     if cursor is None:
         return None
     issued_for, inner = decode_cursor(cursor, 2)
     if issued_for != sort:
-        raise _invalid_cursor(f"issued for sort={issued_for}")
-    key, identifier = decode_cursor(inner, 2)
-    try:
-        UUID(identifier)
-        Decimal(key) if sort == "largest_underpayment" else datetime.fromisoformat(key)
-    except ValueError:
-        raise _invalid_cursor() from None
-    return inner
+        raise invalid_cursor(f"issued for sort={issued_for}")
+    return inner  # fetch_page reads its values as the sort columns' types
 
 
 @router.get("/remittances/variances", response_model=Page[PaymentVarianceOut])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO
@@ -50,12 +50,36 @@ async def _rechunk(stream: AsyncIterable[bytes]) -> AsyncIterable[bytes]:
         yield bytes(buffer)
 
 
+async def received_whole(body: AsyncIterable[bytes]) -> IO[bytes]:
+    """Every byte of a request body, spooled (in memory up to SPOOL_MEMORY_BYTES, then in a
+    temporary file) and rewound, before any transaction is opened: a sender that trickles its
+    upload holds a connection of the API, never a database transaction. The inbound guard bounds
+    how much a body may hold, so the spool is bounded too."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
+    try:
+        async for piece in body:
+            spool.write(piece)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
+async def chunks_of(spool: IO[bytes]) -> AsyncIterator[bytes]:
+    """A spooled body read back a chunk at a time, for `store_file`."""
+    while chunk := spool.read(CHUNK_BYTES):
+        yield chunk
+
+
 async def store_file(engine: AsyncEngine, body: AsyncIterable[bytes], *, scope: str, tenant_id: str | None,
                      source: str, filename: str | None = None, content_type: str | None = None,
                      webhook_id: str | None = None) -> StoredFile:
     """Store the bytes and their SHA-256 in one transaction; say whether they were seen before.
     A practice's upload is stored acting for it (the app engine); a webhook's file, which names
-    no practice (tenant_id None), by the system role."""
+    no practice (tenant_id None), by the system role.
+    `body` is read inside the transaction: pass bytes already received (`received_whole`), never
+    a request still arriving."""
     file_id, digest, size = uuid4(), hashlib.sha256(), 0
     async with engine.begin() as conn:
         inserted = await conn.execute(pg_insert(remittance_files).values(

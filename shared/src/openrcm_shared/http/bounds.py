@@ -1,0 +1,20 @@
+"""Integers as PostgreSQL stores them, for query and path parameters and body fields.
+
+An `int` parameter compared with an `integer` column takes any Python integer, and one past the
+column's range fails only in the driver ("value out of int32 range"): a 500 for a typo. Bounded by
+these types, it is a 422 naming the parameter before any query runs (and the bounds show in the
+OpenAPI document). tests/contracts/test_api_inputs.py checks that every integer an API takes is bounded.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from annotated_types import Ge, Le
+
+INT4_MIN, INT4_MAX = -(2 ** 31), 2 ** 31 - 1  # PostgreSQL integer
+INT8_MIN, INT8_MAX = -(2 ** 63), 2 ** 63 - 1  # PostgreSQL bigint
+
+Int4 = Annotated[int, Ge(INT4_MIN), Le(INT4_MAX)]
+PositiveInt4 = Annotated[int, Ge(1), Le(INT4_MAX)]
+Int8 = Annotated[int, Ge(INT8_MIN), Le(INT8_MAX)]
