@@ -1,5 +1,7 @@
 """The claims service: encounters become claims; remittance outcomes move them along."""
 
+from collections.abc import Coroutine
+
 from openrcm_claims.entrypoints.api import router
 from openrcm_claims.entrypoints.fhir_api import router as fhir_router
 from openrcm_claims.entrypoints.parties_api import router as parties_router
@@ -16,11 +18,13 @@ from openrcm_claims.settings import CodeSetSettings, SubmissionSettings
 from openrcm_shared.service import ServiceDefinition, create_service_app
 
 
-async def keep_code_sets_in_force(runtime) -> None:
+def keep_code_sets_in_force(runtime) -> Coroutine[None, None, None]:
     """Load the shipped code sets, the CMS files configured (CodeSetSettings) and the imported ones
     in force, then load each change as it comes (code_sets_in_force): a configured file that
-    cannot be loaded stops this task, and /readyz names it."""
-    await IN_FORCE.run(runtime.engine, CodeSetSettings())
+    cannot be loaded stops this task, and /readyz names it. Claims wait for the first load from
+    the moment the task is created, before the app takes requests."""
+    IN_FORCE.starting()
+    return IN_FORCE.run(runtime.engine, CodeSetSettings())
 
 
 async def submit_ready_claims(runtime) -> None:

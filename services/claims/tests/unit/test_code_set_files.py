@@ -87,3 +87,13 @@ def test_the_service_loads_the_configured_files_once_and_logs_the_counts(cms_dir
     assert record.code_set_counts["hcpcs_codes"] == len(loaded.hcpcs.codes)
     assert record.code_set_files["mue_practitioner"] == ["MCR_MUE_PractitionerServices_Eff_10-01-2026.csv"]
     assert in_force.environment_files()["hcpcs"] == ["HCPC2026_OCT_ANWEB_v2.txt"]
+
+
+async def test_claims_are_not_scrubbed_when_a_configured_file_cannot_be_loaded(tmp_path):
+    in_force = code_sets_in_force.CodeSetsInForce()
+    in_force.starting()  # as the service does before it takes requests
+    settings = CodeSetSettings(mue_file=str(tmp_path / "missing.csv"))
+    with pytest.raises(CodeSetFileError, match="OPENRCM_CLAIMS_MUE_FILE"):
+        await in_force.run(engine=None, settings=settings)  # fails before it needs the database
+    with pytest.raises(code_sets_in_force.CodeSetsUnavailable, match="missing.csv"):
+        await in_force.ready()

@@ -112,10 +112,16 @@ class CodeSetsInForce:
 
     # -- the `code_sets` task ----------------------------------------------------------------------
 
+    def starting(self) -> None:
+        """From now on claims wait for `run`'s first load (called before the app serves requests)."""
+        self._first_load, self._wake, self._error = asyncio.Event(), asyncio.Event(), None
+
     async def run(self, engine: AsyncEngine, settings: CodeSetSettings) -> None:
         """Load, then keep loading what comes into force, until cancelled. A configured file that
-        cannot be loaded ends the task (and /readyz names it); the database being away only delays."""
-        self._first_load, self._wake = asyncio.Event(), asyncio.Event()
+        cannot be loaded, or a first load failing other than for the database being away, ends the
+        task (and /readyz names it); later failures are logged and tried again."""
+        if self._first_load is None or self._first_load.is_set():
+            self.starting()
         try:
             await asyncio.to_thread(self._configured_sets, settings)
         except Exception as failed:
@@ -126,12 +132,15 @@ class CodeSetsInForce:
             try:
                 await self.refresh(engine, date.today())
             except Exception as failed:
-                if not is_transient(failed):
-                    if self.current is None:  # claims waiting for the first load must not wait forever
-                        self._error = failed
-                        self._first_load.set()
+                if self.current is None and not is_transient(failed):
+                    self._error = failed  # claims waiting for the first load must not wait forever
+                    self._first_load.set()
                     raise
-                log.warning("code-set files not readable now; trying again", extra={"error_class": type(failed).__name__})
+                # Once loaded, the process keeps scrubbing with what it has and tries again on the
+                # next round: a database restart must not leave it not ready for good.
+                RELOADS.labels("error").inc()
+                log.warning("imported code-set files not readable now; trying again",
+                            extra={"error_class": type(failed).__name__}, exc_info=not is_transient(failed))
             if not self._first_load.is_set() and self.current is not None:
                 self._first_load.set()
             try:
