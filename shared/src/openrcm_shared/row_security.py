@@ -44,6 +44,9 @@ PRACTICE_POLICY = "practice_isolation"
 PRACTICE_PREDICATE = f"tenant_id = NULLIF(current_setting('{TENANT_SETTING}', true), '')"
 # Tables a service keeps whatever it does, with no practice data (see the module docstring).
 INBOX = "inbox"
+# Reference data every practice shares, with no practice column and so no policy: the CMS code-set
+# files the claims service imports (claims migration 0013).
+REFERENCE_TABLES = frozenset({"code_set_files", "code_set_file_chunks"})
 
 
 def app_role(service: str) -> str:

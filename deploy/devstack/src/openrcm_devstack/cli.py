@@ -6,6 +6,8 @@
     openrcm-stack dlq replay TOPIC [--offset N ...]
     openrcm-stack topics                   create/update topics from deploy/topics.toml
     openrcm-stack token [CLIENT_ID]        an access token for a demo client of the running stack
+    openrcm-stack codesets import PATH... [--kind K] [--effective-date D] [--client C | --token T]
+    openrcm-stack codesets list            CMS code sets in the running claims service
     openrcm-stack kafka-acls [--apply]     the services' SCRAM users and ACLs: print the commands, or apply them
     openrcm-stack tls-certs DIR            a throwaway CA and server certificates, for trying TLS locally
 
@@ -21,6 +23,7 @@ import os
 import signal
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 from openrcm_devstack import events
@@ -113,17 +116,44 @@ def _running_manifest() -> dict:
 
 def cmd_token(args) -> int:
     """An access token from the running stack's issuer, for a demo client (client_secret_basic)."""
-    import httpx
+    from openrcm_devstack.codesets import demo_token
 
-    auth = _running_manifest().get("auth") or {}
-    clients = {client["client_id"]: client for client in auth.get("clients", [])}
-    client = clients.get(args.client_id)
-    if client is None:
-        raise SystemExit(f"unknown client {args.client_id!r}; demo clients: {', '.join(clients)}")
-    response = httpx.post(auth["token_url"], data={"grant_type": "client_credentials"},
-                          auth=(client["client_id"], client["client_secret"]), timeout=10)
-    response.raise_for_status()
-    print(response.json()["access_token"])
+    print(demo_token(_running_manifest(), args.client_id))
+    return 0
+
+
+def _claims_call(args) -> tuple[str, str]:
+    """The running claims service's URL and a token (--token, or one for the demo --client)."""
+    from openrcm_devstack.codesets import demo_token
+
+    manifest = _running_manifest()
+    return manifest["services"]["claims"]["url"], args.token or demo_token(manifest, args.client)
+
+
+def cmd_codesets_import(args) -> int:
+    """Each file to the claims service, one after the other; stops at the first it refuses."""
+    from openrcm_devstack import codesets
+
+    claims_url, token = _claims_call(args)
+    for path in args.paths:
+        if not path.is_file():
+            _say(f"{path}: not a file", err=True)
+            return 2
+        try:
+            answer = codesets.import_file(path, claims_url=claims_url, token=token, kind=args.kind,
+                                          effective_date=args.effective_date)
+        except codesets.CodeSetImportFailed as refused:
+            _say(str(refused), err=True)
+            return 1
+        _say(*codesets.describe_import(answer), sep="\n")
+    return 0
+
+
+def cmd_codesets_list(args) -> int:
+    from openrcm_devstack import codesets
+
+    claims_url, token = _claims_call(args)
+    _say(*codesets.describe_listing(codesets.list_code_sets(claims_url=claims_url, token=token)), sep="\n")
     return 0
 
 
@@ -242,6 +272,24 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="print an access token for a demo client of the running stack")
     token.add_argument("client_id", nargs="?", default="demo-billing")
     token.set_defaults(func=cmd_token)
+
+    code_sets = commands.add_parser("codesets", help="CMS code-set files in the running claims service")
+    code_set_commands = code_sets.add_subparsers(dest="codesets_command", required=True)
+    imports = code_set_commands.add_parser(
+        "import", help="import CMS files (HCPCS, NCCI PTP, MUE, ICD-10-CM order files, or CMS's zips of them)")
+    imports.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    imports.add_argument("--kind", choices=["hcpcs", "ptp_practitioner", "ptp_hospital", "mue_practitioner",
+                                            "mue_hospital", "icd10cm_order"],
+                         help="which code set (default: told from CMS's file name)")
+    imports.add_argument("--effective-date", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                         help="first day in force (default: from the file name)")
+    listing = code_set_commands.add_parser("list", help="the code sets imported and which are in force")
+    for command in (imports, listing):
+        who = command.add_mutually_exclusive_group()
+        who.add_argument("--client", default="demo-billing", help="a demo client of the running stack (default: %(default)s)")
+        who.add_argument("--token", help="an access token with reference:admin (import) or claims:read (list)")
+    imports.set_defaults(func=cmd_codesets_import)
+    listing.set_defaults(func=cmd_codesets_list)
 
     acls = commands.add_parser("kafka-acls", help="the services' Kafka SCRAM users and ACLs (from deploy/topics.toml)")
     acls.add_argument("--apply", action="store_true",

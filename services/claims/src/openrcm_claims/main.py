@@ -1,36 +1,33 @@
 """The claims service: encounters become claims; remittance outcomes move them along."""
 
+from collections.abc import Coroutine
+
 from openrcm_claims.entrypoints.api import router
 from openrcm_claims.entrypoints.fhir_api import router as fhir_router
 from openrcm_claims.entrypoints.parties_api import router as parties_router
+from openrcm_claims.entrypoints.code_sets_api import router as code_sets_router
 from openrcm_claims.entrypoints.reference_api import router as reference_router
 from openrcm_claims.entrypoints.webhooks import router as webhooks_router
 from openrcm_claims.entrypoints.subscriptions import SUBSCRIPTIONS
-import asyncio
-import gc
-
 from openrcm_claims.adapters.clearinghouse import HttpClearinghouse
 from openrcm_claims.service_layer.acknowledgements import apply_pending_deliveries
 from openrcm_claims.service_layer.batches import run_submission_loop
 from openrcm_claims.service_layer.follow_up import run_follow_up_loop
-from openrcm_claims.service_layer.scrubbing import warm_code_sets
-from openrcm_claims.settings import SubmissionSettings
+from openrcm_claims.service_layer.code_sets_in_force import IN_FORCE
+from openrcm_claims.settings import CodeSetSettings, SubmissionSettings
 from openrcm_shared.service import ServiceDefinition, create_service_app
 
 
-async def load_code_sets(runtime) -> None:
-    """Load the shipped code sets and the CMS files configured (CodeSetSettings) at start-up, and
-    stay up: a file that cannot be loaded stops this task, and /readyz names it."""
-    await asyncio.to_thread(warm_code_sets)
-    # The code sets are most of this process's long-lived objects (~150 000 more for the cyclic
-    # garbage collector): a full collection walked them in 100-300 ms, stalling every request in
-    # flight. Frozen, they are left out of collections; they live as long as the process anyway.
-    gc.freeze()
-    await asyncio.Event().wait()
+def keep_code_sets_in_force(runtime) -> Coroutine[None, None, None]:
+    """Load the shipped code sets, the CMS files configured (CodeSetSettings) and the imported ones
+    in force, then load each change as it comes (code_sets_in_force): a configured file that
+    cannot be loaded stops this task, and /readyz names it. Claims wait for the first load from
+    the moment the task is created, before the app takes requests."""
+    IN_FORCE.starting()
+    return IN_FORCE.run(runtime.engine, CodeSetSettings())
 
 
 async def submit_ready_claims(runtime) -> None:
-    await asyncio.to_thread(warm_code_sets)
     settings = SubmissionSettings()
     clearinghouse = HttpClearinghouse(settings.clearinghouse_url) if settings.clearinghouse_url else None
     try:
@@ -49,10 +46,10 @@ DEFINITION = ServiceDefinition(
     title="OpenRCM claims",
     description="Charge intake from EHRs, claims and their lifecycle.",
     aggregate_type="claim",
-    routers=[router, reference_router, parties_router, fhir_router],
+    routers=[router, reference_router, parties_router, fhir_router, code_sets_router],
     webhook_routers=[webhooks_router],
     subscriptions=SUBSCRIPTIONS,
-    every_process={"code_sets": load_code_sets},
+    every_process={"code_sets": keep_code_sets_in_force},
     background={"submission_batches": submit_ready_claims, "deadline_watch": watch_deadlines,
                 "pending_acknowledgements": apply_pending_deliveries},
 )

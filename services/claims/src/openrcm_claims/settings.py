@@ -35,7 +35,8 @@ class CodeSetSettings(BaseSettings):
     (NCCI PTP, practitioner), `ccioph*.txt` (NCCI PTP, outpatient hospital),
     `*MUE*Practitioner*.csv` and `*MUE*Hospital*.csv` (MUE), `icd10cm_order_<FY>.txt` (ICD-10-CM
     releases newer than the shipped ones). When several HCPCS, MUE or order files match, the
-    last by name (the newest quarter or year) is used.
+    last by name (the newest quarter or year) is used. A kind imported through the API
+    (`POST /v1/code-sets/files`) takes over from these files.
     """
 
     model_config = SettingsConfigDict(env_prefix="OPENRCM_CLAIMS_", extra="ignore")
@@ -47,3 +48,8 @@ class CodeSetSettings(BaseSettings):
     mue_file: str | None = None
     mue_hospital_file: str | None = None
     icd10cm_order_files: str | None = None
+    # Every claims process checks the imported files this often, and loads what came into force.
+    code_set_refresh_seconds: float = 5.0
+    # The largest file (or zip) an import takes, and the largest file inside a zip: a quarter's
+    # practitioner PTP part is ~50 MB of text, the HCPCS file ~10 MB.
+    code_set_max_upload_bytes: int = 256 * 1024 * 1024

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from openrcm_claims.adapters.code_set_files import CodeSetFileError, discover, load_code_sets, order_file_effective
-from openrcm_claims.service_layer import scrubbing
+from openrcm_claims.service_layer import code_sets_in_force
 from openrcm_claims.settings import CodeSetSettings
 
 # Synthetic extract -> the name CMS gives the real file.
@@ -79,11 +79,21 @@ def test_order_files_start_their_fiscal_year_on_october_first():
 
 def test_the_service_loads_the_configured_files_once_and_logs_the_counts(cms_directory, monkeypatch, caplog):
     monkeypatch.setenv("OPENRCM_CLAIMS_CODE_SET_DIR", str(cms_directory))
-    monkeypatch.setattr(scrubbing, "_code_sets", None)
-    with caplog.at_level(logging.INFO, logger=scrubbing.__name__):
-        loaded = scrubbing.code_sets()
-        assert scrubbing.code_sets() is loaded
+    in_force = code_sets_in_force.CodeSetsInForce()
+    with caplog.at_level(logging.INFO, logger=code_sets_in_force.__name__):
+        loaded = in_force.now()
+        assert in_force.now() is loaded
     [record] = [r for r in caplog.records if r.message == "CMS code-set files loaded"]
     assert record.code_set_counts["hcpcs_codes"] == len(loaded.hcpcs.codes)
     assert record.code_set_files["mue_practitioner"] == ["MCR_MUE_PractitionerServices_Eff_10-01-2026.csv"]
-    monkeypatch.setattr(scrubbing, "_code_sets", None)  # the next test loads what its environment says
+    assert in_force.environment_files()["hcpcs"] == ["HCPC2026_OCT_ANWEB_v2.txt"]
+
+
+async def test_claims_are_not_scrubbed_when_a_configured_file_cannot_be_loaded(tmp_path):
+    in_force = code_sets_in_force.CodeSetsInForce()
+    in_force.starting()  # as the service does before it takes requests
+    settings = CodeSetSettings(mue_file=str(tmp_path / "missing.csv"))
+    with pytest.raises(CodeSetFileError, match="OPENRCM_CLAIMS_MUE_FILE"):
+        await in_force.run(engine=None, settings=settings)  # fails before it needs the database
+    with pytest.raises(code_sets_in_force.CodeSetsUnavailable, match="missing.csv"):
+        await in_force.ready()

@@ -1,5 +1,7 @@
 """Loading CMS's quarterly code-set files named in the settings (or found in a directory) into
-the scrubber's `CodeSets`, with a count of what each file gave, for the start-up log.
+the scrubber's `CodeSets`, with a count of what each file gave, for the start-up log. Files
+imported through the API (`code_set_store`) are taken over these kind by kind
+(service_layer/code_sets_in_force.py).
 
 A configured file that cannot be read or parsed stops the load (the service does not scrub
 against half its edits): the error names the setting and the file.
@@ -12,14 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from openrcm_claims.domain.scrubber import (
-    CodeSets, load_hcpcs_file, load_mue_files, load_order_file, load_ptp_files,
-)
-from openrcm_claims.domain.scrubber.codesets import shipped_code_set
+from openrcm_claims.domain.scrubber import CodeSets
+from openrcm_claims.domain.scrubber.codesets import Icd10CmRelease, shipped_code_set
+from openrcm_claims.domain.scrubber.codesets import cms_files
+from openrcm_claims.domain.scrubber.codesets.cms_files import KINDS, assemble_code_sets, load_cms_file
 from openrcm_claims.settings import CodeSetSettings
-
-# icd10cm_order_2027.txt: fiscal year 2027, in force from October 1, 2026.
-_ORDER_FILE_YEAR = re.compile(r"(20[0-9]{2})")
 
 
 class CodeSetFileError(ValueError):
@@ -75,13 +74,16 @@ def discover(settings: CodeSetSettings) -> CodeSetFiles:
     def many(explicit: str | None, pattern: str) -> tuple[Path, ...]:
         return _paths(explicit) or tuple(_found(directory, pattern))
 
+    def named(kind: str) -> str:
+        return KINDS[kind].name_pattern
+
     return CodeSetFiles(
-        hcpcs=one(settings.hcpcs_file, r".*ANWEB.*\.txt"),
-        ptp_practitioner=many(settings.ncci_ptp_files, r"ccipra.*\.txt"),
-        ptp_hospital=many(settings.ncci_ptp_hospital_files, r"ccioph.*\.txt"),
-        mue_practitioner=one(settings.mue_file, r".*MUE.*Practitioner.*\.csv"),
-        mue_hospital=one(settings.mue_hospital_file, r".*MUE.*Hospital.*\.csv"),
-        icd10cm_orders=many(settings.icd10cm_order_files, r"icd10cm_order_20[0-9]{2}\.txt"),
+        hcpcs=one(settings.hcpcs_file, named(cms_files.HCPCS)),
+        ptp_practitioner=many(settings.ncci_ptp_files, named(cms_files.PTP_PRACTITIONER)),
+        ptp_hospital=many(settings.ncci_ptp_hospital_files, named(cms_files.PTP_HOSPITAL)),
+        mue_practitioner=one(settings.mue_file, named(cms_files.MUE_PRACTITIONER)),
+        mue_hospital=one(settings.mue_hospital_file, named(cms_files.MUE_HOSPITAL)),
+        icd10cm_orders=many(settings.icd10cm_order_files, named(cms_files.ICD10CM_ORDER)),
     )
 
 
@@ -93,51 +95,67 @@ def _checked(path: Path, setting: str) -> Path:
 
 def order_file_effective(path: Path) -> date:
     """The first day of the fiscal year an ICD-10-CM order file is named for (FY N starts October 1, N-1)."""
-    match = _ORDER_FILE_YEAR.search(path.name)
-    if match is None:
+    effective = cms_files.order_file_effective(path.name)
+    if effective is None:
         raise CodeSetFileError(f"OPENRCM_CLAIMS_ICD10CM_ORDER_FILES: {path.name} does not name its fiscal year "
                                "(icd10cm_order_<YYYY>.txt)")
-    return date(int(match.group(1)) - 1, 10, 1)
+    return effective
 
 
-def load_code_sets(files: CodeSetFiles) -> tuple[CodeSets, LoadReport]:
-    """The shipped code sets plus every configured CMS file; raises CodeSetFileError naming the
-    setting and file that could not be loaded."""
+@dataclass(frozen=True)
+class ConfiguredCodeSets:
+    """The configured files loaded, per kind (`cms_files` kinds; ICD-10-CM order files as releases)."""
+
+    loaded: dict[str, object]
+    icd10cm_releases: tuple[Icd10CmRelease, ...]
+    report: LoadReport
+
+
+# kind -> (its setting, the start-up log's name for its count, the loader's count it is)
+_SETTINGS = {
+    cms_files.HCPCS: ("OPENRCM_CLAIMS_HCPCS_FILE", "hcpcs_codes", "codes"),
+    cms_files.PTP_PRACTITIONER: ("OPENRCM_CLAIMS_NCCI_PTP_FILES", "ptp_practitioner_edits", "edits"),
+    cms_files.PTP_HOSPITAL: ("OPENRCM_CLAIMS_NCCI_PTP_HOSPITAL_FILES", "ptp_hospital_edits", "edits"),
+    cms_files.MUE_PRACTITIONER: ("OPENRCM_CLAIMS_MUE_FILE", "mue_practitioner_codes", "codes"),
+    cms_files.MUE_HOSPITAL: ("OPENRCM_CLAIMS_MUE_HOSPITAL_FILE", "mue_hospital_codes", "codes"),
+}
+
+
+def _files_of(files: CodeSetFiles, kind: str) -> tuple[Path, ...]:
+    value = getattr(files, kind)
+    return value if isinstance(value, tuple) else (() if value is None else (value,))
+
+
+def load_configured(files: CodeSetFiles) -> ConfiguredCodeSets:
+    """Every configured CMS file loaded; raises CodeSetFileError naming the setting and file that
+    could not be loaded."""
     report = LoadReport()
+    loaded: dict[str, object] = {}
     try:
-        hcpcs = None
-        if files.hcpcs is not None:
-            path = _checked(files.hcpcs, "OPENRCM_CLAIMS_HCPCS_FILE")
-            hcpcs = load_hcpcs_file(path, label=path.name)
-            report.counts["hcpcs_codes"] = len(hcpcs.codes)
-            report.files["hcpcs"] = [path.name]
-        ptp = {}
-        for kind, paths, setting in (("practitioner", files.ptp_practitioner, "OPENRCM_CLAIMS_NCCI_PTP_FILES"),
-                                     ("hospital", files.ptp_hospital, "OPENRCM_CLAIMS_NCCI_PTP_HOSPITAL_FILES")):
-            if paths:
-                checked = [_checked(path, setting) for path in paths]
-                ptp[kind] = load_ptp_files(*checked, label=", ".join(path.name for path in checked))
-                report.counts[f"ptp_{kind}_edits"] = len(ptp[kind])
-                report.files[f"ptp_{kind}"] = [path.name for path in checked]
-        mue = {}
-        for kind, path, setting in (("practitioner", files.mue_practitioner, "OPENRCM_CLAIMS_MUE_FILE"),
-                                    ("hospital", files.mue_hospital, "OPENRCM_CLAIMS_MUE_HOSPITAL_FILE")):
-            if path is not None:
-                mue[kind] = load_mue_files(_checked(path, setting), label=path.name)
-                report.counts[f"mue_{kind}_codes"] = len(mue[kind].entries)
-                report.files[f"mue_{kind}"] = [path.name]
-        icd10cm = None
-        if files.icd10cm_orders:
-            releases = [load_order_file(_checked(path, "OPENRCM_CLAIMS_ICD10CM_ORDER_FILES"),
-                                        effective=order_file_effective(path)) for path in files.icd10cm_orders]
-            icd10cm = shipped_code_set().plus(*releases)
+        for kind, (setting, count_key, count_name) in _SETTINGS.items():
+            paths = [_checked(path, setting) for path in _files_of(files, kind)]
+            if not paths:
+                continue
+            loaded[kind] = load_cms_file(kind, *paths, label=", ".join(path.name for path in paths),
+                                         effective=date.min)
+            report.counts[count_key] = cms_files.counts_of(kind, loaded[kind])[count_name]
+            report.files[kind] = [path.name for path in paths]
+        releases = tuple(load_cms_file(cms_files.ICD10CM_ORDER, _checked(path, "OPENRCM_CLAIMS_ICD10CM_ORDER_FILES"),
+                                       label=path.name, effective=order_file_effective(path))
+                         for path in files.icd10cm_orders)
+        if releases:
             report.counts["icd10cm_order_file_codes"] = sum(len(release.billable) for release in releases)
             report.files["icd10cm_order"] = [path.name for path in files.icd10cm_orders]
     except (OSError, ValueError) as failed:
         if isinstance(failed, CodeSetFileError):
             raise
         raise CodeSetFileError(f"a configured CMS code-set file could not be loaded: {failed}") from failed
-    code_sets = CodeSets.shipped(
-        icd10cm=icd10cm, hcpcs=hcpcs, ptp_practitioner=ptp.get("practitioner"), ptp_hospital=ptp.get("hospital"),
-        mue_practitioner=mue.get("practitioner"), mue_hospital=mue.get("hospital"))
-    return code_sets, report
+    return ConfiguredCodeSets(loaded, releases, report)
+
+
+def load_code_sets(files: CodeSetFiles) -> tuple[CodeSets, LoadReport]:
+    """The shipped code sets plus every configured CMS file; raises CodeSetFileError naming the
+    setting and file that could not be loaded."""
+    configured = load_configured(files)
+    icd10cm = shipped_code_set().plus(*configured.icd10cm_releases) if configured.icd10cm_releases else None
+    return assemble_code_sets(configured.loaded, icd10cm), configured.report

@@ -1,5 +1,7 @@
 """The claims database. Every row carries its practice's tenant_id (row-level security: see
-migration 0011), but the clearinghouse's raw deliveries, which are the system role's."""
+migration 0012), but the clearinghouse's raw deliveries, which are the system role's, and the CMS
+code-set files (reference data every practice shares, migration 0013).
+"""
 
 from __future__ import annotations
 
@@ -297,6 +299,43 @@ class ServiceFacility(ClaimsTable, table=True):
     updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
 
+class CodeSetFile(ClaimsTable, table=True):
+    """A CMS code-set file imported through the API (POST /v1/code-sets/files), kept whole so every
+    claims process loads the same bytes. CMS reference data shared by every practice: no tenant_id
+    (HCPCS, NCCI and ICD-10-CM are national code sets; which practice's administrator imported a
+    file does not change whose claims it applies to). Its bytes are in `code_set_file_chunks`."""
+
+    __tablename__ = "code_set_files"
+    __table_args__ = (
+        # The same bytes again are the same file: imported once (a withdrawn file may come back).
+        sa.Index("uq_code_set_files_sha256", "sha256", unique=True, postgresql_where=sa.text("withdrawn_at IS NULL")),
+    )
+
+    id: int | None = Field(default=None, sa_column_kwargs={"autoincrement": True}, primary_key=True,
+                           sa_type=sa.BigInteger)
+    kind: str = Field(sa_type=sa.Text)  # domain/scrubber/codesets/cms_files.py KINDS
+    effective_date: date
+    file_name: str = Field(sa_type=sa.Text)
+    sha256: str = Field(sa_type=sa.Text)
+    size_bytes: int = Field(sa_type=sa.BigInteger)
+    counts: dict = Field(sa_type=pg.JSONB)  # what the loader found, e.g. {"edits": 612345}
+    imported_by: str = Field(sa_type=sa.Text)  # the access token's sub
+    imported_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    withdrawn_by: str | None = Field(default=None, sa_type=sa.Text)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class CodeSetFileChunk(ClaimsTable, table=True):
+    """The bytes of an imported code-set file in order, a megabyte at a time (files are tens of MB)."""
+
+    __tablename__ = "code_set_file_chunks"
+
+    file_id: int = Field(primary_key=True, sa_type=sa.BigInteger,
+                         sa_column_args=[sa.ForeignKey("code_set_files.id", ondelete="CASCADE")])
+    sequence: int = Field(primary_key=True)
+    data: bytes = Field(sa_type=sa.LargeBinary)
+
+
 claims = Claim.__table__
 scrub_results = ScrubResult.__table__
 filing_deadline_alerts = FilingDeadlineAlert.__table__
@@ -311,6 +350,8 @@ patients = Patient.__table__
 coverages = Coverage.__table__
 providers = Provider.__table__
 service_facilities = ServiceFacility.__table__
+code_set_files = CodeSetFile.__table__
+code_set_file_chunks = CodeSetFileChunk.__table__
 
 # What Alembic compares against: the service's own tables plus outbox, inbox and idempotency keys.
 target_metadata = [ClaimsTable.metadata, messaging_metadata]

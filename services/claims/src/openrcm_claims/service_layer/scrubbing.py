@@ -2,62 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import threading
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_claims.adapters import claim_writes
-from openrcm_claims.adapters.code_set_files import discover, load_code_sets
 from openrcm_claims.domain.lifecycle import ClaimStatus
 from openrcm_claims.domain.scrubber import (
     INSTITUTIONAL, PROFESSIONAL, CodeSets, ScrubClaim, ScrubInstitutional, ScrubLine, ScrubLineAdjudication,
     ScrubPayer, ScrubPriorPayer, ScrubProvider, scrub,
 )
 from openrcm_claims.entrypoints.schemas import EncounterIn, ProviderIn, ServiceFacilityIn
+from openrcm_claims.service_layer.code_sets_in_force import IN_FORCE
 from openrcm_claims.service_layer.holds import record_scrub
-from openrcm_claims.settings import CodeSetSettings
-
-log = logging.getLogger(__name__)
-_code_sets: CodeSets | None = None
-_code_sets_lock = threading.Lock()
-
 
 def code_sets() -> CodeSets:
-    """The process's code sets: shipped ones plus the CMS files configured (CodeSetSettings),
-    loaded once, the first caller paying (at start-up: the submission task loads them at once)."""
-    global _code_sets
-    if _code_sets is None:
-        with _code_sets_lock:
-            if _code_sets is None:
-                files = discover(CodeSetSettings())
-                loaded, report = load_code_sets(files)
-                if files.configured:
-                    log.info("CMS code-set files loaded", extra={"code_set_counts": report.counts,
-                                                                  "code_set_files": report.files})
-                else:
-                    log.info("no CMS code-set files configured: HCPCS validity, NCCI PTP and MUE edits are off")
-                _code_sets = loaded
-    return _code_sets
+    """The code sets this process scrubs with (code_sets_in_force)."""
+    return IN_FORCE.now()
 
 
 async def ready_code_sets() -> CodeSets:
-    """`code_sets()` without blocking the event loop while the files are read."""
-    return _code_sets if _code_sets is not None else await asyncio.to_thread(code_sets)
-
-
-def warm_code_sets(last_days: int = 400) -> None:
-    """Load the configured files and the ICD-10-CM releases recent dates of service need, so the
-    first claims of the day are not the ones that pay for reading them (about 0.3 s per release)."""
-    icd10cm = code_sets().icd10cm
-    today = date.today()
-    for day in {max(icd10cm.first_day, min(today, icd10cm.last_day)),
-                max(icd10cm.first_day, min(today - timedelta(days=last_days), icd10cm.last_day))}:
-        icd10cm.is_billable("E119", day)
+    """The code sets once this process has loaded them, without blocking the event loop."""
+    return await IN_FORCE.ready()
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from openrcm_claims.domain.scrubber.codesets.invalid import CodeSetFileInvalid
 from openrcm_shared.codes import MODIFIER, PROCEDURE_CODE
 
 _FIRST_PROCEDURE_LINE = "3"
@@ -85,20 +86,27 @@ def load_hcpcs_file(source: str | Path | io.TextIOBase, *, label: str = "CMS HCP
         kind = raw[10]
         if kind not in (_FIRST_PROCEDURE_LINE, _FIRST_MODIFIER_LINE):
             continue
-        record = raw.ljust(320)
-        added = _yyyymmdd(record[268:276])
-        terminated = _yyyymmdd(record[284:292])
-        action = record[292].strip()
-        if kind == _FIRST_PROCEDURE_LINE:
-            code = record[0:5]
-            if not PROCEDURE_CODE.match(code):
-                raise ValueError(f"line {number}: {code!r} is not a HCPCS code")
-            codes[code] = HcpcsEntry(code, added or _MIN, terminated or _MAX, action)
-        else:
-            code = record[3:5]
-            if not MODIFIER.match(code):
-                raise ValueError(f"line {number}: {code!r} is not a modifier")
-            modifiers[code] = HcpcsEntry(code, added or _MIN, terminated or _MAX, action)
+        try:
+            _record(raw.ljust(320), kind, codes, modifiers)
+        except ValueError as invalid:
+            raise CodeSetFileInvalid(str(invalid), number) from None
     if not codes:
-        raise ValueError("no procedure records found: not a CMS alpha-numeric HCPCS file")
+        raise CodeSetFileInvalid("no procedure records found: not a CMS alpha-numeric HCPCS file")
     return HcpcsCodeSet(codes, modifiers, label)
+
+
+def _record(record: str, kind: str, codes: dict[str, HcpcsEntry], modifiers: dict[str, HcpcsEntry]) -> None:
+    """One first line of a procedure or modifier record, into `codes` or `modifiers`."""
+    added = _yyyymmdd(record[268:276])
+    terminated = _yyyymmdd(record[284:292])
+    action = record[292].strip()
+    if kind == _FIRST_PROCEDURE_LINE:
+        code = record[0:5]
+        if not PROCEDURE_CODE.match(code):
+            raise ValueError(f"{code!r} is not a HCPCS code")
+        codes[code] = HcpcsEntry(code, added or _MIN, terminated or _MAX, action)
+    else:
+        code = record[3:5]
+        if not MODIFIER.match(code):
+            raise ValueError(f"{code!r} is not a modifier")
+        modifiers[code] = HcpcsEntry(code, added or _MIN, terminated or _MAX, action)

@@ -49,6 +49,8 @@ from datetime import date
 from importlib.resources import files
 from pathlib import Path
 
+from openrcm_claims.domain.scrubber.codesets.invalid import CodeSetFileInvalid
+
 # openrcm_shared.codes.ICD10_CM (a letter other than U, a digit, then 1-5 characters) is too narrow
 # for today's ICD-10-CM: it rejects U07.0, U07.1 and U09.9 (CMS uses U for emergency codes) and the
 # category QA0 new in FY2026 (a letter in the second position, e.g. QA0.0102). The scrubber checks
@@ -231,16 +233,18 @@ def load_order_file(source: str | Path | io.TextIOBase, *, effective: date, labe
     (layout: icd10OrderFiles.pdf in the same zip)."""
     text = _read_text(source)
     billable, headers = set(), set()
-    for raw in text.splitlines():
+    for number, raw in enumerate(text.splitlines(), 1):
         if len(raw) < 15 or not raw[:5].isdigit():
             continue
         code = raw[6:13].strip()
         flag = raw[14]
         if not is_icd10cm_form(code):
-            raise ValueError(f"order file line {raw[:5]}: {code!r} is not an ICD-10-CM code")
+            raise CodeSetFileInvalid(f"order number {raw[:5]}: {code!r} is not an ICD-10-CM code", number)
+        if flag not in ("0", "1"):
+            raise CodeSetFileInvalid(f"order number {raw[:5]}: the HIPAA-valid flag is {flag!r}, not 0 or 1", number)
         (billable if flag == "1" else headers).add(sys.intern(code))
     if not billable:
-        raise ValueError("no codes found: not an ICD-10-CM order file")
+        raise CodeSetFileInvalid("no codes found: not an ICD-10-CM order file")
     return Icd10CmRelease(effective, billable, headers=headers, source="CMS order file", label=label)
 
 

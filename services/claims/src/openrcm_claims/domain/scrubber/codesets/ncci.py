@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from openrcm_claims.domain.scrubber.codesets.invalid import CodeSetFileInvalid
 from openrcm_shared.codes import PROCEDURE_CODE
 
 _BASE = date(1990, 1, 1).toordinal()  # PTP effective dates start at 19960101
@@ -45,8 +46,9 @@ Source = str | Path | io.TextIOBase
 
 
 def _lines(source: Source) -> Iterable[str]:
-    if isinstance(source, io.TextIOBase):
-        yield from source.read().splitlines()
+    if isinstance(source, io.TextIOBase):  # line by line: a quarter's practitioner file is tens of MB
+        for line in source:
+            yield line.rstrip("\r\n")
     elif isinstance(source, Path) or (isinstance(source, str) and "\n" not in source):
         with open(source, encoding="latin-1", newline="") as handle:
             for line in handle:
@@ -133,21 +135,31 @@ def load_ptp_files(*sources: Source, label: str, since: date | None = None) -> P
     (notices, headers, blank lines) are skipped. `since` drops edits deleted before that date."""
     edits = PtpEdits(label)
     for source in sources:
-        for line in _lines(source):
+        for number, line in enumerate(_lines(source), 1):
             fields = _fields(line)
             if len(fields) < 6 or not PROCEDURE_CODE.match(fields[0]) or not PROCEDURE_CODE.match(fields[1]):
                 continue
             if len(fields[3]) != 8 or not fields[3].isdigit():
                 continue
-            deletion = None if fields[4] in ("*", "") else _date(fields[4])
-            if deletion is not None and since is not None and deletion < since:
+            try:
+                edit = _ptp_edit(fields)
+            except ValueError as invalid:
+                raise CodeSetFileInvalid(f"not a PTP edit row ({invalid})", number) from None
+            if edit.deletion is not None and since is not None and edit.deletion < since:
                 continue
-            indicator = int(fields[5][:1])
-            edits.add(PtpEdit(fields[0], fields[1], _date(fields[3]), deletion, indicator,
-                              fields[6] if len(fields) > 6 else ""))
+            edits.add(edit)
     if not edits:
-        raise ValueError(f"{label}: no PTP edit rows found")
+        raise CodeSetFileInvalid(f"{label}: no PTP edit rows found")
     return edits
+
+
+def _ptp_edit(fields: list[str]) -> PtpEdit:
+    """One edit row: column 1, column 2, *, effective date, deletion date, modifier indicator, rationale."""
+    deletion = None if fields[4] in ("*", "") else _date(fields[4])
+    if not fields[5][:1].isdigit():
+        raise ValueError(f"modifier indicator {fields[5]!r} is not 0, 1 or 9")
+    return PtpEdit(fields[0], fields[1], _date(fields[3]), deletion, int(fields[5][:1]),
+                   fields[6] if len(fields) > 6 else "")
 
 
 @dataclass(frozen=True)
@@ -183,5 +195,5 @@ def load_mue_files(*sources: Source, label: str) -> MueTable:
             entries[fields[0]] = MueEntry(fields[0], int(fields[1]), int(indicator),
                                           fields[3] if len(fields) > 3 else "")
     if not entries:
-        raise ValueError(f"{label}: no MUE rows found")
+        raise CodeSetFileInvalid(f"{label}: no MUE rows found")
     return MueTable(entries, label)
