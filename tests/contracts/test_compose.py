@@ -175,7 +175,7 @@ def test_the_role_password_comes_from_the_shell_and_reaches_every_role_url(compo
     for spec in SERVICES:
         env = environment(compose["services"][spec.name])
         for variable in (f"{spec.name.upper()}_DATABASE_URL", f"{spec.name.upper()}_SYSTEM_DATABASE_URL"):
-            assert ":${OPENRCM_DB_ROLE_PASSWORD}@" in env[variable], variable
+            assert ":${OPENRCM_DB_ROLE_PASSWORD:?" in env[variable], variable  # required there too
 
 
 def test_the_image_is_built_from_an_existing_dockerfile_and_runs_as_non_root(compose):

@@ -41,8 +41,9 @@ async def test_a_refused_file_is_set_aside_its_claims_held_and_later_files_flow(
             "convert_to('this is not an 837', 'UTF8'), 'pending', :at)"),
             {"id": refused_file, "t": tenant, "at": datetime.now(timezone.utc) - timedelta(hours=1)})
         await conn.execute(sa.text(
-            "INSERT INTO claim_submissions (submission_id, claim_id, version, transaction_set_control_number, "
-            "frequency_code) VALUES (:s, :c, 1, 999999999, '1')"), {"s": refused_file, "c": stuck["id"]})
+            "INSERT INTO claim_submissions (submission_id, claim_id, tenant_id, version, "
+            "transaction_set_control_number, frequency_code) VALUES (:s, :c, :t, 1, 999999999, '1')"),
+            {"s": refused_file, "c": stuck["id"], "t": tenant})
 
     later = (await api["claims"].post("/v1/encounters", json=encounter())).json()
     await claim_in(api, later["id"], "accepted_by_payer", timeout=60)

@@ -93,7 +93,7 @@ class ComposeKafka:
 @pytest.fixture
 def compose_variables() -> dict[str, str]:
     """What a deployer exports before `docker compose ... up` (letters and digits, as the file asks)."""
-    names = ["POSTGRES_PASSWORD", "KAFKA_ADMIN_PASSWORD", "KAFKA_CONTROLLER_PASSWORD", "CLEARINGHOUSE_WEBHOOK_SECRETS",
+    names = ["POSTGRES_PASSWORD", "OPENRCM_DB_ROLE_PASSWORD", "KAFKA_ADMIN_PASSWORD", "KAFKA_CONTROLLER_PASSWORD", "CLEARINGHOUSE_WEBHOOK_SECRETS",
              *(f"{name.upper()}_KAFKA_SASL_PASSWORD" for name in service_principals())]
     return {name: secrets.token_hex(16) for name in names}
 

@@ -19,7 +19,8 @@ def test_a_service_serves_https_with_its_certificate_and_only_https(infra, tmp_p
     authority = CertificateAuthority.create(tmp_path / "tls")
     server = authority.issue("eligibility", ["127.0.0.1", "localhost"])
     tls_env = {"OPENRCM_TLS_CERT_FILE": str(server.cert_file), "OPENRCM_TLS_KEY_FILE": str(server.key_file),
-               "OPENRCM_TLS_CA_FILE": str(authority.cert_file)}
+               "OPENRCM_TLS_CA_FILE": str(authority.cert_file),
+               **infra.issuer.service_environment()}  # every service trusts an issuer, whether or not it runs
     # Role api: the HTTP side of the service, on the test stack's database, beside whatever runs there.
     service = start_service(ELIGIBILITY, port=free_port(), database_url=infra.database_url("eligibility"),
                             kafka_bootstrap=infra.kafka.bootstrap_servers, log_dir=tmp_path / "logs", role="api",
