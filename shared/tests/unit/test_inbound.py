@@ -18,6 +18,7 @@ from openrcm_shared.http.inbound import takes_files
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.http.webhooks import WebhookVerificationError, verify
 from openrcm_shared.service import ServiceDefinition, create_service_app
+from openrcm_shared.security.practice import ClaimsRead
 
 PROBLEM = "application/problem+json"
 JSON_BOUND, FILE_BOUND, WEBHOOK_BOUND, CSV_BOUND = 4_000, 10_000, 5_000, 300
@@ -267,20 +268,35 @@ async def test_out_of_range_query_integers_stay_422(client):
 
 
 async def test_a_client_past_its_burst_gets_429_with_retry_after_and_ratelimit_fields(app, client):
+    """Counted per OAuth client by the authorization (each request once), not by the middleware."""
+    from openrcm_shared.security.context import Principal
+
+    class Tokens:
+        async def verify(self, token: str) -> Principal:
+            return Principal("user", token.removeprefix("token-"), frozenset({"claims:read"}), ("practice-1",))
+
+    @app.get("/v1/authorized")
+    async def authorized(tenant_id: ClaimsRead) -> dict:
+        return {"tenant": tenant_id}
+
+    app.state.authorizer.verifier = Tokens()
     clock = [1000.0]
     limiter = app.state.rate_limiter
     limiter.clock, limiter.burst = (lambda: clock[0]), 3  # one a second, three at once
-    assert [(await client.get("/v1/things/a")).status_code for _ in range(3)] == [200] * 3
-    refused = await client.get("/v1/things/a")
+    ehr_1, ehr_2 = {"Authorization": "Bearer token-ehr-1"}, {"Authorization": "Bearer token-ehr-2"}
+    assert [(await client.get("/v1/authorized", headers=ehr_1)).status_code for _ in range(3)] == [200] * 3
+    refused = await client.get("/v1/authorized", headers=ehr_1)
     problem = assert_problem(refused, 429)
     assert problem["type"] == "https://iana.org/assignments/http-problem-types#quota-exceeded"
     assert problem["violated-policies"] == ["per-client"]
     assert refused.headers["retry-after"] == "1"
     assert refused.headers["ratelimit-policy"] == '"per-client";q=3;w=3'
     assert refused.headers["ratelimit"] == '"per-client";r=0;t=1'
-    # Another practice has its own bucket; health and webhooks are never limited.
-    assert (await client.get("/v1/things/a", headers={"X-Tenant-Id": "practice-2"})).status_code == 200
+    # Another client has its own bucket; health and webhooks are never limited.
+    assert (await client.get("/v1/authorized", headers=ehr_2)).status_code == 200
     assert (await client.get("/livez")).status_code == 200
     assert (await client.post("/v1/webhooks/clearinghouse", content=b"x")).status_code == 401
     clock[0] += 1.0
-    assert (await client.get("/v1/things/a")).status_code == 200
+    assert (await client.get("/v1/authorized", headers=ehr_1)).status_code == 200
+
+

@@ -18,3 +18,4 @@ INT8_MIN, INT8_MAX = -(2 ** 63), 2 ** 63 - 1  # PostgreSQL bigint
 Int4 = Annotated[int, Ge(INT4_MIN), Le(INT4_MAX)]
 PositiveInt4 = Annotated[int, Ge(1), Le(INT4_MAX)]
 Int8 = Annotated[int, Ge(INT8_MIN), Le(INT8_MAX)]
+PositiveInt8 = Annotated[int, Ge(1), Le(INT8_MAX)]

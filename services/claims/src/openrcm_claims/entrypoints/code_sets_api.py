@@ -20,6 +20,7 @@ from openrcm_claims.domain.scrubber.codesets.cms_files import (
 from openrcm_claims.service_layer.code_set_imports import Spooler, import_code_set_files, unzipped
 from openrcm_claims.service_layer.code_sets_in_force import IN_FORCE
 from openrcm_claims.settings import CodeSetSettings
+from openrcm_shared.http.bounds import PositiveInt8
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.security.context import current_caller
 from openrcm_shared.security.practice import ClaimsRead, ReferenceAdmin
@@ -212,7 +213,7 @@ async def list_code_sets(request: Request, tenant_id: ClaimsRead) -> CodeSetsOut
 
 @router.delete("/code-sets/files/{file_id}", response_model=CodeSetFileOut,
                responses={404: {"description": "No such imported file"}})
-async def withdraw_code_set_file(file_id: Annotated[int, Path(ge=1)], request: Request,
+async def withdraw_code_set_file(file_id: Annotated[PositiveInt8, Path()], request: Request,
                                  tenant_id: ReferenceAdmin) -> CodeSetFileOut:
     """Withdraw a file imported by mistake: every claims process stops using it (the version it
     replaced is in force again); the record of the import stays, its bytes are dropped."""
