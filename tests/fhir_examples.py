@@ -13,12 +13,13 @@ FIXTURES = Path(__file__).parent / "fixtures" / "fhir"
 EXAMPLE_DAY = date(2026, 11, 2)
 
 
-def example(name: str, *, served: date | None = None) -> dict:
-    """The example `name` (without .json) as JSON, decimals exact, with its dates moved so that
-    the service was on `served` (default: five days ago)."""
+def example(name: str, *, served: date | None = None, exact: bool = True) -> dict:
+    """The example `name` (without .json) as JSON, with its dates moved so that the service was on
+    `served` (default: five days ago); decimals as Decimal when `exact`, else as floats (for an
+    HTTP client's JSON encoder)."""
     served = served or date.today() - timedelta(days=5)
     text = (FIXTURES / f"{name}.json").read_text()
     for offset in (-1, 0, 1):
         text = text.replace((EXAMPLE_DAY + timedelta(days=offset)).isoformat(),
                             (served + timedelta(days=offset)).isoformat())
-    return json.loads(text, parse_float=Decimal)
+    return json.loads(text, parse_float=Decimal if exact else float)

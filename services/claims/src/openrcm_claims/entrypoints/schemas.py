@@ -43,7 +43,7 @@ def _units_json(units: Decimal) -> int | float:
 # Units of service (837P SV104, 837I SV205): an X12 R-type quantity, so fractional units (0.5 of a
 # timed code, 1.25 hours) are billed as they are, up to three decimals (claim_lines NUMERIC(9, 3)).
 Units = Annotated[Decimal, Field(gt=0, le=9999, max_digits=7, decimal_places=3),
-                  PlainSerializer(_units_json, return_type=float, when_used="json")]
+                  PlainSerializer(_units_json, return_type=int | float, when_used="json")]
 # Ids the practice gives its patients, coverages and facilities (also used in URLs).
 RecordId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 

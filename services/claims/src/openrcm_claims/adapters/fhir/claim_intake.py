@@ -217,7 +217,9 @@ class _Reader:
         return coverage
 
     async def _registered_coverage(self, found: Registered, patient_id: str | None, insurer: list) -> dict | None:
-        coverage = await self.registry.coverage(patient_id, found.id) if patient_id else None
+        if not patient_id:
+            return None  # whose coverage is unknown: the patient's problem is reported already
+        coverage = await self.registry.coverage(patient_id, found.id)
         if coverage is None:
             self.issues.append(Issue("not-found", found.path, f"the patient has no registered coverage {found.id!r} "
                                                               "(PUT /v1/patients/{id}/coverages/{coverage_id})"))

@@ -207,7 +207,9 @@ def _charge(item, path: str, issues: list[Issue]) -> tuple[Decimal | None, str]:
     price = dollars(item.unitPrice, path + ".unitPrice", issues)
     net = dollars(item.net, path + ".net", issues)
     product = None if price is None else to_cents(quantity * price * factor)
-    if net is not None:
+    if item.net is not None:  # stated (when in another currency, that was said already)
+        if net is None:
+            return None, "net"
         if net != to_cents(net):
             issues.append(Issue("value", path + ".net", f"net {net} has fractions of a cent"))
         elif product is not None and product != net:
