@@ -8,8 +8,11 @@ from __future__ import annotations
 import copy
 import uuid
 
+import httpx
+
 import pytest
 
+from conftest import auth_headers
 from tests.e2e.test_adjudication_round_trip import payer_rules
 from tests.fhir_examples import example as exact_example
 from tests.support import BILLING_NPI, RENDERING_NPI, claim_in, eventually
@@ -254,3 +257,38 @@ async def test_other_practices_claims_are_not_found(fhir):
     missing = await fhir.get(f"/fhir/Claim/{uuid.uuid4()}")
     assert missing.status_code == 404 and missing.json()["resourceType"] == "OperationOutcome"
     assert (await fhir.get("/fhir/ClaimResponse/not-a-uuid")).status_code == 404
+
+
+async def test_the_fhir_routes_need_the_claims_scopes(stack, tenant):
+    claims_url = stack.services["claims"].url
+    reader = auth_headers(stack, tenant, scopes=["claims:read"])
+    async with httpx.AsyncClient(base_url=claims_url, timeout=30) as anonymous:
+        for path in (f"/fhir/Claim/{uuid.uuid4()}", f"/fhir/ClaimResponse/{uuid.uuid4()}"):
+            assert (await anonymous.get(path)).status_code == 401
+        assert (await anonymous.post("/fhir", json={"resourceType": "Bundle"})).status_code == 401
+    async with httpx.AsyncClient(base_url=claims_url, headers=reader, timeout=30) as read_only:
+        for path in ("/fhir", "/fhir/Claim"):
+            assert (await read_only.post(path, json=example("professional-claim-contained"))).status_code == 403
+        assert (await read_only.get(f"/fhir/Claim/{uuid.uuid4()}")).status_code == 404
+
+
+async def test_a_reversed_decision_no_longer_counts_in_the_claim_response(fhir, stack):
+    member = "FR" + uuid.uuid4().hex[:8].upper()
+    # First 80 % of each charge (99214 120.00, 96372 22.80, J1100 2.52: 145.32), then reversed and
+    # paid again in full (181.65): the ClaimResponse shows the standing decision only.
+    rule = {"member_id_pattern": f"^{member}$", "action": "reverse_and_correct", "correction_delay_seconds": 1,
+            "fee_schedule": {"percent_of_charge": "80"}, "corrected_fee_schedule": {"percent_of_charge": "100"}}
+    async with payer_rules(stack, [rule]):
+        response = await fhir.post("/fhir/Claim", json=with_member(fresh(example("professional-claim-contained")),
+                                                                    member))
+        claim_id = response.json()["id"]
+
+        async def paid_in_full():
+            answer = (await fhir.get(f"/fhir/ClaimResponse/{claim_id}")).json()
+            assert answer.get("payment", {}).get("amount", {}).get("value") == 181.65, answer.get("payment")
+            return answer
+        answer = await eventually(paid_in_full, timeout=60)
+    assert answer["outcome"] == "complete"
+    benefits = [next(a["amount"]["value"] for a in item["adjudication"] if a["category"]["coding"][0]["code"] == "benefit")
+                for item in answer["item"]]
+    assert benefits == [150.0, 28.5, 3.15]

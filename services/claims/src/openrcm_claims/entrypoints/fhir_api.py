@@ -120,19 +120,19 @@ def _claim_id(text: str) -> UUID | None:
         return None
 
 
-def _not_found(kind: str, claim_id: str) -> JSONResponse:
-    return _outcome(404, [Issue("not-found", "", f"no {kind} {claim_id!r} in this practice")])
+async def _read(request: Request, tenant_id: str, claim_id: str, kind: str, read) -> Response:
+    parsed = _claim_id(claim_id)
+    async with snapshot(request.app.state.runtime.engine) as conn:
+        resource = await read(conn, tenant_id, parsed) if parsed else None
+    if resource is None:
+        return _outcome(404, [Issue("not-found", "", f"no {kind} {claim_id!r} in this practice")])
+    return Response(fhir_json(resource), media_type=FHIR_JSON)
 
 
 @router.get("/Claim/{claim_id}", responses={200: {"content": {FHIR_JSON: {}}, "description": "Claim"}, 404: _OUTCOME})
 async def get_fhir_claim(claim_id: str, request: Request, tenant_id: ClaimsRead) -> Response:
     """The claim as it was taken (every party resolved and contained)."""
-    parsed = _claim_id(claim_id)
-    async with snapshot(request.app.state.runtime.engine) as conn:
-        resource = await claim_as_fhir(conn, tenant_id, parsed) if parsed else None
-    if resource is None:
-        return _not_found("Claim", claim_id)
-    return Response(fhir_json(resource), media_type=FHIR_JSON)
+    return await _read(request, tenant_id, claim_id, "Claim", claim_as_fhir)
 
 
 @router.get("/ClaimResponse/{claim_id}", responses={200: {"content": {FHIR_JSON: {}}, "description": "ClaimResponse"},
@@ -140,9 +140,4 @@ async def get_fhir_claim(claim_id: str, request: Request, tenant_id: ClaimsRead)
 async def get_fhir_claim_response(claim_id: str, request: Request, tenant_id: ClaimsRead) -> Response:
     """Where the claim stands; once its payer has adjudicated: outcome, payment and item
     adjudication from the 835 (a reversed decision no longer counts)."""
-    parsed = _claim_id(claim_id)
-    async with snapshot(request.app.state.runtime.engine) as conn:
-        resource = await claim_response_as_fhir(conn, tenant_id, parsed) if parsed else None
-    if resource is None:
-        return _not_found("ClaimResponse", claim_id)
-    return Response(fhir_json(resource), media_type=FHIR_JSON)
+    return await _read(request, tenant_id, claim_id, "ClaimResponse", claim_response_as_fhir)

@@ -36,6 +36,9 @@ _ROLES = {(CARIN_CARE_TEAM_ROLE, "rendering"): "rendering", (CARIN_CARE_TEAM_ROL
           (CARIN_CARE_TEAM_ROLE, "referring"): "referring", (CARE_TEAM_ROLE, "supervisor"): "supervising",
           (CARE_TEAM_ROLE, "primary"): "lead"}
 _PROFESSIONAL_ROLES = ("rendering", "referring", "supervising")
+# How a party of each kind is registered, for the refusal that names an unregistered one.
+_REGISTER = {"Patient": "PUT /v1/patients/{id}", "Location": "PUT /v1/facilities/{id}",
+             "Practitioner": "PUT /v1/providers/{npi}", "Organization": "PUT /v1/providers/{npi}"}
 
 
 @dataclass
@@ -158,18 +161,27 @@ class _Reader:
     # -- parties -----------------------------------------------------------------------------
 
     async def _patient(self) -> dict | None:
-        place = self.top.at(".patient")
-        self.sources.add("/patient", place.path)
-        found = self.resolver.resolve(self.claim.patient, place, ("Patient",), self.issues)
+        return await self._party(self.claim.patient, ".patient", "/patient", "Patient", patient_from,
+                                 self.registry.patient)
+
+    async def _party(self, reference, suffix: str, pointer: str, kind: str, mapped, lookup) -> dict | None:
+        """A party the Claim references (`suffix` from the Claim): mapped from the resource, or the
+        registered one (`lookup` by id)."""
+        place = self.top.at(suffix)
+        self.sources.add(pointer, place.path)
+        found = self.resolver.resolve(reference, place, (kind,), self.issues)
         if isinstance(found, Found):
-            return patient_from(found, self.issues, self.sources)
+            return mapped(found, self.issues, self.sources)
         if isinstance(found, Registered):
-            patient = await self.registry.patient(found.id)
-            if patient is None:
-                self.issues.append(Issue("not-found", found.path, f"no patient {found.id!r} is registered "
-                                                                  "(PUT /v1/patients/{id})"))
-            return patient
+            return await self._registered(found, lookup)
         return None
+
+    async def _registered(self, found: Registered, lookup) -> dict | None:
+        record = await lookup(found.id)
+        if record is None:
+            self.issues.append(Issue("not-found", found.path, f"no {found.kind} {found.id!r} is registered in this "
+                                                              f"practice ({_REGISTER[found.kind]})"))
+        return record
 
     async def _insurance(self, patient_id: str | None, institutional: bool) -> list[dict]:
         """The focal coverage first (billed now), then the later ones in order of benefits."""
@@ -240,11 +252,8 @@ class _Reader:
         if isinstance(found, Found):
             return person_from(found, self.issues, self.sources, pointer)
         if isinstance(found, Registered):
-            patient = await self.registry.patient(found.id)
-            if patient is None:
-                self.issues.append(Issue("not-found", found.path, f"no patient {found.id!r} is registered"))
-                return None
-            return {name: value for name, value in patient.items() if name != "id"}
+            patient = await self._registered(found, self.registry.patient)
+            return {name: value for name, value in patient.items() if name != "id"} if patient else None
         return None
 
     async def _payer(self, named_by: list[tuple[object, Place]], path: str) -> str | None:
@@ -373,18 +382,8 @@ class _Reader:
     async def _facility(self) -> dict | None:
         if self.claim.facility is None:
             return None
-        place = self.top.at(".facility")
-        self.sources.add("/service_facility", place.path)
-        found = self.resolver.resolve(self.claim.facility, place, ("Location",), self.issues)
-        if isinstance(found, Found):
-            return facility_from(found, self.issues, self.sources)
-        if isinstance(found, Registered):
-            facility = await self.registry.facility(found.id)
-            if facility is None:
-                self.issues.append(Issue("not-found", found.path, f"no facility {found.id!r} is registered "
-                                                                  "(PUT /v1/facilities/{id})"))
-            return facility
-        return None
+        return await self._party(self.claim.facility, ".facility", "/service_facility", "Location", facility_from,
+                                 self.registry.facility)
 
     # -- the claim as a whole ----------------------------------------------------------------
 
