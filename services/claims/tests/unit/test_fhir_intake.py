@@ -352,6 +352,15 @@ async def test_not_valid_fhir_is_refused_with_the_elements_at_fault_never_a_cras
     body["unknownElement"] = 1
     del body["created"]
     assert expressions(await refusal_of(body)) == {"Claim.item[1].sequence", "Claim.unknownElement", "Claim.created"}
+    # Found by fuzzing: a resource of no type nested deeper (fhir.resources raised a KeyError), and
+    # a supportingInfo whose category is null (the reader met None).
+    body = contained()
+    body["contained"][0]["contained"] = [{"resourceType": "Bogus"}]
+    assert expressions(await refusal_of(body)) == {"Claim.contained[0].contained[0].resourceType"}
+    institutional = example("institutional-outpatient-transaction", served=SERVED)
+    institutional["entry"][0]["resource"]["supportingInfo"][2]["category"] = None
+    assert [(i.code, i.expression) for i in await refusal_of(institutional)] == [
+        ("required", "Bundle.entry[0].resource.supportingInfo[2].category")]
 
 
 async def test_what_is_read_but_not_sent_is_noted():

@@ -59,6 +59,9 @@ def read_institutional(claim, root: str, admitting: str | None, issues: list[Iss
     sources.add("/institutional", f"{root}.supportingInfo")
     for index, info in enumerate(claim.supportingInfo or []):
         path = f"{root}.supportingInfo[{index}]"
+        if info.category is None:  # 1..1 in FHIR R4; fhir.resources lets an explicit null through
+            issues.append(Issue("required", path + ".category", "required (1..1 in FHIR R4)"))
+            continue
         kind = _category(info)
         if kind is None:
             label = next((c.code for c in info.category.coding or [] if c.code), info.category.text or "?")

@@ -41,10 +41,7 @@ def parse_resource(raw: Any, root: str, expected: str | None = None) -> tuple[An
     if expected is not None and kind != expected:
         return None, [Issue("structure", root + ".resourceType", f"expected a {expected}, got {kind!r}")]
     issues = _unknown_types(raw, root)
-    try:
-        model_class = get_fhir_model_class(kind) if isinstance(kind, str) else None
-    except ValueError:
-        model_class = None
+    model_class = get_fhir_model_class(kind) if _known_type(kind) else None
     if model_class is None:
         issues.append(Issue("structure", root + ".resourceType", f"{kind!r} is not a FHIR R4 resource type"))
     if issues:
@@ -58,20 +55,27 @@ def parse_resource(raw: Any, root: str, expected: str | None = None) -> tuple[An
         return None, issues
 
 
-def _unknown_types(raw: dict, root: str) -> list[Issue]:
-    """Contained resources of no FHIR type (fhir.resources fails on those with a KeyError)."""
+def _unknown_types(node: Any, path: str, *, top: bool = True) -> list[Issue]:
+    """Resources of no FHIR type anywhere inside (contained, nested): fhir.resources fails on
+    those with a KeyError instead of a validation error."""
     issues = []
-    contained = raw.get("contained")
-    for index, resource in enumerate(contained if isinstance(contained, list) else []):
-        kind = resource.get("resourceType") if isinstance(resource, dict) else None
-        try:
-            known = isinstance(kind, str) and get_fhir_model_class(kind) is not None
-        except ValueError:
-            known = False
-        if not known:
-            issues.append(Issue("structure", f"{root}.contained[{index}].resourceType",
-                                f"{kind!r} is not a FHIR R4 resource type"))
+    if isinstance(node, dict):
+        kind = node.get("resourceType")
+        if not top and "resourceType" in node and not _known_type(kind):
+            issues.append(Issue("structure", f"{path}.resourceType", f"{kind!r} is not a FHIR R4 resource type"))
+        for key, value in node.items():
+            issues += _unknown_types(value, f"{path}.{key}", top=False)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            issues += _unknown_types(value, f"{path}[{index}]", top=False)
     return issues
+
+
+def _known_type(kind: Any) -> bool:
+    try:
+        return isinstance(kind, str) and get_fhir_model_class(kind) is not None
+    except ValueError:
+        return False
 
 
 def parse_claim(raw: Any) -> Any:
