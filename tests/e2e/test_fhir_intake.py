@@ -141,6 +141,17 @@ async def test_a_batch_takes_each_claim_on_its_own(fhir):
     assert [c["encounter_id"] for c in taken] == [body["entry"][0]["resource"]["identifier"][0]["value"]]
 
 
+async def test_a_collection_is_taken_like_a_batch(fhir):
+    body = fresh(example("professional-batch-restful"))
+    body["type"] = "collection"
+    for entry in body["entry"]:
+        del entry["request"]
+    response = await fhir.post("/fhir", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["type"] == "batch-response"
+    assert [e["response"]["status"] for e in response.json()["entry"]] == ["201 Created"] + ["200 OK"] * 5
+
+
 async def test_a_transaction_with_one_bad_claim_takes_none(fhir):
     body = fresh(example("professional-batch-restful"))
     body["type"] = "transaction"

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from openrcm_claims.adapters.fhir.resources import parse_bundle
 from services.claims.tests.unit.fhir_support import (
     NAIC, PracticeRegistry, encounter_of, expressions, reading_of, refusal_of,
 )
@@ -377,3 +378,22 @@ async def test_a_registered_coverage_must_be_with_the_insurer_named():
     registry.coverages[("REG-PAT-1", "primary")]["payer_id"] = "BSI01"
     [issue] = await refusal_of(example("professional-claim-registered", served=SERVED), registry)
     assert (issue.code, issue.expression) == ("conflict", "Claim.insurer")
+
+
+async def test_a_collection_bundle_needs_no_requests_and_other_bundles_are_refused():
+    body = example("professional-batch-restful", served=SERVED)
+    body["type"] = "collection"
+    for entry in body["entry"]:
+        del entry["request"]
+    assert (await encounter_of(body)).coverage.payer_id == "60054"
+    body["type"] = "document"
+    [issue] = await refusal_of(body)
+    assert (issue.code, issue.expression) == ("not-supported", "Bundle.type")
+    batch = example("professional-batch-restful", served=SERVED)
+    del batch["entry"][1]["request"]
+    batch["entry"][0]["request"]["method"] = "PUT"
+    bundle = parse_bundle(batch)
+    assert [(e.index, [i.expression for i in e.issues]) for e in bundle.entries if e.issues] == [
+        (0, ["Bundle.entry[0].request"]), (1, ["Bundle.entry[1].request"])]
+    # The Claim's patient is that invalid entry: named, not looked up elsewhere.
+    assert bundle.resolver.invalid["https://ehr.example.org/fhir/Patient/p-1001"] == "Bundle.entry[1]"
