@@ -162,7 +162,7 @@ async def test_openapi_documents_the_scope_of_every_operation(stack):
         scheme = document["components"]["securitySchemes"][SECURITY_SCHEME_NAME]
         assert scheme["flows"]["clientCredentials"]["tokenUrl"] == stack.issuer.token_url
         for path, operations in document["paths"].items():
-            if not path.startswith(("/v1/", "/fhir/")) or path.startswith("/v1/webhooks/"):
+            if not (path.startswith(("/v1/", "/fhir/")) or path == "/fhir") or path.startswith("/v1/webhooks/"):
                 continue
             for method, operation in operations.items():
                 assert operation.get("security"), (service, method, path)

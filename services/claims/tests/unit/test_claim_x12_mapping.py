@@ -181,3 +181,25 @@ def test_adjudication_dates_come_from_the_decision():
     claim, _ = claim_row(encounter())
     decided = datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc)
     assert adjudication_record(claim, primary_decision(claim), decided.date())["adjudication_date"] == "2026-11-20"
+
+
+def test_fractional_units_are_billed_as_they_are_never_truncated():
+    """SV104 is an R-type quantity: 1.5 units of a timed code go out as 1.5 (they went out as 1
+    when the intake took units as whole numbers), and the encounter document keeps them."""
+    body = encounter()
+    body["lines"][0]["units"] = 1.5
+    body["lines"][1]["units"] = "0.25"
+    claim, lines = claim_row(body)
+    assert [line.units for line in lines] == [Decimal("1.5"), Decimal("0.25")]
+    assert [line["units"] for line in claim.encounter_document["lines"]] == [1.5, 0.25]
+    text = render((claim, lines))
+    assert_clean(text)
+    assert [s[4] for s in segments(text) if s[0] == "SV1"] == ["1.5", "0.25"]
+    too_precise = encounter()
+    too_precise["lines"][0]["units"] = "1.0005"
+    try:
+        EncounterIn.model_validate(too_precise)
+    except ValueError as invalid:
+        assert "3 decimal places" in str(invalid)
+    else:
+        raise AssertionError("four decimals of units were taken")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import ClassVar, Literal
 from uuid import UUID
 
@@ -22,10 +23,12 @@ class SubmittedClaimLine(BaseModel):
     line_number: int
     procedure_code: str  # "" on an institutional line billed by revenue code alone (no HCPCS in SV202)
     modifiers: list[str] = []
-    units: int
+    units: int  # whole units: `quantity` rounded up, for consumers written before fractions were kept
     charge_amount: NonNegativeMoney
     service_date: date
     revenue_code: str | None = None  # institutional lines: the NUBC revenue code (837I SV201)
+    # The units as billed (SV104 / SV205): fractional when the service is, up to three decimals.
+    quantity: Decimal | None = None
 
 
 class ClaimSubmitted(IntegrationEvent):

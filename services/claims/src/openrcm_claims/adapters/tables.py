@@ -187,6 +187,34 @@ class ClearinghouseDelivery(ClaimsTable, table=True):
     processed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
+class ClaimAdjudication(ClaimsTable, table=True):
+    """One decision of the claim's own payer, as remittance posted it (ClaimPaymentPosted): the
+    amounts, CAS adjustments, patient shares and lines. A reversal (CLP02 22) marks the decision it
+    takes back; the standing ones are the payer's current answer (the FHIR ClaimResponse)."""
+
+    __tablename__ = "claim_adjudications"
+    __table_args__ = (sa.Index("ix_claim_adjudications_claim", "claim_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column_kwargs={"autoincrement": True}, primary_key=True,
+                           sa_type=sa.BigInteger)
+    claim_id: UUID = Field(sa_column_args=[sa.ForeignKey("claims.id", ondelete="CASCADE")])
+    tenant_id: str = Field(sa_type=sa.Text)
+    remittance_id: UUID
+    payer_id: str = Field(sa_type=sa.Text)  # who decided: the claim's payer, or one it was forwarded to
+    adjudicated_on: date
+    outcome: str = Field(sa_type=sa.Text)
+    claim_status_code: str | None = Field(default=None, sa_type=sa.Text)
+    payer_claim_control_number: str | None = Field(default=None, sa_type=sa.Text)
+    charge_amount: Decimal = Field(sa_type=MONEY)
+    allowed_amount: Decimal = Field(sa_type=MONEY)
+    paid_amount: Decimal = Field(sa_type=MONEY)
+    patient_responsibility_amount: Decimal = Field(sa_type=MONEY)
+    adjustments: list = Field(sa_type=pg.JSONB)  # group_code, carc, amount, line_number (None: the claim's)
+    patient_shares: list = Field(sa_type=pg.JSONB)  # kind, carc, amount, line_number
+    lines: list = Field(sa_type=pg.JSONB)  # line_number, charge, allowed, paid, patient responsibility
+    reversed_by_remittance_id: UUID | None = None
+
+
 class FilingDeadlineAlert(ClaimsTable, table=True):
     """Which timely-filing warnings (30 and 7 days before the deadline) a claim has had: once each."""
 
@@ -212,6 +240,23 @@ class Payer(ClaimsTable, table=True):
     replacement_claims_accepted: bool
     acknowledgement_follow_up_days: int
     updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class PayerIdentifier(ClaimsTable, table=True):
+    """An identifier other parties know a payer by (a NAIC code, the clearinghouse's payer id, an
+    EHR's own id), as a FHIR Identifier: system URI and value. Unique per practice, so a FHIR
+    Claim's insurer or Coverage.payor identifies one payer."""
+
+    __tablename__ = "payer_identifiers"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["tenant_id", "payer_id"], ["payers.tenant_id", "payers.payer_id"], ondelete="CASCADE"),
+        sa.Index("ix_payer_identifiers_payer", "tenant_id", "payer_id"),
+    )
+
+    tenant_id: str = Field(sa_type=sa.Text, primary_key=True)
+    system: str = Field(sa_type=sa.Text, primary_key=True)
+    value: str = Field(sa_type=sa.Text, primary_key=True)
+    payer_id: str = Field(sa_type=sa.Text)
 
 
 class ProviderEnrollment(ClaimsTable, table=True):
@@ -344,6 +389,8 @@ claim_submissions = ClaimSubmission.__table__
 clearinghouse_deliveries = ClearinghouseDelivery.__table__
 payers = Payer.__table__
 provider_enrollments = ProviderEnrollment.__table__
+payer_identifiers = PayerIdentifier.__table__
+claim_adjudications = ClaimAdjudication.__table__
 claim_lines = ClaimLine.__table__
 claim_history = ClaimHistory.__table__
 patients = Patient.__table__

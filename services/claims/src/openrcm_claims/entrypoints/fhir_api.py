@@ -1,78 +1,143 @@
-"""FHIR intake: POST /fhir/Claim takes an R4 Claim and answers with a ClaimResponse, or an
-OperationOutcome naming each problem (never a 500 for bad input)."""
+"""FHIR R4 intake and views (application/fhir+json):
+
+- `POST /fhir/Claim`: one Claim -> 201 with its ClaimResponse, or an OperationOutcome naming
+  every problem by FHIRPath (400 not JSON, 422 not billable, 409 already taken);
+- `POST /fhir`: a transaction, batch or collection Bundle of Claims and their parties -> a
+  transaction-response / batch-response Bundle (a failed transaction: one OperationOutcome);
+- `GET /fhir/Claim/{id}`: the claim that was taken, as a FHIR Claim;
+- `GET /fhir/ClaimResponse/{id}`: where it stands, with the payer's adjudication once it has one.
+
+Both POSTs take an `Idempotency-Key` (same key and body: the stored answer). Authorization is the
+rest of the API's: claims:write to post, claims:read to read.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse, Response
 
-from openrcm_claims.adapters.fhir_claims import (
-    FhirMappingError, claim_response, encounter_from_claim, operation_outcome, parse_claim,
-)
-from openrcm_claims.entrypoints.schemas import EncounterIn
-from openrcm_claims.service_layer.submission import submit_encounter
+from openrcm_claims.adapters.fhir.issues import Issue, Refused, operation_outcome
+from openrcm_claims.adapters.fhir.references import Resolver
+from openrcm_claims.adapters.fhir.resources import json_body, parse_bundle, parse_claim
+from openrcm_claims.service_layer.fhir_intake import fhir_json, take_bundle, take_claim
+from openrcm_claims.service_layer.fhir_views import claim_as_fhir, claim_response_as_fhir
+from openrcm_shared.db import snapshot
+from openrcm_shared.http.idempotency import create_once, request_fingerprint, validate_key
 from openrcm_shared.http.problems import Problem
-from openrcm_shared.security.practice import ClaimsWrite
+from openrcm_shared.messaging.outbox import staged_count
+from openrcm_shared.security.practice import ClaimsRead, ClaimsWrite
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"])
 FHIR_JSON = "application/fhir+json"
+_OUTCOME = {"description": "OperationOutcome naming each problem by FHIRPath", "content": {FHIR_JSON: {}}}
+_POST_RESPONSES = {400: {**_OUTCOME, "description": "Not JSON (OperationOutcome)"},
+                   409: {**_OUTCOME, "description": "The EHR's claim id was taken already, or the same "
+                                                    "Idempotency-Key is in flight"},
+                   422: _OUTCOME}
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
-def _outcome(status: int, issues: list[tuple[str, str, str]]) -> JSONResponse:
+def _outcome(status: int, issues: list[Issue]) -> JSONResponse:
     return JSONResponse(operation_outcome(issues), status_code=status, media_type=FHIR_JSON)
 
 
-def _fhirpath(location: tuple) -> str:
-    path = "Claim"
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
+def _problem_outcome(problem: Problem) -> JSONResponse:
+    code = {409: "conflict", 422: "invalid", 400: "structure"}.get(problem.status, "processing")
+    issues = [Issue(code, e["pointer"], e["detail"]) for e in problem.errors or []] or \
+             [Issue(code, "", problem.detail or problem.title)]
+    return JSONResponse(operation_outcome(issues), status_code=problem.status, media_type=FHIR_JSON,
+                        headers=problem.headers)
 
 
-def _claim_path(pointer: str) -> str:
-    """Where in the Claim an encounter-level problem comes from (FHIRPath), for the OperationOutcome."""
-    if pointer.startswith("/lines/"):
-        return "Claim.item.diagnosisSequence" if "diagnosis_pointers" in pointer else "Claim.item"
-    return "Claim"
-
-
-@router.post("/Claim", status_code=201, responses={
-    201: {"content": {FHIR_JSON: {}}, "description": "ClaimResponse"},
-    400: {"description": "Not JSON (OperationOutcome)"}, 422: {"description": "OperationOutcome naming each problem"}})
-async def post_fhir_claim(request: Request, tenant_id: ClaimsWrite) -> JSONResponse:
-    try:
-        payload = json.loads(await request.body())
-    except ValueError:
-        return _outcome(400, [("structure", "", "the body is not JSON")])
-    try:
-        fhir_claim = parse_claim(payload)
-    except ValidationError as invalid:
-        return _outcome(422, [("invalid", _fhirpath(tuple(e["loc"])), e["msg"])
-                              for e in invalid.errors(include_input=False)])
-    try:
-        encounter = EncounterIn.model_validate(encounter_from_claim(fhir_claim))
-    except FhirMappingError as missing:
-        return _outcome(422, [("required", missing.expression, str(missing))])
-    except ValidationError as invalid:
-        return _outcome(422, [("invalid", "Claim", "encounter field /" + "/".join(map(str, e["loc"])) + f": {e['msg']}")
-                              for e in invalid.errors(include_input=False)])
-    except (AttributeError, IndexError, TypeError, StopIteration):
-        return _outcome(422, [("required", "Claim", "the Claim lacks parts a claim needs (patient, coverage, "
-                                                    "provider, diagnoses, items with codes, amounts and dates)")])
-    problems = encounter.consistency_errors()
-    if problems:
-        return _outcome(422, [("invalid", _claim_path(pointer), message) for pointer, message in problems])
+async def _create_once(request: Request, tenant_id: str, idempotency_key: str | None, work,
+                       location=None) -> Response:
+    """Run `work(conn) -> (status, FHIR resource)` once per Idempotency-Key, in one transaction;
+    a Refused is answered with its OperationOutcome and writes nothing."""
     runtime = request.app.state.runtime
+    body = await request.body()
+    staged_before = staged_count()
+
+    async def create(conn):
+        status, resource = await work(conn, json_body(body))
+        return status, fhir_json(resource)
+
     try:
-        async with runtime.engine.begin() as conn:
-            claim = await submit_encounter(conn, tenant_id, encounter)
-    except Problem as refused:
-        code = "business-rule" if refused.status == 422 else "duplicate"
-        issues = [(code, e["pointer"], e["detail"]) for e in refused.errors or []] or [(code, "", refused.title)]
-        return _outcome(refused.status, issues)
-    runtime.events_staged()
-    return JSONResponse(claim_response(claim, fhir_claim), status_code=201, media_type=FHIR_JSON,
-                        headers={"Location": f"/v1/claims/{claim.id}"})
+        key = validate_key(idempotency_key)
+        stored = await create_once(runtime.engine, tenant_id=tenant_id, key=key, create=create,
+                                   fingerprint=request_fingerprint(request.method, request.url.path, body) if key else "")
+    except Refused as refused:
+        return _outcome(refused.status, refused.issues)
+    except Problem as problem:  # the Idempotency-Key's own problems (reused, in flight, invalid)
+        return _problem_outcome(problem)
+    headers = {}
+    if stored.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    elif staged_count() > staged_before:
+        runtime.events_staged()
+    if location is not None and stored.status == 201:
+        headers["Location"] = location(stored.body)
+    return Response(stored.body, status_code=stored.status, media_type=FHIR_JSON, headers=headers)
+
+
+def _claim_location(body: bytes) -> str:
+    return "/fhir/" + json.loads(body)["request"]["reference"]
+
+
+@router.post("/Claim", status_code=201, responses={201: {"content": {FHIR_JSON: {}}, "description": "ClaimResponse"},
+                                                   **_POST_RESPONSES})
+async def post_fhir_claim(request: Request, tenant_id: ClaimsWrite,
+                          idempotency_key: IdempotencyKey = None) -> Response:
+    """Take one FHIR R4 Claim (its parties contained, or registered and referenced as
+    `Patient/{id}`, `Coverage/{id}`, `Practitioner/{npi}`, `Organization/{npi or payer id}`)."""
+    async def work(conn, raw):
+        taken = await take_claim(conn, tenant_id, parse_claim(raw), Resolver())
+        return 201, taken.response()
+
+    return await _create_once(request, tenant_id, idempotency_key, work, location=_claim_location)
+
+
+@router.post("", responses={200: {"content": {FHIR_JSON: {}}, "description": "transaction-response or "
+                                                                            "batch-response Bundle"},
+                            **_POST_RESPONSES})
+async def post_fhir_bundle(request: Request, tenant_id: ClaimsWrite,
+                           idempotency_key: IdempotencyKey = None) -> Response:
+    """Take the Claims of a transaction (all or nothing), batch or collection Bundle, their parties
+    in the Bundle (resolved by fullUrl), contained or registered."""
+    async def work(conn, raw):
+        return 200, await take_bundle(conn, tenant_id, parse_bundle(raw))
+
+    return await _create_once(request, tenant_id, idempotency_key, work)
+
+
+def _claim_id(text: str) -> UUID | None:
+    try:
+        return UUID(text)
+    except ValueError:
+        return None
+
+
+async def _read(request: Request, tenant_id: str, claim_id: str, kind: str, read) -> Response:
+    parsed = _claim_id(claim_id)
+    async with snapshot(request.app.state.runtime.engine) as conn:
+        resource = await read(conn, tenant_id, parsed) if parsed else None
+    if resource is None:
+        return _outcome(404, [Issue("not-found", "", f"no {kind} {claim_id!r} in this practice")])
+    return Response(fhir_json(resource), media_type=FHIR_JSON)
+
+
+@router.get("/Claim/{claim_id}", responses={200: {"content": {FHIR_JSON: {}}, "description": "Claim"}, 404: _OUTCOME})
+async def get_fhir_claim(claim_id: str, request: Request, tenant_id: ClaimsRead) -> Response:
+    """The claim as it was taken (every party resolved and contained)."""
+    return await _read(request, tenant_id, claim_id, "Claim", claim_as_fhir)
+
+
+@router.get("/ClaimResponse/{claim_id}", responses={200: {"content": {FHIR_JSON: {}}, "description": "ClaimResponse"},
+                                                    404: _OUTCOME})
+async def get_fhir_claim_response(claim_id: str, request: Request, tenant_id: ClaimsRead) -> Response:
+    """Where the claim stands; once its payer has adjudicated: outcome, payment and item
+    adjudication from the 835 (a reversed decision no longer counts)."""
+    return await _read(request, tenant_id, claim_id, "ClaimResponse", claim_response_as_fhir)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
 
 from openrcm_shared.codes import ICD10_CM, MODIFIER, PLACE_OF_SERVICE, PROCEDURE_CODE, normalize_icd10, npi_is_valid
 from openrcm_shared.money import Money, PositiveMoney
@@ -32,6 +33,17 @@ def _npi(value: str) -> str:
 
 
 Npi = Annotated[str, AfterValidator(_npi)]
+
+
+def _units_json(units: Decimal) -> int | float:
+    # A count in JSON is a number: 2 stays 2, 1.5 is 1.5 (three decimals at most survive a float).
+    return int(units) if units == units.to_integral_value() else float(units)
+
+
+# Units of service (837P SV104, 837I SV205): an X12 R-type quantity, so fractional units (0.5 of a
+# timed code, 1.25 hours) are billed as they are, up to three decimals (claim_lines NUMERIC(9, 3)).
+Units = Annotated[Decimal, Field(gt=0, le=9999, max_digits=7, decimal_places=3),
+                  PlainSerializer(_units_json, return_type=int | float, when_used="json")]
 # Ids the practice gives its patients, coverages and facilities (also used in URLs).
 RecordId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
@@ -136,7 +148,7 @@ class ChargeLineIn(RequestBody):
     # NUBC revenue code (UB-04 FL 42, 837I SV201): required on an institutional line.
     revenue_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
     modifiers: list[Annotated[str, StringConstraints(to_upper=True)]] = Field(default_factory=list, max_length=4)
-    units: Annotated[int, Field(gt=0, le=9999)] = 1
+    units: Units = Decimal(1)
     # 837I SV204: UN units, DA days (accommodation revenue codes).
     unit_basis: Literal["UN", "DA"] = "UN"
     charge_amount: PositiveMoney
@@ -323,7 +335,7 @@ class ClaimLineOut(BaseModel):
     procedure_code: str | None
     revenue_code: str | None = None
     modifiers: list[str]
-    units: int
+    units: Units
     charge_amount: Money
     service_date: date
     service_date_to: date | None = None

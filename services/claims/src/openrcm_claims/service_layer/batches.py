@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 from collections import defaultdict
 from datetime import datetime, timezone
+from decimal import Decimal
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
@@ -161,6 +163,11 @@ async def _store_submission(conn, settings, tenant_id, payer_id, claim_type, bat
     return submission_id
 
 
+def _as_billed(units: Decimal) -> Decimal:
+    """NUMERIC(9, 3) units without the column's trailing zeros: 1.000 -> 1, 1.500 -> 1.5."""
+    return units.quantize(Decimal(1)) if units == units.to_integral_value() else units.normalize()
+
+
 async def _mark_submitted(conn, group, lines_by_claim, submission_id: UUID, now: datetime) -> None:
     ids = [claim.id for claim in group]
     await conn.execute(claims.update().where(claims.c.id.in_(ids))
@@ -171,7 +178,8 @@ async def _mark_submitted(conn, group, lines_by_claim, submission_id: UUID, now:
         service_date_from=claim.service_date_from, service_date_to=claim.service_date_to, submitted_at=now,
         claim_type=claim.claim_type, payer_responsibility=claim.payer_responsibility,
         lines=[SubmittedClaimLine(line_number=l.line_number, procedure_code=l.procedure_code or "",
-                                  revenue_code=l.revenue_code, modifiers=list(l.modifiers), units=int(l.units),
+                                  revenue_code=l.revenue_code, modifiers=list(l.modifiers), units=math.ceil(l.units),
+                                  quantity=_as_billed(l.units),
                                   charge_amount=l.charge_amount, service_date=l.service_date)
                for l in lines_by_claim[claim.id]])
         for claim in group]

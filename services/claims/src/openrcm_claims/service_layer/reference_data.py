@@ -15,7 +15,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_claims.adapters.driver_sql import DriverStatement, fetch, record_type
-from openrcm_claims.adapters.tables import coverages, patients, payers, providers, service_facilities
+from openrcm_claims.adapters.tables import (
+    coverages, patients, payer_identifiers, payers, providers, service_facilities,
+)
 from openrcm_claims.entrypoints.party_schemas import (
     CoverageRecordIn, CoverageRecordOut, FacilityRecordIn, ProviderRecordIn,
 )
@@ -102,6 +104,49 @@ async def payer_names(conn: AsyncConnection, tenant_id: str) -> dict[str, str]:
     rows = (await conn.execute(sa.select(payers.c.payer_id, payers.c.name)
                                .where(payers.c.tenant_id == tenant_id))).all()
     return {row.payer_id: row.name for row in rows}
+
+
+async def replace_payer_identifiers(conn: AsyncConnection, tenant_id: str, payer_id: str,
+                                    identifiers: list[tuple[str, str]]) -> None:
+    """The payer's identifiers (system, value) become exactly these; 422 naming `/identifiers/{i}`
+    for each one another payer of the practice already holds."""
+    await conn.execute(payer_identifiers.delete().where(payer_identifiers.c.tenant_id == tenant_id,
+                                                        payer_identifiers.c.payer_id == payer_id))
+    if not identifiers:
+        return
+    held = await payers_by_identifiers(conn, tenant_id, identifiers)
+    problems = [(f"/identifiers/{index}", f"already identifies payer {held[pair]}")
+                for index, pair in enumerate(identifiers) if pair in held]
+    if problems:
+        raise invalid(problems, "Payer identifiers are unique in a practice")
+    await conn.execute(payer_identifiers.insert(), [
+        {"tenant_id": tenant_id, "payer_id": payer_id, "system": system, "value": value}
+        for system, value in identifiers])
+
+
+async def payers_by_identifiers(conn, tenant_id: str, identifiers: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(system, value) -> the payer it identifies in this practice, for those registered."""
+    if not identifiers:
+        return {}
+    pairs = sa.tuple_(payer_identifiers.c.system, payer_identifiers.c.value)
+    rows = (await conn.execute(sa.select(payer_identifiers.c.system, payer_identifiers.c.value,
+                                         payer_identifiers.c.payer_id)
+                               .where(payer_identifiers.c.tenant_id == tenant_id,
+                                      pairs.in_([sa.tuple_(s, v) for s, v in identifiers])))).all()
+    return {(row.system, row.value): row.payer_id for row in rows}
+
+
+async def identifiers_of_payers(conn, tenant_id: str, payer_ids: list[str]) -> dict[str, list[dict]]:
+    """payer id -> its identifiers ({system, value}), in a stable order."""
+    if not payer_ids:
+        return {}
+    rows = (await conn.execute(sa.select(payer_identifiers).where(
+        payer_identifiers.c.tenant_id == tenant_id, payer_identifiers.c.payer_id.in_(payer_ids))
+        .order_by(payer_identifiers.c.system, payer_identifiers.c.value))).all()
+    found: dict[str, list[dict]] = {}
+    for row in rows:
+        found.setdefault(row.payer_id, []).append({"system": row.system, "value": row.value})
+    return found
 
 
 # ------------------------------------------------------------------------------------------
@@ -203,38 +248,68 @@ async def resolve_parties(conn: AsyncConnection, tenant_id: str, encounter: Enco
 
 
 async def _registered_patient(conn, tenant_id: str, patient_id: str, problems: list) -> PatientIn | None:
+    patient = await registered_patient(conn, tenant_id, patient_id)
+    if patient is None:
+        problems.append(("/patient_id", "no patient with this id is registered (PUT /v1/patients/{id})"))
+    return patient
+
+
+async def _registered_provider(conn, tenant_id: str, npi: str, role: str, pointer: str,
+                               problems: list) -> ProviderIn | None:
+    found = await registered_provider(conn, tenant_id, npi)
+    if found is None:
+        problems.append((pointer, "no provider with this NPI is registered (PUT /v1/providers/{npi})"))
+        return None
+    provider, roles = found
+    if role not in roles:
+        problems.append((pointer, f"the provider is not registered for the {role} role"))
+        return None
+    return provider
+
+
+async def _registered_facility(conn, tenant_id: str, facility_id: str, problems: list) -> ServiceFacilityIn | None:
+    facility = await registered_facility(conn, tenant_id, facility_id)
+    if facility is None:
+        problems.append(("/service_facility_id", "no facility with this id is registered (PUT /v1/facilities/{id})"))
+    return facility
+
+
+async def registered_patient(conn, tenant_id: str, patient_id: str) -> PatientIn | None:
+    """The registered patient as an encounter carries it; None when not registered."""
     row = (await conn.execute(sa.select(patients).where(patients.c.tenant_id == tenant_id,
                                                         patients.c.patient_id == patient_id))).first()
     if row is None:
-        problems.append(("/patient_id", "no patient with this id is registered (PUT /v1/patients/{id})"))
         return None
     return PatientIn(id=row.patient_id, first_name=row.first_name, last_name=row.last_name,
                      birth_date=row.birth_date, gender=row.gender,
                      address=AddressIn(**row.address) if row.address else None)
 
 
-async def _registered_provider(conn, tenant_id: str, npi: str, role: str, pointer: str,
-                               problems: list) -> ProviderIn | None:
+async def registered_provider(conn, tenant_id: str, npi: str) -> tuple[ProviderIn, frozenset[str]] | None:
+    """The registered provider as an encounter carries it, and the roles it may take."""
     row = (await conn.execute(sa.select(providers).where(providers.c.tenant_id == tenant_id,
                                                          providers.c.npi == npi))).first()
     if row is None:
-        problems.append((pointer, "no provider with this NPI is registered (PUT /v1/providers/{npi})"))
         return None
-    if role not in row.roles:
-        problems.append((pointer, f"the provider is not registered for the {role} role"))
-        return None
-    return ProviderIn(npi=row.npi, name=row.name, first_name=row.first_name, last_name=row.last_name,
-                      tax_id=row.tax_id, taxonomy_code=row.taxonomy_code,
-                      address=AddressIn(**row.address) if row.address else None)
+    return (ProviderIn(npi=row.npi, name=row.name, first_name=row.first_name, last_name=row.last_name,
+                       tax_id=row.tax_id, taxonomy_code=row.taxonomy_code,
+                       address=AddressIn(**row.address) if row.address else None), frozenset(row.roles))
 
 
-async def _registered_facility(conn, tenant_id: str, facility_id: str, problems: list) -> ServiceFacilityIn | None:
+async def registered_facility(conn, tenant_id: str, facility_id: str) -> ServiceFacilityIn | None:
     row = (await conn.execute(sa.select(service_facilities).where(
         service_facilities.c.tenant_id == tenant_id, service_facilities.c.facility_id == facility_id))).first()
     if row is None:
-        problems.append(("/service_facility_id", "no facility with this id is registered (PUT /v1/facilities/{id})"))
         return None
     return ServiceFacilityIn(name=row.name, npi=row.npi, address=AddressIn(**row.address))
+
+
+async def registered_coverage(conn, tenant_id: str, patient_id: str, coverage_id: str) -> CoverageIn | None:
+    """One registered coverage of the patient, its order of benefits as payer responsibility."""
+    row = (await conn.execute(sa.select(coverages).where(
+        coverages.c.tenant_id == tenant_id, coverages.c.patient_id == patient_id,
+        coverages.c.coverage_id == coverage_id))).first()
+    return None if row is None else _coverage_in(row, PAYER_RESPONSIBILITY_ORDER[row.order_of_benefits - 1])
 
 
 async def registered_coverages(conn: AsyncConnection, tenant_id: str, patient_id: str, first_day: date,
@@ -246,8 +321,11 @@ async def registered_coverages(conn: AsyncConnection, tenant_id: str, patient_id
         coverages.c.effective_from <= first_day,
         sa.or_(coverages.c.effective_to.is_(None), coverages.c.effective_to >= last_day))
         .order_by(coverages.c.order_of_benefits, coverages.c.coverage_id))).all()
-    return [CoverageIn(payer_id=row.payer_id, member_id=row.member_id, group_number=row.group_number,
-                       payer_responsibility=responsibility, claim_filing_indicator=row.claim_filing_indicator,
-                       relationship_to_subscriber=row.relationship_to_subscriber,
-                       subscriber=PersonIn(**row.subscriber) if row.subscriber else None)
-            for responsibility, row in zip(PAYER_RESPONSIBILITY_ORDER, rows)]
+    return [_coverage_in(row, responsibility) for responsibility, row in zip(PAYER_RESPONSIBILITY_ORDER, rows)]
+
+
+def _coverage_in(row, responsibility: str) -> CoverageIn:
+    return CoverageIn(payer_id=row.payer_id, member_id=row.member_id, group_number=row.group_number,
+                      payer_responsibility=responsibility, claim_filing_indicator=row.claim_filing_indicator,
+                      relationship_to_subscriber=row.relationship_to_subscriber,
+                      subscriber=PersonIn(**row.subscriber) if row.subscriber else None)

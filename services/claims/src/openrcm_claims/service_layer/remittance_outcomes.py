@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from openrcm_claims.adapters.tables import claims
+from openrcm_claims.adapters.tables import claim_adjudications, claims
 from openrcm_claims.domain.lifecycle import OPEN_STATUSES, ClaimStatus, CoverageStatus, status_for_outcome
 from openrcm_claims.service_layer.coordination_of_benefits import bill_next_payer, record_forwarded
 from openrcm_claims.service_layer.transitions import move_claim, note_on_timeline
@@ -48,6 +48,7 @@ async def on_claim_payment_posted(ctx: HandlerContext, event: ClaimPaymentPosted
     The money is added to the claim either way: it was paid. Then the next payer is billed, or a
     crossover recorded. "Not our claim" (CLP02 23) moves nothing: the payer passed it on."""
     claim = await _locked_claim(ctx, event.claim_id)
+    await _record_adjudication(ctx, event)
     paid_total = claim.paid_amount + event.paid_amount
     if event.outcome == "not_our_claim":
         await _add_paid(ctx, event.claim_id, paid_total, event.paid_amount)
@@ -70,6 +71,33 @@ async def on_claim_payment_posted(ctx: HandlerContext, event: ClaimPaymentPosted
         await bill_next_payer(ctx, claim, event)
 
 
+async def _record_adjudication(ctx: HandlerContext, event: ClaimPaymentPosted) -> None:
+    """The payer's decision as the claim's FHIR ClaimResponse shows it (amounts, CAS adjustments
+    and patient shares by line)."""
+    await ctx.conn.execute(claim_adjudications.insert().values(
+        claim_id=event.claim_id, tenant_id=ctx.tenant_id, remittance_id=event.remittance_id, payer_id=event.payer_id,
+        adjudicated_on=ctx.envelope.time.date(), outcome=event.outcome, claim_status_code=event.claim_status_code,
+        payer_claim_control_number=event.payer_claim_control_number, charge_amount=event.charge_amount,
+        allowed_amount=event.allowed_amount, paid_amount=event.paid_amount,
+        patient_responsibility_amount=event.patient_responsibility_amount,
+        adjustments=[a.model_dump(mode="json") for a in event.adjustments],
+        patient_shares=[share.model_dump(mode="json") for share in event.patient_shares],
+        lines=[{name: value for name, value in line.model_dump(mode="json").items()
+                if name in ("line_number", "charge_amount", "allowed_amount", "paid_amount",
+                            "patient_responsibility_amount")} for line in event.lines]))
+
+
+async def _withdraw_adjudication(ctx: HandlerContext, event: ClaimReversed) -> None:
+    """A reversal takes back the payer's latest standing decision on the claim (as remittance
+    takes back the claim's latest standing payment)."""
+    latest = (sa.select(sa.func.max(claim_adjudications.c.id))
+              .where(claim_adjudications.c.claim_id == event.claim_id,
+                     claim_adjudications.c.reversed_by_remittance_id.is_(None))
+              .scalar_subquery())
+    await ctx.conn.execute(claim_adjudications.update().where(claim_adjudications.c.id == latest)
+                           .values(reversed_by_remittance_id=event.remittance_id))
+
+
 async def _add_paid(ctx: HandlerContext, claim_id, paid_total, paid) -> None:
     if paid:
         await ctx.conn.execute(claims.update().where(claims.c.id == claim_id)
@@ -81,6 +109,7 @@ async def on_claim_reversed(ctx: HandlerContext, event: ClaimReversed) -> None:
     payer, awaiting a decision) and the reversed payment comes off its paid amount, so the corrected
     decision that usually follows in the same ERA posts as a normal one."""
     claim = await _locked_claim(ctx, event.claim_id)
+    await _withdraw_adjudication(ctx, event)
     paid_total = claim.paid_amount - event.reversed_paid_amount
     applied = await move_claim(
         ctx.conn, claim, ClaimStatus.ACCEPTED_BY_PAYER, kind="decision_reversed",

@@ -32,8 +32,14 @@ class BilledLine:
     @classmethod
     def from_json(cls, line: dict) -> BilledLine:
         return cls(int(line["line_number"]), line["procedure_code"], tuple(line.get("modifiers") or ()),
-                   Decimal(str(line.get("units", 1))), Decimal(str(line["charge_amount"])),
+                   billed_units(line), Decimal(str(line["charge_amount"])),
                    date.fromisoformat(line["service_date"]))
+
+
+def billed_units(line: dict) -> Decimal:
+    """The units billed on a line as ClaimSubmitted carried it: `quantity` (fractional when billed
+    so) on claims submitted since it was added, the whole `units` before."""
+    return Decimal(str(line.get("quantity") or line.get("units", 1)))
 
 
 @dataclass(frozen=True, slots=True)

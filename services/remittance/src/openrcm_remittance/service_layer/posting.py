@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openrcm_remittance.adapters.tables import expected_claims
+from openrcm_remittance.domain.matching import billed_units
 from openrcm_remittance.entrypoints.schemas import ClaimPaymentIn, RemittanceIn
 from openrcm_remittance.service_layer.era_posting import TransactionOutcome, TransactionTarget, post_transaction
 from openrcm_shared.codesets import carc, is_valid_on, rarc
@@ -112,7 +113,7 @@ def _claim_payment(claim: ClaimPaymentIn, billed: dict[int, dict]) -> ClaimPayme
         lines.append(ServiceLine(
             procedure=ProcedureCode("HC", billed_line["procedure_code"], tuple(billed_line.get("modifiers") or ())),
             charge=line.charge_amount, paid=line.paid_amount, segment_number=0,
-            units=Decimal(str(billed_line.get("units", 1))),
+            units=billed_units(billed_line),
             service_date=date.fromisoformat(billed_line["service_date"]),
             line_control_number=line_control_number(claim.patient_control_number, line.line_number),
             allowed_amount=line.allowed_amount, adjustments=_adjustments(line.adjustments),

@@ -1,0 +1,162 @@
+"""Taking FHIR Claims in: a Claim alone (POST /fhir/Claim) or the Claims of a Bundle (POST /fhir),
+each read into an encounter (adapters.fhir) and submitted like one from POST /v1/encounters, in
+the caller's transaction.
+
+A transaction Bundle is all or nothing: one refused Claim refuses the Bundle (every problem of
+every entry in one OperationOutcome) and nothing is written. A batch (or collection) Bundle takes
+each Claim on its own, under a savepoint: a refused one leaves no trace and the others stand; the
+answer is a batch-response Bundle with an entry per request entry.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrcm_claims.adapters.fhir.claim_intake import encounter_from, read_claim
+from openrcm_claims.adapters.fhir.issues import Issue, Refused, operation_outcome, problem_issues
+from openrcm_claims.adapters.fhir.references import Resolver
+from openrcm_claims.adapters.fhir.resources import ParsedBundle
+from openrcm_claims.adapters.fhir.views import claim_response
+from openrcm_claims.adapters.tables import payers
+from openrcm_claims.entrypoints.schemas import ClaimOut
+from openrcm_claims.service_layer.reference_data import (
+    payers_by_identifiers, registered_coverage, registered_facility, registered_patient, registered_provider,
+)
+from openrcm_claims.service_layer.submission import submit_encounter
+from openrcm_shared.http.problems import Problem
+
+_STATUS_TEXT = {200: "200 OK", 201: "201 Created", 400: "400 Bad Request", 404: "404 Not Found",
+                409: "409 Conflict", 422: "422 Unprocessable Entity"}
+
+
+class RegistryOnConnection:
+    """The practice's registered parties and payers (adapters.fhir.parties.PartyRegistry), read
+    on the intake's connection, in its transaction."""
+
+    def __init__(self, conn: AsyncConnection, tenant_id: str) -> None:
+        self.conn, self.tenant_id = conn, tenant_id
+
+    async def patient(self, patient_id: str) -> dict | None:
+        found = await registered_patient(self.conn, self.tenant_id, patient_id)
+        return found.model_dump(mode="json") if found else None
+
+    async def provider(self, npi: str) -> tuple[dict, frozenset[str]] | None:
+        found = await registered_provider(self.conn, self.tenant_id, npi)
+        return (found[0].model_dump(mode="json", exclude_none=True), found[1]) if found else None
+
+    async def facility(self, facility_id: str) -> dict | None:
+        found = await registered_facility(self.conn, self.tenant_id, facility_id)
+        return found.model_dump(mode="json") if found else None
+
+    async def coverage(self, patient_id: str, coverage_id: str) -> dict | None:
+        found = await registered_coverage(self.conn, self.tenant_id, patient_id, coverage_id)
+        return found.model_dump(mode="json") if found else None
+
+    async def payers(self, payer_ids: list[str]) -> set[str]:
+        rows = await self.conn.execute(sa.select(payers.c.payer_id).where(
+            payers.c.tenant_id == self.tenant_id, payers.c.payer_id.in_(payer_ids)))
+        return {row.payer_id for row in rows}
+
+    async def payers_by_identifiers(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        return await payers_by_identifiers(self.conn, self.tenant_id, pairs)
+
+
+@dataclass
+class Taken:
+    """A Claim taken in: the (first) claim created, and what was read but is not sent."""
+
+    claim: ClaimOut
+    notes: list[str] = field(default_factory=list)
+
+    def response(self) -> dict:
+        notes = list(self.notes)
+        if self.claim.related_claims:
+            parts = ", ".join(f"Claim/{related.id}" for related in self.claim.related_claims)
+            notes.append(f"the lines exceed one 837P claim's 50: the others went into {parts}")
+        return claim_response(self.claim, [], notes=notes)
+
+
+async def take_claim(conn: AsyncConnection, tenant_id: str, claim, resolver: Resolver, *, root: str = "Claim",
+                     base: str | None = None) -> Taken:
+    """Read the Claim and submit its encounter; Refused with every issue (FHIRPaths under `root`)
+    when it cannot be billed, nothing written by this call then."""
+    registry = RegistryOnConnection(conn, tenant_id)
+    reading = await read_claim(claim, resolver, registry, root=root, base=base)
+    encounter = encounter_from(reading)
+    try:
+        created = await submit_encounter(conn, tenant_id, encounter)
+    except Problem as refused:
+        raise Refused(refused.status if refused.status in (404, 409) else 422,
+                      problem_issues(refused, reading.sources)) from None
+    return Taken(created, reading.notes)
+
+
+async def take_bundle(conn: AsyncConnection, tenant_id: str, bundle: ParsedBundle) -> dict:
+    """The Bundle's Claims taken (a transaction: all or none); the response Bundle."""
+    if bundle.type == "transaction":
+        return await _transaction(conn, tenant_id, bundle)
+    answers = {}
+    for entry in bundle.entries:
+        if entry.kind != "Claim":
+            continue
+        try:
+            async with conn.begin_nested():  # a refused Claim leaves nothing behind
+                taken = await take_claim(conn, tenant_id, entry.resource, bundle.resolver,
+                                         root=entry.path + ".resource", base=entry.full_url)
+            answers[entry.index] = _created(taken)
+        except Refused as refused:
+            answers[entry.index] = _refused(refused.status, refused.issues)
+    return _response_bundle("batch-response", bundle, answers)
+
+
+async def _transaction(conn: AsyncConnection, tenant_id: str, bundle: ParsedBundle) -> dict:
+    issues = [issue for entry in bundle.entries for issue in entry.issues]
+    status = 422 if issues else None
+    answers = {}
+    for entry in bundle.entries:
+        if entry.kind != "Claim":
+            continue
+        try:
+            taken = await take_claim(conn, tenant_id, entry.resource, bundle.resolver,
+                                     root=entry.path + ".resource", base=entry.full_url)
+            answers[entry.index] = _created(taken)
+        except Refused as refused:
+            issues += refused.issues
+            status = status or refused.status
+    if issues:
+        raise Refused(status or 422, issues)
+    return _response_bundle("transaction-response", bundle, answers)
+
+
+def _created(taken: Taken) -> dict:
+    return {"response": {"status": _STATUS_TEXT[201], "location": f"Claim/{taken.claim.id}"},
+            "resource": taken.response()}
+
+
+def _refused(status: int, issues: list[Issue]) -> dict:
+    return {"response": {"status": _STATUS_TEXT.get(status, str(status)), "outcome": operation_outcome(issues)}}
+
+
+def _response_bundle(kind: str, bundle: ParsedBundle, answers: dict[int, dict]) -> dict:
+    entries = []
+    for entry in bundle.entries:
+        if entry.index in answers:
+            entries.append(answers[entry.index])
+        elif entry.issues:
+            entries.append(_refused(422, entry.issues))
+        else:
+            used = entry.full_url in bundle.resolver.used
+            note = ("read as a party of the Claims in this Bundle; not stored as a resource" if used
+                    else "referenced by no Claim in this Bundle: not read")
+            entries.append({"response": {"status": _STATUS_TEXT[200], "outcome": operation_outcome(
+                [Issue("informational", f"{entry.path}.resource", note, severity="information" if used
+                       else "warning")])}})
+    return {"resourceType": "Bundle", "type": kind, "entry": entries}
+
+
+def fhir_json(resource: dict) -> bytes:
+    return json.dumps(resource, separators=(",", ":")).encode()
