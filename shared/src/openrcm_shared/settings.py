@@ -6,6 +6,7 @@ import os
 
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # What one process of a service does (OPENRCM_ROLE):
@@ -34,6 +35,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     role: ProcessRole = "all"
     db_pool_size: int = 20
+    # How long audit entries are kept (OPENRCM_AUDIT_RETENTION_DAYS); six years by default, as
+    # HIPAA keeps required documentation (45 CFR 164.316(b)(2)(i)).
+    audit_retention_days: int = Field(default=2190, ge=1)
 
     @classmethod
     def for_service(cls, name: str) -> "ServiceSettings":

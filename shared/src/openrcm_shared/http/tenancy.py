@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Header
 
 from openrcm_shared.http.problems import Problem, field_error
+from openrcm_shared.security.context import Caller, Principal, bind_caller, current_caller
 
 TENANT_HEADER = "X-Tenant-Id"
 _TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -33,7 +34,23 @@ def tenant_of(x_tenant_id: str | None) -> str:
     if not _TENANT_PATTERN.match(x_tenant_id):
         raise Problem(400, "Invalid tenant", "1-64 letters, digits, '.', '_' or '-'.", type_="invalid-tenant",
                       errors=[field_error("/header/X-Tenant-Id", "invalid format")])
+    _bind_provisional_caller(x_tenant_id)
     return x_tenant_id
+
+
+# Until requests are authenticated, a request acts as this placeholder principal for the practice
+# it names, so the audit trail has a caller to record. Authentication binds the token's principal
+# first, and then this binds nothing.
+PROVISIONAL_SUBJECT = "anonymous"
+
+
+def _bind_provisional_caller(tenant: str) -> None:
+    caller = current_caller()
+    # A placeholder bound for another practice is replaced: requests served in one task (an
+    # in-process test client) must not record each other's practice.
+    if caller is None or (caller.actor == PROVISIONAL_SUBJECT and caller.tenant_id != tenant):
+        bind_caller(Caller(Principal(subject=PROVISIONAL_SUBJECT, client_id=PROVISIONAL_SUBJECT,
+                                     scopes=frozenset(), tenants=(tenant,)), tenant))
 
 
 TenantDep = Annotated[str, Depends(tenant_id)]

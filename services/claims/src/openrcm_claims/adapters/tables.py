@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from openrcm_shared.audit.tables import audit_metadata
 from openrcm_shared.messaging.tables import messaging_metadata
 
 
@@ -307,4 +308,4 @@ providers = Provider.__table__
 service_facilities = ServiceFacility.__table__
 
 # What Alembic compares against: the service's own tables plus outbox, inbox and idempotency keys.
-target_metadata = [ClaimsTable.metadata, messaging_metadata]
+target_metadata = [ClaimsTable.metadata, messaging_metadata, audit_metadata]

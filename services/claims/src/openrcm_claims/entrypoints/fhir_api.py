@@ -14,6 +14,7 @@ from openrcm_claims.adapters.fhir_claims import (
 )
 from openrcm_claims.entrypoints.schemas import EncounterIn
 from openrcm_claims.service_layer.submission import submit_encounter
+from openrcm_shared.audit import audited, record_change
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.http.tenancy import TenantDep
 
@@ -42,6 +43,7 @@ def _claim_path(pointer: str) -> str:
 @router.post("/Claim", status_code=201, responses={
     201: {"content": {FHIR_JSON: {}}, "description": "ClaimResponse"},
     400: {"description": "Not JSON (OperationOutcome)"}, 422: {"description": "OperationOutcome naming each problem"}})
+@audited("create", "claim", resource_id="id", patient_id="patient_id")
 async def post_fhir_claim(request: Request, tenant_id: TenantDep) -> JSONResponse:
     try:
         payload = json.loads(await request.body())
@@ -69,6 +71,7 @@ async def post_fhir_claim(request: Request, tenant_id: TenantDep) -> JSONRespons
     try:
         async with runtime.engine.begin() as conn:
             claim = await submit_encounter(conn, tenant_id, encounter)
+            await record_change(conn, resource=claim)
     except Problem as refused:
         code = "business-rule" if refused.status == 422 else "duplicate"
         issues = [(code, e["pointer"], e["detail"]) for e in refused.errors or []] or [(code, "", refused.title)]
