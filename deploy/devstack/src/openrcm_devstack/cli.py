@@ -5,6 +5,7 @@
     openrcm-stack dlq list
     openrcm-stack dlq replay TOPIC [--offset N ...]
     openrcm-stack topics                   create/update topics from deploy/topics.toml
+    openrcm-stack audit verify [--database-url [NAME=]URL ...]   check every audit hash chain
 """
 
 from __future__ import annotations
@@ -112,6 +113,12 @@ def cmd_topics(args) -> int:
     return 0
 
 
+def cmd_audit_verify(args) -> int:
+    from openrcm_devstack import audit
+
+    return audit.verify(audit.databases_to_verify(args.database_url, local_dir() / "stack.json"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openrcm-stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -139,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_dlq_replay)
 
     commands.add_parser("topics", help="create/update topics from deploy/topics.toml").set_defaults(func=cmd_topics)
+
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    verify = audit.add_parser("verify", help="recompute every practice's audit hash chain in every service "
+                                             "database; exit 1 naming the first broken link")
+    verify.add_argument("--database-url", action="append",
+                        help="a database to check, as NAME=URL or URL (repeatable; default: the running stack's)")
+    verify.set_defaults(func=cmd_audit_verify)
     return parser
 
 
