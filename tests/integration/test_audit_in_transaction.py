@@ -16,6 +16,7 @@ from openrcm_shared.db import create_engine
 from openrcm_shared.http import idempotency
 from openrcm_shared.service import create_service_app
 from openrcm_shared.settings import ServiceSettings
+from tests.support import eventually
 
 pytestmark = pytest.mark.stack
 
@@ -72,7 +73,11 @@ async def test_a_deposit_and_its_entry_are_written_by_one_transaction(remittance
 
     again = await remittance.post("/v1/deposits", json=body)  # the same EFT: refused, recorded as refused
     assert again.status_code == 409
-    assert [(e.resource_id, e.outcome) for e in await entries(db, "deposit")][-1] == (None, "409")
+
+    async def refusal_recorded():
+        assert [(e.resource_id, e.outcome) for e in await entries(db, "deposit")][-1] == (None, "409")
+        return True
+    await eventually(refusal_recorded, timeout=5)
 
 
 async def test_a_fee_schedule_and_its_entry_are_written_by_one_transaction(remittance, db):
@@ -106,4 +111,7 @@ async def test_when_the_transaction_fails_after_the_entry_neither_the_change_nor
                                      {"trace": body["trace_number"]})).scalar()
     assert stored == 0
     # The entry written in the transaction went with the deposit; the failure is recorded after it.
-    assert [e.outcome for e in await entries(db, "deposit") if e.id not in recorded_before] == ["503"]
+    async def only_the_failure_recorded():
+        assert [e.outcome for e in await entries(db, "deposit") if e.id not in recorded_before] == ["503"]
+        return True
+    await eventually(only_the_failure_recorded, timeout=5)

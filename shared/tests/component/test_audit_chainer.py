@@ -180,3 +180,24 @@ async def test_an_older_entry_sealed_after_a_newer_one_waits_for_it(engine, prac
     await keeper.chain_once()
     assert await keeper.prune() == 1  # old-2 sits after new-1 in the chain: it stays until new-1 goes
     assert (await report_of(engine, tenant_id)).intact
+
+
+async def test_entries_written_without_waiting_are_bounded_while_the_database_is_slow(engine, practices):
+    from prometheus_client import REGISTRY
+
+    def lost() -> float:
+        return REGISTRY.get_sample_value("openrcm_audit_entries_lost_total", {"reason": "backlog_full"}) or 0
+
+    writer = AuditWriter(engine, max_backlog=5)
+    before = lost()
+    for n in range(8):  # all arrive before the writer runs once
+        writer.submit(entry(practices[0], resource_id=f"refused-{n}"))
+    assert lost() - before == 3
+
+    async def written():
+        async with engine.connect() as conn:
+            ids = (await conn.execute(sa.select(audit_log.c.resource_id).where(
+                audit_log.c.tenant_id == practices[0]).order_by(audit_log.c.id))).scalars().all()
+        assert ids == [f"refused-{n}" for n in range(5)]
+        return True
+    await eventually(written, timeout=5)

@@ -28,12 +28,18 @@ class ThingOut(BaseModel):
 class RecordingWriter:
     def __init__(self, fail: bool = False) -> None:
         self.rows: list[dict] = []
+        self.waited_for: list[str] = []  # the outcomes whose answer waited for the entry's commit
         self.fail = fail
 
     async def write(self, row: dict) -> None:
         if self.fail:
             raise OSError("database unavailable")
         self.rows.append(row)
+        self.waited_for.append(row["outcome"])
+
+    def submit(self, row: dict) -> None:
+        if not self.fail:
+            self.rows.append(row)
 
 
 class RecordingConnection:
@@ -126,9 +132,12 @@ async def test_a_list_names_the_patient_it_was_filtered_by(client, writer):
     assert [(r["action"], r["resource_id"], r["patient_id"]) for r in writer.rows] == [("list", None, "P-3")]
 
 
-async def test_a_refused_read_is_recorded_with_its_status(client, writer):
+async def test_a_refused_read_is_recorded_with_its_status_without_holding_its_answer(client, writer):
     assert (await client.get("/v1/things/missing")).status_code == 404
-    assert [(r["resource_id"], r["outcome"], r["patient_id"]) for r in writer.rows] == [("missing", "404", None)]
+    assert (await client.get("/v1/things/T-1")).status_code == 200
+    assert [(r["resource_id"], r["outcome"], r["patient_id"]) for r in writer.rows] == [
+        ("missing", "404", None), ("T-1", "200", "P-9")]
+    assert writer.waited_for == ["200"]  # only what discloses waits for its entry
 
 
 async def test_a_failing_handler_is_recorded_as_500(client, writer):

@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openrcm_shared.audit.purpose import PURPOSE_HEADER, purpose_of_use
@@ -49,6 +50,9 @@ UNKNOWN_ACTOR = "unknown"
 MAX_VALUE_LENGTH = 200
 _PURPOSE_HEADER_KEY = PURPOSE_HEADER.lower().encode("latin-1")
 _INSERT = audit_log.insert().inline()  # no RETURNING: nothing reads the generated id back
+
+AUDIT_ENTRIES_LOST = Counter("openrcm_audit_entries_lost_total",
+                             "Audit entries of refusals and failures that could not be written", ["reason"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,22 +249,29 @@ class AuditMiddleware:
 
 async def _record_answer(request_audit: _RequestAudit, status: int) -> bool:
     """Record the request's answer if it needs an entry; False only when a read's answer must be
-    withheld because its entry could not be written."""
+    withheld because its entry could not be written.
+
+    A read that discloses (2xx, 3xx) waits for its entry's commit. Anything else (a refusal, a
+    failure, a change its transaction did not record) is answered at once and its entry written
+    meanwhile: nothing was disclosed, and a client told 503 while the database is away must not
+    wait for the entry's own attempt to reach it."""
     spec = spec_of(request_audit.scope)
     if spec is None or (request_audit.staged and status < 400):
         return True
     row = request_audit.entry(spec, str(status))
-    if row is None:
-        return True
     engine = _engine_of(request_audit.scope)
-    if engine is None:
+    if row is None or engine is None:
+        return True
+    writer = audit_writer(engine)
+    if not (spec.discloses and status < 400):
+        writer.submit(row)
         return True
     try:
-        await audit_writer(engine).write(row)
+        await writer.write(row)
     except Exception as exc:
-        log.error("audit entry not written", extra={"error_class": type(exc).__name__, "route": row["route"],
-                                                    "status": status})
-        return not (spec.discloses and status < 400)
+        log.error("audit entry not written: the read is withheld", extra={
+            "error_class": type(exc).__name__, "route": row["route"], "status": status})
+        return False
     return True
 
 
@@ -281,13 +292,27 @@ class AuditWriter:
     to that practice, so row-level security's WITH CHECK holds). Each caller's `write` returns
     once its entry is committed; a failed group fails each of its callers."""
 
-    def __init__(self, engine: AsyncEngine, *, max_group: int = 256) -> None:
+    def __init__(self, engine: AsyncEngine, *, max_group: int = 256, max_backlog: int = 10_000) -> None:
         self.engine = engine
         self.max_group = max_group
+        self.max_backlog = max_backlog
         self._waiting: list[tuple[dict, asyncio.Future]] = []
         self._writer: asyncio.Task | None = None
 
     async def write(self, row: dict) -> None:
+        """Return once the entry is committed (raise if it could not be)."""
+        await self._queue(row)
+
+    def submit(self, row: dict) -> None:
+        """Write the entry without waiting for it; one that cannot be written is counted and
+        logged. At most `max_backlog` entries wait (a database away for long): beyond, new ones
+        are dropped and counted, so memory stays bounded."""
+        if len(self._waiting) >= self.max_backlog:
+            AUDIT_ENTRIES_LOST.labels("backlog_full").inc()
+            return
+        self._queue(row).add_done_callback(_count_if_lost)
+
+    def _queue(self, row: dict) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         if self._writer is not None and self._writer.get_loop() is not loop:  # an earlier event loop's (tests)
             self._writer, self._waiting = None, []
@@ -298,7 +323,7 @@ class AuditWriter:
             # caller, practice or audit state of the one that happened to start it.
             self._writer = loop.create_task(self._write_waiting(), name="audit-writer",
                                             context=contextvars.Context())
-        await written
+        return written
 
     async def _write_waiting(self) -> None:
         while self._waiting:
@@ -322,6 +347,12 @@ class AuditWriter:
         for _, future in members:
             if not future.done():
                 future.set_result(None)
+
+
+def _count_if_lost(written: asyncio.Future) -> None:
+    if not written.cancelled() and written.exception() is not None:
+        AUDIT_ENTRIES_LOST.labels("write_failed").inc()
+        log.error("audit entry not written", extra={"error_class": type(written.exception()).__name__})
 
 
 _WRITERS: "weakref.WeakKeyDictionary[AsyncEngine, AuditWriter]" = weakref.WeakKeyDictionary()
