@@ -5,6 +5,7 @@
     ./openrcm bench intake --rates 300 --no-closed-loop
     ./openrcm bench intake --profile claims,remittance     also profile those services under load
     ./openrcm bench posting                      835 posting: 10,000 and 100,000-claim ERAs into PostgreSQL
+    ./openrcm bench audit                        the audit trail's CPU per request (service and PostgreSQL)
 """
 
 from __future__ import annotations
@@ -97,6 +98,15 @@ def parser() -> argparse.ArgumentParser:
     posting.add_argument("--profile", action="store_true",
                          help="also write a cProfile (CPU time) of the posting process to .local/bench and print its "
                               "top functions; with --workers 0 it covers all the posting work")
+    audit = commands.add_parser(
+        "audit", help="the audit trail's CPU per request: a read and an encounter with it on and off",
+        description="On an embedded PostgreSQL (bench ports, .local/bench-audit): the CPU per request of this "
+                    "process and of PostgreSQL for an audited read and for the intake's write, with the audit "
+                    "trail on and off, then the chainer's per entry.")
+    audit.add_argument("--requests", type=_positive(int), default=4000, metavar="N",
+                       help="requests per run (default: 4000)")
+    audit.add_argument("--rounds", type=_positive(int), default=5, metavar="N",
+                       help="runs of each kind, on and off alternately (default: 5)")
     return main
 
 
@@ -120,6 +130,10 @@ def main(argv: list[str]) -> int:
         from bench.posting import run
 
         return run([int(part) for part in args.sizes.split(",") if part.strip()], args.workers, args.profile)
+    if args.command == "audit":
+        from bench.audit import run
+
+        return run(args.requests, args.rounds)
     cli.print_help()
     return 2
 
