@@ -21,7 +21,6 @@ import asyncio
 import dataclasses
 import logging
 import time
-import zlib
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -32,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openrcm_shared.audit.chain import START, AuditEntry, ChainPoint, seal
 from openrcm_shared.audit.tables import audit_chain_heads, audit_log
+from openrcm_shared.leadership import AdvisoryLockLeadership
 
 log = logging.getLogger(__name__)
 
@@ -69,46 +69,26 @@ class AuditChainer:
         self.interval = interval
         self.batch_size = batch_size
         self.prune_every = prune_every
-        self.lock_id = zlib.crc32(f"openrcm-audit-chainer:{service_name}".encode())
-        self.holds_lock = False
+        self.leadership = AdvisoryLockLeadership(engine, f"openrcm-audit-chainer:{service_name}", role="audit chainer")
+
+    @property
+    def holds_lock(self) -> bool:
+        return self.leadership.holds_lock
 
     async def run(self) -> None:
         """Chain (and prune) while leader, until cancelled; survives database outages by backing off."""
-        backoff = 0.2
-        while True:
-            try:
-                await self._chain_while_leader()
-                backoff = 0.2
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database unavailable, or a conflicting chainer: start over
-                self.holds_lock = False
-                log.warning("audit chainer interrupted, retrying", extra={"error_class": type(exc).__name__})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+        await self.leadership.run(self._chain_while_leader)
 
-    async def _chain_while_leader(self) -> None:
-        async with self.engine.connect() as lock_conn:
-            acquired = (await lock_conn.execute(sa.select(sa.func.pg_try_advisory_lock(self.lock_id)))).scalar()
-            await lock_conn.commit()
-            if not acquired:
-                await asyncio.sleep(1.0)
-                return
-            self.holds_lock = True
-            try:
-                next_prune = time.monotonic()
-                while True:
-                    chained = await self.chain_once()
-                    if time.monotonic() >= next_prune:
-                        await self._prune_quietly()
-                        next_prune = time.monotonic() + self.prune_every
-                    if chained < self.batch_size:
-                        await self._record_lag()
-                        await asyncio.sleep(self.interval)
-            finally:
-                self.holds_lock = False
-                await lock_conn.execute(sa.select(sa.func.pg_advisory_unlock(self.lock_id)))
-                await lock_conn.commit()
+    async def _chain_while_leader(self, lock_conn: AsyncConnection) -> None:
+        next_prune = time.monotonic()
+        while True:
+            chained = await self.chain_once()
+            if time.monotonic() >= next_prune:
+                await self._prune_quietly()
+                next_prune = time.monotonic() + self.prune_every
+            if chained < self.batch_size:
+                await self._record_lag()
+                await asyncio.sleep(self.interval)
 
     async def chain_once(self) -> int:
         """Seal up to `batch_size` unsealed entries (in id order, per practice after its head);
