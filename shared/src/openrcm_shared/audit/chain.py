@@ -72,6 +72,7 @@ def canonical_encoding(entry: AuditEntry, seq: int, prev_hash: bytes) -> bytes:
 
 
 def entry_hash(entry: AuditEntry, seq: int, prev_hash: bytes) -> bytes:
+    """SHA-256 of the entry's canonical encoding at position `seq` after `prev_hash` (32 bytes)."""
     return hashlib.sha256(canonical_encoding(entry, seq, prev_hash)).digest()
 
 

@@ -57,6 +57,7 @@ _SEAL = sa.text(
 
 
 def entry_of(row) -> AuditEntry:  # noqa: ANN001 - a Row with the audit_log columns
+    """An audit_log row as the chain reads it (every column the hash covers, and the chain's)."""
     return AuditEntry(**{name: row._mapping[name] for name in ENTRY_FIELDS})
 
 

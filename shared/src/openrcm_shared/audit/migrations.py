@@ -104,6 +104,7 @@ def create_audit_log_v1(op) -> None:
 
 
 def drop_audit_log_v1(op) -> None:
+    """Undo v1: both tables, the trigger function, the policy (the audit trail is gone with them)."""
     op.drop_table("audit_chain_heads")
     op.execute("DROP TABLE audit_log")  # with its indexes, triggers and policy
     op.execute("DROP FUNCTION audit_log_append_only()")
