@@ -7,6 +7,7 @@
     ./openrcm bench posting                      835 posting: 10,000 and 100,000-claim ERAs into PostgreSQL
     ./openrcm bench security                     CPU per call of access-token verification and authorization
     ./openrcm bench row-security                 what binding the practice costs per transaction (PostgreSQL only)
+    ./openrcm bench audit                        the audit trail's CPU per request (service and PostgreSQL)
 """
 
 from __future__ import annotations
@@ -110,6 +111,15 @@ def parser() -> argparse.ArgumentParser:
                           help="transactions per variant and round (default: 300)")
     security.add_argument("--rounds", type=_positive(int), default=20, metavar="N",
                           help="rounds, the variants alternating (default: 20)")
+    audit = commands.add_parser(
+        "audit", help="the audit trail's CPU per request: a read and an encounter with it on and off",
+        description="On an embedded PostgreSQL (bench ports, .local/bench-audit): the CPU per request of this "
+                    "process and of PostgreSQL for an audited read and for the intake's write, with the audit "
+                    "trail on and off, then the chainer's per entry.")
+    audit.add_argument("--requests", type=_positive(int), default=4000, metavar="N",
+                       help="requests per run (default: 4000)")
+    audit.add_argument("--rounds", type=_positive(int), default=5, metavar="N",
+                       help="runs of each kind, on and off alternately (default: 5)")
     return main
 
 
@@ -141,6 +151,10 @@ def main(argv: list[str]) -> int:
         from bench.row_security import run as run_row_security
 
         return run_row_security(args.transactions, args.rounds)
+    if args.command == "audit":
+        from bench.audit import run
+
+        return run(args.requests, args.rounds)
     cli.print_help()
     return 2
 

@@ -17,6 +17,9 @@ from fastapi import APIRouter, FastAPI
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from openrcm_shared.audit.api import audit_events_router
+from openrcm_shared.audit.chainer import AuditChainer
+from openrcm_shared.audit.recording import AuditMiddleware
 from openrcm_shared.db import create_engine
 from openrcm_shared.gc_tuning import settle_after_start_up
 from openrcm_shared.health import router as health_router
@@ -88,6 +91,7 @@ class Runtime:
     relay: OutboxRelay | None = None
     relay_waker: RelayWaker | None = None  # role api: the relay runs in the worker
     consumer: InboxConsumer | None = None
+    audit_chainer: AuditChainer | None = None  # role all or worker: seals the audit trail's new entries
     tasks: dict[str, asyncio.Task] = field(default_factory=dict)
 
     def events_staged(self) -> None:
@@ -143,6 +147,10 @@ def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
             # The outbox holds every practice's events: the relay reads and deletes them as the system role.
             runtime.relay = OutboxRelay(runtime.system_engine, runtime.producer, service_name=definition.name)
             work["outbox_relay"] = lambda runtime: runtime.relay.run()
+            # Every practice's entries: the system role seals them (it bypasses the practice policy).
+            runtime.audit_chainer = AuditChainer(runtime.system_engine, service_name=definition.name,
+                                                 retention_days=settings.audit_retention_days)
+            work["audit_chainer"] = lambda runtime: runtime.audit_chainer.run()
             if definition.subscriptions:
                 work["consumer"] = _run_consumer
             work.update(definition.background)
@@ -262,10 +270,14 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings 
     if settings.serves_api:  # a worker's port answers only health, metrics and webhooks
         for router in definition.routers:
             app.include_router(router)
+        app.include_router(audit_events_router())  # scope audit:read (AuditRead)
     for router in definition.webhook_routers:
         app.include_router(router)
     # Added first, so it runs inside the observability middleware: shed requests are counted too.
     _document_token_endpoint(app, authorizer.settings)
+    # Innermost: it sees the route a request was routed to, and its answer before it goes out.
+    app.add_middleware(AuditMiddleware)
+    # Added before observability, so it runs inside it: shed requests are counted too.
     app.add_middleware(AdmissionMiddleware)
     app.add_middleware(OperationsGateMiddleware, authorizer=authorizer)
     # Outside admission: a request refused for its size, its rate or a NUL never takes a place.

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from openrcm_shared.messaging.kafka import KafkaSecurity
@@ -47,6 +48,9 @@ class ServiceSettings(BaseSettings):
     kafka_security: KafkaSecurity = KafkaSecurity()
     # The system role's pool: the relay's leader connection, the background loops, webhooks.
     db_system_pool_size: int = 4
+    # How long audit entries are kept (OPENRCM_AUDIT_RETENTION_DAYS); six years by default, as
+    # HIPAA keeps required documentation (45 CFR 164.316(b)(2)(i)).
+    audit_retention_days: int = Field(default=2190, ge=1)
 
     @classmethod
     def for_service(cls, name: str) -> "ServiceSettings":

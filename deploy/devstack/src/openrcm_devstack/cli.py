@@ -13,6 +13,7 @@
 
 Kafka clients take their security from the environment (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
 KAFKA_SSL_*); `topics` and `kafka-acls --apply` need the cluster admin's login.
+    openrcm-stack audit verify [--database-url [NAME=]URL ...]   check every audit hash chain
 """
 
 from __future__ import annotations
@@ -239,6 +240,10 @@ def cmd_tls_certs(args) -> int:
 DEFAULT_TLS_SERVERS = [f"{name}={name},localhost,127.0.0.1" for name in (
     "kafka", "postgres", "claims", "claims-worker", "eligibility", "remittance", "denials", "collections",
     "clearinghouse")]
+def cmd_audit_verify(args) -> int:
+    from openrcm_devstack import audit
+
+    return audit.verify(audit.databases_to_verify(args.database_url, local_dir() / "stack.json"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -308,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="give NAME's private key to this user (repeatable; needs root)")
     certs.add_argument("--discard-ca-key", action="store_true", help="delete the CA's key once the certificates exist")
     certs.set_defaults(func=cmd_tls_certs)
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    verify = audit.add_parser("verify", help="recompute every practice's audit hash chain in every service "
+                                             "database; exit 1 naming the first broken link")
+    verify.add_argument("--database-url", action="append",
+                        help="a database to check, as NAME=URL or URL (repeatable; default: the running stack's)")
+    verify.set_defaults(func=cmd_audit_verify)
     return parser
 
 

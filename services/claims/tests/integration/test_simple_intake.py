@@ -17,6 +17,7 @@ from openrcm_claims.adapters.driver_sql import fetch_many_alone
 from openrcm_claims.adapters.tables import claim_history, claim_lines, claims, scrub_results
 from openrcm_claims.service_layer.reference_data import KNOWN_PAYERS
 from openrcm_claims.service_layer.submission import prepare_claim, submit_encounter, take_simple_encounter
+from openrcm_shared.audit.tables import audit_log
 from services.claims.tests.integration.practice import an_encounter, register_payer
 from tests.support import scratch_database_fixtures
 
@@ -212,3 +213,33 @@ async def test_a_group_is_committed_whole_or_not_at_all(engine):
         async with engine.connect() as conn:
             await fetch_many_alone(conn, claim_writes._INSERT_NEW_CLAIM, params)
     assert await claim_ids(engine, tenant) == set()  # the first claim went with the second
+
+
+async def test_the_intake_statement_writes_its_audit_entry_with_the_claim_and_only_then(engine):
+    tenant = f"audited-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+    payer = await KNOWN_PAYERS.get(engine, tenant, "60054")
+    new, again = await new_claims(engine, tenant, 2)
+    again.claim_row["encounter_id"] = new.claim_row["encounter_id"]  # the same encounter: no claim written
+
+    def audit_entry(claim_row) -> dict:
+        return dict(tenant_id=tenant, occurred_at=claim_row["created_at"], actor="ehr-1", client_id="ehr",
+                    action="create", route="POST /v1/encounters", resource_type="claim",
+                    resource_id=str(claim_row["id"]), patient_id=claim_row["patient_id"], outcome="ok",
+                    purpose="HPAYMT")
+
+    writes = new_claims_alone(engine)
+    assert await writes.write(new.claim_row, new.lines, new.scrub_row, new.history, payer_updated_at=payer.updated_at,
+                              audit_entry=audit_entry(new.claim_row))
+    assert not await writes.write(again.claim_row, again.lines, again.scrub_row, again.history,
+                                  payer_updated_at=payer.updated_at, audit_entry=audit_entry(again.claim_row))
+    async with engine.connect() as conn:
+        entries = (await conn.execute(
+            sa.select(audit_log.c.resource_id, audit_log.c.patient_id, audit_log.c.actor,
+                      sa.literal_column("audit_log.xmin").label("xmin"))
+            .where(audit_log.c.tenant_id == tenant))).all()
+        claim_xmin = (await conn.execute(sa.select(sa.literal_column("claims.xmin")).select_from(claims)
+                                         .where(claims.c.id == new.claim_row["id"]))).scalar()
+    assert [(e.resource_id, e.patient_id, e.actor) for e in entries] == [
+        (str(new.claim_row["id"]), new.claim_row["patient_id"], "ehr-1")]
+    assert entries[0].xmin == claim_xmin  # written by the transaction that wrote the claim

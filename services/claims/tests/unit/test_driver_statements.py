@@ -36,10 +36,11 @@ def test_a_missing_value_is_refused_not_bound_as_null():
 
 def test_a_new_claim_is_one_statement_writing_its_rows_only_with_the_claim():
     sql = claim_writes._INSERT_NEW_CLAIM.sql
-    assert sql.count("INSERT INTO") == 4
+    assert sql.count("INSERT INTO") == 5  # the claim, lines, scrub result, history, audit entry
     assert "ON CONFLICT ON CONSTRAINT uq_claims_tenant_encounter_payer_part DO NOTHING" in sql
-    # Lines, scrub result and history are selected FROM new_claim: no claim row, no other rows.
-    assert sql.count("FROM new_claim") == 4
+    # Lines, scrub result, history and the audit entry are selected FROM new_claim: no claim row,
+    # no other rows.
+    assert sql.count("FROM new_claim") == 5
 
 
 def test_a_new_claim_binds_its_practice_before_anything_it_writes_or_reads():

@@ -24,6 +24,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from openrcm_shared.audit.recording import record_change
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.messaging.outbox import staged_count
 from openrcm_shared.messaging.tables import idempotency_keys
@@ -123,7 +124,8 @@ async def idempotent_create(
     """A creating POST with Idempotency-Key semantics: 201 with Location, or the stored replay.
 
     `create` runs inside the transaction that also stores the key and returns the created
-    resource as the API shows it; the relay is woken once it commits, if it staged events.
+    resource as the API shows it; an audited route's audit entry is written in that transaction
+    too; the relay is woken once it commits, if it staged events.
     """
     key = validate_key(idempotency_key)
     runtime = request.app.state.runtime
@@ -132,6 +134,7 @@ async def idempotent_create(
 
     async def create_and_remember(conn: AsyncConnection) -> tuple[int, bytes]:
         resource = await create(conn)
+        await record_change(conn, resource=resource)  # an audited route's entry commits with what it created
         created.append(resource)
         return 201, resource.model_dump_json().encode()
 

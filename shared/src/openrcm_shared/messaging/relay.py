@@ -6,7 +6,7 @@ Guarantees:
 - Order per key: rows are read in id (commit) order and sent through an idempotent producer,
   which keeps per-partition order; a failed send stops the batch so later rows wait.
 - One relay per service: a PostgreSQL advisory lock is held while relaying; other replicas of
-  the service stand by until it is free.
+  the service stand by until it is free (openrcm_shared.leadership).
 
 Why delete rather than mark published: the broker is the record of what was published (topics
 keep days of events; the outbox is a queue, not a log). Marked rows kept for an hour were ~3
@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import zlib
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -33,6 +32,7 @@ from sqlalchemy.dialects import postgresql as pg
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from openrcm_shared.leadership import AdvisoryLockLeadership
 from openrcm_shared.messaging.tables import outbox
 from openrcm_shared.observability import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 
@@ -70,10 +70,12 @@ class OutboxRelay:
         self.service_name = service_name
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
-        # One lock id per service database; crc32 is stable across processes (hash() is not).
-        self.lock_id = zlib.crc32(f"openrcm-outbox-relay:{service_name}".encode())
-        self.holds_lock = False
+        self.leadership = AdvisoryLockLeadership(engine, f"openrcm-outbox-relay:{service_name}", role="outbox relay")
         self._wakeup = asyncio.Event()
+
+    @property
+    def holds_lock(self) -> bool:
+        return self.leadership.holds_lock
 
     def wake(self) -> None:
         """Hint that rows were just staged. Every writer in this process calls it, so the idle
@@ -81,45 +83,24 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Relay until cancelled; survives database and broker outages by backing off."""
-        backoff = 0.2
-        while True:
-            try:
-                await self._relay_while_leader()
-                backoff = 0.2
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database or broker unavailable: wait and take the lock again
-                self.holds_lock = False
-                log.warning("outbox relay interrupted, retrying", extra={"error_class": type(exc).__name__})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+        """Relay until cancelled, while leader; survives database and broker outages by backing off."""
+        await self.leadership.run(self._relay_while_leader)
 
-    async def _relay_while_leader(self) -> None:
-        async with self.engine.connect() as lock_conn:
-            acquired = (await lock_conn.execute(sa.select(sa.func.pg_try_advisory_lock(self.lock_id)))).scalar()
-            await lock_conn.commit()
-            if not acquired:
-                await asyncio.sleep(1.0)
-                return
-            self.holds_lock = True
-            listening = await self._listen(lock_conn)
-            try:
-                last_stats = 0.0
-                while True:
-                    published = await self.relay_once()
-                    now = time.monotonic()
-                    if now - last_stats > 2.0:
-                        await self.record_backlog()
-                        last_stats = now
-                    if published < self.batch_size:
-                        await self._idle()
-            finally:
-                self.holds_lock = False
-                if listening is not None:
-                    await _quietly(listening.remove_listener(OUTBOX_CHANNEL, self._notified))
-                await lock_conn.execute(sa.select(sa.func.pg_advisory_unlock(self.lock_id)))
-                await lock_conn.commit()
+    async def _relay_while_leader(self, lock_conn) -> None:  # noqa: ANN001 - the connection holding the lock
+        listening = await self._listen(lock_conn)
+        try:
+            last_stats = 0.0
+            while True:
+                published = await self.relay_once()
+                now = time.monotonic()
+                if now - last_stats > 2.0:
+                    await self.record_backlog()
+                    last_stats = now
+                if published < self.batch_size:
+                    await self._idle()
+        finally:
+            if listening is not None:
+                await _quietly(listening.remove_listener(OUTBOX_CHANNEL, self._notified))
 
     async def _listen(self, lock_conn):  # noqa: ANN001, ANN202 - SQLAlchemy AsyncConnection -> asyncpg connection
         """LISTEN for other processes' writes on the lock's connection (held while leading). If that

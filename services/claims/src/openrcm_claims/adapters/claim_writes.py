@@ -21,6 +21,7 @@ from openrcm_claims.adapters.tables import (
     claim_history, claim_lines, claims, payers, provider_enrollments, scrub_results,
 )
 from openrcm_shared.row_security import TENANT_SETTING
+from openrcm_shared.audit.tables import ENTRY_COLUMNS, audit_log
 
 CLAIM_COLUMNS = (
     "id", "tenant_id", "encounter_id", "patient_control_number", "status", "coverage_status", "paid_amount",
@@ -156,18 +157,26 @@ def _new_claim_statement():
         ["claim_id", "tenant_id", *history_columns],
         sa.select(new_claim.c.id, new_claim.c.tenant_id, *(history.c[c] for c in history_columns))
         .select_from(new_claim).join(history, sa.true()).order_by(history.c.position)).cte("new_history")
-    return sa.select(new_claim.c.id).add_cte(new_lines, new_scrub, new_history)
+    # The request's audit entry (openrcm_shared.audit.change_entry), written only with the claim:
+    # in the same statement, so in the same transaction, at no extra round trip. All NULL: none.
+    new_audit = audit_log.insert().from_select(
+        list(ENTRY_COLUMNS),
+        sa.select(*(sa.bindparam(f"audit_{c}", type_=audit_log.c[c].type) for c in ENTRY_COLUMNS))
+        .select_from(new_claim).where(sa.bindparam("audit_tenant_id", type_=sa.Text).is_not(None))
+    ).cte("new_audit")
+    return sa.select(new_claim.c.id).add_cte(new_lines, new_scrub, new_history, new_audit)
 
 
 _INSERT_NEW_CLAIM = DriverStatement(_new_claim_statement())
 
 
 def _new_claim_params(claim: Mapping[str, Any], lines: list[dict], scrub_result: dict, history: list[dict],
-                      payer_updated_at) -> dict:  # noqa: ANN001
+                      payer_updated_at, audit_entry: Mapping[str, Any] | None = None) -> dict:  # noqa: ANN001
     params = {f"claim_{c}": claim[c] for c in CLAIM_COLUMNS}
     params.update({f"scrub_{c}": scrub_result[c] for c in SCRUB_COLUMNS if c not in ("claim_id", "tenant_id")})
     params.update(lines=lines, history=[{**entry, "position": n} for n, entry in enumerate(history)],
                   payer_updated_at=payer_updated_at)
+    params.update({f"audit_{c}": audit_entry[c] if audit_entry else None for c in ENTRY_COLUMNS})
     return params
 
 
@@ -209,15 +218,16 @@ class NewClaimsAlone:
         self.groups_written = 0  # round trips that committed a group (of one or more writes)
 
     async def write(self, claim: Mapping[str, Any], lines: list[dict], scrub_result: dict, history: list[dict], *,
-                    payer_updated_at) -> bool:  # noqa: ANN001
+                    payer_updated_at, audit_entry: Mapping[str, Any] | None = None) -> bool:  # noqa: ANN001
         """True once the claim is written and committed; False (nothing written) when the encounter
-        already has this claim or the payer's registry row no longer has `payer_updated_at`."""
+        already has this claim or the payer's registry row no longer has `payer_updated_at`.
+        `audit_entry`: an audit_log row written with the claim (and only then)."""
         loop = asyncio.get_running_loop()
         if self._writer is not None and self._writer.get_loop() is not loop:  # an earlier event loop's (tests)
             self._writer, self._waiting = None, []
         written = loop.create_future()
-        self._waiting.append((_new_claim_params(claim, lines, scrub_result, history, payer_updated_at), claim["id"],
-                              written))
+        self._waiting.append((_new_claim_params(claim, lines, scrub_result, history, payer_updated_at, audit_entry),
+                              claim["id"], written))
         if self._writer is None or self._writer.done():
             self._writer = loop.create_task(self._write_waiting(), name="new-claims-alone")
         return await written

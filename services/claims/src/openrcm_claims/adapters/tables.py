@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from openrcm_shared.audit.tables import audit_metadata
 from openrcm_shared.messaging.tables import messaging_metadata
 
 
@@ -401,4 +402,4 @@ code_set_files = CodeSetFile.__table__
 code_set_file_chunks = CodeSetFileChunk.__table__
 
 # What Alembic compares against: the service's own tables plus outbox, inbox and idempotency keys.
-target_metadata = [ClaimsTable.metadata, messaging_metadata]
+target_metadata = [ClaimsTable.metadata, messaging_metadata, audit_metadata]

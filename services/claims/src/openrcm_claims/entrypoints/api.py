@@ -17,6 +17,7 @@ from openrcm_claims.entrypoints.schemas import (
 )
 from openrcm_claims.service_layer.corrections import add_late_charges, correct_claim, replace_claim, void_claim
 from openrcm_claims.service_layer.submission import submit_encounter, take_simple_encounter
+from openrcm_shared.audit import audited, record_change
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.bodies import json_body, json_body_doc
 from openrcm_shared.http.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_HEADER_DOC, idempotent_create
@@ -51,6 +52,7 @@ _ENCOUNTER_DOC = {**json_body_doc(EncounterIn), "parameters": [IDEMPOTENCY_HEADE
 @router.post("/encounters", status_code=201, response_model=ClaimOut, openapi_extra=_ENCOUNTER_DOC,
              responses={409: {"description": "Encounter already submitted, or same Idempotency-Key in flight"},
                         422: {"description": "Invalid fields, or Idempotency-Key reused with another body"}})
+@audited("create", "claim", resource_id="id", patient_id="patient_id")
 async def post_encounter(request: Request) -> Response:
     """An EHR posts a completed encounter; the claim is created and ClaimSubmitted published."""
     tenant_id = (await authorize(request, Scope.CLAIMS_WRITE)).tenant_id
@@ -69,6 +71,7 @@ async def post_encounter(request: Request) -> Response:
 
 
 @router.post("/encounter-batches", response_model=EncounterBatchOut)
+@audited("create", "claim", resource_id="id", patient_id="patient_id")
 async def post_encounter_batch(batch: EncounterBatchIn, request: Request, tenant_id: ClaimsWrite) -> EncounterBatchOut:
     """Many encounters at once; each is taken (201) or refused (its problem, with pointers under
     /encounters/{index}) on its own, in its own transaction."""
@@ -87,6 +90,7 @@ async def _take_one(request: Request, tenant_id: str, index: int, raw: dict) -> 
         _check_encounter(encounter)
         async with request.app.state.runtime.engine.begin() as conn:
             claim = await submit_encounter(conn, tenant_id, encounter)
+            await record_change(conn, resource=claim)
         return BatchItemOut(index=index, status=201, claim=claim)
     except ValidationError as invalid:
         errors = [field_error(prefix + json_pointer(("body", *e["loc"])), e["msg"]) for e in invalid.errors()]
@@ -100,6 +104,7 @@ async def _take_one(request: Request, tenant_id: str, index: int, raw: dict) -> 
 
 @router.post("/claims/{claim_id}/charges", response_model=ClaimOut,
              responses={409: {"description": "The claim already went out"}})
+@audited("update", "claim", resource_id="claim_id", patient_id="patient_id")
 async def post_late_charges(claim_id: UUID, charges: LateChargesIn, request: Request,
                             tenant_id: ClaimsWrite) -> ClaimOut:
     """Add late charges to a claim that has not gone out yet (held, ready or rejected); it is
@@ -110,6 +115,7 @@ async def post_late_charges(claim_id: UUID, charges: LateChargesIn, request: Req
 
 @router.put("/claims/{claim_id}/encounter", response_model=ClaimOut,
             responses={409: {"description": "The claim is with the payer: replace or void it instead"}})
+@audited("update", "claim", resource_id="claim_id", patient_id="patient_id")
 async def put_claim_encounter(claim_id: UUID, encounter: EncounterIn, request: Request,
                               tenant_id: ClaimsWrite) -> ClaimOut:
     """Correct a held, ready or rejected claim: a new version, scrubbed again, sent with the next batch."""
@@ -121,6 +127,7 @@ async def put_claim_encounter(claim_id: UUID, encounter: EncounterIn, request: R
 @router.post("/claims/{claim_id}/replace", response_model=ClaimOut,
              responses={409: {"description": "The payer does not have this claim (no payer claim control number)"},
                         422: {"description": "Invalid fields, or the payer takes only new claims (frequency 1)"}})
+@audited("replace", "claim", resource_id="claim_id", patient_id="patient_id")
 async def post_claim_replacement(claim_id: UUID, encounter: EncounterIn, request: Request,
                                  tenant_id: ClaimsWrite) -> ClaimOut:
     """Replace the claim the payer has (frequency 7, REF*F8 = its payer claim control number)."""
@@ -132,6 +139,7 @@ async def post_claim_replacement(claim_id: UUID, encounter: EncounterIn, request
 @router.post("/claims/{claim_id}/void", response_model=ClaimOut,
              responses={409: {"description": "The payer does not have this claim (no payer claim control number)"},
                         422: {"description": "The payer takes only new claims (frequency 1)"}})
+@audited("void", "claim", resource_id="claim_id", patient_id="patient_id")
 async def post_claim_void(claim_id: UUID, request: Request, tenant_id: ClaimsWrite) -> ClaimOut:
     """Void the claim the payer has (frequency 8); it is voided once the payer accepts the void."""
     return await _change_and_show(request, tenant_id, claim_id, lambda conn: void_claim(conn, tenant_id, claim_id))
@@ -142,11 +150,13 @@ async def _change_and_show(request: Request, tenant_id: str, claim_id: UUID, cha
     async with runtime.engine.begin() as conn:
         await change(conn)
         changed = await load_claim(conn, tenant_id, claim_id)
+        await record_change(conn, resource=changed)
     runtime.events_staged()
     return changed
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimOut)
+@audited("read", "claim", resource_id="claim_id", patient_id="patient_id")
 async def get_claim(claim_id: UUID, request: Request, tenant_id: ClaimsRead) -> ClaimOut:
     """The claim, its lines, status and history (its timeline), as of one moment."""
     async with snapshot(request.app.state.runtime.engine) as conn:
@@ -158,6 +168,7 @@ async def get_claim(claim_id: UUID, request: Request, tenant_id: ClaimsRead) -> 
 
 @router.get("/claims/{claim_id}/x12", response_class=Response,
             responses={200: {"content": {"application/edi-x12": {}}}, 404: {"description": "Not sent yet"}})
+@audited("read", "claim_837", resource_id="claim_id")
 async def get_claim_x12(claim_id: UUID, request: Request, tenant_id: ClaimsRead) -> Response:
     """The 837 file this claim was last sent in, byte for byte."""
     async with request.app.state.runtime.engine.connect() as conn:
@@ -172,6 +183,7 @@ async def get_claim_x12(claim_id: UUID, request: Request, tenant_id: ClaimsRead)
 
 
 @router.get("/claims", response_model=Page[ClaimSummaryOut])
+@audited("list", "claim")
 async def get_claims(request: Request, tenant_id: ClaimsRead, status: ClaimStatusFilter | None = None,
                      follow_up: bool = False, cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[ClaimSummaryOut]:
     """Claims, newest first, optionally by status; follow next_cursor for the next page."""

@@ -27,6 +27,12 @@ from openrcm_claims.service_layer.fhir_intake import fhir_json, take_bundle, tak
 from openrcm_claims.service_layer.fhir_views import claim_as_fhir, claim_response_as_fhir
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.idempotency import create_once, request_fingerprint, validate_key
+from openrcm_claims.adapters.fhir_claims import (
+    FhirMappingError, claim_response, encounter_from_claim, operation_outcome, parse_claim,
+)
+from openrcm_claims.entrypoints.schemas import EncounterIn
+from openrcm_claims.service_layer.submission import submit_encounter
+from openrcm_shared.audit import audited, record_change
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.messaging.outbox import staged_count
 from openrcm_shared.security.practice import ClaimsRead, ClaimsWrite
@@ -130,6 +136,7 @@ async def _read(request: Request, tenant_id: str, claim_id: str, kind: str, read
 
 
 @router.get("/Claim/{claim_id}", responses={200: {"content": {FHIR_JSON: {}}, "description": "Claim"}, 404: _OUTCOME})
+@audited("read", "claim", resource_id="claim_id")
 async def get_fhir_claim(claim_id: str, request: Request, tenant_id: ClaimsRead) -> Response:
     """The claim as it was taken (every party resolved and contained)."""
     return await _read(request, tenant_id, claim_id, "Claim", claim_as_fhir)
@@ -137,7 +144,18 @@ async def get_fhir_claim(claim_id: str, request: Request, tenant_id: ClaimsRead)
 
 @router.get("/ClaimResponse/{claim_id}", responses={200: {"content": {FHIR_JSON: {}}, "description": "ClaimResponse"},
                                                     404: _OUTCOME})
+@audited("read", "claim_response", resource_id="claim_id")
 async def get_fhir_claim_response(claim_id: str, request: Request, tenant_id: ClaimsRead) -> Response:
     """Where the claim stands; once its payer has adjudicated: outcome, payment and item
     adjudication from the 835 (a reversed decision no longer counts)."""
     return await _read(request, tenant_id, claim_id, "ClaimResponse", claim_response_as_fhir)
+        async with runtime.engine.begin() as conn:
+            claim = await submit_encounter(conn, tenant_id, encounter)
+            await record_change(conn, resource=claim)
+    except Problem as refused:
+        code = "business-rule" if refused.status == 422 else "duplicate"
+        issues = [(code, e["pointer"], e["detail"]) for e in refused.errors or []] or [(code, "", refused.title)]
+        return _outcome(refused.status, issues)
+    runtime.events_staged()
+    return JSONResponse(claim_response(claim, fhir_claim), status_code=201, media_type=FHIR_JSON,
+                        headers={"Location": f"/v1/claims/{claim.id}"})

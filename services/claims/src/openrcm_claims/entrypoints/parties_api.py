@@ -16,6 +16,7 @@ from openrcm_claims.entrypoints.party_schemas import (
     ProviderRecordIn, ProviderRecordOut, ProviderRole,
 )
 from openrcm_claims.service_layer.reference_data import check_facility, check_provider, invalid, store_coverage
+from openrcm_shared.audit import audited, record_change
 from openrcm_shared.codes import npi_is_valid
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.resources import get_or_404
@@ -35,7 +36,9 @@ async def _upsert(request: Request, table: sa.Table, keys: dict, values: dict, o
             pg_insert(table).values(**keys, **values)
             .on_conflict_do_update(index_elements=list(keys), set_=values)
             .returning(*[table.c[name] for name in out_model.model_fields]))).one()
-    return out_model(**row._mapping)
+        stored = out_model(**row._mapping)
+        await record_change(conn, resource=stored)
+    return stored
 
 
 # ------------------------------------------------------------------------------------------
@@ -44,6 +47,7 @@ async def _upsert(request: Request, table: sa.Table, keys: dict, values: dict, o
 
 
 @router.put("/patients/{patient_id}", response_model=PatientRecordOut)
+@audited("update", "patient", resource_id="patient_id", patient_id="patient_id")
 async def put_patient(patient_id: RecordIdPath, patient: PatientRecordIn, request: Request,
                       tenant_id: ClaimsWrite) -> PatientRecordOut:
     """Register a patient or replace its demographics (2010BA/2010CA)."""
@@ -53,6 +57,7 @@ async def put_patient(patient_id: RecordIdPath, patient: PatientRecordIn, reques
 
 
 @router.get("/patients/{patient_id}", response_model=PatientRecordOut)
+@audited("read", "patient", resource_id="patient_id", patient_id="patient_id")
 async def get_patient(patient_id: RecordIdPath, request: Request, tenant_id: ClaimsRead) -> PatientRecordOut:
     return await get_or_404(request, PatientRecordOut, patients, tenant_id, title="Patient not registered",
                             patient_id=patient_id)
@@ -61,15 +66,19 @@ async def get_patient(patient_id: RecordIdPath, request: Request, tenant_id: Cla
 @router.put("/patients/{patient_id}/coverages/{coverage_id}", response_model=CoverageRecordOut,
             responses={404: {"description": "The patient is not registered"},
                        422: {"description": "Invalid fields, unknown payer, or the order of benefits is taken"}})
+@audited("update", "coverage", resource_id="coverage_id", patient_id="patient_id")
 async def put_coverage(patient_id: RecordIdPath, coverage_id: RecordIdPath, coverage: CoverageRecordIn,
                        request: Request, tenant_id: ClaimsWrite) -> CoverageRecordOut:
     """Register or replace one of the patient's coverages (payer, member, subscriber, order of
     benefits 1/2/3, effective dates)."""
     async with request.app.state.runtime.engine.begin() as conn:
-        return await store_coverage(conn, tenant_id, patient_id, coverage_id, coverage)
+        stored = await store_coverage(conn, tenant_id, patient_id, coverage_id, coverage)
+        await record_change(conn, resource=stored)
+    return stored
 
 
 @router.get("/patients/{patient_id}/coverages/{coverage_id}", response_model=CoverageRecordOut)
+@audited("read", "coverage", resource_id="coverage_id", patient_id="patient_id")
 async def get_coverage(patient_id: RecordIdPath, coverage_id: RecordIdPath, request: Request,
                        tenant_id: ClaimsRead) -> CoverageRecordOut:
     return await get_or_404(request, CoverageRecordOut, coverages, tenant_id, title="Coverage not registered",
@@ -77,6 +86,7 @@ async def get_coverage(patient_id: RecordIdPath, coverage_id: RecordIdPath, requ
 
 
 @router.get("/patients/{patient_id}/coverages", response_model=list[CoverageRecordOut])
+@audited("list", "coverage", patient_id="patient_id")
 async def list_coverages(patient_id: RecordIdPath, request: Request, tenant_id: ClaimsRead) -> list[CoverageRecordOut]:
     """The patient's coverages in order of benefits, then by start date."""
     async with request.app.state.runtime.engine.connect() as conn:

@@ -28,6 +28,7 @@ from openrcm_claims.service_layer.reference_data import (
     KNOWN_PAYERS, PROVIDER_REFERENCES, dates_of_service, require_payer, resolve_parties,
 )
 from openrcm_claims.service_layer.scrubbing import scrub_encounter
+from openrcm_shared.audit import change_entry
 from openrcm_shared.http.problems import Problem, field_error
 
 
@@ -168,7 +169,8 @@ async def take_simple_encounter(engine, tenant_id: str, encounter: EncounterIn) 
     if new.held:  # ClaimHeld is staged with the claim, in the general way's transaction
         return None
     written = await claim_writes.new_claims_alone(engine).write(new.claim_row, new.lines, new.scrub_row, new.history,
-                                                                payer_updated_at=payer.updated_at)
+                                                                payer_updated_at=payer.updated_at,
+                                                                audit_entry=change_entry(resource=new.out))
     if not written:
         KNOWN_PAYERS.forget(tenant_id, payer.payer_id)  # changed, or a duplicate: read it afresh next time
         return None

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from openrcm_collections.adapters.tables import ledger_entries
 from openrcm_collections.service_layer.accounts import load_account
+from openrcm_shared.audit import audited
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.pagination import fetch_page
 from openrcm_shared.http.problems import Problem
@@ -46,6 +47,7 @@ _LEDGER_COLUMNS = [ledger_entries.c[name] for name in LedgerEntryOut.model_field
 
 
 @router.get("/accounts/{patient_id}", response_model=AccountOut)
+@audited("read", "account", resource_id="patient_id", patient_id="patient_id")
 async def get_account(patient_id: str, request: Request, tenant_id: CollectionsWork, cursor: str | None = None,
                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> AccountOut:
     """The patient's balance and ledger lines, newest first (one snapshot: the balance and the lines agree)."""

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from openrcm_denials.adapters.tables import denial_cases
+from openrcm_shared.audit import audited
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.resources import get_or_404
 from openrcm_shared.money import Money
@@ -46,6 +47,7 @@ _COLUMNS = [denial_cases.c[name] for name in DenialCaseOut.model_fields]
 
 
 @router.get("/denials", response_model=Page[DenialCaseOut])
+@audited("list", "denial_case")
 async def denial_worklist(request: Request, tenant_id: DenialsWork, status: Literal["open", "closed_payer_reversed"] | None = "open",
                           payer_id: str | None = None, carc: str | None = None, cursor: str | None = None,
                           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[DenialCaseOut]:
@@ -64,6 +66,7 @@ async def denial_worklist(request: Request, tenant_id: DenialsWork, status: Lite
 
 
 @router.get("/denials/{case_id}", response_model=DenialCaseOut)
+@audited("read", "denial_case", resource_id="case_id")
 async def get_denial_case(case_id: UUID, request: Request, tenant_id: DenialsWork) -> DenialCaseOut:
     return await get_or_404(request, DenialCaseOut, denial_cases, tenant_id, title="Denial case not found",
                             id=case_id)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from openrcm_shared.audit.tables import audit_metadata
 from openrcm_shared.messaging.tables import messaging_metadata
 
 
@@ -41,4 +42,4 @@ class EligibilityCheck(EligibilityTable, table=True):
 
 
 eligibility_checks = EligibilityCheck.__table__
-target_metadata = [EligibilityTable.metadata, messaging_metadata]
+target_metadata = [EligibilityTable.metadata, messaging_metadata, audit_metadata]

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from openrcm_eligibility.adapters.tables import eligibility_checks
 from openrcm_eligibility.entrypoints.schemas import EligibilityCheckIn, EligibilityCheckOut
 from openrcm_eligibility.service_layer.checks import record_check
+from openrcm_shared.audit import audited
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.resources import get_or_404
@@ -22,6 +23,7 @@ _COLUMNS = [eligibility_checks.c[name] for name in EligibilityCheckOut.model_fie
 
 
 @router.post("/eligibility-checks", status_code=201, response_model=EligibilityCheckOut)
+@audited("create", "eligibility_check", resource_id="id", patient_id="patient_id")
 async def post_eligibility_check(check: EligibilityCheckIn, request: Request, tenant_id: EligibilityWrite,
                                  idempotency_key: Annotated[str | None, Header()] = None) -> Response:
     """Store a coverage answer and publish EligibilityChecked (claims records it on open claims)."""
@@ -32,12 +34,14 @@ async def post_eligibility_check(check: EligibilityCheckIn, request: Request, te
 
 
 @router.get("/eligibility-checks/{check_id}", response_model=EligibilityCheckOut)
+@audited("read", "eligibility_check", resource_id="check_id", patient_id="patient_id")
 async def get_eligibility_check(check_id: UUID, request: Request, tenant_id: EligibilityRead) -> EligibilityCheckOut:
     return await get_or_404(request, EligibilityCheckOut, eligibility_checks, tenant_id,
                             title="Eligibility check not found", id=check_id)
 
 
 @router.get("/eligibility-checks", response_model=Page[EligibilityCheckOut])
+@audited("list", "eligibility_check", patient_id="patient_id")
 async def list_eligibility_checks(request: Request, tenant_id: EligibilityRead, patient_id: str | None = None,
                                   cursor: str | None = None,
                                   limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[EligibilityCheckOut]:

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from openrcm_shared.audit.tables import audit_metadata
 from openrcm_shared.messaging.tables import messaging_metadata
 
 
@@ -207,7 +208,7 @@ remittance_files = RemittanceFile.__table__
 remittance_file_chunks = RemittanceFileChunk.__table__
 journal_entries = JournalEntry.__table__
 unmatched_items = UnmatchedItem.__table__
-target_metadata = [RemittanceTable.metadata, messaging_metadata]
+target_metadata = [RemittanceTable.metadata, messaging_metadata, audit_metadata]
 
 
 # -- contracted fee schedules and payment variances; deposits and EFT reassociation ---------------------

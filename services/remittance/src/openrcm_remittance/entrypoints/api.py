@@ -20,6 +20,7 @@ from openrcm_remittance.service_layer import era_intake
 from openrcm_remittance.service_layer.files import body_of, chunks_of, received_whole, store_file
 from openrcm_remittance.service_layer.posting import post_manual_remittance
 from openrcm_remittance.service_layer.review import match_item
+from openrcm_shared.audit import audited
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.bodies import json_body
 from openrcm_shared.http.idempotency import idempotent_create
@@ -50,6 +51,7 @@ def _runtime(request: Request):
                         409: {"description": "(JSON) the payment (payer + trace number + amount) was already posted"},
                         415: {"description": "Not X12, multipart or JSON"},
                         422: {"description": "Malformed X12 (naming the segment), or invalid JSON fields"}})
+@audited("create", "remittance", resource_id="id")
 @takes_files()  # an 835 may be as large as OPENRCM_MAX_BODY_BYTES_X12
 async def receive_remittance(request: Request, tenant_id: RemittanceWrite,
                              idempotency_key: Annotated[str | None, Header()] = None) -> Response:
@@ -194,6 +196,7 @@ def _posted_claim(p) -> PostedClaimOut:
 
 
 @router.get("/remittances", response_model=Page[RemittanceSummaryOut])
+@audited("list", "remittance")
 async def list_remittances(request: Request, tenant_id: RemittanceRead, status: str | None = None,
                            cursor: str | None = None,
                            limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[RemittanceSummaryOut]:
@@ -218,6 +221,7 @@ def _item_out(row) -> UnmatchedItemOut:
 
 
 @router.get("/remittances/unmatched", response_model=Page[UnmatchedItemOut])
+@audited("list", "unmatched_item")
 async def list_unmatched(request: Request, tenant_id: RemittanceRead, status: str = "open",
                          remittance_id: UUID | None = None, cursor: str | None = None,
                          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[UnmatchedItemOut]:
@@ -235,6 +239,7 @@ async def list_unmatched(request: Request, tenant_id: RemittanceRead, status: st
 
 
 @router.get("/remittances/unmatched/{item_id}", response_model=UnmatchedItemOut)
+@audited("read", "unmatched_item", resource_id="item_id")
 async def get_unmatched(item_id: UUID, request: Request, tenant_id: RemittanceRead) -> UnmatchedItemOut:
     async with _runtime(request).engine.connect() as conn:
         row = (await conn.execute(sa.select(unmatched_items).where(
@@ -245,6 +250,7 @@ async def get_unmatched(item_id: UUID, request: Request, tenant_id: RemittanceRe
 
 
 @router.post("/remittances/unmatched/{item_id}/match", response_model=ManualMatchOut)
+@audited("match", "unmatched_item", resource_id="item_id")
 async def match_unmatched(item_id: UUID, body: ManualMatchIn, request: Request,
                          caller: RemittanceWriter) -> ManualMatchOut:
     """Tie an unmatched claim or line to a billed claim (and line) — recorded with who (the token's
@@ -259,6 +265,7 @@ async def match_unmatched(item_id: UUID, body: ManualMatchIn, request: Request,
 
 
 @router.post("/remittances/{remittance_id}/reprocess", response_model=TransactionOut)
+@audited("post", "remittance", resource_id="remittance_id")
 async def reprocess(remittance_id: UUID, request: Request, tenant_id: RemittanceWrite) -> TransactionOut:
     """Post a held ERA again from its stored file (after a fix: a manual match, a late claim)."""
     engine = _runtime(request).engine
@@ -277,17 +284,20 @@ async def reprocess(remittance_id: UUID, request: Request, tenant_id: Remittance
 
 
 @router.get("/remittances/{remittance_id}", response_model=RemittanceOut)
+@audited("read", "remittance", resource_id="remittance_id")
 async def get_remittance(remittance_id: UUID, request: Request, tenant_id: RemittanceRead) -> RemittanceOut:
     async with snapshot(_runtime(request).engine) as conn:  # read in several statements: one snapshot
         return await remittance_view(conn, tenant_id, remittance_id)
 
 
 @router.get("/remittance-files/{file_id}", response_model=RemittanceFileOut)
+@audited("read", "remittance_file", resource_id="file_id")
 async def get_file(file_id: UUID, request: Request, tenant_id: RemittanceRead) -> RemittanceFileOut:
     return await file_view(_runtime(request).engine, file_id, tenant_id)
 
 
 @router.get("/remittance-files/{file_id}/content", response_class=Response)
+@audited("read", "remittance_file", resource_id="file_id")
 async def get_file_content(file_id: UUID, request: Request, tenant_id: RemittanceRead) -> Response:
     """The bytes exactly as they arrived."""
     view = await file_view(_runtime(request).engine, file_id, tenant_id)
@@ -297,6 +307,7 @@ async def get_file_content(file_id: UUID, request: Request, tenant_id: Remittanc
 
 
 @router.get("/billed-claims/{claim_id}", response_model=BilledClaimOut)
+@audited("read", "billed_claim", resource_id="claim_id", patient_id="patient_id")
 async def billed_claim(claim_id: UUID, request: Request, tenant_id: RemittanceRead) -> BilledClaimOut:
     """What this service knows was billed (from ClaimSubmitted): what ERAs are matched against."""
     return await get_or_404(request, BilledClaimOut, expected_claims, tenant_id,
@@ -304,6 +315,7 @@ async def billed_claim(claim_id: UUID, request: Request, tenant_id: RemittanceRe
 
 
 @router.get("/claims/{claim_id}/ledger", response_model=ClaimLedgerOut)
+@audited("read", "claim_ledger", resource_id="claim_id")
 async def claim_ledger(claim_id: UUID, request: Request, tenant_id: RemittanceRead) -> ClaimLedgerOut:
     """Every payment decision posted on a claim and its journal entries, with balances per account
     (one snapshot: the payments, entries and balances agree)."""

@@ -17,6 +17,7 @@ from openrcm_remittance.domain.reassociation import DepositFacts, Discrepancy, E
 from openrcm_remittance.service_layer.deposits import (
     deposit_discrepancies, era_discrepancies, record_deposit, unreassociated_remittances,
 )
+from openrcm_shared.audit import audited
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
@@ -104,6 +105,7 @@ def _out(row, discrepancies=()) -> DepositOut:
 @router.post("/deposits", status_code=201, response_model=DepositOut,
              responses={409: {"description": "This EFT (trace number and amount) was already recorded"},
                         422: {"description": "Invalid fields"}})
+@audited("create", "deposit", resource_id="id")
 async def post_deposit(deposit: DepositIn, request: Request, tenant_id: RemittanceWrite,
                        idempotency_key: Annotated[str | None, Header()] = None) -> Response:
     """Record a payer's EFT and reassociate it with its ERA at once if the ERA is here (CAQH CORE 370):

@@ -18,6 +18,7 @@ from openrcm_remittance.domain.fee_schedules import (
     FeeScheduleInvalid, LineKey, contracted_amount, parse_fee_schedule_csv,
 )
 from openrcm_remittance.service_layer.fee_schedules import load_contracted_rates, replace_fee_schedule
+from openrcm_shared.audit import audited, record_change
 from openrcm_shared.codes import MODIFIER, PROCEDURE_CODE
 from openrcm_shared.http.bounds import PositiveInt4
 from openrcm_shared.http.inbound import takes_files
@@ -133,6 +134,7 @@ def _invalid(exc: FeeScheduleInvalid) -> Problem:
             responses={415: {"description": "Not text/csv"},
                        422: {"description": "Errors naming each row and column (/rows/<index>/<column>, with the "
                                              "CSV line); nothing stored"}})
+@audited("replace", "fee_schedule", resource_id="payer_id")
 @takes_files(max_bytes=MAX_UPLOAD_BYTES)
 async def put_fee_schedule(payer_id: PayerIdPath, request: Request, tenant_id: ReferenceAdmin,
                            variance_tolerance: Annotated[Decimal, Query(ge=0, max_digits=12, decimal_places=2)] = ZERO
@@ -153,6 +155,7 @@ async def put_fee_schedule(payer_id: PayerIdPath, request: Request, tenant_id: R
     async with request.app.state.runtime.engine.begin() as conn:
         stored = await replace_fee_schedule(conn, tenant_id, payer_id, rows, content=body,
                                             variance_tolerance=variance_tolerance)
+        await record_change(conn)
     return FeeScheduleVersionOut(payer_id=payer_id, version=stored.version, row_count=stored.row_count,
                                  variance_tolerance=stored.variance_tolerance, content_sha256=stored.content_sha256,
                                  uploaded_at=stored.uploaded_at)

@@ -36,6 +36,7 @@ from openrcm_remittance.service_layer.deposits import reassociate_remittance
 from openrcm_remittance.service_layer.era_batches import (
     BatchJob, BatchResult, ManualMatch, PostingProblem, ReversalLink, latest_standing_payment, prepare_batch,
 )
+from openrcm_shared.audit import record_change
 from openrcm_shared.contracts import remittance as contracts
 from openrcm_shared.messaging.outbox import stage_copy, stage_events
 from openrcm_shared.observability import current_correlation_id, current_traceparent
@@ -375,6 +376,9 @@ async def _finish_posting(conn: AsyncConnection, target: TransactionTarget, head
     events += claim_events.for_provider_adjustments(target, outcome.remittance_id, header.provider_adjustments)
     events += await _reassociate(conn, target, header, outcome)
     await stage_events(conn, events, source=SOURCE, aggregate_type="remittance")
+    # A posting a request made (an upload, a manual posting, a held ERA posted again) is audited
+    # with the money it moves; a no-op for postings of webhook deliveries and the worker.
+    await record_change(conn, action="post", resource_type="remittance", resource_id=outcome.remittance_id)
 
 
 async def _reassociate(conn: AsyncConnection, target: TransactionTarget, header: Remittance835,

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openrcm_remittance.adapters.tables import remittance_file_chunks, remittance_files
+from openrcm_shared.audit import record_change
 
 CHUNK_BYTES = 1 << 20
 # Spooled copies stay in memory up to this size, then move to a temporary file.
@@ -106,6 +107,8 @@ async def store_file(engine: AsyncEngine, body: AsyncIterable[bytes], *, scope: 
             sha256=sha256, size_bytes=size, status=status, duplicate_of=first))
         if first is not None:
             await conn.execute(remittance_file_chunks.delete().where(remittance_file_chunks.c.file_id == file_id))
+        # An upload's audit entry (a no-op for webhook deliveries): the file is what the request created.
+        await record_change(conn, resource_type="remittance_file", resource_id=file_id)
     return StoredFile(file_id, sha256, size, status, first)
 
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openrcm_remittance.adapters.tables import expected_claims, unmatched_items
+from openrcm_shared.audit import record_change
 from openrcm_shared.http.problems import Problem, field_error
 
 
@@ -37,6 +38,7 @@ async def match_item(engine: AsyncEngine, tenant_id: str, item_id: UUID, decisio
             status="matched", matched_claim_id=decision.claim_id, matched_line_number=decision.line_number,
             matched_by=matched_by, matched_at=datetime.now(timezone.utc), match_reason=decision.reason,
         ).returning(*unmatched_items.c))).one()
+        await record_change(conn, resource_id=item_id)  # the decision and its audit entry commit together
         open_left = (await conn.execute(sa.select(sa.func.count()).where(
             unmatched_items.c.remittance_id == item.remittance_id, unmatched_items.c.status == "open"))).scalar_one()
     return matched, open_left
