@@ -16,7 +16,25 @@ from openrcm_shared.audit import AuditMiddleware, audited, record_change
 from openrcm_shared.audit import recording
 from openrcm_shared.audit.purpose import PURPOSES_OF_USE, purpose_of_use
 from openrcm_shared.http.problems import Problem, install_problem_handlers
-from openrcm_shared.http.tenancy import TenantDep
+from typing import Annotated
+
+from fastapi import Depends, Header
+
+from openrcm_shared.security.context import Caller, Principal, bind_caller
+
+
+async def _caller_of_test(x_tenant_id: Annotated[str | None, Header()] = None) -> str:
+    """Stands for the authorization (tested on its own): binds a caller for the header's practice;
+    a request naming none is refused, as the authorization refuses one it cannot place."""
+    if not x_tenant_id:
+        from openrcm_shared.http.problems import Problem
+
+        raise Problem(400, "Practice not selected")
+    bind_caller(Caller(Principal("anonymous", "anonymous", frozenset(), (x_tenant_id,)), x_tenant_id))
+    return x_tenant_id
+
+
+TenantDep = Annotated[str, Depends(_caller_of_test)]
 
 
 class ThingOut(BaseModel):

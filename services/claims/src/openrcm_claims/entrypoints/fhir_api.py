@@ -149,13 +149,3 @@ async def get_fhir_claim_response(claim_id: str, request: Request, tenant_id: Cl
     """Where the claim stands; once its payer has adjudicated: outcome, payment and item
     adjudication from the 835 (a reversed decision no longer counts)."""
     return await _read(request, tenant_id, claim_id, "ClaimResponse", claim_response_as_fhir)
-        async with runtime.engine.begin() as conn:
-            claim = await submit_encounter(conn, tenant_id, encounter)
-            await record_change(conn, resource=claim)
-    except Problem as refused:
-        code = "business-rule" if refused.status == 422 else "duplicate"
-        issues = [(code, e["pointer"], e["detail"]) for e in refused.errors or []] or [(code, "", refused.title)]
-        return _outcome(refused.status, issues)
-    runtime.events_staged()
-    return JSONResponse(claim_response(claim, fhir_claim), status_code=201, media_type=FHIR_JSON,
-                        headers={"Location": f"/v1/claims/{claim.id}"})
