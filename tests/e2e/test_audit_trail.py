@@ -10,6 +10,8 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+
+from conftest import auth_headers
 import sqlalchemy as sa
 
 from openrcm_devstack import cli
@@ -65,18 +67,18 @@ async def test_reading_a_claim_is_recorded_with_the_actor_and_the_patient(api, s
         ("read", "200", "GET /v1/claims/{claim_id}"), ("create", "ok", "POST /v1/encounters")]
     read_entry = entries[0]
     assert (read_entry["actor"], read_entry["client_id"], read_entry["patient_id"], read_entry["purpose"]) == (
-        "anonymous", "anonymous", body["patient"]["id"], "TREAT")
+        "test-user", "test-client", body["patient"]["id"], "TREAT")  # the token's sub and client_id
     assert entries[1]["patient_id"] == body["patient"]["id"]
 
     # Another practice asking for this claim is refused, and its attempt is in its own trail only.
     other = f"practice-{uuid.uuid4().hex[:12]}"
-    refused = await api["claims"].get(f"/v1/claims/{claim['id']}", headers={"X-Tenant-Id": other})
+    refused = await api["claims"].get(f"/v1/claims/{claim['id']}", headers=auth_headers(stack, other))
     assert refused.status_code == 404
     assert [e["outcome"] for e in await trail(api["claims"], resource_id=claim["id"])] == ["200", "ok"]
 
     async def recorded_in_their_trail():  # a refusal is answered first, its entry written meanwhile
         theirs = await api["claims"].get("/v1/audit-events", params={"resource_id": claim["id"]},
-                                         headers={"X-Tenant-Id": other})
+                                         headers=auth_headers(stack, other))
         assert [(e["outcome"], e["patient_id"]) for e in theirs.json()["items"]] == [("404", None)]
         return True
     await eventually(recorded_in_their_trail, timeout=5)
@@ -166,7 +168,7 @@ async def test_audit_events_filter_paginate_and_show_only_the_callers_practice(a
     everything = [e["id"] for e in await trail(api["claims"], resource_type="claim", limit=100)]
     assert [len(p) for p in pages] == [2, 2, 2] and sum(pages, []) == everything
 
-    stranger = await api["claims"].get("/v1/audit-events", headers={"X-Tenant-Id": f"practice-{uuid.uuid4().hex}"})
+    stranger = await api["claims"].get("/v1/audit-events", headers=auth_headers(stack, f"practice-{uuid.uuid4().hex}"))
     assert stranger.status_code == 200 and [e["route"] for e in stranger.json()["items"]] == []
 
     reversed_window = await api["claims"].get("/v1/audit-events", params={

@@ -14,6 +14,9 @@ import sqlalchemy as sa
 from openrcm_remittance.main import DEFINITION
 from openrcm_shared.db import create_engine
 from openrcm_shared.http import idempotency
+from openrcm_shared.security.context import Principal
+from openrcm_shared.security.scopes import ALL_SCOPES
+from openrcm_shared.security.tokens import AuthSettings
 from openrcm_shared.service import create_service_app
 from openrcm_shared.settings import ServiceSettings
 from tests.support import eventually
@@ -30,7 +33,14 @@ def database_url(infra):
 async def remittance(database_url):
     """httpx client on the remittance API running in this process, each request in its own task."""
     app = create_service_app(DEFINITION, ServiceSettings(service_name="remittance", database_url=database_url,
-                                                         role="api"))
+                                                         role="api"),
+                             AuthSettings(issuer="https://issuer.test", jwks_url="https://issuer.test/jwks"))
+
+    class AnyToken:  # the authorization itself is tested elsewhere: here, every token is the poster's
+        async def verify(self, token: str) -> Principal:
+            return Principal("poster", "poster-client", frozenset(ALL_SCOPES), ("practice-tx",))
+
+    app.state.authorizer.verifier = AnyToken()
 
     async def serve(scope, receive, send):
         await asyncio.create_task(app(scope, receive, send))
@@ -38,7 +48,7 @@ async def remittance(database_url):
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=serve, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://remittance",
-                                     headers={"X-Tenant-Id": "practice-tx"}) as client:
+                                     headers={"Authorization": "Bearer any"}) as client:
             yield client
 
 

@@ -31,7 +31,11 @@ pytestmark = pytest.mark.stack
 
 SERVICE_NAMES = [spec.name for spec in SERVICES]
 # Written by the system role alone: rows that belong to no practice until the system has read them.
-SYSTEM_ONLY_TABLES = {"claims": {"clearinghouse_deliveries"}}
+# Readable by the system role alone (forced RLS, no policy): the clearinghouse's raw deliveries, and
+# in every service the audit trail's chain heads (openrcm_shared.audit: sealed by the system role).
+SYSTEM_ONLY_TABLES = {"claims": {"clearinghouse_deliveries", "audit_chain_heads"}, "remittance": {"audit_chain_heads"},
+                      "eligibility": {"audit_chain_heads"}, "denials": {"audit_chain_heads"},
+                      "collections": {"audit_chain_heads"}}
 # A reference the database checks without a foreign key (remittance migration 0004's trigger).
 HIDDEN_REFERENCES = {("journal_entries", "remittance_id"): ("remittances", "id")}
 # Tables each system role must not read at all: it needs none of them to span practices.
@@ -181,7 +185,7 @@ async def test_every_table_but_the_inbox_has_forced_row_level_security(infra, se
     unprotected = {name for name, forced in security.items() if not forced}
     assert unprotected - REFERENCE_TABLES == {INBOX, "alembic_version"}, \
         f"{service}: tables without forced RLS: {unprotected}"
-    with_tenant = set(practice_tables(service))
+    with_tenant = set(practice_tables(service)) - SYSTEM_ONLY_TABLES.get(service, set())
     assert {table for table, *_ in policies} == with_tenant  # one policy per practice table, none elsewhere
     for table, name, command, roles, using, check in policies:
         assert (name, command, roles) == (PRACTICE_POLICY, "ALL", ["public"]), table
@@ -211,7 +215,11 @@ async def test_the_app_role_is_held_to_the_policies_and_only_the_system_role_byp
 # --- the app role: one practice per transaction -----------------------------------------------------------
 
 
-PRACTICE_TABLES = [(service, table) for service in SERVICE_NAMES for table in practice_tables(service)]
+# The audit trail is tested on its own (tests/e2e/test_audit_trail.py, shared/tests/component): its
+# entries cannot be updated at all (append-only trigger), and its chain heads are the system role's.
+AUDIT_TABLES = {"audit_log", "audit_chain_heads"}
+PRACTICE_TABLES = [(service, table) for service in SERVICE_NAMES for table in practice_tables(service)
+                   if table not in AUDIT_TABLES]
 
 
 @pytest.mark.parametrize(("service", "table"), PRACTICE_TABLES, ids=[f"{s}.{t}" for s, t in PRACTICE_TABLES])

@@ -98,9 +98,10 @@ def create_audit_log_v1(op) -> None:
     # practices, as the outbox relay does, on a connection that bypasses it).
     op.execute("ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY")
     op.execute("ALTER TABLE audit_log FORCE ROW LEVEL SECURITY")
-    op.execute("CREATE POLICY tenant_isolation ON audit_log "
-               "USING (tenant_id = current_setting('app.tenant_id', true)) "
-               "WITH CHECK (tenant_id = current_setting('app.tenant_id', true))")
+    from openrcm_shared.row_security import PRACTICE_POLICY, PRACTICE_PREDICATE
+
+    op.execute(f"CREATE POLICY {PRACTICE_POLICY} ON audit_log USING ({PRACTICE_PREDICATE}) "
+               f"WITH CHECK ({PRACTICE_PREDICATE})")
 
 
 def grant_audit_log_v1(op, service: str) -> None:
