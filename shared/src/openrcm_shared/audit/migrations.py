@@ -107,8 +107,9 @@ def create_audit_log_v1(op) -> None:
 def grant_audit_log_v1(op, service: str) -> None:
     """The service roles' part in the trail (v1; openrcm_shared.row_security): the app role, held
     to the practice policy, records and reads its practice's entries; the system role (it bypasses
-    the policies) seals entries into their chains, prunes past retention (the trigger still allows
-    nothing else) and keeps the chain heads, which no practice's connection sees (forced row-level
+    the policies) records the entries of the changes it makes for a request (ERA postings), seals
+    entries into their chains, prunes past retention (the trigger still allows nothing else) and
+    keeps the chain heads, which no practice's connection sees (forced row-level
     security, no policy)."""
     from openrcm_shared.row_security import app_role, system_role
 
@@ -116,7 +117,9 @@ def grant_audit_log_v1(op, service: str) -> None:
     op.execute("ALTER TABLE audit_chain_heads ENABLE ROW LEVEL SECURITY")
     op.execute("ALTER TABLE audit_chain_heads FORCE ROW LEVEL SECURITY")
     op.execute(f"GRANT SELECT, INSERT ON audit_log TO {app}")
-    op.execute(f"GRANT SELECT, UPDATE, DELETE ON audit_log TO {system}")
+    # INSERT too: a posting a request made runs as the system role (ERA posting spans the file's
+    # practices) and records its entry in its own transaction.
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON audit_log TO {system}")
     op.execute(f"GRANT SELECT, INSERT, UPDATE ON audit_chain_heads TO {system}")
     op.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {app}, {system}")
 

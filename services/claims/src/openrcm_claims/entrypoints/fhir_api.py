@@ -27,12 +27,7 @@ from openrcm_claims.service_layer.fhir_intake import fhir_json, take_bundle, tak
 from openrcm_claims.service_layer.fhir_views import claim_as_fhir, claim_response_as_fhir
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.idempotency import create_once, request_fingerprint, validate_key
-from openrcm_claims.adapters.fhir_claims import (
-    FhirMappingError, claim_response, encounter_from_claim, operation_outcome, parse_claim,
-)
-from openrcm_claims.entrypoints.schemas import EncounterIn
-from openrcm_claims.service_layer.submission import submit_encounter
-from openrcm_shared.audit import audited, record_change
+from openrcm_shared.audit import audited
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.messaging.outbox import staged_count
 from openrcm_shared.security.practice import ClaimsRead, ClaimsWrite
