@@ -70,6 +70,13 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+def require_scopes(principal: Principal, scopes: Sequence[str]) -> None:
+    """403 `insufficient_scope` (RFC 6750 §3.1) naming the first scope the token lacks."""
+    for scope in scopes:
+        if not principal.has_scope(scope):
+            raise _problem_403(f"This operation needs the {scope} scope.", scope=scope)
+
+
 def select_tenant(principal: Principal, requested: str | None) -> str:
     """The practice this request acts for: the one the token names, or the one `X-Tenant-Id`
     selects among several; never a reserved name, never one the token does not name."""
@@ -114,9 +121,7 @@ class Authorizer:
     async def authorize(self, request: Request, scopes: Sequence[str]) -> Caller:
         principal = await self.principal(request)
         check_rate_limit(request, principal.client_id)  # per OAuth client: 429 beyond its rate
-        for scope in scopes:
-            if not principal.has_scope(scope):
-                raise _problem_403(f"This operation needs the {scope} scope.", scope=scope)
+        require_scopes(principal, scopes)
         caller = Caller(principal, select_tenant(principal, request.headers.get(TENANT_HEADER)))
         bind_caller(caller)
         return caller
@@ -207,8 +212,7 @@ class OperationsGateMiddleware:
             request = Request(scope)
             try:
                 principal = await self.authorizer.principal(request)
-                if not principal.has_scope(Scope.OPS_READ):
-                    raise _problem_403(f"This operation needs the {Scope.OPS_READ} scope.", scope=Scope.OPS_READ)
+                require_scopes(principal, (Scope.OPS_READ,))
             except Problem as refused:
                 return await problem_response(refused, request)(scope, receive, send)
         return await self.app(scope, receive, send)

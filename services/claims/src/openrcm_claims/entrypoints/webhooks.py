@@ -39,16 +39,14 @@ async def clearinghouse_webhook(request: Request) -> JSONResponse:
     # A delivery names no practice (and a 277CA may move several practices' claims): the system role.
     engine = request.app.state.runtime.system_engine
     async with engine.begin() as conn:
-        stored = await conn.execute(pg_insert(clearinghouse_deliveries).values(
+        # A repeated webhook-id keeps the body stored first; apply_delivery says what became of it.
+        await conn.execute(pg_insert(clearinghouse_deliveries).values(
             webhook_id=delivery.webhook_id, received_at=datetime.now(timezone.utc),
             content_type=request.headers.get("content-type"), body=body, status="received",
-        ).on_conflict_do_nothing().returning(clearinghouse_deliveries.c.webhook_id))
-        first_time = stored.first() is not None
+        ).on_conflict_do_nothing())
     try:
         outcome = await apply_delivery(engine, delivery.webhook_id)
     except MalformedDelivery as exc:
-        if not first_time:  # the sender repeats a delivery we refused: nothing more to do
-            return JSONResponse({"webhook_id": delivery.webhook_id, "duplicate": True})
         raise Problem(400, "Malformed acknowledgement", f"{exc} The raw body is kept for inspection.",
                       type_="malformed-webhook", webhook_id=delivery.webhook_id) from None
     if "already" in outcome:
