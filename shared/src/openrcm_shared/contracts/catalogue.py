@@ -9,7 +9,7 @@ from openrcm_shared.contracts.claims import (
     ClaimStatusChanged, ClaimSubmitted, NextPayerClaimCreated,
 )
 from openrcm_shared.contracts.collections import PatientBalanceChanged
-from openrcm_shared.contracts.denials import DenialCaseClosed, DenialCaseOpened
+from openrcm_shared.contracts.denials import DenialCaseClosed, DenialCaseOpened, DenialCaseStatusChanged
 from openrcm_shared.contracts.eligibility import EligibilityChecked
 from openrcm_shared.contracts.remittance import (
     ClaimDenied, ClaimPaymentPosted, ClaimReversed, DepositRecorded, FeeScheduleReplaced, PaymentVarianceDetected,
@@ -41,6 +41,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     FeeScheduleReplaced,
     DenialCaseOpened,
     DenialCaseClosed,
+    DenialCaseStatusChanged,
     PatientBalanceChanged,
 )
 

@@ -34,3 +34,21 @@ class DenialCaseClosed(IntegrationEvent):
     case_id: UUID
     claim_id: UUID
     reason: str
+
+
+class DenialCaseStatusChanged(IntegrationEvent):
+    """A case moved on the worklist (openrcm_denials.domain.case_status lists the moves)."""
+
+    event_type: ClassVar[str] = "org.openrcm.denials.denial_case_status_changed.v1"
+    topic: ClassVar[str] = topics.DENIALS
+    key_field: ClassVar[str] = "claim_id"
+
+    case_id: UUID
+    claim_id: UUID
+    from_status: str
+    to_status: str
+    # The token subject of the person who moved it; None when the system did (an 835 settled it).
+    changed_by: str | None = None
+    reason: str | None = None
+    # What the payer paid toward the denied amount since the case opened, when the move settles it.
+    amount_recovered: Money | None = None
