@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,6 +33,7 @@ from openrcm_shared.observability import (
 from openrcm_shared.security.authorization import SECURITY_SCHEME_NAME, Authorizer, OperationsGateMiddleware
 from openrcm_shared.security.tokens import AuthSettings
 from openrcm_shared.settings import ServiceSettings
+from openrcm_shared.supervisor import TaskSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,8 @@ class ServiceDefinition:
     # hundreds of claims is applied there and not on the event loop answering the EHRs.
     webhook_routers: list[APIRouter] = field(default_factory=list)
     # Further long-running work of the service (name -> coroutine function taking the Runtime);
-    # started with the app, watched by /readyz, cancelled at shutdown. `background` runs where the
+    # started with the app and restarted if it ends (Runtime.supervisor), watched by /readyz and
+    # /livez, cancelled at shutdown. `background` runs where the
     # relay and consumer run (role all or worker); `every_process` in every process whatever its
     # role (work the API needs too, such as loading the code sets the scrubber reads).
     background: dict[str, Callable[["Runtime"], Awaitable[None]]] = field(default_factory=dict)
@@ -81,6 +84,7 @@ class Runtime:
     relay_waker: RelayWaker | None = None  # role api: the relay runs in the worker
     consumer: InboxConsumer | None = None
     tasks: dict[str, asyncio.Task] = field(default_factory=dict)
+    supervisor: TaskSupervisor = field(default_factory=TaskSupervisor)  # restarts the tasks that end
 
     def events_staged(self) -> None:
         if self.relay is not None:
@@ -125,7 +129,8 @@ def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.authorizer.check_configured()
-        runtime = Runtime(definition, settings, create_engine(settings.database_url, pool_size=settings.db_pool_size))
+        runtime = Runtime(definition, settings, create_engine(settings.database_url, pool_size=settings.db_pool_size),
+                          supervisor=TaskSupervisor.from_settings(settings))
         app.state.runtime = runtime
         work = dict(definition.every_process)
         if settings.runs_background:
@@ -139,7 +144,7 @@ def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
             runtime.relay_waker = RelayWaker(runtime.engine)
             work["relay_waker"] = lambda runtime: runtime.relay_waker.run()
         for name, run in work.items():
-            runtime.tasks[name] = asyncio.create_task(run(runtime), name=name)
+            runtime.tasks[name] = runtime.supervisor.start(name, functools.partial(run, runtime))
         settle_after_start_up()  # the garbage collector: start-up objects frozen, larger generations
         try:
             yield

@@ -40,6 +40,12 @@ class ServiceSettings(BaseSettings):
     # How this service's producer and consumer reach the brokers (KAFKA_SECURITY_PROTOCOL and
     # friends; the service's own SASL principal: <SERVICE>_KAFKA_SASL_USERNAME/_PASSWORD).
     kafka_security: KafkaSecurity = KafkaSecurity()
+    # Background tasks that end are restarted (openrcm_shared.supervisor): the first wait, its cap,
+    # and how many ends within the window make the process no longer live.
+    task_restart_first_backoff_seconds: float = 1.0
+    task_restart_max_backoff_seconds: float = 60.0
+    task_max_restarts: int = 5
+    task_restart_window_seconds: float = 300.0
 
     @classmethod
     def for_service(cls, name: str) -> "ServiceSettings":
