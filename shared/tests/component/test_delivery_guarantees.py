@@ -1,8 +1,8 @@
 """Delivery guarantees of the outbox relay and the inbox consumer, on real Kafka and PostgreSQL.
 
 Each test gets its own topic (and DLQ topic) and a scratch database migrated with the
-collections service's scripts, whose ClaimPaymentPosted handler has a visible effect (a ledger
-entry and a balance) that must happen exactly once.
+collections service's scripts, whose ClaimPaymentPosted and ClaimReversed handlers have visible
+effects (ledger entries with the balance after each, in order) that must happen exactly once.
 """
 
 from __future__ import annotations
@@ -11,15 +11,18 @@ import asyncio
 import uuid
 from decimal import Decimal
 
+import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from openrcm_collections.adapters.tables import ledger_entries, patient_accounts
-from openrcm_collections.service_layer.accounts import on_claim_payment_posted
+from openrcm_collections.service_layer.accounts import on_claim_payment_posted, on_claim_reversed
 from openrcm_devstack import events as ops_events
-from openrcm_shared.contracts.remittance import Adjustment, ClaimPaymentPosted, PostedLine
+from openrcm_shared.contracts.remittance import Adjustment, ClaimPaymentPosted, ClaimReversed, PostedLine
 from openrcm_shared.contracts.topics import dlq_topic
 from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
 from openrcm_shared.messaging.envelope import Envelope, header
@@ -27,8 +30,9 @@ from openrcm_shared.messaging.errors import PermanentEventError, TransientEventE
 from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_producer
 from openrcm_shared.messaging.outbox import build_envelope, outbox_row
 from openrcm_shared.db import create_engine
+from openrcm_shared.health import router as health_router
 from openrcm_shared.messaging.relay import OutboxRelay, RelayWaker
-from openrcm_shared.messaging.tables import idempotency_keys, outbox
+from openrcm_shared.messaging.tables import idempotency_keys, outbox, parked_events
 from tests.support import eventually, scratch_database_fixtures
 
 pytestmark = pytest.mark.stack
@@ -54,14 +58,26 @@ class RecordingConsumer(InboxConsumer):
 database_url, engine = scratch_database_fixtures("openrcm_component", migrations_of="collections", pool_size=4)
 
 
-@pytest.fixture
-async def topic(infra):
-    name = f"test.component.{uuid.uuid4().hex[:8]}"
+async def create_topics(infra, *topics: NewTopic) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka.bootstrap_servers)
     await admin.start()
-    await admin.create_topics([NewTopic(name, 1, 1), NewTopic(dlq_topic(name, GROUP), 1, 1)])
-    await admin.close()
+    try:
+        await admin.create_topics(list(topics))
+    finally:
+        await admin.close()
+
+
+async def create_topic(infra, partitions: int = 1, *, with_dlq: bool = True, **configs: str) -> str:
+    """A topic of its own for one test, with its DLQ for GROUP (unless `with_dlq` is False)."""
+    name = f"test.component.{uuid.uuid4().hex[:8]}"
+    await create_topics(infra, NewTopic(name, partitions, 1, topic_configs=configs),
+                        *([NewTopic(dlq_topic(name, GROUP), 1, 1)] if with_dlq else []))
     return name
+
+
+@pytest.fixture
+async def topic(infra):
+    return await create_topic(infra)
 
 
 @pytest.fixture
@@ -72,9 +88,10 @@ async def producer(infra):
     await producer.stop()
 
 
-def payment_posted(tenant: str, patient_id: str, coinsurance: str = "20.00") -> ClaimPaymentPosted:
+def payment_posted(tenant: str, patient_id: str, coinsurance: str = "20.00",
+                   claim_id: uuid.UUID | None = None) -> ClaimPaymentPosted:
     return ClaimPaymentPosted(
-        tenant_id=tenant, claim_id=uuid.uuid4(), remittance_id=uuid.uuid4(), patient_id=patient_id,
+        tenant_id=tenant, claim_id=claim_id or uuid.uuid4(), remittance_id=uuid.uuid4(), patient_id=patient_id,
         payer_id="60054", patient_control_number="RTEST0001", outcome="paid", charge_amount=Decimal("100.00"),
         allowed_amount=Decimal("80.00"), paid_amount=Decimal("60.00"),
         patient_responsibility_amount=Decimal(coinsurance),
@@ -84,24 +101,40 @@ def payment_posted(tenant: str, patient_id: str, coinsurance: str = "20.00") -> 
                           paid_amount=Decimal("60.00"), patient_responsibility_amount=Decimal(coinsurance))])
 
 
+def claim_reversed(posted: ClaimPaymentPosted) -> ClaimReversed:
+    """The payer takes back `posted` (CLP02 22): its patient share comes off the account."""
+    return ClaimReversed(
+        tenant_id=posted.tenant_id, claim_id=posted.claim_id, remittance_id=uuid.uuid4(), patient_id=posted.patient_id,
+        payer_id=posted.payer_id, patient_control_number=posted.patient_control_number,
+        reversed_paid_amount=posted.paid_amount,
+        reversed_patient_responsibility_amount=posted.patient_responsibility_amount,
+        reversed_adjustments=posted.adjustments)
+
+
 async def publish(producer: AIOKafkaProducer, topic: str, event, *, payload: bytes | None = None,
-                  event_type: str | None = None):
+                  event_type: str | None = None, partition: int | None = None):
     envelope = build_envelope(event, source="/test")
     headers = [(k, v.encode() if isinstance(v, str) else v) for k, v in
                (outbox_row(event, envelope, "test")["headers"]).items()]
     if event_type:
         headers = [(k, event_type.encode() if k == "ce_type" else v) for k, v in headers]
     await producer.send_and_wait(topic, value=payload if payload is not None else event.model_dump_json().encode(),
-                                 key=event.key().encode(), headers=headers)
+                                 key=event.key().encode(), headers=headers, partition=partition)
     return envelope
 
 
-async def start_consumer(infra, engine, producer, topic, handler=on_claim_payment_posted, cls=RecordingConsumer):
+def payments_and_reversals(handler=on_claim_payment_posted) -> list[Subscription]:
+    return [Subscription(ClaimPaymentPosted, handler), Subscription(ClaimReversed, on_claim_reversed)]
+
+
+async def start_consumer(infra, engine, producer, topic, handler=on_claim_payment_posted, cls=RecordingConsumer,
+                         subscriptions: list[Subscription] | None = None, dlq_producer=None,
+                         client_id: str = "component-test"):
     kafka_consumer = manual_commit_consumer(infra.kafka.bootstrap_servers, topic, group_id=GROUP,
-                                            client_id="component-test")
+                                            client_id=client_id)
     await kafka_consumer.start()
-    consumer = cls(engine=engine, consumer=kafka_consumer, dlq_producer=producer, group_id=GROUP,
-                   subscriptions=[Subscription(ClaimPaymentPosted, handler)], source="/test",
+    consumer = cls(engine=engine, consumer=kafka_consumer, dlq_producer=dlq_producer or producer, group_id=GROUP,
+                   subscriptions=subscriptions or [Subscription(ClaimPaymentPosted, handler)], source="/test",
                    aggregate_type="patient_account", base_backoff_seconds=0.01, max_backoff_seconds=0.05,
                    max_attempts=4)
     return consumer, asyncio.create_task(consumer.run())
@@ -120,6 +153,15 @@ async def ledger(engine, tenant: str):
         balance = (await conn.execute(sa.select(patient_accounts.c.balance)
                                       .where(patient_accounts.c.tenant_id == tenant))).scalar()
     return entries, balance
+
+
+async def account_ledger(engine, tenant: str, patient_id: str) -> list[tuple[Decimal, Decimal]]:
+    """A patient's ledger in posting order: (amount, balance after it)."""
+    async with engine.connect() as conn:
+        return [tuple(row) for row in await conn.execute(
+            sa.select(ledger_entries.c.amount, ledger_entries.c.balance_after)
+            .where(ledger_entries.c.tenant_id == tenant, ledger_entries.c.patient_id == patient_id)
+            .order_by(ledger_entries.c.id))]
 
 
 async def committed_offset(consumer, topic: str) -> int | None:
@@ -202,29 +244,32 @@ async def test_relay_killed_after_broker_ack_and_before_marking_republishes_harm
 async def test_schema_invalid_event_goes_to_the_dlq_and_the_partition_keeps_flowing(
         infra, engine, producer, topic, tenant):
     valid = payment_posted(tenant, "PAT-3")
-    # Same key -> same partition, in this order: invalid, unknown type, valid.
+    # One partition, in this order: invalid, unknown type, another claim's event, a valid event of
+    # the invalid one's claim (parked behind it: a claim's events take effect in order).
     broken = valid.model_dump(mode="json")
     del broken["paid_amount"]
     broken["patient_id"] = "PHI-LIKE-VALUE-123"
     import json
     bad_envelope = await publish(producer, topic, valid, payload=json.dumps(broken).encode())
     await publish(producer, topic, valid, event_type="org.openrcm.unknown.something_else.v1")
-    await publish(producer, topic, valid)
+    await publish(producer, topic, payment_posted(tenant, "PAT-4"))
+    behind = await publish(producer, topic, valid)
 
     consumer, task = await start_consumer(infra, engine, producer, topic)
     try:
         async def settled():
-            assert consumer.outcomes == ["dead_lettered", "skipped", "processed"], consumer.outcomes
-            assert await committed_offset(consumer, topic) == 3
+            assert consumer.outcomes == ["dead_lettered", "skipped", "processed", "parked"], consumer.outcomes
+            assert await committed_offset(consumer, topic) == 4
             return True
         await eventually(settled)
     finally:
         await stop_consumer(consumer, task)
     assert await ledger(engine, tenant) == ([Decimal("20.00")], Decimal("20.00"))
 
-    [dead] = await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq_topic(topic, GROUP)])
+    dead, parked = await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq_topic(topic, GROUP)])
     assert header(dead.headers, "ce_id") == str(bad_envelope.id)
     assert header(dead.headers, "dlq_error_class") == "ValidationError"
+    assert header(dead.headers, "dlq_reason") == "failed"
     assert header(dead.headers, "dlq_original_topic") == topic
     assert header(dead.headers, "dlq_original_partition") == "0"
     assert header(dead.headers, "dlq_original_offset") == "0"
@@ -233,6 +278,7 @@ async def test_schema_invalid_event_goes_to_the_dlq_and_the_partition_keeps_flow
     message = header(dead.headers, "dlq_error_message")
     assert "paid_amount" in message and "PHI-LIKE-VALUE" not in message
     assert dead.value == json.dumps(broken).encode()  # the original record, untouched
+    assert (header(parked.headers, "ce_id"), header(parked.headers, "dlq_reason")) == (str(behind.id), "parked")
 
 
 async def test_another_consumers_event_is_skipped_by_its_type_alone(infra, engine, producer, topic, tenant):
@@ -512,3 +558,236 @@ async def test_each_record_is_read_once_however_often_runs_are_looked_for(
     assert reads == [str(ours.id)]
     entries, _ = await ledger(engine, tenant)
     assert entries == [Decimal("7.00")]
+
+
+async def parked_event_ids(engine, topic: str) -> list[uuid.UUID]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(sa.select(parked_events.c.event_id).where(
+            parked_events.c.consumer_group == GROUP, parked_events.c.topic == topic)
+            .order_by(parked_events.c.position))).scalars())
+
+
+async def readyz_consumer_detail(engine, consumer) -> dict:
+    """What /readyz says about the consumer, from the health router on a runtime holding it."""
+    app = FastAPI()
+    app.include_router(health_router)
+    from openrcm_shared.supervisor import TaskSupervisor
+    from types import SimpleNamespace
+    app.state.runtime = SimpleNamespace(settings=SimpleNamespace(runs_background=False), engine=engine, tasks={},
+                                        supervisor=TaskSupervisor(), consumer=consumer)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        return (await client.get("/readyz")).json()["consumer"]
+
+
+async def test_transient_failures_never_dead_letter_the_partition_waits_and_the_others_flow(
+        infra, engine, producer, tenant):
+    """Issue 14.3: a database failover outlasting every retry in place. The claim's payment is not
+    dead-lettered, so its reversal cannot overtake it; the other partition flows meanwhile."""
+    topic = await create_topic(infra, partitions=2)
+    outage = {"on": True}
+
+    async def failing_over(ctx, event):
+        if event.patient_id == "PAT-OUTAGE" and outage["on"]:
+            raise TransientEventError("the database is failing over")
+        await on_claim_payment_posted(ctx, event)
+
+    payment = payment_posted(tenant, "PAT-OUTAGE")
+    await publish(producer, topic, payment, partition=0)
+    await publish(producer, topic, claim_reversed(payment), partition=0)
+    await publish(producer, topic, payment_posted(tenant, "PAT-ELSEWHERE", "7.00"), partition=1)
+    consumer, task = await start_consumer(infra, engine, producer, topic,
+                                          subscriptions=payments_and_reversals(failing_over))
+    try:
+        async def other_partition_applied():
+            assert await account_ledger(engine, tenant, "PAT-ELSEWHERE") == [(Decimal("7.00"), Decimal("7.00"))]
+            return True
+        await eventually(other_partition_applied)
+        await asyncio.sleep(3)  # some sixty times the old budget (4 attempts of at most 0.05 s)
+        assert await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq_topic(topic, GROUP)]) == []
+        assert await account_ledger(engine, tenant, "PAT-OUTAGE") == []  # nothing overtook the payment
+        [waiting] = consumer.waiting_partitions()
+        assert (waiting["topic"], waiting["partition"], waiting["offset"]) == (topic, 0, 0)
+        assert waiting["attempts"] > 3 and waiting["error_class"] == "TransientEventError"
+        assert waiting["waiting_seconds"] >= 2
+        assert REGISTRY.get_sample_value("openrcm_consumer_waiting_partitions", {"group": GROUP}) == 1
+        assert REGISTRY.get_sample_value("openrcm_consumer_longest_wait_seconds", {"group": GROUP}) >= 2
+        assert (await readyz_consumer_detail(engine, consumer))["waiting_partitions"][0]["offset"] == 0
+
+        outage["on"] = False
+
+        async def recovered_in_order():
+            assert await account_ledger(engine, tenant, "PAT-OUTAGE") == [
+                (Decimal("20.00"), Decimal("20.00")), (Decimal("-20.00"), Decimal("0.00"))]
+            assert consumer.waiting_partitions() == []
+            return True
+        await eventually(recovered_in_order)
+        assert consumer.outcomes.count("processed") == 3
+    finally:
+        await stop_consumer(consumer, task)
+    assert REGISTRY.get_sample_value("openrcm_consumer_waiting_partitions", {"group": GROUP}) == 0
+
+
+async def test_a_failed_event_parks_its_key_and_a_replay_applies_the_keys_events_in_order(
+        infra, engine, producer, topic, tenant):
+    """Issue 14.3: the payment fails for good and goes to the DLQ; the reversal after it is parked
+    behind it (never applied first), other claims flow, and the replay after the fix applies the
+    two in their original order, however the DLQ is replayed."""
+    broken = {"fee_schedule": True}
+
+    async def needs_fee_schedule(ctx, event):
+        if event.patient_id == "PAT-PARKED" and broken["fee_schedule"]:
+            raise PermanentEventError("fee schedule missing for payer")
+        await on_claim_payment_posted(ctx, event)
+
+    subscriptions = payments_and_reversals(needs_fee_schedule)
+    payment = payment_posted(tenant, "PAT-PARKED")
+    paid = await publish(producer, topic, payment)
+    reversed_ = await publish(producer, topic, claim_reversed(payment))
+    await publish(producer, topic, payment_posted(tenant, "PAT-FREE", "7.00"))
+    first = await consume_until_committed(infra, engine, producer, topic, 3, subscriptions=subscriptions)
+    assert first.outcomes == ["dead_lettered", "parked", "processed"]
+    assert await account_ledger(engine, tenant, "PAT-PARKED") == []  # the reversal did not overtake the payment
+    assert await account_ledger(engine, tenant, "PAT-FREE") == [(Decimal("7.00"), Decimal("7.00"))]
+    assert await parked_event_ids(engine, topic) == [paid.id, reversed_.id]
+    dlq = dlq_topic(topic, GROUP)
+    failed, parked = await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq])
+    assert (header(failed.headers, "ce_id"), header(failed.headers, "dlq_reason")) == (str(paid.id), "failed")
+    assert (header(parked.headers, "ce_id"), header(parked.headers, "dlq_reason")) == (str(reversed_.id), "parked")
+    assert header(parked.headers, "dlq_error_class") == "ParkedBehindFailure"
+    assert str(paid.id) in header(parked.headers, "dlq_error_message")
+
+    consumer, task = await start_consumer(infra, engine, producer, topic, subscriptions=subscriptions)
+    try:
+        assert await ops_events.replay(infra.kafka.bootstrap_servers, dlq, [1]) == 1  # the reversal alone: not its turn
+
+        async def parked_again():
+            assert consumer.outcomes == ["parked"], consumer.outcomes
+            return True
+        await eventually(parked_again)
+        assert await account_ledger(engine, tenant, "PAT-PARKED") == []
+
+        broken["fee_schedule"] = False  # the fix; then the whole DLQ, in its order
+        assert await ops_events.replay(infra.kafka.bootstrap_servers, dlq) == 3
+
+        async def applied_in_order():
+            assert consumer.outcomes == ["parked", "processed", "processed", "duplicate"], consumer.outcomes
+            return True
+        await eventually(applied_in_order)
+    finally:
+        await stop_consumer(consumer, task)
+    assert await account_ledger(engine, tenant, "PAT-PARKED") == [
+        (Decimal("20.00"), Decimal("20.00")), (Decimal("-20.00"), Decimal("0.00"))]
+    assert await parked_event_ids(engine, topic) == []
+
+
+async def test_an_operator_skips_a_failed_event_and_its_keys_later_events_are_then_applied(
+        infra, engine, producer, topic, tenant):
+    async def refuses_three_dollars(ctx, event):
+        if event.patient_responsibility_amount == Decimal("3.00"):
+            raise PermanentEventError("amount refused for good")
+        await on_claim_payment_posted(ctx, event)
+
+    never = payment_posted(tenant, "PAT-SKIP", "3.00")
+    skipped = await publish(producer, topic, never)
+    later = await publish(producer, topic, payment_posted(tenant, "PAT-SKIP", "5.00", claim_id=never.claim_id))
+    first = await consume_until_committed(infra, engine, producer, topic, 2, handler=refuses_three_dollars)
+    assert first.outcomes == ["dead_lettered", "parked"]
+    assert await parked_event_ids(engine, topic) == [skipped.id, later.id]
+
+    dlq = dlq_topic(topic, GROUP)
+    consumer, task = await start_consumer(infra, engine, producer, topic, handler=refuses_three_dollars)
+    try:
+        assert await ops_events.skip(infra.kafka.bootstrap_servers, dlq, [0]) == 1
+
+        async def skip_applied():
+            assert consumer.outcomes == ["skipped_by_operator"], consumer.outcomes
+            assert await parked_event_ids(engine, topic) == [later.id]
+            return True
+        await eventually(skip_applied)
+        # Everything replayed: the skipped event is a no-op, the later one is applied.
+        assert await ops_events.replay(infra.kafka.bootstrap_servers, dlq) == 2
+
+        async def later_applied():
+            assert consumer.outcomes == ["skipped_by_operator", "duplicate", "processed"], consumer.outcomes
+            return True
+        await eventually(later_applied)
+    finally:
+        await stop_consumer(consumer, task)
+    assert await account_ledger(engine, tenant, "PAT-SKIP") == [(Decimal("5.00"), Decimal("5.00"))]
+    assert await parked_event_ids(engine, topic) == []
+
+
+async def test_a_partition_revoked_mid_batch_leaves_the_consumer_running(infra, engine, producer, tenant):
+    """Issue 14.5: a second member joins while the first is applying partition 1's batch, and the
+    record it is on cannot be settled (its DLQ topic does not exist yet, so the broker cannot take
+    it): the first member lets the revoked partition go instead of dying on it, keeps partition 0,
+    and settles a record there once the DLQ can be written.
+
+    Which partition moves is fixed: the round-robin assignor (aiokafka's default) deals the
+    partitions to the members sorted by member id, which starts with the client id."""
+    topic = await create_topic(infra, partitions=2, with_dlq=False)
+    for n in range(3):
+        await publish(producer, topic, payment_posted(tenant, f"PAT-P1-{n}", "1.00"), partition=1)
+    impatient_dlq = AIOKafkaProducer(bootstrap_servers=infra.kafka.bootstrap_servers, request_timeout_ms=1000)
+    await impatient_dlq.start()
+    members, refusals = {}, []
+
+    async def refused_once_rebalanced(ctx, event):
+        async def lost_a_partition():
+            assert len(members["first"].consumer.assignment()) < 2
+            return True
+        await eventually(lost_a_partition, timeout=60)
+        refusals.append(event.patient_id)
+        raise PermanentEventError("refused")
+
+    async def after_the_first_member_gave_up(ctx, event):
+        # Lets the first member try to settle the record it was on (the DLQ times out in 1 s)
+        # before this one applies it: otherwise the first would find it applied, a duplicate.
+        async def refused():
+            assert refusals
+            return True
+        await eventually(refused, timeout=60)
+        await asyncio.sleep(3)
+        await on_claim_payment_posted(ctx, event)
+
+    members["first"], first_task = await start_consumer(
+        infra, engine, producer, topic, handler=refused_once_rebalanced, dlq_producer=impatient_dlq,
+        client_id="component-a")
+    second = second_task = None
+    try:
+        async def holds_both():
+            assert len(members["first"].consumer.assignment()) == 2
+            return True
+        await eventually(holds_both)
+        second, second_task = await start_consumer(infra, engine, producer, topic, handler=after_the_first_member_gave_up,
+                                                   client_id="component-b")
+
+        async def second_applied_partition_1():
+            assert second.consumer.assignment() == {TopicPartition(topic, 1)}
+            assert second.outcomes == ["processed"] * 3, second.outcomes
+            return True
+        await eventually(second_applied_partition_1, timeout=60)
+        await asyncio.sleep(2)  # the first member has tried to dead-letter partition 1's record meanwhile
+        assert not first_task.done(), first_task
+        assert members["first"].outcomes == []
+
+        await publish(producer, topic, payment_posted(tenant, "PAT-P0", "2.00"), partition=0)
+
+        async def partition_0_waits_for_the_dlq():
+            assert [(waiting["partition"], waiting["offset"])
+                    for waiting in members["first"].waiting_partitions()] == [(0, 0)]
+            return True
+        await eventually(partition_0_waits_for_the_dlq)
+        await create_topics(infra, NewTopic(dlq_topic(topic, GROUP), 1, 1))
+
+        async def first_settled_partition_0():
+            assert members["first"].outcomes == ["dead_lettered"], members["first"].outcomes
+            return True
+        await eventually(first_settled_partition_0)
+    finally:
+        await stop_consumer(members["first"], first_task)
+        if second is not None:
+            await stop_consumer(second, second_task)
+        await impatient_dlq.stop()
+    entries, _ = await ledger(engine, tenant)
+    assert entries == [Decimal("1.00")] * 3

@@ -73,3 +73,52 @@ def keep_published_outbox_rows_v1(op) -> None:
     op.add_column("outbox", sa.Column("published_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index("ix_outbox_unpublished", "outbox", ["id"], unique=False,
                     postgresql_where=sa.text("published_at IS NULL"))
+
+
+def add_delivery_safeguards_v3(op) -> None:
+    """v3: `parked_events` (a key's events held behind one that failed for good), `outbox_set_aside`
+    (rows the broker cannot take), and the indexes retention pruning reads the inbox and the
+    idempotency keys by (openrcm_shared.retention), as in openrcm_shared.messaging.tables."""
+    op.create_table(
+        "parked_events",
+        sa.Column("consumer_group", sa.Text(), nullable=False),
+        sa.Column("event_id", sa.UUID(), nullable=False),
+        sa.Column("position", sa.BigInteger(), sa.Identity(always=True), nullable=False),
+        sa.Column("topic", sa.Text(), nullable=False),
+        sa.Column("event_key", sa.LargeBinary(), nullable=False),
+        sa.Column("event_type", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("original_partition", sa.Integer(), nullable=False),
+        sa.Column("original_offset", sa.BigInteger(), nullable=False),
+        sa.Column("parked_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("consumer_group", "event_id"),
+    )
+    op.create_index("ix_parked_events_key", "parked_events", ["consumer_group", "topic", "event_key", "position"])
+    op.create_table(
+        "outbox_set_aside",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("event_id", sa.UUID(), nullable=False),
+        sa.Column("tenant_id", sa.Text(), nullable=False),
+        sa.Column("aggregate_type", sa.Text(), nullable=False),
+        sa.Column("aggregate_id", sa.Text(), nullable=False),
+        sa.Column("event_type", sa.Text(), nullable=False),
+        sa.Column("topic", sa.Text(), nullable=False),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("set_aside_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id"),
+    )
+    op.create_index("ix_inbox_processed_at", "inbox", ["processed_at"])
+    op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
+
+
+def drop_delivery_safeguards_v3(op) -> None:
+    """Undo v3 (parked events and rows set aside are lost with their tables)."""
+    op.drop_index("ix_idempotency_keys_created_at", table_name="idempotency_keys")
+    op.drop_index("ix_inbox_processed_at", table_name="inbox")
+    op.drop_table("outbox_set_aside")
+    op.drop_index("ix_parked_events_key", table_name="parked_events")
+    op.drop_table("parked_events")
