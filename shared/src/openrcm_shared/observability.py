@@ -53,6 +53,10 @@ CONSUMER_LONGEST_WAIT = Gauge(
 CONSUMER_PARKED_KEYS = Gauge(
     "openrcm_consumer_parked_keys", "Keys whose events wait behind one in the DLQ", ["group"])
 OUTBOX_PUBLISHED = Counter("openrcm_outbox_published_total", "Outbox rows published", ["service"])
+RETENTION_PRUNED = Counter(
+    "openrcm_retention_pruned_rows_total", "Rows deleted by retention pruning", ["service", "table"])
+OUTBOX_SET_ASIDE = Counter(
+    "openrcm_outbox_set_aside_total", "Outbox rows moved aside because the broker can never take them", ["service"])
 OUTBOX_BACKLOG = Gauge("openrcm_outbox_backlog_events", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge(
     "openrcm_outbox_oldest_unpublished_age_seconds", "Age of the oldest unpublished outbox row", ["service"])

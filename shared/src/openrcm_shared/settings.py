@@ -46,6 +46,9 @@ class ServiceSettings(BaseSettings):
     task_restart_max_backoff_seconds: float = 60.0
     task_max_restarts: int = 5
     task_restart_window_seconds: float = 300.0
+    # The largest event the outbox relay sends (a larger one is set aside): at most the smallest
+    # max.message.bytes of the service's topics (openrcm_shared.messaging.relay).
+    outbox_max_event_bytes: int = 1_000_000
 
     @classmethod
     def for_service(cls, name: str) -> "ServiceSettings":

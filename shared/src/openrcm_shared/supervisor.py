@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from openrcm_shared.leadership import being_cancelled
+
 log = logging.getLogger(__name__)
 
 
@@ -90,6 +92,8 @@ class TaskSupervisor:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if being_cancelled():  # an error raised on the way out: the process is stopping
+                    raise asyncio.CancelledError() from exc
                 supervised.last_error = type(exc).__name__
                 log.exception("background task failed; restarting it", extra={"task": supervised.name})
             if self._too_many_ends(supervised):

@@ -8,6 +8,7 @@ effects (ledger entries with the balance after each, in order) that must happen 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from decimal import Decimal
 
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import OutOfOrderSequenceNumber
 
 from openrcm_collections.adapters.tables import ledger_entries, patient_accounts
 from openrcm_collections.service_layer.accounts import on_claim_payment_posted, on_claim_reversed
@@ -32,7 +34,7 @@ from openrcm_shared.messaging.outbox import build_envelope, outbox_row
 from openrcm_shared.db import create_engine
 from openrcm_shared.health import router as health_router
 from openrcm_shared.messaging.relay import OutboxRelay, RelayWaker
-from openrcm_shared.messaging.tables import idempotency_keys, outbox, parked_events
+from openrcm_shared.messaging.tables import idempotency_keys, outbox, outbox_set_aside, parked_events
 from tests.support import eventually, scratch_database_fixtures
 
 pytestmark = pytest.mark.stack
@@ -249,7 +251,6 @@ async def test_schema_invalid_event_goes_to_the_dlq_and_the_partition_keeps_flow
     broken = valid.model_dump(mode="json")
     del broken["paid_amount"]
     broken["patient_id"] = "PHI-LIKE-VALUE-123"
-    import json
     bad_envelope = await publish(producer, topic, valid, payload=json.dumps(broken).encode())
     await publish(producer, topic, valid, event_type="org.openrcm.unknown.something_else.v1")
     await publish(producer, topic, payment_posted(tenant, "PAT-4"))
@@ -791,3 +792,221 @@ async def test_a_partition_revoked_mid_batch_leaves_the_consumer_running(infra, 
         await impatient_dlq.stop()
     entries, _ = await ledger(engine, tenant)
     assert entries == [Decimal("1.00")] * 3
+
+
+async def lock_holders(engine, lock_id: int) -> list[int]:
+    """The backends holding an advisory lock taken with a bigint key (pg_locks splits it in two)."""
+    async with engine.connect() as conn:
+        return list((await conn.execute(sa.text(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+            "AND ((classid::bigint << 32) | objid::bigint) = :lock_id"), {"lock_id": lock_id})).scalars())
+
+
+async def stop_tasks(tasks: list[asyncio.Task], timeout: float = 15.0) -> None:
+    """Cancel the tasks and wait for them, for a bounded time: a task stuck on the way out fails
+    the test with its stack instead of hanging the session."""
+    for task in tasks:
+        task.cancel()
+    done, stuck = await asyncio.wait(tasks, timeout=timeout)
+    for task in stuck:
+        task.print_stack()
+    assert not stuck, f"{len(stuck)} task(s) did not stop within {timeout} s"
+
+
+class CountingRelay(OutboxRelay):
+    """Remembers the ids it deleted as published."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.deleted: list[int] = []
+
+    async def delete_published(self, ids):
+        await super().delete_published(ids)
+        self.deleted.extend(ids)
+
+
+async def stage_rows(engine, topic: str, events, **overrides) -> list[int]:
+    async with engine.begin() as conn:
+        return list((await conn.execute(outbox.insert().returning(outbox.c.id), [
+            {**outbox_row(e, build_envelope(e, source="/test"), "test"), "topic": topic, **overrides}
+            for e in events])).scalars())
+
+
+async def test_a_relay_whose_lock_connection_dies_stops_publishing_and_only_the_lock_holder_publishes(
+        engine, producer, topic):
+    """Issue 14.7: the advisory lock lives with the connection that took it. That connection dies
+    (terminated here, as a failover or a cut network would): PostgreSQL frees the lock, another
+    replica may take it, and the relay that lost it must notice and stop publishing."""
+    tenant = f"fenced-{uuid.uuid4().hex[:8]}"
+    relays = [CountingRelay(engine, producer, service_name="component-fenced", idle_poll_seconds=0.1)
+              for _ in range(2)]
+    tasks = [asyncio.create_task(relays[0].run())]
+    try:
+        async def leading():
+            assert relays[0].holds_lock and len(await lock_holders(engine, relays[0].lock_id)) == 1
+            return True
+        await eventually(leading, timeout=15)
+        async with engine.connect() as conn:
+            [terminated] = (await conn.execute(sa.select(sa.func.pg_terminate_backend(
+                sa.bindparam("pid"))), {"pid": (await lock_holders(engine, relays[0].lock_id))[0]})).scalars()
+        assert terminated
+        tasks.append(asyncio.create_task(relays[1].run()))
+
+        async def one_leader_holding_the_lock():
+            leaders = [relay for relay in relays if relay.holds_lock]
+            assert len(leaders) == 1, [relay.holds_lock for relay in relays]
+            assert len(await lock_holders(engine, relays[0].lock_id)) == 1
+            return leaders[0]
+        await eventually(one_leader_holding_the_lock, timeout=15)
+        await asyncio.sleep(1.0)  # a relay still believing it leads would show itself by now
+        leader = await one_leader_holding_the_lock()
+        for relay in relays:
+            relay.deleted.clear()
+        staged = await stage_rows(engine, topic, [payment_posted(tenant, f"PAT-L{n}") for n in range(3)])
+
+        async def published():
+            async with engine.connect() as conn:
+                assert (await conn.execute(sa.select(sa.func.count()).select_from(outbox)
+                                           .where(outbox.c.tenant_id == tenant))).scalar_one() == 0
+            return True
+        await eventually(published, timeout=15)
+        assert sorted(leader.deleted) == staged
+        assert [relay.deleted for relay in relays if relay is not leader] == [[]]
+    finally:
+        await stop_tasks(tasks)
+
+
+async def test_a_relay_stopped_just_after_its_lock_connection_died_stops(engine, producer):
+    """Shutting down during a database failover: the relay is cancelled before it has noticed that
+    its lock's connection is gone. Releasing the lock on that connection fails, and that error
+    replaced the cancellation, which the relay's retry loop then swallowed: it never stopped (and
+    the service's shutdown waited for it)."""
+    relay = OutboxRelay(engine, producer, service_name="component-stopping", idle_poll_seconds=5)
+    task = asyncio.create_task(relay.run())
+    async def leading():
+        assert relay.holds_lock and await lock_holders(engine, relay.lock_id)
+        return True
+    await eventually(leading, timeout=15)
+    await asyncio.sleep(0.2)  # in its idle wait
+    async with engine.connect() as conn:
+        await conn.execute(sa.select(sa.func.pg_terminate_backend(sa.bindparam("pid"))),
+                           {"pid": (await lock_holders(engine, relay.lock_id))[0]})
+    await stop_tasks([task])
+
+
+async def test_an_outbox_row_too_large_for_the_broker_is_set_aside_and_the_rows_after_it_are_published(
+        infra, engine, producer):
+    """Issue 14.7: a row larger than the broker takes used to fail every round, holding back every
+    row after it. Rows over the relay's limit (here the topic's max.message.bytes, 64 KiB; by
+    default 1 MB, under the producer's 1 MiB request size) are moved aside with an alert, never
+    sent; the others are published, in order, and the producer keeps working."""
+    topic = await create_topic(infra, **{"max.message.bytes": "65536"})
+    tenant = f"oversize-{uuid.uuid4().hex[:8]}"
+    before = await stage_rows(engine, topic, [payment_posted(tenant, "PAT-BEFORE")])
+    huge = await stage_rows(engine, topic, [payment_posted(tenant, "PAT-HUGE")], payload=b"x" * (2 << 20))
+    big = await stage_rows(engine, topic, [payment_posted(tenant, "PAT-BIG")], payload=b"x" * (200 << 10))
+    after = await stage_rows(engine, topic, [payment_posted(tenant, "PAT-AFTER")])
+    service = "component-oversize"
+    set_aside_before = REGISTRY.get_sample_value("openrcm_outbox_set_aside_total", {"service": service}) or 0
+
+    relay = OutboxRelay(engine, producer, service_name=service, max_event_bytes=65536)
+    assert await relay.relay_once() == 4
+    async with engine.connect() as conn:
+        waiting = (await conn.execute(sa.select(outbox.c.id).where(outbox.c.tenant_id == tenant))).scalars().all()
+        aside = (await conn.execute(sa.select(outbox_set_aside.c.id, outbox_set_aside.c.reason,
+                                              sa.func.length(outbox_set_aside.c.payload))
+                                    .where(outbox_set_aside.c.tenant_id == tenant)
+                                    .order_by(outbox_set_aside.c.id))).all()
+    assert waiting == []
+    assert [tuple(row) for row in aside] == [(huge[0], "larger than 65536 bytes", 2 << 20),
+                                             (big[0], "larger than 65536 bytes", 200 << 10)]
+    assert REGISTRY.get_sample_value("openrcm_outbox_set_aside_total", {"service": service}) == set_aside_before + 2
+    published = await ops_events.read_all(infra.kafka.bootstrap_servers, [topic])
+    assert [json.loads(record.value)["patient_id"] for record in published] == ["PAT-BEFORE", "PAT-AFTER"]
+    assert before[0] < huge[0] < big[0] < after[0]
+
+    later = await stage_rows(engine, topic, [payment_posted(tenant, "PAT-LATER")])
+    assert await relay.relay_once() == 1  # the producer still sends to the partition
+    assert [json.loads(record.value)["patient_id"] for record in
+            await ops_events.read_all(infra.kafka.bootstrap_servers, [topic])][-1] == "PAT-LATER" and later
+
+
+async def test_a_row_the_broker_refuses_all_the_same_is_set_aside_and_the_relay_asks_for_a_new_producer(
+        infra, engine):
+    """A topic configured below the relay's limit: the broker refuses the row, and the idempotent
+    producer can then send nothing more to that partition (OutOfOrderSequenceNumber). The refused
+    row is set aside first, then the relay stops with the error (its supervisor restarts it, and
+    /livez brings a new process); a new producer publishes the rows after it."""
+    topic = await create_topic(infra, **{"max.message.bytes": "65536"})
+    tenant = f"refused-{uuid.uuid4().hex[:8]}"
+    await stage_rows(engine, topic, [payment_posted(tenant, "PAT-FIRST")])
+    refused = await stage_rows(engine, topic, [payment_posted(tenant, "PAT-BIG")], payload=b"x" * (200 << 10))
+    after = await stage_rows(engine, topic, [payment_posted(tenant, "PAT-AFTER")])
+    broken_producer = reliable_producer(infra.kafka.bootstrap_servers, client_id="component-refused")
+    await broken_producer.start()
+    try:
+        with pytest.raises(OutOfOrderSequenceNumber):
+            await OutboxRelay(engine, broken_producer, service_name="component-refused").relay_once()
+    finally:
+        await broken_producer.stop()
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(outbox_set_aside.c.id, outbox_set_aside.c.reason)
+                                   .where(outbox_set_aside.c.tenant_id == tenant))).all() == [
+            (refused[0], "MessageSizeTooLargeError")]
+    fresh_producer = reliable_producer(infra.kafka.bootstrap_servers, client_id="component-refused")
+    await fresh_producer.start()
+    try:
+        assert await OutboxRelay(engine, fresh_producer, service_name="component-refused").relay_once() == 1
+    finally:
+        await fresh_producer.stop()
+    assert [json.loads(record.value)["patient_id"]
+            for record in await ops_events.read_all(infra.kafka.bootstrap_servers, [topic])] == [
+        "PAT-FIRST", "PAT-AFTER"] and after
+
+
+def rows_read_from(plan: dict, table: str) -> float:
+    """Rows a plan's scans of `table` read (returned or filtered out), over all loops."""
+    read = 0.0
+    if plan.get("Relation Name") == table:
+        read += (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * plan.get("Actual Loops", 1)
+    for child in plan.get("Plans", ()):
+        read += rows_read_from(child, table)
+    return read
+
+
+async def test_the_backlog_gauges_read_a_bounded_part_of_a_large_outbox(engine):
+    """Issue 14.8: the relay refreshes its backlog gauges every 2 s; a count(*) of the whole outbox
+    read every row of it, the more the longer the backlog. 30 000 rows waiting: the gauges are
+    right and the statements read a bounded part of the table."""
+    from sqlalchemy import event
+
+    async with engine.begin() as conn:
+        await conn.execute(outbox.delete())
+        await conn.execute(sa.text(
+            "INSERT INTO outbox (event_id, tenant_id, aggregate_type, aggregate_id, event_type, topic, payload, "
+            "headers, created_at) SELECT gen_random_uuid(), 'backlog', 'test', n::text, 'test', 'test.backlog', "
+            "'{}'::bytea, '{}'::jsonb, now() - interval '1 minute' FROM generate_series(1, 30000) AS n"))
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        await OutboxRelay(engine, None, service_name="component-backlog").record_backlog()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        assert REGISTRY.get_sample_value("openrcm_outbox_backlog_events", {"service": "component-backlog"}) == 30000
+        assert REGISTRY.get_sample_value("openrcm_outbox_oldest_unpublished_age_seconds",
+                                         {"service": "component-backlog"}) >= 60
+        assert statements
+        async with engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            for statement, parameters in statements:
+                plan = await driver.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, *(parameters or ()))
+                [explained] = json.loads(plan) if isinstance(plan, str) else plan
+                assert rows_read_from(explained["Plan"], "outbox") <= 10_100, statement
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(outbox.delete().where(outbox.c.tenant_id == "backlog"))
