@@ -26,6 +26,7 @@ from openrcm_shared.http.problems import install_problem_handlers
 from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
 from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_producer
 from openrcm_shared.messaging.relay import OutboxRelay, RelayWaker
+from openrcm_shared.retention import SHARED_RULES, RetentionPruner, RetentionRule
 from openrcm_shared.observability import (
     HTTP_REQUEST_DURATION, configure_logging, configure_tracing, context_from_traceparent, reset_correlation_id,
     set_correlation_id, tracer,
@@ -58,6 +59,9 @@ class ServiceDefinition:
     # role (work the API needs too, such as loading the code sets the scrubber reads).
     background: dict[str, Callable[["Runtime"], Awaitable[None]]] = field(default_factory=dict)
     every_process: dict[str, Callable[["Runtime"], Awaitable[None]]] = field(default_factory=dict)
+    # The service's own tables pruned by age, beside the inbox and the idempotency keys every
+    # service prunes (openrcm_shared.retention); pruned where the background work runs.
+    retention: list[RetentionRule] = field(default_factory=list)
 
     @property
     def consumer_group(self) -> str:
@@ -135,10 +139,14 @@ def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
         work = dict(definition.every_process)
         if settings.runs_background:
             runtime.producer = await _start_producer(settings, definition.name)
-            runtime.relay = OutboxRelay(runtime.engine, runtime.producer, service_name=definition.name)
+            runtime.relay = OutboxRelay(runtime.engine, runtime.producer, service_name=definition.name,
+                                        max_event_bytes=settings.outbox_max_event_bytes)
             work["outbox_relay"] = lambda runtime: runtime.relay.run()
             if definition.subscriptions:
                 work["consumer"] = _run_consumer
+            # Built here, so a retention setting that cannot work stops the start-up.
+            pruner = RetentionPruner(runtime.engine, [*SHARED_RULES, *definition.retention], service_name=definition.name)
+            work["retention"] = lambda runtime: pruner.run()
             work.update(definition.background)
         else:
             runtime.relay_waker = RelayWaker(runtime.engine)

@@ -10,6 +10,7 @@ import asyncio
 import gc
 
 from openrcm_claims.adapters.clearinghouse import HttpClearinghouse
+from openrcm_claims.adapters.retention import CLEARINGHOUSE_DELIVERIES
 from openrcm_claims.service_layer.acknowledgements import apply_pending_deliveries
 from openrcm_claims.service_layer.batches import run_submission_loop
 from openrcm_claims.service_layer.follow_up import run_follow_up_loop
@@ -55,6 +56,7 @@ DEFINITION = ServiceDefinition(
     every_process={"code_sets": load_code_sets},
     background={"submission_batches": submit_ready_claims, "deadline_watch": watch_deadlines,
                 "pending_acknowledgements": apply_pending_deliveries},
+    retention=[CLEARINGHOUSE_DELIVERIES],
 )
 
 app = create_service_app(DEFINITION)
