@@ -96,11 +96,6 @@ class ParkedKeys:
             event_type=event.event_type, reason=reason, original_partition=event.partition,
             original_offset=event.offset).on_conflict_do_nothing())
 
-    async def is_listed(self, conn: AsyncConnection, event_id: UUID) -> bool:
-        return (await conn.execute(sa.select(sa.literal(True)).where(
-            parked_events.c.consumer_group == self.consumer_group,
-            parked_events.c.event_id == event_id))).scalar() is not None
-
     async def release(self, conn: AsyncConnection, event_id: UUID) -> tuple[str, bytes] | None:
         """Take the event off its key's list; returns its (topic, key), or None if it was not listed."""
         row = (await conn.execute(parked_events.delete().where(
