@@ -21,7 +21,8 @@ from openrcm_shared.service import ServiceDefinition, create_service_app
 
 async def load_code_sets(runtime) -> None:
     """Load the shipped code sets and the CMS files configured (CodeSetSettings) at start-up, and
-    stay up: a file that cannot be loaded stops this task, and /readyz names it."""
+    stay up: a file that cannot be loaded stops this task, /readyz names it while it is tried
+    again, and /livez fails once it has failed too often (openrcm_shared.supervisor)."""
     await asyncio.to_thread(warm_code_sets)
     # The code sets are most of this process's long-lived objects (~150 000 more for the cyclic
     # garbage collector): a full collection walked them in 100-300 ms, stalling every request in
