@@ -17,7 +17,7 @@ from openrcm_remittance.entrypoints.schemas import (
     RemittanceIn, RemittanceOut, RemittanceSummaryOut, TransactionOut, UnmatchedItemOut,
 )
 from openrcm_remittance.service_layer import era_intake
-from openrcm_remittance.service_layer.files import body_of, chunks_of, received_whole, store_file
+from openrcm_remittance.service_layer.files import body_of, chunks_of, content_pruned_at, received_whole, store_file
 from openrcm_remittance.service_layer.posting import post_manual_remittance
 from openrcm_remittance.service_layer.review import match_item
 from openrcm_shared.audit import audited
@@ -302,6 +302,11 @@ async def get_file_content(file_id: UUID, request: Request, tenant_id: Remittanc
     """The bytes exactly as they arrived."""
     view = await file_view(_runtime(request).engine, file_id, tenant_id)
     original = view.duplicate_of or view.id
+    pruned_at = await content_pruned_at(_runtime(request).engine, original)
+    if pruned_at is not None:
+        raise Problem(410, "Content deleted",
+                      f"The file's bytes were deleted on {pruned_at.date().isoformat()}, after the retention period "
+                      "(OPENRCM_RETENTION_REMITTANCE_FILES_DAYS); its receipt remains.", type_="content-pruned")
     return Response(await body_of(_runtime(request).engine, original), media_type="application/edi-x12",
                     headers={"Digest": f"sha-256={view.sha256}"} if view.sha256 else None)
 
