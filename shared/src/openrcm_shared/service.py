@@ -21,6 +21,7 @@ from openrcm_shared.db import create_engine
 from openrcm_shared.gc_tuning import settle_after_start_up
 from openrcm_shared.health import router as health_router
 from openrcm_shared.http.admission import AdmissionMiddleware
+from openrcm_shared.http.openapi_docs import TOKEN_ROUTE_PROBLEMS, extra_components, problem_responses
 from openrcm_shared.http.problems import install_problem_handlers
 from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
 from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_producer
@@ -210,20 +211,31 @@ class _ObservabilityMiddleware:
 _NO_FASTAPI_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
-def _document_token_endpoint(app: FastAPI, auth: AuthSettings) -> None:
-    """The OpenAPI security scheme names the deployment's own token endpoint (routes declare the
-    scheme with a placeholder, as they are defined before any deployment is known)."""
+def _complete_openapi(app: FastAPI, auth: AuthSettings) -> None:
+    """The OpenAPI document as served: the security scheme names the deployment's own token
+    endpoint (routes declare the scheme with a placeholder, as they are defined before any
+    deployment is known), and the schemas routes refer to by name are among the components: the
+    `ProblemDetails` of every error response, and bodies read by the routes themselves (FastAPI adds only
+    the models it validates or serialises itself)."""
     build = app.openapi
 
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = build()
-            scheme = schema.get("components", {}).get("securitySchemes", {}).get(SECURITY_SCHEME_NAME)
+            components = schema.setdefault("components", {})
+            schemas = components.setdefault("schemas", {})
+            schemas.update(extra_components(set(schemas)))
+            scheme = components.get("securitySchemes", {}).get(SECURITY_SCHEME_NAME)
             if scheme:
                 scheme["flows"]["clientCredentials"]["tokenUrl"] = auth.token_endpoint
         return app.openapi_schema
 
     app.openapi = openapi
+
+
+# Webhooks are signed by the sender, not token-checked: bad signatures (401), bodies we cannot
+# read (400), overload and an unavailable database (503).
+_WEBHOOK_PROBLEMS = problem_responses(400, 401, 413, 503)
 
 
 def create_service_app(definition: ServiceDefinition, settings: ServiceSettings | None = None,
@@ -241,11 +253,11 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings 
     app.include_router(health_router)
     if settings.serves_api:  # a worker's port answers only health, metrics and webhooks
         for router in definition.routers:
-            app.include_router(router)
+            app.include_router(router, responses=TOKEN_ROUTE_PROBLEMS)
     for router in definition.webhook_routers:
-        app.include_router(router)
+        app.include_router(router, responses=_WEBHOOK_PROBLEMS)
     # Added first, so it runs inside the observability middleware: shed requests are counted too.
-    _document_token_endpoint(app, authorizer.settings)
+    _complete_openapi(app, authorizer.settings)
     app.add_middleware(AdmissionMiddleware)
     app.add_middleware(OperationsGateMiddleware, authorizer=authorizer)
     app.add_middleware(_ObservabilityMiddleware, service_name=definition.name)

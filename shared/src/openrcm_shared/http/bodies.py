@@ -16,6 +16,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from openrcm_shared.http.openapi_docs import schema_ref
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -28,7 +30,6 @@ async def json_body(request: Request, model: type[M]) -> M:
 
 
 def json_body_doc(model: type[BaseModel]) -> dict:
-    """The OpenAPI request body of a route that reads `model` with `json_body` (the model's schema
-    is among the components because other routes or responses use it)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+    """The OpenAPI request body of a route that reads `model` with `json_body` (the app puts the
+    model's schema among the components)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema_ref(model)}}}}

@@ -14,11 +14,43 @@ from openrcm_claims.adapters.fhir_claims import (
 )
 from openrcm_claims.entrypoints.schemas import EncounterIn
 from openrcm_claims.service_layer.submission import submit_encounter
+from openrcm_shared.http.openapi_docs import BODY_PROBLEMS, problem_doc
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.security.practice import ClaimsWrite
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"])
 FHIR_JSON = "application/fhir+json"
+
+
+class FhirJSONResponse(JSONResponse):
+    media_type = FHIR_JSON
+
+
+def _resource_schema(resource_type: str, required: list[str], **properties: dict) -> dict:
+    """The outline of a FHIR R4 resource the OpenAPI shows (the full definitions are HL7's)."""
+    return {"type": "object", "required": ["resourceType", *required],
+            "properties": {"resourceType": {"type": "string", "enum": [resource_type]}, **properties}}
+
+
+_CLAIM = _resource_schema("Claim", [], status={"type": "string"}, item={"type": "array", "items": {"type": "object"}})
+_CLAIM_RESPONSE = _resource_schema("ClaimResponse", ["outcome"], id={"type": "string"}, outcome={"type": "string"})
+_OPERATION_OUTCOME = _resource_schema("OperationOutcome", ["issue"], issue={"type": "array", "minItems": 1, "items": {
+    "type": "object", "required": ["severity", "code"], "properties": {
+        "severity": {"type": "string"}, "code": {"type": "string"}, "diagnostics": {"type": "string"},
+        "expression": {"type": "array", "items": {"type": "string"}}}}})
+
+
+def _outcome_doc(description: str, *, or_problem: bool = False) -> dict:
+    """An OperationOutcome answer (and, for `or_problem`, the problem+json of the checks every route makes)."""
+    content = {FHIR_JSON: {"schema": _OPERATION_OUTCOME}}
+    if or_problem:
+        return problem_doc(400, description, also=content)
+    return {"description": description, "content": content}
+
+
+# The body is read here (any JSON media type: FHIR clients send application/fhir+json or application/json).
+_CLAIM_DOC = {"requestBody": {"required": True, "content": {
+    FHIR_JSON: {"schema": _CLAIM}, "application/json": {"schema": _CLAIM}}}}
 
 
 def _outcome(status: int, issues: list[tuple[str, str, str]]) -> JSONResponse:
@@ -39,9 +71,12 @@ def _claim_path(pointer: str) -> str:
     return "Claim"
 
 
-@router.post("/Claim", status_code=201, responses={
-    201: {"content": {FHIR_JSON: {}}, "description": "ClaimResponse"},
-    400: {"description": "Not JSON (OperationOutcome)"}, 422: {"description": "OperationOutcome naming each problem"}})
+@router.post("/Claim", status_code=201, response_class=FhirJSONResponse, openapi_extra=_CLAIM_DOC, responses={
+    201: {"description": "ClaimResponse", "content": {FHIR_JSON: {"schema": _CLAIM_RESPONSE}}},
+    **BODY_PROBLEMS,
+    400: _outcome_doc("Not JSON (OperationOutcome), or an invalid X-Tenant-Id (problem)", or_problem=True),
+    409: _outcome_doc("This encounter (the Claim's identifier) was already taken"),
+    422: _outcome_doc("OperationOutcome naming each problem")})
 async def post_fhir_claim(request: Request, tenant_id: ClaimsWrite) -> JSONResponse:
     try:
         payload = json.loads(await request.body())

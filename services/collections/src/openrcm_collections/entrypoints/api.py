@@ -14,6 +14,7 @@ from openrcm_collections.adapters.tables import ledger_entries
 from openrcm_collections.service_layer.accounts import load_account
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.pagination import fetch_page
+from openrcm_shared.http.openapi_docs import problem_responses
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.money import Money
 from openrcm_shared.security.practice import CollectionsWork
@@ -45,7 +46,7 @@ class AccountOut(BaseModel):
 _LEDGER_COLUMNS = [ledger_entries.c[name] for name in LedgerEntryOut.model_fields]
 
 
-@router.get("/accounts/{patient_id}", response_model=AccountOut)
+@router.get("/accounts/{patient_id}", response_model=AccountOut, responses=problem_responses(404))
 async def get_account(patient_id: str, request: Request, tenant_id: CollectionsWork, cursor: str | None = None,
                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> AccountOut:
     """The patient's balance and ledger lines, newest first (one snapshot: the balance and the lines agree)."""

@@ -14,6 +14,7 @@ from openrcm_eligibility.entrypoints.schemas import EligibilityCheckIn, Eligibil
 from openrcm_eligibility.service_layer.checks import record_check
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
+from openrcm_shared.http.openapi_docs import BODY_PROBLEMS, problem_responses
 from openrcm_shared.http.resources import get_or_404
 from openrcm_shared.security.practice import EligibilityRead, EligibilityWrite
 
@@ -21,7 +22,8 @@ router = APIRouter(prefix="/v1", tags=["eligibility"])
 _COLUMNS = [eligibility_checks.c[name] for name in EligibilityCheckOut.model_fields]
 
 
-@router.post("/eligibility-checks", status_code=201, response_model=EligibilityCheckOut)
+@router.post("/eligibility-checks", status_code=201, response_model=EligibilityCheckOut,
+             responses={**BODY_PROBLEMS, **problem_responses(409)})
 async def post_eligibility_check(check: EligibilityCheckIn, request: Request, tenant_id: EligibilityWrite,
                                  idempotency_key: Annotated[str | None, Header()] = None) -> Response:
     """Store a coverage answer and publish EligibilityChecked (claims records it on open claims)."""
@@ -31,7 +33,7 @@ async def post_eligibility_check(check: EligibilityCheckIn, request: Request, te
         location=lambda stored: f"/v1/eligibility-checks/{stored.id}", response_model=EligibilityCheckOut)
 
 
-@router.get("/eligibility-checks/{check_id}", response_model=EligibilityCheckOut)
+@router.get("/eligibility-checks/{check_id}", response_model=EligibilityCheckOut, responses=problem_responses(404))
 async def get_eligibility_check(check_id: UUID, request: Request, tenant_id: EligibilityRead) -> EligibilityCheckOut:
     return await get_or_404(request, EligibilityCheckOut, eligibility_checks, tenant_id,
                             title="Eligibility check not found", id=check_id)
