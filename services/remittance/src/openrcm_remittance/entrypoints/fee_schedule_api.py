@@ -251,24 +251,15 @@ _SORT_KEYS = {"recent": [payment_variances.c.detected_at, payment_variances.c.id
               "largest_underpayment": [payment_variances.c.variance_amount, payment_variances.c.id]}
 
 
-def _invalid_cursor(detail: str = "not a cursor issued by this API") -> Problem:
-    return Problem(400, "Invalid cursor", "Pass back the next_cursor of a previous page unchanged.",
-                   type_="invalid-cursor", errors=[field_error("/query/cursor", detail)])
-
-
 def _page_cursor(cursor: str | None, sort: VarianceSort) -> str | None:
-    """Our cursors carry the sort they were made for, so one can never be read against another key."""
+    """Our cursors carry the sort they were made for, so one can never be read against another key
+    (the key inside is checked against the sort's columns by fetch_page)."""
     if cursor is None:
         return None
     issued_for, inner = decode_cursor(cursor, 2)
     if issued_for != sort:
-        raise _invalid_cursor(f"issued for sort={issued_for}")
-    key, identifier = decode_cursor(inner, 2)
-    try:
-        UUID(identifier)
-        Decimal(key) if sort == "largest_underpayment" else datetime.fromisoformat(key)
-    except ValueError:
-        raise _invalid_cursor() from None
+        raise Problem(400, "Invalid cursor", "Pass back the next_cursor of a previous page unchanged.",
+                      type_="invalid-cursor", errors=[field_error("/query/cursor", f"issued for sort={issued_for}")])
     return inner
 
 
