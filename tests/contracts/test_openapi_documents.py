@@ -47,12 +47,15 @@ def test_every_error_is_documented_as_a_problem(service):
                 assert content, (method, path, status)
                 if PROBLEM in content:
                     assert content[PROBLEM]["schema"] == {"$ref": "#/components/schemas/ProblemDetails"}
+                    # Beside the problem, only a rejected 835 upload answers with its stored file's view.
+                    assert set(content) == {PROBLEM} or (path, status) in {
+                        ("/v1/remittances", "422"), ("/fhir/Claim", "400")}, (method, path, status)
                 else:  # FHIR answers its own problems as an OperationOutcome
                     assert path.startswith("/fhir/") and set(content) == {"application/fhir+json"}, (method, path)
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_routes_that_take_a_body_document_the_size_limit(service):
+def test_routes_that_take_a_body_document_its_size_and_media_type_limits(service):
     for path, method, operation in operations(openapi(service)):
         if "requestBody" in operation:
-            assert "413" in operation["responses"], (method, path)
+            assert {"413", "415"} <= set(operation["responses"]), (method, path)

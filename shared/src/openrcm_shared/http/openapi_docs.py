@@ -88,8 +88,8 @@ def problem_responses(*statuses: int) -> dict[int, dict]:
 # parameters (422: the X-Tenant-Id header at least), per-client limits (429), overload and an
 # unavailable database (503).
 TOKEN_ROUTE_PROBLEMS = problem_responses(400, 401, 403, 422, 429, 503)
-# A route taking a request body adds this (and 415 where it takes several media types or checks the one it takes).
-BODY_PROBLEMS = problem_responses(413)
+# A route taking a request body adds these: too large, or sent as a media type it does not take.
+BODY_PROBLEMS = problem_responses(413, 415)
 
 
 def schema_ref(model: type[BaseModel]) -> dict:

@@ -14,7 +14,8 @@ from openrcm_claims.adapters.fhir_claims import (
 )
 from openrcm_claims.entrypoints.schemas import EncounterIn
 from openrcm_claims.service_layer.submission import submit_encounter
-from openrcm_shared.http.openapi_docs import BODY_PROBLEMS, problem_doc
+from openrcm_shared.http.bodies import is_json_media_type
+from openrcm_shared.http.openapi_docs import problem_doc, problem_responses
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.security.practice import ClaimsWrite
 
@@ -73,11 +74,14 @@ def _claim_path(pointer: str) -> str:
 
 @router.post("/Claim", status_code=201, response_class=FhirJSONResponse, openapi_extra=_CLAIM_DOC, responses={
     201: {"description": "ClaimResponse", "content": {FHIR_JSON: {"schema": _CLAIM_RESPONSE}}},
-    **BODY_PROBLEMS,
+    **problem_responses(413),
     400: _outcome_doc("Not JSON (OperationOutcome), or an invalid X-Tenant-Id (problem)", or_problem=True),
     409: _outcome_doc("This encounter (the Claim's identifier) was already taken"),
+    415: _outcome_doc("Not sent as FHIR JSON (application/fhir+json or application/json)"),
     422: _outcome_doc("OperationOutcome naming each problem")})
 async def post_fhir_claim(request: Request, tenant_id: ClaimsWrite) -> JSONResponse:
+    if not is_json_media_type(request.headers.get("content-type")):
+        return _outcome(415, [("not-supported", "", "send the Claim as application/fhir+json")])
     try:
         payload = json.loads(await request.body())
     except ValueError:

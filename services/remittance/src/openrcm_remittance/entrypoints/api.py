@@ -55,7 +55,9 @@ def _runtime(request: Request):
                  409: problem_doc(409, "(JSON) the payment (payer + trace number + amount) was already posted, "
                                        "or the same Idempotency-Key is in flight"),
                  415: problem_doc(415, "Not X12, multipart or JSON"),
-                 422: problem_doc(422, "Malformed X12 (naming the segment), or invalid JSON fields")})
+                 422: problem_doc(422, "Malformed X12: the stored file, `rejected`, with the error naming the "
+                                       "segment and element (application/json); or invalid JSON fields",
+                                  also={"application/json": {"schema": schema_ref(RemittanceFileOut)}})})
 async def receive_remittance(request: Request, tenant_id: RemittanceWrite,
                              idempotency_key: Annotated[str | None, Header()] = None) -> Response:
     """Post payer payments. Three forms on one path, by Content-Type:
