@@ -16,18 +16,11 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from openrcm_shared.http.media_types import is_json_media_type
 from openrcm_shared.http.openapi_docs import schema_ref
 from openrcm_shared.http.problems import unsupported_media_type
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def is_json_media_type(content_type: str | None) -> bool:
-    """`application/json` or a `+json` type (RFC 6839), parameters aside. A body without a
-    Content-Type is not taken as JSON, as FastAPI does not for the bodies it reads (its strict
-    content type)."""
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
 async def json_body(request: Request, model: type[M]) -> M:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openrcm_shared.http.media_types import is_json_media_type
 from openrcm_shared.messaging.errors import is_transient
 from openrcm_shared.observability import current_trace_id
 
@@ -75,15 +76,15 @@ def json_pointer(location: tuple | list) -> str:
     return prefix + ("/" + "/".join(escaped) if escaped else "")
 
 
-def _body_of_another_media_type(exc: RequestValidationError) -> bool:
+def _body_of_another_media_type(request: Request, exc: RequestValidationError) -> bool:
     """FastAPI parses a body as JSON only when its Content-Type says JSON; any other body reaches the
     model as raw bytes, and fails as a whole."""
-    return any(tuple(e.get("loc", ())) == ("body",) and isinstance(e.get("input"), (bytes, bytearray))
-               for e in exc.errors())
+    return not is_json_media_type(request.headers.get("content-type")) and any(
+        tuple(e.get("loc", ())) == ("body",) and isinstance(e.get("input"), (bytes, bytearray)) for e in exc.errors())
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    if _body_of_another_media_type(exc):
+    if _body_of_another_media_type(request, exc):
         return problem_response(unsupported_media_type(request.headers.get("content-type")), request)
     errors = []
     for error in exc.errors():

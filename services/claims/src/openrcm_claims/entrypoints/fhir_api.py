@@ -14,7 +14,7 @@ from openrcm_claims.adapters.fhir_claims import (
 )
 from openrcm_claims.entrypoints.schemas import EncounterIn
 from openrcm_claims.service_layer.submission import submit_encounter
-from openrcm_shared.http.bodies import is_json_media_type
+from openrcm_shared.http.media_types import is_json_media_type
 from openrcm_shared.http.openapi_docs import problem_doc, problem_responses
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.security.practice import ClaimsWrite
