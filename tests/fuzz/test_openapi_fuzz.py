@@ -10,9 +10,10 @@ and body field), and random valid and invalid data. Every response must be:
 - a Content-Type the operation documents for that status;
 - a body that conforms to the schema documented for it.
 
-Same seed, same cases: the generation is derandomized and Hypothesis keeps no example database,
-so a failure seen once is seen on every run, and a run finds nothing new unless the API or its
-OpenAPI changed. The number of random cases per operation is bounded (`EXAMPLES_PER_OPERATION`),
+Same seed, same cases: the generation is derandomized, Hypothesis keeps no example database and
+draws no constants from the modules the session happened to load (`_fixed_constants`), so a
+failure seen once is seen on every run, alone or in the whole suite, and a run finds nothing new
+unless the API or its OpenAPI changed. The number of random cases per operation is bounded (`EXAMPLES_PER_OPERATION`),
 so is every request (`REQUEST_TIMEOUT_SECONDS`).
 
 The webhook routes (`/v1/webhooks/*`) are left out: they are authenticated by the clearinghouse's
@@ -34,6 +35,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
     content_type_conformance, response_schema_conformance, status_code_conformance,
 )
+
+from hypothesis.internal.conjecture import providers as hypothesis_providers
 
 from conftest import TEST_PAYER, auth_headers
 
@@ -60,6 +63,23 @@ def _node_id_for_schemathesis(request):
     an attribute pytest 9.2 no longer has (it keeps the id in `_id`); a plain attribute of that
     name lets the loader run, and pytest's own reports keep using the real node id."""
     request.node._nodeid = request.node.nodeid
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fixed_constants():
+    """Hypothesis draws, now and then, a literal found in the project's modules loaded in the process
+    (its "local constants", hypothesis.internal.conjecture.providers). Which modules are loaded
+    depends on what else the session collected and ran, so the same seed gave other cases in the
+    whole suite than alone. Here it draws from its own fixed constants only (the cache of constants
+    already computed is emptied, before and after)."""
+    assert hasattr(hypothesis_providers, "_get_local_constants"), \
+        "Hypothesis changed how it draws local constants: check this tier is still deterministic"
+    original = hypothesis_providers._get_local_constants
+    hypothesis_providers._get_local_constants = hypothesis_providers.Constants  # returns an empty pool
+    hypothesis_providers.CONSTANTS_CACHE.cache.clear()
+    yield
+    hypothesis_providers._get_local_constants = original
+    hypothesis_providers.CONSTANTS_CACHE.cache.clear()
 
 
 @pytest.fixture(scope="module")
