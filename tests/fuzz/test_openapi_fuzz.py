@@ -13,8 +13,8 @@ and body field), and random valid and invalid data. Every response must be:
 Same seed, same cases: the generation is derandomized, Hypothesis keeps no example database and
 draws no constants from the modules the session happened to load (`_fixed_constants`), so a
 failure seen once is seen on every run, alone or in the whole suite, and a run finds nothing new
-unless the API or its OpenAPI changed. The number of random cases per operation is bounded (`EXAMPLES_PER_OPERATION`),
-so is every request (`REQUEST_TIMEOUT_SECONDS`).
+unless the API or its OpenAPI changed. The random cases per operation are bounded
+(`EXAMPLES_PER_OPERATION`), and so is every request (`REQUEST_TIMEOUT_SECONDS`).
 
 The webhook routes (`/v1/webhooks/*`) are left out: they are authenticated by the clearinghouse's
 Standard Webhooks signature over the raw body, not by a token, so every generated request would
@@ -44,9 +44,9 @@ pytestmark = pytest.mark.stack
 
 FUZZ_SEED = 13
 # Random cases per operation in the fuzzing phase; the examples and coverage phases add their own,
-# fixed, cases (about 9,000 requests in all). Measured on the two-core development machine: 1:45
-# for `./openrcm test tests/fuzz` on its own, the stack's start (~35 s) included; several times
-# that while other test runs share the cores.
+# fixed, cases (about 8,900 requests in all). Measured on the two-core development machine: 1:45
+# to 2:05 for `./openrcm test tests/fuzz` on its own, the stack's start (~35 s) included; several
+# times that while other test runs share the cores.
 EXAMPLES_PER_OPERATION = 100
 REQUEST_TIMEOUT_SECONDS = 30
 WEBHOOK_PATHS = r"^/v1/webhooks/"

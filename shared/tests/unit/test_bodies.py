@@ -18,8 +18,9 @@ def test_json_and_plus_json_types_are_read_as_json(content_type):
     assert is_json_media_type(content_type)
 
 
-@pytest.mark.parametrize("content_type", [None, "", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
-                                          "application/edi-x12", "text/json+plain", "application/jsonx"])
+@pytest.mark.parametrize("content_type", [None, "", "text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data", "application/edi-x12", "text/json+plain",
+                                          "application/jsonx"])
 def test_other_types_and_no_type_at_all_are_not(content_type):
     assert not is_json_media_type(content_type)
 

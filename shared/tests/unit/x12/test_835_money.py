@@ -42,7 +42,8 @@ def test_an_amount_the_guide_does_not_allow_is_refused_naming_its_element(header
 
 
 def test_the_largest_amounts_and_trailing_zeros_are_read():
-    remittance = parsed(*with_segment(CLAIM_835, "CLP*PCN1*1*100*80**12*ICN1", "CLP*PCN1*1*99999999.99*80.000**12*ICN1"),
+    largest = "CLP*PCN1*1*99999999.99*80.000**12*ICN1"
+    remittance = parsed(*with_segment(CLAIM_835, "CLP*PCN1*1*100*80**12*ICN1", largest),
                         header=with_segment(HEADER_835, "BPR*I*80*C*CHK************20260302",
                                             "BPR*I*-99999999.99*C*CHK************20260302"))
     [claim] = remittance.claims
