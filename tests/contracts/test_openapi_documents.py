@@ -59,3 +59,15 @@ def test_routes_that_take_a_body_document_its_size_and_media_type_limits(service
     for path, method, operation in operations(openapi(service)):
         if "requestBody" in operation:
             assert {"413", "415"} <= set(operation["responses"]), (method, path)
+
+
+def test_a_service_documents_only_the_schemas_it_refers_to():
+    # Every service app imported in one process: a body model one service names (RemittanceIn) stays
+    # out of the others' documents.
+    apps = [importlib.import_module(f"openrcm_{service}.main").app for service in SERVICES]
+    for app in apps:
+        app.openapi_schema = None  # built again, now that every service's routes are defined
+    documents = {service: app.openapi() for service, app in zip(SERVICES, apps)}
+    assert "RemittanceIn" in documents["remittance"]["components"]["schemas"]
+    assert all("RemittanceIn" not in documents[service]["components"]["schemas"]
+               for service in SERVICES if service != "remittance")

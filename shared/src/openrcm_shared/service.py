@@ -215,16 +215,15 @@ def _complete_openapi(app: FastAPI, auth: AuthSettings) -> None:
     """The OpenAPI document as served: the security scheme names the deployment's own token
     endpoint (routes declare the scheme with a placeholder, as they are defined before any
     deployment is known), and the schemas routes refer to by name are among the components: the
-    `ProblemDetails` of every error response, and bodies read by the routes themselves (FastAPI adds only
-    the models it validates or serialises itself)."""
+    `ProblemDetails` of every error response, and bodies read by the routes themselves (FastAPI
+    adds only the models it validates or serialises itself)."""
     build = app.openapi
 
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = build()
             components = schema.setdefault("components", {})
-            schemas = components.setdefault("schemas", {})
-            schemas.update(extra_components(set(schemas)))
+            components.setdefault("schemas", {}).update(extra_components(schema))
             scheme = components.get("securitySchemes", {}).get(SECURITY_SCHEME_NAME)
             if scheme:
                 scheme["flows"]["clientCredentials"]["tokenUrl"] = auth.token_endpoint

@@ -15,6 +15,8 @@ not already (it adds only the models of the parameters and responses it handles)
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -99,9 +101,14 @@ def schema_ref(model: type[BaseModel]) -> dict:
     return {"$ref": _REF_TEMPLATE.format(model=model.__name__)}
 
 
-def extra_components(present: set[str]) -> dict[str, dict]:
-    """Schemas for `components.schemas` that FastAPI does not add: `ProblemDetails`, and the models named by
-    `schema_ref` that are not `present` yet (with the models they refer to)."""
-    models = [ProblemDetails, *(model for name, model in _NAMED_MODELS.items() if name not in present)]
+def extra_components(document: dict) -> dict[str, dict]:
+    """Schemas for the `components.schemas` of `document` that it refers to and FastAPI did not add:
+    `ProblemDetails`, and models named by `schema_ref` (with the models they refer to in turn)."""
+    present = set(document.get("components", {}).get("schemas", {}))
+    missing = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(document))) - present
+    known = {ProblemDetails.__name__: ProblemDetails, **_NAMED_MODELS}
+    models = [model for name, model in known.items() if name in missing]
+    if not models:
+        return {}
     _, top = models_json_schema([(model, "validation") for model in models], ref_template=_REF_TEMPLATE)
     return {name: schema for name, schema in top.get("$defs", {}).items() if name not in present}
