@@ -26,6 +26,7 @@ from openrcm_shared.gc_tuning import settle_after_start_up
 from openrcm_shared.health import router as health_router
 from openrcm_shared.http.admission import AdmissionMiddleware
 from openrcm_shared.http.inbound import InboundGuardMiddleware
+from openrcm_shared.http.openapi_docs import TOKEN_ROUTE_PROBLEMS, extra_components, problem_responses
 from openrcm_shared.http.problems import install_problem_handlers
 from openrcm_shared.http.rate_limits import TokenBucketLimiter
 from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
@@ -254,20 +255,30 @@ class _ObservabilityMiddleware:
 _NO_FASTAPI_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
-def _document_token_endpoint(app: FastAPI, auth: AuthSettings) -> None:
-    """The OpenAPI security scheme names the deployment's own token endpoint (routes declare the
-    scheme with a placeholder, as they are defined before any deployment is known)."""
+def _complete_openapi(app: FastAPI, auth: AuthSettings) -> None:
+    """The OpenAPI document as served: the security scheme names the deployment's own token
+    endpoint (routes declare the scheme with a placeholder, as they are defined before any
+    deployment is known), and the schemas routes refer to by name are among the components: the
+    `ProblemDetails` of every error response, and bodies read by the routes themselves (FastAPI
+    adds only the models it validates or serialises itself)."""
     build = app.openapi
 
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = build()
-            scheme = schema.get("components", {}).get("securitySchemes", {}).get(SECURITY_SCHEME_NAME)
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {}).update(extra_components(schema))
+            scheme = components.get("securitySchemes", {}).get(SECURITY_SCHEME_NAME)
             if scheme:
                 scheme["flows"]["clientCredentials"]["tokenUrl"] = auth.token_endpoint
         return app.openapi_schema
 
     app.openapi = openapi
+
+
+# Webhooks are signed by the sender, not token-checked: bad signatures (401), bodies we cannot
+# read (400), overload and an unavailable database (503).
+_WEBHOOK_PROBLEMS = problem_responses(400, 401, 413, 503)
 
 
 def create_service_app(definition: ServiceDefinition, settings: ServiceSettings | None = None,
@@ -285,12 +296,12 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings 
     app.include_router(health_router)
     if settings.serves_api:  # a worker's port answers only health, metrics and webhooks
         for router in definition.routers:
-            app.include_router(router)
-        app.include_router(audit_events_router())  # scope audit:read (AuditRead)
+            app.include_router(router, responses=TOKEN_ROUTE_PROBLEMS)
+        app.include_router(audit_events_router(), responses=TOKEN_ROUTE_PROBLEMS)  # scope audit:read (AuditRead)
     for router in definition.webhook_routers:
-        app.include_router(router)
+        app.include_router(router, responses=_WEBHOOK_PROBLEMS)
     # Added first, so it runs inside the observability middleware: shed requests are counted too.
-    _document_token_endpoint(app, authorizer.settings)
+    _complete_openapi(app, authorizer.settings)
     # Innermost: it sees the route a request was routed to, and its answer before it goes out.
     app.add_middleware(AuditMiddleware)
     # Added before observability, so it runs inside it: shed requests are counted too.
