@@ -1,5 +1,5 @@
 """ERAs that real payers send wrong: a claim whose own amounts do not balance inside an otherwise
-balanced payment, amounts beyond the money limits. Held with the reason, never a 500, never a file
+balanced payment, amounts beyond the guide's money limits. Held with the reason, never a 500, never a file
 stuck in `processing`, and a truthful status on the stored file (issue 14.2)."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ async def test_a_claim_that_does_not_balance_inside_a_balanced_payment_is_held_w
     assert again.status_code in (200, 202), again.text
 
 
-async def test_amounts_beyond_the_money_limits_are_held_not_a_server_error(api):
+async def test_amounts_beyond_the_guides_money_limits_are_refused_not_a_server_error(api):
     claim = await billed_claim(api)
     era = Era(trace=trace())
     huge = "12345678901234567.00"
@@ -43,7 +43,7 @@ async def test_amounts_beyond_the_money_limits_are_held_not_a_server_error(api):
     response = await upload(api, era)
     assert response.status_code == 422, response.text
     body = response.json()
-    assert "money limits" in body["error"]["message"], body
+    assert "monetary amount beyond 99999999.99" in body["error"]["message"], body  # 005010X221A1 B.1.1.3.1.2
     assert (body["error"]["segment_id"], body["error"]["element_position"]) == ("BPR", 2)  # names the element
     assert await file_status(api, body["id"]) == "rejected"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import random
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import asyncpg
@@ -24,7 +24,9 @@ from openrcm_devstack.postgres import role_password
 from openrcm_devstack.services import SERVICES
 from openrcm_shared.db import create_engine, role_url
 from openrcm_shared.pg_copy import CopyData, copy_data, row as copy_row
-from openrcm_shared.row_security import INBOX, PRACTICE_POLICY, REFERENCE_TABLES, app_role, system_role
+from openrcm_shared.row_security import (
+    INBOX, NO_PRACTICE_DATA, PARKED_EVENTS, PRACTICE_POLICY, REFERENCE_TABLES, app_role, system_role,
+)
 from openrcm_shared.security.context import acting_for
 
 pytestmark = pytest.mark.stack
@@ -32,10 +34,13 @@ pytestmark = pytest.mark.stack
 SERVICE_NAMES = [spec.name for spec in SERVICES]
 # Written by the system role alone: rows that belong to no practice until the system has read them.
 # Readable by the system role alone (forced RLS, no policy): the clearinghouse's raw deliveries, and
-# in every service the audit trail's chain heads (openrcm_shared.audit: sealed by the system role).
-SYSTEM_ONLY_TABLES = {"claims": {"clearinghouse_deliveries", "audit_chain_heads"}, "remittance": {"audit_chain_heads"},
-                      "eligibility": {"audit_chain_heads"}, "denials": {"audit_chain_heads"},
-                      "collections": {"audit_chain_heads"}}
+# in every service the audit trail's chain heads (openrcm_shared.audit: sealed by the system role)
+# and the outbox rows the relay set aside (openrcm_shared.messaging.relay).
+SYSTEM_ONLY_TABLES = {"claims": {"clearinghouse_deliveries", "audit_chain_heads", "outbox_set_aside"},
+                      "remittance": {"audit_chain_heads", "outbox_set_aside"},
+                      "eligibility": {"audit_chain_heads", "outbox_set_aside"},
+                      "denials": {"audit_chain_heads", "outbox_set_aside"},
+                      "collections": {"audit_chain_heads", "outbox_set_aside"}}
 # A reference the database checks without a foreign key (remittance migration 0004's trigger).
 HIDDEN_REFERENCES = {("journal_entries", "remittance_id"): ("remittances", "id")}
 # Tables each system role must not read at all: it needs none of them to span practices.
@@ -183,7 +188,7 @@ async def test_every_table_but_the_inbox_has_forced_row_level_security(infra, se
     finally:
         await engine.dispose()
     unprotected = {name for name, forced in security.items() if not forced}
-    assert unprotected - REFERENCE_TABLES == {INBOX, "alembic_version"}, \
+    assert unprotected - REFERENCE_TABLES == {*NO_PRACTICE_DATA, "alembic_version"}, \
         f"{service}: tables without forced RLS: {unprotected}"
     with_tenant = set(practice_tables(service)) - SYSTEM_ONLY_TABLES.get(service, set())
     assert {table for table, *_ in policies} == with_tenant  # one policy per practice table, none elsewhere
@@ -194,6 +199,9 @@ async def test_every_table_but_the_inbox_has_forced_row_level_security(infra, se
     # The inbox holds no practice data: if it ever gets a practice column, it needs a policy.
     assert {c.name for c in tables_of(service)[INBOX].columns} == {
         "consumer_group", "event_id", "event_type", "processed_at"}
+    assert {c.name for c in tables_of(service)[PARKED_EVENTS].columns} == {
+        "consumer_group", "event_id", "position", "topic", "event_key", "event_type", "reason", "original_partition",
+        "original_offset", "parked_at"}
 
 
 @pytest.mark.parametrize("service", SERVICE_NAMES)
@@ -218,8 +226,9 @@ async def test_the_app_role_is_held_to_the_policies_and_only_the_system_role_byp
 # The audit trail is tested on its own (tests/e2e/test_audit_trail.py, shared/tests/component): its
 # entries cannot be updated at all (append-only trigger), and its chain heads are the system role's.
 AUDIT_TABLES = {"audit_log", "audit_chain_heads"}
+# The system's own tables (no policy) are no practice's to see at all.
 PRACTICE_TABLES = [(service, table) for service in SERVICE_NAMES for table in practice_tables(service)
-                   if table not in AUDIT_TABLES]
+                   if table not in AUDIT_TABLES | SYSTEM_ONLY_TABLES[service]]
 
 
 @pytest.mark.parametrize(("service", "table"), PRACTICE_TABLES, ids=[f"{s}.{t}" for s, t in PRACTICE_TABLES])
@@ -282,8 +291,8 @@ async def test_the_system_role_sees_every_practice_on_its_tables_and_nothing_els
             assert seen == {first, second}, table
         else:
             with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
-                async with system.connect() as conn:
-                    await conn.execute(sa.text(f"SELECT 1 FROM {table} LIMIT 1"))
+                async with system.connect() as conn:  # the retention pruner may read a time column, no more
+                    await conn.execute(sa.text(f"SELECT * FROM {table} LIMIT 1"))
 
 
 async def test_raw_deliveries_are_the_system_roles_alone(engines):
@@ -298,6 +307,59 @@ async def test_raw_deliveries_are_the_system_roles_alone(engines):
         with acting_for(practice()):
             async with app.connect() as conn:
                 await conn.execute(sa.text("SELECT 1 FROM clearinghouse_deliveries"))
+
+
+# --- retention and the delivery safeguards as the services run them ----------------------------------------
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+async def test_the_system_role_prunes_every_practices_old_rows(engines, service):
+    # The pruner runs on the system engine (openrcm_shared.service): it deletes across practices.
+    from openrcm_shared.retention import SHARED_RULES, RetentionPruner, RetentionSettings, retention_days
+
+    owner, _, system = engines(service)
+    tables = tables_of(service)
+    old = datetime.now(timezone.utc) - timedelta(days=400)
+    first, second, group = practice(), practice(), f"rls-{uuid.uuid4().hex[:8]}"
+    async with owner.begin() as conn:
+        for tenant in (first, second):
+            await conn.execute(tables["idempotency_keys"].insert().values(
+                tenant_id=tenant, idempotency_key="old", request_fingerprint="-", response_status=201,
+                response_body=b"{}", created_at=old))
+        await conn.execute(tables[INBOX].insert().values(consumer_group=group, event_id=uuid.uuid4(),
+                                                         event_type="test", processed_at=old))
+    definition_rules = importlib.import_module(f"openrcm_{service}.main").DEFINITION.retention
+    rules = [*SHARED_RULES, *definition_rules]
+    pruner = RetentionPruner(system, rules, service_name=f"rls-{service}",
+                             settings=RetentionSettings(pause_seconds=0), days=retention_days(rules, {}))
+    assert await pruner.prune_if_leader() is not None
+    async with owner.connect() as conn:
+        left = (await conn.execute(sa.text("SELECT count(*) FROM idempotency_keys WHERE tenant_id IN (:a, :b)"),
+                                   {"a": first, "b": second})).scalar()
+        inbox_left = (await conn.execute(sa.text("SELECT count(*) FROM inbox WHERE consumer_group = :g"),
+                                         {"g": group})).scalar()
+    assert (left, inbox_left) == (0, 0)
+
+
+async def test_the_consumer_parks_keys_as_the_app_role_and_only_the_relay_sees_rows_set_aside(engines):
+    from openrcm_shared.messaging.parking import ParkedEvent, ParkedKeys
+
+    owner, app, system = engines("denials")
+    parked = ParkedKeys(f"rls-{uuid.uuid4().hex[:8]}")
+    event = ParkedEvent(uuid.uuid4(), "test.v1", "t", b"key", 0, 1)
+    with acting_for(practice()):  # as the consumer applies a record
+        async with app.begin() as conn:
+            await parked.park(conn, event, reason="failed")
+            assert await parked.head(conn, "t", b"key") == event.event_id  # SELECT ... FOR UPDATE
+            assert await parked.release(conn, event.event_id) == ("t", b"key")
+    async with owner.begin() as conn:
+        await insert_row(conn, tables_of("denials"), "outbox_set_aside", practice())
+    async with system.connect() as conn:
+        assert (await conn.execute(sa.text("SELECT count(*) FROM outbox_set_aside"))).scalar() >= 1
+    with acting_for(practice()):
+        with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+            async with app.connect() as conn:
+                await conn.execute(sa.text("SELECT 1 FROM outbox_set_aside"))
 
 
 # --- bulk rows (COPY) under both roles ----------------------------------------------------------------------

@@ -1,11 +1,17 @@
 """Liveness, readiness and metrics endpoints.
 
-/livez   the process answers (no dependencies checked: restarting would not fix them).
+/livez   the process answers, and none of its tasks was given up on (one that kept failing
+         however often it was restarted, see openrcm_shared.supervisor): then 503, so the
+         orchestrator restarts the process. No dependencies are checked: restarting would not
+         fix them.
 /readyz  PostgreSQL answers (to both of the service's roles: `database` is the app role's
-         connection, `database:system` the system role's, row_security), Kafka answers (in a process that publishes or consumes: not an API
-         process, role api, whose accepted work waits in the outbox), and the process's tasks
-         (relay, consumer, background work) are alive; otherwise 503 listing the failing
-         checks, so a load balancer stops routing here.
+         connection, `database:system` the system role's, row_security), Kafka answers (in a
+         process that publishes or consumes: not an API process, role api, whose accepted work
+         waits in the outbox), and the process's tasks (relay, consumer, background work) are
+         running, not waiting to be restarted; otherwise
+         503 listing the failing checks, so a load balancer stops routing here. In a process that
+         consumes, `consumer.waiting_partitions` lists the partitions held at a record that keeps
+         failing transiently (they wait for it, in order; readiness does not depend on them).
 /metrics Prometheus text format.
 """
 
@@ -56,16 +62,26 @@ async def _check_kafka(request: Request) -> str | None:
 
 
 def _check_tasks(request: Request) -> dict[str, str]:
+    runtime = request.app.state.runtime
     failures = {}
-    for name, task in request.app.state.runtime.tasks.items():
-        if task.done():
+    for name, task in runtime.tasks.items():
+        if runtime.supervisor.supervises(name):
+            state = runtime.supervisor.state(name)
+            if state != "ok":
+                failures[name] = state
+        elif task.done():
             failures[name] = "stopped" if task.cancelled() or task.exception() is None else type(task.exception()).__name__
     return failures
 
 
 @router.get("/livez")
-async def livez() -> dict[str, str]:
-    return {"status": "ok"}
+async def livez(request: Request) -> JSONResponse:
+    runtime = getattr(request.app.state, "runtime", None)
+    given_up = runtime.supervisor.given_up() if runtime is not None else {}
+    if given_up:
+        return JSONResponse({"status": "not live", "checks": {f"task:{name}": state for name, state in given_up.items()}},
+                            status_code=503, media_type="application/problem+json")
+    return JSONResponse({"status": "ok"})
 
 
 @router.get("/readyz")
@@ -84,6 +100,8 @@ async def readyz(request: Request) -> JSONResponse:
         checks[f"task:{name}"] = failed_tasks.get(name, "ok")
     ready = all(value == "ok" for value in checks.values())
     body = {"status": "ready" if ready else "not ready", "checks": checks}
+    if runtime.consumer is not None:
+        body["consumer"] = {"waiting_partitions": runtime.consumer.waiting_partitions()}
     return JSONResponse(body, status_code=200 if ready else 503,
                         media_type="application/json" if ready else "application/problem+json")
 

@@ -47,7 +47,17 @@ EVENT_PROCESSING_DURATION = Histogram(
     "openrcm_consumer_processing_duration_seconds", "Time to apply one event", ["group"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
 )
+CONSUMER_WAITING_PARTITIONS = Gauge(
+    "openrcm_consumer_waiting_partitions", "Partitions held at a record that keeps failing transiently", ["group"])
+CONSUMER_LONGEST_WAIT = Gauge(
+    "openrcm_consumer_longest_wait_seconds", "How long the longest-held partition has been waiting", ["group"])
+CONSUMER_PARKED_KEYS = Gauge(
+    "openrcm_consumer_parked_keys", "Keys whose events wait behind one in the DLQ", ["group"])
 OUTBOX_PUBLISHED = Counter("openrcm_outbox_published_total", "Outbox rows published", ["service"])
+RETENTION_PRUNED = Counter(
+    "openrcm_retention_pruned_rows_total", "Rows deleted by retention pruning", ["service", "table"])
+OUTBOX_SET_ASIDE = Counter(
+    "openrcm_outbox_set_aside_total", "Outbox rows moved aside because the broker can never take them", ["service"])
 OUTBOX_BACKLOG = Gauge("openrcm_outbox_backlog_events", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge(
     "openrcm_outbox_oldest_unpublished_age_seconds", "Age of the oldest unpublished outbox row", ["service"])

@@ -24,7 +24,12 @@ The model, per service database:
   clearinghouse's raw deliveries, stored before anyone knows whose they are) has row-level
   security forced and no policy at all, so only a role that bypasses it sees a row.
 * The inbox holds no practice data (consumer group, event id and type, when): it has no policy;
-  the app role records events in it.
+  the app role records events in it. So for the parked events (a consumer group's keys waiting
+  behind an event that failed for good: event ids, types, topics, keys), which the consumer keeps
+  as the app role. The outbox rows the relay sets aside (whole events, any practice's) are the
+  system role's alone (forced, no policy). Both: `messaging.migrations.grant_delivery_safeguards_v1`.
+* The retention pruner deletes every practice's old rows as the system role; of the idempotency
+  keys it reads only the time column (their stored responses stay out of its reach).
 
 The roles are cluster objects, made by `provision_roles` with an administrator's connection
 (the local stack, compose's migrate step, or a DBA for a real deployment) before migrations
@@ -44,6 +49,9 @@ PRACTICE_POLICY = "practice_isolation"
 PRACTICE_PREDICATE = f"tenant_id = NULLIF(current_setting('{TENANT_SETTING}', true), '')"
 # Tables a service keeps whatever it does, with no practice data (see the module docstring).
 INBOX = "inbox"
+PARKED_EVENTS = "parked_events"
+# Messaging plumbing with no practice column and no practice data: no policy.
+NO_PRACTICE_DATA = frozenset({INBOX, PARKED_EVENTS})
 # Reference data every practice shares, with no practice column and so no policy: the CMS code-set
 # files the claims service imports (claims migration 0013).
 REFERENCE_TABLES = frozenset({"code_set_files", "code_set_file_chunks"})

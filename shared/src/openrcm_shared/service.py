@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,11 +26,13 @@ from openrcm_shared.gc_tuning import settle_after_start_up
 from openrcm_shared.health import router as health_router
 from openrcm_shared.http.admission import AdmissionMiddleware
 from openrcm_shared.http.inbound import InboundGuardMiddleware
+from openrcm_shared.http.openapi_docs import TOKEN_ROUTE_PROBLEMS, extra_components, problem_responses
 from openrcm_shared.http.problems import install_problem_handlers
 from openrcm_shared.http.rate_limits import TokenBucketLimiter
 from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
 from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_producer
 from openrcm_shared.messaging.relay import OutboxRelay, RelayWaker
+from openrcm_shared.retention import SHARED_RULES, RetentionPruner, RetentionRule
 from openrcm_shared.observability import (
     HTTP_REQUEST_DURATION, configure_logging, configure_tracing, context_from_traceparent, reset_correlation_id,
     set_correlation_id, tracer,
@@ -37,6 +40,7 @@ from openrcm_shared.observability import (
 from openrcm_shared.security.authorization import SECURITY_SCHEME_NAME, Authorizer, OperationsGateMiddleware
 from openrcm_shared.security.tokens import AuthSettings
 from openrcm_shared.settings import ServiceSettings
+from openrcm_shared.supervisor import TaskSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +59,15 @@ class ServiceDefinition:
     # hundreds of claims is applied there and not on the event loop answering the EHRs.
     webhook_routers: list[APIRouter] = field(default_factory=list)
     # Further long-running work of the service (name -> coroutine function taking the Runtime);
-    # started with the app, watched by /readyz, cancelled at shutdown. `background` runs where the
+    # started with the app and restarted if it ends (Runtime.supervisor), watched by /readyz and
+    # /livez, cancelled at shutdown. `background` runs where the
     # relay and consumer run (role all or worker); `every_process` in every process whatever its
     # role (work the API needs too, such as loading the code sets the scrubber reads).
     background: dict[str, Callable[["Runtime"], Awaitable[None]]] = field(default_factory=dict)
     every_process: dict[str, Callable[["Runtime"], Awaitable[None]]] = field(default_factory=dict)
+    # The service's own tables pruned by age, beside the inbox and the idempotency keys every
+    # service prunes (openrcm_shared.retention); pruned where the background work runs.
+    retention: list[RetentionRule] = field(default_factory=list)
 
     @property
     def consumer_group(self) -> str:
@@ -93,6 +101,7 @@ class Runtime:
     consumer: InboxConsumer | None = None
     audit_chainer: AuditChainer | None = None  # role all or worker: seals the audit trail's new entries
     tasks: dict[str, asyncio.Task] = field(default_factory=dict)
+    supervisor: TaskSupervisor = field(default_factory=TaskSupervisor)  # restarts the tasks that end
 
     def events_staged(self) -> None:
         if self.relay is not None:
@@ -139,13 +148,16 @@ def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
         app.state.authorizer.check_configured()
         runtime = Runtime(definition, settings, create_engine(settings.database_url, pool_size=settings.db_pool_size),
                           create_engine(settings.system_database_url or settings.database_url,
-                                        pool_size=settings.db_system_pool_size))
+                                        pool_size=settings.db_system_pool_size),
+                          supervisor=TaskSupervisor.from_settings(settings))
         app.state.runtime = runtime
         work = dict(definition.every_process)
         if settings.runs_background:
             runtime.producer = await _start_producer(settings, definition.name)
-            # The outbox holds every practice's events: the relay reads and deletes them as the system role.
-            runtime.relay = OutboxRelay(runtime.system_engine, runtime.producer, service_name=definition.name)
+            # The outbox holds every practice's events: the relay reads, deletes and sets them aside as
+            # the system role.
+            runtime.relay = OutboxRelay(runtime.system_engine, runtime.producer, service_name=definition.name,
+                                        max_event_bytes=settings.outbox_max_event_bytes)
             work["outbox_relay"] = lambda runtime: runtime.relay.run()
             # Every practice's entries: the system role seals them (it bypasses the practice policy).
             runtime.audit_chainer = AuditChainer(runtime.system_engine, service_name=definition.name,
@@ -153,12 +165,17 @@ def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
             work["audit_chainer"] = lambda runtime: runtime.audit_chainer.run()
             if definition.subscriptions:
                 work["consumer"] = _run_consumer
+            # Built here, so a retention setting that cannot work stops the start-up. It deletes every
+            # practice's old rows: the system role.
+            pruner = RetentionPruner(runtime.system_engine, [*SHARED_RULES, *definition.retention],
+                                     service_name=definition.name)
+            work["retention"] = lambda runtime: pruner.run()
             work.update(definition.background)
         else:
             runtime.relay_waker = RelayWaker(runtime.engine)
             work["relay_waker"] = lambda runtime: runtime.relay_waker.run()
         for name, run in work.items():
-            runtime.tasks[name] = asyncio.create_task(run(runtime), name=name)
+            runtime.tasks[name] = runtime.supervisor.start(name, functools.partial(run, runtime))
         settle_after_start_up()  # the garbage collector: start-up objects frozen, larger generations
         try:
             yield
@@ -238,20 +255,30 @@ class _ObservabilityMiddleware:
 _NO_FASTAPI_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
-def _document_token_endpoint(app: FastAPI, auth: AuthSettings) -> None:
-    """The OpenAPI security scheme names the deployment's own token endpoint (routes declare the
-    scheme with a placeholder, as they are defined before any deployment is known)."""
+def _complete_openapi(app: FastAPI, auth: AuthSettings) -> None:
+    """The OpenAPI document as served: the security scheme names the deployment's own token
+    endpoint (routes declare the scheme with a placeholder, as they are defined before any
+    deployment is known), and the schemas routes refer to by name are among the components: the
+    `ProblemDetails` of every error response, and bodies read by the routes themselves (FastAPI
+    adds only the models it validates or serialises itself)."""
     build = app.openapi
 
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = build()
-            scheme = schema.get("components", {}).get("securitySchemes", {}).get(SECURITY_SCHEME_NAME)
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {}).update(extra_components(schema))
+            scheme = components.get("securitySchemes", {}).get(SECURITY_SCHEME_NAME)
             if scheme:
                 scheme["flows"]["clientCredentials"]["tokenUrl"] = auth.token_endpoint
         return app.openapi_schema
 
     app.openapi = openapi
+
+
+# Webhooks are signed by the sender, not token-checked: bad signatures (401), bodies we cannot
+# read (400), overload and an unavailable database (503).
+_WEBHOOK_PROBLEMS = problem_responses(400, 401, 413, 503)
 
 
 def create_service_app(definition: ServiceDefinition, settings: ServiceSettings | None = None,
@@ -269,12 +296,12 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings 
     app.include_router(health_router)
     if settings.serves_api:  # a worker's port answers only health, metrics and webhooks
         for router in definition.routers:
-            app.include_router(router)
-        app.include_router(audit_events_router())  # scope audit:read (AuditRead)
+            app.include_router(router, responses=TOKEN_ROUTE_PROBLEMS)
+        app.include_router(audit_events_router(), responses=TOKEN_ROUTE_PROBLEMS)  # scope audit:read (AuditRead)
     for router in definition.webhook_routers:
-        app.include_router(router)
+        app.include_router(router, responses=_WEBHOOK_PROBLEMS)
     # Added first, so it runs inside the observability middleware: shed requests are counted too.
-    _document_token_endpoint(app, authorizer.settings)
+    _complete_openapi(app, authorizer.settings)
     # Innermost: it sees the route a request was routed to, and its answer before it goes out.
     app.add_middleware(AuditMiddleware)
     # Added before observability, so it runs inside it: shed requests are counted too.

@@ -51,6 +51,15 @@ class ServiceSettings(BaseSettings):
     # How long audit entries are kept (OPENRCM_AUDIT_RETENTION_DAYS); six years by default, as
     # HIPAA keeps required documentation (45 CFR 164.316(b)(2)(i)).
     audit_retention_days: int = Field(default=2190, ge=1)
+    # Background tasks that end are restarted (openrcm_shared.supervisor): the first wait, its cap,
+    # and how many ends within the window make the process no longer live.
+    task_restart_first_backoff_seconds: float = 1.0
+    task_restart_max_backoff_seconds: float = 60.0
+    task_max_restarts: int = 5
+    task_restart_window_seconds: float = 300.0
+    # The largest event the outbox relay sends (a larger one is set aside): at most the smallest
+    # max.message.bytes of the service's topics (openrcm_shared.messaging.relay).
+    outbox_max_event_bytes: int = 1_000_000
 
     @classmethod
     def for_service(cls, name: str) -> "ServiceSettings":

@@ -1,26 +1,32 @@
 """Delivery guarantees of the outbox relay and the inbox consumer, on real Kafka and PostgreSQL.
 
 Each test gets its own topic (and DLQ topic) and a scratch database migrated with the
-collections service's scripts, whose ClaimPaymentPosted handler has a visible effect (a ledger
-entry and a balance) that must happen exactly once. The consumer and the relay connect as the
-service's app and system roles, so every guarantee is tested under row-level security.
+collections service's scripts, whose ClaimPaymentPosted and ClaimReversed handlers have visible
+effects (ledger entries with the balance after each, in order) that must happen exactly once. The
+consumer and the relay connect as the service's app and system roles, so every guarantee is tested
+under row-level security.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from decimal import Decimal
 
+import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import OutOfOrderSequenceNumber
 
 from openrcm_collections.adapters.tables import ledger_entries, patient_accounts
-from openrcm_collections.service_layer.accounts import on_claim_payment_posted
+from openrcm_collections.service_layer.accounts import on_claim_payment_posted, on_claim_reversed
 from openrcm_devstack import events as ops_events
-from openrcm_shared.contracts.remittance import Adjustment, ClaimPaymentPosted, PostedLine
+from openrcm_shared.contracts.remittance import Adjustment, ClaimPaymentPosted, ClaimReversed, PostedLine
 from openrcm_shared.contracts.topics import dlq_topic
 from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
 from openrcm_shared.messaging.envelope import Envelope, header
@@ -28,8 +34,9 @@ from openrcm_shared.messaging.errors import PermanentEventError, TransientEventE
 from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_producer
 from openrcm_shared.messaging.outbox import build_envelope, outbox_row
 from openrcm_shared.db import create_engine
+from openrcm_shared.health import router as health_router
 from openrcm_shared.messaging.relay import OutboxRelay, RelayWaker
-from openrcm_shared.messaging.tables import idempotency_keys, outbox
+from openrcm_shared.messaging.tables import idempotency_keys, outbox, outbox_set_aside, parked_events
 from openrcm_devstack.postgres import role_password
 from openrcm_shared.db import role_url
 from openrcm_shared.row_security import app_role
@@ -62,14 +69,26 @@ database_url, engine = scratch_database_fixtures("openrcm_component", migrations
 app_engine, system_engine = role_engine_fixtures("collections", pool_size=4)
 
 
-@pytest.fixture
-async def topic(infra):
-    name = f"test.component.{uuid.uuid4().hex[:8]}"
+async def create_topics(infra, *topics: NewTopic) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka.bootstrap_servers)
     await admin.start()
-    await admin.create_topics([NewTopic(name, 1, 1), NewTopic(dlq_topic(name, GROUP), 1, 1)])
-    await admin.close()
+    try:
+        await admin.create_topics(list(topics))
+    finally:
+        await admin.close()
+
+
+async def create_topic(infra, partitions: int = 1, *, with_dlq: bool = True, **configs: str) -> str:
+    """A topic of its own for one test, with its DLQ for GROUP (unless `with_dlq` is False)."""
+    name = f"test.component.{uuid.uuid4().hex[:8]}"
+    await create_topics(infra, NewTopic(name, partitions, 1, topic_configs=configs),
+                        *([NewTopic(dlq_topic(name, GROUP), 1, 1)] if with_dlq else []))
     return name
+
+
+@pytest.fixture
+async def topic(infra):
+    return await create_topic(infra)
 
 
 @pytest.fixture
@@ -80,9 +99,10 @@ async def producer(infra):
     await producer.stop()
 
 
-def payment_posted(tenant: str, patient_id: str, coinsurance: str = "20.00") -> ClaimPaymentPosted:
+def payment_posted(tenant: str, patient_id: str, coinsurance: str = "20.00",
+                   claim_id: uuid.UUID | None = None) -> ClaimPaymentPosted:
     return ClaimPaymentPosted(
-        tenant_id=tenant, claim_id=uuid.uuid4(), remittance_id=uuid.uuid4(), patient_id=patient_id,
+        tenant_id=tenant, claim_id=claim_id or uuid.uuid4(), remittance_id=uuid.uuid4(), patient_id=patient_id,
         payer_id="60054", patient_control_number="RTEST0001", outcome="paid", charge_amount=Decimal("100.00"),
         allowed_amount=Decimal("80.00"), paid_amount=Decimal("60.00"),
         patient_responsibility_amount=Decimal(coinsurance),
@@ -92,24 +112,40 @@ def payment_posted(tenant: str, patient_id: str, coinsurance: str = "20.00") -> 
                           paid_amount=Decimal("60.00"), patient_responsibility_amount=Decimal(coinsurance))])
 
 
+def claim_reversed(posted: ClaimPaymentPosted) -> ClaimReversed:
+    """The payer takes back `posted` (CLP02 22): its patient share comes off the account."""
+    return ClaimReversed(
+        tenant_id=posted.tenant_id, claim_id=posted.claim_id, remittance_id=uuid.uuid4(), patient_id=posted.patient_id,
+        payer_id=posted.payer_id, patient_control_number=posted.patient_control_number,
+        reversed_paid_amount=posted.paid_amount,
+        reversed_patient_responsibility_amount=posted.patient_responsibility_amount,
+        reversed_adjustments=posted.adjustments)
+
+
 async def publish(producer: AIOKafkaProducer, topic: str, event, *, payload: bytes | None = None,
-                  event_type: str | None = None):
+                  event_type: str | None = None, partition: int | None = None):
     envelope = build_envelope(event, source="/test")
     headers = [(k, v.encode() if isinstance(v, str) else v) for k, v in
                (outbox_row(event, envelope, "test")["headers"]).items()]
     if event_type:
         headers = [(k, event_type.encode() if k == "ce_type" else v) for k, v in headers]
     await producer.send_and_wait(topic, value=payload if payload is not None else event.model_dump_json().encode(),
-                                 key=event.key().encode(), headers=headers)
+                                 key=event.key().encode(), headers=headers, partition=partition)
     return envelope
 
 
-async def start_consumer(infra, engine, producer, topic, handler=on_claim_payment_posted, cls=RecordingConsumer):
+def payments_and_reversals(handler=on_claim_payment_posted) -> list[Subscription]:
+    return [Subscription(ClaimPaymentPosted, handler), Subscription(ClaimReversed, on_claim_reversed)]
+
+
+async def start_consumer(infra, engine, producer, topic, handler=on_claim_payment_posted, cls=RecordingConsumer,
+                         subscriptions: list[Subscription] | None = None, dlq_producer=None,
+                         client_id: str = "component-test"):
     kafka_consumer = manual_commit_consumer(infra.kafka.bootstrap_servers, topic, group_id=GROUP,
-                                            client_id="component-test")
+                                            client_id=client_id)
     await kafka_consumer.start()
-    consumer = cls(engine=engine, consumer=kafka_consumer, dlq_producer=producer, group_id=GROUP,
-                   subscriptions=[Subscription(ClaimPaymentPosted, handler)], source="/test",
+    consumer = cls(engine=engine, consumer=kafka_consumer, dlq_producer=dlq_producer or producer, group_id=GROUP,
+                   subscriptions=subscriptions or [Subscription(ClaimPaymentPosted, handler)], source="/test",
                    aggregate_type="patient_account", base_backoff_seconds=0.01, max_backoff_seconds=0.05,
                    max_attempts=4)
     return consumer, asyncio.create_task(consumer.run())
@@ -128,6 +164,15 @@ async def ledger(engine, tenant: str):
         balance = (await conn.execute(sa.select(patient_accounts.c.balance)
                                       .where(patient_accounts.c.tenant_id == tenant))).scalar()
     return entries, balance
+
+
+async def account_ledger(engine, tenant: str, patient_id: str) -> list[tuple[Decimal, Decimal]]:
+    """A patient's ledger in posting order: (amount, balance after it)."""
+    async with engine.connect() as conn:
+        return [tuple(row) for row in await conn.execute(
+            sa.select(ledger_entries.c.amount, ledger_entries.c.balance_after)
+            .where(ledger_entries.c.tenant_id == tenant, ledger_entries.c.patient_id == patient_id)
+            .order_by(ledger_entries.c.id))]
 
 
 async def committed_offset(consumer, topic: str) -> int | None:
@@ -210,29 +255,31 @@ async def test_relay_killed_after_broker_ack_and_before_marking_republishes_harm
 async def test_schema_invalid_event_goes_to_the_dlq_and_the_partition_keeps_flowing(
         infra, engine, producer, topic, tenant, app_engine):
     valid = payment_posted(tenant, "PAT-3")
-    # Same key -> same partition, in this order: invalid, unknown type, valid.
+    # One partition, in this order: invalid, unknown type, another claim's event, a valid event of
+    # the invalid one's claim (parked behind it: a claim's events take effect in order).
     broken = valid.model_dump(mode="json")
     del broken["paid_amount"]
     broken["patient_id"] = "PHI-LIKE-VALUE-123"
-    import json
     bad_envelope = await publish(producer, topic, valid, payload=json.dumps(broken).encode())
     await publish(producer, topic, valid, event_type="org.openrcm.unknown.something_else.v1")
-    await publish(producer, topic, valid)
+    await publish(producer, topic, payment_posted(tenant, "PAT-4"))
+    behind = await publish(producer, topic, valid)
 
     consumer, task = await start_consumer(infra, app_engine, producer, topic)
     try:
         async def settled():
-            assert consumer.outcomes == ["dead_lettered", "skipped", "processed"], consumer.outcomes
-            assert await committed_offset(consumer, topic) == 3
+            assert consumer.outcomes == ["dead_lettered", "skipped", "processed", "parked"], consumer.outcomes
+            assert await committed_offset(consumer, topic) == 4
             return True
         await eventually(settled)
     finally:
         await stop_consumer(consumer, task)
     assert await ledger(engine, tenant) == ([Decimal("20.00")], Decimal("20.00"))
 
-    [dead] = await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq_topic(topic, GROUP)])
+    dead, parked = await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq_topic(topic, GROUP)])
     assert header(dead.headers, "ce_id") == str(bad_envelope.id)
     assert header(dead.headers, "dlq_error_class") == "ValidationError"
+    assert header(dead.headers, "dlq_reason") == "failed"
     assert header(dead.headers, "dlq_original_topic") == topic
     assert header(dead.headers, "dlq_original_partition") == "0"
     assert header(dead.headers, "dlq_original_offset") == "0"
@@ -241,6 +288,7 @@ async def test_schema_invalid_event_goes_to_the_dlq_and_the_partition_keeps_flow
     message = header(dead.headers, "dlq_error_message")
     assert "paid_amount" in message and "PHI-LIKE-VALUE" not in message
     assert dead.value == json.dumps(broken).encode()  # the original record, untouched
+    assert (header(parked.headers, "ce_id"), header(parked.headers, "dlq_reason")) == (str(behind.id), "parked")
 
 
 async def test_another_consumers_event_is_skipped_by_its_type_alone(infra, engine, producer, topic, tenant,
@@ -580,3 +628,455 @@ async def test_an_event_whose_data_is_another_practices_than_its_header_writes_n
     assert (await ledger(engine, tenant))[0] == [Decimal("3.00")]
     [dead] = await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq_topic(topic, GROUP)])
     assert header(dead.headers, "ce_id") == str(envelope.id)
+
+
+async def parked_event_ids(engine, topic: str) -> list[uuid.UUID]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(sa.select(parked_events.c.event_id).where(
+            parked_events.c.consumer_group == GROUP, parked_events.c.topic == topic)
+            .order_by(parked_events.c.position))).scalars())
+
+
+async def readyz_consumer_detail(app_engine, system_engine, consumer) -> dict:
+    """What /readyz says about the consumer, from the health router on a runtime holding it."""
+    app = FastAPI()
+    app.include_router(health_router)
+    from openrcm_shared.supervisor import TaskSupervisor
+    from types import SimpleNamespace
+    app.state.runtime = SimpleNamespace(settings=SimpleNamespace(runs_background=False), engine=app_engine,
+                                        system_engine=system_engine, tasks={},
+                                        supervisor=TaskSupervisor(), consumer=consumer)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        return (await client.get("/readyz")).json()["consumer"]
+
+
+async def test_transient_failures_never_dead_letter_the_partition_waits_and_the_others_flow(
+        infra, engine, producer, tenant, app_engine, system_engine):
+    """Issue 14.3: a database failover outlasting every retry in place. The claim's payment is not
+    dead-lettered, so its reversal cannot overtake it; the other partition flows meanwhile."""
+    topic = await create_topic(infra, partitions=2)
+    outage = {"on": True}
+
+    async def failing_over(ctx, event):
+        if event.patient_id == "PAT-OUTAGE" and outage["on"]:
+            raise TransientEventError("the database is failing over")
+        await on_claim_payment_posted(ctx, event)
+
+    payment = payment_posted(tenant, "PAT-OUTAGE")
+    await publish(producer, topic, payment, partition=0)
+    await publish(producer, topic, claim_reversed(payment), partition=0)
+    await publish(producer, topic, payment_posted(tenant, "PAT-ELSEWHERE", "7.00"), partition=1)
+    consumer, task = await start_consumer(infra, app_engine, producer, topic,
+                                          subscriptions=payments_and_reversals(failing_over))
+    try:
+        async def other_partition_applied():
+            assert await account_ledger(engine, tenant, "PAT-ELSEWHERE") == [(Decimal("7.00"), Decimal("7.00"))]
+            return True
+        await eventually(other_partition_applied)
+        await asyncio.sleep(3)  # some sixty times the old budget (4 attempts of at most 0.05 s)
+        assert await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq_topic(topic, GROUP)]) == []
+        assert await account_ledger(engine, tenant, "PAT-OUTAGE") == []  # nothing overtook the payment
+        [waiting] = consumer.waiting_partitions()
+        assert (waiting["topic"], waiting["partition"], waiting["offset"]) == (topic, 0, 0)
+        assert waiting["attempts"] > 3 and waiting["error_class"] == "TransientEventError"
+        assert waiting["waiting_seconds"] >= 2
+        assert REGISTRY.get_sample_value("openrcm_consumer_waiting_partitions", {"group": GROUP}) == 1
+        assert REGISTRY.get_sample_value("openrcm_consumer_longest_wait_seconds", {"group": GROUP}) >= 2
+        assert (await readyz_consumer_detail(app_engine, system_engine, consumer))["waiting_partitions"][0]["offset"] == 0
+
+        outage["on"] = False
+
+        async def recovered_in_order():
+            assert await account_ledger(engine, tenant, "PAT-OUTAGE") == [
+                (Decimal("20.00"), Decimal("20.00")), (Decimal("-20.00"), Decimal("0.00"))]
+            assert consumer.waiting_partitions() == []
+            return True
+        await eventually(recovered_in_order)
+        assert consumer.outcomes.count("processed") == 3
+    finally:
+        await stop_consumer(consumer, task)
+    assert REGISTRY.get_sample_value("openrcm_consumer_waiting_partitions", {"group": GROUP}) == 0
+
+
+async def test_a_failed_event_parks_its_key_and_a_replay_applies_the_keys_events_in_order(
+        infra, engine, producer, topic, tenant, app_engine):
+    """Issue 14.3: the payment fails for good and goes to the DLQ; the reversal after it is parked
+    behind it (never applied first), other claims flow, and the replay after the fix applies the
+    two in their original order, however the DLQ is replayed."""
+    broken = {"fee_schedule": True}
+
+    async def needs_fee_schedule(ctx, event):
+        if event.patient_id == "PAT-PARKED" and broken["fee_schedule"]:
+            raise PermanentEventError("fee schedule missing for payer")
+        await on_claim_payment_posted(ctx, event)
+
+    subscriptions = payments_and_reversals(needs_fee_schedule)
+    payment = payment_posted(tenant, "PAT-PARKED")
+    paid = await publish(producer, topic, payment)
+    reversed_ = await publish(producer, topic, claim_reversed(payment))
+    await publish(producer, topic, payment_posted(tenant, "PAT-FREE", "7.00"))
+    first = await consume_until_committed(infra, app_engine, producer, topic, 3, subscriptions=subscriptions)
+    assert first.outcomes == ["dead_lettered", "parked", "processed"]
+    assert await account_ledger(engine, tenant, "PAT-PARKED") == []  # the reversal did not overtake the payment
+    assert await account_ledger(engine, tenant, "PAT-FREE") == [(Decimal("7.00"), Decimal("7.00"))]
+    assert await parked_event_ids(engine, topic) == [paid.id, reversed_.id]
+    dlq = dlq_topic(topic, GROUP)
+    failed, parked = await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq])
+    assert (header(failed.headers, "ce_id"), header(failed.headers, "dlq_reason")) == (str(paid.id), "failed")
+    assert (header(parked.headers, "ce_id"), header(parked.headers, "dlq_reason")) == (str(reversed_.id), "parked")
+    assert header(parked.headers, "dlq_error_class") == "ParkedBehindFailure"
+    assert str(paid.id) in header(parked.headers, "dlq_error_message")
+
+    consumer, task = await start_consumer(infra, app_engine, producer, topic, subscriptions=subscriptions)
+    try:
+        assert await ops_events.replay(infra.kafka.bootstrap_servers, dlq, [1]) == 1  # the reversal alone: not its turn
+
+        async def parked_again():
+            assert consumer.outcomes == ["parked"], consumer.outcomes
+            return True
+        await eventually(parked_again)
+        assert await account_ledger(engine, tenant, "PAT-PARKED") == []
+
+        broken["fee_schedule"] = False  # the fix; then the whole DLQ, in its order
+        assert await ops_events.replay(infra.kafka.bootstrap_servers, dlq) == 3
+
+        async def applied_in_order():
+            assert consumer.outcomes == ["parked", "processed", "processed", "duplicate"], consumer.outcomes
+            return True
+        await eventually(applied_in_order)
+    finally:
+        await stop_consumer(consumer, task)
+    assert await account_ledger(engine, tenant, "PAT-PARKED") == [
+        (Decimal("20.00"), Decimal("20.00")), (Decimal("-20.00"), Decimal("0.00"))]
+    assert await parked_event_ids(engine, topic) == []
+
+
+async def test_an_operator_skips_a_failed_event_and_its_keys_later_events_are_then_applied(
+        infra, engine, producer, topic, tenant, app_engine):
+    async def refuses_three_dollars(ctx, event):
+        if event.patient_responsibility_amount == Decimal("3.00"):
+            raise PermanentEventError("amount refused for good")
+        await on_claim_payment_posted(ctx, event)
+
+    never = payment_posted(tenant, "PAT-SKIP", "3.00")
+    skipped = await publish(producer, topic, never)
+    later = await publish(producer, topic, payment_posted(tenant, "PAT-SKIP", "5.00", claim_id=never.claim_id))
+    first = await consume_until_committed(infra, app_engine, producer, topic, 2, handler=refuses_three_dollars)
+    assert first.outcomes == ["dead_lettered", "parked"]
+    assert await parked_event_ids(engine, topic) == [skipped.id, later.id]
+
+    dlq = dlq_topic(topic, GROUP)
+    consumer, task = await start_consumer(infra, app_engine, producer, topic, handler=refuses_three_dollars)
+    try:
+        assert await ops_events.skip(infra.kafka.bootstrap_servers, dlq, [0]) == 1
+
+        async def skip_applied():
+            assert consumer.outcomes == ["skipped_by_operator"], consumer.outcomes
+            assert await parked_event_ids(engine, topic) == [later.id]
+            return True
+        await eventually(skip_applied)
+        # Everything replayed: the skipped event is a no-op, the later one is applied.
+        assert await ops_events.replay(infra.kafka.bootstrap_servers, dlq) == 2
+
+        async def later_applied():
+            assert consumer.outcomes == ["skipped_by_operator", "duplicate", "processed"], consumer.outcomes
+            return True
+        await eventually(later_applied)
+    finally:
+        await stop_consumer(consumer, task)
+    assert await account_ledger(engine, tenant, "PAT-SKIP") == [(Decimal("5.00"), Decimal("5.00"))]
+    assert await parked_event_ids(engine, topic) == []
+
+
+async def test_a_partition_revoked_mid_batch_leaves_the_consumer_running(infra, engine, producer, tenant, app_engine):
+    """Issue 14.5: a second member joins while the first is applying partition 1's batch, and the
+    record it is on cannot be settled (its DLQ topic does not exist yet, so the broker cannot take
+    it): the first member lets the revoked partition go instead of dying on it, keeps partition 0,
+    and settles a record there once the DLQ can be written.
+
+    Which partition moves is fixed: the round-robin assignor (aiokafka's default) deals the
+    partitions to the members sorted by member id, which starts with the client id."""
+    topic = await create_topic(infra, partitions=2, with_dlq=False)
+    for n in range(3):
+        await publish(producer, topic, payment_posted(tenant, f"PAT-P1-{n}", "1.00"), partition=1)
+    impatient_dlq = AIOKafkaProducer(bootstrap_servers=infra.kafka.bootstrap_servers, request_timeout_ms=1000)
+    await impatient_dlq.start()
+    members, refusals = {}, []
+
+    async def refused_once_rebalanced(ctx, event):
+        async def lost_a_partition():
+            assert len(members["first"].consumer.assignment()) < 2
+            return True
+        await eventually(lost_a_partition, timeout=60)
+        refusals.append(event.patient_id)
+        raise PermanentEventError("refused")
+
+    async def after_the_first_member_gave_up(ctx, event):
+        # Lets the first member try to settle the record it was on (the DLQ times out in 1 s)
+        # before this one applies it: otherwise the first would find it applied, a duplicate.
+        async def refused():
+            assert refusals
+            return True
+        await eventually(refused, timeout=60)
+        await asyncio.sleep(3)
+        await on_claim_payment_posted(ctx, event)
+
+    members["first"], first_task = await start_consumer(
+        infra, app_engine, producer, topic, handler=refused_once_rebalanced, dlq_producer=impatient_dlq,
+        client_id="component-a")
+    second = second_task = None
+    try:
+        async def holds_both():
+            assert len(members["first"].consumer.assignment()) == 2
+            return True
+        await eventually(holds_both)
+        second, second_task = await start_consumer(infra, app_engine, producer, topic, handler=after_the_first_member_gave_up,
+                                                   client_id="component-b")
+
+        async def second_applied_partition_1():
+            assert second.consumer.assignment() == {TopicPartition(topic, 1)}
+            assert second.outcomes == ["processed"] * 3, second.outcomes
+            return True
+        await eventually(second_applied_partition_1, timeout=60)
+        await asyncio.sleep(2)  # the first member has tried to dead-letter partition 1's record meanwhile
+        assert not first_task.done(), first_task
+        assert members["first"].outcomes == []
+
+        await publish(producer, topic, payment_posted(tenant, "PAT-P0", "2.00"), partition=0)
+
+        async def partition_0_waits_for_the_dlq():
+            assert [(waiting["partition"], waiting["offset"])
+                    for waiting in members["first"].waiting_partitions()] == [(0, 0)]
+            return True
+        await eventually(partition_0_waits_for_the_dlq)
+        await create_topics(infra, NewTopic(dlq_topic(topic, GROUP), 1, 1))
+
+        async def first_settled_partition_0():
+            assert members["first"].outcomes == ["dead_lettered"], members["first"].outcomes
+            return True
+        await eventually(first_settled_partition_0)
+    finally:
+        await stop_consumer(members["first"], first_task)
+        if second is not None:
+            await stop_consumer(second, second_task)
+        await impatient_dlq.stop()
+    entries, _ = await ledger(engine, tenant)
+    assert entries == [Decimal("1.00")] * 3
+
+
+async def lock_holders(engine, lock_id: int) -> list[int]:
+    """The backends holding an advisory lock taken with a bigint key (pg_locks splits it in two)."""
+    async with engine.connect() as conn:
+        return list((await conn.execute(sa.text(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+            "AND ((classid::bigint << 32) | objid::bigint) = :lock_id"), {"lock_id": lock_id})).scalars())
+
+
+async def stop_tasks(tasks: list[asyncio.Task], timeout: float = 15.0) -> None:
+    """Cancel the tasks and wait for them, for a bounded time: a task stuck on the way out fails
+    the test with its stack instead of hanging the session."""
+    for task in tasks:
+        task.cancel()
+    done, stuck = await asyncio.wait(tasks, timeout=timeout)
+    for task in stuck:
+        task.print_stack()
+    assert not stuck, f"{len(stuck)} task(s) did not stop within {timeout} s"
+
+
+class CountingRelay(OutboxRelay):
+    """Remembers the ids it deleted as published."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.deleted: list[int] = []
+
+    async def delete_published(self, ids):
+        await super().delete_published(ids)
+        self.deleted.extend(ids)
+
+
+async def stage_rows(engine, topic: str, events, **overrides) -> list[int]:
+    async with engine.begin() as conn:
+        return list((await conn.execute(outbox.insert().returning(outbox.c.id), [
+            {**outbox_row(e, build_envelope(e, source="/test"), "test"), "topic": topic, **overrides}
+            for e in events])).scalars())
+
+
+async def test_a_relay_whose_lock_connection_dies_stops_publishing_and_only_the_lock_holder_publishes(
+        engine, producer, topic, system_engine):
+    """Issue 14.7: the advisory lock lives with the connection that took it. That connection dies
+    (terminated here, as a failover or a cut network would): PostgreSQL frees the lock, another
+    replica may take it, and the relay that lost it must notice and stop publishing."""
+    tenant = f"fenced-{uuid.uuid4().hex[:8]}"
+    relays = [CountingRelay(system_engine, producer, service_name="component-fenced", idle_poll_seconds=0.1)
+              for _ in range(2)]
+    tasks = [asyncio.create_task(relays[0].run())]
+    try:
+        async def leading():
+            assert relays[0].holds_lock and len(await lock_holders(engine, relays[0].lock_id)) == 1
+            return True
+        await eventually(leading, timeout=15)
+        async with engine.connect() as conn:
+            [terminated] = (await conn.execute(sa.select(sa.func.pg_terminate_backend(
+                sa.bindparam("pid"))), {"pid": (await lock_holders(engine, relays[0].lock_id))[0]})).scalars()
+        assert terminated
+        tasks.append(asyncio.create_task(relays[1].run()))
+
+        async def one_leader_holding_the_lock():
+            leaders = [relay for relay in relays if relay.holds_lock]
+            assert len(leaders) == 1, [relay.holds_lock for relay in relays]
+            assert len(await lock_holders(engine, relays[0].lock_id)) == 1
+            return leaders[0]
+        await eventually(one_leader_holding_the_lock, timeout=15)
+        await asyncio.sleep(1.0)  # a relay still believing it leads would show itself by now
+        leader = await one_leader_holding_the_lock()
+        for relay in relays:
+            relay.deleted.clear()
+        staged = await stage_rows(engine, topic, [payment_posted(tenant, f"PAT-L{n}") for n in range(3)])
+
+        async def published():
+            async with engine.connect() as conn:
+                assert (await conn.execute(sa.select(sa.func.count()).select_from(outbox)
+                                           .where(outbox.c.tenant_id == tenant))).scalar_one() == 0
+            return True
+        await eventually(published, timeout=15)
+        assert sorted(leader.deleted) == staged
+        assert [relay.deleted for relay in relays if relay is not leader] == [[]]
+    finally:
+        await stop_tasks(tasks)
+
+
+async def test_a_relay_stopped_just_after_its_lock_connection_died_stops(engine, producer, system_engine):
+    """Shutting down during a database failover: the relay is cancelled before it has noticed that
+    its lock's connection is gone. Releasing the lock on that connection fails, and that error
+    replaced the cancellation, which the relay's retry loop then swallowed: it never stopped (and
+    the service's shutdown waited for it)."""
+    relay = OutboxRelay(system_engine, producer, service_name="component-stopping", idle_poll_seconds=5)
+    task = asyncio.create_task(relay.run())
+    async def leading():
+        assert relay.holds_lock and await lock_holders(engine, relay.lock_id)
+        return True
+    await eventually(leading, timeout=15)
+    await asyncio.sleep(0.2)  # in its idle wait
+    async with engine.connect() as conn:
+        await conn.execute(sa.select(sa.func.pg_terminate_backend(sa.bindparam("pid"))),
+                           {"pid": (await lock_holders(engine, relay.lock_id))[0]})
+    await stop_tasks([task])
+
+
+async def test_an_outbox_row_too_large_for_the_broker_is_set_aside_and_the_rows_after_it_are_published(
+        infra, engine, producer, system_engine):
+    """Issue 14.7: a row larger than the broker takes used to fail every round, holding back every
+    row after it. Rows over the relay's limit (here the topic's max.message.bytes, 64 KiB; by
+    default 1 MB, under the producer's 1 MiB request size) are moved aside with an alert, never
+    sent; the others are published, in order, and the producer keeps working."""
+    topic = await create_topic(infra, **{"max.message.bytes": "65536"})
+    tenant = f"oversize-{uuid.uuid4().hex[:8]}"
+    before = await stage_rows(engine, topic, [payment_posted(tenant, "PAT-BEFORE")])
+    huge = await stage_rows(engine, topic, [payment_posted(tenant, "PAT-HUGE")], payload=b"x" * (2 << 20))
+    big = await stage_rows(engine, topic, [payment_posted(tenant, "PAT-BIG")], payload=b"x" * (200 << 10))
+    after = await stage_rows(engine, topic, [payment_posted(tenant, "PAT-AFTER")])
+    service = "component-oversize"
+    set_aside_before = REGISTRY.get_sample_value("openrcm_outbox_set_aside_total", {"service": service}) or 0
+
+    relay = OutboxRelay(system_engine, producer, service_name=service, max_event_bytes=65536)
+    assert await relay.relay_once() == 4
+    async with engine.connect() as conn:
+        waiting = (await conn.execute(sa.select(outbox.c.id).where(outbox.c.tenant_id == tenant))).scalars().all()
+        aside = (await conn.execute(sa.select(outbox_set_aside.c.id, outbox_set_aside.c.reason,
+                                              sa.func.length(outbox_set_aside.c.payload))
+                                    .where(outbox_set_aside.c.tenant_id == tenant)
+                                    .order_by(outbox_set_aside.c.id))).all()
+    assert waiting == []
+    assert [tuple(row) for row in aside] == [(huge[0], "larger than 65536 bytes", 2 << 20),
+                                             (big[0], "larger than 65536 bytes", 200 << 10)]
+    assert REGISTRY.get_sample_value("openrcm_outbox_set_aside_total", {"service": service}) == set_aside_before + 2
+    published = await ops_events.read_all(infra.kafka.bootstrap_servers, [topic])
+    assert [json.loads(record.value)["patient_id"] for record in published] == ["PAT-BEFORE", "PAT-AFTER"]
+    assert before[0] < huge[0] < big[0] < after[0]
+
+    later = await stage_rows(engine, topic, [payment_posted(tenant, "PAT-LATER")])
+    assert await relay.relay_once() == 1  # the producer still sends to the partition
+    assert [json.loads(record.value)["patient_id"] for record in
+            await ops_events.read_all(infra.kafka.bootstrap_servers, [topic])][-1] == "PAT-LATER" and later
+
+
+async def test_a_row_the_broker_refuses_all_the_same_is_set_aside_and_the_relay_asks_for_a_new_producer(
+        infra, engine, system_engine):
+    """A topic configured below the relay's limit: the broker refuses the row, and the idempotent
+    producer can then send nothing more to that partition (OutOfOrderSequenceNumber). The refused
+    row is set aside first, then the relay stops with the error (its supervisor restarts it, and
+    /livez brings a new process); a new producer publishes the rows after it."""
+    topic = await create_topic(infra, **{"max.message.bytes": "65536"})
+    tenant = f"refused-{uuid.uuid4().hex[:8]}"
+    await stage_rows(engine, topic, [payment_posted(tenant, "PAT-FIRST")])
+    refused = await stage_rows(engine, topic, [payment_posted(tenant, "PAT-BIG")], payload=b"x" * (200 << 10))
+    after = await stage_rows(engine, topic, [payment_posted(tenant, "PAT-AFTER")])
+    broken_producer = reliable_producer(infra.kafka.bootstrap_servers, client_id="component-refused")
+    await broken_producer.start()
+    try:
+        with pytest.raises(OutOfOrderSequenceNumber):
+            await OutboxRelay(system_engine, broken_producer, service_name="component-refused").relay_once()
+    finally:
+        await broken_producer.stop()
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(outbox_set_aside.c.id, outbox_set_aside.c.reason)
+                                   .where(outbox_set_aside.c.tenant_id == tenant))).all() == [
+            (refused[0], "MessageSizeTooLargeError")]
+    fresh_producer = reliable_producer(infra.kafka.bootstrap_servers, client_id="component-refused")
+    await fresh_producer.start()
+    try:
+        assert await OutboxRelay(system_engine, fresh_producer, service_name="component-refused").relay_once() == 1
+    finally:
+        await fresh_producer.stop()
+    assert [json.loads(record.value)["patient_id"]
+            for record in await ops_events.read_all(infra.kafka.bootstrap_servers, [topic])] == [
+        "PAT-FIRST", "PAT-AFTER"] and after
+
+
+def rows_read_from(plan: dict, table: str) -> float:
+    """Rows a plan's scans of `table` read (returned or filtered out), over all loops."""
+    read = 0.0
+    if plan.get("Relation Name") == table:
+        read += (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * plan.get("Actual Loops", 1)
+    for child in plan.get("Plans", ()):
+        read += rows_read_from(child, table)
+    return read
+
+
+async def test_the_backlog_gauges_read_a_bounded_part_of_a_large_outbox(engine, system_engine):
+    """Issue 14.8: the relay refreshes its backlog gauges every 2 s; a count(*) of the whole outbox
+    read every row of it, the more the longer the backlog. 30 000 rows waiting: the gauges are
+    right and the statements read a bounded part of the table."""
+    from sqlalchemy import event
+
+    async with engine.begin() as conn:
+        await conn.execute(outbox.delete())
+        await conn.execute(sa.text(
+            "INSERT INTO outbox (event_id, tenant_id, aggregate_type, aggregate_id, event_type, topic, payload, "
+            "headers, created_at) SELECT gen_random_uuid(), 'backlog', 'test', n::text, 'test', 'test.backlog', "
+            "'{}'::bytea, '{}'::jsonb, now() - interval '1 minute' FROM generate_series(1, 30000) AS n"))
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(system_engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        await OutboxRelay(system_engine, None, service_name="component-backlog").record_backlog()
+    finally:
+        event.remove(system_engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        assert REGISTRY.get_sample_value("openrcm_outbox_backlog_events", {"service": "component-backlog"}) == 30000
+        assert REGISTRY.get_sample_value("openrcm_outbox_oldest_unpublished_age_seconds",
+                                         {"service": "component-backlog"}) >= 60
+        assert statements
+        async with engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            for statement, parameters in statements:
+                plan = await driver.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, *(parameters or ()))
+                [explained] = json.loads(plan) if isinstance(plan, str) else plan
+                assert rows_read_from(explained["Plan"], "outbox") <= 10_100, statement
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(outbox.delete().where(outbox.c.tenant_id == "backlog"))

@@ -38,7 +38,8 @@ def test_our_cursors_read_back_as_their_columns_types():
     "!!!", raw_cursor(["only-one"]), raw_cursor({"a": 1}), raw_cursor([1, 2]), raw_cursor([["x"], "y"]),
     base64.urlsafe_b64encode(b"[" * 2000 + b"]" * 2000).decode(),  # nested past Python's json recursion
     base64.urlsafe_b64encode(b"\xff\xfe").decode(),  # not UTF-8
-    raw_cursor(["a\x00", "b"]), "A" * (MAX_CURSOR_LENGTH + 1),
+    raw_cursor(["a\x00", "b"]), raw_cursor(["\ud800", "b"]),  # a NUL, a lone surrogate: not PostgreSQL text
+    "A" * (MAX_CURSOR_LENGTH + 1),
 ])
 def test_anything_but_our_encoding_is_a_400(cursor):
     with pytest.raises(Problem) as raised:

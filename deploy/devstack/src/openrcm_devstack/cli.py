@@ -4,6 +4,7 @@
     openrcm-stack events tail [--type T] [--claim ID] [--from-beginning]
     openrcm-stack dlq list
     openrcm-stack dlq replay TOPIC [--offset N ...]
+    openrcm-stack dlq skip TOPIC --offset N [--offset M ...]
     openrcm-stack topics                   create/update topics from deploy/topics.toml
     openrcm-stack token [CLIENT_ID]        an access token for a demo client of the running stack
     openrcm-stack codesets import PATH... [--kind K] [--effective-date D] [--client C | --token T]
@@ -179,6 +180,12 @@ def cmd_dlq_replay(args) -> int:
     return 0
 
 
+def cmd_dlq_skip(args) -> int:
+    count = events.run_sync(events.skip(_bootstrap(args), args.topic, args.offset))
+    print(f"published {count} skip marker(s) for {args.topic}")
+    return 0
+
+
 def cmd_topics(args) -> int:
     from openrcm_devstack.topics import ensure_topics
 
@@ -271,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("topic", help="the DLQ topic, e.g. rcm.remittance.events.v1.claims.dlq")
     rp.add_argument("--offset", type=int, action="append", help="only this offset (repeatable)")
     rp.set_defaults(func=cmd_dlq_replay)
+    sk = dlq.add_parser("skip", help="never apply these dead letters; their key's later events can then be replayed")
+    sk.add_argument("topic", help="the DLQ topic, e.g. rcm.remittance.events.v1.collections.dlq")
+    sk.add_argument("--offset", type=int, action="append", required=True, help="the dead letter's offset (repeatable)")
+    sk.set_defaults(func=cmd_dlq_skip)
 
     commands.add_parser("topics", help="create/update topics from deploy/topics.toml").set_defaults(func=cmd_topics)
 

@@ -13,6 +13,7 @@ from aiokafka import TopicPartition
 from openrcm_devstack.topics import load_catalogue
 from openrcm_shared.messaging.envelope import header
 from openrcm_shared.messaging.kafka import KafkaSecurity, admin_client, reading_consumer, reliable_producer
+from openrcm_shared.messaging.parking import skip_marker
 
 # The data fields worth a glance, in the order they are printed (ids, statuses, amounts; no PHI).
 KEY_FIELDS = ("to_status", "outcome", "coverage_active", "total_charge", "paid_amount", "patient_responsibility_amount",
@@ -132,7 +133,8 @@ async def read_all(bootstrap_servers: str, topics: list[str], *, security: Kafka
 
 def describe_dead_letter(record) -> str:
     h = record.headers or ()
-    return (f"{record.topic}@{record.offset}  ce_id={header(h, 'ce_id')} type={header(h, 'ce_type')} "
+    return (f"{record.topic}@{record.offset}  {header(h, 'dlq_reason') or 'failed'}  "
+            f"ce_id={header(h, 'ce_id')} type={header(h, 'ce_type')} "
             f"from={header(h, 'dlq_original_topic')}/{header(h, 'dlq_original_partition')}@"
             f"{header(h, 'dlq_original_offset')} attempts={header(h, 'dlq_attempts')} "
             f"error={header(h, 'dlq_error_class')}: {header(h, 'dlq_error_message')}")
@@ -140,9 +142,11 @@ def describe_dead_letter(record) -> str:
 
 async def replay(bootstrap_servers: str, dlq_topic_name: str, offsets: list[int] | None = None, *,
                  security: KafkaSecurity | None = None) -> int:
-    """Re-publish dead letters to their original topic, same key, value and ce_id.
+    """Re-publish dead letters to their original topic, same key, value and ce_id, in DLQ order.
 
-    Safe to repeat: every consumer group's inbox recognises a ce_id it has already applied.
+    Safe to repeat: every consumer group's inbox recognises a ce_id it has already applied. Events
+    of a parked key are applied in their original order (openrcm_shared.messaging.parking): one
+    replayed before its turn is dead-lettered again and waits for the next replay.
     """
     records = [r for r in await read_dlq(bootstrap_servers, [dlq_topic_name], security=security)
                if offsets is None or r.offset in offsets]
@@ -156,6 +160,25 @@ async def replay(bootstrap_servers: str, dlq_topic_name: str, offsets: list[int]
     finally:
         await producer.stop()
     return len(records)
+
+
+async def skip(bootstrap_servers: str, dlq_topic_name: str, offsets: list[int], *,
+               security: KafkaSecurity | None = None) -> int:
+    """Tell the consumer group of `dlq_topic_name` never to apply the dead letters at `offsets`:
+    a skip marker per dead letter, published to its original topic with its key, so it reaches
+    the group's consumer in order with that key's events; the key's later parked events can then
+    be replayed. Returns how many markers were published."""
+    records = [r for r in await read_dlq(bootstrap_servers, [dlq_topic_name], security=security)
+               if r.offset in offsets]
+    markers = [(header(r.headers, "dlq_original_topic"), skip_marker(r)) for r in records]
+    producer = reliable_producer(bootstrap_servers, client_id="openrcm-dlq-skip", security=security)
+    await producer.start()
+    try:
+        for topic, (key, value, headers) in markers:
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+    return len(markers)
 
 
 def run_sync(coroutine):

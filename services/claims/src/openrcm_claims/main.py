@@ -10,6 +10,7 @@ from openrcm_claims.entrypoints.reference_api import router as reference_router
 from openrcm_claims.entrypoints.webhooks import router as webhooks_router
 from openrcm_claims.entrypoints.subscriptions import SUBSCRIPTIONS
 from openrcm_claims.adapters.clearinghouse import HttpClearinghouse
+from openrcm_claims.adapters.retention import CLEARINGHOUSE_DELIVERIES
 from openrcm_claims.service_layer.acknowledgements import apply_pending_deliveries
 from openrcm_claims.service_layer.batches import run_submission_loop
 from openrcm_claims.service_layer.follow_up import run_follow_up_loop
@@ -21,7 +22,8 @@ from openrcm_shared.service import ServiceDefinition, create_service_app
 def keep_code_sets_in_force(runtime) -> Coroutine[None, None, None]:
     """Load the shipped code sets, the CMS files configured (CodeSetSettings) and the imported ones
     in force, then load each change as it comes (code_sets_in_force): a configured file that
-    cannot be loaded stops this task, and /readyz names it. Claims wait for the first load from
+    cannot be loaded stops this task, /readyz names it while it is tried again, and /livez fails once
+    it has failed too often (openrcm_shared.supervisor). Claims wait for the first load from
     the moment the task is created, before the app takes requests."""
     IN_FORCE.starting()
     return IN_FORCE.run(runtime.engine, CodeSetSettings())
@@ -52,6 +54,7 @@ DEFINITION = ServiceDefinition(
     every_process={"code_sets": keep_code_sets_in_force},
     background={"submission_batches": submit_ready_claims, "deadline_watch": watch_deadlines,
                 "pending_acknowledgements": apply_pending_deliveries},
+    retention=[CLEARINGHOUSE_DELIVERIES],
 )
 
 app = create_service_app(DEFINITION)

@@ -17,3 +17,11 @@ def test_the_encounter_route_documents_its_body_and_headers():
                                                                        ("x-tenant-id", "header")}
     assert operation["responses"]["201"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ClaimOut"}
+
+
+def test_the_documented_encounter_example_is_one_the_intake_takes():
+    from openrcm_claims.entrypoints.schemas import ENCOUNTER_EXAMPLE, EncounterIn
+
+    schema = app.openapi()["components"]["schemas"]["EncounterIn"]
+    assert schema["examples"] == [ENCOUNTER_EXAMPLE]
+    assert EncounterIn.model_validate(ENCOUNTER_EXAMPLE).consistency_errors() == []

@@ -1,5 +1,6 @@
 """The remittance service: payer payments posted line by line and turned into per-claim events."""
 
+from openrcm_remittance.adapters.retention import REMITTANCE_FILES
 from openrcm_remittance.entrypoints.api import router
 from openrcm_remittance.entrypoints.code_set_api import router as code_set_router
 from openrcm_remittance.entrypoints.deposit_api import router as deposit_router
@@ -21,6 +22,7 @@ DEFINITION = ServiceDefinition(
     subscriptions=SUBSCRIPTIONS,
     background={"stored_files": post_pending_files, "posting_workers": keep_workers,
                 "unassigned_eras": attribute_unassigned_eras},
+    retention=[REMITTANCE_FILES],
 )
 
 app = create_service_app(DEFINITION)

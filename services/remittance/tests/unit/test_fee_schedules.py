@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from openrcm_remittance.domain.fee_schedules import (
     ContractedRates, FeeScheduleInvalid, FeeScheduleRow, LineKey, PostedLineFacts, assess_variance,
@@ -95,9 +96,16 @@ def test_only_the_first_hundred_errors_are_listed_but_all_are_counted():
 def test_rate_parsing():
     assert parse_rate("125") == D("125")
     assert parse_rate("0.1234") == D("0.1234")
-    for bad in ("", "1e3", "NaN", "+5", "1,000.00", "12345678901.00"):
+    assert parse_rate("9999999999.9999") == D("9999999999.9999")
+    for bad in ("", "1e3", "NaN", "+5", "1,000.00", "12345678901.00", "10000000000"):
         with pytest.raises(ValueError):
             parse_rate(bad)
+
+
+@pytest.mark.parametrize("huge", ["9" * 29, "1" * 40 + ".5", "0" * 50 + "1" + "0" * 30])
+def test_a_rate_of_more_digits_than_the_decimal_context_holds_is_a_row_error(huge):
+    # Found by fuzzing the upload: quantizing it raised InvalidOperation (a 500) instead of "too large".
+    assert errors_of(HEADER + f"99213,,{huge},2026-01-01,\n") == [("/rows/0/allowed_amount", 2, "line 2, allowed_amount: too large")]
 
 
 # -- matching -------------------------------------------------------------------------------------------
@@ -178,3 +186,21 @@ def test_no_variance_when_on_contract_without_contract_or_denied():
     assert assess_variance(posted("80.00"), None) is None
     assert assess_variance(posted("0.00"), D("92.50")) is None  # a denial, worked from ClaimDenied
     assert assess_variance(posted("-92.50"), D("92.50")) is None  # a reversal
+
+
+# -- fuzzing the upload ---------------------------------------------------------------------------------
+
+_CELLS = st.one_of(
+    st.sampled_from(["", "99213", "j1100", "25", "92.50", "0.1234", "9" * 30, "1e3", "-1", "NaN", "2026-01-01",
+                     "2026-02-30", "9999-12-31", "0001-01-01", '"', '""', "\x00", "é", "\u202e", " 99213 "]),
+    st.text(max_size=10))
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(rows=st.lists(st.one_of(st.tuples(*[_CELLS] * 5), st.lists(_CELLS, max_size=7)).map(",".join), max_size=6),
+       line_break=st.sampled_from(["\n", "\r\n", "\r"]), header=st.sampled_from([HEADER, HEADER.upper(), ""]))
+def test_any_upload_is_a_schedule_or_a_list_of_row_errors(rows, line_break, header):
+    try:
+        parse_fee_schedule_csv(header + line_break.join(rows))
+    except FeeScheduleInvalid as invalid:
+        assert invalid.errors and all(e.pointer.startswith("/") for e in invalid.errors)

@@ -63,7 +63,10 @@ def decode_cursor(cursor: str | None, parts: int) -> list[str] | None:
 def _typed(column: sa.Column, value: str) -> Any:
     """A cursor value as the Python value its sort column holds; ValueError if it cannot be one."""
     column_type = column.type
-    python_type = column_type.python_type
+    try:
+        python_type = column_type.python_type
+    except NotImplementedError:  # a type without a Python value: the text as it is
+        return value
     if python_type is int:
         number = int(value)
         bound = next((b for kind, b in _INTEGER_RANGES.items() if isinstance(column_type, kind)), 2 ** 63)

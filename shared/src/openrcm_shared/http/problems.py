@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openrcm_shared.http.media_types import is_json_media_type
 from openrcm_shared.messaging.errors import is_transient
 from openrcm_shared.observability import current_trace_id
 
@@ -66,6 +67,13 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
     return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
 
 
+def unsupported_media_type(content_type: str | None, expected: str = "application/json") -> Problem:
+    """415 (RFC 9110 §15.5.16) naming the Content-Type header."""
+    media_type = (content_type or "").split(";", 1)[0].strip() or "missing"
+    return Problem(415, "Unsupported media type", f"Send the body as {expected}.", type_="unsupported-media-type",
+                   errors=[field_error("/header/Content-Type", f"{media_type} is not accepted")])
+
+
 def json_pointer(location: tuple | list) -> str:
     """pydantic's error location -> RFC 6901 pointer into the request body (or #/query/..., #/header/...)."""
     parts = list(location)
@@ -78,7 +86,16 @@ def json_pointer(location: tuple | list) -> str:
     return prefix + ("/" + "/".join(escaped) if escaped else "")
 
 
+def _body_of_another_media_type(request: Request, exc: RequestValidationError) -> bool:
+    """FastAPI parses a body as JSON only when its Content-Type says JSON; any other body reaches the
+    model as raw bytes, and fails as a whole."""
+    return not is_json_media_type(request.headers.get("content-type")) and any(
+        tuple(e.get("loc", ())) == ("body",) and isinstance(e.get("input"), (bytes, bytearray)) for e in exc.errors())
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    if _body_of_another_media_type(request, exc):
+        return problem_response(unsupported_media_type(request.headers.get("content-type")), request)
     errors = []
     for error in exc.errors():
         # pydantic's message only; the input value is not echoed (it may be PHI).

@@ -10,9 +10,21 @@ For each record, in partition order:
 4. Commit the database, then commit the Kafka offset. A crash between the two redelivers the
    record, which step 3 turns into a no-op.
 
-Transient failures are retried in process with exponential backoff and full jitter, so the
-partition waits and order holds. Permanent failures and exhausted retries send the original
-record to `<topic>.<group>.dlq` with error headers, and then the offset is committed.
+Transient failures (the database failing over, a deadlock) never dead-letter: a record is
+retried a few times in place with exponential backoff and full jitter, and then its partition
+waits: it is paused at that record (the consumer's other partitions keep flowing) and fetched
+again after a backoff that grows to a cap, for as long as it takes. Order holds: nothing later in
+the partition is applied before it. `waiting_partitions()` (in /readyz) and the
+`openrcm_consumer_waiting_partitions` gauge show a partition that waits.
+
+A record that fails for good (a permanent error, data its contract rejects) goes to
+`<topic>.<group>.dlq` with error headers, its key is parked and the offset committed: later
+records of the same key go to the DLQ too, marked as parked behind it, until an operator replays
+them (applied in their original order) or skips it (openrcm_shared.messaging.parking).
+
+A partition revoked in a rebalance while its batch is being applied is left as it is: the record
+being applied finishes, nothing after it is applied or committed here, and the partition's new
+owner carries on from the committed offset (the inbox makes any overlap a no-op).
 
 Group commit: consecutive records of a partition batch that are valid and handled (up to
 MAX_RECORDS_PER_TRANSACTION) share one transaction, each with its own inbox row, committed
@@ -44,6 +56,7 @@ from typing import Any
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError
 from aiokafka.structs import OffsetAndMetadata
 from opentelemetry import trace
 from pydantic import ValidationError
@@ -57,12 +70,14 @@ from openrcm_shared.contracts.base import IntegrationEvent
 from openrcm_shared.contracts.topics import dlq_topic
 from openrcm_shared.db import bind_practice
 from openrcm_shared.messaging.envelope import Envelope, EnvelopeError, header
-from openrcm_shared.messaging.errors import PermanentEventError, is_transient, sanitized_message
+from openrcm_shared.messaging.errors import ParkedBehindFailure, PermanentEventError, is_transient, sanitized_message
 from openrcm_shared.messaging.outbox import stage_events
+from openrcm_shared.messaging.parking import SKIP_EVENT_TYPE, ParkedEvent, ParkedKeys, read_skip_marker
 from openrcm_shared.messaging.tables import inbox
 from openrcm_shared.observability import (
-    EVENT_PROCESSING_DURATION, EVENTS_DEAD_LETTERED, EVENTS_DUPLICATE, EVENTS_PROCESSED, EVENTS_RETRIED,
-    EVENTS_SKIPPED, context_from_traceparent, reset_correlation_id, set_correlation_id, tracer,
+    CONSUMER_LONGEST_WAIT, CONSUMER_PARKED_KEYS, CONSUMER_WAITING_PARTITIONS, EVENT_PROCESSING_DURATION,
+    EVENTS_DEAD_LETTERED, EVENTS_DUPLICATE, EVENTS_PROCESSED, EVENTS_RETRIED, EVENTS_SKIPPED, context_from_traceparent,
+    reset_correlation_id, set_correlation_id, tracer,
 )
 from openrcm_shared.security.context import acting_for, current_tenant
 
@@ -70,6 +85,8 @@ log = logging.getLogger(__name__)
 
 # Records applied in one shared transaction at most (bounds how long its row locks are held).
 MAX_RECORDS_PER_TRANSACTION = 200
+# How often the parked-keys gauge is read from the database (it changes rarely).
+PARKED_GAUGE_SECONDS = 30.0
 
 
 @dataclass
@@ -157,6 +174,29 @@ class _RunAborted(Exception):
     """A record of a shared-transaction run failed; the run is applied again one record at a time."""
 
 
+class _PartitionMustWait(Exception):
+    """A record kept failing transiently in place: its partition waits (the cause is __cause__)."""
+
+
+@dataclass
+class PartitionWait:
+    """A partition held at a record that keeps failing transiently: paused, so the consumer's other
+    partitions flow, and fetched again from that record once `resume_at` (monotonic) has come."""
+
+    topic: str
+    partition: int
+    offset: int
+    since: float  # wall-clock time the wait began
+    attempts: int = 0
+    error_class: str = ""
+    resume_at: float = 0.0
+
+    def describe(self) -> dict[str, Any]:
+        return {"topic": self.topic, "partition": self.partition, "offset": self.offset,
+                "waiting_seconds": round(time.time() - self.since, 1), "attempts": self.attempts,
+                "error_class": self.error_class}
+
+
 class _SharedTransaction:
     """One transaction for a run of records, begun when the first of them needs the database."""
 
@@ -242,9 +282,9 @@ class InboxConsumer:
         subscriptions: list[Subscription],
         source: str,
         aggregate_type: str,
-        max_attempts: int = 8,
+        max_attempts: int = 3,
         base_backoff_seconds: float = 0.1,
-        max_backoff_seconds: float = 5.0,
+        max_backoff_seconds: float = 10.0,
         on_events_staged: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
@@ -254,7 +294,7 @@ class InboxConsumer:
         self.handlers = {s.contract.event_type: s for s in subscriptions}
         self.source = source
         self.aggregate_type = aggregate_type
-        self.max_attempts = max_attempts
+        self.max_attempts = max_attempts  # attempts in place; after them the partition waits
         self.base_backoff_seconds = base_backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self.on_events_staged = on_events_staged
@@ -264,13 +304,82 @@ class InboxConsumer:
         # records already told (the remittance consumer told each record ~8 times, 15 % of its
         # CPU, parsing its events again); process() takes a handled record's parse from here.
         self._told: dict[int, tuple[str, Envelope | None, IntegrationEvent | None]] = {}
+        self.parked = ParkedKeys(group_id)
+        self._parked_now: set[bytes] = set()  # of the partition batch being applied, the keys parked
+        self._waits: dict[TopicPartition, PartitionWait] = {}
+        self._single_statements = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._parked_gauge_due = 0.0
 
     async def run(self) -> None:
         """Consume until cancelled. The consumer must already be started."""
         while True:
-            batches = await self.consumer.getmany(timeout_ms=500, max_records=500)
+            self._resume_due_partitions()
+            batches = await self.consumer.getmany(timeout_ms=self._poll_timeout_ms(), max_records=500)
             for tp, records in batches.items():
                 await self._process_partition_batch(tp, records)
+            self._record_waits()
+            await self._refresh_parked_gauge()
+
+    def waiting_partitions(self) -> list[dict[str, Any]]:
+        """The partitions held at a record that keeps failing transiently (for /readyz)."""
+        return [wait.describe() for wait in self._waits.values()]
+
+    def _owns(self, tp: TopicPartition) -> bool:
+        return tp in self.consumer.assignment()
+
+    def _wait(self, tp: TopicPartition, record: ConsumerRecord, error: BaseException) -> None:
+        """Hold the partition at `record`: paused, and fetched again from it after the backoff.
+        A partition revoked meanwhile is let go (its new owner starts from the committed offset)."""
+        wait = self._waits.get(tp)
+        if wait is None or wait.offset != record.offset:
+            wait = PartitionWait(tp.topic, tp.partition, record.offset, since=time.time())
+        wait.attempts += 1
+        wait.error_class = type(error).__name__
+        delay = self.backoff(self.max_attempts + wait.attempts)
+        wait.resume_at = time.monotonic() + delay
+        try:
+            self.consumer.seek(tp, record.offset)
+            self.consumer.pause(tp)
+        except IllegalStateError:
+            self._waits.pop(tp, None)
+            return
+        self._waits[tp] = wait
+        log.warning("record not settled; its partition waits", extra={
+            "topic": tp.topic, "partition": tp.partition, "offset": record.offset, "attempts": wait.attempts,
+            "error_class": wait.error_class, "retry_in_seconds": round(delay, 2)})
+
+    def _resume_due_partitions(self) -> None:
+        now, assigned = time.monotonic(), self.consumer.assignment()
+        for tp, wait in list(self._waits.items()):
+            if tp not in assigned:
+                del self._waits[tp]  # revoked: no longer ours to wait on
+            elif wait.resume_at <= now and tp in self.consumer.paused():
+                try:
+                    self.consumer.resume(tp)
+                except IllegalStateError:
+                    del self._waits[tp]
+
+    def _poll_timeout_ms(self) -> int:
+        """Poll no longer than until the next waiting partition is due."""
+        due = [wait.resume_at for wait in self._waits.values()]
+        if not due:
+            return 500
+        return max(10, min(500, int((min(due) - time.monotonic()) * 1000)))
+
+    def _record_waits(self) -> None:
+        CONSUMER_WAITING_PARTITIONS.labels(self.group_id).set(len(self._waits))
+        CONSUMER_LONGEST_WAIT.labels(self.group_id).set(
+            max((time.time() - wait.since for wait in self._waits.values()), default=0.0))
+
+    async def _refresh_parked_gauge(self) -> None:
+        if time.monotonic() < self._parked_gauge_due:
+            return
+        self._parked_gauge_due = time.monotonic() + PARKED_GAUGE_SECONDS
+        try:
+            async with self._single_statements.connect() as conn:
+                CONSUMER_PARKED_KEYS.labels(self.group_id).set(await self.parked.count(conn))
+        except Exception as exc:  # a gauge is not worth failing for; the next round reads it again
+            log.warning("could not count parked keys", extra={"error_class": type(exc).__name__})
 
     async def _process_partition_batch(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         """Apply records in order, then commit the offset after the last one applied.
@@ -278,24 +387,36 @@ class InboxConsumer:
         Runs of valid, handled records are applied in one transaction (group commit); the rest,
         and every record of a run that failed, one by one. If a record cannot even be
         dead-lettered (the broker is down), the offsets of the records before it are committed
-        and the partition is rewound to it, so it comes back.
+        and the partition waits at it (`_wait`), so it comes back. A partition revoked meanwhile
+        is left to its new owner.
         """
+        if not self._owns(tp):
+            return
+        try:
+            self._parked_now = await self._parked_keys_of(tp, records)
+        except Exception as exc:  # the database is away: the partition waits at its first record
+            self._told.clear()
+            self._wait(tp, records[0], exc)
+            return
         done = None
         index = 0
-        while index < len(records):
+        while index < len(records) and self._owns(tp):
             run = self._shared_run(records, index)
             if run and await self._apply_run(run):
                 index += len(run)
                 done = run[-1].offset + 1
                 continue
             for record in run or records[index:index + 1]:
-                if not await self._settle_one(tp, record):
-                    index = len(records)  # rewound: the rest comes again
+                if not self._owns(tp) or not await self._settle_one(tp, record):
+                    index = len(records)  # revoked, or waiting at this record: the rest comes again
                     break
                 done = record.offset + 1
                 index += 1
         self._told.clear()
-        if done is not None:
+        wait = self._waits.get(tp)
+        if wait is not None and done is not None and done > wait.offset:
+            del self._waits[tp]  # the record it waited at is settled
+        if done is not None and self._owns(tp):
             try:
                 await self.commit_offset(tp, done)
             except asyncio.CancelledError:
@@ -304,37 +425,44 @@ class InboxConsumer:
                 log.warning("offset commit failed", extra={"error_class": type(exc).__name__})
 
     async def _settle_one(self, tp: TopicPartition, record: ConsumerRecord) -> bool:
-        """Process one record in its own transaction; False (partition rewound to it) if it could not be settled."""
+        """Process one record in its own transaction; False (the partition waits at it) if it could not be settled."""
         try:
             await self.process(record)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            log.warning("record not settled; rewinding partition", extra={"error_class": type(exc).__name__})
-            self.consumer.seek(tp, record.offset)
-            await asyncio.sleep(1.0)
+        except Exception as exc:  # still transient after the attempts in place, or the DLQ cannot be written
+            self._wait(tp, record, exc.__cause__ if isinstance(exc, _PartitionMustWait) else exc)
             return False
         return True
+
+    async def _parked_keys_of(self, tp: TopicPartition, records: list[ConsumerRecord]) -> set[bytes]:
+        """Which keys of the batch's records this consumer applies are parked (one query, none
+        when no such record has a key)."""
+        keys = {record.key for record in records if record.key is not None and self._kind(record) != "skipped"}
+        if not keys:
+            return set()
+        async with self._single_statements.connect() as conn:
+            return await self.parked.among(conn, tp.topic, keys)
 
     def _shared_run(self, records: list[ConsumerRecord], start: int) -> list[ConsumerRecord]:
         """The records from `start` on that can share a transaction: consecutive, each valid and
         either handled or skipped, with at least two handled (one alone gains nothing). A record
-        headed for the DLQ ends the run, so dead-lettering happens only one record at a time."""
+        headed for the DLQ, one of a parked key and an operator's instruction end the run, so
+        those are settled one record at a time."""
         run: list[ConsumerRecord] = []
         handled = 0
         for record in records[start:start + MAX_RECORDS_PER_TRANSACTION]:
             kind = self._kind(record)
-            if kind == "invalid":
+            if kind in ("invalid", "control") or (kind == "handled" and record.key in self._parked_now):
                 break
             run.append(record)
             handled += kind == "handled"
         return run if handled >= 2 else []
 
-    def _not_subscribed(self, record: ConsumerRecord) -> bool:
+    def _not_subscribed(self, event_type: str | None) -> bool:
         """A record of a type this consumer has no handler for, told by its ce_type header alone:
         most records on a shared topic are other consumers' (the remittance service applies one
         of every four claim events), and reading their whole envelope cost more than the skip."""
-        event_type = header(record.headers, "ce_type")
         return event_type is not None and event_type not in self.handlers
 
     def _kind(self, record: ConsumerRecord) -> str:
@@ -344,7 +472,10 @@ class InboxConsumer:
         return told[0]
 
     def _tell(self, record: ConsumerRecord) -> tuple[str, Envelope | None, IntegrationEvent | None]:
-        if self._not_subscribed(record):
+        event_type = header(record.headers, "ce_type")
+        if event_type == SKIP_EVENT_TYPE:
+            return "control", None, None
+        if self._not_subscribed(event_type):
             return "skipped", None, None
         try:
             envelope = Envelope.from_headers(record.headers)
@@ -391,9 +522,13 @@ class InboxConsumer:
         await self.consumer.commit({tp: OffsetAndMetadata(next_offset, "")})
 
     async def process(self, record: ConsumerRecord) -> str:
-        """Apply one record; returns the outcome (processed, duplicate, skipped, dead_lettered)."""
+        """Apply one record; returns the outcome (processed, duplicate, skipped, dead_lettered,
+        parked, or skipped_by_operator for a skip marker addressed to this group)."""
         started = time.perf_counter()
-        if self._not_subscribed(record):
+        event_type = header(record.headers, "ce_type")
+        if event_type == SKIP_EVENT_TYPE:
+            return await self._apply_skip(record)
+        if self._not_subscribed(event_type):
             self._count(EVENTS_SKIPPED.labels(self.group_id).inc)
             return "skipped"
         _, envelope, data = self._told.pop(id(record), _UNTOLD)
@@ -426,31 +561,136 @@ class InboxConsumer:
         try:
             data = data or subscription.contract.model_validate_json(record.value or b"")
         except ValidationError as exc:
-            await self.dead_letter(record, exc, attempts=1, event_type=envelope.type)
-            return "dead_lettered"
+            return await self._fail_for_good(record, envelope, exc, attempts=1)
+        if self._shared is None and record.key is not None and record.key in self._parked_now:
+            return await self._apply_parked(record, envelope, subscription, data)
+        applied, error, attempts = await self._with_retries(
+            lambda: self.apply(envelope, data, subscription), event_type=envelope.type)
+        if error is not None:
+            return await self._fail_for_good(record, envelope, error, attempts=attempts)
+        return self._count_applied(envelope, applied)
+
+    def _count_applied(self, envelope: Envelope, applied: bool) -> str:
+        if applied:
+            self._count(EVENTS_PROCESSED.labels(self.group_id, envelope.type).inc)
+            return "processed"
+        self._count(EVENTS_DUPLICATE.labels(self.group_id, envelope.type).inc)
+        return "duplicate"
+
+    async def _with_retries(self, attempt_once: Callable[[], Awaitable[Any]], *,
+                            event_type: str) -> tuple[Any, BaseException | None, int]:
+        """Run `attempt_once`, retrying transient failures in place up to `max_attempts`:
+        (its result, None, attempts), or (None, the error, attempts) for a failure for good.
+        Still transient after the attempts in place: _PartitionMustWait (never a dead letter).
+        Inside a shared transaction nothing is retried: _RunAborted, and its run starts over."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                applied = await self.apply(envelope, data, subscription)
+                return await attempt_once(), None, attempt
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if self._shared is not None:  # no retries inside a shared transaction: its run starts over
+                if self._shared is not None:
                     raise _RunAborted() from exc
-                if is_transient(exc) and attempt < self.max_attempts:
-                    EVENTS_RETRIED.labels(self.group_id).inc()
-                    await asyncio.sleep(self.backoff(attempt))
-                    continue
-                if not isinstance(exc, PermanentEventError) and not is_transient(exc):
-                    log.exception("handler failed", extra={"event_type": envelope.type})
-                await self.dead_letter(record, exc, attempts=attempt, event_type=envelope.type)
-                return "dead_lettered"
-            if applied:
-                self._count(EVENTS_PROCESSED.labels(self.group_id, envelope.type).inc)
-                return "processed"
-            self._count(EVENTS_DUPLICATE.labels(self.group_id, envelope.type).inc)
-            return "duplicate"
+                if not is_transient(exc):
+                    if not isinstance(exc, PermanentEventError):
+                        log.exception("handler failed", extra={"event_type": event_type})
+                    return None, exc, attempt
+                if attempt >= self.max_attempts:
+                    raise _PartitionMustWait() from exc
+                EVENTS_RETRIED.labels(self.group_id).inc()
+                await asyncio.sleep(self.backoff(attempt))
+
+    @staticmethod
+    def _parked_event(record: ConsumerRecord, envelope: Envelope) -> ParkedEvent:
+        return ParkedEvent(event_id=envelope.id, event_type=envelope.type, topic=record.topic, key=record.key,
+                           partition=record.partition, offset=record.offset)
+
+    async def _fail_for_good(self, record: ConsumerRecord, envelope: Envelope, error: BaseException, *,
+                             attempts: int) -> str:
+        """Park the record's key behind it (a key's later events must not overtake it), then send
+        it to the DLQ. A record without a key has no order to keep: only dead-lettered."""
+        if record.key is not None:
+            async with self.engine.begin() as conn:
+                await self.parked.park(conn, self._parked_event(record, envelope), reason="failed")
+            self._parked_now.add(record.key)
+            self._parked_gauge_due = 0.0
+        await self.dead_letter(record, error, attempts=attempts, event_type=envelope.type)
+        return "dead_lettered"
+
+    async def _apply_parked(self, record: ConsumerRecord, envelope: Envelope, subscription: Subscription,
+                            data: IntegrationEvent) -> str:
+        """A record of a parked key: applied if it is the key's first parked event (a replay in
+        order), parked behind the first otherwise, and applied as usual if the key was freed."""
+        result, error, attempts = await self._with_retries(
+            lambda: self._apply_if_head(record, envelope, subscription, data), event_type=envelope.type)
+        if error is not None:
+            return await self._fail_for_good(record, envelope, error, attempts=attempts)
+        outcome, detail = result
+        if outcome == "free":
+            self._parked_now.discard(record.key)
+            return await self._apply_with_retries(record, envelope, subscription, data)
+        if outcome == "parked":
+            await self.dead_letter(record, ParkedBehindFailure(detail), attempts=0, event_type=envelope.type,
+                                   reason="parked")
+            return "parked"
+        if outcome == "applied":
+            if not detail:
+                self._parked_now.discard(record.key)
+            self._parked_gauge_due = 0.0
+            log.info("parked event applied in order", extra={"event_type": envelope.type, "key_still_parked": detail})
+            return self._count_applied(envelope, True)
+        return self._count_applied(envelope, False)
+
+    async def _apply_if_head(self, record: ConsumerRecord, envelope: Envelope, subscription: Subscription,
+                             data: IntegrationEvent) -> tuple[str, Any]:
+        """One transaction: ("free", None) when the key is no longer parked; ("applied", whether
+        the key is still parked) or ("duplicate", ...) for its first parked event, which leaves the
+        list; ("parked", the first event's id) for any other event, added at the end of the list;
+        ("duplicate", None) for one applied before (a repeated replay)."""
+        async with self.engine.begin() as conn:
+            head = await self.parked.head(conn, record.topic, record.key)
+            if head is None:
+                return "free", None
+            if head != envelope.id:
+                if await self._applied_before(conn, envelope.id):
+                    return "duplicate", None
+                await self.parked.park(conn, self._parked_event(record, envelope), reason="parked")
+                return "parked", head
+            context = await self._apply_on(conn, envelope, data, subscription)
+            await self.parked.release(conn, envelope.id)
+            still_parked = await self.parked.is_parked(conn, record.topic, record.key)
+        if context and context.staged and self.on_events_staged:
+            self.on_events_staged()
+        return ("applied" if context else "duplicate"), still_parked
+
+    async def _applied_before(self, conn: AsyncConnection, event_id: UUID) -> bool:
+        return (await conn.execute(sa.select(sa.literal(True)).where(
+            inbox.c.consumer_group == self.group_id, inbox.c.event_id == event_id))).scalar() is not None
+
+    async def _apply_skip(self, record: ConsumerRecord) -> str:
+        """An operator's skip marker: the event it names leaves its key's parked list and is
+        recorded as applied (never to take effect); markers for other groups are skipped."""
+        instruction = read_skip_marker(record)
+        if instruction is None or instruction.consumer_group != self.group_id:
+            EVENTS_SKIPPED.labels(self.group_id).inc()
+            return "skipped"
+
+        async def skip() -> bool:
+            async with self.engine.begin() as conn:
+                released = await self.parked.skip(conn, instruction)
+                return released is not None and not await self.parked.is_parked(conn, *released)
+
+        freed, error, _ = await self._with_retries(skip, event_type=SKIP_EVENT_TYPE)
+        if error is not None:
+            raise error  # not a transient failure, and nothing to dead-letter: the partition waits
+        if freed:
+            self._parked_now.discard(record.key)
+        self._parked_gauge_due = 0.0
+        log.warning("event skipped by an operator", extra={"event_id": str(instruction.event_id),
+                                                            "event_type": instruction.event_type})
+        return "skipped_by_operator"
 
     def _count(self, record_metric: Callable[[], None]) -> None:
         """Record a metric now, or, inside a shared transaction, once it has committed (a run
@@ -462,7 +702,9 @@ class InboxConsumer:
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter (AWS Architecture Blog, 'Exponential Backoff And Jitter')."""
-        ceiling = min(self.max_backoff_seconds, self.base_backoff_seconds * 2 ** (attempt - 1))
+        # The exponent is bounded: a partition may wait through thousands of attempts, and a float
+        # cannot hold 2 ** 1024.
+        ceiling = min(self.max_backoff_seconds, self.base_backoff_seconds * 2 ** min(attempt - 1, 32))
         return random.uniform(ceiling / 2, ceiling)
 
     async def apply(self, envelope: Envelope, data: IntegrationEvent, subscription: Subscription) -> bool:
@@ -497,10 +739,13 @@ class InboxConsumer:
             self._shared.staged = True
         return context
 
-    async def dead_letter(self, record: ConsumerRecord, error: BaseException, *, attempts: int, event_type: str) -> None:
-        """Send the original record, untouched, to this group's DLQ with the reason in headers."""
+    async def dead_letter(self, record: ConsumerRecord, error: BaseException, *, attempts: int, event_type: str,
+                          reason: str = "failed") -> None:
+        """Send the original record, untouched, to this group's DLQ with the reason in headers
+        (`dlq_reason`: failed, its own error; parked, waiting behind an earlier event that failed)."""
         error_class = type(error).__name__
         headers = list(record.headers or ()) + [
+            ("dlq_reason", reason.encode()),
             ("dlq_error_class", error_class.encode()),
             ("dlq_error_message", sanitized_message(error).encode()),
             ("dlq_original_topic", record.topic.encode()),

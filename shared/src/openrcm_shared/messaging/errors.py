@@ -17,6 +17,16 @@ class PermanentEventError(Exception):
     """
 
 
+class ParkedBehindFailure(PermanentEventError):
+    """Not this event's fault: an earlier event with the same key failed for good, and a key's
+    events are applied in order (openrcm_shared.messaging.parking). The message names that
+    event's id only."""
+
+    def __init__(self, blocking_event_id) -> None:  # noqa: ANN001 - a UUID
+        super().__init__(f"waits behind event {blocking_event_id}, which failed; applied after it is replayed "
+                         "or skipped")
+
+
 class TransientEventError(Exception):
     """Worth retrying: a dependency was briefly unavailable. Messages carry no PHI."""
 

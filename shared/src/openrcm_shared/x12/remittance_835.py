@@ -387,9 +387,10 @@ class RemittanceStream:
 # X12.6 "R" (decimal number) type: optional minus sign, digits with an optional decimal point. No
 # exponent, no plus sign, no blanks (Decimal() alone would accept "1E3", "+5", " 5" and "NaN").
 _DECIMAL = re.compile(r"-?(?:\d+\.?\d*|\.\d+)\Z")
-# Every amount is stored as NUMERIC(12, 2) (openrcm_shared.money): a number this large cannot be
-# posted, and PostgreSQL would refuse it mid-posting. Refused while reading, naming the element.
-_MONEY_CEILING = Decimal(10) ** 10
+# 005010X221A1 Appendix B.1.1.3.1.2: a monetary amount (data element 782) is at most ten digits,
+# the cents included (99999999.99 is the largest), and US dollars are precise to the cent.
+_MAX_MONEY = Decimal("99999999.99")
+_CENT = Decimal("0.01")
 _CACHE_LIMIT = 16_384  # distinct amount/date/procedure strings remembered per parser
 _BLANK_ELEMENTS = [""] * 32  # pads a segment whose trailing empty elements the sender left out
 # Code values (CAS group and reason, qualifiers, statuses) repeat on every claim: one shared string
@@ -508,6 +509,7 @@ class _Parser835:
         self.isa: list[str] = []
         self.gs: list[str] = []
         self.decimals: dict[str, Decimal] = {}
+        self.monies: dict[str, Decimal] = {}  # texts already read and checked as monetary amounts
         self.dates: dict[str, date] = {}
         self.procedures: dict[str, ProcedureCode] = {}
 
@@ -602,7 +604,7 @@ class _Parser835:
         if flag not in ("C", "D"):
             raise self._error(X12DataError, bpr, 3, "credit/debit flag must be C or D")
         optional = [element(bpr, position) or None for position in range(5, 16)]
-        return PaymentInformation(self._required(bpr, 1), self._amount(bpr, 2), flag, self._required(bpr, 4),
+        return PaymentInformation(self._required(bpr, 1), self._money(bpr, 2), flag, self._required(bpr, 4),
                                   *optional, payment_date=self._date(bpr, 16) if element(bpr, 16) else None)
 
     def _party(self, n1: list[str]) -> Party:
@@ -647,8 +649,8 @@ class _Parser835:
         goes through the general (and validating) helpers."""
         claim: ClaimPayment | None = None
         line: ServiceLine | None = None
-        decimal_of, date_of = self.decimals.get, self.dates.get
-        amount, required = self._amount, self._required
+        money_of, date_of = self.monies.get, self.dates.get
+        amount, money, required = self._amount, self._money, self._required
         segments: Iterator[list[str]] = chain((first,), self.cursor)
         while True:
             for segment in segments:
@@ -660,9 +662,9 @@ class _Parser835:
                     if target is None:
                         raise self._error(X12StructureError, segment, None, "CAS before any CLP")
                     if size == 4 and segment[1] and segment[2]:  # one triplet without quantity
-                        value = decimal_of(segment[3])
+                        value = money_of(segment[3])
                         adjustment = Adjustment(_shared(segment[1]), _shared(segment[2]),
-                                                amount(segment, 3) if value is None else value)
+                                                money(segment, 3) if value is None else value)
                         if target.adjustments:
                             target.adjustments.append(adjustment)
                         else:
@@ -721,9 +723,9 @@ class _Parser835:
                     if target is None:
                         raise self._error(X12StructureError, segment, None, "AMT outside a claim")
                     qualifier = segment[1] if size > 1 and segment[1] else required(segment, 1)
-                    value = decimal_of(segment[2]) if size > 2 else None
+                    value = money_of(segment[2]) if size > 2 else None
                     if value is None:
-                        value = amount(segment, 2)
+                        value = money(segment, 2)
                     if qualifier == "B6" and line is not None:
                         line.allowed_amount = value
                     elif target.amounts:
@@ -836,13 +838,13 @@ class _Parser835:
         size = len(clp)
         if size < 5:
             clp = clp + _BLANK_ELEMENTS[:5 - size]  # the helpers below then name what is missing
-        decimal_of = self.decimals.get
+        money_of = self.monies.get
         claim = ClaimPayment(clp[1] or self._required(clp, 1), _shared(clp[2] or self._required(clp, 2)),
-                             decimal_of(clp[3]) or self._amount(clp, 3), decimal_of(clp[4]) or self._amount(clp, 4),
+                             money_of(clp[3]) or self._money(clp, 3), money_of(clp[4]) or self._money(clp, 4),
                              self._position())
         if size > 5:  # trailing elements are often left out: test the size before each
             if clp[5]:
-                claim.patient_responsibility = decimal_of(clp[5]) or self._amount(clp, 5)
+                claim.patient_responsibility = money_of(clp[5]) or self._money(clp, 5)
             if size > 6 and clp[6]:
                 claim.claim_filing_indicator = _shared(clp[6])
             if size > 7 and clp[7]:
@@ -869,10 +871,10 @@ class _Parser835:
         size = len(svc)
         if size < 4:
             svc = svc + _BLANK_ELEMENTS[:4 - size]  # the helpers below then name what is missing
-        decimal_of = self.decimals.get
+        decimal_of, money_of = self.decimals.get, self.monies.get
         # `or` falls back to the validating helper on a cache miss (and on a zero, harmlessly).
         line = ServiceLine(self.procedures.get(svc[1]) or self._procedure(svc, 1),
-                           decimal_of(svc[2]) or self._amount(svc, 2), decimal_of(svc[3]) or self._amount(svc, 3),
+                           money_of(svc[2]) or self._money(svc, 2), money_of(svc[3]) or self._money(svc, 3),
                            self._position())
         if size > 4:
             if svc[4]:
@@ -898,7 +900,7 @@ class _Parser835:
                 if any(cas[position + 1:position + 3]):
                     raise self._error(X12DataError, cas, position, "CAS amount without a reason code")
                 continue
-            amount = self._amount(cas, position + 1)
+            amount = self._money(cas, position + 1)
             quantity = self._amount(cas, position + 2) if position + 2 < count and cas[position + 2] else None
             adjustments.append(Adjustment(_shared(group), _shared(reason), amount, quantity))
         if not adjustments:
@@ -918,7 +920,10 @@ class _Parser835:
 
     def _inpatient(self, mia: list[str]) -> InpatientAdjudication:
         values: dict[str, object] = {}
-        for position, name in chain(MIA_AMOUNTS.items(), MIA_QUANTITIES.items()):
+        for position, name in MIA_AMOUNTS.items():
+            if element(mia, position):
+                values[name] = self._money(mia, position)
+        for position, name in MIA_QUANTITIES.items():
             if element(mia, position):
                 values[name] = self._amount(mia, position)
         remarks = tuple(code for code in (element(mia, position) for position in MIA_REMARKS) if code)
@@ -928,7 +933,7 @@ class _Parser835:
         values: dict[str, object] = {}
         for position, name in MOA_AMOUNTS.items():
             if element(moa, position):
-                values[name] = self._amount(moa, position)
+                values[name] = self._money(moa, position)
         if element(moa, 1):
             values["reimbursement_rate"] = self._amount(moa, 1)
         remarks = tuple(code for code in (element(moa, position) for position in MOA_REMARKS) if code)
@@ -958,7 +963,7 @@ class _Parser835:
             if not reason:
                 raise self._error(X12DataError, plb, position, "PLB adjustment without a reason code")
             reference = rest.split(self.component, 1)[0] or None
-            adjustments.append(ProviderAdjustment(provider, fiscal_period, reason, self._amount(plb, position + 1),
+            adjustments.append(ProviderAdjustment(provider, fiscal_period, reason, self._money(plb, position + 1),
                                                   reference))
         if not adjustments:
             raise self._error(X12DataError, plb, 3, "PLB without any adjustment")
@@ -1019,12 +1024,26 @@ class _Parser835:
             if not _DECIMAL.match(text):
                 raise self._error(X12DataError, segment, position, "not a decimal number")
             value = Decimal(text)
-            if abs(value) >= _MONEY_CEILING:
-                raise self._error(X12DataError, segment, position, "beyond the money limits (12 digits, 2 of "
-                                  "them decimals: at most 9999999999.99)")
             if len(self.decimals) >= _CACHE_LIMIT:
                 self.decimals.clear()
             self.decimals[text] = value
+        return value
+
+    def _money(self, segment: list[str], position: int) -> Decimal:
+        """A monetary amount (data element 782): an R-type number of whole cents, at most 99999999.99
+        either way (the guide's limit, well within what the ledger holds)."""
+        text = segment[position] if position < len(segment) else ""
+        value = self.monies.get(text)
+        if value is None:
+            value = self._amount(segment, position)
+            # The size first: quantizing a number longer than the decimal context (28 digits) raises.
+            if abs(value) > _MAX_MONEY:
+                raise self._error(X12DataError, segment, position, "monetary amount beyond 99999999.99")
+            if value != value.quantize(_CENT):
+                raise self._error(X12DataError, segment, position, "monetary amount in fractions of a cent")
+            if len(self.monies) >= _CACHE_LIMIT:
+                self.monies.clear()
+            self.monies[text] = value
         return value
 
     def _date(self, segment: list[str], position: int) -> date:

@@ -178,6 +178,10 @@ class ClearinghouseDelivery(ClaimsTable, table=True):
     no practice (a 277CA may cover several practices' claims): only the system role reads it."""
 
     __tablename__ = "clearinghouse_deliveries"
+    # Retention prunes deliveries already applied (processed, or failed as malformed) by age;
+    # received ones are never pruned (service_layer.retention).
+    __table_args__ = (sa.Index("ix_clearinghouse_deliveries_settled", "received_at",
+                               postgresql_where=sa.text("status IN ('processed', 'failed')")),)
 
     webhook_id: str = Field(sa_type=sa.Text, primary_key=True)
     received_at: datetime = Field(sa_type=sa.DateTime(timezone=True))

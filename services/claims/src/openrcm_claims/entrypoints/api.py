@@ -22,6 +22,7 @@ from openrcm_shared.db import snapshot
 from openrcm_shared.http.bodies import json_body, json_body_doc
 from openrcm_shared.http.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_HEADER_DOC, idempotent_create
 from openrcm_shared.http.pagination import Page
+from openrcm_shared.http.openapi_docs import BODY_PROBLEMS, problem_doc, problem_responses
 from openrcm_shared.http.problems import Problem, field_error, json_pointer
 from openrcm_shared.http.tenancy import TENANT_HEADER_DOC
 from openrcm_shared.security.authorization import authorize, security_doc
@@ -50,8 +51,9 @@ _ENCOUNTER_DOC = {**json_body_doc(EncounterIn), "parameters": [IDEMPOTENCY_HEADE
 
 
 @router.post("/encounters", status_code=201, response_model=ClaimOut, openapi_extra=_ENCOUNTER_DOC,
-             responses={409: {"description": "Encounter already submitted, or same Idempotency-Key in flight"},
-                        422: {"description": "Invalid fields, or Idempotency-Key reused with another body"}})
+             responses={**BODY_PROBLEMS,
+                        409: problem_doc(409, "Encounter already submitted, or same Idempotency-Key in flight"),
+                        422: problem_doc(422, "Invalid fields, or Idempotency-Key reused with another body")})
 @audited("create", "claim", resource_id="id", patient_id="patient_id")
 async def post_encounter(request: Request) -> Response:
     """An EHR posts a completed encounter; the claim is created and ClaimSubmitted published."""
@@ -70,7 +72,7 @@ async def post_encounter(request: Request) -> Response:
         location=lambda claim: f"/v1/claims/{claim.id}", response_model=ClaimOut)
 
 
-@router.post("/encounter-batches", response_model=EncounterBatchOut)
+@router.post("/encounter-batches", response_model=EncounterBatchOut, responses=BODY_PROBLEMS)
 @audited("create", "claim", resource_id="id", patient_id="patient_id")
 async def post_encounter_batch(batch: EncounterBatchIn, request: Request, tenant_id: ClaimsWrite) -> EncounterBatchOut:
     """Many encounters at once; each is taken (201) or refused (its problem, with pointers under
@@ -103,7 +105,8 @@ async def _take_one(request: Request, tenant_id: str, index: int, raw: dict) -> 
 
 
 @router.post("/claims/{claim_id}/charges", response_model=ClaimOut,
-             responses={409: {"description": "The claim already went out"}})
+             responses={**BODY_PROBLEMS, **problem_responses(404),
+                        409: problem_doc(409, "The claim already went out")})
 @audited("update", "claim", resource_id="claim_id", patient_id="patient_id")
 async def post_late_charges(claim_id: UUID, charges: LateChargesIn, request: Request,
                             tenant_id: ClaimsWrite) -> ClaimOut:
@@ -114,7 +117,8 @@ async def post_late_charges(claim_id: UUID, charges: LateChargesIn, request: Req
 
 
 @router.put("/claims/{claim_id}/encounter", response_model=ClaimOut,
-            responses={409: {"description": "The claim is with the payer: replace or void it instead"}})
+            responses={**BODY_PROBLEMS, **problem_responses(404),
+                       409: problem_doc(409, "The claim is with the payer: replace or void it instead")})
 @audited("update", "claim", resource_id="claim_id", patient_id="patient_id")
 async def put_claim_encounter(claim_id: UUID, encounter: EncounterIn, request: Request,
                               tenant_id: ClaimsWrite) -> ClaimOut:
@@ -125,8 +129,9 @@ async def put_claim_encounter(claim_id: UUID, encounter: EncounterIn, request: R
 
 
 @router.post("/claims/{claim_id}/replace", response_model=ClaimOut,
-             responses={409: {"description": "The payer does not have this claim (no payer claim control number)"},
-                        422: {"description": "Invalid fields, or the payer takes only new claims (frequency 1)"}})
+             responses={**BODY_PROBLEMS, **problem_responses(404),
+                        409: problem_doc(409, "The payer does not have this claim (no payer claim control number)"),
+                        422: problem_doc(422, "Invalid fields, or the payer takes only new claims (frequency 1)")})
 @audited("replace", "claim", resource_id="claim_id", patient_id="patient_id")
 async def post_claim_replacement(claim_id: UUID, encounter: EncounterIn, request: Request,
                                  tenant_id: ClaimsWrite) -> ClaimOut:
@@ -137,8 +142,9 @@ async def post_claim_replacement(claim_id: UUID, encounter: EncounterIn, request
 
 
 @router.post("/claims/{claim_id}/void", response_model=ClaimOut,
-             responses={409: {"description": "The payer does not have this claim (no payer claim control number)"},
-                        422: {"description": "The payer takes only new claims (frequency 1)"}})
+             responses={**problem_responses(404),
+                        409: problem_doc(409, "The payer does not have this claim (no payer claim control number)"),
+                        422: problem_doc(422, "Invalid fields, or the payer takes only new claims (frequency 1)")})
 @audited("void", "claim", resource_id="claim_id", patient_id="patient_id")
 async def post_claim_void(claim_id: UUID, request: Request, tenant_id: ClaimsWrite) -> ClaimOut:
     """Void the claim the payer has (frequency 8); it is voided once the payer accepts the void."""
@@ -155,7 +161,7 @@ async def _change_and_show(request: Request, tenant_id: str, claim_id: UUID, cha
     return changed
 
 
-@router.get("/claims/{claim_id}", response_model=ClaimOut)
+@router.get("/claims/{claim_id}", response_model=ClaimOut, responses=problem_responses(404))
 @audited("read", "claim", resource_id="claim_id", patient_id="patient_id")
 async def get_claim(claim_id: UUID, request: Request, tenant_id: ClaimsRead) -> ClaimOut:
     """The claim, its lines, status and history (its timeline), as of one moment."""
@@ -167,7 +173,8 @@ async def get_claim(claim_id: UUID, request: Request, tenant_id: ClaimsRead) -> 
 
 
 @router.get("/claims/{claim_id}/x12", response_class=Response,
-            responses={200: {"content": {"application/edi-x12": {}}}, 404: {"description": "Not sent yet"}})
+            responses={200: {"content": {"application/edi-x12": {"schema": {"type": "string"}}}},
+                       404: problem_doc(404, "No such claim, or not sent yet")})
 @audited("read", "claim_837", resource_id="claim_id")
 async def get_claim_x12(claim_id: UUID, request: Request, tenant_id: ClaimsRead) -> Response:
     """The 837 file this claim was last sent in, byte for byte."""

@@ -21,6 +21,7 @@ from openrcm_claims.service_layer.code_set_imports import Spooler, import_code_s
 from openrcm_claims.service_layer.code_sets_in_force import IN_FORCE
 from openrcm_claims.settings import CodeSetSettings
 from openrcm_shared.http.bounds import PositiveInt8
+from openrcm_shared.http.openapi_docs import problem_doc
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.security.context import current_caller
 from openrcm_shared.security.practice import ClaimsRead, ReferenceAdmin
@@ -126,11 +127,12 @@ _BODY_DOC = {"requestBody": {"required": True, "content": {
 
 
 @router.post("/code-sets/files", status_code=201, response_model=CodeSetImportOut, openapi_extra=_BODY_DOC,
-             responses={200: {"description": "Every file was imported before (same SHA-256): nothing new stored"},
-                        413: {"description": "Larger than OPENRCM_CLAIMS_CODE_SET_MAX_UPLOAD_BYTES"},
-                        415: {"description": "Not text/plain, text/csv, application/octet-stream or application/zip"},
-                        422: {"description": "The kind or effective date cannot be told, or the file is not the "
-                                             "CMS layout (naming the file and line); nothing stored"}})
+             responses={200: {"description": "Every file was imported before (same SHA-256): nothing new stored",
+                              "model": CodeSetImportOut},
+                        413: problem_doc(413, "Larger than OPENRCM_CLAIMS_CODE_SET_MAX_UPLOAD_BYTES"),
+                        415: problem_doc(415, "Not text/plain, text/csv, application/octet-stream or application/zip"),
+                        422: problem_doc(422, "The kind or effective date cannot be told, or the file is not the "
+                                              "CMS layout (naming the file and line); nothing stored")})
 async def import_code_set_file(
         request: Request, tenant_id: ReferenceAdmin,
         kind: Annotated[Kind | None, Query(description="which code set; default: from CMS's file name")] = None,
@@ -212,7 +214,7 @@ async def list_code_sets(request: Request, tenant_id: ClaimsRead) -> CodeSetsOut
 
 
 @router.delete("/code-sets/files/{file_id}", response_model=CodeSetFileOut,
-               responses={404: {"description": "No such imported file"}})
+               responses={404: problem_doc(404, "No such imported file")})
 async def withdraw_code_set_file(file_id: Annotated[PositiveInt8, Path()], request: Request,
                                  tenant_id: ReferenceAdmin) -> CodeSetFileOut:
     """Withdraw a file imported by mistake: every claims process stops using it (the version it

@@ -1,7 +1,7 @@
 """FHIR R4 intake and views (application/fhir+json):
 
 - `POST /fhir/Claim`: one Claim -> 201 with its ClaimResponse, or an OperationOutcome naming
-  every problem by FHIRPath (400 not JSON, 422 not billable, 409 already taken);
+  every problem by FHIRPath (400 not JSON, 415 not sent as JSON, 422 not billable, 409 already taken);
 - `POST /fhir`: a transaction, batch or collection Bundle of Claims and their parties -> a
   transaction-response / batch-response Bundle (a failed transaction: one OperationOutcome);
 - `GET /fhir/Claim/{id}`: the claim that was taken, as a FHIR Claim;
@@ -28,18 +28,61 @@ from openrcm_claims.service_layer.fhir_views import claim_as_fhir, claim_respons
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.idempotency import create_once, request_fingerprint, validate_key
 from openrcm_shared.audit import audited
+from openrcm_shared.http.media_types import is_json_media_type
+from openrcm_shared.http.openapi_docs import problem_doc, problem_responses
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.messaging.outbox import staged_count
 from openrcm_shared.security.practice import ClaimsRead, ClaimsWrite
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"])
 FHIR_JSON = "application/fhir+json"
-_OUTCOME = {"description": "OperationOutcome naming each problem by FHIRPath", "content": {FHIR_JSON: {}}}
-_POST_RESPONSES = {400: {**_OUTCOME, "description": "Not JSON (OperationOutcome)"},
-                   409: {**_OUTCOME, "description": "The EHR's claim id was taken already, or the same "
-                                                    "Idempotency-Key is in flight"},
-                   422: _OUTCOME}
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+def _resource_schema(resource_type: str, required: list[str], **properties: dict) -> dict:
+    """The outline of a FHIR R4 resource the OpenAPI shows (the full definitions are HL7's)."""
+    return {"type": "object", "required": ["resourceType", *required],
+            "properties": {"resourceType": {"type": "string", "enum": [resource_type]}, **properties}}
+
+
+_CLAIM = _resource_schema("Claim", [], status={"type": "string"}, item={"type": "array", "items": {"type": "object"}})
+_CLAIM_RESPONSE = _resource_schema("ClaimResponse", ["outcome"], id={"type": "string"}, outcome={"type": "string"})
+_BUNDLE = _resource_schema("Bundle", ["type"], type={"type": "string"},
+                           entry={"type": "array", "items": {"type": "object"}})
+_OPERATION_OUTCOME = _resource_schema("OperationOutcome", ["issue"], issue={"type": "array", "minItems": 1, "items": {
+    "type": "object", "required": ["severity", "code"], "properties": {
+        "severity": {"type": "string"}, "code": {"type": "string"}, "diagnostics": {"type": "string"},
+        "expression": {"type": "array", "items": {"type": "string"}}}}})
+
+
+def _resource_doc(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {FHIR_JSON: {"schema": schema}}}
+
+
+def _outcome_doc(status: int, description: str, *, or_problem: bool = False) -> dict:
+    """An OperationOutcome answer; with `or_problem`, also the problem+json of the checks every
+    route makes before this one reads its body (the X-Tenant-Id header: 400, 422)."""
+    if or_problem:
+        return problem_doc(status, description, also={FHIR_JSON: {"schema": _OPERATION_OUTCOME}})
+    return _resource_doc(description, _OPERATION_OUTCOME)
+
+
+def _body_doc(schema: dict) -> dict:
+    """The body is read by the route (any JSON media type: FHIR clients send application/fhir+json
+    or application/json)."""
+    return {"requestBody": {"required": True, "content": {FHIR_JSON: {"schema": schema},
+                                                          "application/json": {"schema": schema}}}}
+
+
+_POST_RESPONSES = {
+    **problem_responses(413),
+    400: _outcome_doc(400, "Not JSON (OperationOutcome), or an invalid X-Tenant-Id (problem)", or_problem=True),
+    404: _outcome_doc(404, "A resource the Claim refers to (its payer, say) is not registered in this practice"),
+    409: _outcome_doc(409, "The EHR's claim id was taken already, or the same Idempotency-Key is in flight"),
+    415: _outcome_doc(415, "Not sent as FHIR JSON (application/fhir+json or application/json)"),
+    422: _outcome_doc(422, "OperationOutcome naming each problem by FHIRPath (or a problem for the "
+                           "X-Tenant-Id header)", or_problem=True)}
+_NOT_FOUND = _outcome_doc(404, "No such resource in this practice")
 
 
 def _outcome(status: int, issues: list[Issue]) -> JSONResponse:
@@ -58,6 +101,8 @@ async def _create_once(request: Request, tenant_id: str, idempotency_key: str | 
                        location=None) -> Response:
     """Run `work(conn) -> (status, FHIR resource)` once per Idempotency-Key, in one transaction;
     a Refused is answered with its OperationOutcome and writes nothing."""
+    if not is_json_media_type(request.headers.get("content-type")):  # RFC 9110 §15.5.16
+        return _outcome(415, [Issue("not-supported", "", "send the body as application/fhir+json")])
     runtime = request.app.state.runtime
     body = await request.body()
     staged_before = staged_count()
@@ -88,8 +133,8 @@ def _claim_location(body: bytes) -> str:
     return "/fhir/" + json.loads(body)["request"]["reference"]
 
 
-@router.post("/Claim", status_code=201, responses={201: {"content": {FHIR_JSON: {}}, "description": "ClaimResponse"},
-                                                   **_POST_RESPONSES})
+@router.post("/Claim", status_code=201, openapi_extra=_body_doc(_CLAIM),
+             responses={201: _resource_doc("ClaimResponse", _CLAIM_RESPONSE), **_POST_RESPONSES})
 async def post_fhir_claim(request: Request, tenant_id: ClaimsWrite,
                           idempotency_key: IdempotencyKey = None) -> Response:
     """Take one FHIR R4 Claim (its parties contained, or registered and referenced as
@@ -101,9 +146,8 @@ async def post_fhir_claim(request: Request, tenant_id: ClaimsWrite,
     return await _create_once(request, tenant_id, idempotency_key, work, location=_claim_location)
 
 
-@router.post("", responses={200: {"content": {FHIR_JSON: {}}, "description": "transaction-response or "
-                                                                            "batch-response Bundle"},
-                            **_POST_RESPONSES})
+@router.post("", openapi_extra=_body_doc(_BUNDLE),
+             responses={200: _resource_doc("transaction-response or batch-response Bundle", _BUNDLE), **_POST_RESPONSES})
 async def post_fhir_bundle(request: Request, tenant_id: ClaimsWrite,
                            idempotency_key: IdempotencyKey = None) -> Response:
     """Take the Claims of a transaction (all or nothing), batch or collection Bundle, their parties
@@ -130,15 +174,15 @@ async def _read(request: Request, tenant_id: str, claim_id: str, kind: str, read
     return Response(fhir_json(resource), media_type=FHIR_JSON)
 
 
-@router.get("/Claim/{claim_id}", responses={200: {"content": {FHIR_JSON: {}}, "description": "Claim"}, 404: _OUTCOME})
+@router.get("/Claim/{claim_id}", responses={200: _resource_doc("Claim", _CLAIM), 404: _NOT_FOUND})
 @audited("read", "claim", resource_id="claim_id")
 async def get_fhir_claim(claim_id: str, request: Request, tenant_id: ClaimsRead) -> Response:
     """The claim as it was taken (every party resolved and contained)."""
     return await _read(request, tenant_id, claim_id, "Claim", claim_as_fhir)
 
 
-@router.get("/ClaimResponse/{claim_id}", responses={200: {"content": {FHIR_JSON: {}}, "description": "ClaimResponse"},
-                                                    404: _OUTCOME})
+@router.get("/ClaimResponse/{claim_id}", responses={200: _resource_doc("ClaimResponse", _CLAIM_RESPONSE),
+                                                    404: _NOT_FOUND})
 @audited("read", "claim_response", resource_id="claim_id")
 async def get_fhir_claim_response(claim_id: str, request: Request, tenant_id: ClaimsRead) -> Response:
     """Where the claim stands; once its payer has adjudicated: outcome, payment and item

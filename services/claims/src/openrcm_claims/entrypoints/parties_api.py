@@ -19,6 +19,7 @@ from openrcm_claims.service_layer.reference_data import check_facility, check_pr
 from openrcm_shared.audit import audited, record_change
 from openrcm_shared.codes import npi_is_valid
 from openrcm_shared.http.pagination import Page, fetch_page
+from openrcm_shared.http.openapi_docs import BODY_PROBLEMS, problem_doc, problem_responses
 from openrcm_shared.http.resources import get_or_404
 from openrcm_shared.security.practice import ClaimsRead, ClaimsWrite, ReferenceAdmin
 
@@ -46,7 +47,7 @@ async def _upsert(request: Request, table: sa.Table, keys: dict, values: dict, o
 # ------------------------------------------------------------------------------------------
 
 
-@router.put("/patients/{patient_id}", response_model=PatientRecordOut)
+@router.put("/patients/{patient_id}", response_model=PatientRecordOut, responses=BODY_PROBLEMS)
 @audited("update", "patient", resource_id="patient_id", patient_id="patient_id")
 async def put_patient(patient_id: RecordIdPath, patient: PatientRecordIn, request: Request,
                       tenant_id: ClaimsWrite) -> PatientRecordOut:
@@ -56,7 +57,7 @@ async def put_patient(patient_id: RecordIdPath, patient: PatientRecordIn, reques
                          PatientRecordOut)
 
 
-@router.get("/patients/{patient_id}", response_model=PatientRecordOut)
+@router.get("/patients/{patient_id}", response_model=PatientRecordOut, responses=problem_responses(404))
 @audited("read", "patient", resource_id="patient_id", patient_id="patient_id")
 async def get_patient(patient_id: RecordIdPath, request: Request, tenant_id: ClaimsRead) -> PatientRecordOut:
     return await get_or_404(request, PatientRecordOut, patients, tenant_id, title="Patient not registered",
@@ -64,8 +65,8 @@ async def get_patient(patient_id: RecordIdPath, request: Request, tenant_id: Cla
 
 
 @router.put("/patients/{patient_id}/coverages/{coverage_id}", response_model=CoverageRecordOut,
-            responses={404: {"description": "The patient is not registered"},
-                       422: {"description": "Invalid fields, unknown payer, or the order of benefits is taken"}})
+            responses={**BODY_PROBLEMS, 404: problem_doc(404, "The patient is not registered"),
+                       422: problem_doc(422, "Invalid fields, unknown payer, or the order of benefits is taken")})
 @audited("update", "coverage", resource_id="coverage_id", patient_id="patient_id")
 async def put_coverage(patient_id: RecordIdPath, coverage_id: RecordIdPath, coverage: CoverageRecordIn,
                        request: Request, tenant_id: ClaimsWrite) -> CoverageRecordOut:
@@ -77,7 +78,8 @@ async def put_coverage(patient_id: RecordIdPath, coverage_id: RecordIdPath, cove
     return stored
 
 
-@router.get("/patients/{patient_id}/coverages/{coverage_id}", response_model=CoverageRecordOut)
+@router.get("/patients/{patient_id}/coverages/{coverage_id}", response_model=CoverageRecordOut,
+            responses=problem_responses(404))
 @audited("read", "coverage", resource_id="coverage_id", patient_id="patient_id")
 async def get_coverage(patient_id: RecordIdPath, coverage_id: RecordIdPath, request: Request,
                        tenant_id: ClaimsRead) -> CoverageRecordOut:
@@ -108,7 +110,7 @@ def _check_npi(npi: str) -> str:
     return npi
 
 
-@router.put("/providers/{npi}", response_model=ProviderRecordOut)
+@router.put("/providers/{npi}", response_model=ProviderRecordOut, responses=BODY_PROBLEMS)
 async def put_provider(npi: NpiPath, provider: ProviderRecordIn, request: Request,
                        tenant_id: ReferenceAdmin) -> ProviderRecordOut:
     """Register a provider (NPI with its check digit) with its roles: billing (an organization with
@@ -119,7 +121,7 @@ async def put_provider(npi: NpiPath, provider: ProviderRecordIn, request: Reques
                          provider.model_dump(mode="json"), ProviderRecordOut)
 
 
-@router.get("/providers/{npi}", response_model=ProviderRecordOut)
+@router.get("/providers/{npi}", response_model=ProviderRecordOut, responses=problem_responses(404))
 async def get_provider(npi: NpiPath, request: Request, tenant_id: ClaimsRead) -> ProviderRecordOut:
     return await get_or_404(request, ProviderRecordOut, providers, tenant_id, title="Provider not registered", npi=npi)
 
@@ -137,7 +139,7 @@ async def list_providers(request: Request, tenant_id: ClaimsRead, role: Provider
     return Page[ProviderRecordOut](items=[ProviderRecordOut(**row._mapping) for row in rows], next_cursor=next_cursor)
 
 
-@router.put("/facilities/{facility_id}", response_model=FacilityRecordOut)
+@router.put("/facilities/{facility_id}", response_model=FacilityRecordOut, responses=BODY_PROBLEMS)
 async def put_facility(facility_id: RecordIdPath, facility: FacilityRecordIn, request: Request,
                        tenant_id: ReferenceAdmin) -> FacilityRecordOut:
     """Register a service facility location (a street address with ZIP+4, optional NPI)."""
@@ -146,7 +148,7 @@ async def put_facility(facility_id: RecordIdPath, facility: FacilityRecordIn, re
                          facility.model_dump(mode="json"), FacilityRecordOut)
 
 
-@router.get("/facilities/{facility_id}", response_model=FacilityRecordOut)
+@router.get("/facilities/{facility_id}", response_model=FacilityRecordOut, responses=problem_responses(404))
 async def get_facility(facility_id: RecordIdPath, request: Request, tenant_id: ClaimsRead) -> FacilityRecordOut:
     return await get_or_404(request, FacilityRecordOut, service_facilities, tenant_id,
                             title="Facility not registered", facility_id=facility_id)

@@ -20,6 +20,7 @@ from openrcm_shared.codes import npi_is_valid
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.problems import Problem
+from openrcm_shared.http.openapi_docs import BODY_PROBLEMS, problem_responses
 from openrcm_shared.security.practice import ClaimsRead, ReferenceAdmin
 
 router = APIRouter(prefix="/v1", tags=["reference data"])
@@ -102,7 +103,7 @@ _PAYER_COLUMNS = [payers.c[name] for name in PayerOut.model_fields if name != "i
 _ENROLLMENT_COLUMNS = [provider_enrollments.c[name] for name in EnrollmentOut.model_fields]
 
 
-@router.put("/payers/{payer_id}", response_model=PayerOut)
+@router.put("/payers/{payer_id}", response_model=PayerOut, responses=BODY_PROBLEMS)
 async def put_payer(payer_id: PayerId, payer: PayerIn, request: Request, tenant_id: ReferenceAdmin) -> PayerOut:
     """Register a payer or change how it takes claims (idempotent by nature). `identifiers`
     replaces the payer's identifiers; one another payer of the practice holds is a 422 naming it."""
@@ -119,7 +120,7 @@ async def put_payer(payer_id: PayerId, payer: PayerIn, request: Request, tenant_
     return PayerOut(**row._mapping, identifiers=payer.identifiers)
 
 
-@router.get("/payers/{payer_id}", response_model=PayerOut)
+@router.get("/payers/{payer_id}", response_model=PayerOut, responses=problem_responses(404))
 async def get_payer(payer_id: str, request: Request, tenant_id: ClaimsRead) -> PayerOut:
     async with request.app.state.runtime.engine.connect() as conn:
         row = (await conn.execute(sa.select(*_PAYER_COLUMNS).where(
@@ -139,7 +140,8 @@ async def list_payers(request: Request, tenant_id: ClaimsRead) -> list[PayerOut]
     return [PayerOut(**row._mapping, identifiers=identifiers.get(row.payer_id, [])) for row in rows]
 
 
-@router.post("/enrollments", status_code=201, response_model=EnrollmentOut)
+@router.post("/enrollments", status_code=201, response_model=EnrollmentOut,
+             responses={**BODY_PROBLEMS, **problem_responses(409)})
 async def post_enrollment(enrollment: EnrollmentIn, request: Request, tenant_id: ReferenceAdmin,
                           idempotency_key: Annotated[str | None, Header()] = None) -> Response:
     """Record that a provider is enrolled with a payer from one date (to another)."""

@@ -199,7 +199,25 @@ PARTY_REFERENCES = (
 _PROFESSIONAL_ONLY = ("rendering_provider", "referring_provider", "supervising_provider")
 
 
+# An encounter as an EHR sends it (synthetic: the NPI is a test number with a valid check digit),
+# shown in the OpenAPI and sent by the API fuzzer's examples phase.
+ENCOUNTER_EXAMPLE = {
+    "encounter_id": "EHR-1001",
+    "patient": {"id": "P-1", "first_name": "Testy", "last_name": "Synthetic", "birth_date": "1979-04-12", "gender": "F",
+                "address": {"line1": "12 Example Lane", "city": "Springfield", "state": "IL", "postal_code": "62701"}},
+    "coverage": {"payer_id": "60054", "member_id": "XJ123456"},
+    "billing_provider": {"npi": "1234567893", "tax_id": "123456789", "name": "Synthetic Family Clinic",
+                         "address": {"line1": "100 Main Street", "city": "Springfield", "state": "IL",
+                                     "postal_code": "627011234"}},
+    "diagnosis_codes": ["E11.9", "I10"],
+    "lines": [{"procedure_code": "99213", "charge_amount": "125.00", "service_date": "2026-11-20",
+               "diagnosis_pointers": [1, 2]}],
+}
+
+
 class EncounterIn(RequestBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [ENCOUNTER_EXAMPLE]})
+
     encounter_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     # professional: an 837P; institutional: an 837I (needs `institutional` and revenue codes).
     setting: Literal["professional", "institutional"] = "professional"

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from openrcm_claims.adapters.tables import clearinghouse_deliveries
 from openrcm_claims.service_layer.acknowledgements import MalformedDelivery, apply_delivery
+from openrcm_shared.http.openapi_docs import problem_doc
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.http.webhooks import WebhookVerificationError, configured_secrets, verify
 
@@ -28,8 +29,8 @@ router = APIRouter(prefix="/v1/webhooks", tags=["clearinghouse webhooks"])
 
 
 @router.post("/clearinghouse", status_code=200,
-             responses={400: {"description": "Not an acknowledgement we can read; kept for inspection"},
-                        401: {"description": "Bad signature or stale timestamp"}})
+             responses={400: problem_doc(400, "Not an acknowledgement we can read; kept for inspection"),
+                        401: problem_doc(401, "Bad signature or stale timestamp")})
 async def clearinghouse_webhook(request: Request) -> JSONResponse:
     body = await request.body()
     try:

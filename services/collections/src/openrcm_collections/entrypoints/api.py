@@ -15,6 +15,7 @@ from openrcm_collections.service_layer.accounts import load_account
 from openrcm_shared.audit import audited
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.pagination import fetch_page
+from openrcm_shared.http.openapi_docs import problem_responses
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.money import Money
 from openrcm_shared.security.practice import CollectionsWork
@@ -46,7 +47,7 @@ class AccountOut(BaseModel):
 _LEDGER_COLUMNS = [ledger_entries.c[name] for name in LedgerEntryOut.model_fields]
 
 
-@router.get("/accounts/{patient_id}", response_model=AccountOut)
+@router.get("/accounts/{patient_id}", response_model=AccountOut, responses=problem_responses(404))
 @audited("read", "account", resource_id="patient_id", patient_id="patient_id")
 async def get_account(patient_id: str, request: Request, tenant_id: CollectionsWork, cursor: str | None = None,
                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> AccountOut:

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from openrcm_denials.adapters.tables import denial_cases
 from openrcm_shared.audit import audited
 from openrcm_shared.http.pagination import Page, fetch_page
+from openrcm_shared.http.openapi_docs import problem_responses
 from openrcm_shared.http.resources import get_or_404
 from openrcm_shared.money import Money
 from openrcm_shared.security.practice import DenialsWork
@@ -65,7 +66,7 @@ async def denial_worklist(request: Request, tenant_id: DenialsWork, status: Lite
     return Page[DenialCaseOut](items=[DenialCaseOut(**row._mapping) for row in rows], next_cursor=next_cursor)
 
 
-@router.get("/denials/{case_id}", response_model=DenialCaseOut)
+@router.get("/denials/{case_id}", response_model=DenialCaseOut, responses=problem_responses(404))
 @audited("read", "denial_case", resource_id="case_id")
 async def get_denial_case(case_id: UUID, request: Request, tenant_id: DenialsWork) -> DenialCaseOut:
     return await get_or_404(request, DenialCaseOut, denial_cases, tenant_id, title="Denial case not found",

@@ -15,6 +15,7 @@ from openrcm_eligibility.service_layer.checks import record_check
 from openrcm_shared.audit import audited
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
+from openrcm_shared.http.openapi_docs import BODY_PROBLEMS, problem_responses
 from openrcm_shared.http.resources import get_or_404
 from openrcm_shared.security.practice import EligibilityRead, EligibilityWrite
 
@@ -22,7 +23,8 @@ router = APIRouter(prefix="/v1", tags=["eligibility"])
 _COLUMNS = [eligibility_checks.c[name] for name in EligibilityCheckOut.model_fields]
 
 
-@router.post("/eligibility-checks", status_code=201, response_model=EligibilityCheckOut)
+@router.post("/eligibility-checks", status_code=201, response_model=EligibilityCheckOut,
+             responses={**BODY_PROBLEMS, **problem_responses(409)})
 @audited("create", "eligibility_check", resource_id="id", patient_id="patient_id")
 async def post_eligibility_check(check: EligibilityCheckIn, request: Request, tenant_id: EligibilityWrite,
                                  idempotency_key: Annotated[str | None, Header()] = None) -> Response:
@@ -33,7 +35,7 @@ async def post_eligibility_check(check: EligibilityCheckIn, request: Request, te
         location=lambda stored: f"/v1/eligibility-checks/{stored.id}", response_model=EligibilityCheckOut)
 
 
-@router.get("/eligibility-checks/{check_id}", response_model=EligibilityCheckOut)
+@router.get("/eligibility-checks/{check_id}", response_model=EligibilityCheckOut, responses=problem_responses(404))
 @audited("read", "eligibility_check", resource_id="check_id", patient_id="patient_id")
 async def get_eligibility_check(check_id: UUID, request: Request, tenant_id: EligibilityRead) -> EligibilityCheckOut:
     return await get_or_404(request, EligibilityCheckOut, eligibility_checks, tenant_id,

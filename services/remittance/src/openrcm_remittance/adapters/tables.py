@@ -57,6 +57,9 @@ class RemittanceFile(RemittanceTable, table=True):
         sa.Index("uq_remittance_files_sha256", "scope", "sha256", unique=True,
                  postgresql_where=sa.text("duplicate_of IS NULL AND sha256 IS NOT NULL")),
         sa.Index("ix_remittance_files_pending", "received_at", postgresql_where=sa.text("status IN ('received', 'processing')")),
+        # Retention deletes the bytes of finished files by age (service_layer.retention).
+        sa.Index("ix_remittance_files_prunable", "received_at",
+                 postgresql_where=sa.text("content_pruned_at IS NULL AND status IN ('processed', 'rejected')")),
     )
 
     id: UUID = Field(primary_key=True)
@@ -75,6 +78,8 @@ class RemittanceFile(RemittanceTable, table=True):
     processed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     error: dict | None = Field(default=None, sa_type=pg.JSONB)
     result: list | None = Field(default=None, sa_type=pg.JSONB)
+    # When retention deleted the bytes (the chunks); the row stays as the file's receipt.
+    content_pruned_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
 class RemittanceFileChunk(RemittanceTable, table=True):
@@ -97,6 +102,8 @@ class Remittance(RemittanceTable, table=True):
         # One payment (payer + TRN02 trace number + amount) is posted once, whatever file it is in.
         sa.UniqueConstraint("tenant_id", "payer_id", "trace_number", "payment_amount", name="uq_remittances_payment"),
         sa.Index("ix_remittances_status", "tenant_id", "status", "received_at"),
+        # A held ERA may be posted again from its file: retention keeps those files' bytes.
+        sa.Index("ix_remittances_held_file", "file_id", postgresql_where=sa.text("status = 'held'")),
     )
 
     id: UUID = Field(primary_key=True)

@@ -36,6 +36,7 @@ from openrcm_shared.money import ZERO, to_cents
 COLUMNS = ("procedure_code", "modifier", "allowed_amount", "effective_from", "effective_to")
 RATE_DECIMAL_PLACES = 4
 RATE_MAX_DIGITS = 14  # NUMERIC(14, 4): up to 9,999,999,999.9999 per unit
+_RATE_LIMIT = Decimal(10) ** (RATE_MAX_DIGITS - RATE_DECIMAL_PLACES)
 MAX_REPORTED_ERRORS = 100  # a broken 50,000-line file gets a readable answer, not 50,000 errors
 
 
@@ -195,7 +196,9 @@ def parse_rate(text: str) -> Decimal:
     amount = Decimal(text)  # the pattern admits only what Decimal reads
     if -amount.as_tuple().exponent > RATE_DECIMAL_PLACES:
         raise ValueError(f"at most {RATE_DECIMAL_PLACES} decimal places")
-    if len(amount.quantize(Decimal(1).scaleb(-RATE_DECIMAL_PLACES)).as_tuple().digits) > RATE_MAX_DIGITS:
+    # Compared, not quantized: quantizing a number of more digits than the decimal context holds (28)
+    # raises InvalidOperation instead of telling the row is too large.
+    if amount >= _RATE_LIMIT:
         raise ValueError("too large")
     return amount
 

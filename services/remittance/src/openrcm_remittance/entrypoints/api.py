@@ -17,7 +17,7 @@ from openrcm_remittance.entrypoints.schemas import (
     RemittanceIn, RemittanceOut, RemittanceSummaryOut, TransactionOut, UnmatchedItemOut,
 )
 from openrcm_remittance.service_layer import era_intake
-from openrcm_remittance.service_layer.files import body_of, chunks_of, received_whole, store_file
+from openrcm_remittance.service_layer.files import body_of, chunks_of, content_pruned_at, received_whole, store_file
 from openrcm_remittance.service_layer.posting import post_manual_remittance
 from openrcm_remittance.service_layer.review import match_item
 from openrcm_shared.audit import audited
@@ -27,6 +27,7 @@ from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.inbound import X12_MEDIA_TYPES, takes_files
 from openrcm_shared.http.json_checks import is_storable
 from openrcm_shared.http.pagination import Page, fetch_page
+from openrcm_shared.http.openapi_docs import BODY_PROBLEMS, problem_doc, problem_responses, schema_ref
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.http.resources import get_or_404
 from openrcm_shared.security.practice import RemittanceRead, RemittanceWrite, RemittanceWriter
@@ -37,7 +38,7 @@ _BODY_DOC = {"requestBody": {"content": {
     "application/edi-x12": {"schema": {"type": "string", "format": "binary"}},
     "multipart/form-data": {"schema": {"type": "object", "properties": {
         "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
-    "application/json": {"schema": {"$ref": "#/components/schemas/RemittanceIn"}},
+    "application/json": {"schema": schema_ref(RemittanceIn)},
 }, "required": True}}
 
 
@@ -46,11 +47,19 @@ def _runtime(request: Request):
 
 
 @router.post("/remittances", status_code=201, openapi_extra=_BODY_DOC,
-             responses={200: {"description": "Every payment in it was already posted (a duplicate)"},
-                        202: {"description": "Stored; at least one payment is held for review"},
-                        409: {"description": "(JSON) the payment (payer + trace number + amount) was already posted"},
-                        415: {"description": "Not X12, multipart or JSON"},
-                        422: {"description": "Malformed X12 (naming the segment), or invalid JSON fields"}})
+             responses={
+                 200: {"description": "Every payment in it was already posted (a duplicate); for multipart, one "
+                                      "result per file", "model": RemittanceFileOut | FilesOut},
+                 201: {"description": "Posted (X12: the file's result; JSON: the remittance)",
+                       "model": RemittanceFileOut | RemittanceOut},
+                 202: {"description": "Stored; at least one payment is held for review", "model": RemittanceFileOut},
+                 **BODY_PROBLEMS,
+                 409: problem_doc(409, "(JSON) the payment (payer + trace number + amount) was already posted, "
+                                       "or the same Idempotency-Key is in flight"),
+                 415: problem_doc(415, "Not X12, multipart or JSON"),
+                 422: problem_doc(422, "Malformed X12: the stored file, `rejected`, with the error naming the "
+                                       "segment and element (application/json); or invalid JSON fields",
+                                  also={"application/json": {"schema": schema_ref(RemittanceFileOut)}})})
 @audited("create", "remittance", resource_id="id")
 @takes_files()  # an 835 may be as large as OPENRCM_MAX_BODY_BYTES_X12
 async def receive_remittance(request: Request, tenant_id: RemittanceWrite,
@@ -238,7 +247,7 @@ async def list_unmatched(request: Request, tenant_id: RemittanceRead, status: st
     return Page[UnmatchedItemOut](items=[_item_out(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/remittances/unmatched/{item_id}", response_model=UnmatchedItemOut)
+@router.get("/remittances/unmatched/{item_id}", response_model=UnmatchedItemOut, responses=problem_responses(404))
 @audited("read", "unmatched_item", resource_id="item_id")
 async def get_unmatched(item_id: UUID, request: Request, tenant_id: RemittanceRead) -> UnmatchedItemOut:
     async with _runtime(request).engine.connect() as conn:
@@ -249,7 +258,8 @@ async def get_unmatched(item_id: UUID, request: Request, tenant_id: RemittanceRe
     return _item_out(row)
 
 
-@router.post("/remittances/unmatched/{item_id}/match", response_model=ManualMatchOut)
+@router.post("/remittances/unmatched/{item_id}/match", response_model=ManualMatchOut,
+             responses={**BODY_PROBLEMS, **problem_responses(404), 409: problem_doc(409, "Already matched")})
 @audited("match", "unmatched_item", resource_id="item_id")
 async def match_unmatched(item_id: UUID, body: ManualMatchIn, request: Request,
                          caller: RemittanceWriter) -> ManualMatchOut:
@@ -264,7 +274,8 @@ async def match_unmatched(item_id: UUID, body: ManualMatchIn, request: Request,
     return ManualMatchOut(item=_item_out(row), open_items_left=open_left, remittance=reposted)
 
 
-@router.post("/remittances/{remittance_id}/reprocess", response_model=TransactionOut)
+@router.post("/remittances/{remittance_id}/reprocess", response_model=TransactionOut,
+             responses={**problem_responses(404), 409: problem_doc(409, "Not held: only a held 835 is posted again")})
 @audited("post", "remittance", resource_id="remittance_id")
 async def reprocess(remittance_id: UUID, request: Request, tenant_id: RemittanceWrite) -> TransactionOut:
     """Post a held ERA again from its stored file (after a fix: a manual match, a late claim)."""
@@ -283,30 +294,38 @@ async def reprocess(remittance_id: UUID, request: Request, tenant_id: Remittance
     return TransactionOut.model_validate(outcome.as_json())
 
 
-@router.get("/remittances/{remittance_id}", response_model=RemittanceOut)
+@router.get("/remittances/{remittance_id}", response_model=RemittanceOut, responses=problem_responses(404))
 @audited("read", "remittance", resource_id="remittance_id")
 async def get_remittance(remittance_id: UUID, request: Request, tenant_id: RemittanceRead) -> RemittanceOut:
     async with snapshot(_runtime(request).engine) as conn:  # read in several statements: one snapshot
         return await remittance_view(conn, tenant_id, remittance_id)
 
 
-@router.get("/remittance-files/{file_id}", response_model=RemittanceFileOut)
+@router.get("/remittance-files/{file_id}", response_model=RemittanceFileOut, responses=problem_responses(404))
 @audited("read", "remittance_file", resource_id="file_id")
 async def get_file(file_id: UUID, request: Request, tenant_id: RemittanceRead) -> RemittanceFileOut:
     return await file_view(_runtime(request).engine, file_id, tenant_id)
 
 
-@router.get("/remittance-files/{file_id}/content", response_class=Response)
+@router.get("/remittance-files/{file_id}/content", response_class=Response,
+            responses={200: {"description": "The file's bytes", "content": {
+                "application/edi-x12": {"schema": {"type": "string", "format": "binary"}}}}, **problem_responses(404),
+                       410: problem_doc(410, "The bytes were deleted after the retention period; the receipt remains")})
 @audited("read", "remittance_file", resource_id="file_id")
 async def get_file_content(file_id: UUID, request: Request, tenant_id: RemittanceRead) -> Response:
     """The bytes exactly as they arrived."""
     view = await file_view(_runtime(request).engine, file_id, tenant_id)
     original = view.duplicate_of or view.id
+    pruned_at = await content_pruned_at(_runtime(request).engine, original)
+    if pruned_at is not None:
+        raise Problem(410, "Content deleted",
+                      f"The file's bytes were deleted on {pruned_at.date().isoformat()}, after the retention period "
+                      "(OPENRCM_RETENTION_REMITTANCE_FILES_DAYS); its receipt remains.", type_="content-pruned")
     return Response(await body_of(_runtime(request).engine, original), media_type="application/edi-x12",
                     headers={"Digest": f"sha-256={view.sha256}"} if view.sha256 else None)
 
 
-@router.get("/billed-claims/{claim_id}", response_model=BilledClaimOut)
+@router.get("/billed-claims/{claim_id}", response_model=BilledClaimOut, responses=problem_responses(404))
 @audited("read", "billed_claim", resource_id="claim_id", patient_id="patient_id")
 async def billed_claim(claim_id: UUID, request: Request, tenant_id: RemittanceRead) -> BilledClaimOut:
     """What this service knows was billed (from ClaimSubmitted): what ERAs are matched against."""
@@ -314,7 +333,7 @@ async def billed_claim(claim_id: UUID, request: Request, tenant_id: RemittanceRe
                             title="No submitted claim with this id is known here", claim_id=claim_id)
 
 
-@router.get("/claims/{claim_id}/ledger", response_model=ClaimLedgerOut)
+@router.get("/claims/{claim_id}/ledger", response_model=ClaimLedgerOut, responses=problem_responses(404))
 @audited("read", "claim_ledger", resource_id="claim_id")
 async def claim_ledger(claim_id: UUID, request: Request, tenant_id: RemittanceRead) -> ClaimLedgerOut:
     """Every payment decision posted on a claim and its journal entries, with balances per account

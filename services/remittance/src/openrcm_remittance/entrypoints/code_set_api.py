@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from openrcm_shared.codesets import CODESETS_VERSION, CodeEntry, all_carc, all_rarc, carc, is_valid_on, rarc
+from openrcm_shared.http.openapi_docs import problem_responses
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.security.authorization import requirement
 from openrcm_shared.security.scopes import Scope
@@ -49,7 +50,7 @@ async def list_codes(code_list: Literal["carc", "rarc"],
     return CodeListOut(version=CODESETS_VERSION, items=[_out(e) for e in entries])
 
 
-@router.get("/{code_list}/{code}", response_model=CodeOut)
+@router.get("/{code_list}/{code}", response_model=CodeOut, responses=problem_responses(404))
 async def get_code(code_list: Literal["carc", "rarc"], code: str) -> CodeOut:
     entry = _LISTS[code_list][0](code)
     if entry is None:

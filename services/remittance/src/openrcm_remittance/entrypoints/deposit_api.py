@@ -21,6 +21,7 @@ from openrcm_shared.audit import audited
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.pagination import Page, fetch_page
+from openrcm_shared.http.openapi_docs import BODY_PROBLEMS, problem_doc, problem_responses
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.money import Money, PositiveMoney
 from openrcm_shared.security.practice import RemittanceRead, RemittanceWrite
@@ -103,8 +104,8 @@ def _out(row, discrepancies=()) -> DepositOut:
 
 
 @router.post("/deposits", status_code=201, response_model=DepositOut,
-             responses={409: {"description": "This EFT (trace number and amount) was already recorded"},
-                        422: {"description": "Invalid fields"}})
+             responses={**BODY_PROBLEMS, 409: problem_doc(409, "This EFT (trace number and amount) was already "
+                                                                   "recorded, or the same Idempotency-Key is in flight")})
 @audited("create", "deposit", resource_id="id")
 async def post_deposit(deposit: DepositIn, request: Request, tenant_id: RemittanceWrite,
                        idempotency_key: Annotated[str | None, Header()] = None) -> Response:
@@ -145,7 +146,7 @@ async def list_deposits(request: Request, tenant_id: RemittanceRead, status: Lit
     return Page[DepositOut](items=items, next_cursor=next_cursor)
 
 
-@router.get("/deposits/{deposit_id}", response_model=DepositOut)
+@router.get("/deposits/{deposit_id}", response_model=DepositOut, responses=problem_responses(404))
 async def get_deposit(deposit_id: UUID, request: Request, tenant_id: RemittanceRead) -> DepositOut:
     async with snapshot(request.app.state.runtime.engine) as conn:
         row = (await conn.execute(sa.select(*_DEPOSIT_COLUMNS).where(

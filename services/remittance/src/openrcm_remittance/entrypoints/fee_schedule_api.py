@@ -23,6 +23,7 @@ from openrcm_shared.codes import MODIFIER, PROCEDURE_CODE
 from openrcm_shared.http.bounds import PositiveInt4
 from openrcm_shared.http.inbound import takes_files
 from openrcm_shared.http.pagination import Page, decode_cursor, encode_cursor, fetch_page, invalid_cursor
+from openrcm_shared.http.openapi_docs import problem_doc, problem_responses
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.money import ZERO, Money
 from openrcm_shared.security.practice import ReferenceAdmin, RemittanceRead
@@ -131,9 +132,9 @@ def _invalid(exc: FeeScheduleInvalid) -> Problem:
 @router.put("/fee-schedules/{payer_id}", response_model=FeeScheduleVersionOut,
             openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {
                 "schema": {"type": "string"}, "example": CSV_EXAMPLE}}}},
-            responses={415: {"description": "Not text/csv"},
-                       422: {"description": "Errors naming each row and column (/rows/<index>/<column>, with the "
-                                             "CSV line); nothing stored"}})
+            responses={413: problem_doc(413, "Larger than 16 MiB"), 415: problem_doc(415, "Not text/csv"),
+                       422: problem_doc(422, "Errors naming each row and column (/rows/<index>/<column>, with the "
+                                             "CSV line); nothing stored")})
 @audited("replace", "fee_schedule", resource_id="payer_id")
 @takes_files(max_bytes=MAX_UPLOAD_BYTES)
 async def put_fee_schedule(payer_id: PayerIdPath, request: Request, tenant_id: ReferenceAdmin,
@@ -178,7 +179,7 @@ async def _version_row(conn, tenant_id: str, payer_id: str, version: int | None)
     return (await conn.execute(query)).first()
 
 
-@router.get("/fee-schedules/{payer_id}", response_model=FeeScheduleOut)
+@router.get("/fee-schedules/{payer_id}", response_model=FeeScheduleOut, responses=problem_responses(404))
 async def get_fee_schedule(payer_id: str, request: Request, tenant_id: RemittanceRead,
                            version: Annotated[PositiveInt4 | None, Query()] = None) -> FeeScheduleOut:
     """The payer's schedule in force (or an earlier `version`) with its rows."""
@@ -206,7 +207,7 @@ def _code_query(value: str, pattern, pointer: str, example: str) -> str:
 
 
 @router.get("/fee-schedules/{payer_id}/amount", response_model=ContractedAmountOut,
-            responses={404: {"description": "No schedule for the payer, or no row applies on the date"}})
+            responses={404: problem_doc(404, "No schedule for the payer, or no row applies on the date")})
 async def get_contracted_amount(
         payer_id: str, request: Request, tenant_id: RemittanceRead, procedure_code: str, service_date: date,
         modifier: Annotated[list[str], Query(max_length=4)] = [],  # noqa: B006 - FastAPI copies the default
@@ -241,7 +242,8 @@ _SORT_KEYS = {"recent": [payment_variances.c.detected_at, payment_variances.c.id
 
 
 def _page_cursor(cursor: str | None, sort: VarianceSort) -> str | None:
-    """Our cursors carry the sort they were made for, so one can never be read against another key."""
+    """Our cursors carry the sort they were made for, so one can never be read against another key
+    (the key inside is checked against the sort's columns by fetch_page)."""
     if cursor is None:
         return None
     issued_for, inner = decode_cursor(cursor, 2)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from openrcm_remittance.entrypoints.api import file_view
 from openrcm_remittance.service_layer import era_intake
 from openrcm_remittance.service_layer.files import CLEARINGHOUSE_SCOPE, store_file
+from openrcm_shared.http.openapi_docs import problem_doc
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.http.webhooks import WebhookVerificationError, configured_secrets, verify
 
@@ -26,8 +27,8 @@ async def _once(body: bytes):
 
 
 @router.post("/clearinghouse", status_code=200,
-             responses={400: {"description": "Not X12 we can read; kept for inspection"},
-                        401: {"description": "Bad signature or stale timestamp"}})
+             responses={400: problem_doc(400, "Not X12 we can read; kept for inspection"),
+                        401: problem_doc(401, "Bad signature or stale timestamp")})
 async def clearinghouse_webhook(request: Request) -> JSONResponse:
     body = await request.body()  # the signature covers the whole body
     try:

@@ -135,6 +135,13 @@ async def spool_file(engine: AsyncEngine, file_id: UUID) -> IO[bytes]:
     return spool
 
 
+async def content_pruned_at(engine: AsyncEngine, file_id: UUID) -> datetime | None:
+    """When retention deleted the file's bytes (adapters.retention), or None while they are kept."""
+    async with engine.connect() as conn:
+        return (await conn.execute(sa.select(remittance_files.c.content_pruned_at)
+                                   .where(remittance_files.c.id == file_id))).scalar()
+
+
 async def body_of(engine: AsyncEngine, file_id: UUID) -> bytes:
     """The whole file (for the API's download of a stored file)."""
     async with engine.connect() as conn:
