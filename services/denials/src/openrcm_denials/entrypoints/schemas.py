@@ -188,6 +188,7 @@ class PayerSettingsIn(_In):
 
 
 class PayerSettingsOut(PayerSettingsIn):
+    model_config = ConfigDict(extra="ignore")
     payer_id: str
     configured: bool  # False: the defaults, nothing set for this payer
     updated_by: str | None = None
@@ -202,6 +203,7 @@ class OverrideIn(_In):
 
 
 class OverrideOut(OverrideIn):
+    model_config = ConfigDict(extra="ignore")
     payer_id: str
     carc: str
     updated_by: str | None
