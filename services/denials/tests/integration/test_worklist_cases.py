@@ -267,3 +267,45 @@ async def test_the_pass_categorizes_cases_opened_before_categorization(engine):
     redone = await case_of(engine, case.claim_id)
     assert (redone.category, redone.rule, redone.mapping_version) == ("timely_filing", "carc:29", "2026.12-1")
     assert redone.priority == Decimal("13.75")  # 55 x 0.25 x 1
+
+
+async def test_the_pass_ends_an_episode_once_the_denials_stop(engine):
+    tenant = new_tenant()
+    for days_ago in range(10, 90, 2):
+        await handle(engine, on_claim_payment_posted,
+                     posted(tenant, uuid.uuid4(), uuid.uuid4(), [(1, "97110", "100.00", "80.00")]),
+                     on=TODAY - timedelta(days=days_ago))
+    for _ in range(6):
+        await deny(engine, tenant, [(1, "CO", "50", [], "100.00")], lines=[(1, "97110", "100.00", "0.00")])
+    assert len(await events(engine, tenant, "trend_detected")) == 1
+    await passes.end_subsided_episodes_in(engine, TODAY + timedelta(days=3))  # still within the week
+    async with engine.connect() as conn:
+        [episode] = (await conn.execute(sa.select(trend_episodes).where(trend_episodes.c.tenant_id == tenant))).all()
+    assert episode.ended_on is None
+    await passes.end_subsided_episodes_in(engine, TODAY + timedelta(days=8))
+    async with engine.connect() as conn:
+        [episode] = (await conn.execute(sa.select(trend_episodes).where(trend_episodes.c.tenant_id == tenant))).all()
+    assert episode.ended_on == TODAY + timedelta(days=8)
+
+
+async def test_the_pass_re_ranks_approaching_deadlines_and_outcomes_recorded_elsewhere(engine):
+    tenant = new_tenant()
+    case = await case_of(engine, await deny(engine, tenant, [(1, "CO", "50", [], "100.00")]))
+    async with engine.begin() as conn:  # ranked 80 days ago: now 10 days left
+        await conn.execute(denial_cases.update().where(denial_cases.c.id == case.id).values(
+            work_deadline=TODAY + timedelta(days=10), priority_as_of=TODAY - timedelta(days=80)))
+    await passes.rerank_approaching_deadlines(engine, TODAY)
+    urgent = await case_of(engine, case.claim_id)
+    assert urgent.priority_parts["days_left"] == 10 and urgent.priority == Decimal("116.67")  # 100 x 0.5 x 2.3333
+    other = await case_of(engine, await deny(engine, tenant, [(1, "CO", "50", [], "40.00")]))
+    async with engine.begin() as conn:  # an outcome recorded by another path (an appeal decided)
+        from openrcm_denials.service_layer.case_moves import move_case
+        await move_case(conn, outbox_emitter(conn), tenant_id=tenant, case_id=other.id, target=CaseStatus.WON,
+                        changed_by=None, amount_recovered=Decimal("40.00"))
+    assert (await case_of(engine, case.claim_id)).priority_parts["likelihood_basis"] == "category"
+    assert await passes.refresh_payer_history(engine) >= 1
+    learned = await case_of(engine, case.claim_id)
+    assert learned.priority_parts["likelihood_basis"] == "payer_history"
+    assert learned.priority_parts["likelihood"] == "0.5833"  # (1 + 5 x 0.5) / 6
+    won = await case_of(engine, other.claim_id)
+    assert won.amount_recovered == Decimal("40.00") and won.resolved_at is not None
