@@ -48,7 +48,9 @@ NOT_FOR_THE_SYSTEM_ROLE = {
     "claims": {"patients", "coverages", "providers", "service_facilities", "provider_enrollments", "idempotency_keys"},
     "remittance": {"idempotency_keys"},
     "eligibility": {"eligibility_checks", "idempotency_keys"},
-    "denials": {"denial_cases", "idempotency_keys"},
+    # denial_cases: the worklist pass (SLA breaches, priorities, recategorization) spans practices, as
+    # claims' deadline watch does on claims; the notes and tasks people write stay out of its reach.
+    "denials": {"denial_case_notes", "denial_case_tasks", "idempotency_keys"},
     "collections": {"patient_accounts", "ledger_entries", "idempotency_keys"},
 }
 

@@ -26,7 +26,9 @@ from openrcm_shared.gc_tuning import settle_after_start_up
 from openrcm_shared.health import router as health_router
 from openrcm_shared.http.admission import AdmissionMiddleware
 from openrcm_shared.http.inbound import InboundGuardMiddleware
-from openrcm_shared.http.openapi_docs import TOKEN_ROUTE_PROBLEMS, extra_components, problem_responses
+from openrcm_shared.http.openapi_docs import (
+    TOKEN_ROUTE_PROBLEMS, complete_problem_docs, extra_components, problem_responses,
+)
 from openrcm_shared.http.problems import install_problem_handlers
 from openrcm_shared.http.rate_limits import TokenBucketLimiter
 from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
@@ -265,7 +267,7 @@ def _complete_openapi(app: FastAPI, auth: AuthSettings) -> None:
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            schema = build()
+            schema = complete_problem_docs(build())
             components = schema.setdefault("components", {})
             components.setdefault("schemas", {}).update(extra_components(schema))
             scheme = components.get("securitySchemes", {}).get(SECURITY_SCHEME_NAME)

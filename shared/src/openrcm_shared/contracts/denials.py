@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import ClassVar
+from datetime import date, datetime
+from decimal import Decimal
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from openrcm_shared.contracts import topics
@@ -22,6 +23,10 @@ class DenialCaseOpened(IntegrationEvent):
     denied_amount: Money
     primary_carc: str
     appeal_deadline: date
+    # The category of the line with the most money (openrcm_denials.domain.categories) and the
+    # mapping version that gave it; absent on cases opened before categorization.
+    category: str | None = None
+    mapping_version: str | None = None
 
 
 class DenialCaseClosed(IntegrationEvent):
@@ -52,3 +57,102 @@ class DenialCaseStatusChanged(IntegrationEvent):
     reason: str | None = None
     # What the payer paid toward the denied amount since the case opened, when the move settles it.
     amount_recovered: Money | None = None
+
+
+class DenialCaseRecategorized(IntegrationEvent):
+    """A case's category changed after it opened: the payer's remark codes refined it, or the practice
+    overrode the mapping for this payer."""
+
+    event_type: ClassVar[str] = "org.openrcm.denials.denial_case_recategorized.v1"
+    topic: ClassVar[str] = topics.DENIALS
+    key_field: ClassVar[str] = "claim_id"
+
+    case_id: UUID
+    claim_id: UUID
+    from_category: str | None
+    to_category: str
+    rule: str
+    mapping_version: str
+
+
+class DenialCaseAssigned(IntegrationEvent):
+    """A case was given to a person (the token subject they sign in with) or a team, with a due date."""
+
+    event_type: ClassVar[str] = "org.openrcm.denials.denial_case_assigned.v1"
+    topic: ClassVar[str] = topics.DENIALS
+    key_field: ClassVar[str] = "claim_id"
+
+    case_id: UUID
+    claim_id: UUID
+    assignee: str | None
+    assignee_kind: Literal["person", "team"] | None
+    due_date: date | None = None
+    assigned_by: str | None = None
+
+
+class DenialCaseNoteAdded(IntegrationEvent):
+    """A note was written on a case. The note's text stays in the denials service (it may hold clinical
+    details): the event names the note and its author only."""
+
+    event_type: ClassVar[str] = "org.openrcm.denials.denial_case_note_added.v1"
+    topic: ClassVar[str] = topics.DENIALS
+    key_field: ClassVar[str] = "claim_id"
+
+    case_id: UUID
+    claim_id: UUID
+    note_id: UUID
+    author: str | None
+
+
+class DenialCaseTaskChanged(IntegrationEvent):
+    """A task on a case (a documentation request to clinical staff) was opened, completed or cancelled."""
+
+    event_type: ClassVar[str] = "org.openrcm.denials.denial_case_task_changed.v1"
+    topic: ClassVar[str] = topics.DENIALS
+    key_field: ClassVar[str] = "claim_id"
+
+    case_id: UUID
+    claim_id: UUID
+    task_id: UUID
+    kind: str
+    status: Literal["open", "done", "cancelled"]
+    assignee: str | None = None
+    due_date: date | None = None
+    changed_by: str | None = None
+
+
+class DenialCaseSlaBreached(IntegrationEvent):
+    """A case stayed in one status longer than the practice's service level allows (announced once per
+    stay in that status)."""
+
+    event_type: ClassVar[str] = "org.openrcm.denials.denial_case_sla_breached.v1"
+    topic: ClassVar[str] = topics.DENIALS
+    key_field: ClassVar[str] = "claim_id"
+
+    case_id: UUID
+    claim_id: UUID
+    status: str
+    sla_hours: int
+    in_status_since: datetime
+    breached_at: datetime
+    assignee: str | None = None
+
+
+class DenialTrendDetected(IntegrationEvent):
+    """A payer denies a procedure for one category far more than it used to: the 7-day denial rate is
+    at least the spike ratio times the 90-day baseline (openrcm_denials.domain.trends). Once per episode."""
+
+    event_type: ClassVar[str] = "org.openrcm.denials.denial_trend_detected.v1"
+    topic: ClassVar[str] = topics.DENIALS
+    key_field: ClassVar[str] = "payer_id"
+
+    episode_id: UUID
+    payer_id: str
+    procedure_code: str | None
+    category: str
+    detected_on: date
+    denials_7d: int
+    adjudicated_7d: int
+    rate_7d: Decimal
+    baseline_rate: Decimal
+    ratio: Decimal

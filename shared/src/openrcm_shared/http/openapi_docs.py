@@ -112,3 +112,20 @@ def extra_components(document: dict) -> dict[str, dict]:
         return {}
     _, top = models_json_schema([(model, "validation") for model in models], ref_template=_REF_TEMPLATE)
     return {name: schema for name, schema in top.get("$defs", {}).items() if name not in present}
+
+
+def complete_problem_docs(document: dict) -> dict:
+    """Every error response of `document` as a problem: a `responses=` entry a route wrote with only
+    a description (`{404: {"description": "No such case"}}`) gets the `ProblemDetails` content, and an
+    operation taking a body gets 413 and 415 (the inbound guard answers them on every route). So the
+    document never claims less than the service answers, whichever way a route declared its errors."""
+    for methods in document.get("paths", {}).values():
+        for operation in methods.values():
+            responses = operation.get("responses", {})
+            for status, response in responses.items():
+                if str(status).isdigit() and int(status) >= 400 and not response.get("content"):
+                    response["content"] = problem_doc(int(status))["content"]
+            if "requestBody" in operation:
+                for status, response in BODY_PROBLEMS.items():
+                    responses.setdefault(str(status), response)
+    return document

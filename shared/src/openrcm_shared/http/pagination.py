@@ -100,8 +100,10 @@ def _decimal_for(column_type, value: str) -> Decimal:
     return amount
 
 
-async def fetch_page(conn, query, *, order_by: list, cursor: str | None, limit: int) -> tuple[list, str | None]:
-    """Keyset pagination, descending on `order_by` (columns; the last must be unique, e.g. the id).
+async def fetch_page(conn, query, *, order_by: list, cursor: str | None, limit: int,
+                     descending: bool = True) -> tuple[list, str | None]:
+    """Keyset pagination on `order_by` (columns; the last must be unique, e.g. the id), descending unless
+    `descending=False` (soonest deadline or oldest first).
 
     The cursor is the last row's sort key, so pages stay stable while rows are added. Its values
     are read as their columns' types before they reach the query (400 when they cannot be).
@@ -112,8 +114,10 @@ async def fetch_page(conn, query, *, order_by: list, cursor: str | None, limit: 
             key = [sa.literal(_typed(column, value), type_=column.type) for column, value in zip(order_by, after)]
         except (ValueError, TypeError, OverflowError):
             raise invalid_cursor() from None
-        query = query.where(sa.tuple_(*order_by) < sa.tuple_(*key))
-    rows = (await conn.execute(query.order_by(*[column.desc() for column in order_by]).limit(limit + 1))).all()
+        after_key = sa.tuple_(*order_by) < sa.tuple_(*key) if descending else sa.tuple_(*order_by) > sa.tuple_(*key)
+        query = query.where(after_key)
+    ordering = [column.desc() if descending else column.asc() for column in order_by]
+    rows = (await conn.execute(query.order_by(*ordering).limit(limit + 1))).all()
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:

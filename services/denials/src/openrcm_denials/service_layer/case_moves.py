@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_denials.adapters.tables import denial_cases
-from openrcm_denials.domain.case_status import CaseStatus, check_transition
+from openrcm_denials.domain.case_status import RESOLVED, CaseStatus, check_transition
 from openrcm_shared.contracts.base import IntegrationEvent
 from openrcm_shared.contracts.denials import DenialCaseStatusChanged
 from openrcm_shared.messaging.outbox import stage_events
@@ -47,9 +47,15 @@ async def move_case(conn: AsyncConnection, emit: Emit, *, tenant_id: str, case_i
         raise CaseNotFound(case_id)
     current = CaseStatus(row.status)
     check_transition(current, target)
+    # When it moved (SLA timers run from it, and the SLA breach announced for the old status no longer
+    # applies), when it was resolved and with how much recovered (the summary's days to resolve and
+    # overturn dollars; a reopened case is unresolved again).
+    resolved = target in RESOLVED
     await conn.execute(denial_cases.update()
                        .where(denial_cases.c.tenant_id == tenant_id, denial_cases.c.id == case_id)
-                       .values(status=target.value))
+                       .values(status=target.value, status_changed_at=sa.func.now(), sla_breached_status=None,
+                               resolved_at=sa.func.now() if resolved else None,
+                               amount_recovered=amount_recovered if resolved else None))
     await emit(DenialCaseStatusChanged(tenant_id=tenant_id, case_id=case_id, claim_id=row.claim_id,
                                        from_status=current.value, to_status=target.value, changed_by=changed_by,
                                        reason=reason, amount_recovered=amount_recovered))
