@@ -8,7 +8,7 @@ from openrcm_shared.contracts.claims import (
     ClaimFlaggedForFollowUp, ClaimForwardedByPayer, ClaimHeld, ClaimRejected,
     ClaimStatusChanged, ClaimSubmitted, NextPayerClaimCreated,
 )
-from openrcm_shared.contracts.collections import PatientBalanceChanged
+from openrcm_shared.contracts.collections import PatientBalanceChanged, PayerCreditBalanceChanged
 from openrcm_shared.contracts.denials import DenialCaseClosed, DenialCaseOpened
 from openrcm_shared.contracts.eligibility import EligibilityChecked
 from openrcm_shared.contracts.remittance import (
@@ -42,6 +42,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     DenialCaseOpened,
     DenialCaseClosed,
     PatientBalanceChanged,
+    PayerCreditBalanceChanged,
 )
 
 BY_TYPE: dict[str, type[IntegrationEvent]] = {event.event_type: event for event in ALL_EVENTS}

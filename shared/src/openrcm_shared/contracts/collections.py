@@ -21,3 +21,22 @@ class PatientBalanceChanged(IntegrationEvent):
     entry_kind: Literal["patient_responsibility", "payment", "adjustment", "payer_reversal"]
     amount: Money
     balance: Money
+    # The exact movement (added with coordination of benefits and patient payments): e.g.
+    # responsibility_replaced (a later payer's decision replaced an earlier one's patient share),
+    # payment, refund, payment_returned, write_off... `entry_kind` stays the coarse kind.
+    movement: str | None = None
+
+
+class PayerCreditBalanceChanged(IntegrationEvent):
+    """A payer's credit balance on one bill changed: what it paid beyond what the provider may collect
+    (an overpayment to refund or offset; 0 when resolved). The bill is its primary claim."""
+
+    event_type: ClassVar[str] = "org.openrcm.collections.payer_credit_balance_changed.v1"
+    topic: ClassVar[str] = topics.COLLECTIONS
+    key_field: ClassVar[str] = "patient_id"
+
+    patient_id: str
+    primary_claim_id: UUID
+    payer_id: str
+    credit_amount: Money
+    previous_amount: Money

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from openrcm_collections.adapters.tables import ledger_entries
+from openrcm_collections.adapters.tables import ledger_entries, patient_accounts, payer_credit_balances
 from openrcm_collections.service_layer.accounts import load_account
 from openrcm_shared.audit import audited
 from openrcm_shared.db import snapshot
-from openrcm_shared.http.pagination import fetch_page
+from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.money import Money
 from openrcm_shared.security.practice import CollectionsWork
@@ -32,6 +32,8 @@ class LedgerEntryOut(BaseModel):
     amount: Money
     balance_after: Money
     posted_at: datetime
+    line_number: int | None
+    payer_id: str | None
 
 
 class AccountOut(BaseModel):
@@ -61,3 +63,49 @@ async def get_account(patient_id: str, request: Request, tenant_id: CollectionsW
     return AccountOut(patient_id=patient_id, balance=account.balance, opened_at=account.opened_at,
                       updated_at=account.updated_at, ledger=[LedgerEntryOut(**row._mapping) for row in rows],
                       next_cursor=next_cursor)
+
+
+class CreditBalanceOut(BaseModel):
+    """Money held beyond what is owed: a payer's overpayment on a bill (its primary claim), or a
+    patient's account in credit. Both are refunded or applied; none is kept silently."""
+
+    holder: Literal["payer", "patient"]
+    patient_id: str
+    payer_id: str | None
+    primary_claim_id: UUID | None
+    amount: Money
+    updated_at: datetime
+
+
+def _credit_balances(tenant_id: str):
+    payers = sa.select(
+        sa.literal("payer").label("holder"), payer_credit_balances.c.patient_id, payer_credit_balances.c.payer_id,
+        payer_credit_balances.c.primary_claim_id, payer_credit_balances.c.amount, payer_credit_balances.c.updated_at,
+    ).where(payer_credit_balances.c.tenant_id == tenant_id, payer_credit_balances.c.amount > 0)
+    patients = sa.select(
+        sa.literal("patient").label("holder"), patient_accounts.c.patient_id, sa.null().label("payer_id"),
+        sa.null().label("primary_claim_id"), (-patient_accounts.c.balance).label("amount"),
+        patient_accounts.c.updated_at,
+    ).where(patient_accounts.c.tenant_id == tenant_id, patient_accounts.c.balance < 0)
+    both = sa.union_all(payers, patients).subquery("credit_balances")
+    # A unique sort key for the cursor: who holds it, for which account, bill and payer.
+    key = sa.func.concat_ws(":", both.c.holder, both.c.patient_id, both.c.primary_claim_id,
+                            both.c.payer_id).label("credit_key")
+    return both, key
+
+
+@router.get("/credit-balances", response_model=Page[CreditBalanceOut])
+@audited("list", "credit_balance")
+async def credit_balance_worklist(request: Request, tenant_id: CollectionsWork,
+                                  holder: Literal["payer", "patient"] | None = None, cursor: str | None = None,
+                                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[CreditBalanceOut]:
+    """Open credit balances to refund or apply: payers' overpayments and patients' accounts in credit."""
+    both, key = _credit_balances(tenant_id)
+    query = sa.select(both, key)
+    if holder:
+        query = query.where(both.c.holder == holder)
+    async with snapshot(request.app.state.runtime.engine) as conn:
+        rows, next_cursor = await fetch_page(conn, query, order_by=[key], cursor=cursor, limit=limit)
+    return Page[CreditBalanceOut](items=[CreditBalanceOut(**{name: row._mapping[name] for name in
+                                                             CreditBalanceOut.model_fields}) for row in rows],
+                                  next_cursor=next_cursor)
