@@ -26,6 +26,7 @@ class EntryDraft:
     carc: str | None = None
     payer_id: str | None = None
     remittance_id: UUID | None = None
+    movement_id: UUID | None = None  # the payment, refund or adjustment the entry belongs to
 
     @property
     def responsibility_kind(self) -> str | None:
@@ -54,7 +55,7 @@ async def post_to_account(conn, tenant_id: str, patient_id: str, drafts: list[En
             tenant_id=tenant_id, patient_id=patient_id, claim_id=draft.claim_id, remittance_id=draft.remittance_id,
             entry_kind=draft.entry_kind, responsibility_kind=draft.responsibility_kind, carc=draft.carc,
             amount=draft.amount, balance_after=running, source_event_id=source_event_id, posted_at=posted_at,
-            line_number=draft.line_number, payer_id=draft.payer_id))
+            line_number=draft.line_number, payer_id=draft.payer_id, movement_id=draft.movement_id))
     await conn.execute(ledger_entries.insert(), rows)
     return balance
 
