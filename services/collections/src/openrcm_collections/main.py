@@ -2,6 +2,7 @@
 coordination of benefits), payments, refunds, adjustments, payment plans, statements and dunning."""
 
 from openrcm_collections.adapters.payment_processor import SimulatedProcessor
+from openrcm_collections.entrypoints.adjustments_api import router as adjustments_router
 from openrcm_collections.entrypoints.api import router
 from openrcm_collections.entrypoints.payments_api import router as payments_router
 from openrcm_collections.entrypoints.payments_api import webhook_router
@@ -13,7 +14,7 @@ DEFINITION = ServiceDefinition(
     title="OpenRCM collections",
     description="Patient accounts: balances explained line by line, payments, adjustments, plans, statements.",
     aggregate_type="patient_account",
-    routers=[router, payments_router],
+    routers=[router, payments_router, adjustments_router],
     webhook_routers=[webhook_router],
     subscriptions=SUBSCRIPTIONS,
 )

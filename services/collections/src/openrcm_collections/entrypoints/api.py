@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -11,8 +11,11 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from openrcm_collections.adapters.tables import ledger_entries, patient_accounts, payer_credit_balances
+from openrcm_collections.entrypoints.schemas import AccountHoldIn, GuarantorIn
 from openrcm_collections.service_layer.accounts import load_account
+from openrcm_collections.service_layer.ledger import lock_account
 from openrcm_shared.audit import audited
+from openrcm_shared.audit.recording import record_change
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.pagination import Page, fetch_page
 from openrcm_shared.http.problems import Problem
@@ -41,6 +44,9 @@ class AccountOut(BaseModel):
     balance: Money
     opened_at: datetime
     updated_at: datetime
+    guarantor: dict | None = None
+    hold_reason: str | None = None
+    dunning_stage: str | None = None
     ledger: list[LedgerEntryOut]
     next_cursor: str | None = None
 
@@ -61,8 +67,42 @@ async def get_account(patient_id: str, request: Request, tenant_id: CollectionsW
                                                   ledger_entries.c.patient_id == patient_id)
         rows, next_cursor = await fetch_page(conn, query, order_by=[ledger_entries.c.id], cursor=cursor, limit=limit)
     return AccountOut(patient_id=patient_id, balance=account.balance, opened_at=account.opened_at,
-                      updated_at=account.updated_at, ledger=[LedgerEntryOut(**row._mapping) for row in rows],
+                      updated_at=account.updated_at, guarantor=account.guarantor, hold_reason=account.hold_reason,
+                      dunning_stage=account.dunning_stage, ledger=[LedgerEntryOut(**row._mapping) for row in rows],
                       next_cursor=next_cursor)
+
+
+class AccountSettingsOut(BaseModel):
+    patient_id: str
+    guarantor: dict | None
+    hold_reason: str | None
+
+
+@router.put("/accounts/{patient_id}/guarantor", response_model=AccountSettingsOut)
+@audited("update", "account", resource_id="patient_id", patient_id="patient_id")
+async def put_guarantor(patient_id: str, body: GuarantorIn, request: Request, tenant_id: CollectionsWork) -> AccountSettingsOut:
+    """Who is responsible for the account and receives its statements (the patient, or e.g. a parent)."""
+    return await _set_account(request, tenant_id, patient_id, guarantor=body.model_dump(mode="json"))
+
+
+@router.put("/accounts/{patient_id}/hold", response_model=AccountSettingsOut)
+@audited("update", "account", resource_id="patient_id", patient_id="patient_id")
+async def put_hold(patient_id: str, body: AccountHoldIn, request: Request, tenant_id: CollectionsWork) -> AccountSettingsOut:
+    """Suppress dunning (a dispute, bankruptcy, the patient deceased, hardship), or lift it (`reason: null`)."""
+    return await _set_account(request, tenant_id, patient_id, hold_reason=body.reason)
+
+
+async def _set_account(request: Request, tenant_id: str, patient_id: str, **values) -> AccountSettingsOut:
+    now = datetime.now(timezone.utc)
+    async with request.app.state.runtime.engine.begin() as conn:
+        await lock_account(conn, tenant_id, patient_id, now)
+        row = (await conn.execute(sa.update(patient_accounts).where(
+            patient_accounts.c.tenant_id == tenant_id, patient_accounts.c.patient_id == patient_id)
+            .values(updated_at=now, **values)
+            .returning(patient_accounts.c.guarantor, patient_accounts.c.hold_reason))).one()
+        out = AccountSettingsOut(patient_id=patient_id, guarantor=row.guarantor, hold_reason=row.hold_reason)
+        await record_change(conn, resource=out)
+    return out
 
 
 class CreditBalanceOut(BaseModel):

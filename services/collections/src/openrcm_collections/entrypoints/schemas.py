@@ -104,3 +104,34 @@ class ScheduleLineOut(BaseModel):
     amount: Money
     paid_amount: Money
     status: str
+
+
+AdjustmentKind = Literal["small_balance", "charity", "bad_debt", "prompt_pay_discount", "administrative"]
+
+
+class AdjustmentIn(RequestBody):
+    kind: AdjustmentKind
+    # The practice's own adjustment reason code (e.g. SBWO, FAP100, BD, PPD5, ADM).
+    reason_code: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,10}$")]
+    amount: PositiveMoney = Field(description="What the patient will owe less")
+    claim_id: UUID | None = None
+    financial_assistance: bool = Field(default=False, description="charity: the patient qualified under the "
+                                                                  "practice's financial assistance policy")
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class AdjustmentOut(BaseModel):
+    id: UUID
+    patient_id: str
+    claim_id: UUID | None
+    kind: str
+    reason_code: str
+    amount: Money
+    financial_assistance: bool
+    note: str | None
+    status: str
+    requested_by: str | None
+    decided_by: str | None
+    reverses_adjustment_id: UUID | None
+    requested_at: datetime
+    decided_at: datetime | None
