@@ -20,17 +20,19 @@ pytestmark = pytest.mark.stack
 
 
 def decision(tenant: str, patient_id: str, claim_id: uuid.UUID, coinsurance: str) -> ClaimPaymentPosted:
-    """A payer paid the one-line claim and left the patient `coinsurance` (PR-2)."""
+    """A payer paid 100.00 of the one-line claim and left the patient `coinsurance` (PR-2):
+    charge = allowed + 100.00 (CO-45), allowed = 100.00 + the patient's share."""
     share = Decimal(coinsurance)
+    allowed, paid = share + Decimal("100.00"), Decimal("100.00")
+    charge = allowed + Decimal("100.00")
     return ClaimPaymentPosted(
         tenant_id=tenant, claim_id=claim_id, remittance_id=uuid.uuid4(), patient_id=patient_id, payer_id="60054",
-        patient_control_number="PCN" + uuid.uuid4().hex[:8], outcome="paid", charge_amount=Decimal("200.00"),
-        allowed_amount=Decimal("100.00"), paid_amount=Decimal("100.00") - share,
-        patient_responsibility_amount=share,
+        patient_control_number="PCN" + uuid.uuid4().hex[:8], outcome="paid", charge_amount=charge,
+        allowed_amount=allowed, paid_amount=paid, patient_responsibility_amount=share,
         adjustments=[Adjustment(line_number=1, group_code="CO", carc="45", amount=Decimal("100.00")),
                      Adjustment(line_number=1, group_code="PR", carc="2", amount=share)],
-        lines=[PostedLine(line_number=1, charge_amount=Decimal("200.00"), allowed_amount=Decimal("100.00"),
-                          paid_amount=Decimal("100.00") - share, patient_responsibility_amount=share)])
+        lines=[PostedLine(line_number=1, charge_amount=charge, allowed_amount=allowed, paid_amount=paid,
+                          patient_responsibility_amount=share)])
 
 
 async def account_owing(api, stack, tenant: str, *shares: str) -> tuple[str, list[uuid.UUID]]:

@@ -8,7 +8,9 @@ from openrcm_shared.contracts.claims import (
     ClaimFlaggedForFollowUp, ClaimForwardedByPayer, ClaimHeld, ClaimRejected,
     ClaimStatusChanged, ClaimSubmitted, NextPayerClaimCreated,
 )
-from openrcm_shared.contracts.collections import PatientBalanceChanged, PayerCreditBalanceChanged
+from openrcm_shared.contracts.collections import (
+    DunningStageChanged, PatientBalanceChanged, PaymentPlanChanged, PayerCreditBalanceChanged, StatementIssued,
+)
 from openrcm_shared.contracts.denials import DenialCaseClosed, DenialCaseOpened
 from openrcm_shared.contracts.eligibility import EligibilityChecked
 from openrcm_shared.contracts.remittance import (
@@ -43,6 +45,9 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     DenialCaseClosed,
     PatientBalanceChanged,
     PayerCreditBalanceChanged,
+    PaymentPlanChanged,
+    StatementIssued,
+    DunningStageChanged,
 )
 
 BY_TYPE: dict[str, type[IntegrationEvent]] = {event.event_type: event for event in ALL_EVENTS}

@@ -135,3 +135,47 @@ class AdjustmentOut(BaseModel):
     reverses_adjustment_id: UUID | None
     requested_at: datetime
     decided_at: datetime | None
+
+
+Frequency = Literal["weekly", "biweekly", "monthly"]
+
+
+class PaymentPlanIn(RequestBody):
+    total: PositiveMoney
+    installments: Annotated[int, Field(ge=1, le=120)] | None = None
+    installment_amount: PositiveMoney | None = None
+    frequency: Frequency
+    first_due_date: date
+    autopay_token: ProcessorToken | None = Field(default=None, description="Charge each installment when due")
+
+
+class PaymentPlanChangeIn(RequestBody):
+    """Renegotiate what is left of the plan into a new schedule."""
+
+    installments: Annotated[int, Field(ge=1, le=120)] | None = None
+    installment_amount: PositiveMoney | None = None
+    frequency: Frequency | None = None
+    first_due_date: date
+
+
+class PaymentPlanOut(BaseModel):
+    id: UUID
+    patient_id: str
+    total: Money
+    remaining: Money
+    frequency: str
+    autopay: bool
+    status: str
+    grace_days: int
+    created_at: datetime
+    updated_at: datetime
+    schedule: list[ScheduleLineOut]
+
+
+class DueRunIn(RequestBody):
+    as_of: date = Field(description="The day to run as (the scheduler runs today)")
+
+
+class DueRunOut(BaseModel):
+    as_of: date
+    plans: list[PaymentPlanOut]

@@ -66,6 +66,8 @@ async def take_payment(conn, tenant_id: str, patient_id: str, payment: PaymentRe
     await conn.execute(patient_payments.insert().values(**row))
     drafts = [EntryDraft("payment", -a.amount, claim_id=a.claim_id, movement_id=payment_id) for a in allocations]
     await _post(conn, tenant_id, patient_id, drafts, "payment", now)
+    from openrcm_collections.service_layer.plans import credit_plan  # plans charge through take_payment
+    await credit_plan(conn, tenant_id, patient_id, payment.amount, payment_id)
     return row
 
 
