@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("service_date_from", sa.Date(), nullable=True),
         sa.Column("service_date_to", sa.Date(), nullable=True),
         sa.Column("lines", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("provider_name", sa.Text(), nullable=True),
         sa.Column("recorded_at", WHEN, nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "claim_id"),
     )
@@ -70,6 +71,7 @@ def upgrade() -> None:
         sa.Column("allowed_amount", MONEY, nullable=False),
         sa.Column("paid_amount", MONEY, nullable=False),
         sa.Column("shares", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("lines", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("reversed_by_event_id", sa.Uuid(), nullable=True),
         sa.Column("adjudicated_at", WHEN, nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -177,7 +179,9 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.Text(), nullable=False),
         sa.Column("run_on", sa.Date(), nullable=False),
         sa.Column("statement_count", sa.Integer(), nullable=False),
+        sa.Column("placed_count", sa.Integer(), nullable=False),
         sa.Column("batch_file", sa.LargeBinary(), nullable=False),
+        sa.Column("agency_file", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", WHEN, nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )

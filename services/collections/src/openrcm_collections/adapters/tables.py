@@ -83,6 +83,7 @@ class BillClaim(CollectionsTable, table=True):
     service_date_from: date | None = None
     service_date_to: date | None = None
     lines: list | None = Field(default=None, sa_type=JSONB)
+    provider_name: str | None = Field(default=None, sa_type=sa.Text)
     recorded_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
 
@@ -103,6 +104,7 @@ class PayerAdjudication(CollectionsTable, table=True):
     allowed_amount: Decimal = Field(sa_type=MONEY)
     paid_amount: Decimal = Field(sa_type=MONEY)
     shares: list = Field(sa_type=JSONB)  # [{"line_number", "carc", "amount"}]: the PR adjustments
+    lines: list = Field(sa_type=JSONB)  # [{"line_number", "charge", "allowed", "paid"}]: the payer's line decisions
     reversed_by_event_id: UUID | None = None
     adjudicated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
@@ -229,7 +231,9 @@ class StatementRun(CollectionsTable, table=True):
     tenant_id: str = Field(sa_type=sa.Text)
     run_on: date
     statement_count: int
-    batch_file: bytes = Field(sa_type=sa.LargeBinary)
+    placed_count: int  # accounts placed with the collection agency in this run
+    batch_file: bytes = Field(sa_type=sa.LargeBinary)  # JSON lines for the print vendor
+    agency_file: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # CSV of the placements
     created_at: datetime = Field(sa_type=_WHEN)
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from openrcm_collections.adapters.tables import ledger_entries, patient_accounts, payer_credit_balances
 from openrcm_collections.entrypoints.schemas import AccountHoldIn, GuarantorIn
-from openrcm_collections.service_layer.accounts import load_account
+from openrcm_collections.service_layer.accounts import insurance_pending, load_account
 from openrcm_collections.service_layer.ledger import lock_account
 from openrcm_shared.audit import audited
 from openrcm_shared.audit.recording import record_change
@@ -47,6 +47,9 @@ class AccountOut(BaseModel):
     guarantor: dict | None = None
     hold_reason: str | None = None
     dunning_stage: str | None = None
+    # Claims of the account's bills that a payer has yet to decide (a secondary billed, no answer yet):
+    # what the patient owes on those bills may still change, and no first statement goes out.
+    insurance_pending: list[UUID] = []
     ledger: list[LedgerEntryOut]
     next_cursor: str | None = None
 
@@ -66,7 +69,8 @@ async def get_account(patient_id: str, request: Request, tenant_id: CollectionsW
         query = sa.select(*_LEDGER_COLUMNS).where(ledger_entries.c.tenant_id == tenant_id,
                                                   ledger_entries.c.patient_id == patient_id)
         rows, next_cursor = await fetch_page(conn, query, order_by=[ledger_entries.c.id], cursor=cursor, limit=limit)
-    return AccountOut(patient_id=patient_id, balance=account.balance, opened_at=account.opened_at,
+        pending = await insurance_pending(conn, tenant_id, patient_id)
+    return AccountOut(insurance_pending=pending, patient_id=patient_id, balance=account.balance, opened_at=account.opened_at,
                       updated_at=account.updated_at, guarantor=account.guarantor, hold_reason=account.hold_reason,
                       dunning_stage=account.dunning_stage, ledger=[LedgerEntryOut(**row._mapping) for row in rows],
                       next_cursor=next_cursor)

@@ -179,3 +179,38 @@ class DueRunIn(RequestBody):
 class DueRunOut(BaseModel):
     as_of: date
     plans: list[PaymentPlanOut]
+
+
+class StatementRunIn(RequestBody):
+    as_of: date = Field(description="The statement date: accounts whose cycle has come by then")
+
+
+class StatementRunOut(BaseModel):
+    id: UUID
+    run_on: date
+    statement_count: int
+    placed_count: int
+    created_at: datetime
+
+
+class StatementLineOut(BaseModel):
+    service_date: date | None
+    provider: str
+    procedure: str
+    charge: Money
+    insurance_paid: Money
+    adjustments: Money
+    patient_owes: Money
+    reason: str
+
+
+class StatementOut(BaseModel):
+    id: UUID
+    patient_id: str
+    run_id: UUID | None
+    statement_on: date
+    due_on: date
+    amount_due: Money
+    dunning_stage: str
+    lines: list[StatementLineOut]
+    issued_at: datetime

@@ -38,10 +38,11 @@ async def on_claim_submitted(ctx: HandlerContext, event: ClaimSubmitted) -> None
     otherwise) with what a statement shows of it: dates, charge and lines."""
     lines = [{"line_number": line.line_number, "procedure_code": line.procedure_code,
               "revenue_code": line.revenue_code, "charge_amount": str(line.charge_amount),
-              "service_date": line.service_date.isoformat()} for line in event.lines]
+              "service_date": line.service_date.isoformat(), "description": line.description} for line in event.lines]
     described = dict(patient_id=event.patient_id, encounter_id=event.encounter_id, payer_id=event.payer_id,
                      payer_responsibility=event.payer_responsibility, total_charge=event.total_charge,
-                     service_date_from=event.service_date_from, service_date_to=event.service_date_to, lines=lines)
+                     service_date_from=event.service_date_from, service_date_to=event.service_date_to, lines=lines,
+                     provider_name=event.provider_name)
     await ctx.conn.execute(
         pg_insert(bill_claims).values(tenant_id=event.tenant_id, claim_id=event.claim_id,
                                       primary_claim_id=event.claim_id, recorded_at=_now(), **described)
@@ -83,6 +84,8 @@ async def on_claim_payment_posted(ctx: HandlerContext, event: ClaimPaymentPosted
         tenant_id=event.tenant_id, patient_id=event.patient_id, claim_id=event.claim_id, payer_id=event.payer_id,
         remittance_id=event.remittance_id, source_event_id=ctx.envelope.id, charge_amount=event.charge_amount,
         allowed_amount=event.allowed_amount, paid_amount=event.paid_amount, shares=shares,
+        lines=[{"line_number": line.line_number, "charge": str(line.charge_amount), "allowed": str(line.allowed_amount),
+                "paid": str(line.paid_amount)} for line in event.lines],
         adjudicated_at=_now()).on_conflict_do_nothing(index_elements=["source_event_id"]))
     await settle_bill(ctx, event.patient_id, root, lowered_as=REPLACED, remittance_id=event.remittance_id)
 
@@ -185,6 +188,20 @@ async def _held_shares(conn, tenant_id: str, patient_id: str, claims) -> dict:
                ledger_entries.c.claim_id.in_(claims), ledger_entries.c.entry_kind.in_(SHARE_KINDS))
         .group_by(ledger_entries.c.claim_id, ledger_entries.c.line_number, ledger_entries.c.carc))).all()
     return {(row[0], row[1], row[2] or ""): row[3] for row in rows}
+
+
+async def insurance_pending(conn, tenant_id: str, patient_id: str) -> list[UUID]:
+    """Claims of the account's bills with no payer decision in force yet."""
+    on_account = sa.select(ledger_entries.c.claim_id).where(
+        ledger_entries.c.tenant_id == tenant_id, ledger_entries.c.patient_id == patient_id,
+        ledger_entries.c.claim_id.is_not(None))
+    bills = sa.select(bill_claims.c.primary_claim_id).where(bill_claims.c.tenant_id == tenant_id,
+                                                            bill_claims.c.claim_id.in_(on_account))
+    decided = sa.select(payer_adjudications.c.claim_id).where(
+        payer_adjudications.c.tenant_id == tenant_id, payer_adjudications.c.reversed_by_event_id.is_(None))
+    return list((await conn.execute(sa.select(bill_claims.c.claim_id).where(
+        bill_claims.c.tenant_id == tenant_id, bill_claims.c.primary_claim_id.in_(bills),
+        bill_claims.c.claim_id.not_in(decided)).order_by(bill_claims.c.claim_id))).scalars())
 
 
 async def load_account(conn, tenant_id: str, patient_id: str):
