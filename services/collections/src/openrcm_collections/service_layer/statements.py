@@ -153,6 +153,7 @@ class _Bills:
     claims: dict[UUID, object]  # claim id -> bill_claims row
     adjudicated: set[UUID]  # claims with a payer decision in force
     paid_by_line: dict[tuple[UUID, int | None], Decimal]  # (primary claim id, line) -> paid by all payers
+    undecided_bills: set[UUID] = field(default_factory=set)  # bills (primary claim ids) a payer has yet to decide
 
 
 async def _claims_of_bills(conn, tenant_id: str, claim_ids: set[UUID]) -> _Bills:
@@ -171,7 +172,9 @@ async def _claims_of_bills(conn, tenant_id: str, claim_ids: set[UUID]) -> _Bills
         primary = by_id[decision.claim_id].primary_claim_id
         for line in decision.lines:
             paid[(primary, line["line_number"])] += Decimal(line["paid"])
-    return _Bills(by_id, {decision.claim_id for decision in decisions}, paid)
+    adjudicated = {decision.claim_id for decision in decisions}
+    undecided = {row.primary_claim_id for row in rows if row.claim_id not in adjudicated}
+    return _Bills(by_id, adjudicated, paid, undecided)
 
 
 def _lines(shares, bills: _Bills) -> tuple[list[StatementLine], bool]:
@@ -184,8 +187,7 @@ def _lines(shares, bills: _Bills) -> tuple[list[StatementLine], bool]:
         claim = bills.claims.get(claim_id)
         primary = bills.claims.get(claim.primary_claim_id) if claim is not None else None
         if primary is not None:
-            resolved &= all(c.claim_id in bills.adjudicated for c in bills.claims.values()
-                            if c.primary_claim_id == primary.claim_id)
+            resolved &= primary.claim_id not in bills.undecided_bills
         patient_owes = sum((part[5] for part in parts), ZERO)
         billed = next((l for l in (primary.lines or []) if l["line_number"] == line_number), None) if primary else None
         if billed is None:  # posted before claims were recorded here: what is known is what is owed
