@@ -8,6 +8,7 @@
     ./openrcm bench security                     CPU per call of access-token verification and authorization
     ./openrcm bench row-security                 what binding the practice costs per transaction (PostgreSQL only)
     ./openrcm bench audit                        the audit trail's CPU per request (service and PostgreSQL)
+    ./openrcm bench statements                   a statement run for 100,000 accounts, PDFs included
 """
 
 from __future__ import annotations
@@ -120,6 +121,12 @@ def parser() -> argparse.ArgumentParser:
                        help="requests per run (default: 4000)")
     audit.add_argument("--rounds", type=_positive(int), default=5, metavar="N",
                        help="runs of each kind, on and off alternately (default: 5)")
+    statements = commands.add_parser(
+        "statements", help="a statement run for 100,000 accounts, PDFs included (target <= 10 minutes)",
+        description="On an embedded PostgreSQL (.local/bench-statements): seeds accounts with COPY, then runs "
+                    "the collections statement run (PDFs, batch file) with progress; see bench/statement_run.py.")
+    statements.add_argument("--accounts", type=_positive(int), default=100_000, metavar="N",
+                            help="accounts with a balance (default: 100000)")
     return main
 
 
@@ -155,6 +162,10 @@ def main(argv: list[str]) -> int:
         from bench.audit import run
 
         return run(args.requests, args.rounds)
+    if args.command == "statements":
+        from bench.statement_run import run as run_statements
+
+        return run_statements(args.accounts)
     cli.print_help()
     return 2
 

@@ -170,6 +170,14 @@ class Stack:
             path.chmod(0o600)
         return path.read_text().strip()
 
+    def payment_webhook_secret(self) -> str:
+        """The secret the payment processor signs its settlement webhooks with (collections)."""
+        path = self.state_dir / "payment-processor-webhook-secret"
+        if not path.exists():
+            path.write_text("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
+            path.chmod(0o600)
+        return path.read_text().strip()
+
     def start_clearinghouse(self) -> None:
         """The clearinghouse simulator (an external party in real life): takes 837s, answers by
         webhook with 999/277CA (to claims) and, once its payer has adjudicated, 835s (to remittance)."""
@@ -209,6 +217,8 @@ class Stack:
             env.setdefault("CLEARINGHOUSE_WEBHOOK_SECRETS", self.webhook_secret())
         if spec.name == "remittance":  # 835 ERAs arrive by the same signed webhooks
             env.setdefault("CLEARINGHOUSE_WEBHOOK_SECRETS", self.webhook_secret())
+        if spec.name == "collections":  # the payment processor's settlement webhooks
+            env.setdefault("COLLECTIONS_PAYMENT_WEBHOOK_SECRETS", self.payment_webhook_secret())
         return env
 
     def start_services(self, names: list[str] | None = None, extra_env: dict[str, str] | None = None) -> None:

@@ -8,7 +8,9 @@ from openrcm_shared.contracts.claims import (
     ClaimFlaggedForFollowUp, ClaimForwardedByPayer, ClaimHeld, ClaimRejected,
     ClaimStatusChanged, ClaimSubmitted, NextPayerClaimCreated,
 )
-from openrcm_shared.contracts.collections import PatientBalanceChanged
+from openrcm_shared.contracts.collections import (
+    DunningStageChanged, PatientBalanceChanged, PaymentPlanChanged, PayerCreditBalanceChanged, StatementIssued,
+)
 from openrcm_shared.contracts.denials import (
     DenialCaseAssigned, DenialCaseClosed, DenialCaseNoteAdded, DenialCaseOpened, DenialCaseRecategorized,
     DenialCaseSlaBreached, DenialCaseStatusChanged, DenialCaseTaskChanged, DenialTrendDetected,
@@ -52,6 +54,10 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     DenialCaseSlaBreached,
     DenialTrendDetected,
     PatientBalanceChanged,
+    PayerCreditBalanceChanged,
+    PaymentPlanChanged,
+    StatementIssued,
+    DunningStageChanged,
 )
 
 BY_TYPE: dict[str, type[IntegrationEvent]] = {event.event_type: event for event in ALL_EVENTS}

@@ -29,6 +29,8 @@ class SubmittedClaimLine(BaseModel):
     revenue_code: str | None = None  # institutional lines: the NUBC revenue code (837I SV201)
     # The units as billed (SV104 / SV205): fractional when the service is, up to three decimals.
     quantity: Decimal | None = None
+    # The procedure in words, as a patient statement shows it (from the claims service's code sets).
+    description: str | None = None
 
 
 class ClaimSubmitted(IntegrationEvent):
@@ -49,6 +51,8 @@ class ClaimSubmitted(IntegrationEvent):
     claim_type: Literal["professional", "institutional"] | None = None
     # SBR01 of the claim's payer: P primary, S secondary, T tertiary (coordination of benefits).
     payer_responsibility: Literal["P", "S", "T"] | None = None
+    # The rendering (or attending) provider's name, as a patient statement shows it.
+    provider_name: str | None = None
 
 
 class ClaimHeld(IntegrationEvent):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar, Literal
 from uuid import UUID
 
@@ -20,4 +21,73 @@ class PatientBalanceChanged(IntegrationEvent):
     # payer_reversal: the payer took back its decision, and with it the patient share it had assigned.
     entry_kind: Literal["patient_responsibility", "payment", "adjustment", "payer_reversal"]
     amount: Money
+    balance: Money
+    # The exact movement (added with coordination of benefits and patient payments): e.g.
+    # responsibility_replaced (a later payer's decision replaced an earlier one's patient share),
+    # payment, refund, payment_returned, write_off... `entry_kind` stays the coarse kind.
+    movement: str | None = None
+
+
+class PayerCreditBalanceChanged(IntegrationEvent):
+    """A payer's credit balance on one bill changed: what it paid beyond what the provider may collect
+    (an overpayment to refund or offset; 0 when resolved). The bill is its primary claim."""
+
+    event_type: ClassVar[str] = "org.openrcm.collections.payer_credit_balance_changed.v1"
+    topic: ClassVar[str] = topics.COLLECTIONS
+    key_field: ClassVar[str] = "patient_id"
+
+    patient_id: str
+    primary_claim_id: UUID
+    payer_id: str
+    credit_amount: Money
+    previous_amount: Money
+
+
+class PaymentPlanChanged(IntegrationEvent):
+    """A patient's payment plan was created or changed: an installment paid or charged (autopay), a
+    missed one making it delinquent, defaulted (the account is back in dunning), paid off,
+    renegotiated or cancelled."""
+
+    event_type: ClassVar[str] = "org.openrcm.collections.payment_plan_changed.v1"
+    topic: ClassVar[str] = topics.COLLECTIONS
+    key_field: ClassVar[str] = "patient_id"
+
+    patient_id: str
+    plan_id: UUID
+    change: Literal["created", "installment_paid", "installment_declined", "delinquent", "defaulted", "paid_off",
+                    "renegotiated", "cancelled", "active"]
+    status: Literal["active", "delinquent", "defaulted", "paid_off", "cancelled"]
+    total: Money
+    remaining: Money
+
+
+class StatementIssued(IntegrationEvent):
+    """A statement went to the patient (or guarantor): what it asks for, by when, at which dunning stage."""
+
+    event_type: ClassVar[str] = "org.openrcm.collections.statement_issued.v1"
+    topic: ClassVar[str] = topics.COLLECTIONS
+    key_field: ClassVar[str] = "patient_id"
+
+    patient_id: str
+    statement_id: UUID
+    run_id: UUID | None = None
+    statement_on: date
+    due_on: date
+    amount_due: Money
+    dunning_stage: str
+
+
+class DunningStageChanged(IntegrationEvent):
+    """An account moved along the dunning stages (statement_1, statement_2, final_notice,
+    pre_collection, agency_placement), or was held (suppressed: plan, dispute, bankruptcy, deceased,
+    hardship) or released."""
+
+    event_type: ClassVar[str] = "org.openrcm.collections.dunning_stage_changed.v1"
+    topic: ClassVar[str] = topics.COLLECTIONS
+    key_field: ClassVar[str] = "patient_id"
+
+    patient_id: str
+    from_stage: str | None
+    to_stage: str | None
+    suppressed_by: str | None = None
     balance: Money

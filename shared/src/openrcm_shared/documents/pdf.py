@@ -15,10 +15,16 @@ from decimal import Decimal
 from typing import Iterable, Sequence
 
 from pypdf import PdfReader, PdfWriter
+from reportlab import rl_config
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.units import inch
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
+
+# Compressed streams stay binary (PDF 1.4 allows it) instead of ASCII85 text: reportlab's pure-Python
+# ASCII85 encoder was a third of the time of a statement in a 100,000-account run, and the files are
+# a fifth smaller. Every reader (pypdf included) takes either.
+rl_config.useA85 = 0
 
 _FONT = "Helvetica"
 _BOLD = "Helvetica-Bold"

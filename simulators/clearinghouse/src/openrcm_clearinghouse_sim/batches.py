@@ -40,6 +40,7 @@ from openrcm_clearinghouse_sim.adjudication import (
     CannotAdjudicate, price_claim, provider_adjustments_for, reversal_of,
 )
 from openrcm_clearinghouse_sim.adjudication_rules import AdjudicationRule, rule_for
+from openrcm_clearinghouse_sim.coordination_of_benefits import adjudicate
 from openrcm_clearinghouse_sim.delivery import REMITTANCES, OutboundDocument, WebhookSender
 from openrcm_clearinghouse_sim.remittance_advice import (
     ClaimDecision, ForwardBalances, TraceNumbers, fiscal_period_end, plan_remittances,
@@ -223,7 +224,7 @@ class Clearinghouse:
             if rule is None:
                 continue
             try:
-                payment = price_claim(accepted, rule)
+                payment = adjudicate(accepted, rule)  # as primary, or under COB as the next payer
             except CannotAdjudicate as exc:
                 log.warning("claim not adjudicated", extra={"batch_id": batch.batch_id, "reason": str(exc)})
                 continue

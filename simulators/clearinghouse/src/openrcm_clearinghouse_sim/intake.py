@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 import pyx12.errors
 import pyx12.rawx12file
 
+from openrcm_clearinghouse_sim.prior_payers import PriorLineAdjudication, PriorPayer, PriorPayersReader
 from openrcm_shared.x12.reader import Delimiters, X12Error, X12Reader, element
 
 Segment = list[str]  # the reader's segment: [segment id, XX01, XX02, ...]
@@ -62,6 +63,8 @@ class ReceivedServiceLine:
     service_date_from: date | None = None  # DTP*472
     service_date_to: date | None = None
     line_control_number: str | None = None  # REF*6R
+    # Loop 2430: what each earlier payer decided on this line (coordination of benefits).
+    prior_adjudications: tuple[PriorLineAdjudication, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class ReceivedClaim:
     subscriber_first_name: str | None = None
     patient_is_subscriber: bool = True  # False when loop 2000C named a dependent patient
     institutional: bool = False  # an 837I claim
+    payer_responsibility: str = "P"  # 2000B SBR01: P primary, S secondary, T tertiary
+    prior_payers: tuple[PriorPayer, ...] = ()  # loops 2320/2330B: the earlier payers' claim-level decisions
 
 
 @dataclass
@@ -227,6 +232,8 @@ class _ClaimWalker:
         self.payer_id = ""
         self.payer_name = ""
         self.claim_filing_indicator: str | None = None
+        self.payer_responsibility = "P"
+        self.prior_payers = PriorPayersReader()
         self.subscriber: tuple[str, str, str | None] = ("", "", None)  # member id, last, first
         self.patient: tuple[str, str | None] | None = None
         self.claim: dict | None = None
@@ -235,6 +242,8 @@ class _ClaimWalker:
 
     def take(self, segment: Segment) -> None:
         tag = segment[0]
+        if self.claim is not None:
+            self.prior_payers.take(segment, _value)  # 2320/2330B/2430: the earlier payers' decisions
         if tag == "BHT":
             self.transaction_set.reference = _value(segment, 3)
         elif tag == "HL":
@@ -247,6 +256,7 @@ class _ClaimWalker:
             self._service_dates(_value(segment, 2), _value(segment, 3))
         elif tag == "SBR" and self.parties_open and self.level == "22":  # 2000B, not 2320 (after CLM)
             self.claim_filing_indicator = _value(segment, 9) or None
+            self.payer_responsibility = _value(segment, 1) or "P"
         elif tag == "REF":
             self._reference(segment)
         elif self.claim is not None and tag in ("LX", "SV1", "SV2"):
@@ -295,6 +305,7 @@ class _ClaimWalker:
             "claim_filing_indicator": self.claim_filing_indicator, "payer_name": self.payer_name,
             "subscriber_last_name": subscriber_last, "subscriber_first_name": subscriber_first,
             "patient_is_subscriber": self.patient is None, "institutional": institutional,
+            "payer_responsibility": self.payer_responsibility,
         }
 
     def _service_dates(self, qualifier: str, text: str) -> None:
@@ -325,6 +336,7 @@ class _ClaimWalker:
         if tag == "LX":
             self._close_line()
             self.line = {}
+            self.prior_payers.start_line()
         elif self.line is None:
             return  # SV1/SV2 outside loop 2400: pyx12 reports it
         elif tag == "SV1":  # SV101 composite, SV102 charge, SV104 units
@@ -348,15 +360,17 @@ class _ClaimWalker:
 
     def _close_line(self) -> None:
         if self.line is not None and "charge" in self.line:
-            self.lines.append(ReceivedServiceLine(**self.line))
+            self.lines.append(ReceivedServiceLine(**self.line, prior_adjudications=self.prior_payers.line_decisions()))
         self.line = None
 
     def close_claim(self) -> None:
         self._close_line()
         if self.claim is not None:
-            self.transaction_set.claims.append(ReceivedClaim(**self.claim, lines=tuple(self.lines)))
+            self.transaction_set.claims.append(ReceivedClaim(**self.claim, lines=tuple(self.lines),
+                                                             prior_payers=self.prior_payers.claim_decisions()))
             self.claim = None
         self.lines = []
+        self.prior_payers = PriorPayersReader()
 
 
 def _value(segment: Segment, position: int) -> str:

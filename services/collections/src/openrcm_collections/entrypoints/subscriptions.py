@@ -1,8 +1,13 @@
 """Event type -> handler for the collections consumer group."""
 
-from openrcm_collections.service_layer.accounts import on_claim_payment_posted, on_claim_reversed
+from openrcm_collections.service_layer.accounts import (
+    on_claim_payment_posted, on_claim_reversed, on_claim_submitted, on_next_payer_claim_created,
+)
+from openrcm_shared.contracts.claims import ClaimSubmitted, NextPayerClaimCreated
 from openrcm_shared.contracts.remittance import ClaimPaymentPosted, ClaimReversed
 from openrcm_shared.messaging.consumer import Subscription
 
-SUBSCRIPTIONS = [Subscription(ClaimPaymentPosted, on_claim_payment_posted),
+SUBSCRIPTIONS = [Subscription(ClaimSubmitted, on_claim_submitted),
+                 Subscription(NextPayerClaimCreated, on_next_payer_claim_created),
+                 Subscription(ClaimPaymentPosted, on_claim_payment_posted),
                  Subscription(ClaimReversed, on_claim_reversed)]
