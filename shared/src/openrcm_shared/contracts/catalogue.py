@@ -9,7 +9,10 @@ from openrcm_shared.contracts.claims import (
     ClaimStatusChanged, ClaimSubmitted, NextPayerClaimCreated,
 )
 from openrcm_shared.contracts.collections import PatientBalanceChanged
-from openrcm_shared.contracts.denials import DenialCaseClosed, DenialCaseOpened, DenialCaseStatusChanged
+from openrcm_shared.contracts.denials import (
+    CorrectedClaimRequested, DenialCaseClosed, DenialCaseOpened, DenialCaseStatusChanged, DenialTransferredToPatient,
+    DenialWrittenOff, SecondaryBillingRequested,
+)
 from openrcm_shared.contracts.eligibility import EligibilityChecked
 from openrcm_shared.contracts.remittance import (
     ClaimDenied, ClaimPaymentPosted, ClaimReversed, DepositRecorded, FeeScheduleReplaced, PaymentVarianceDetected,
@@ -42,6 +45,10 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     DenialCaseOpened,
     DenialCaseClosed,
     DenialCaseStatusChanged,
+    DenialWrittenOff,
+    DenialTransferredToPatient,
+    SecondaryBillingRequested,
+    CorrectedClaimRequested,
     PatientBalanceChanged,
 )
 
