@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from openrcm_denials.adapters.appeal_tables import appeal_metadata
 from openrcm_shared.audit.tables import audit_metadata
 from openrcm_shared.messaging.tables import messaging_metadata
 
@@ -42,4 +43,4 @@ class DenialCase(DenialsTable, table=True):
 
 
 denial_cases = DenialCase.__table__
-target_metadata = [DenialsTable.metadata, messaging_metadata, audit_metadata]
+target_metadata = [DenialsTable.metadata, messaging_metadata, audit_metadata, appeal_metadata]
