@@ -1,0 +1,211 @@
+"""Working a denial on the real stack: the simulated payer denies a claim, the denials service opens a
+case, a biller appeals with a letter (read back from the PDF) and attachments, the appeal goes to the
+payer through the clearinghouse, the payer overturns it, its 835 pays, and the case closes `won` with
+the amount recovered. And the other way out: a corrected claim (frequency 7) that the payer pays."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+
+import httpx
+import pytest
+from PIL import Image
+
+from openrcm_devstack import events as ops_events
+from openrcm_shared.documents.pdf import Document, Paragraph, page_count, pdf_text, render_pdf
+from tests.e2e.test_adjudication_round_trip import member_id, payer_rules, submit
+from tests.support import claim_in, eventually
+
+pytestmark = pytest.mark.stack
+
+STATUS_CHANGED = "org.openrcm.denials.denial_case_status_changed.v1"
+
+
+async def denial_case_of(api, claim_id: str) -> dict:
+    async def opened():
+        items = (await api["denials"].get("/v1/denials", params={"status": "open"})).json()["items"]
+        [case] = [item for item in items if item["claim_id"] == claim_id]
+        return case
+    return await eventually(opened, timeout=60)
+
+
+async def timeline_has(api, case_id: str, kind: str) -> list[dict]:
+    async def seen():
+        entries = (await api["denials"].get(f"/v1/denials/{case_id}/timeline")).json()
+        assert kind in [entry["kind"] for entry in entries], entries
+        return entries
+    return await eventually(seen, timeout=30)
+
+
+async def status_changes(stack, claim_id: str) -> list[dict]:
+    records = await ops_events.read_all(stack.kafka.bootstrap_servers, ["rcm.denials.events.v1"])
+    return [json.loads(record.value) for record in records
+            if ops_events.header(record.headers, "ce_type") == STATUS_CHANGED and claim_id.encode() in record.value]
+
+
+def clinical_note_pdf() -> bytes:
+    return render_pdf(Document(title="Authorization confirmation").add(
+        Paragraph("Authorization AUTH-4471 confirmed by the payer's utilization management line.")))
+
+
+def scanned_page_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 160), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def test_appeal_with_a_letter_overturned_by_the_payer_and_paid_closes_the_case_won(api, stack):
+    member = member_id()
+    # The payer denies the whole claim for authorization (CO-197, N54); on appeal it overturns and
+    # pays 99213 at 100.00 and 36415 at its charge (15.50): 115.50 recovered of 140.50 denied.
+    rule = {"member_id_pattern": f"^{member}$", "action": "deny", "denial": {"category": "authorization"},
+            "appeal": "overturn", "fee_schedule": {"allowed": {"99213": "100.00"}}}
+    async with payer_rules(stack, [rule]):
+        claim = await submit(api, member)
+        case = await denial_case_of(api, claim["id"])
+        assert (case["denied_amount"], case["primary_carc"]) == ("140.50", "197")
+        entries = await timeline_has(api, case["id"], "accepted_by_payer_277ca")
+        assert [e["kind"] for e in entries][:2] == ["submitted_837", "accepted_999"]
+
+        note = await api["denials"].post(f"/v1/denials/{case['id']}/attachments", params={"filename": "auth.pdf"},
+                                         content=clinical_note_pdf(), headers={"Content-Type": "application/pdf"})
+        assert note.status_code == 201, note.text
+        scan = await api["denials"].post(f"/v1/denials/{case['id']}/attachments",
+                                         files={"file": ("referral.png", scanned_page_png(), "image/png")})
+        assert scan.status_code == 201, scan.text
+        assert (scan.json()["content_type"], len(scan.json()["sha256"])) == ("image/png", 64)
+        listed = (await api["denials"].get(f"/v1/denials/{case['id']}/attachments")).json()
+        assert [a["filename"] for a in listed] == ["auth.pdf", "referral.png"]
+        downloaded = await api["denials"].get(f"/v1/attachments/{note.json()['id']}/content")
+        assert (downloaded.headers["content-type"], downloaded.content) == ("application/pdf", clinical_note_pdf())
+
+        created = await api["denials"].post(f"/v1/denials/{case['id']}/appeals", json={
+            "level": "level_1", "argument": "Authorization AUTH-4471 was obtained on the day before the visit.",
+            "attachment_ids": [note.json()["id"], scan.json()["id"]]})
+        assert created.status_code == 201, created.text
+        appeal = created.json()
+        assert (appeal["status"], appeal["category"]) == ("drafted", "authorization")
+
+        letter = await api["denials"].get(f"/v1/appeals/{appeal['id']}/letter")
+        assert letter.headers["content-type"] == "application/pdf"
+        text = pdf_text(letter.content)
+        for fact in ("Request for reconsideration", "Synthetic Health Plan", "Synthetic Family Clinic",
+                     "Testy Synthetic", member, claim["patient_control_number"], "$140.50", "99213", "36415",
+                     "CO-197", "Precertification/authorization/notification/pre-treatment absent", "N54",
+                     "AUTH-4471 was obtained", "auth.pdf", "referral.png"):
+            assert fact in text, fact
+        accepted = await api["claims"].get(f"/v1/claims/{claim['id']}")
+        assert accepted.json()["payer_claim_control_number"] in text
+
+        packet = await api["denials"].get(f"/v1/appeals/{appeal['id']}/packet")
+        assert page_count(packet.content) == page_count(letter.content) + 2  # the note's page, the scan's page
+        assert "AUTH-4471 confirmed" in pdf_text(packet.content)
+
+        submitted = await api["denials"].post(f"/v1/appeals/{appeal['id']}/submission", json={"method": "electronic"})
+        assert submitted.status_code == 200, submitted.text
+        assert submitted.json()["payer_reference"].startswith("APL")
+        assert (await api["denials"].get(f"/v1/denials/{case['id']}")).json()["status"] == "appealed"
+
+        async def won():
+            body = (await api["denials"].get(f"/v1/denials/{case['id']}")).json()
+            assert body["status"] == "won", body
+            return body
+        await eventually(won, timeout=60)
+
+    decided = (await api["denials"].get(f"/v1/appeals/{appeal['id']}")).json()
+    assert (decided["status"], decided["decision"], decided["amount_overturned"]) == ("decided", "overturned", "115.50")
+    paid = await claim_in(api, claim["id"], "paid")
+    assert paid["paid_amount"] == "115.50"
+
+    async def announced():
+        moves = [(c["from_status"], c["to_status"], c["amount_recovered"]) for c in await status_changes(stack, claim["id"])]
+        assert moves == [("open", "appealed", None), ("appealed", "won", "115.50")], moves
+        return moves
+    await eventually(announced, timeout=30)
+
+    # The case is settled: another appeal is refused.
+    again = await api["denials"].post(f"/v1/denials/{case['id']}/appeals", json={"argument": "again"})
+    assert (again.status_code, again.json()["type"].rsplit("/", 1)[1]) == (409, "appeal-not-allowed")
+
+
+async def test_bad_attachments_and_appeals_get_problems(api, stack):
+    member = member_id()
+    async with payer_rules(stack, [{"member_id_pattern": f"^{member}$", "action": "deny",
+                                    "denial": {"category": "timely_filing"}}]):
+        claim = await submit(api, member)
+        case = await denial_case_of(api, claim["id"])
+    attachments = f"/v1/denials/{case['id']}/attachments"
+
+    gif = await api["denials"].post(attachments, content=b"GIF89a" + b"\x00" * 64, headers={"Content-Type": "image/png"})
+    assert (gif.status_code, gif.headers["content-type"]) == (415, "application/problem+json")
+    too_large = b"%PDF-1.7\n" + b"0" * (10 * 1024 * 1024)
+    oversize = await api["denials"].post(attachments, content=too_large, headers={"Content-Type": "application/pdf"})
+    assert oversize.status_code == 413, oversize.text
+    unknown_case = await api["denials"].post(f"/v1/denials/{uuid.uuid4()}/appeals", json={"argument": "x"})
+    assert unknown_case.status_code == 404
+    unknown_attachment = await api["denials"].post(f"/v1/denials/{case['id']}/appeals", json={
+        "argument": "x", "attachment_ids": [str(uuid.uuid4())]})
+    assert (unknown_attachment.status_code, unknown_attachment.json()["errors"][0]["pointer"]) == (
+        422, "/attachment_ids/0")
+
+    # A timely-filing appeal: the letter and the packet's proof page list the 837, 999 and 277CA.
+    await timeline_has(api, case["id"], "accepted_by_payer_277ca")
+    appeal = (await api["denials"].post(f"/v1/denials/{case['id']}/appeals", json={
+        "argument": "The claim went out five days after the visit."})).json()
+    entries = (await api["denials"].get(f"/v1/denials/{case['id']}/timeline")).json()
+    proof = pdf_text((await api["denials"].get(f"/v1/appeals/{appeal['id']}/packet")).content)
+    assert "Proof of timely filing" in proof
+    for entry in entries:
+        if entry["kind"] in ("submitted_837", "accepted_999", "accepted_by_payer_277ca"):
+            assert entry["control_number"] and entry["control_number"] in proof, entry
+
+
+async def test_write_off_above_the_threshold_needs_a_second_person(api, stack, tenant):
+    member = member_id()
+    async with payer_rules(stack, [{"member_id_pattern": f"^{member}$", "action": "deny",
+                                    "denial": {"category": "medical_necessity"}}]):
+        claim = await submit(api, member)
+        case = await denial_case_of(api, claim["id"])
+    # 140.50 is under the default threshold (500.00): done at once by one person.
+    done = await api["denials"].post(f"/v1/denials/{case['id']}/write-offs", json={"reason": "small balance"})
+    assert (done.status_code, done.json()["status"], done.json()["amount"]) == (201, "done", "140.50")
+    assert (await api["denials"].get(f"/v1/denials/{case['id']}")).json()["status"] == "written_off"
+    not_patients = await api["denials"].post(f"/v1/denials/{case['id']}/patient-transfers", json={"reason": "x"})
+    assert not_patients.status_code == 409
+
+
+async def test_corrected_claim_reprocessed_by_the_payer_closes_the_case_won(api, stack):
+    member = member_id()
+    # Denied for coding (CO-4, M51); the replacement (frequency 7) bills 99214 instead of 99213 and
+    # the payer pays 80 % of the charge: 100.00 + 12.40 = 112.40.
+    rules = [{"member_id_pattern": f"^{member}$", "frequency_code": "7", "action": "pay",
+              "fee_schedule": {"percent_of_charge": "80"}},
+             {"member_id_pattern": f"^{member}$", "action": "deny", "denial": {"category": "coding"}}]
+    async with payer_rules(stack, rules):
+        claim = await submit(api, member)
+        case = await denial_case_of(api, claim["id"])
+        await claim_in(api, claim["id"], "denied")
+        asked = await api["denials"].post(f"/v1/denials/{case['id']}/corrections", json={
+            "lines": [{"line_number": 1, "procedure_code": "99214"}], "reason": "E/M level corrected"})
+        assert asked.status_code == 201, asked.text
+        assert (await api["denials"].get(f"/v1/denials/{case['id']}")).json()["status"] == "corrected_resubmitted"
+
+        async def won():
+            body = (await api["denials"].get(f"/v1/denials/{case['id']}")).json()
+            assert body["status"] == "won", body
+            return body
+        await eventually(won, timeout=90)
+
+    replaced = (await api["claims"].get(f"/v1/claims/{claim['id']}")).json()
+    assert (replaced["status"], replaced["paid_amount"]) == ("paid", "112.40")
+    assert [line["procedure_code"] for line in replaced["lines"]] == ["99214", "36415"]
+    entries = (await api["denials"].get(f"/v1/denials/{case['id']}/timeline")).json()
+    assert [e["detail"].get("frequency_code") for e in entries if e["kind"] == "submitted_837"] == ["1", "7"]
+
+    async def announced():
+        moves = [(c["from_status"], c["to_status"], c["amount_recovered"]) for c in await status_changes(stack, claim["id"])]
+        assert moves == [("open", "corrected_resubmitted", None), ("corrected_resubmitted", "won", "112.40")], moves
+        return moves
+    await eventually(announced, timeout=30)
