@@ -26,8 +26,9 @@ STATUS_CHANGED = "org.openrcm.denials.denial_case_status_changed.v1"
 async def denial_case_of(api, claim_id: str) -> dict:
     async def opened():
         items = (await api["denials"].get("/v1/denials", params={"status": "open"})).json()["items"]
-        [case] = [item for item in items if item["claim_id"] == claim_id]
-        return case
+        found = [item for item in items if item["claim_id"] == claim_id]
+        assert len(found) == 1, items
+        return found[0]
     return await eventually(opened, timeout=60)
 
 
