@@ -8,6 +8,7 @@
     ./openrcm bench security                     CPU per call of access-token verification and authorization
     ./openrcm bench row-security                 what binding the practice costs per transaction (PostgreSQL only)
     ./openrcm bench audit                        the audit trail's CPU per request (service and PostgreSQL)
+    ./openrcm bench appeal-letter                an appeal letter PDF per workload (no stack; target 300 ms)
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ def parser() -> argparse.ArgumentParser:
                               "top functions; with --workers 0 it covers all the posting work")
     commands.add_parser("security", help="CPU per call of access-token verification and authorization "
                                          "(in process, no stack)")
+    letters = commands.add_parser("appeal-letter", help="an appeal letter PDF from a case's facts (target 300 ms)",
+                                  description="Appeal letters rendered in one process (bench/appeal_letter.py).")
+    letters.add_argument("--letters", type=_positive(int), default=200, metavar="N", help="letters per workload")
     security = commands.add_parser(
         "row-security", help="row-level security's cost per transaction, on PostgreSQL alone",
         description="The payer read most API transactions start with, and the intake's one-statement claim "
@@ -155,6 +159,10 @@ def main(argv: list[str]) -> int:
         from bench.audit import run
 
         return run(args.requests, args.rounds)
+    if args.command == "appeal-letter":
+        from bench.appeal_letter import main as run_appeal_letter
+
+        return run_appeal_letter(["--letters", str(args.letters)])
     cli.print_help()
     return 2
 
