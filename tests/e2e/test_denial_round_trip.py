@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -16,7 +17,8 @@ from PIL import Image
 from openrcm_devstack import events as ops_events
 from openrcm_shared.documents.pdf import Document, Paragraph, page_count, pdf_text, render_pdf
 from tests.e2e.test_adjudication_round_trip import member_id, payer_rules, submit
-from tests.support import claim_in, eventually
+from conftest import auth_headers
+from tests.support import claim_in, encounter, eventually
 
 pytestmark = pytest.mark.stack
 
@@ -82,11 +84,16 @@ async def test_appeal_with_a_letter_overturned_by_the_payer_and_paid_closes_the_
         downloaded = await api["denials"].get(f"/v1/attachments/{note.json()['id']}/content")
         assert (downloaded.headers["content-type"], downloaded.content) == ("application/pdf", clinical_note_pdf())
 
-        created = await api["denials"].post(f"/v1/denials/{case['id']}/appeals", json={
-            "level": "level_1", "argument": "Authorization AUTH-4471 was obtained on the day before the visit.",
-            "attachment_ids": [note.json()["id"], scan.json()["id"]]})
+        appeal_body = {"level": "level_1", "argument": "Authorization AUTH-4471 was obtained on the day before the visit.",
+                       "attachment_ids": [note.json()["id"], scan.json()["id"]]}
+        keyed = {"Idempotency-Key": f"appeal-{case['id']}"}
+        created = await api["denials"].post(f"/v1/denials/{case['id']}/appeals", json=appeal_body, headers=keyed)
         assert created.status_code == 201, created.text
         appeal = created.json()
+        assert created.headers["location"] == f"/v1/appeals/{appeal['id']}"
+        replayed = await api["denials"].post(f"/v1/denials/{case['id']}/appeals", json=appeal_body, headers=keyed)
+        assert (replayed.headers.get("idempotent-replayed"), replayed.json()["id"]) == ("true", appeal["id"])
+        assert len((await api["denials"].get(f"/v1/denials/{case['id']}/appeals")).json()) == 1
         assert (appeal["status"], appeal["category"]) == ("drafted", "authorization")
 
         letter = await api["denials"].get(f"/v1/appeals/{appeal['id']}/letter")
@@ -172,9 +179,41 @@ async def test_write_off_above_the_threshold_needs_a_second_person(api, stack, t
     # 140.50 is under the default threshold (500.00): done at once by one person.
     done = await api["denials"].post(f"/v1/denials/{case['id']}/write-offs", json={"reason": "small balance"})
     assert (done.status_code, done.json()["status"], done.json()["amount"]) == (201, "done", "140.50")
+    [recorded] = (await api["denials"].get(f"/v1/denials/{case['id']}/actions")).json()
+    assert (recorded["kind"], recorded["requested_by"], recorded["approved_by"]) == ("write_off", "test-user", None)
     assert (await api["denials"].get(f"/v1/denials/{case['id']}")).json()["status"] == "written_off"
     not_patients = await api["denials"].post(f"/v1/denials/{case['id']}/patient-transfers", json={"reason": "x"})
     assert not_patients.status_code == 409
+
+    # 812.00 is above it: pending until someone else approves; the person who asked cannot.
+    big = encounter(lines=[{"procedure_code": "99215", "units": 1, "charge_amount": "812.00",
+                            "service_date": (date.today() - timedelta(days=5)).isoformat(), "diagnosis_pointers": [1]}])
+    big["coverage"]["member_id"] = member
+    async with payer_rules(stack, [{"member_id_pattern": f"^{member}$", "action": "deny",
+                                    "denial": {"category": "medical_necessity"}}]):
+        large_claim = (await api["claims"].post("/v1/encounters", json=big)).json()
+        large_case = await denial_case_of(api, large_claim["id"])
+    asked = (await api["denials"].post(f"/v1/denials/{large_case['id']}/write-offs", json={"reason": "not worth it"})).json()
+    assert (asked["status"], asked["amount"]) == ("pending_approval", "812.00")
+    self_approved = await api["denials"].post(f"/v1/write-offs/{asked['id']}/approval")
+    assert (self_approved.status_code, self_approved.json()["type"].rsplit("/", 1)[1]) == (403, "same-approver")
+    async with httpx.AsyncClient(base_url=stack.services["denials"].url, timeout=30,
+                                 headers=auth_headers(stack, tenant, subject="billing-manager")) as manager:
+        approved = await manager.post(f"/v1/write-offs/{asked['id']}/approval")
+        assert (approved.status_code, approved.json()["approved_by"]) == (200, "billing-manager"), approved.text
+        again = await manager.post(f"/v1/write-offs/{asked['id']}/approval")
+        assert again.status_code == 409
+    assert (await api["denials"].get(f"/v1/denials/{large_case['id']}")).json()["status"] == "written_off"
+
+    async def announced():
+        written_off = [json.loads(r.value) for r in await ops_events.read_all(
+            stack.kafka.bootstrap_servers, ["rcm.denials.events.v1"])
+            if ops_events.header(r.headers, "ce_type") == "org.openrcm.denials.denial_written_off.v1"
+            and large_claim["id"].encode() in r.value]
+        assert [(e["amount"], e["requested_by"], e["approved_by"]) for e in written_off] == [
+            ("812.00", "test-user", "billing-manager")], written_off
+        return written_off
+    await eventually(announced, timeout=30)
 
 
 async def test_corrected_claim_reprocessed_by_the_payer_closes_the_case_won(api, stack):

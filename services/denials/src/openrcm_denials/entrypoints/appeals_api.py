@@ -10,9 +10,11 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+import sqlalchemy as sa
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field, model_validator
 
+from openrcm_denials.adapters.appeal_tables import appeals, case_actions
 from openrcm_denials.adapters.object_store import OBJECT_STORE
 from openrcm_denials.adapters.payer_appeals import HttpPayerAppeals, PayerUnavailable
 from openrcm_denials.domain.case_status import IllegalCaseTransition
@@ -26,6 +28,7 @@ from openrcm_denials.settings import WorkingSettings
 from openrcm_shared.audit import audited
 from openrcm_shared.audit.recording import record_change
 from openrcm_shared.contracts.denials import LineCorrection
+from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.inbound import takes_files
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.money import Money, NonNegativeMoney
@@ -67,6 +70,31 @@ async def _work(request: Request):
     runtime.events_staged()
 
 
+_REFUSALS = {
+    AppealRefused: (409, "Appeal not allowed", "appeal-not-allowed"),
+    ActionNotAllowed: (409, "Not for this category", "action-not-allowed"),
+}
+
+
+async def _create(request: Request, caller, idempotency_key: str | None, create, location, model) -> Response:
+    """A creating POST: Idempotency-Key semantics (openrcm_shared.http.idempotency), the audit entry
+    and the staged events in the creating transaction, the case's refusals as 409/404 problems."""
+    try:
+        return await idempotent_create(request, tenant_id=caller.tenant_id, idempotency_key=idempotency_key,
+                                       create=create, location=location, response_model=model)
+    except IllegalCaseTransition as refused:
+        raise Problem(409, "Case cannot move", str(refused), type_="illegal-case-transition",
+                      current_status=refused.current.value, target_status=refused.target.value) from None
+    except CaseNotFound:
+        raise Problem(404, "Denial case not found", type_="not-found") from None
+    except tuple(_REFUSALS) as refused:
+        status, title, kind = _REFUSALS[type(refused)]
+        raise Problem(status, title, str(refused), type_=kind) from None
+
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
 # ------------------------------------------------------------------------------------- attachments
 
 
@@ -104,24 +132,25 @@ async def _attachment_body(request: Request) -> tuple[str, bytes]:
 @takes_files(max_bytes=SETTINGS.attachment_max_bytes + _MULTIPART_ENVELOPE_BYTES)
 @audited("create", "denial_attachment", resource_id="id")
 async def add_attachment(case_id: UUID, request: Request, caller: DenialsWorker,
-                         filename: Annotated[str | None, Query(max_length=200)] = None) -> AttachmentOut:
+                         filename: Annotated[str | None, Query(max_length=200)] = None,
+                         idempotency_key: IdempotencyKey = None) -> Response:
     """A document for the case's appeals: PDF, PNG, JPEG or TIFF (recognised by its first bytes, not
     its declared type), as the raw body (`?filename=`) or the file of a multipart form."""
     name, content = await _attachment_body(request)
+
+    async def create(conn) -> AttachmentOut:
+        return AttachmentOut(**await appeal_service.store_attachment(
+            conn, OBJECT_STORE, tenant_id=caller.tenant_id, case_id=case_id, filename=filename or name,
+            content=content, max_bytes=SETTINGS.attachment_max_bytes, uploaded_by=caller.actor))
     try:
-        async with _work(request) as conn:
-            row = await appeal_service.store_attachment(
-                conn, OBJECT_STORE, tenant_id=caller.tenant_id, case_id=case_id, filename=filename or name,
-                content=content, max_bytes=SETTINGS.attachment_max_bytes, uploaded_by=caller.actor)
-            created = AttachmentOut(**row)
-            await record_change(conn, resource=created)
+        return await _create(request, caller, idempotency_key, create,
+                             lambda created: f"/v1/attachments/{created.id}/content", AttachmentOut)
     except appeal_service.AttachmentTooLarge:
         raise Problem(413, "Attachment too large", f"At most {SETTINGS.attachment_max_bytes} bytes.",
                       type_="payload-too-large", max_bytes=SETTINGS.attachment_max_bytes) from None
     except appeal_service.UnsupportedAttachment:
         raise Problem(415, "Unsupported attachment type", f"Send one of {', '.join(ATTACHMENT_TYPES)}.",
                       type_="unsupported-media-type") from None
-    return created
 
 
 @router.get("/denials/{case_id}/attachments", response_model=list[AttachmentOut], responses=_problems(404))
@@ -186,29 +215,22 @@ def _appeal_out(row) -> AppealOut:
 @router.post("/denials/{case_id}/appeals", status_code=201, response_model=AppealOut,
              responses=_problems(404, 409, 422))
 @audited("create", "appeal", resource_id="id")
-async def create_appeal(case_id: UUID, body: AppealIn, request: Request, caller: DenialsWorker) -> AppealOut:
+async def create_appeal(case_id: UUID, body: AppealIn, request: Request, caller: DenialsWorker,
+                        idempotency_key: IdempotencyKey = None) -> Response:
     """An appeal with its letter rendered as a PDF from the case category's template and the claim's
     facts. 409 when the case is resolved (a lost case may go to level 2 or external review), or past
     its appeal deadline without a `late_reason` (which the letter then states)."""
-    try:
-        async with _work(request) as conn:
-            row = await appeal_service.create_appeal(
-                conn, OBJECT_STORE, tenant_id=caller.tenant_id, case_id=case_id, created_by=caller.actor,
-                request=appeal_service.AppealRequest(body.level, body.argument, body.attachment_ids,
-                                                     body.late_reason))
-            created = _appeal_out(row)
-            await record_change(conn, resource=created)
-    except AppealRefused as refused:
-        raise Problem(409, "Appeal not allowed", str(refused), type_="appeal-not-allowed") from None
-    return created
+    async def create(conn) -> AppealOut:
+        return _appeal_out(await appeal_service.create_appeal(
+            conn, OBJECT_STORE, tenant_id=caller.tenant_id, case_id=case_id, created_by=caller.actor,
+            request=appeal_service.AppealRequest(body.level, body.argument, body.attachment_ids, body.late_reason)))
+    return await _create(request, caller, idempotency_key, create, lambda created: f"/v1/appeals/{created.id}",
+                         AppealOut)
 
 
 @router.get("/denials/{case_id}/appeals", response_model=list[AppealOut], responses=_problems(404))
 @audited("list", "appeal", resource_id="case_id")
 async def list_appeals(case_id: UUID, request: Request, tenant_id: DenialsWork) -> list[AppealOut]:
-    import sqlalchemy as sa
-
-    from openrcm_denials.adapters.appeal_tables import appeals
     async with request.app.state.runtime.engine.connect() as conn:
         await appeal_service.load_case(conn, tenant_id, case_id)
         rows = (await conn.execute(sa.select(appeals).where(appeals.c.tenant_id == tenant_id,
@@ -332,6 +354,22 @@ def _action_out(row: dict) -> CaseActionOut:
     return CaseActionOut(**{name: row[name] for name in CaseActionOut.model_fields})
 
 
+def _action_location(action: CaseActionOut) -> str:
+    return f"/v1/denials/{action.case_id}/actions"
+
+
+@router.get("/denials/{case_id}/actions", response_model=list[CaseActionOut], responses=_problems(404))
+@audited("list", "denial_case_action", resource_id="case_id")
+async def list_case_actions(case_id: UUID, request: Request, tenant_id: DenialsWork) -> list[CaseActionOut]:
+    """The case's write-offs (with their approvals), transfers, secondary billing and corrections."""
+    async with request.app.state.runtime.engine.connect() as conn:
+        await appeal_service.load_case(conn, tenant_id, case_id)
+        rows = (await conn.execute(sa.select(case_actions).where(case_actions.c.tenant_id == tenant_id,
+                                                                 case_actions.c.case_id == case_id)
+                                   .order_by(case_actions.c.requested_at, case_actions.c.id))).all()
+    return [_action_out(row._asdict()) for row in rows]
+
+
 class WriteOffIn(BaseModel):
     amount: Money | None = Field(default=None, description="Default: the denied amount")
     reason: str = Field(min_length=1, max_length=500)
@@ -340,17 +378,16 @@ class WriteOffIn(BaseModel):
 @router.post("/denials/{case_id}/write-offs", status_code=201, response_model=CaseActionOut,
              responses=_problems(404, 409, 422))
 @audited("write_off", "denial_case", resource_id="case_id")
-async def write_off(case_id: UUID, body: WriteOffIn, request: Request, caller: DenialsWorker) -> CaseActionOut:
+async def write_off(case_id: UUID, body: WriteOffIn, request: Request, caller: DenialsWorker,
+                    idempotency_key: IdempotencyKey = None) -> Response:
     """Write the denied amount off. Above OPENRCM_DENIALS_WRITE_OFF_APPROVAL_THRESHOLD it waits
     (`pending_approval`) for another person's approval; at or under it, it is done now
     (`DenialWrittenOff`, the case `written_off`)."""
-    async with _work(request) as conn:
-        row = await actions.request_write_off(conn, outbox_emitter(conn), tenant_id=caller.tenant_id,
-                                              case_id=case_id, amount=body.amount, reason=body.reason,
-                                              requested_by=caller.actor,
-                                              threshold=SETTINGS.write_off_approval_threshold)
-        await record_change(conn, resource_id=case_id)
-    return _action_out(row)
+    async def create(conn) -> CaseActionOut:
+        return _action_out(await actions.request_write_off(
+            conn, outbox_emitter(conn), tenant_id=caller.tenant_id, case_id=case_id, amount=body.amount,
+            reason=body.reason, requested_by=caller.actor, threshold=SETTINGS.write_off_approval_threshold))
+    return await _create(request, caller, idempotency_key, create, _action_location, CaseActionOut)
 
 
 @router.post("/write-offs/{write_off_id}/approval", response_model=CaseActionOut,
@@ -379,19 +416,15 @@ class TransferIn(BaseModel):
 @router.post("/denials/{case_id}/patient-transfers", status_code=201, response_model=CaseActionOut,
              responses=_problems(404, 409, 422))
 @audited("transfer_to_patient", "denial_case", resource_id="case_id")
-async def transfer_to_patient(case_id: UUID, body: TransferIn, request: Request,
-                              caller: DenialsWorker) -> CaseActionOut:
+async def transfer_to_patient(case_id: UUID, body: TransferIn, request: Request, caller: DenialsWorker,
+                              idempotency_key: IdempotencyKey = None) -> Response:
     """The patient owes the denied amount (non-covered or eligibility denials only):
     `DenialTransferredToPatient`, and the case is lost to the payer."""
-    try:
-        async with _work(request) as conn:
-            row = await actions.transfer_to_patient(conn, outbox_emitter(conn), tenant_id=caller.tenant_id,
-                                                    case_id=case_id, amount=body.amount, reason=body.reason,
-                                                    requested_by=caller.actor)
-            await record_change(conn, resource_id=case_id)
-    except ActionNotAllowed as refused:
-        raise Problem(409, "Not for this category", str(refused), type_="action-not-allowed") from None
-    return _action_out(row)
+    async def create(conn) -> CaseActionOut:
+        return _action_out(await actions.transfer_to_patient(
+            conn, outbox_emitter(conn), tenant_id=caller.tenant_id, case_id=case_id, amount=body.amount,
+            reason=body.reason, requested_by=caller.actor))
+    return await _create(request, caller, idempotency_key, create, _action_location, CaseActionOut)
 
 
 class SecondaryIn(BaseModel):
@@ -401,16 +434,14 @@ class SecondaryIn(BaseModel):
 @router.post("/denials/{case_id}/secondary-billing", status_code=201, response_model=CaseActionOut,
              responses=_problems(404, 409, 422))
 @audited("bill_secondary", "denial_case", resource_id="case_id")
-async def bill_secondary(case_id: UUID, body: SecondaryIn, request: Request, caller: DenialsWorker) -> CaseActionOut:
+async def bill_secondary(case_id: UUID, body: SecondaryIn, request: Request, caller: DenialsWorker,
+                         idempotency_key: IdempotencyKey = None) -> Response:
     """A coordination-of-benefits denial goes to the patient's next payer (`SecondaryBillingRequested`)."""
-    try:
-        async with _work(request) as conn:
-            row = await actions.bill_secondary(conn, outbox_emitter(conn), tenant_id=caller.tenant_id,
-                                               case_id=case_id, reason=body.reason, requested_by=caller.actor)
-            await record_change(conn, resource_id=case_id)
-    except ActionNotAllowed as refused:
-        raise Problem(409, "Not for this category", str(refused), type_="action-not-allowed") from None
-    return _action_out(row)
+    async def create(conn) -> CaseActionOut:
+        return _action_out(await actions.bill_secondary(conn, outbox_emitter(conn), tenant_id=caller.tenant_id,
+                                                        case_id=case_id, reason=body.reason,
+                                                        requested_by=caller.actor))
+    return await _create(request, caller, idempotency_key, create, _action_location, CaseActionOut)
 
 
 class LineCorrectionIn(BaseModel):
@@ -438,17 +469,16 @@ class CorrectionIn(BaseModel):
 @router.post("/denials/{case_id}/corrections", status_code=201, response_model=CaseActionOut,
              responses=_problems(404, 409, 422))
 @audited("request_correction", "denial_case", resource_id="case_id")
-async def request_correction(case_id: UUID, body: CorrectionIn, request: Request,
-                             caller: DenialsWorker) -> CaseActionOut:
+async def request_correction(case_id: UUID, body: CorrectionIn, request: Request, caller: DenialsWorker,
+                             idempotency_key: IdempotencyKey = None) -> Response:
     """Ask claims for a corrected claim (frequency 7 replacing the payer's claim) with these changes
     (`CorrectedClaimRequested`); the case waits `corrected_resubmitted` until the payer's next 835."""
-    async with _work(request) as conn:
-        row = await actions.request_correction(
+    async def create(conn) -> CaseActionOut:
+        return _action_out(await actions.request_correction(
             conn, outbox_emitter(conn), tenant_id=caller.tenant_id, case_id=case_id,
             lines=[LineCorrection(**line.model_dump()) for line in body.lines],
-            diagnosis_codes=body.diagnosis_codes, reason=body.reason, requested_by=caller.actor)
-        await record_change(conn, resource_id=case_id)
-    return _action_out(row)
+            diagnosis_codes=body.diagnosis_codes, reason=body.reason, requested_by=caller.actor))
+    return await _create(request, caller, idempotency_key, create, _action_location, CaseActionOut)
 
 
 # ---------------------------------------------------------------------------------------- timeline
