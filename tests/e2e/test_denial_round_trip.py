@@ -9,13 +9,16 @@ import io
 import json
 import uuid
 from datetime import date, timedelta
+from decimal import Decimal as D
 
 import httpx
 import pytest
 from PIL import Image
 
 from openrcm_devstack import events as ops_events
+from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted, ClaimReversed, DeniedItem
 from openrcm_shared.documents.pdf import Document, Paragraph, page_count, pdf_text, render_pdf
+from tests.e2e.claims_parties import publish
 from tests.e2e.test_adjudication_round_trip import member_id, payer_rules, submit
 from conftest import auth_headers
 from tests.support import claim_in, encounter, eventually
@@ -249,3 +252,43 @@ async def test_corrected_claim_reprocessed_by_the_payer_closes_the_case_won(api,
         assert moves == [("open", "corrected_resubmitted", None), ("corrected_resubmitted", "won", "112.40")], moves
         return moves
     await eventually(announced, timeout=30)
+
+
+async def test_a_later_835_settles_the_case_and_a_reversal_of_that_payment_reopens_it(api, stack, tenant):
+    """Remittance's events as it publishes them: a partial denial (99213 paid 80.00, 36415 denied
+    15.50), then the payer reprocessing the claim in a later ERA (paid 92.40: 12.40 recovered), then
+    that payment reversed."""
+    claim_id, pcn = uuid.uuid4(), f"P{uuid.uuid4().hex[:12].upper()}"
+    denying, later, reversing = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    common = {"tenant_id": tenant, "claim_id": claim_id, "patient_id": "PAT-1", "payer_id": "60054",
+              "patient_control_number": pcn}
+
+    def posted(remittance_id, outcome: str, paid: str) -> ClaimPaymentPosted:
+        return ClaimPaymentPosted(**common, remittance_id=remittance_id, outcome=outcome, charge_amount=D("140.50"),
+                                  allowed_amount=D(paid), paid_amount=D(paid), patient_responsibility_amount=D(0),
+                                  adjustments=[], lines=[])
+
+    await publish(stack, posted(denying, "partially_paid", "80.00"), ClaimDenied(
+        **common, remittance_id=denying, denied_amount=D("15.50"),
+        denials=[DeniedItem(line_number=2, group_code="CO", carc="97", rarcs=["M15"], amount=D("15.50"))]))
+    case = await denial_case_of(api, str(claim_id))
+    await publish(stack, posted(later, "paid", "92.40"))
+
+    async def status_is(expected: str):
+        body = (await api["denials"].get(f"/v1/denials/{case['id']}")).json()
+        assert body["status"] == expected, body
+        return body
+    await eventually(lambda: status_is("won"), timeout=30)
+    await publish(stack, ClaimReversed(**common, remittance_id=reversing, reversed_paid_amount=D("92.40"),
+                                       reversed_patient_responsibility_amount=D(0), reversed_adjustments=[]))
+    await eventually(lambda: status_is("open"), timeout=30)
+
+    async def announced():
+        moves = [(c["from_status"], c["to_status"], c["amount_recovered"], c["reason"])
+                 for c in await status_changes(stack, str(claim_id))]
+        assert moves == [("open", "won", "12.40", "settled_by_remittance"),
+                         ("won", "open", None, "payer_reversed_payment")], moves
+        return moves
+    await eventually(announced, timeout=30)
+    kinds = [entry["kind"] for entry in (await api["denials"].get(f"/v1/denials/{case['id']}/timeline")).json()]
+    assert kinds == ["payment_posted", "payment_posted", "payment_reversed"]
