@@ -370,7 +370,9 @@ async def list_case_actions(case_id: UUID, request: Request, tenant_id: DenialsW
     return [_action_out(row._asdict()) for row in rows]
 
 
-class WriteOffIn(BaseModel):
+class AmountForReasonIn(BaseModel):
+    """A write-off or a transfer to the patient: how much (default: the denied amount) and why."""
+
     amount: Money | None = Field(default=None, description="Default: the denied amount")
     reason: str = Field(min_length=1, max_length=500)
 
@@ -378,7 +380,7 @@ class WriteOffIn(BaseModel):
 @router.post("/denials/{case_id}/write-offs", status_code=201, response_model=CaseActionOut,
              responses=_problems(404, 409, 422))
 @audited("write_off", "denial_case", resource_id="case_id")
-async def write_off(case_id: UUID, body: WriteOffIn, request: Request, caller: DenialsWorker,
+async def write_off(case_id: UUID, body: AmountForReasonIn, request: Request, caller: DenialsWorker,
                     idempotency_key: IdempotencyKey = None) -> Response:
     """Write the denied amount off. Above OPENRCM_DENIALS_WRITE_OFF_APPROVAL_THRESHOLD it waits
     (`pending_approval`) for another person's approval; at or under it, it is done now
@@ -408,15 +410,10 @@ async def approve_write_off(write_off_id: UUID, request: Request, caller: Denial
     return _action_out(row)
 
 
-class TransferIn(BaseModel):
-    amount: Money | None = Field(default=None, description="Default: the denied amount")
-    reason: str = Field(min_length=1, max_length=500)
-
-
 @router.post("/denials/{case_id}/patient-transfers", status_code=201, response_model=CaseActionOut,
              responses=_problems(404, 409, 422))
 @audited("transfer_to_patient", "denial_case", resource_id="case_id")
-async def transfer_to_patient(case_id: UUID, body: TransferIn, request: Request, caller: DenialsWorker,
+async def transfer_to_patient(case_id: UUID, body: AmountForReasonIn, request: Request, caller: DenialsWorker,
                               idempotency_key: IdempotencyKey = None) -> Response:
     """The patient owes the denied amount (non-covered or eligibility denials only):
     `DenialTransferredToPatient`, and the case is lost to the payer."""

@@ -44,12 +44,18 @@ class AttachmentTooLarge(Exception):
 # ------------------------------------------------------------------------------------------- cases
 
 
-async def load_case(conn: AsyncConnection, tenant_id: str, case_id: UUID, *, for_update: bool = False):
-    query = sa.select(denial_cases).where(denial_cases.c.tenant_id == tenant_id, denial_cases.c.id == case_id)
+async def _row_or_404(conn: AsyncConnection, table: sa.Table, tenant_id: str, row_id: UUID, *, title: str,
+                      for_update: bool):
+    query = sa.select(table).where(table.c.tenant_id == tenant_id, table.c.id == row_id)
     row = (await conn.execute(query.with_for_update() if for_update else query)).first()
     if row is None:
-        raise Problem(404, "Denial case not found", type_="not-found")
+        raise Problem(404, title, type_="not-found")
     return row
+
+
+async def load_case(conn: AsyncConnection, tenant_id: str, case_id: UUID, *, for_update: bool = False):
+    return await _row_or_404(conn, denial_cases, tenant_id, case_id, title="Denial case not found",
+                             for_update=for_update)
 
 
 def case_category(case) -> str:
@@ -200,11 +206,7 @@ async def create_appeal(conn: AsyncConnection, store: ObjectStore, *, tenant_id:
 
 
 async def load_appeal(conn: AsyncConnection, tenant_id: str, appeal_id: UUID, *, for_update: bool = False):
-    query = sa.select(appeals).where(appeals.c.tenant_id == tenant_id, appeals.c.id == appeal_id)
-    row = (await conn.execute(query.with_for_update() if for_update else query)).first()
-    if row is None:
-        raise Problem(404, "Appeal not found", type_="not-found")
-    return row
+    return await _row_or_404(conn, appeals, tenant_id, appeal_id, title="Appeal not found", for_update=for_update)
 
 
 async def appeal_letter_pdf(conn: AsyncConnection, store: ObjectStore, tenant_id: str, appeal_id: UUID) -> bytes:
