@@ -87,7 +87,8 @@ async def test_appeal_with_a_letter_overturned_by_the_payer_and_paid_closes_the_
         downloaded = await api["denials"].get(f"/v1/attachments/{note.json()['id']}/content")
         assert (downloaded.headers["content-type"], downloaded.content) == ("application/pdf", clinical_note_pdf())
 
-        appeal_body = {"level": "level_1", "argument": "Authorization AUTH-4471 was obtained on the day before the visit.",
+        appeal_body = {"level": "level_1",
+                       "argument": "Authorization AUTH-4471 was obtained on the day before the visit.",
                        "attachment_ids": [note.json()["id"], scan.json()["id"]]}
         keyed = {"Idempotency-Key": f"appeal-{case['id']}"}
         created = await api["denials"].post(f"/v1/denials/{case['id']}/appeals", json=appeal_body, headers=keyed)
@@ -131,7 +132,8 @@ async def test_appeal_with_a_letter_overturned_by_the_payer_and_paid_closes_the_
     assert paid["paid_amount"] == "115.50"
 
     async def announced():
-        moves = [(c["from_status"], c["to_status"], c["amount_recovered"]) for c in await status_changes(stack, claim["id"])]
+        moves = [(c["from_status"], c["to_status"], c["amount_recovered"])
+                 for c in await status_changes(stack, claim["id"])]
         assert moves == [("open", "appealed", None), ("appealed", "won", "115.50")], moves
         return moves
     await eventually(announced, timeout=30)
@@ -149,7 +151,8 @@ async def test_bad_attachments_and_appeals_get_problems(api, stack):
         case = await denial_case_of(api, claim["id"])
     attachments = f"/v1/denials/{case['id']}/attachments"
 
-    gif = await api["denials"].post(attachments, content=b"GIF89a" + b"\x00" * 64, headers={"Content-Type": "image/png"})
+    gif = await api["denials"].post(attachments, content=b"GIF89a" + b"\x00" * 64,
+                                    headers={"Content-Type": "image/png"})
     assert (gif.status_code, gif.headers["content-type"]) == (415, "application/problem+json")
     too_large = b"%PDF-1.7\n" + b"0" * (10 * 1024 * 1024)
     oversize = await api["denials"].post(attachments, content=too_large, headers={"Content-Type": "application/pdf"})
@@ -196,7 +199,8 @@ async def test_write_off_above_the_threshold_needs_a_second_person(api, stack, t
                                     "denial": {"category": "medical_necessity"}}]):
         large_claim = (await api["claims"].post("/v1/encounters", json=big)).json()
         large_case = await denial_case_of(api, large_claim["id"])
-    asked = (await api["denials"].post(f"/v1/denials/{large_case['id']}/write-offs", json={"reason": "not worth it"})).json()
+    asked = (await api["denials"].post(f"/v1/denials/{large_case['id']}/write-offs",
+                                       json={"reason": "not worth it"})).json()
     assert (asked["status"], asked["amount"]) == ("pending_approval", "812.00")
     self_approved = await api["denials"].post(f"/v1/write-offs/{asked['id']}/approval")
     assert (self_approved.status_code, self_approved.json()["type"].rsplit("/", 1)[1]) == (403, "same-approver")
@@ -248,7 +252,8 @@ async def test_corrected_claim_reprocessed_by_the_payer_closes_the_case_won(api,
     assert [e["detail"].get("frequency_code") for e in entries if e["kind"] == "submitted_837"] == ["1", "7"]
 
     async def announced():
-        moves = [(c["from_status"], c["to_status"], c["amount_recovered"]) for c in await status_changes(stack, claim["id"])]
+        moves = [(c["from_status"], c["to_status"], c["amount_recovered"])
+                 for c in await status_changes(stack, claim["id"])]
         assert moves == [("open", "corrected_resubmitted", None), ("corrected_resubmitted", "won", "112.40")], moves
         return moves
     await eventually(announced, timeout=30)

@@ -37,7 +37,8 @@ def facts(**changes) -> AppealLetterFacts:
 
 def test_the_letter_states_the_claims_facts_each_reason_in_words_the_argument_and_the_enclosures():
     text = pdf_text(render_pdf(appeal_letter(facts())))
-    for expected in ("Request for reconsideration", "Synthetic Health Plan", "payer id 60054", "Synthetic Family Clinic",
+    for expected in ("Request for reconsideration", "Synthetic Health Plan", "payer id 60054",
+                     "Synthetic Family Clinic",
                      "Testy Synthetic", "XJ123456", "PCN-77", "PCCN-991", "2026-11-20", "$140.50", "99213", "36415",
                      "$125.00", "CO-197", "Precertification/authorization/notification/pre-treatment absent",
                      "N54", "inconsistent with pre-certified/authorized services", "AUTH-4471",

@@ -175,7 +175,8 @@ def _billed_facts(billed, interchange: int, transaction_set: int) -> dict:
     ST02) and the parties an appeal letter names (see the contract)."""
     patient = billed.patient or billed.subscriber
     diagnoses = getattr(billed, "diagnosis_codes", None) or (getattr(billed, "principal_diagnosis", None),)
-    return {"interchange_control_number": f"{interchange:09d}", "transaction_set_control_number": f"{transaction_set:04d}",
+    return {"interchange_control_number": f"{interchange:09d}",
+            "transaction_set_control_number": f"{transaction_set:04d}",
             "frequency_code": billed.frequency_code,
             "patient_name": " ".join(part for part in (patient.first_name, patient.last_name) if part),
             "member_id": billed.subscriber.member_id, "payer_name": billed.payer.name,

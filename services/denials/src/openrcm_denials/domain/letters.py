@@ -54,7 +54,8 @@ OPENINGS = {
                     "denial be reconsidered."),
     "provider_enrollment": ("The rendering and billing providers were enrolled with the payer on the dates of "
                             "service. We ask that the claim be reprocessed."),
-    "pricing": "The claim was not priced according to our agreement. We ask that it be repriced and the difference paid.",
+    "pricing": ("The claim was not priced according to our agreement. We ask that it be repriced and the "
+                "difference paid."),
     "other": "We ask that the payer reconsider its decision on this claim for the reasons below.",
 }
 
@@ -152,7 +153,8 @@ def _reason_lines(reasons: tuple[DeniedReason, ...]) -> list[str]:
     texts = []
     for reason in reasons:
         where = f"line {reason.line_number}" if reason.line_number is not None else "the claim"
-        text = f"{reason.group_code}-{reason.carc} on {where} ({money_text(reason.amount)}): {reason_in_words(reason.carc)}"
+        text = (f"{reason.group_code}-{reason.carc} on {where} ({money_text(reason.amount)}): "
+                f"{reason_in_words(reason.carc)}")
         for remark in reason.rarcs:
             text += f"\n    Remark {remark}: {reason_in_words(remark, remark=True)}"
         texts.append(text)

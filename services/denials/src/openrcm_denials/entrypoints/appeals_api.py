@@ -253,7 +253,8 @@ async def get_appeal_letter(appeal_id: UUID, request: Request, tenant_id: Denial
     """The appeal letter as rendered when the appeal was created (application/pdf)."""
     async with request.app.state.runtime.engine.connect() as conn:
         letter = await appeal_service.appeal_letter_pdf(conn, OBJECT_STORE, tenant_id, appeal_id)
-    return Response(letter, media_type=PDF, headers={"Content-Disposition": f'inline; filename="appeal-{appeal_id}.pdf"'})
+    return Response(letter, media_type=PDF,
+                    headers={"Content-Disposition": f'inline; filename="appeal-{appeal_id}.pdf"'})
 
 
 @router.get("/appeals/{appeal_id}/packet", response_class=Response, responses={
