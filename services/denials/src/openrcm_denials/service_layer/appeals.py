@@ -231,14 +231,22 @@ async def appeal_packet(conn: AsyncConnection, store: ObjectStore, tenant_id: st
     pages), merged into one PDF."""
     appeal = await load_appeal(conn, tenant_id, appeal_id)
     case = await load_case(conn, tenant_id, appeal.case_id)
-    parts = [await store.get(conn, tenant_id, appeal.letter_object_key)]
+    proof = None
     if any(item["carc"] == TIMELY_FILING_CARC for item in case.denials):
-        history = await _submission_history(conn, tenant_id, case.claim_id)
-        parts.append(render_pdf(_timely_filing_proof(case.patient_control_number, history)))
-    for row in await _chosen_attachments(conn, tenant_id, case.id, [UUID(i) for i in appeal.attachment_ids]):
-        content = await store.get(conn, tenant_id, row.object_key)
-        parts.append(content if row.content_type == "application/pdf" else image_pdf(content))
-    return await asyncio.to_thread(merge_pdfs, parts)
+        proof = _timely_filing_proof(case.patient_control_number,
+                                     await _submission_history(conn, tenant_id, case.claim_id))
+    attachments = [(row.content_type, await store.get(conn, tenant_id, row.object_key))
+                   for row in await _chosen_attachments(conn, tenant_id, case.id,
+                                                        [UUID(i) for i in appeal.attachment_ids])]
+    letter = await store.get(conn, tenant_id, appeal.letter_object_key)
+    return await asyncio.to_thread(_assemble_packet, letter, proof, attachments)  # CPU-bound: off the loop
+
+
+def _assemble_packet(letter: bytes, proof: Document | None, attachments: list[tuple[str, bytes]]) -> bytes:
+    parts = [letter, *([render_pdf(proof)] if proof is not None else [])]
+    parts += [content if content_type == "application/pdf" else image_pdf(content)
+              for content_type, content in attachments]
+    return merge_pdfs(parts)
 
 
 # ------------------------------------------------------------------------- submission and decision
@@ -263,6 +271,8 @@ async def submit_appeal(conn: AsyncConnection, emit: Emit, store: ObjectStore, p
     if appeal.status != "drafted":
         raise AppealNotPending(appeal.status)
     reference = submission.payer_reference
+    # Sent inside the transaction, the appeal row locked: a second request for the same appeal
+    # waits and then finds it submitted; a failed send records nothing (the payer dedups by appeal id).
     if submission.method == "electronic":
         case = await load_case(conn, tenant_id, appeal.case_id)
         facts = (await conn.execute(sa.select(claim_facts.c.payer_claim_control_number).where(
