@@ -15,6 +15,7 @@ from openrcm_denials.domain.case_work import (
 from openrcm_denials.domain.letters import (
     AppealLetterFacts, AppealLevel, BilledLine, DeniedReason, Enclosure, TimelineEntry, appeal_letter, reason_in_words,
 )
+from openrcm_denials.service_layer.appeals import _clean_filename
 from openrcm_shared.documents.pdf import pdf_text, render_pdf
 
 
@@ -118,3 +119,10 @@ def test_a_later_payment_settles_the_case_with_what_was_recovered():
         Settlement(CaseStatus.LOST, Decimal("0.00"))
     assert settlement_for("paid", Decimal("500.00"), Decimal("0.00"), Decimal("140.50")).amount_recovered == \
         Decimal("140.50")
+
+
+def test_attachment_names_lose_control_characters_and_are_bounded():
+    assert _clean_filename("note\x00.pdf") == "note.pdf"
+    assert _clean_filename("a\nb.png") == "ab.png"
+    assert _clean_filename("\x01\x02") == "attachment"
+    assert len(_clean_filename("x" * 500)) == 200

@@ -80,13 +80,20 @@ async def store_attachment(conn: AsyncConnection, store: ObjectStore, *, tenant_
     if media_type is None:
         raise UnsupportedAttachment()
     attachment_id = uuid4()
-    row = {"id": attachment_id, "tenant_id": tenant_id, "case_id": case_id, "filename": filename,
+    row = {"id": attachment_id, "tenant_id": tenant_id, "case_id": case_id, "filename": _clean_filename(filename),
            "content_type": media_type, "size_bytes": len(content), "sha256": hashlib.sha256(content).hexdigest(),
            "object_key": f"attachments/{attachment_id}", "uploaded_by": uploaded_by,
            "uploaded_at": datetime.now(timezone.utc)}
     await store.put(conn, tenant_id, row["object_key"], content)
     await conn.execute(case_attachments.insert().values(**row))
     return row
+
+
+def _clean_filename(filename: str) -> str:
+    """The name as given, without control characters (a NUL cannot be stored; a newline would break
+    the letter's table) and at most 200 characters; `attachment` when nothing is left."""
+    cleaned = "".join(ch for ch in filename if ch.isprintable()).strip()[:200]
+    return cleaned or "attachment"
 
 
 async def attachments_of(conn: AsyncConnection, tenant_id: str, case_id: UUID) -> list:
