@@ -297,3 +297,33 @@ async def test_a_later_835_settles_the_case_and_a_reversal_of_that_payment_reope
     await eventually(announced, timeout=30)
     kinds = [entry["kind"] for entry in (await api["denials"].get(f"/v1/denials/{case['id']}/timeline")).json()]
     assert kinds == ["payment_posted", "payment_posted", "payment_reversed"]
+
+
+async def test_a_correction_the_payer_does_not_take_is_noted_on_the_claim(api, stack):
+    """A payer that takes corrections only as new claims (frequency 1): claims cannot replace the
+    claim and says why on its timeline; nothing is sent."""
+    registered = await api["claims"].put("/v1/payers/60077", json={
+        "name": "Frequency One Health", "claim_types": ["professional"], "timely_filing_days": 365,
+        "replacement_claims_accepted": False})
+    assert registered.status_code == 200, registered.text
+    member = member_id()
+    body = encounter(payer_id="60077")
+    body["coverage"]["member_id"] = member
+    async with payer_rules(stack, [{"member_id_pattern": f"^{member}$", "action": "deny",
+                                    "denial": {"category": "coding"}}]):
+        claim = (await api["claims"].post("/v1/encounters", json=body)).json()
+        case = await denial_case_of(api, claim["id"])
+        await claim_in(api, claim["id"], "denied")
+        asked = await api["denials"].post(f"/v1/denials/{case['id']}/corrections", json={
+            "lines": [{"line_number": 1, "procedure_code": "99214"}], "reason": "E/M level corrected"})
+        assert asked.status_code == 201, asked.text
+
+        async def refused():
+            history = (await api["claims"].get(f"/v1/claims/{claim['id']}")).json()["history"]
+            [note] = [entry for entry in history if entry["kind"] == "correction_refused"] or [None]
+            assert note is not None, [entry["kind"] for entry in history]
+            return note
+        note = await eventually(refused, timeout=30)
+    assert note["detail"]["case_id"] == case["id"] and "new claims (frequency 1)" in note["detail"]["reason"]
+    after = (await api["claims"].get(f"/v1/claims/{claim['id']}")).json()
+    assert (after["status"], [line["procedure_code"] for line in after["lines"]]) == ("denied", ["99213", "36415"])
