@@ -9,6 +9,7 @@
     ./openrcm bench row-security                 what binding the practice costs per transaction (PostgreSQL only)
     ./openrcm bench audit                        the audit trail's CPU per request (service and PostgreSQL)
     ./openrcm bench statements                   a statement run for 100,000 accounts, PDFs included
+    ./openrcm bench appeal-letter                an appeal letter PDF per workload (no stack; target 300 ms)
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ def parser() -> argparse.ArgumentParser:
                               "top functions; with --workers 0 it covers all the posting work")
     commands.add_parser("security", help="CPU per call of access-token verification and authorization "
                                          "(in process, no stack)")
+    letters = commands.add_parser("appeal-letter", help="an appeal letter PDF from a case's facts (target 300 ms)",
+                                  description="Appeal letters rendered in one process (bench/appeal_letter.py).")
+    letters.add_argument("--letters", type=_positive(int), default=200, metavar="N", help="letters per workload")
     security = commands.add_parser(
         "row-security", help="row-level security's cost per transaction, on PostgreSQL alone",
         description="The payer read most API transactions start with, and the intake's one-statement claim "
@@ -166,6 +170,11 @@ def main(argv: list[str]) -> int:
         from bench.statement_run import run as run_statements
 
         return run_statements(args.accounts)
+
+    if args.command == "appeal-letter":
+        from bench.appeal_letter import main as run_appeal_letter
+
+        return run_appeal_letter(["--letters", str(args.letters)])
     cli.print_help()
     return 2
 

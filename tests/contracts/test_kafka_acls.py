@@ -25,6 +25,8 @@ def test_a_service_may_write_its_topic_and_dlqs_and_read_what_it_consumes_as_its
         (ResourceType.TOPIC, "rcm.remittance.events.v1", Operation.READ),
         (ResourceType.GROUP, "denials", Operation.READ),
         (ResourceType.TOPIC, "rcm.remittance.events.v1.denials.dlq", Operation.WRITE),
+        (ResourceType.TOPIC, "rcm.claims.events.v1", Operation.READ),
+        (ResourceType.TOPIC, "rcm.claims.events.v1.denials.dlq", Operation.WRITE),
     }
 
 

@@ -121,9 +121,9 @@ async def test_denials_cannot_write_the_claims_topic(secure_broker):
 
 
 async def test_a_service_cannot_read_a_topic_it_does_not_subscribe_to(secure_broker):
-    # denials consumes the remittance topic only; the claims topic is not for it.
+    # collections consumes the remittance topic only; the claims topic is not for it.
     with pytest.raises(TopicAuthorizationFailedError):
-        await consume_until(secure_broker, "denials", CLAIMS, b"anything")
+        await consume_until(secure_broker, "collections", CLAIMS, b"anything")
 
 
 async def test_a_service_cannot_join_another_services_consumer_group(secure_broker):

@@ -179,6 +179,15 @@ async def test_files_to_a_route_that_takes_them_have_the_file_bound(client):
                                      headers={"content-type": "application/json"}), 413)
 
 
+@pytest.mark.parametrize("media_type", ["application/pdf", "image/png", "image/jpeg", "image/tiff"])
+async def test_documents_sent_as_they_are_have_the_file_bound_and_no_json_checks(client, media_type):
+    # An appeal attachment: larger than a JSON body may be, binary, and no JSON (nesting brackets).
+    document = b"%PDF-1.7\n" + b"[" * 100 + b"\x00" * JSON_BOUND
+    headers = {"content-type": media_type}
+    assert (await client.post("/v1/files", content=document, headers=headers)).json() == {"bytes": len(document)}
+    assert_problem(await client.post("/v1/files", content=b"I" * (FILE_BOUND + 1), headers=headers), 413)
+
+
 async def test_a_route_with_its_own_file_bound_keeps_it(client):
     csv = {"content-type": "text/csv"}
     assert (await client.put("/v1/schedules/60054", content=b"a" * CSV_BOUND, headers=csv)).status_code == 200

@@ -2,6 +2,7 @@
 
 from openrcm_denials.entrypoints.api import router
 from openrcm_denials.entrypoints.reports import router as reports_router
+from openrcm_denials.entrypoints.appeals_api import router as appeals_router
 from openrcm_denials.entrypoints.subscriptions import SUBSCRIPTIONS
 from openrcm_denials.service_layer.passes import run_worklist_passes
 from openrcm_shared.service import ServiceDefinition, create_service_app
@@ -12,7 +13,7 @@ DEFINITION = ServiceDefinition(
     description="Denial cases categorized by reason, ranked by priority and worked to an outcome; denial trends.",
     aggregate_type="denial_case",
     # The reports first: /v1/denials/summary and /trends before /v1/denials/{case_id}.
-    routers=[reports_router, router],
+    routers=[reports_router, router, appeals_router],
     subscriptions=SUBSCRIPTIONS,
     background={"worklist_passes": run_worklist_passes},
 )

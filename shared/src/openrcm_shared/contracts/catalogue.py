@@ -12,8 +12,9 @@ from openrcm_shared.contracts.collections import (
     DunningStageChanged, PatientBalanceChanged, PaymentPlanChanged, PayerCreditBalanceChanged, StatementIssued,
 )
 from openrcm_shared.contracts.denials import (
-    DenialCaseAssigned, DenialCaseClosed, DenialCaseNoteAdded, DenialCaseOpened, DenialCaseRecategorized,
-    DenialCaseSlaBreached, DenialCaseStatusChanged, DenialCaseTaskChanged, DenialTrendDetected,
+    CorrectedClaimRequested, DenialCaseAssigned, DenialCaseClosed, DenialCaseNoteAdded, DenialCaseOpened,
+    DenialCaseRecategorized, DenialCaseSlaBreached, DenialCaseStatusChanged, DenialCaseTaskChanged,
+    DenialTransferredToPatient, DenialTrendDetected, DenialWrittenOff, SecondaryBillingRequested,
 )
 from openrcm_shared.contracts.eligibility import EligibilityChecked
 from openrcm_shared.contracts.remittance import (
@@ -53,6 +54,10 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     DenialCaseTaskChanged,
     DenialCaseSlaBreached,
     DenialTrendDetected,
+    DenialWrittenOff,
+    DenialTransferredToPatient,
+    SecondaryBillingRequested,
+    CorrectedClaimRequested,
     PatientBalanceChanged,
     PayerCreditBalanceChanged,
     PaymentPlanChanged,

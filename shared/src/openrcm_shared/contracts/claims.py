@@ -53,6 +53,19 @@ class ClaimSubmitted(IntegrationEvent):
     payer_responsibility: Literal["P", "S", "T"] | None = None
     # The rendering (or attending) provider's name, as a patient statement shows it.
     provider_name: str | None = None
+    # Where the claim went (the 837's ISA13 and ST02): the timely-filing proof of an appeal names them.
+    interchange_control_number: str | None = None
+    transaction_set_control_number: str | None = None
+    frequency_code: str | None = None  # CLM05-3: 1 original, 7 replacement, 8 void
+    # The facts an appeal letter states, as the 837 carried them. These are the minimum an appeal to
+    # the payer needs (45 CFR 164.506(c): payment), and only the denials service reads them; they
+    # are absent on events published before they were added.
+    patient_name: str | None = None
+    member_id: str | None = None
+    payer_name: str | None = None
+    billing_provider_name: str | None = None
+    billing_provider_npi: str | None = None
+    diagnosis_codes: list[str] = []
 
 
 class ClaimHeld(IntegrationEvent):
@@ -79,6 +92,8 @@ class ClaimAcceptedByClearinghouse(IntegrationEvent):
     claim_id: UUID
     version: int
     acknowledgement: Literal["999", "277CA"]
+    # The acknowledgement's interchange control number (ISA13), for the claim's timely-filing proof.
+    control_number: str | None = None
 
 
 class ClaimAcceptedByPayer(IntegrationEvent):
@@ -91,6 +106,8 @@ class ClaimAcceptedByPayer(IntegrationEvent):
     claim_id: UUID
     version: int
     payer_claim_control_number: str | None = None
+    # The 277CA's interchange control number (ISA13), for the claim's timely-filing proof.
+    control_number: str | None = None
 
 
 class RejectionReason(BaseModel):

@@ -45,8 +45,10 @@ from openrcm_shared.http.rate_limits import TokenBucketLimiter
 
 MiB = 1024 * 1024
 X12_MEDIA_TYPES = ("application/edi-x12", "application/edi", "text/x12")
+# Documents sent as they are (appeal attachments): PDF and scanned images.
+DOCUMENT_MEDIA_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/tiff", "application/octet-stream")
 # Bodies that are files, not JSON: a route marked `takes_files` may receive these up to its file bound.
-FILE_MEDIA_TYPES = frozenset({*X12_MEDIA_TYPES, "multipart/form-data", "text/csv"})
+FILE_MEDIA_TYPES = frozenset({*X12_MEDIA_TYPES, *DOCUMENT_MEDIA_TYPES, "multipart/form-data", "text/csv"})
 _FILE_BOUND_ATTRIBUTE = "openrcm_file_body_bytes"
 _NUL_DETAIL = "contains a NUL character, which cannot be stored"
 _UNSTORABLE_DETAIL = ("contains a NUL character or an unpaired surrogate (\\u0000, \\ud800-\\udfff), "

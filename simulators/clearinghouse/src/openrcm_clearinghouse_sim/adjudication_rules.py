@@ -7,6 +7,8 @@ every one given must hold; a rule with none catches every claim):
     member_id_pattern                 regex searched in the subscriber's member id (2010BA NM109)
     patient_control_number_pattern    regex searched in CLM01
     procedure_code                    the claim has a line billing this code (SV101-2 / SV202-2)
+    frequency_code                    CLM05-3: 1 an original claim, 7 a replacement (a corrected claim
+                                      reprocessed), 8 a void
 
 The first matching rule wins; a claim no rule catches is not adjudicated (no 835 mentions it).
 
@@ -14,12 +16,18 @@ Actions (`action`):
 
     pay                  price every line by `fee_schedule`
     deny                 `denial`: the whole claim (CLP02 4), or only the lines of
-                         `denial.procedure_codes` (the others priced by `fee_schedule`: a partial payment)
+                         `denial.procedure_codes` (the others priced by `fee_schedule`: a partial payment);
+                         `denial.category` names a kind of denial with its CARC/RARCs (denial_categories.py)
+                         instead of `carc` and `rarcs`
     reverse_and_correct  pay by `fee_schedule`; `correction_delay_seconds` later a second 835 reverses
                          that payment (CLP02 22, every amount negated) and pays the claim again by
                          `corrected_fee_schedule` (005010X221A1 section 1.10.2.8)
     crossover            pay by `fee_schedule`, CLP02 19, NM1*TT naming `crossover` (the secondary payer
                          the claim was forwarded to) and remark MA18 in MOA
+
+Appeals (`appeal`, POST /v1/appeals): `overturn` — the payer reverses its denial and pays the claim by
+`fee_schedule` in a new 835 (CLP02 22 taking the denial back, then CLP02 1); `uphold` (the default) —
+the decision stands and no 835 is sent.
 
 Fee schedule (all money a decimal string or number, at most two decimals):
 
@@ -54,6 +62,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
+from openrcm_clearinghouse_sim.denial_categories import DENIAL_CATEGORIES
 from openrcm_clearinghouse_sim.intake import ReceivedClaim
 from openrcm_clearinghouse_sim.rules import regular_expression
 
@@ -91,12 +100,31 @@ class FeeSchedule(_Strict):
 
 
 class Denial(_Strict):
-    carc: str = Field(pattern=r"^[A-Z0-9]{1,5}$", description="CAS reason code, e.g. 50 (not medically necessary)")
+    category: Literal[tuple(DENIAL_CATEGORIES)] | None = Field(  # type: ignore[valid-type]
+        default=None, description="a kind of denial (denial_categories.py): fills carc, rarcs and group")
+    carc: str | None = Field(default=None, pattern=r"^[A-Z0-9]{1,5}$",
+                             description="CAS reason code, e.g. 50 (not medically necessary)")
     rarcs: list[Annotated[str, Field(pattern=r"^[A-Z]{1,2}[0-9]{1,4}$")]] = Field(
         default_factory=list, description="remark codes, written as LQ*HE on every denied line")
     group: Literal["CO", "PR", "OA", "PI"] = Field(default="CO", description="CAS group code")
     procedure_codes: list[ProcedureCodeText] = Field(
         default_factory=list, description="deny only these lines (partial payment); empty: the whole claim")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _codes_of_the_category(cls, given: object) -> object:
+        """A category's codes, unless the rule spells its own."""
+        if isinstance(given, dict) and given.get("category") in DENIAL_CATEGORIES and not given.get("carc"):
+            codes = DENIAL_CATEGORIES[given["category"]]
+            return {**given, "carc": codes.carc, "rarcs": given.get("rarcs") or list(codes.rarcs),
+                    "group": given.get("group") or codes.group}
+        return given
+
+    @model_validator(mode="after")
+    def _has_a_reason(self) -> Denial:
+        if self.carc is None:
+            raise ValueError("a denial needs a carc or a category")
+        return self
 
 
 class SecondaryPayer(_Strict):
@@ -125,6 +153,7 @@ class AdjudicationRule(_Strict):
     member_id_pattern: str | None = None
     patient_control_number_pattern: str | None = None
     procedure_code: ProcedureCodeText | None = None
+    frequency_code: Literal["1", "7", "8"] | None = None
     action: Literal["pay", "deny", "reverse_and_correct", "crossover"]
     fee_schedule: FeeSchedule = Field(default_factory=FeeSchedule)
     denial: Denial | None = None
@@ -135,6 +164,8 @@ class AdjudicationRule(_Strict):
     provider_adjustments: list[ProviderAdjustmentRule] = Field(default_factory=list, max_length=4)
     claim_filing_indicator: str | None = Field(default=None, description="CLP06 when the 837's SBR09 is not an "
                                                                           "835 code")
+    appeal: Literal["overturn", "uphold"] = Field(
+        default="uphold", description="the payer's answer to an appeal of a claim this rule denied")
 
     _compiles = field_validator("member_id_pattern", "patient_control_number_pattern")(
         classmethod(lambda cls, pattern: regular_expression(pattern)))
@@ -164,6 +195,8 @@ class AdjudicationRule(_Strict):
                 self.patient_control_number_pattern, claim.patient_control_number):
             return False
         if self.procedure_code is not None and all(line.procedure_code != self.procedure_code for line in claim.lines):
+            return False
+        if self.frequency_code is not None and (claim.frequency_code or "1") != self.frequency_code:
             return False
         return True
 

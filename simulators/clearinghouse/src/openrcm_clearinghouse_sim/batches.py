@@ -41,6 +41,7 @@ from openrcm_clearinghouse_sim.adjudication import (
 )
 from openrcm_clearinghouse_sim.adjudication_rules import AdjudicationRule, rule_for
 from openrcm_clearinghouse_sim.coordination_of_benefits import adjudicate
+from openrcm_clearinghouse_sim.appeals import AppealIn, PayerAppeal
 from openrcm_clearinghouse_sim.delivery import REMITTANCES, OutboundDocument, WebhookSender
 from openrcm_clearinghouse_sim.remittance_advice import (
     ClaimDecision, ForwardBalances, TraceNumbers, fiscal_period_end, plan_remittances,
@@ -149,6 +150,7 @@ class Clearinghouse:
         self.forward_balances = ForwardBalances()
         self.trace_numbers = TraceNumbers()
         self._by_key: dict[str, Batch] = {}
+        self.appeals: dict[str, PayerAppeal] = {}  # by appeal id (the idempotency key)
         self._pending: asyncio.Queue[Batch] = asyncio.Queue()
         self._timers: set[asyncio.Task] = set()
 
@@ -250,6 +252,52 @@ class Clearinghouse:
             corrected = price_claim(original.accepted, rule, rule.corrected_fee_schedule)
             decisions.append(ClaimDecision(original.accepted, [reversal_of(original.payments[0]), corrected]))
         return self._issue(batch, decisions, originals)
+
+    # -- appeals ----------------------------------------------------------------------------------
+
+    def _last_decision(self, body: AppealIn) -> tuple[Batch, ClaimDecision, RemittanceRecord] | None:
+        """The latest 835 decision on the appealed claim (by CLP07, else CLP01, for this payer)."""
+        for batch in reversed(list(self.batches.values())):
+            for record in reversed(batch.remittances):
+                for decision in reversed(record.decisions):
+                    accepted = decision.accepted
+                    if accepted.claim.payer_id != body.payer_id:
+                        continue
+                    if (body.payer_claim_control_number and accepted.payer_claim_control_number
+                            == body.payer_claim_control_number) or (
+                            accepted.claim.patient_control_number == body.patient_control_number):
+                        return batch, decision, record
+        return None
+
+    def receive_appeal(self, body: AppealIn, packet_bytes: int) -> tuple[PayerAppeal, bool] | None:
+        """Take an appeal of a claim this payer decided (None: no such claim); decided after the
+        adjudication delay. Returns the appeal and whether it is new."""
+        known = self.appeals.get(body.appeal_id)
+        if known is not None:
+            return known, False
+        found = self._last_decision(body)
+        if found is None:
+            return None
+        appeal = PayerAppeal.received(body, packet_bytes)
+        self.appeals[body.appeal_id] = appeal
+        self._later(self.adjudication_delay_seconds, lambda: self.decide_appeal(appeal, *found))
+        return appeal, True
+
+    def decide_appeal(self, appeal: PayerAppeal, batch: Batch, original: ClaimDecision,
+                      record: RemittanceRecord) -> None:
+        """The rule catching the claim now decides: overturn (reverse the denial, pay by its fee
+        schedule, in an 835 sent after the one it corrects) or uphold (no 835)."""
+        rule = rule_for(list(self.adjudication_rules), original.accepted.claim)
+        appeal.decided_at = datetime.now(timezone.utc)
+        if rule is None or rule.appeal != "overturn":
+            appeal.decision = "upheld"
+            return
+        paying = rule.model_copy(update={"action": "pay"})
+        payment = price_claim(original.accepted, paying)
+        decision = ClaimDecision(original.accepted, [reversal_of(original.payments[-1]), payment])
+        [issued] = self._issue(batch, [decision], (record.document,)) or [None]
+        appeal.decision = "overturned"
+        appeal.remittance_webhook_id = issued.document.webhook_id if issued else None
 
     def _issue(self, batch: Batch, decisions: list[ClaimDecision],
                also_after: tuple[OutboundDocument, ...]) -> list[RemittanceRecord]:

@@ -7,6 +7,8 @@
     GET  /v1/adjudication-rules, PUT /v1/adjudication-rules
                                 the simulated payer's adjudication rules (PUT replaces them; for tests)
     GET  /v1/remittances        the 835s produced (optionally ?batch_id=), with their X12 and delivery
+    POST /v1/appeals            an appeal of a decided claim (Idempotency-Key: the appeal id) -> 202
+    GET  /v1/appeals/{reference}   its decision once made (overturned: a paying 835 follows)
     /livez, /readyz
 
 Run: python -m uvicorn openrcm_clearinghouse_sim.main:app --port 8010
@@ -15,6 +17,7 @@ Run: python -m uvicorn openrcm_clearinghouse_sim.main:app --port 8010
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -30,6 +33,7 @@ from openrcm_clearinghouse_sim.acknowledgements import ClearinghouseIdentity, Co
 from openrcm_clearinghouse_sim.adjudication_rules import (
     ADJUDICATION_RULE_LIST, AdjudicationRule, load_adjudication_rules,
 )
+from openrcm_clearinghouse_sim.appeals import AppealIn
 from openrcm_clearinghouse_sim.batches import Clearinghouse, IdempotencyConflict
 from openrcm_clearinghouse_sim.delivery import X12_MEDIA_TYPE, WebhookSender
 from openrcm_clearinghouse_sim.rules import RULE_LIST, RejectionRule, load_rules
@@ -168,6 +172,40 @@ def _validated(adapter: TypeAdapter, rules: list, title: str) -> list:
         raise Problem(422, title, type_="validation-error", errors=[
             field_error("/" + "/".join(str(part) for part in error["loc"]), error["msg"]) for error in exc.errors()
         ]) from None
+
+
+@router.post("/v1/appeals", status_code=202, tags=["appeals"],
+             responses={404: {"description": "This payer decided no such claim"},
+                        400: {"description": "No or invalid Idempotency-Key, or the packet is not a PDF"}})
+async def submit_appeal(body: AppealIn, request: Request,
+                        idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None
+                        ) -> JSONResponse:
+    """An appeal of a claim the simulated payer decided (appeals.py); its decision follows after the
+    adjudication delay (GET /v1/appeals/{reference}), an overturn with a paying 835."""
+    if idempotency_key is None or idempotency_key != body.appeal_id:
+        raise Problem(400, "Idempotency-Key required", "The Idempotency-Key is the appeal id.",
+                      type_="idempotency-key-required", errors=[field_error("/header/Idempotency-Key", "missing")])
+    try:
+        packet = base64.b64decode(body.packet_pdf, validate=True)
+    except ValueError:
+        packet = b""
+    if not packet.startswith(b"%PDF-"):
+        raise Problem(400, "Packet is not a PDF", type_="not-a-pdf", errors=[field_error("/packet_pdf", "not a PDF")])
+    received = _clearinghouse(request).receive_appeal(body, len(packet))
+    if received is None:
+        raise Problem(404, "Claim not found", "This payer has decided no claim with that control number.",
+                      type_="claim-not-found")
+    appeal, created = received
+    return JSONResponse(appeal.view(), status_code=202 if created else 200,
+                        headers={"Location": f"/v1/appeals/{appeal.reference}"})
+
+
+@router.get("/v1/appeals/{reference}", tags=["appeals"])
+async def get_appeal(reference: str, request: Request) -> dict:
+    appeal = next((a for a in _clearinghouse(request).appeals.values() if a.reference == reference), None)
+    if appeal is None:
+        raise Problem(404, "Appeal not found", type_="appeal-not-found")
+    return appeal.view()
 
 
 @router.get("/livez", include_in_schema=False)

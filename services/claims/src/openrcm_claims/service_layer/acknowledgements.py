@@ -169,7 +169,8 @@ async def _apply_999(conn: AsyncConnection, text: str) -> dict:
                     moves += [_move(claim, ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE, "acknowledged_999",
                                     {"transaction_set": transaction_set.control_number},
                                     ClaimAcceptedByClearinghouse(tenant_id=claim.tenant_id, claim_id=claim.id,
-                                                                 version=claim.version, acknowledgement="999"))
+                                                                 version=claim.version, acknowledgement="999",
+                                                                 control_number=interchange.interchange_control_number))
                               for claim in rows if ClaimStatus(claim.status) == ClaimStatus.SUBMITTED]
                 else:
                     moves += await _rejections_999(conn, rows, transaction_set)
@@ -216,19 +217,19 @@ _AWAITING_BY_PCN = (sa.select(*_ACKED_COLUMNS).where(
 
 async def _apply_277ca(conn: AsyncConnection, text: str) -> dict:
     counts = {"accepted": 0, "rejected": 0, "unknown_claims": 0}
-    acknowledged_claims = [acknowledged for report in parse_277ca(text) for provider in report.providers
-                           for acknowledged in provider.claims]
-    pcns = sorted({a.patient_control_number for a in acknowledged_claims})
+    acknowledged_claims = [(report.reference, acknowledged) for report in parse_277ca(text)
+                           for provider in report.providers for acknowledged in provider.claims]
+    pcns = sorted({a.patient_control_number for _, a in acknowledged_claims})
     rows = (await conn.execute(_AWAITING_BY_PCN, {"pcns": pcns})).all() if pcns else []
     # The claim as this delivery leaves it: a claim reported twice is judged on its latest state.
     state = {row.patient_control_number: _AckedClaim.of(row) for row in rows}
     planned: list[tuple[str, ClaimMove]] = []
-    for acknowledged in acknowledged_claims:
+    for report_reference, acknowledged in acknowledged_claims:
         claim = state.get(acknowledged.patient_control_number)
         if claim is None:
             counts["unknown_claims"] += 1
             continue
-        outcome = _claim_status_move(claim, acknowledged)
+        outcome = _claim_status_move(claim, acknowledged, report_reference)
         if outcome is not None:
             planned.append(outcome)
             claim.moved(outcome[1])
@@ -268,8 +269,10 @@ class _AckedClaim:
                                                               self.payer_claim_control_number)
 
 
-def _claim_status_move(claim: _AckedClaim, acknowledged) -> tuple[str, ClaimMove] | None:
-    """(which count it adds to, the move) for one claim's 277CA statuses, or None."""
+def _claim_status_move(claim: _AckedClaim, acknowledged, report_reference: str | None = None
+                       ) -> tuple[str, ClaimMove] | None:
+    """(which count it adds to, the move) for one claim's 277CA statuses, or None. The report's
+    reference (BHT03) goes on acceptances: the claim's timely-filing proof names it."""
     statuses = [info.status for info in acknowledged.statuses]
     rejected = [s for s in statuses if s.rejected]
     if rejected:
@@ -288,13 +291,13 @@ def _claim_status_move(claim: _AckedClaim, acknowledged) -> tuple[str, ClaimMove
         return "accepted", _move(
             claim, ClaimStatus.ACCEPTED_BY_PAYER, "accepted_277ca", {"payer_claim_control_number": pccn},
             ClaimAcceptedByPayer(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
-                                 payer_claim_control_number=pccn),
+                                 payer_claim_control_number=pccn, control_number=report_reference),
             payer_claim_control_number=pccn)
     if any(s.category_code == "A1" for s in statuses) and ClaimStatus(claim.status) == ClaimStatus.SUBMITTED:
         return "accepted", _move(
             claim, ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE, "acknowledged_277ca", {},
             ClaimAcceptedByClearinghouse(tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
-                                         acknowledgement="277CA"))
+                                         acknowledgement="277CA", control_number=report_reference))
     return None
 
 

@@ -155,11 +155,13 @@ async def _store_submission(conn, settings, tenant_id, payer_id, claim_type, bat
         id=submission_id, tenant_id=tenant_id, payer_id=payer_id, claim_type=claim_type,
         interchange_control_number=interchange, group_control_number=group_numbers[0],
         raw_x12=rendered_x12.encode("ascii"), status="pending", created_at=now))
+    sent_in = [transaction_numbers[index // MAX_CLAIMS_PER_TRANSACTION] for index in range(len(group))]
     await conn.execute(claim_submissions.insert(), [
         {"submission_id": submission_id, "claim_id": claim.id, "tenant_id": tenant_id, "version": claim.version,
-         "transaction_set_control_number": transaction_numbers[index // MAX_CLAIMS_PER_TRANSACTION],
-         "frequency_code": claim.frequency_code} for index, claim in enumerate(group)])
-    await _mark_submitted(conn, group, lines_by_claim, submission_id, now)
+         "transaction_set_control_number": transaction_set, "frequency_code": claim.frequency_code}
+        for claim, transaction_set in zip(group, sent_in)])
+    await _mark_submitted(conn, rendered, lines_by_claim, submission_id, now,
+                          envelope=[(interchange, transaction_set) for transaction_set in sent_in])
     return submission_id
 
 
@@ -168,7 +170,23 @@ def _as_billed(units: Decimal) -> Decimal:
     return units.quantize(Decimal(1)) if units == units.to_integral_value() else units.normalize()
 
 
-async def _mark_submitted(conn, group, lines_by_claim, submission_id: UUID, now: datetime) -> None:
+def _billed_facts(billed, interchange: int, transaction_set: int) -> dict:
+    """What the 837 said about the claim beyond its lines, for ClaimSubmitted: where it went (ISA13,
+    ST02) and the parties an appeal letter names (see the contract)."""
+    patient = billed.patient or billed.subscriber
+    diagnoses = getattr(billed, "diagnosis_codes", None) or (getattr(billed, "principal_diagnosis", None),)
+    return {"interchange_control_number": f"{interchange:09d}",
+            "transaction_set_control_number": f"{transaction_set:04d}",
+            "frequency_code": billed.frequency_code,
+            "patient_name": " ".join(part for part in (patient.first_name, patient.last_name) if part),
+            "member_id": billed.subscriber.member_id, "payer_name": billed.payer.name,
+            "billing_provider_name": billed.billing_provider.name, "billing_provider_npi": billed.billing_provider.npi,
+            "diagnosis_codes": [code for code in diagnoses if code]}
+
+
+async def _mark_submitted(conn, rendered, lines_by_claim, submission_id: UUID, now: datetime, *,
+                          envelope: list[tuple[int, int]]) -> None:
+    group = [claim for claim, _ in rendered]
     ids = [claim.id for claim in group]
     await conn.execute(claims.update().where(claims.c.id.in_(ids))
                        .values(status=ClaimStatus.SUBMITTED, updated_at=now))
@@ -181,8 +199,9 @@ async def _mark_submitted(conn, group, lines_by_claim, submission_id: UUID, now:
                                   revenue_code=l.revenue_code, modifiers=list(l.modifiers), units=math.ceil(l.units),
                                   quantity=_as_billed(l.units),
                                   charge_amount=l.charge_amount, service_date=l.service_date)
-               for l in lines_by_claim[claim.id]])
-        for claim in group]
+               for l in lines_by_claim[claim.id]],
+        **_billed_facts(billed, *sent_in))
+        for (claim, billed), sent_in in zip(rendered, envelope)]
     envelopes = await stage_claim_events(conn, events)
     await conn.execute(claim_history.insert(), [
         {"claim_id": claim.id, "tenant_id": claim.tenant_id, "occurred_at": now, "kind": "submitted",
