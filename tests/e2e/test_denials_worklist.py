@@ -71,7 +71,10 @@ async def test_working_a_denial_from_the_worklist(api, stack, tenant):
     assert line["rarcs"] == [{"code": "M127", "description": "Missing patient medical record for this service."}]
     assert line["procedure_code"] == "97110" and line["why"].startswith("CARC 16 with RARC M127")
     assert detail["claim"]["charge_amount"] == "200.00" and detail["claim"]["paid_amount"] == "0.00"
-    assert detail["history"] == [] and detail["notes"] == [] and detail["tasks"] == []
+    assert detail["notes"] == [] and detail["tasks"] == []
+    # The claim's history from the claims and remittance events: sent, accepted, then the denying 835.
+    kinds = [entry["kind"] for entry in detail["history"]]
+    assert kinds[0] == "submitted_837" and detail["history"][0]["control_number"]
 
     # Picking it up, a note, a documentation request, answered.
     moved = await denials.post(f"/v1/denials/{top['id']}/status", json={"status": "in_progress"})

@@ -58,6 +58,10 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
 UNRESOLVED = frozenset({CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.WAITING_ON_CLINICAL,
                         CaseStatus.CORRECTED_RESUBMITTED, CaseStatus.APPEALED})
 RESOLVED = frozenset(CaseStatus) - UNRESOLVED
+# Cases waiting for the payer's answer to what we sent (an appeal, a corrected claim). Payers answer by
+# reprocessing: a reversal of the denial (835 CLP02 22) followed by the new decision, which settles the
+# case; the reversal alone does not close it.
+AWAITING_PAYER = frozenset({CaseStatus.APPEALED, CaseStatus.CORRECTED_RESUBMITTED})
 
 
 class IllegalCaseTransition(Exception):

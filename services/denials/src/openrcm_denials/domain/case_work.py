@@ -1,6 +1,6 @@
-"""Rules for working a case: which category a denial falls in (until the worklist's categorizer is
-merged, see `category_of`), what a category allows, what an attachment is, when an appeal may be
-filed, and what a later payment means for the case. Pure: no I/O."""
+"""Rules for working a case: which category a denial falls in (`category_of`, by the categorizer),
+what a category allows, what an attachment is, when an appeal may be filed, and what a later payment
+means for the case. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -9,34 +9,14 @@ from datetime import date
 from decimal import Decimal
 
 from openrcm_denials.domain.case_status import UNRESOLVED, CaseStatus
-
-# CARC -> category, for the codes the simulator and the common payers use (X12 CARC list, code
-# source 139). This is a stand-in for the worklist's versioned categorizer (issue 15, "Categorize
-# every denial"): `category_of` is the one place that reads it, to be pointed at that categorizer.
-_CARC_CATEGORY = {
-    **dict.fromkeys(("26", "27", "31", "32", "33", "177", "200"), "eligibility"),
-    **dict.fromkeys(("15", "39", "62", "197", "198", "288"), "authorization"),
-    **dict.fromkeys(("50", "55", "56", "150", "151", "152", "167"), "medical_necessity"),
-    **dict.fromkeys(("4", "5", "6", "7", "8", "9", "10", "11", "12", "181", "182", "189"), "coding"),
-    **dict.fromkeys(("97", "231", "234", "236", "B15"), "bundling"),
-    **dict.fromkeys(("18",), "duplicate"),
-    **dict.fromkeys(("29",), "timely_filing"),
-    **dict.fromkeys(("16", "226", "227", "251", "252"), "missing_information"),
-    **dict.fromkeys(("22", "23", "24", "109"), "coordination_of_benefits"),
-    **dict.fromkeys(("B7", "B9", "170", "183", "184", "185", "206", "207", "208"), "provider_enrollment"),
-    **dict.fromkeys(("35", "49", "96", "119", "204", "A1"), "non_covered"),
-    **dict.fromkeys(("42", "45", "59", "94", "131"), "pricing"),
-}
-# CARC 16 with a remark naming an invalid code is a coding problem, not missing documentation
-# (issue 15: "RARCs refine it"); M51 missing/incomplete/invalid procedure code, M76 diagnosis.
-_INVALID_CODE_REMARKS = frozenset({"M51", "M76", "M77", "M78", "M79", "N56", "N657"})
+from openrcm_denials.domain.categories import Category, categorizer
 
 
-def category_of(carc: str, rarcs: tuple[str, ...] | list[str] = ()) -> str:
-    """The case's category from its primary denial reason."""
-    if carc == "16" and _INVALID_CODE_REMARKS.intersection(rarcs):
-        return "coding"
-    return _CARC_CATEGORY.get(carc, "other")
+
+def category_of(carc: str, rarcs: tuple[str, ...] | list[str] = (), group_code: str = "CO") -> str:
+    """The category of a denial reason by the shipped mapping (cases opened before the worklist stored
+    a category on each case have none of their own)."""
+    return (categorizer().categorize(group_code, carc, rarcs).category or Category.OTHER).value
 
 
 # The categories whose amount may go to the patient (the plan does not cover it, or did not cover

@@ -24,6 +24,7 @@ from openrcm_denials.entrypoints.schemas import (
     TaskCloseIn, TaskIn, TaskOut,
 )
 from openrcm_denials.service_layer import working
+from openrcm_denials.service_layer.claim_timeline import claim_timeline
 from openrcm_denials.service_layer.case_moves import CaseNotFound, outbox_emitter
 from openrcm_shared.audit import audited
 from openrcm_shared.codes import CARC
@@ -185,6 +186,7 @@ async def get_denial_case(case_id: UUID, request: Request, tenant_id: DenialsWor
         claim = (await conn.execute(sa.select(claim_adjudications).where(
             claim_adjudications.c.tenant_id == tenant_id, claim_adjudications.c.claim_id == case.claim_id,
             claim_adjudications.c.remittance_id == case.remittance_id))).first()
+        history = await claim_timeline(conn, tenant_id, case.claim_id)
     return DenialCaseDetailOut(
         **case._mapping,
         lines=[DenialLineOut(line_number=l.line_number, procedure_code=l.procedure_code, group_code=l.group_code,
@@ -192,7 +194,7 @@ async def get_denial_case(case_id: UUID, request: Request, tenant_id: DenialsWor
                              amount=l.amount, is_denial=l.is_denial, category=l.category, rule=l.rule, why=l.why)
                for l in lines],
         notes=[NoteOut(**n._mapping) for n in notes], tasks=[TaskOut(**t._mapping) for t in tasks],
-        claim=ClaimFactsOut(**claim._mapping) if claim else None)
+        claim=ClaimFactsOut(**claim._mapping) if claim else None, history=history)
 
 
 @router.post("/denials/{case_id}/status", response_model=StatusOut,

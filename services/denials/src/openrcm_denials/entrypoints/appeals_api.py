@@ -28,6 +28,7 @@ from openrcm_denials.settings import WorkingSettings
 from openrcm_shared.audit import audited
 from openrcm_shared.audit.recording import record_change
 from openrcm_shared.contracts.denials import LineCorrection
+from openrcm_shared.http.openapi_docs import problem_doc
 from openrcm_shared.http.idempotency import idempotent_create
 from openrcm_shared.http.inbound import takes_files
 from openrcm_shared.http.problems import Problem, field_error
@@ -50,8 +51,7 @@ def _problems(*statuses: int) -> dict:
                  415: f"The attachment is not one of {', '.join(ATTACHMENT_TYPES)}",
                  422: "Invalid fields, each named by a JSON pointer",
                  502: "The payer's appeal endpoint did not take the appeal"}
-    return {status: {"description": described[status], "content": {"application/problem+json": {}}}
-            for status in statuses}
+    return {status: problem_doc(status, described[status]) for status in statuses}
 
 
 @asynccontextmanager

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from openrcm_denials.domain.case_status import CaseStatus
 from openrcm_denials.domain.categories import Action, Category, Team
+from openrcm_denials.service_layer.claim_timeline import TimelineEntryOut
 from openrcm_shared.money import Money
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -133,8 +134,8 @@ class DenialCaseDetailOut(DenialCaseOut):
     notes: list[NoteOut]
     tasks: list[TaskOut]
     claim: ClaimFactsOut | None
-    # The claim's events around the case (filled from the claims service's events).
-    history: list[dict] = []
+    # The claim's submission and adjudication history, from the claims and remittance events.
+    history: list[TimelineEntryOut] = []
 
 
 class StatusIn(_In):

@@ -26,7 +26,7 @@ from openrcm_denials.adapters.tables import (
 )
 from openrcm_denials.domain.appeals import appeal_deadline, corrected_claim_deadline, work_deadline
 from openrcm_denials.domain.case_lines import CaseCategorization, categorize_case, denied_lines_of
-from openrcm_denials.domain.case_status import UNRESOLVED, CaseStatus, IllegalCaseTransition
+from openrcm_denials.domain.case_status import AWAITING_PAYER, UNRESOLVED, CaseStatus, IllegalCaseTransition
 from openrcm_denials.domain.categories import categorizer
 from openrcm_denials.domain.priority import priority
 from openrcm_denials.service_layer.case_facts import (
@@ -130,10 +130,13 @@ async def _count_denials(ctx: HandlerContext, payer_id: str, categorized: CaseCa
 
 async def on_claim_reversed(ctx: HandlerContext, event: ClaimReversed) -> None:
     """The payer took back the decision a case is about: the claim's unresolved cases close, each through
-    the state machine (a corrected decision that still denies opens a new case from its own ClaimDenied)."""
+    the state machine (a corrected decision that still denies opens a new case from its own ClaimDenied).
+    Cases awaiting the payer's answer to an appeal or a corrected claim stay: the reversal is the first
+    half of that answer, and the decision that follows settles them (settlements)."""
+    closing = UNRESOLVED - AWAITING_PAYER
     unresolved = (await ctx.conn.execute(sa.select(denial_cases.c.id).where(
         denial_cases.c.tenant_id == event.tenant_id, denial_cases.c.claim_id == event.claim_id,
-        denial_cases.c.status.in_([status.value for status in UNRESOLVED])))).scalars().all()
+        denial_cases.c.status.in_([status.value for status in closing])))).scalars().all()
     for case_id in unresolved:
         try:
             await move_case(ctx.conn, ctx.emit, tenant_id=event.tenant_id, case_id=case_id,
