@@ -5,8 +5,8 @@
 
 Starts its own embedded PostgreSQL (.local/bench-denials-worklist, the bench PostgreSQL port moved by
 OPENRCM_TEST_PORT_OFFSET), migrates a denials database, and seeds one practice's cases with COPY
-(synthetic: 20 payers, every category, the unresolved statuses in worklist proportions, a tenth of the
-cases resolved, amounts $10-$5,000, deadlines over the next 120 days), then ANALYZE. Each shape is the
+(synthetic: 20 payers, every category, every case unresolved, in worklist proportions of the five
+unresolved statuses, amounts $10-$5,000, opened over the last 90 days), then ANALYZE. Each shape is the
 query GET /v1/denials runs (entrypoints.api: the same builder and keyset page of 50), through the app role
 under row-level security with the practice bound, as the service runs it (HTTP and token checks are not
 in the figures). Also the server's own execution time (EXPLAIN ANALYZE) and the index each plan scans. The
@@ -28,8 +28,9 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 TARGET_P99_MS = 50.0
-STATUSES = (("open", 60), ("in_progress", 15), ("waiting_on_clinical", 5), ("corrected_resubmitted", 5),
-            ("appealed", 5), ("won", 4), ("partially_won", 2), ("lost", 3), ("written_off", 1))
+# Every seeded case is unresolved (on the worklist), in these proportions.
+STATUSES = (("open", 60), ("in_progress", 20), ("waiting_on_clinical", 5), ("corrected_resubmitted", 5),
+            ("appealed", 10))
 COLUMNS = ("id", "tenant_id", "claim_id", "remittance_id", "patient_control_number", "payer_id", "status",
            "denied_amount", "primary_group_code", "primary_carc", "denials", "appeal_deadline", "opened_at",
            "category", "owning_team", "preventable", "recommended_action", "rule", "rule_why", "mapping_version",
