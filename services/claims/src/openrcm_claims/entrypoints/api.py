@@ -16,11 +16,13 @@ from openrcm_claims.entrypoints.schemas import (
     BatchItemOut, ClaimOut, ClaimSummaryOut, EncounterBatchIn, EncounterBatchOut, EncounterIn, LateChargesIn,
 )
 from openrcm_claims.service_layer.corrections import add_late_charges, correct_claim, replace_claim, void_claim
-from openrcm_claims.service_layer.submission import submit_encounter, take_simple_encounter
+from openrcm_claims.service_layer.submission import IdempotentIntake, submit_encounter, take_simple_encounter
 from openrcm_shared.audit import audited, record_change
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.bodies import json_body, json_body_doc
-from openrcm_shared.http.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_HEADER_DOC, idempotent_create
+from openrcm_shared.http.idempotency import (
+    IDEMPOTENCY_HEADER, IDEMPOTENCY_HEADER_DOC, idempotent_create, request_fingerprint, validate_key,
+)
 from openrcm_shared.http.pagination import Page
 from openrcm_shared.http.problems import Problem, field_error, json_pointer
 from openrcm_shared.http.tenancy import TENANT_HEADER_DOC
@@ -56,14 +58,23 @@ _ENCOUNTER_DOC = {**json_body_doc(EncounterIn), "parameters": [IDEMPOTENCY_HEADE
 async def post_encounter(request: Request) -> Response:
     """An EHR posts a completed encounter; the claim is created and ClaimSubmitted published."""
     tenant_id = (await authorize(request, Scope.CLAIMS_WRITE)).tenant_id
-    idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
+    idempotency_key = validate_key(request.headers.get(IDEMPOTENCY_HEADER))
     encounter = await json_body(request, EncounterIn)
     _check_encounter(encounter)
-    if idempotency_key is None:  # a keyed request stores its key and answer in the same transaction
-        claim = await take_simple_encounter(request.app.state.runtime.engine, tenant_id, encounter)
-        if claim is not None:
-            return Response(claim.model_dump_json(), status_code=201, media_type="application/json",
-                            headers={"Location": f"/v1/claims/{claim.id}"})
+    answers: list[bytes] = []  # the 201's body, made once: stored under the key and sent
+
+    def answer(claim: ClaimOut) -> bytes:
+        answers.append(claim.model_dump_json().encode())
+        return answers[-1]
+
+    keyed = None
+    if idempotency_key is not None:  # the key and its answer are written by the claim's own statement
+        keyed = IdempotentIntake(idempotency_key, request_fingerprint(request.method, request.url.path,
+                                                                      await request.body()), answer)
+    claim = await take_simple_encounter(request.app.state.runtime.engine, tenant_id, encounter, keyed=keyed)
+    if claim is not None:
+        return Response(answers[-1] if answers else claim.model_dump_json(), status_code=201,
+                        media_type="application/json", headers={"Location": f"/v1/claims/{claim.id}"})
     return await idempotent_create(
         request, tenant_id=tenant_id, idempotency_key=idempotency_key,
         create=lambda conn: submit_encounter(conn, tenant_id, encounter),
