@@ -15,8 +15,8 @@ from prometheus_client import REGISTRY
 from openrcm_claims.adapters import claim_writes
 from openrcm_claims.adapters.claim_writes import new_claims_alone
 from openrcm_claims.adapters.driver_sql import fetch_many_alone
-from openrcm_claims.adapters.tables import claim_history, claim_lines, claims, scrub_results
-from openrcm_claims.service_layer.reference_data import KNOWN_PAYERS
+from openrcm_claims.adapters.tables import claim_history, claim_lines, claims, payers, scrub_results
+from openrcm_claims.service_layer.reference_data import KNOWN_PAYERS, replace_payer_identifiers
 from openrcm_claims.service_layer.submission import (
     IdempotentIntake, prepare_claim, submit_encounter, take_simple_encounter,
 )
@@ -26,6 +26,8 @@ from services.claims.tests.integration.practice import an_encounter, register_pa
 from tests.support import scratch_database_fixtures
 
 pytestmark = pytest.mark.stack
+
+NAIC = "urn:oid:2.16.840.1.113883.6.300"
 
 database_url, engine = scratch_database_fixtures("openrcm_claims_simple_intake", migrations_of="claims", pool_size=2)
 
@@ -329,3 +331,40 @@ async def test_a_key_committed_by_another_connection_mid_write_is_key_taken(engi
     with pytest.raises(claim_writes.KeyTaken):
         await write
     assert await claim_ids(engine, tenant) == set()
+
+
+# --- payers named by identifier (FHIR intake), cached with their rows -------------------------
+
+async def set_identifiers(engine, tenant: str, payer_id: str, values: list[str]) -> None:
+    """PUT /v1/payers/{id} with these NAIC codes, from any process: a new updated_at too."""
+    async with engine.begin() as conn:
+        await replace_payer_identifiers(conn, tenant, payer_id, [(NAIC, value) for value in values])
+        await conn.execute(payers.update().where(payers.c.tenant_id == tenant, payers.c.payer_id == payer_id)
+                           .values(updated_at=sa.func.clock_timestamp()))
+
+
+async def test_a_claim_read_by_a_stale_payer_identifier_is_not_written(engine):
+    tenant = f"naic-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+    await set_identifiers(engine, tenant, "60054", ["98765"])
+    assert await KNOWN_PAYERS.by_identifiers(engine, tenant, [(NAIC, "98765")]) == {(NAIC, "98765"): "60054"}
+
+    await set_identifiers(engine, tenant, "60054", [])  # another process: 98765 names no payer any more
+    # Read again through the cache, as the FHIR fast path would: still 60054 (stale) ...
+    assert await KNOWN_PAYERS.by_identifiers(engine, tenant, [(NAIC, "98765")]) == {(NAIC, "98765"): "60054"}
+    # ... so the claim it leads to must not be written: the payer row cached with it is stale.
+    assert await take_simple_encounter(engine, tenant, an_encounter()) is None
+    # Forgetting the payer forgot the identifiers read with it: the next read is the database's.
+    assert await KNOWN_PAYERS.by_identifiers(engine, tenant, [(NAIC, "98765")]) == {}
+
+
+async def test_a_payer_read_anew_takes_its_older_identifiers_with_it(engine):
+    tenant = f"naic-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+    await set_identifiers(engine, tenant, "60054", ["11111", "22222"])
+    assert await KNOWN_PAYERS.by_identifiers(engine, tenant, [(NAIC, "11111")]) == {(NAIC, "11111"): "60054"}
+    await set_identifiers(engine, tenant, "60054", ["22222"])  # 11111 dropped elsewhere
+
+    # 22222 is read (not cached yet) with the payer's newer row: the older 11111 goes with the old row.
+    assert await KNOWN_PAYERS.by_identifiers(engine, tenant, [(NAIC, "22222")]) == {(NAIC, "22222"): "60054"}
+    assert await KNOWN_PAYERS.by_identifiers(engine, tenant, [(NAIC, "11111")]) == {}

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from openrcm_claims.adapters.fhir.issues import Issue, Refused, operation_outcome
 from openrcm_claims.adapters.fhir.references import Resolver
 from openrcm_claims.adapters.fhir.resources import json_body, parse_bundle, parse_claim
-from openrcm_claims.service_layer.fhir_intake import fhir_json, take_bundle, take_claim
+from openrcm_claims.service_layer.fhir_intake import fhir_json, take_bundle, take_claim, take_claim_at_once
 from openrcm_claims.service_layer.fhir_views import claim_as_fhir, claim_response_as_fhir
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.idempotency import create_once, request_fingerprint, validate_key
@@ -94,11 +94,33 @@ async def post_fhir_claim(request: Request, tenant_id: ClaimsWrite,
                           idempotency_key: IdempotencyKey = None) -> Response:
     """Take one FHIR R4 Claim (its parties contained, or registered and referenced as
     `Patient/{id}`, `Coverage/{id}`, `Practitioner/{npi}`, `Organization/{npi or payer id}`)."""
+    fast = await _take_at_once(request, tenant_id, idempotency_key)
+    if fast is not None:
+        return fast
+
     async def work(conn, raw):
         taken = await take_claim(conn, tenant_id, parse_claim(raw), Resolver())
         return 201, taken.response()
 
     return await _create_once(request, tenant_id, idempotency_key, work, location=_claim_location)
+
+
+async def _take_at_once(request: Request, tenant_id: str, idempotency_key: str | None) -> Response | None:
+    """The Claim taken by the intake's one-statement path (fhir_intake.take_claim_at_once), key and
+    answer written with it; None: for the general path (a refusal, a replay, a registered party, an
+    invalid key), which answers it."""
+    body = await request.body()
+    try:
+        key = validate_key(idempotency_key)
+        claim = parse_claim(json_body(body))
+    except (Problem, Refused):
+        return None
+    fingerprint = request_fingerprint(request.method, request.url.path, body) if key else ""
+    taken = await take_claim_at_once(request.app.state.runtime.engine, tenant_id, claim, key, fingerprint)
+    if taken is None:
+        return None
+    return Response(taken[1], status_code=201, media_type=FHIR_JSON,
+                    headers={"Location": f"/fhir/Claim/{taken[0].claim.id}"})
 
 
 @router.post("", responses={200: {"content": {FHIR_JSON: {}}, "description": "transaction-response or "
