@@ -102,7 +102,8 @@ class Context:
     stack: Stack
     options: IntakeOptions
     meter: CpuMeter
-    vegeta: Path | None = None  # the vegeta binary, when it generates the open-loop load
+    vegeta: Path | None = None
+    idle_cpu: dict | None = None  # the stack at rest after the warm-up (usage_between)  # the vegeta binary, when it generates the open-loop load
 
     @property
     def claims_url(self) -> str:
@@ -205,7 +206,7 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     result["server_side"]["postgresql_sessions_opened"] = {
         name: count - sessions_before.get(name, 0) for name, count in sessions_after.items()}
     result["end_to_end"] = await end_to_end(ctx, tenant_id, form, exchanges)
-    result["cpu_ms_per_claim"] = cpu_per_claim(result["cpu"], result["created"])
+    result["cpu_ms_per_claim"] = cpu_per_claim(result["cpu"], result["created"], ctx.idle_cpu)
     print(f"    {report.run_line(result)}", flush=True)
     return result
 
@@ -309,13 +310,16 @@ def summarize_run(spec: RunSpec, form: IntakeForm, exchanges: list[Exchange], wi
     return result
 
 
-def cpu_per_claim(cpu: dict, claims: int) -> dict:
+def cpu_per_claim(cpu: dict, claims: int, idle: dict | None = None) -> dict:
     """CPU milliseconds per claim created, per component and for the services together (the stack
-    but PostgreSQL, Kafka and the clearinghouse simulator, which are counted on their own)."""
+    but PostgreSQL, Kafka and the clearinghouse simulator, which are counted on their own). With
+    `idle` (the stack's CPU at rest, usage_between after the warm-up), what each component uses at
+    rest (polling, heartbeats) is taken off first: at low rates it would otherwise dominate."""
     if not cpu or not claims:
         return {}
     seconds = cpu["window_seconds"]
-    per = {name: round(share / 100 * seconds * 1000 / claims, 3)
+    at_rest = (idle or {}).get("percent_of_one_core", {})
+    per = {name: round(max(0.0, share - at_rest.get(name, 0.0)) / 100 * seconds * 1000 / claims, 3)
            for name, share in cpu["percent_of_one_core"].items()}
     per["services"] = round(sum(v for k, v in per.items() if k not in (
         "postgresql", "kafka", "clearinghouse", "load generator")), 3)
@@ -388,7 +392,7 @@ async def warm_up(ctx: Context) -> dict:
                                             rate=options.warmup_rate, form=form))
     before = ctx.meter.sample()
     await asyncio.sleep(options.idle_seconds)
-    idle = usage_between(before, ctx.meter.sample())
+    idle = ctx.idle_cpu = usage_between(before, ctx.meter.sample())
     return {"run": result, "idle_cpu": idle}
 
 

@@ -134,7 +134,8 @@ def render(results: dict) -> str:
         out += ["", "CPU, % of one core, during each run's window ('other' = busy CPU outside this stack and "
                 "the load generator):", "", cpu_table(cpu_rows)]
     if any(run.get("cpu_ms_per_claim") for run in runs):
-        out += ["", "CPU ms per claim created ('services': the five services and their workers):", "",
+        out += ["", "CPU ms per claim created, above each component's CPU at rest ('services': the five services "
+                "and their workers):", "",
                 cpu_per_claim_table(runs)]
     for run in runs:
         if run["errors"]:
