@@ -179,7 +179,7 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
         if by_vegeta:
             await attack(ctx.vegeta, targets, ctx.stack.state_dir / f"vegeta-{spec.slug}.bin",
                          rate=spec.rate / form.claims_per_request, requests=spec.requests,
-                         timeout=options.request_timeout)
+                         timeout=options.request_timeout, connections=options.connections)
         elif spec.mode == "open":
             exchanges, window = await open_loop(pool, requests, rate=spec.rate / form.claims_per_request,
                                                 request_timeout=options.request_timeout)

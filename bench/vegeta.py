@@ -70,15 +70,17 @@ def write_targets(path: Path, targets: list[Target]) -> None:
 
 
 async def attack(vegeta: Path, targets_file: Path, results_file: Path, *, rate: float, requests: int,
-                 timeout: float) -> None:
-    """Send the `requests` targets at `rate` per second (open loop), results to `results_file`.
-    Bounded: the attack lasts requests / rate seconds, each request at most `timeout`, and the
-    whole at most that plus a margin."""
+                 timeout: float, connections: int) -> None:
+    """Send the `requests` targets at `rate` per second (open loop), results to `results_file`,
+    over at most `connections` connections (as the Python generator's pool): a request due while
+    all are busy waits for one, and that wait is in its latency (vegeta times a request from
+    when it was due to go out). Bounded: the attack lasts requests / rate seconds, each request
+    at most `timeout`, and the whole at most that plus a margin."""
     duration = requests / rate
     # vegeta sends rate x duration requests, i.e. every target once (the file holds no more).
     command = [str(vegeta), "attack", "-format=json", f"-targets={targets_file}", f"-rate={rate:g}/1s",
                f"-duration={duration:.3f}s", f"-timeout={timeout:g}s", f"-output={results_file}",
-               "-max-body=-1", "-redirects=-1", "-http2=false"]
+               f"-max-connections={connections}", "-max-body=-1", "-redirects=-1", "-http2=false"]
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL,
                                                    stderr=asyncio.subprocess.PIPE)
     try:
