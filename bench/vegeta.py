@@ -16,6 +16,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,7 @@ from pathlib import Path
 from bench.load import Exchange, Window
 
 VEGETA_VERSION = "v12.13.0"
+_ADDRESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}:\d+(?:->\d{1,3}(?:\.\d{1,3}){3}:\d+)?")
 INSTALL_HINT = (f"vegeta not found (looked on PATH, in $GOBIN, $GOPATH/bin and ~/go/bin). Install it with:\n"
                 f"    go install github.com/tsenart/vegeta/v12@{VEGETA_VERSION}\n"
                 f"or run the Python load generator instead: --generator python")
@@ -140,4 +142,6 @@ def exchange_of(index: int, result: dict) -> Exchange:
         error = "no response"
     if status is not None and error and status >= 400:
         error = None  # vegeta names every non-2xx an error ("422 Unprocessable Entity"): the status says it
+    if error:  # one kind per failure, not per connection: "read tcp 127.0.0.1:53379->127.0.0.1:28101: ..."
+        error = _ADDRESS.sub("ADDRESS", error)
     return Exchange(index, sent, sent, finished, finished, status, error, body)
