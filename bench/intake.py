@@ -452,7 +452,7 @@ def check_targets(runs: list[dict]) -> dict:
         at_target = next((r for r in runs if r.get("form", "json") == form and r["mode"] == "open"
                           and r["offered_rate"] == TARGET_RATE), None)
         if at_target is None:
-            checks[f"{form}: note"] = f"no open-loop run at {TARGET_RATE:g}/s: the main targets were not checked"
+            checks[f"{form}: note"] = f"{form}: no open-loop run at {TARGET_RATE:g}/s: its main targets were not checked"
             continue
         api_p99 = at_target["api_latency_ms"].get("p99")
         e2e_p99 = at_target["end_to_end"]["latency_ms"].get("p99")
