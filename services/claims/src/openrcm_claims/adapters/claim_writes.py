@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from dataclasses import dataclass
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 

@@ -102,12 +102,13 @@ async def take_claim_at_once(engine, tenant_id: str, claim, key: str | None, fin
                              resolver: Resolver | None = None, *, root: str = "Claim",
                              base: str | None = None) -> tuple[Taken, bytes] | None:
     """A parsed Claim taken by the intake's one-statement path, as POST /v1/encounters takes a
-    JSON encounter: read against the cached payers, its claim (and with `key`, the key and its
-    answer, the ClaimResponse) written by one statement grouped with concurrent ones. (what was
-    taken, the ClaimResponse as sent), or None when the Claim is for the general path (take_claim
-    under create_once): it names a registered party, is refused (the general path words every
-    refusal, and a reused key's answer comes first there), or was not written (see
-    take_simple_encounter). Nothing is written when None."""
+    JSON encounter: read against the cached payers, and its claim (with `key`: the key and its
+    answer, the ClaimResponse) written by one statement grouped with concurrent ones.
+
+    Returns what was taken and the ClaimResponse as answered (JSON bytes); None when the Claim is
+    for the general path (take_claim under create_once), nothing written: it names a registered
+    party, it is refused (the general path words every refusal, and answers a reused key before
+    anything else), or its statement wrote nothing (see take_simple_encounter)."""
     try:
         reading = await read_claim(claim, resolver or Resolver(), RegistryInCache(engine, tenant_id), root=root,
                                    base=base)
