@@ -17,3 +17,13 @@ def test_the_encounter_route_documents_its_body_and_headers():
                                                                        ("x-tenant-id", "header")}
     assert operation["responses"]["201"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ClaimOut"}
+
+
+def test_the_fhir_posts_document_their_headers_and_scope():
+    # They read their headers themselves too (POST /fhir/Claim, POST /fhir).
+    document = app.openapi()
+    for path in ("/fhir/Claim", "/fhir"):
+        operation = document["paths"][path]["post"]
+        assert {(p["name"], p["in"]) for p in operation["parameters"]} == {("idempotency-key", "header"),
+                                                                           ("x-tenant-id", "header")}, path
+        assert operation["security"] == [{"OAuth2ClientCredentials": ["claims:write"]}], path
