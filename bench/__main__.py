@@ -1,7 +1,9 @@
 """`python -m bench` / `./openrcm bench`: run a benchmark; with no arguments, print the help.
 
-    ./openrcm bench intake                       100, 300, 500 claims/s open loop, then 64 workers closed loop
-    ./openrcm bench intake --duration 5          a quick smoke run
+    ./openrcm bench intake                       100, 300, 500 claims/s open loop from vegeta (JSON, no key)
+    ./openrcm bench intake --form fhir-claim --rates 300 --duration 60     one form at the target
+    ./openrcm bench intake --rates 50 --duration 5                          a quick smoke run
+    ./openrcm bench intake --generator python    the Python load generator, then 64 workers closed loop
     ./openrcm bench intake --rates 300 --no-closed-loop
     ./openrcm bench intake --profile claims,remittance     also profile those services under load
     ./openrcm bench posting                      835 posting: 10,000 and 100,000-claim ERAs into PostgreSQL
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bench.forms import FORMS
 from bench.intake import IntakeOptions
 
 
@@ -31,6 +34,16 @@ def _positive(kind):
 
 def _rates(text: str) -> list[float]:
     return [_positive(float)(part) for part in text.split(",") if part.strip()]
+
+
+def _forms(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if names == ["all"]:
+        return list(FORMS)
+    unknown = [n for n in names if n not in FORMS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown form(s) {unknown}; known: {', '.join(FORMS)} or all")
+    return names
 
 
 def _services(text: str) -> list[str]:
@@ -52,12 +65,25 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", metavar="BENCHMARK")
     defaults = IntakeOptions()
     intake = commands.add_parser(
-        "intake", help="POST /v1/encounters: open loop at fixed rates, closed loop at the maximum, "
-                       "and end-to-end latency to the remittance service",
-        description="Claims intake: POST /v1/encounters on the claims service, open loop at fixed offered rates "
-                    "(latency from each request's due time) and closed loop with N workers (maximum "
-                    "throughput); end-to-end latency from the 201 to the ClaimSubmitted projection in the "
-                    "remittance database.")
+        "intake", help="claims intake in one form (JSON, keyed JSON, FHIR Claim, FHIR Bundle, batches): open "
+                       "loop at fixed rates, and end-to-end latency to the remittance service",
+        description="Claims intake on the claims service in one form (--form), open loop at fixed offered "
+                    "rates in claims/s from vegeta (default; latency from each request's send, which an open "
+                    "loop makes its due time) or the Python generator (latency from each request's due "
+                    "time; it also runs a closed loop with N workers for the maximum); end-to-end latency "
+                    "from the answer to the ClaimSubmitted projection in the remittance database; service "
+                    "CPU per claim.")
+    intake.add_argument("--form", "--forms", dest="forms", type=_forms, default=defaults.forms, metavar="FORM[,FORM]",
+                        help="json (POST /v1/encounters), json-keyed (with a unique Idempotency-Key each), "
+                             "fhir-claim (POST /fhir/Claim, keyed), fhir-bundle (POST /fhir, a batch Bundle, "
+                             "keyed), batch (POST /v1/encounter-batches), or all; each form runs at every rate "
+                             "(default: json)")
+    intake.add_argument("--batch-size", type=_positive(int), default=defaults.batch_size, metavar="N",
+                        help=f"claims per request of the batch and fhir-bundle forms (default: {defaults.batch_size})")
+    intake.add_argument("--generator", choices=("vegeta", "python"), default=defaults.generator,
+                        help="the open-loop load: vegeta (default; go install "
+                             "github.com/tsenart/vegeta/v12@v12.13.0) or python (the built-in generator, which "
+                             "shares the machine's Python cores with the services)")
     intake.add_argument("--rates", type=_rates, default=defaults.rates, metavar="R1,R2,...",
                         help="offered rates for the open-loop runs, claims/s (default: 100,300,500)")
     intake.add_argument("--duration", type=_positive(float), default=defaults.duration, metavar="SECONDS",
@@ -65,7 +91,7 @@ def parser() -> argparse.ArgumentParser:
     intake.add_argument("--workers", type=_positive(int), default=defaults.workers,
                         help=f"concurrent workers of the closed-loop run (default: {defaults.workers})")
     intake.add_argument("--no-closed-loop", dest="closed_loop", action="store_false",
-                        help="skip the closed-loop (maximum throughput) run")
+                        help="skip the closed-loop (maximum throughput) run (--generator python only)")
     intake.add_argument("--max-requests", type=_positive(int), default=defaults.max_requests, metavar="N",
                         help=f"hard cap on the requests of one run (default: {defaults.max_requests})")
     intake.add_argument("--connections", type=_positive(int), default=defaults.connections, metavar="N",
@@ -148,7 +174,8 @@ def main(argv: list[str]) -> int:
             max_requests=args.max_requests, connections=args.connections, request_timeout=args.request_timeout,
             drain_timeout=args.drain_timeout, warmup=args.warmup, pause=max(0.0, args.pause),
             profile=args.profile, profile_seconds=args.profile_seconds,
-            clearinghouse_validator=args.clearinghouse_validator)
+            clearinghouse_validator=args.clearinghouse_validator, forms=args.forms, batch_size=args.batch_size,
+            generator=args.generator)
         return run_intake(options, argv)
     if args.command == "posting":
         from bench.posting import run

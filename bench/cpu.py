@@ -65,9 +65,12 @@ class CpuMeter:
         components["load generator"] = 0.0
         for pid, (_, parent, session, own, reaped) in processes.items():
             if pid == self.self_pid:
-                components["load generator"] += own
+                # With what it reaped: a load generator it runs (vegeta) exits before the sample.
+                components["load generator"] += own + reaped
                 continue
             name = self._component_of(pid, parent, session, processes)
+            if name is None and parent == self.self_pid:
+                name = "load generator"  # a load generator it runs, still running
             if name is None:
                 continue
             components[name] += own

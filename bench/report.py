@@ -33,12 +33,14 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 def header(machine: dict, options) -> str:
     rates = ", ".join(f"{r:g}" for r in options.rates) or "none"
-    closed = f"; closed loop {options.workers} workers" if options.closed_loop else ""
+    generator = getattr(options, "generator", "python")
+    closed = f"; closed loop {options.workers} workers" if options.closed_loop and generator == "python" else ""
     validator = getattr(options, "clearinghouse_validator", "pyx12")
     simulator = ("clearinghouse simulator validates with pyx12 (headline figures)" if validator == "pyx12" else
                  f"clearinghouse simulator validates with '{validator}', NOT pyx12: a secondary figure, "
                  f"without the simulated clearinghouse's pyx12 CPU")
-    return (f"OpenRCM intake benchmark: POST /v1/encounters\n"
+    forms = ", ".join(getattr(options, "forms", ["json"]))
+    return (f"OpenRCM intake benchmark: forms {forms}, load from {generator}\n"
             f"Machine: {describe_one_line(machine)}\n"
             f"Open loop at {rates} claims/s{closed}; {options.duration:g} s per run, "
             f"at most {options.max_requests} requests per run\n"
@@ -63,7 +65,7 @@ def runs_table(runs: list[dict]) -> str:
                      _ms(api.get("p50")), _ms(api.get("p95")), _ms(api.get("p99")), _ms(api.get("max")),
                      _ms(e2e["latency_ms"].get("p50")), _ms(e2e["latency_ms"].get("p99")),
                      _ms(e2e["latency_ms"].get("max")), str(e2e["never_arrived"])])
-    return table(["run", "offered/s", "achieved/s", "sent", "201", "errors", "API p50", "p95", "p99", "max",
+    return table(["run", "offered/s", "achieved/s", "sent", "claims", "errors", "API p50", "p95", "p99", "max",
                   "E2E p50", "p99", "max", "never"], rows)
 
 
@@ -71,7 +73,8 @@ def server_table(runs: list[dict]) -> str:
     rows = []
     for run in runs:
         side = run["server_side"]
-        handler = side.get("claims_request_duration", {}).get("201", {})
+        duration = side.get("claims_request_duration", {})
+        handler = duration.get("201") or duration.get("200") or {}
         consumer = side.get("remittance_consumer_processing") or {}
         lag = run.get("generator_lag_ms", {})
         rows.append([run["label"], str(handler.get("count", "-")), _ms(handler.get("mean_ms")),
@@ -79,7 +82,7 @@ def server_table(runs: list[dict]) -> str:
                      _ms(consumer.get("mean_ms")), _ms(consumer.get("p99_bucket_ms")),
                      _num(side.get("claims_outbox_published"), 0), _ms(lag.get("p99")), _ms(lag.get("max")),
                      str(sum((side.get("postgresql_sessions_opened") or {}).values()))])
-    return table(["run", "claims 201s", "mean", "p50<=", "p99<=", "remit. apply mean", "p99<=",
+    return table(["run", "claims 2xx", "mean", "p50<=", "p99<=", "remit. apply mean", "p99<=",
                   "outbox published", "gen. lag p99", "max", "PG sessions opened"], rows)
 
 
@@ -97,6 +100,13 @@ def cpu_table(rows_in: list[tuple[str, dict]]) -> str:
     return table(["window", *columns, "other", "machine busy"], rows)
 
 
+def cpu_per_claim_table(runs: list[dict]) -> str:
+    rows = [[run["label"], *(_num(run["cpu_ms_per_claim"].get(c), 2) for c in
+                             ("services", "claims", "claims-worker", "remittance", "postgresql", "kafka"))]
+            for run in runs if run.get("cpu_ms_per_claim")]
+    return table(["run", "services", "claims", "claims-worker", "remittance", "postgresql", "kafka"], rows)
+
+
 def render(results: dict) -> str:
     runs = results["runs"]
     out = ["", "=" * 100, "Intake benchmark results", "=" * 100,
@@ -111,8 +121,8 @@ def render(results: dict) -> str:
         out.append(f"ABORTED: {results['aborted']} (figures below cover the runs that finished)")
     if runs:
         out += ["", "Latency in ms. API: from when each request was due (open loop) or sent (closed loop) to the "
-                "whole response, every request counted. E2E: 201 received -> row in remittance's "
-                "expected_claims. never: 201 but not in remittance within the wait bound.", "", runs_table(runs)]
+                "whole response, every request counted; claims: created. E2E: answer received -> row in "
+                "remittance's expected_claims. never: created but not in remittance within the wait bound.", "", runs_table(runs)]
         out += ["", "Server side (claims' own request histogram, bucket bounds; remittance's time to apply one "
                 "ClaimSubmitted; load generator lag behind schedule; connections the services opened to "
                 "PostgreSQL during the run, all databases):", "", server_table(runs)]
@@ -123,6 +133,10 @@ def render(results: dict) -> str:
     if cpu_rows:
         out += ["", "CPU, % of one core, during each run's window ('other' = busy CPU outside this stack and "
                 "the load generator):", "", cpu_table(cpu_rows)]
+    if any(run.get("cpu_ms_per_claim") for run in runs):
+        out += ["", "CPU ms per claim created, above each component's CPU at rest ('services': the five services "
+                "and their workers):", "",
+                cpu_per_claim_table(runs)]
     for run in runs:
         if run["errors"]:
             out += ["", f"Errors in {run['label']}: {run['errors_by_kind']}"]

@@ -198,6 +198,11 @@ async def test_the_same_claim_twice_is_a_conflict_and_a_replayed_key_is_the_same
     assert (first.status_code, replay.status_code) == (201, 201)
     assert replay.headers["idempotent-replayed"] == "true" and replay.json() == first.json()
     assert replay.headers["location"] == first.headers["location"]
+    # The key with another Claim: refused, nothing taken (the key's answer stays the first one's).
+    reused = await fhir.post("/fhir/Claim", json=fresh(example("professional-claim-contained")),
+                             headers={"Idempotency-Key": "fhir-1"})
+    assert reused.status_code == 422 and reused.headers["content-type"] == "application/fhir+json"
+    assert (await fhir.post("/fhir/Claim", json=body, headers={"Idempotency-Key": "fhir-1"})).json() == first.json()
     again = await fhir.post("/fhir/Claim", json=body)
     assert again.status_code == 409
     [issue] = again.json()["issue"]

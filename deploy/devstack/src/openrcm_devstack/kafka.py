@@ -188,7 +188,7 @@ class KafkaBroker:
         # everything else, the optimising tier (C2) kept compiling for minutes after each start,
         # 7-9 % of a core, half of the broker's CPU under the intake benchmark at 300 claims/s;
         # quick-tier code carries this stack's few thousand records a second with room to spare
-        # (broker 22 % -> 13 % of a core at 300/s, docs/benchmarks.md, session 6). A dedicated
+        # (broker 22 % -> 13 % of a core at 300/s; session 6 in the git history of docs/benchmarks.md). A dedicated
         # production broker keeps the JVM's default (docker-compose.yml).
         return [
             _java(), "-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:TieredStopAtLevel=1",

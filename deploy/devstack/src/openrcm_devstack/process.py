@@ -15,7 +15,7 @@ from pathlib import Path
 # to). Background work (a `worker` process, a service run as `all`, whose load is the event
 # stream, and the Kafka broker, which no request waits on) runs at lower priority: it still gets
 # every idle cycle, and waits, instead of the EHR, when the cores are contended (measured in
-# docs/benchmarks.md, session 7). Deployments say the same with their own tools (compose:
+# session 7 in the git history of docs/benchmarks.md). Deployments say the same with their own tools (compose:
 # cpu_shares; Kubernetes: CPU requests).
 BACKGROUND_NICENESS_VARIABLE = "OPENRCM_BACKGROUND_NICE"
 DEFAULT_BACKGROUND_NICENESS = 10

@@ -4,6 +4,7 @@ writes what the general path writes, or nothing, and never uses a payer another 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import date, timedelta
 
@@ -14,14 +15,19 @@ from prometheus_client import REGISTRY
 from openrcm_claims.adapters import claim_writes
 from openrcm_claims.adapters.claim_writes import new_claims_alone
 from openrcm_claims.adapters.driver_sql import fetch_many_alone
-from openrcm_claims.adapters.tables import claim_history, claim_lines, claims, scrub_results
-from openrcm_claims.service_layer.reference_data import KNOWN_PAYERS
-from openrcm_claims.service_layer.submission import prepare_claim, submit_encounter, take_simple_encounter
+from openrcm_claims.adapters.tables import claim_history, claim_lines, claims, payers, scrub_results
+from openrcm_claims.service_layer.reference_data import KNOWN_PAYERS, replace_payer_identifiers
+from openrcm_claims.service_layer.submission import (
+    IdempotentIntake, prepare_claim, submit_encounter, take_simple_encounter,
+)
 from openrcm_shared.audit.tables import audit_log
+from openrcm_shared.messaging.tables import idempotency_keys
 from services.claims.tests.integration.practice import an_encounter, register_payer
 from tests.support import scratch_database_fixtures
 
 pytestmark = pytest.mark.stack
+
+NAIC = "urn:oid:2.16.840.1.113883.6.300"
 
 database_url, engine = scratch_database_fixtures("openrcm_claims_simple_intake", migrations_of="claims", pool_size=2)
 
@@ -243,3 +249,122 @@ async def test_the_intake_statement_writes_its_audit_entry_with_the_claim_and_on
     assert [(e.resource_id, e.patient_id, e.actor) for e in entries] == [
         (str(new.claim_row["id"]), new.claim_row["patient_id"], "ehr-1")]
     assert entries[0].xmin == claim_xmin  # written by the transaction that wrote the claim
+
+
+# --- keyed requests (Idempotency-Key) on the same one-statement path ---------------------------
+
+def keyed_as(key: str, fingerprint: str) -> IdempotentIntake:
+    return IdempotentIntake(key, fingerprint, lambda claim: claim.model_dump_json().encode())
+
+
+async def stored_key(engine, tenant: str, key: str):
+    async with engine.connect() as conn:
+        return (await conn.execute(sa.select(idempotency_keys).where(
+            idempotency_keys.c.tenant_id == tenant, idempotency_keys.c.idempotency_key == key))).mappings().first()
+
+
+async def test_a_keyed_encounter_is_written_with_its_key_and_answer_in_one_statement(engine):
+    tenant = f"keyed-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+
+    claim = await take_simple_encounter(engine, tenant, an_encounter(), keyed=keyed_as("k-1", "print-1"))
+
+    assert claim is not None
+    key = await stored_key(engine, tenant, "k-1")
+    # Complete at once: what a replay returns (no in-flight row with status 0 to update later).
+    assert (key["request_fingerprint"], key["response_status"]) == ("print-1", 201)
+    assert json.loads(key["response_body"])["id"] == str(claim.id)
+
+
+async def test_a_used_key_writes_nothing_and_leaves_the_answer_to_the_general_path(engine):
+    tenant = f"reused-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+    first = await take_simple_encounter(engine, tenant, an_encounter(), keyed=keyed_as("k-2", "print-1"))
+
+    # Another encounter under the same key (reused with another body): nothing written here.
+    assert await take_simple_encounter(engine, tenant, an_encounter(), keyed=keyed_as("k-2", "print-2")) is None
+
+    assert await claim_ids(engine, tenant) == {first.id}
+    assert (await stored_key(engine, tenant, "k-2"))["request_fingerprint"] == "print-1"
+    # The key is the practice's own: another practice may use the same one.
+    other = f"reused-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, other)
+    assert await take_simple_encounter(engine, other, an_encounter(), keyed=keyed_as("k-2", "print-2")) is not None
+
+
+async def test_concurrent_requests_with_one_key_write_one_claim(engine):
+    tenant = f"racing-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+    await take_simple_encounter(engine, tenant, an_encounter())  # the payer cached: both race to the write
+
+    # Concurrent: they go in one group (the second sees the first's key) or in two, the second
+    # waiting on the key's primary key for the first to commit (KeyTaken): either way one claim.
+    outcomes = await asyncio.gather(*(take_simple_encounter(engine, tenant, an_encounter(),
+                                                            keyed=keyed_as("k-3", f"print-{n}"))
+                                      for n in range(2)))
+
+    assert sum(outcome is not None for outcome in outcomes) == 1
+    taken = next(outcome for outcome in outcomes if outcome is not None)
+    assert json.loads((await stored_key(engine, tenant, "k-3"))["response_body"])["id"] == str(taken.id)
+    async with engine.connect() as conn:
+        keyed_claims = (await conn.execute(sa.select(sa.func.count()).select_from(claims).where(
+            claims.c.tenant_id == tenant))).scalar()
+    assert keyed_claims == 2  # the one unkeyed, and one of the two keyed
+
+
+async def test_a_key_committed_by_another_connection_mid_write_is_key_taken(engine):
+    tenant = f"taken-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+    payer = await KNOWN_PAYERS.get(engine, tenant, "60054")
+    new = await prepare_claim(None, tenant, an_encounter(), payer)
+    answer = claim_writes.KeyedAnswer("k-4", "print-1", 201, b"{}")
+    async with engine.connect() as holder:  # another request's transaction holds the key, uncommitted
+        await holder.execute(sa.text("SELECT set_config('app.tenant_id', :t, false)"), {"t": tenant})
+        await holder.execute(idempotency_keys.insert().values(
+            tenant_id=tenant, idempotency_key="k-4", request_fingerprint="other", response_status=0,
+            response_body=b""))
+        write = asyncio.ensure_future(new_claims_alone(engine).write(
+            new.claim_row, new.lines, new.scrub_row, new.history, payer_updated_at=payer.updated_at, keyed=answer))
+        await asyncio.sleep(0.5)
+        assert not write.done()  # waiting on the key for the other transaction
+        await holder.commit()
+    with pytest.raises(claim_writes.KeyTaken):
+        await write
+    assert await claim_ids(engine, tenant) == set()
+
+
+# --- payers named by identifier (FHIR intake), cached with their rows -------------------------
+
+async def set_identifiers(engine, tenant: str, payer_id: str, values: list[str]) -> None:
+    """PUT /v1/payers/{id} with these NAIC codes, from any process: a new updated_at too."""
+    async with engine.begin() as conn:
+        await replace_payer_identifiers(conn, tenant, payer_id, [(NAIC, value) for value in values])
+        await conn.execute(payers.update().where(payers.c.tenant_id == tenant, payers.c.payer_id == payer_id)
+                           .values(updated_at=sa.func.clock_timestamp()))
+
+
+async def test_a_claim_read_by_a_stale_payer_identifier_is_not_written(engine):
+    tenant = f"naic-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+    await set_identifiers(engine, tenant, "60054", ["98765"])
+    assert await KNOWN_PAYERS.by_identifiers(engine, tenant, [(NAIC, "98765")]) == {(NAIC, "98765"): "60054"}
+
+    await set_identifiers(engine, tenant, "60054", [])  # another process: 98765 names no payer any more
+    # Read again through the cache, as the FHIR fast path would: still 60054 (stale) ...
+    assert await KNOWN_PAYERS.by_identifiers(engine, tenant, [(NAIC, "98765")]) == {(NAIC, "98765"): "60054"}
+    # ... so the claim it leads to must not be written: the payer row cached with it is stale.
+    assert await take_simple_encounter(engine, tenant, an_encounter()) is None
+    # Forgetting the payer forgot the identifiers read with it: the next read is the database's.
+    assert await KNOWN_PAYERS.by_identifiers(engine, tenant, [(NAIC, "98765")]) == {}
+
+
+async def test_a_payer_read_anew_takes_its_older_identifiers_with_it(engine):
+    tenant = f"naic-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+    await set_identifiers(engine, tenant, "60054", ["11111", "22222"])
+    assert await KNOWN_PAYERS.by_identifiers(engine, tenant, [(NAIC, "11111")]) == {(NAIC, "11111"): "60054"}
+    await set_identifiers(engine, tenant, "60054", ["22222"])  # 11111 dropped elsewhere
+
+    # 22222 is read (not cached yet) with the payer's newer row: the older 11111 goes with the old row.
+    assert await KNOWN_PAYERS.by_identifiers(engine, tenant, [(NAIC, "22222")]) == {(NAIC, "22222"): "60054"}
+    assert await KNOWN_PAYERS.by_identifiers(engine, tenant, [(NAIC, "11111")]) == {}

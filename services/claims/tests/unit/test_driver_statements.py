@@ -36,11 +36,14 @@ def test_a_missing_value_is_refused_not_bound_as_null():
 
 def test_a_new_claim_is_one_statement_writing_its_rows_only_with_the_claim():
     sql = claim_writes._INSERT_NEW_CLAIM.sql
-    assert sql.count("INSERT INTO") == 5  # the claim, lines, scrub result, history, audit entry
+    # The claim, lines, scrub result, history, audit entry, and a keyed request's idempotency key.
+    assert sql.count("INSERT INTO") == 6
     assert "ON CONFLICT ON CONSTRAINT uq_claims_tenant_encounter_payer_part DO NOTHING" in sql
-    # Lines, scrub result, history and the audit entry are selected FROM new_claim: no claim row,
-    # no other rows.
-    assert sql.count("FROM new_claim") == 5
+    # Lines, scrub result, history, the audit entry and the key are selected FROM new_claim: no
+    # claim row, no other rows.
+    assert sql.count("FROM new_claim") == 6
+    # A key the practice has used already: no claim row (the general path answers the request).
+    assert "NOT (EXISTS (SELECT * \nFROM idempotency_keys" in sql
 
 
 def test_a_new_claim_binds_its_practice_before_anything_it_writes_or_reads():

@@ -397,3 +397,11 @@ async def test_a_collection_bundle_needs_no_requests_and_other_bundles_are_refus
         (0, ["Bundle.entry[0].request"]), (1, ["Bundle.entry[1].request"])]
     # The Claim's patient is that invalid entry: named, not looked up elsewhere.
     assert bundle.resolver.invalid["https://ehr.example.org/fhir/Patient/p-1001"] == "Bundle.entry[1]"
+
+
+async def test_resources_of_no_fhir_type_are_refused_by_path_wherever_they_are():
+    body = contained()
+    body["contained"][1]["resourceType"] = "Insurer"
+    body["item"][0]["extension"] = [{"url": "x", "valueReference": {"resourceType": "Nonesuch"}}]
+    assert expressions(await refusal_of(body)) == {"Claim.contained[1].resourceType",
+                                                   "Claim.item[0].extension[0].valueReference.resourceType"}

@@ -122,3 +122,15 @@ def test_a_denied_claim_has_no_payment_and_a_voided_one_is_cancelled():
     assert denied["outcome"] == "complete" and "payment" not in denied
     assert amounts(denied["adjudication"]) == {("CO", "29"): 140.5}  # the claim-level denial (timely filing)
     assert claim_response(a_claim("voided"), [])["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("status", ["ready", "submitted", "held", "rejected", "voided", "accepted_by_payer"])
+def test_a_claim_response_before_adjudication_is_the_document_fhir_resources_validates(status):
+    # Written without the fhir.resources round trip (the intake's hot path): the same document.
+    from fhir.resources.R4B.claimresponse import ClaimResponse
+
+    hits = [ScrubHitOut(rule_id="NCCI.PTP", severity="block", message="bundled", pointer="/lines/1")]
+    claim = a_claim(status, scrub_hits=hits if status == "held" else [])
+    response = claim_response(claim, [], rejection_reasons=["A7:21"] if status == "rejected" else (),
+                              notes=["a note", "another"])
+    assert response == ClaimResponse.model_validate(response).model_dump(mode="json", exclude_none=True)

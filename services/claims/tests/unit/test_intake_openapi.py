@@ -25,3 +25,13 @@ def test_the_documented_encounter_example_is_one_the_intake_takes():
     schema = app.openapi()["components"]["schemas"]["EncounterIn"]
     assert schema["examples"] == [ENCOUNTER_EXAMPLE]
     assert EncounterIn.model_validate(ENCOUNTER_EXAMPLE).consistency_errors() == []
+
+
+def test_the_fhir_posts_document_their_headers_and_scope():
+    # They read their headers themselves too (POST /fhir/Claim, POST /fhir).
+    document = app.openapi()
+    for path in ("/fhir/Claim", "/fhir"):
+        operation = document["paths"][path]["post"]
+        assert {(p["name"], p["in"]) for p in operation["parameters"]} == {("idempotency-key", "header"),
+                                                                           ("x-tenant-id", "header")}, path
+        assert operation["security"] == [{"OAuth2ClientCredentials": ["claims:write"]}], path

@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import sqlalchemy as sa
 from prometheus_client import Histogram
 from sqlalchemy.dialects import postgresql as pg
@@ -22,6 +24,7 @@ from openrcm_claims.adapters.tables import (
 )
 from openrcm_shared.row_security import TENANT_SETTING
 from openrcm_shared.audit.tables import ENTRY_COLUMNS, audit_log
+from openrcm_shared.messaging.tables import idempotency_keys
 
 CLAIM_COLUMNS = (
     "id", "tenant_id", "encounter_id", "patient_control_number", "status", "coverage_status", "paid_amount",
@@ -114,6 +117,25 @@ def _records(name: str, table: sa.Table, columns: tuple[str, ...], *extra: sa.Co
             .render_derived(name=name, with_types=True))
 
 
+# The idempotency_keys row a keyed request writes with its claim (openrcm_shared.http.idempotency):
+# the key, the request's fingerprint and the answer, complete (no in-flight row to update).
+KEY_COLUMNS = ("idempotency_key", "request_fingerprint", "response_status", "response_body")
+
+
+@dataclass(frozen=True)
+class KeyedAnswer:
+    """An `Idempotency-Key` and the answer stored under it when the claim is written."""
+
+    idempotency_key: str
+    request_fingerprint: str
+    response_status: int
+    response_body: bytes
+
+
+class KeyTaken(Exception):
+    """A concurrent request committed the same `Idempotency-Key` first; nothing was written."""
+
+
 def _new_claim_statement():
     # The statement binds its own practice (row-level security, openrcm_shared.row_security): it
     # runs outside a transaction block, possibly in a pipeline with other practices' claims
@@ -132,10 +154,18 @@ def _new_claim_statement():
     payer_unchanged = sa.or_(payer_as_scrubbed.is_(None), sa.exists().where(
         payers.c.tenant_id == practice.c.tenant_id, payers.c.payer_id == sa.bindparam("claim_payer_id"),
         payers.c.updated_at == payer_as_scrubbed))
+    # With :key_idempotency_key, the claim is written only if the practice has not used the key
+    # yet; the key row (with the answer) is then written with it, below. A concurrent request
+    # holding the same key, not yet committed, is not seen here: the key row's insert then waits
+    # for it on the primary key and fails with a unique violation, and the whole statement with
+    # it (KeyTaken), so nothing is written twice.
+    key = sa.bindparam("key_idempotency_key", type_=sa.Text)
+    key_unused = sa.or_(key.is_(None), ~sa.exists().where(
+        idempotency_keys.c.tenant_id == practice.c.tenant_id, idempotency_keys.c.idempotency_key == key))
     claim_values = (practice.c.tenant_id if c == "tenant_id" else sa.bindparam(f"claim_{c}", type_=claims.c[c].type)
                     for c in CLAIM_COLUMNS)
     new_claim = (pg_insert(claims).from_select(
-        list(CLAIM_COLUMNS), sa.select(*claim_values).select_from(practice).where(payer_unchanged))
+        list(CLAIM_COLUMNS), sa.select(*claim_values).select_from(practice).where(payer_unchanged, key_unused))
                  .on_conflict_do_nothing(constraint="uq_claims_tenant_encounter_payer_part")
                  .returning(claims.c.id, claims.c.tenant_id).cte("new_claim"))
     line_columns = tuple(c for c in LINE_COLUMNS if c not in ("claim_id", "tenant_id"))
@@ -164,15 +194,24 @@ def _new_claim_statement():
         sa.select(*(sa.bindparam(f"audit_{c}", type_=audit_log.c[c].type) for c in ENTRY_COLUMNS))
         .select_from(new_claim).where(sa.bindparam("audit_tenant_id", type_=sa.Text).is_not(None))
     ).cte("new_audit")
-    return sa.select(new_claim.c.id).add_cte(new_lines, new_scrub, new_history, new_audit)
+    new_key = idempotency_keys.insert().from_select(
+        ["tenant_id", *KEY_COLUMNS],
+        sa.select(new_claim.c.tenant_id,
+                  *(key if c == "idempotency_key" else sa.bindparam(f"key_{c}", type_=idempotency_keys.c[c].type)
+                    for c in KEY_COLUMNS))
+        .select_from(new_claim).where(key.is_not(None))
+    ).cte("new_key")
+    return sa.select(new_claim.c.id).add_cte(new_lines, new_scrub, new_history, new_audit, new_key)
 
 
 _INSERT_NEW_CLAIM = DriverStatement(_new_claim_statement())
 
 
 def _new_claim_params(claim: Mapping[str, Any], lines: list[dict], scrub_result: dict, history: list[dict],
-                      payer_updated_at, audit_entry: Mapping[str, Any] | None = None) -> dict:  # noqa: ANN001
+                      payer_updated_at, audit_entry: Mapping[str, Any] | None = None,
+                      keyed: KeyedAnswer | None = None) -> dict:  # noqa: ANN001
     params = {f"claim_{c}": claim[c] for c in CLAIM_COLUMNS}
+    params.update({f"key_{c}": getattr(keyed, c) if keyed else None for c in KEY_COLUMNS})
     params.update({f"scrub_{c}": scrub_result[c] for c in SCRUB_COLUMNS if c not in ("claim_id", "tenant_id")})
     params.update(lines=lines, history=[{**entry, "position": n} for n, entry in enumerate(history)],
                   payer_updated_at=payer_updated_at)
@@ -218,16 +257,19 @@ class NewClaimsAlone:
         self.groups_written = 0  # round trips that committed a group (of one or more writes)
 
     async def write(self, claim: Mapping[str, Any], lines: list[dict], scrub_result: dict, history: list[dict], *,
-                    payer_updated_at, audit_entry: Mapping[str, Any] | None = None) -> bool:  # noqa: ANN001
+                    payer_updated_at, audit_entry: Mapping[str, Any] | None = None,
+                    keyed: KeyedAnswer | None = None) -> bool:  # noqa: ANN001
         """True once the claim is written and committed; False (nothing written) when the encounter
-        already has this claim or the payer's registry row no longer has `payer_updated_at`.
-        `audit_entry`: an audit_log row written with the claim (and only then)."""
+        already has this claim, the payer's registry row no longer has `payer_updated_at`, or the
+        practice already used `keyed`'s key; KeyTaken (nothing written) when a concurrent request
+        committed that key first. `audit_entry`: an audit_log row written with the claim (and only
+        then); `keyed`: the key and its answer, written with the claim (and only then)."""
         loop = asyncio.get_running_loop()
         if self._writer is not None and self._writer.get_loop() is not loop:  # an earlier event loop's (tests)
             self._writer, self._waiting = None, []
         written = loop.create_future()
-        self._waiting.append((_new_claim_params(claim, lines, scrub_result, history, payer_updated_at, audit_entry),
-                              claim["id"], written))
+        self._waiting.append((_new_claim_params(claim, lines, scrub_result, history, payer_updated_at, audit_entry,
+                                                keyed), claim["id"], written))
         if self._writer is None or self._writer.done():
             self._writer = loop.create_task(self._write_waiting(), name="new-claims-alone")
         return await written
@@ -244,7 +286,7 @@ class NewClaimsAlone:
                 rows = await fetch_many_alone(conn, _INSERT_NEW_CLAIM, [params for params, _, _ in group])
         except Exception as exc:
             if len(group) == 1:
-                _settle(group[0][2], exception=exc)
+                _settle(group[0][2], exception=KeyTaken() if _key_taken(exc) else exc)
             else:
                 for member in group:  # the group was rolled back whole: each on its own, for its own outcome
                     await self._write_group([member])
@@ -254,6 +296,10 @@ class NewClaimsAlone:
         written = {row[0] for row in rows}
         for _, claim_id, future in group:
             _settle(future, result=claim_id in written)
+
+
+def _key_taken(exc: Exception) -> bool:
+    return isinstance(exc, asyncpg.UniqueViolationError) and exc.table_name == idempotency_keys.name
 
 
 def _settle(future: asyncio.Future, *, result: bool | None = None, exception: BaseException | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -16,11 +17,13 @@ from openrcm_claims.entrypoints.schemas import (
     BatchItemOut, ClaimOut, ClaimSummaryOut, EncounterBatchIn, EncounterBatchOut, EncounterIn, LateChargesIn,
 )
 from openrcm_claims.service_layer.corrections import add_late_charges, correct_claim, replace_claim, void_claim
-from openrcm_claims.service_layer.submission import submit_encounter, take_simple_encounter
+from openrcm_claims.service_layer.submission import IdempotentIntake, submit_encounter, take_simple_encounter
 from openrcm_shared.audit import audited, record_change
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.bodies import json_body, json_body_doc
-from openrcm_shared.http.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_HEADER_DOC, idempotent_create
+from openrcm_shared.http.idempotency import (
+    IDEMPOTENCY_HEADER, IDEMPOTENCY_HEADER_DOC, idempotent_create, request_fingerprint, validate_key,
+)
 from openrcm_shared.http.pagination import Page
 from openrcm_shared.http.openapi_docs import BODY_PROBLEMS, problem_doc, problem_responses
 from openrcm_shared.http.problems import Problem, field_error, json_pointer
@@ -58,14 +61,23 @@ _ENCOUNTER_DOC = {**json_body_doc(EncounterIn), "parameters": [IDEMPOTENCY_HEADE
 async def post_encounter(request: Request) -> Response:
     """An EHR posts a completed encounter; the claim is created and ClaimSubmitted published."""
     tenant_id = (await authorize(request, Scope.CLAIMS_WRITE)).tenant_id
-    idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
+    idempotency_key = validate_key(request.headers.get(IDEMPOTENCY_HEADER))
     encounter = await json_body(request, EncounterIn)
     _check_encounter(encounter)
-    if idempotency_key is None:  # a keyed request stores its key and answer in the same transaction
-        claim = await take_simple_encounter(request.app.state.runtime.engine, tenant_id, encounter)
-        if claim is not None:
-            return Response(claim.model_dump_json(), status_code=201, media_type="application/json",
-                            headers={"Location": f"/v1/claims/{claim.id}"})
+    answers: list[bytes] = []  # the 201's body, made once: stored under the key and sent
+
+    def answer(claim: ClaimOut) -> bytes:
+        answers.append(claim.model_dump_json().encode())
+        return answers[-1]
+
+    keyed = None
+    if idempotency_key is not None:  # the key and its answer are written by the claim's own statement
+        keyed = IdempotentIntake(idempotency_key, request_fingerprint(request.method, request.url.path,
+                                                                      await request.body()), answer)
+    claim = await take_simple_encounter(request.app.state.runtime.engine, tenant_id, encounter, keyed=keyed)
+    if claim is not None:
+        return Response(answers[-1] if answers else claim.model_dump_json(), status_code=201,
+                        media_type="application/json", headers={"Location": f"/v1/claims/{claim.id}"})
     return await idempotent_create(
         request, tenant_id=tenant_id, idempotency_key=idempotency_key,
         create=lambda conn: submit_encounter(conn, tenant_id, encounter),
@@ -77,12 +89,40 @@ async def post_encounter(request: Request) -> Response:
 async def post_encounter_batch(batch: EncounterBatchIn, request: Request, tenant_id: ClaimsWrite) -> EncounterBatchOut:
     """Many encounters at once; each is taken (201) or refused (its problem, with pointers under
     /encounters/{index}) on its own, in its own transaction."""
-    results = []
-    for index, raw in enumerate(batch.encounters):
-        results.append(await _take_one(request, tenant_id, index, raw))
+    results: dict[int, BatchItemOut] = {}
+    for wave in _waves(batch.encounters):
+        for start in range(0, len(wave), BATCH_CONCURRENCY):
+            chunk = wave[start:start + BATCH_CONCURRENCY]
+            taken = await asyncio.gather(*(_take_one(request, tenant_id, index, batch.encounters[index])
+                                           for index in chunk))
+            results.update(zip(chunk, taken))
     request.app.state.runtime.events_staged()
-    created = sum(1 for r in results if r.status == 201)
-    return EncounterBatchOut(created=created, failed=len(results) - created, results=results)
+    ordered = [results[index] for index in range(len(batch.encounters))]
+    created = sum(1 for r in ordered if r.status == 201)
+    return EncounterBatchOut(created=created, failed=len(ordered) - created, results=ordered)
+
+
+# A batch's encounters are taken concurrently, this many at a time: their one-statement writes
+# share round trips and commits (claim_writes.NewClaimsAlone's group commit) instead of one
+# transaction after another; bounded, so a large batch does not take every pooled connection.
+BATCH_CONCURRENCY = 64
+
+
+def _waves(encounters: list[dict]) -> list[list[int]]:
+    """Indexes in waves taken one after another: an encounter id repeated in the batch goes in a
+    later wave than its first occurrence, so the first is taken (201) and the repeat refused (409),
+    as if the batch were taken in order."""
+    waves: list[list[int]] = []
+    seen: dict[object, int] = {}
+    for index, raw in enumerate(encounters):
+        key = raw.get("encounter_id") if isinstance(raw, dict) else None
+        wave = seen.get(key, -1) + 1 if isinstance(key, str) else 0
+        if isinstance(key, str):
+            seen[key] = wave
+        while len(waves) <= wave:
+            waves.append([])
+        waves[wave].append(index)
+    return waves
 
 
 async def _take_one(request: Request, tenant_id: str, index: int, raw: dict) -> BatchItemOut:
@@ -90,9 +130,12 @@ async def _take_one(request: Request, tenant_id: str, index: int, raw: dict) -> 
     try:
         encounter = EncounterIn.model_validate(raw)
         _check_encounter(encounter)
-        async with request.app.state.runtime.engine.begin() as conn:
-            claim = await submit_encounter(conn, tenant_id, encounter)
-            await record_change(conn, resource=claim)
+        engine = request.app.state.runtime.engine
+        claim = await take_simple_encounter(engine, tenant_id, encounter)
+        if claim is None:  # the general way: each of its cases answered, in a transaction of its own
+            async with engine.begin() as conn:
+                claim = await submit_encounter(conn, tenant_id, encounter)
+                await record_change(conn, resource=claim)
         return BatchItemOut(index=index, status=201, claim=claim)
     except ValidationError as invalid:
         errors = [field_error(prefix + json_pointer(("body", *e["loc"])), e["msg"]) for e in invalid.errors()]

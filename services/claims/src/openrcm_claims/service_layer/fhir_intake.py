@@ -24,9 +24,10 @@ from openrcm_claims.adapters.fhir.views import claim_response
 from openrcm_claims.adapters.tables import payers
 from openrcm_claims.entrypoints.schemas import ClaimOut
 from openrcm_claims.service_layer.reference_data import (
-    payers_by_identifiers, registered_coverage, registered_facility, registered_patient, registered_provider,
+    KNOWN_PAYERS, payers_by_identifiers, registered_coverage, registered_facility, registered_patient,
+    registered_provider,
 )
-from openrcm_claims.service_layer.submission import submit_encounter
+from openrcm_claims.service_layer.submission import IdempotentIntake, submit_encounter, take_simple_encounter
 from openrcm_shared.http.problems import Problem
 
 _STATUS_TEXT = {200: "200 OK", 201: "201 Created", 400: "400 Bad Request", 404: "404 Not Found",
@@ -63,6 +64,71 @@ class RegistryOnConnection:
 
     async def payers_by_identifiers(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         return await payers_by_identifiers(self.conn, self.tenant_id, pairs)
+
+
+class NamesRegisteredParty(Exception):
+    """The Claim names a registered patient, provider, facility or coverage: not for the fast path."""
+
+
+class RegistryInCache:
+    """The registry as the intake's fast path sees it (submission.take_simple_encounter): payers
+    from this process's cache (reference_data.KNOWN_PAYERS, whose rows the claim's statement checks
+    are current as it writes); a registered party of any other kind makes the Claim one for the
+    general path (NamesRegisteredParty), which reads it in the intake's transaction."""
+
+    def __init__(self, engine, tenant_id: str) -> None:  # noqa: ANN001
+        self.engine, self.tenant_id = engine, tenant_id
+
+    async def patient(self, patient_id: str) -> dict | None:
+        raise NamesRegisteredParty
+
+    async def provider(self, npi: str) -> tuple[dict, frozenset[str]] | None:
+        raise NamesRegisteredParty
+
+    async def facility(self, facility_id: str) -> dict | None:
+        raise NamesRegisteredParty
+
+    async def coverage(self, patient_id: str, coverage_id: str) -> dict | None:
+        raise NamesRegisteredParty
+
+    async def payers(self, payer_ids: list[str]) -> set[str]:
+        return {payer_id for payer_id in payer_ids if await KNOWN_PAYERS.get(self.engine, self.tenant_id, payer_id)}
+
+    async def payers_by_identifiers(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        return await KNOWN_PAYERS.by_identifiers(self.engine, self.tenant_id, pairs)
+
+
+async def take_claim_at_once(engine, tenant_id: str, claim, key: str | None, fingerprint: str,  # noqa: ANN001
+                             resolver: Resolver | None = None, *, root: str = "Claim",
+                             base: str | None = None) -> tuple[Taken, bytes] | None:
+    """A parsed Claim taken by the intake's one-statement path, as POST /v1/encounters takes a
+    JSON encounter: read against the cached payers, and its claim (with `key`: the key and its
+    answer, the ClaimResponse) written by one statement grouped with concurrent ones.
+
+    Returns what was taken and the ClaimResponse as answered (JSON bytes); None when the Claim is
+    for the general path (take_claim under create_once), nothing written: it names a registered
+    party, it is refused (the general path words every refusal, and answers a reused key before
+    anything else), or its statement wrote nothing (see take_simple_encounter)."""
+    try:
+        reading = await read_claim(claim, resolver or Resolver(), RegistryInCache(engine, tenant_id), root=root,
+                                   base=base)
+        encounter = encounter_from(reading)
+    except (NamesRegisteredParty, Refused):
+        return None
+    answers: list[tuple[Taken, bytes]] = []
+
+    def answer(created: ClaimOut) -> bytes:
+        taken = Taken(created, reading.notes)
+        answers.append((taken, fhir_json(taken.response())))
+        return answers[-1][1]
+
+    keyed = IdempotentIntake(key, fingerprint, answer) if key is not None else None
+    created = await take_simple_encounter(engine, tenant_id, encounter, keyed=keyed)
+    if created is None:
+        return None
+    if not answers:
+        answer(created)
+    return answers[-1]
 
 
 @dataclass

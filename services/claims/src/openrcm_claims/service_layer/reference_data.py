@@ -71,11 +71,19 @@ class KnownPayers:
     changed the payer: the claim scrubbed against it is written only if the row still carries
     the same `updated_at` (claim_writes.NewClaimsAlone's statement checks it as it writes),
     and otherwise the encounter is taken the general way, which reads the payer afresh. Payers are
-    never deleted, so a payer once known stays known; at most `limit` rows are kept."""
+    never deleted, so a payer once known stays known; at most `limit` rows are kept.
+
+    The identifiers that name a payer (FHIR intake: Claim.insurer, Coverage.payor) are kept with
+    its row: every identifier cached for a payer was read with the row cached for it. Changing a
+    payer's identifiers (PUT /v1/payers/{id}) gives it a new `updated_at`, so a write made on a
+    stale identifier fails the same check, and a payer forgotten or read anew with another
+    `updated_at` takes its cached identifiers with it. Identifiers no payer holds are not cached."""
 
     def __init__(self, limit: int = 10_000) -> None:
         self.limit = limit
         self._rows: dict[tuple[str, str], PayerRow] = {}
+        self._identified: dict[tuple[str, str, str], str] = {}       # (tenant, system, value) -> payer id
+        self._identifiers_of: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
 
     async def get(self, engine, tenant_id: str, payer_id: str) -> PayerRow | None:  # noqa: ANN001
         """The payer's row, read (in a transaction of its own) when not cached; None when unknown."""
@@ -86,14 +94,58 @@ class KnownPayers:
                 row = await find_payer(conn, tenant_id, payer_id)
             if row is None:
                 return None
-            if len(self._rows) >= self.limit:
-                self._rows.clear()
-            self._rows[key] = row
+            self._keep(tenant_id, row)
         return row
 
+    async def by_identifiers(self, engine, tenant_id: str,  # noqa: ANN001
+                             pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """(system, value) -> the payer it identifies, for those registered (as
+        payers_by_identifiers), from the cache, reading (with the payers' rows) those not in it."""
+        found = {pair: self._identified[(tenant_id, *pair)] for pair in pairs if (tenant_id, *pair) in self._identified}
+        missing = [pair for pair in pairs if pair not in found]
+        if missing:
+            async with engine.begin() as conn:
+                rows = await fetch(conn, _PAYERS_BY_IDENTIFIER, {"tenant_id": tenant_id,
+                                                                 "systems": [s for s, _ in missing],
+                                                                 "values": [v for _, v in missing]})
+            for row in rows:
+                payer = PayerRow(*row[2:])
+                self._keep(tenant_id, payer)
+                pair = (row["system"], row["value"])
+                self._identified[(tenant_id, *pair)] = payer.payer_id
+                self._identifiers_of.setdefault((tenant_id, payer.payer_id), set()).add((tenant_id, *pair))
+                found[pair] = payer.payer_id
+        return found
+
+    def _keep(self, tenant_id: str, row: PayerRow) -> None:
+        cached = self._rows.get((tenant_id, row.payer_id))
+        if cached is not None and cached.updated_at != row.updated_at:
+            self.forget(tenant_id, row.payer_id)  # its identifiers were read with the older row
+        if len(self._rows) >= self.limit:
+            self._rows.clear()
+            self._identified.clear()
+            self._identifiers_of.clear()
+        self._rows[(tenant_id, row.payer_id)] = row
+
     def forget(self, tenant_id: str, payer_id: str) -> None:
-        """The payer changed (or may have): read it again next time."""
+        """The payer changed (or may have): read it, and the identifiers naming it, again next time."""
         self._rows.pop((tenant_id, payer_id), None)
+        for identified in self._identifiers_of.pop((tenant_id, payer_id), ()):
+            self._identified.pop(identified, None)
+
+
+# Payers by identifier, with each identifier's payer row (one round trip for the FHIR intake's
+# fast path): the columns system, value, then every column of payers.
+_PAYERS_BY_IDENTIFIER = DriverStatement(
+    sa.select(payer_identifiers.c.system, payer_identifiers.c.value, *payers.c)
+    .join(payers, sa.and_(payers.c.tenant_id == payer_identifiers.c.tenant_id,
+                          payers.c.payer_id == payer_identifiers.c.payer_id))
+    .join(sa.func.unnest(sa.bindparam("systems", type_=sa.ARRAY(sa.Text)),
+                         sa.bindparam("values", type_=sa.ARRAY(sa.Text)))
+          .table_valued("system", "value").render_derived(name="asked"),
+          sa.and_(sa.literal_column("asked.system") == payer_identifiers.c.system,
+                  sa.literal_column("asked.value") == payer_identifiers.c.value))
+    .where(payer_identifiers.c.tenant_id == sa.bindparam("tenant_id")))
 
 
 KNOWN_PAYERS = KnownPayers()

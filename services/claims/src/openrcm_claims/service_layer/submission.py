@@ -10,6 +10,7 @@ gets the claims now; the next payers get theirs when the previous one has adjudi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -149,17 +150,32 @@ async def create_claim(conn: AsyncConnection, tenant_id: str, encounter: Encount
     return new.out
 
 
-async def take_simple_encounter(engine, tenant_id: str, encounter: EncounterIn) -> ClaimOut | None:  # noqa: ANN001
+@dataclass(frozen=True)
+class IdempotentIntake:
+    """A keyed request's `Idempotency-Key`, its fingerprint (openrcm_shared.http.idempotency), and
+    how its answer is written from the claim: the body a replay of the key returns."""
+
+    key: str
+    fingerprint: str
+    answer: Callable[[ClaimOut], bytes]
+
+
+async def take_simple_encounter(engine, tenant_id: str, encounter: EncounterIn, *,  # noqa: ANN001
+                                keyed: IdempotentIntake | None = None) -> ClaimOut | None:
     """Most encounters in one round trip to PostgreSQL instead of four (BEGIN, payer lookup, the
     write, COMMIT): an encounter sent in full (no registered party named by id), for one payer,
     on one claim, whose payer does not require enrollment and which scrubs clean is written by one
     statement as a transaction of its own, against this process's cached payer row; statements of
-    concurrent requests share a round trip and a commit (claim_writes.NewClaimsAlone).
+    concurrent requests share a round trip and a commit (claim_writes.NewClaimsAlone). With
+    `keyed`, the same statement writes the key and its answer (201, `keyed.answer(claim)`), only
+    if the practice has not used the key, so a keyed request costs what an unkeyed one does.
 
     None when this is not such an encounter, or when the statement wrote nothing: the encounter
-    already has its claim, or the payer has changed since it was cached. The caller then takes the
-    encounter the general way (submit_encounter), which gives each of those cases its answer, in
-    one transaction; nothing was written here, so nothing is written twice."""
+    already has its claim, the payer has changed since it was cached, or the key was used (or is
+    being used by a concurrent request). The caller then takes the encounter the general way
+    (submit_encounter under openrcm_shared.http.idempotency.create_once), which gives each of
+    those cases its answer (a replay, 422 for a key reused with another body, 409), in one
+    transaction; nothing was written here, so nothing is written twice."""
     if not _simple(encounter):
         return None
     payer = await KNOWN_PAYERS.get(engine, tenant_id, encounter.coverage.payer_id)
@@ -168,9 +184,14 @@ async def take_simple_encounter(engine, tenant_id: str, encounter: EncounterIn) 
     new = await prepare_claim(None, tenant_id, encounter, payer)  # no enrollment to read: no connection
     if new.held:  # ClaimHeld is staged with the claim, in the general way's transaction
         return None
-    written = await claim_writes.new_claims_alone(engine).write(new.claim_row, new.lines, new.scrub_row, new.history,
-                                                                payer_updated_at=payer.updated_at,
-                                                                audit_entry=change_entry(resource=new.out))
+    stored = (claim_writes.KeyedAnswer(keyed.key, keyed.fingerprint, 201, keyed.answer(new.out))
+              if keyed is not None else None)
+    try:
+        written = await claim_writes.new_claims_alone(engine).write(
+            new.claim_row, new.lines, new.scrub_row, new.history, payer_updated_at=payer.updated_at,
+            audit_entry=change_entry(resource=new.out), keyed=stored)
+    except claim_writes.KeyTaken:
+        return None
     if not written:
         KNOWN_PAYERS.forget(tenant_id, payer.payer_id)  # changed, or a duplicate: read it afresh next time
         return None

@@ -3,6 +3,7 @@ fhir.resources entry by entry (so one bad entry of a batch refuses only itself).
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -58,24 +59,40 @@ def parse_resource(raw: Any, root: str, expected: str | None = None) -> tuple[An
 def _unknown_types(node: Any, path: str, *, top: bool = True) -> list[Issue]:
     """Resources of no FHIR type anywhere inside (contained, nested): fhir.resources fails on
     those with a KeyError instead of a validation error."""
-    issues = []
-    if isinstance(node, dict):
-        kind = node.get("resourceType")
-        if not top and "resourceType" in node and not _known_type(kind):
-            issues.append(Issue("structure", f"{path}.resourceType", f"{kind!r} is not a FHIR R4 resource type"))
-        for key, value in node.items():
-            issues += _unknown_types(value, f"{path}.{key}", top=False)
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            issues += _unknown_types(value, f"{path}[{index}]", top=False)
+    issues: list[Issue] = []
+    _find_unknown_types(node, [path], top, issues)
     return issues
 
 
-def _known_type(kind: Any) -> bool:
+def _find_unknown_types(node: Any, parts: list[str], top: bool, issues: list[Issue]) -> None:
+    # Walks every element of every request body: the path is joined only for an issue found.
+    if isinstance(node, dict):
+        if not top and "resourceType" in node and not _known_type(node["resourceType"]):
+            issues.append(Issue("structure", "".join(parts) + ".resourceType",
+                                f"{node['resourceType']!r} is not a FHIR R4 resource type"))
+        for key, value in node.items():
+            if isinstance(value, (dict, list)):
+                parts.append(f".{key}")
+                _find_unknown_types(value, parts, False, issues)
+                parts.pop()
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            if isinstance(value, (dict, list)):
+                parts.append(f"[{index}]")
+                _find_unknown_types(value, parts, False, issues)
+                parts.pop()
+
+
+@functools.lru_cache(maxsize=512)
+def _known_type_cached(kind: str) -> bool:
     try:
-        return isinstance(kind, str) and get_fhir_model_class(kind) is not None
+        return get_fhir_model_class(kind) is not None
     except ValueError:
         return False
+
+
+def _known_type(kind: Any) -> bool:
+    return isinstance(kind, str) and _known_type_cached(kind)
 
 
 def parse_claim(raw: Any) -> Any:

@@ -6,7 +6,7 @@ adjudicated, what the 835 said, line by line."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from datetime import datetime, time, timezone
 from decimal import Decimal
 
 from fhir.resources.R4B.claim import Claim as FhirClaim
@@ -238,9 +238,19 @@ def claim_response(claim, adjudications: list, *, rejection_reasons: list[str] =
         "error": _errors(claim, rejection_reasons) or None,
         "processNote": [{"number": n, "type": "display", "text": note} for n, note in enumerate(notes, start=1)] or None,
     }
-    if latest is not None:
-        response.update(_adjudicated(claim, adjudications, latest))
+    if latest is None:
+        # Before adjudication (every intake answer) the resource holds only strings, codings and
+        # notes, already as FHIR JSON writes them: validating it through fhir.resources cost a
+        # tenth of the FHIR intake's CPU per Claim for the same document (a test compares the two).
+        response["created"] = _instant(claim.updated_at)
+        return {name: value for name, value in response.items() if value is not None}
+    response.update(_adjudicated(claim, adjudications, latest))
     return ClaimResponse.model_validate(response).model_dump(mode="json", exclude_none=True)
+
+
+def _instant(moment: datetime) -> str:
+    """A FHIR instant as fhir.resources writes one: UTC, with Z."""
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _errors(claim, rejection_reasons) -> list[dict]:
