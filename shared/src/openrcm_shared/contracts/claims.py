@@ -49,6 +49,12 @@ class ClaimSubmitted(IntegrationEvent):
     claim_type: Literal["professional", "institutional"] | None = None
     # SBR01 of the claim's payer: P primary, S secondary, T tertiary (coordination of benefits).
     payer_responsibility: Literal["P", "S", "T"] | None = None
+    # For A/R reporting by provider and financial class (absent on events published before them):
+    # the 837's billing (2010AA NM109) and rendering (2310B NM109) NPIs, and the subscriber's SBR09
+    # claim filing indicator (CI commercial, MB Medicare Part B, MC Medicaid, BL BCBS, ...).
+    billing_provider_npi: str | None = None
+    rendering_provider_npi: str | None = None
+    claim_filing_indicator: str | None = None
 
 
 class ClaimHeld(IntegrationEvent):
@@ -196,3 +202,6 @@ class NextPayerClaimCreated(IntegrationEvent):
     prior_payer_id: str
     total_charge: NonNegativeMoney
     prior_paid_amount: Money
+    # What the previous payer left the patient (its PR total): the part of the charge the next payer
+    # is asked to cover. Absent on events published before it was added.
+    prior_patient_responsibility_amount: Money | None = None

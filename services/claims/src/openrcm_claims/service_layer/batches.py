@@ -159,7 +159,8 @@ async def _store_submission(conn, settings, tenant_id, payer_id, claim_type, bat
         {"submission_id": submission_id, "claim_id": claim.id, "tenant_id": tenant_id, "version": claim.version,
          "transaction_set_control_number": transaction_numbers[index // MAX_CLAIMS_PER_TRANSACTION],
          "frequency_code": claim.frequency_code} for index, claim in enumerate(group)])
-    await _mark_submitted(conn, group, lines_by_claim, submission_id, now)
+    filing_indicators = {claim.id: model.subscriber.claim_filing_indicator for claim, model in rendered}
+    await _mark_submitted(conn, group, lines_by_claim, submission_id, now, filing_indicators)
     return submission_id
 
 
@@ -168,7 +169,8 @@ def _as_billed(units: Decimal) -> Decimal:
     return units.quantize(Decimal(1)) if units == units.to_integral_value() else units.normalize()
 
 
-async def _mark_submitted(conn, group, lines_by_claim, submission_id: UUID, now: datetime) -> None:
+async def _mark_submitted(conn, group, lines_by_claim, submission_id: UUID, now: datetime,
+                          filing_indicators: dict[UUID, str]) -> None:
     ids = [claim.id for claim in group]
     await conn.execute(claims.update().where(claims.c.id.in_(ids))
                        .values(status=ClaimStatus.SUBMITTED, updated_at=now))
@@ -177,6 +179,8 @@ async def _mark_submitted(conn, group, lines_by_claim, submission_id: UUID, now:
         payer_id=claim.payer_id, patient_control_number=claim.patient_control_number, total_charge=claim.total_charge,
         service_date_from=claim.service_date_from, service_date_to=claim.service_date_to, submitted_at=now,
         claim_type=claim.claim_type, payer_responsibility=claim.payer_responsibility,
+        billing_provider_npi=claim.billing_npi, rendering_provider_npi=claim.rendering_npi,
+        claim_filing_indicator=filing_indicators[claim.id],
         lines=[SubmittedClaimLine(line_number=l.line_number, procedure_code=l.procedure_code or "",
                                   revenue_code=l.revenue_code, modifiers=list(l.modifiers), units=math.ceil(l.units),
                                   quantity=_as_billed(l.units),
