@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from openrcm_collections.adapters.receivable_tables import receivables_metadata
 from openrcm_shared.audit.tables import audit_metadata
 from openrcm_shared.messaging.tables import messaging_metadata
 
@@ -53,4 +54,4 @@ class LedgerEntry(CollectionsTable, table=True):
 
 patient_accounts = PatientAccount.__table__
 ledger_entries = LedgerEntry.__table__
-target_metadata = [CollectionsTable.metadata, messaging_metadata, audit_metadata]
+target_metadata = [CollectionsTable.metadata, messaging_metadata, audit_metadata, receivables_metadata]

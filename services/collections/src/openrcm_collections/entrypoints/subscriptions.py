@@ -6,3 +6,7 @@ from openrcm_shared.messaging.consumer import Subscription
 
 SUBSCRIPTIONS = [Subscription(ClaimPaymentPosted, on_claim_payment_posted),
                  Subscription(ClaimReversed, on_claim_reversed)]
+
+from openrcm_collections.receivables.subscriptions import with_receivables  # noqa: E402
+
+SUBSCRIPTIONS = with_receivables(SUBSCRIPTIONS)

@@ -1,0 +1,131 @@
+"""A/R aging as of any date: insurance receivables from their dated movements, patient receivables
+from the ledger's entries posted by then; each claim's balance in one age bucket.
+
+A claim's age is counted from its date of service (`service_date`) or from the day it was first
+billed (`first_billed`) to the as-of date. A patient balance with no claim (an unapplied payment,
+a credit) is aged from its first entry. Everything is as of the end of the as-of day, UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+from openrcm_collections.adapters.receivable_tables import receivable_claims, receivable_movements
+from openrcm_collections.adapters.tables import ledger_entries
+from openrcm_shared.money import ZERO
+
+# (name, first day, last day) of each bucket; the last is open-ended.
+BUCKETS = (("0_30", 0, 30), ("31_60", 31, 60), ("61_90", 61, 90), ("91_120", 91, 120), ("over_120", 121, None))
+BUCKET_NAMES = tuple(name for name, _, _ in BUCKETS)
+# The group a patient balance falls in when grouping by payer or financial class.
+PATIENT_GROUP = "patient"
+
+
+class AgingBasis(StrEnum):
+    SERVICE_DATE = "service_date"
+    FIRST_BILLED = "first_billed"
+
+
+class AgingGroup(StrEnum):
+    PAYER = "payer"
+    FINANCIAL_CLASS = "financial_class"
+    PROVIDER = "provider"
+    PATIENT = "patient"
+
+
+def bucket_of(age_days: int) -> str:
+    """The bucket of a balance `age_days` old (a date in the future counts as 0 days old)."""
+    for name, _, last in BUCKETS:
+        if last is None or age_days <= last:
+            return name
+    raise AssertionError("the last bucket is open-ended")
+
+
+def _bucket_sql(age):
+    return sa.case(*[(age <= last, name) for name, _, last in BUCKETS if last is not None], else_=BUCKETS[-1][0])
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after `day` (UTC): entries posted before it are in the day's balances."""
+    return start_of_day(day + timedelta(days=1))
+
+
+@dataclass
+class AgingRow:
+    group: str
+    receivable: str  # insurance | patient
+    buckets: dict[str, Decimal] = field(default_factory=lambda: {name: ZERO for name in BUCKET_NAMES})
+    claim_count: int = 0
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.buckets.values(), ZERO)
+
+
+def _insurance_query(tenant_id: str, as_of: date, basis: AgingBasis, group_by: AgingGroup):
+    m = receivable_movements.c
+    basis_date = m.service_date if basis is AgingBasis.SERVICE_DATE else m.first_billed_on
+    group = {AgingGroup.PAYER: m.payer_id, AgingGroup.FINANCIAL_CLASS: m.financial_class,
+             AgingGroup.PROVIDER: m.provider_npi, AgingGroup.PATIENT: m.patient_id}[group_by]
+    per_claim = (sa.select(group.label("group_key"), sa.func.min(sa.func.coalesce(basis_date, m.occurred_on))
+                           .label("basis_date"), sa.func.sum(m.amount).label("balance"))
+                 .where(m.tenant_id == tenant_id, m.occurred_on <= as_of)
+                 .group_by(m.claim_id, group)
+                 .having(sa.func.sum(m.amount) != 0).subquery())
+    age = sa.literal(as_of, sa.Date) - per_claim.c.basis_date
+    bucket = _bucket_sql(age)
+    return (sa.select(per_claim.c.group_key, bucket.label("bucket"), sa.func.count().label("claims"),
+                      sa.func.sum(per_claim.c.balance).label("amount"))
+            .group_by(per_claim.c.group_key, bucket))
+
+
+def _patient_query(tenant_id: str, as_of: date, basis: AgingBasis, group_by: AgingGroup):
+    le, rc = ledger_entries.c, receivable_claims.c
+    per_claim = (sa.select(le.claim_id, le.patient_id, sa.func.min(le.posted_at).label("first_posted"),
+                           sa.func.sum(le.amount).label("balance"))
+                 .where(le.tenant_id == tenant_id, le.posted_at < end_of_day(as_of))
+                 .group_by(le.claim_id, le.patient_id)
+                 .having(sa.func.sum(le.amount) != 0).subquery())
+    claim_basis = rc.service_date if basis is AgingBasis.SERVICE_DATE else rc.first_billed_on
+    basis_date = sa.func.coalesce(claim_basis, sa.cast(sa.func.timezone("UTC", per_claim.c.first_posted), sa.Date))
+    group = {AgingGroup.PAYER: sa.literal(PATIENT_GROUP), AgingGroup.FINANCIAL_CLASS: sa.literal(PATIENT_GROUP),
+             AgingGroup.PROVIDER: sa.func.coalesce(rc.rendering_provider_npi, rc.billing_provider_npi),
+             AgingGroup.PATIENT: per_claim.c.patient_id}[group_by]
+    bucket = _bucket_sql(sa.literal(as_of, sa.Date) - basis_date)
+    return (sa.select(group.label("group_key"), bucket.label("bucket"), sa.func.count().label("claims"),
+                      sa.func.sum(per_claim.c.balance).label("amount"))
+            .select_from(per_claim.outerjoin(receivable_claims, sa.and_(rc.tenant_id == tenant_id,
+                                                                        rc.claim_id == per_claim.c.claim_id)))
+            .group_by(group, bucket))
+
+
+async def aging(conn, tenant_id: str, as_of: date, basis: AgingBasis, group_by: AgingGroup) -> list[AgingRow]:
+    """Insurance and patient A/R as of the end of `as_of`, by group and bucket (groups sorted by total, largest first)."""
+    rows: dict[tuple[str, str], AgingRow] = {}
+    for receivable, query in (("insurance", _insurance_query(tenant_id, as_of, basis, group_by)),
+                              ("patient", _patient_query(tenant_id, as_of, basis, group_by))):
+        for group_key, bucket, claims, amount in (await conn.execute(query)).all():
+            key = (group_key or "unknown", receivable)
+            row = rows.setdefault(key, AgingRow(group=key[0], receivable=receivable))
+            row.buckets[bucket] += amount
+            row.claim_count += claims
+    return sorted(rows.values(), key=lambda r: (r.receivable, -r.total, r.group))
+
+
+def totals(rows: list[AgingRow], receivable: str | None = None) -> dict[str, Decimal]:
+    """Bucket totals (and `total`) over `rows`, or over those of one receivable."""
+    summed = {name: ZERO for name in BUCKET_NAMES}
+    for row in rows:
+        if receivable is None or row.receivable == receivable:
+            for name, amount in row.buckets.items():
+                summed[name] += amount
+    return {**summed, "total": sum(summed.values(), ZERO)}
