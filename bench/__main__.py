@@ -8,6 +8,7 @@
     ./openrcm bench security                     CPU per call of access-token verification and authorization
     ./openrcm bench row-security                 what binding the practice costs per transaction (PostgreSQL only)
     ./openrcm bench audit                        the audit trail's CPU per request (service and PostgreSQL)
+    ./openrcm bench ar-reports                   A/R aging (as of a past date) and KPIs over 1,000,000 claims
 """
 
 from __future__ import annotations
@@ -120,6 +121,15 @@ def parser() -> argparse.ArgumentParser:
                        help="requests per run (default: 4000)")
     audit.add_argument("--rounds", type=_positive(int), default=5, metavar="N",
                        help="runs of each kind, on and off alternately (default: 5)")
+    reports = commands.add_parser(
+        "ar-reports", help="A/R aging as of a past date and the KPI set for a year, over 1,000,000 claims",
+        description="Seeds one practice's receivables and ledger by COPY on an embedded PostgreSQL (bench ports, "
+                    ".local/bench-ar), then times the collections service's aging and KPI queries as the app "
+                    "role; see bench/ar_reports.py.")
+    reports.add_argument("--claims", type=_positive(int), default=1_000_000, metavar="N",
+                         help="claims seeded (default: 1000000)")
+    reports.add_argument("--runs", type=_positive(int), default=5, metavar="N",
+                         help="runs of each report (default: 5)")
     return main
 
 
@@ -151,6 +161,10 @@ def main(argv: list[str]) -> int:
         from bench.row_security import run as run_row_security
 
         return run_row_security(args.transactions, args.rounds)
+    if args.command == "ar-reports":
+        from bench.ar_reports import run as run_ar_reports
+
+        return run_ar_reports(args.claims, args.runs)
     if args.command == "audit":
         from bench.audit import run
 

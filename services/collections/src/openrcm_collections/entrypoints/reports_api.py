@@ -44,7 +44,6 @@ class AgingRowOut(BaseModel):
     receivable: str
     buckets: dict[str, Money]
     total: Money
-    claim_count: int
 
 
 class AgingOut(BaseModel):
@@ -77,13 +76,13 @@ async def ar_aging(request: Request, tenant_id: CollectionsWork,
         return _png(await run_in_threadpool(charts.aging_chart, rows, f"A/R aging as of {as_of.isoformat()}"),
                     filename)
     if format in (ReportFormat.CSV, ReportFormat.XLSX):
-        columns = ["group", "receivable", *BUCKET_NAMES, "total", "claim_count"]
-        table = [[row.group, row.receivable, *(row.buckets[name] for name in BUCKET_NAMES), row.total,
-                  row.claim_count] for row in rows]
+        columns = ["group", "receivable", *BUCKET_NAMES, "total"]
+        table = [[row.group, row.receivable, *(row.buckets[name] for name in BUCKET_NAMES), row.total]
+                 for row in rows]
         return export_response(ExportFormat(format.value), filename, columns, table)
     return AgingOut(as_of=as_of, basis=basis, group_by=group_by, buckets=list(BUCKET_NAMES),
                     rows=[AgingRowOut(group=row.group, receivable=row.receivable, buckets=row.buckets,
-                                      total=row.total, claim_count=row.claim_count) for row in rows],
+                                      total=row.total) for row in rows],
                     totals={"insurance": totals(rows, "insurance"), "patient": totals(rows, "patient"),
                             "all": totals(rows)})
 
