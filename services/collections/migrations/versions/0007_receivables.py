@@ -46,7 +46,7 @@ def upgrade() -> None:
         sa.Column("billing_provider_npi", sa.Text(), nullable=True),
         sa.Column("rendering_provider_npi", sa.Text(), nullable=True),
         sa.Column("financial_class", sa.Text(), nullable=True),
-        _money("billed_amount"),
+        _money("billed_amount"), _money("balance"),
         _count("submission_count"), _count("rejection_count"), _count("hold_count"),
         sa.Column("status", sa.Text(), nullable=True),
         sa.Column("status_changed_at", sa.DateTime(timezone=True), nullable=True),

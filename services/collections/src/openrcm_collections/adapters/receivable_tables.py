@@ -37,6 +37,9 @@ receivable_claims = sa.Table(
     sa.Column("rendering_provider_npi", sa.Text),
     sa.Column("financial_class", sa.Text),  # SBR09 claim filing indicator
     _money("billed_amount"),
+    # The receivable now (the sum of the claim's movements, kept with each one): the worklist's
+    # ranking; reports as of a date sum the movements instead.
+    _money("balance"),
     sa.Column("submission_count", sa.Integer, nullable=False, server_default=ZERO_DEFAULT),
     sa.Column("rejection_count", sa.Integer, nullable=False, server_default=ZERO_DEFAULT),
     sa.Column("hold_count", sa.Integer, nullable=False, server_default=ZERO_DEFAULT),

@@ -58,6 +58,8 @@ async def _record(ctx: HandlerContext, claim, movement: rules.Movement, *, remit
         remittance_id=remittance_id, source_event_id=ctx.envelope.id, payer_id=claim.payer_id or "",
         patient_id=claim.patient_id or "", service_date=claim.service_date, first_billed_on=claim.first_billed_on,
         financial_class=claim.financial_class, provider_npi=_provider(claim)))
+    await ctx.conn.execute(receivable_claims.update().where(_claim_key(ctx.tenant_id, claim.claim_id))
+                           .values(balance=receivable_claims.c.balance + movement.amount))
 
 
 def _provider(claim) -> str | None:
