@@ -6,9 +6,9 @@ from openrcm_shared.contracts.base import IntegrationEvent
 from openrcm_shared.contracts.claims import (
     ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimCoverageRecorded, ClaimFilingDeadlineApproaching,
     ClaimFlaggedForFollowUp, ClaimForwardedByPayer, ClaimHeld, ClaimRejected,
-    ClaimStatusChanged, ClaimSubmitted, NextPayerClaimCreated,
+    ClaimStatusChanged, ClaimStatusInquiryAnswered, ClaimSubmitted, NextPayerClaimCreated,
 )
-from openrcm_shared.contracts.collections import PatientBalanceChanged
+from openrcm_shared.contracts.collections import ClaimFollowUpRequested, PatientBalanceChanged
 from openrcm_shared.contracts.denials import DenialCaseClosed, DenialCaseOpened
 from openrcm_shared.contracts.eligibility import EligibilityChecked
 from openrcm_shared.contracts.remittance import (
@@ -28,6 +28,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     ClaimStatusChanged,
     ClaimForwardedByPayer,
     NextPayerClaimCreated,
+    ClaimStatusInquiryAnswered,
     EligibilityChecked,
     RemittanceReceived,
     ClaimPaymentPosted,
@@ -42,6 +43,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     DenialCaseOpened,
     DenialCaseClosed,
     PatientBalanceChanged,
+    ClaimFollowUpRequested,
 )
 
 BY_TYPE: dict[str, type[IntegrationEvent]] = {event.event_type: event for event in ALL_EVENTS}

@@ -205,3 +205,24 @@ class NextPayerClaimCreated(IntegrationEvent):
     # What the previous payer left the patient (its PR total): the part of the charge the next payer
     # is asked to cover. Absent on events published before it was added.
     prior_patient_responsibility_amount: Money | None = None
+
+
+class ClaimStatusInquiryAnswered(IntegrationEvent):
+    """The payer answered a claim status inquiry (X12 277 to our 276, 005010X212): its claim status
+    category (STC01-1, e.g. A1 acknowledged, P1 pending, F1 finalized/paid, F2 denied) and status
+    code (STC01-2, the Health Care Claim Status Code list), as of the payer's date."""
+
+    event_type: ClassVar[str] = "org.openrcm.claims.claim_status_inquiry_answered.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    payer_id: str
+    category_code: str
+    status_code: str
+    entity_code: str | None = None
+    status_date: date | None = None
+    payer_claim_control_number: str | None = None
+    total_charge: Money | None = None
+    paid_amount: Money | None = None
+    answered_at: datetime
