@@ -21,7 +21,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from openrcm_shared.x12._ack_reading import interchanges
-from openrcm_shared.x12.acknowledgment_envelope import parse_date
+from openrcm_shared.x12.acknowledgment_envelope import (
+    InterchangeEnvelope, TransactionSetBody, format_amount, format_date, parse_date, render_interchange,
+)
 from openrcm_shared.x12.reader import element
 
 IMPLEMENTATION_GUIDE = "005010X212"
@@ -189,3 +191,45 @@ class _TransactionReader:
         if not parts[0] or not parts[1]:
             raise Malformed277(f"STC composite {text!r} lacks a category or status code")
         return StatusCode(parts[0], parts[1], parts[2] or None)
+
+
+# --- writing (the clearinghouse simulator answers 276s with it) ----------------------------------
+
+@dataclass(frozen=True)
+class AnsweredClaim:
+    """One claim's answer to write: the 276's trace number and what the payer says of the claim."""
+
+    trace_number: str
+    member_id: str
+    subscriber_last_name: str
+    status: StatusCode
+    status_date: date
+    total_charge: Decimal
+    paid_amount: Decimal | None = None
+    payer_claim_control_number: str | None = None
+    patient_control_number: str | None = None
+
+
+def build_277(envelope: InterchangeEnvelope, *, payer_name: str, payer_id: str, receiver_name: str, receiver_id: str,
+              provider_name: str, provider_npi: str, claims: list[AnsweredClaim], reference: str) -> str:
+    """One interchange with one 277 (GS01 HN, BHT02 08) answering `claims` at the claim level."""
+    created = envelope.created_at
+    segments = [("BHT", ["0010", "08", reference, format_date(created.date()), created.strftime("%H%M"), "DG"]),
+                ("HL", ["1", None, SOURCE, "1"]), ("NM1", ["PR", "2", payer_name, None, None, None, None, "PI", payer_id]),
+                ("HL", ["2", "1", RECEIVER, "1"]),
+                ("NM1", ["41", "2", receiver_name, None, None, None, None, "46", receiver_id]),
+                ("HL", ["3", "2", PROVIDER, "1"]),
+                ("NM1", ["1P", "2", provider_name, None, None, None, None, "XX", provider_npi])]
+    for number, claim in enumerate(claims, start=4):
+        code = [claim.status.category, claim.status.status, claim.status.entity]
+        paid = None if claim.paid_amount is None else format_amount(claim.paid_amount)
+        segments += [("HL", [str(number), "3", SUBSCRIBER, "0"]),
+                     ("NM1", ["IL", "1", claim.subscriber_last_name, None, None, None, None, "MI", claim.member_id]),
+                     ("TRN", ["2", claim.trace_number]),
+                     ("STC", [code, format_date(claim.status_date), None, format_amount(claim.total_charge), paid])]
+        if claim.payer_claim_control_number:
+            segments.append(("REF", ["1K", claim.payer_claim_control_number]))
+        if claim.patient_control_number:
+            segments.append(("REF", ["EJ", claim.patient_control_number]))
+    return render_interchange(envelope, functional_id="HN", transaction_set_id="277", version=IMPLEMENTATION_GUIDE,
+                              transaction_sets=[TransactionSetBody("0001", segments)])

@@ -132,3 +132,20 @@ def test_a_claim_without_its_trace_number_or_status_fails_closed():
         parse_277(text.replace("STC*P3:317*", "STC*P3*"))
     with pytest.raises(X12EnvelopeError):
         parse_277(text.replace("SE*38*0001", "SE*37*0001"))
+
+
+def test_a_277_written_for_answers_reads_back_the_same():
+    from openrcm_shared.x12.claim_status_277 import AnsweredClaim, build_277
+
+    text = build_277(ENVELOPE, payer_name="ABC INSURANCE", payer_id="12345", receiver_name="XYZ SERVICE",
+                     receiver_id="X67E", provider_name="HOME HOSPITAL", provider_npi="1666666661", reference="R1",
+                     claims=[AnsweredClaim("T1", "M1", "SMITH", StatusCode("F1", "65"), date(2026, 3, 1),
+                                           Decimal("100.00"), Decimal("80.00"), "PCCN1", "PCN1"),
+                             AnsweredClaim("T2", "M2", "JONES", StatusCode("A4", "35"), date(2026, 3, 1),
+                                           Decimal("50.00"))])
+    first, second = parse_277(text)
+    assert (first.trace_number, first.current.primary, first.current.paid_amount, first.payer_claim_control_number,
+            first.patient_control_number, first.member_id, first.payer_id) == (
+        "T1", StatusCode("F1", "65"), Decimal("80"), "PCCN1", "PCN1", "M1", "12345")
+    assert (second.trace_number, second.current.primary, second.current.paid_amount) == (
+        "T2", StatusCode("A4", "35"), None)
