@@ -3,6 +3,8 @@
 from openrcm_claims.service_layer.remittance_outcomes import (
     on_claim_denied, on_claim_payment_posted, on_claim_reversed, on_eligibility_checked,
 )
+from openrcm_claims.service_layer.status_inquiries import on_claim_follow_up_requested
+from openrcm_shared.contracts.collections import ClaimFollowUpRequested
 from openrcm_shared.contracts.eligibility import EligibilityChecked
 from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted, ClaimReversed
 from openrcm_shared.messaging.consumer import Subscription
@@ -12,4 +14,5 @@ SUBSCRIPTIONS = [
     Subscription(ClaimPaymentPosted, on_claim_payment_posted),
     Subscription(ClaimDenied, on_claim_denied),
     Subscription(ClaimReversed, on_claim_reversed),
+    Subscription(ClaimFollowUpRequested, on_claim_follow_up_requested),
 ]

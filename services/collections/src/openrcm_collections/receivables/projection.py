@@ -20,7 +20,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from openrcm_collections.adapters.receivable_tables import receivable_claims, receivable_movements
 from openrcm_collections.receivables import movements as rules
 from openrcm_shared.contracts.claims import (
-    ClaimFlaggedForFollowUp, ClaimHeld, ClaimRejected, ClaimStatusChanged, ClaimSubmitted, NextPayerClaimCreated,
+    ClaimFlaggedForFollowUp, ClaimHeld, ClaimRejected, ClaimStatusChanged, ClaimStatusInquiryAnswered, ClaimSubmitted,
+    NextPayerClaimCreated,
 )
 from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted, ClaimReversed
 from openrcm_shared.messaging.consumer import HandlerContext
@@ -205,3 +206,12 @@ async def on_claim_flagged_for_follow_up(ctx: HandlerContext, event: ClaimFlagge
     if claim is not None:
         await ctx.conn.execute(receivable_claims.update().where(_claim_key(ctx.tenant_id, event.claim_id)).values(
             unacknowledged_since=event.submitted_at, updated_at=ctx.envelope.time))
+
+
+async def on_claim_status_inquiry_answered(ctx: HandlerContext, event: ClaimStatusInquiryAnswered) -> None:
+    """The payer's last answer to a 276 (STC01 category and status) shows on the worklist."""
+    if await _locked_claim(ctx, event.claim_id) is None:
+        return
+    await ctx.conn.execute(receivable_claims.update().where(_claim_key(ctx.tenant_id, event.claim_id)).values(
+        inquiry_category_code=event.category_code, inquiry_status_code=event.status_code,
+        inquiry_answered_at=event.answered_at, updated_at=ctx.envelope.time))

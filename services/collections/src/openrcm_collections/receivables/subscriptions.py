@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from openrcm_collections.receivables import projection
 from openrcm_shared.contracts.claims import (
-    ClaimFlaggedForFollowUp, ClaimHeld, ClaimRejected, ClaimStatusChanged, ClaimSubmitted, NextPayerClaimCreated,
+    ClaimFlaggedForFollowUp, ClaimHeld, ClaimRejected, ClaimStatusChanged, ClaimStatusInquiryAnswered, ClaimSubmitted,
+    NextPayerClaimCreated,
 )
 from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted, ClaimReversed
 from openrcm_shared.messaging.consumer import Handler, HandlerContext, Subscription
@@ -21,6 +22,7 @@ RECEIVABLE_SUBSCRIPTIONS = [
     Subscription(ClaimRejected, projection.on_claim_rejected),
     Subscription(ClaimHeld, projection.on_claim_held),
     Subscription(ClaimFlaggedForFollowUp, projection.on_claim_flagged_for_follow_up),
+    Subscription(ClaimStatusInquiryAnswered, projection.on_claim_status_inquiry_answered),
     Subscription(ClaimPaymentPosted, projection.on_claim_payment_posted),
     Subscription(ClaimDenied, projection.on_claim_denied),
     Subscription(ClaimReversed, projection.on_claim_reversed),
