@@ -197,6 +197,9 @@ class ReceivableOut(BaseModel):
     as_of: date
     balance: Money
     movements: list[MovementOut]
+    # The payer's last answer to a claim status inquiry (277 STC01), whenever it came.
+    inquiry_category_code: str | None = None
+    inquiry_status_code: str | None = None
 
 
 @router.get("/receivables/{claim_id}", response_model=ReceivableOut, responses=_NOT_FOUND)
@@ -217,4 +220,5 @@ async def get_receivable(claim_id: UUID, request: Request, tenant_id: Collection
     movements = [MovementOut(**row._mapping) for row in rows]
     return ReceivableOut(claim_id=claim_id, payer_id=claim.payer_id, payer_responsibility=claim.payer_responsibility,
                          as_of=as_of, balance=sum((mv.amount for mv in movements), Decimal("0.00")),
-                         movements=movements)
+                         movements=movements, inquiry_category_code=claim.inquiry_category_code,
+                         inquiry_status_code=claim.inquiry_status_code)

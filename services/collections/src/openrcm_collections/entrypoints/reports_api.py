@@ -116,10 +116,10 @@ class KpisOut(BaseModel):
 def _checked_period(start: date, end: date) -> None:
     if end < start:
         raise Problem(422, "The period ends before it starts", type_="invalid-period",
-                      errors=[field_error("#/query/to", "must be on or after `from`")])
+                      errors=[field_error("/query/to", "must be on or after `from`")])
     if (end - start).days >= MAX_PERIOD_DAYS:
         raise Problem(422, "The period is too long", type_="invalid-period",
-                      errors=[field_error("#/query/to", f"at most {MAX_PERIOD_DAYS} days after `from`")])
+                      errors=[field_error("/query/to", f"at most {MAX_PERIOD_DAYS} days after `from`")])
 
 
 @router.get("/kpis", response_model=KpisOut, responses=_FORMATS_DOC)
