@@ -1,5 +1,6 @@
 """insurance receivables: receivable_claims (what is known of each claim), receivable_movements
-(append-only, dated: the receivable on any past date), payer follow-up ages, the follow-up worklist's
+(append-only, dated: the receivable on any past date) with their summaries for the reports
+(receivable_rollup, receivable_daily_totals), payer follow-up ages, the follow-up worklist's
 assignments and notes; each under the practice policy of row-level security
 
 Revision ID: 0007
@@ -18,8 +19,8 @@ branch_labels = None
 depends_on = None
 
 MONEY = sa.Numeric(precision=12, scale=2)
-TABLES = ("receivable_claims", "receivable_movements", "payer_follow_up_settings", "follow_up_assignments",
-          "follow_up_notes")
+TABLES = ("receivable_claims", "receivable_movements", "receivable_rollup", "receivable_daily_totals",
+          "payer_follow_up_settings", "follow_up_assignments", "follow_up_notes")
 
 
 def _money(name: str) -> sa.Column:
@@ -85,6 +86,33 @@ def upgrade() -> None:
     )
     op.create_index("ix_receivable_movements_claim", "receivable_movements", ["tenant_id", "claim_id", "id"])
     op.create_index("ix_receivable_movements_date", "receivable_movements", ["tenant_id", "occurred_on"])
+    op.create_index("ix_receivable_claims_first_billed", "receivable_claims", ["tenant_id", "first_billed_on"])
+    op.create_index("ix_receivable_claims_first_adjudicated", "receivable_claims",
+                    ["tenant_id", "first_adjudicated_on"])
+    op.create_table(
+        "receivable_rollup",
+        sa.Column("tenant_id", sa.Text(), nullable=False),
+        sa.Column("basis", sa.Text(), nullable=False),
+        sa.Column("basis_date", sa.Date(), nullable=False),
+        sa.Column("occurred_month", sa.Date(), nullable=False),
+        sa.Column("payer_id", sa.Text(), nullable=False),
+        sa.Column("financial_class", sa.Text(), nullable=False),
+        sa.Column("provider_npi", sa.Text(), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "basis", "basis_date", "occurred_month", "payer_id", "financial_class",
+                                "provider_npi"),
+    )
+    op.create_table(
+        "receivable_daily_totals",
+        sa.Column("tenant_id", sa.Text(), nullable=False),
+        sa.Column("occurred_on", sa.Date(), nullable=False),
+        *(sa.Column(name, sa.Numeric(precision=14, scale=2), nullable=False, server_default=sa.text("0"))
+          for name in ("billed", "paid", "contractual", "denied")),
+        _count("denied_claims"), _count("adjudicated_claims"),
+        sa.Column("adjudicated_charges", sa.Numeric(precision=14, scale=2), nullable=False,
+                  server_default=sa.text("0")),
+        sa.PrimaryKeyConstraint("tenant_id", "occurred_on"),
+    )
     op.create_table(
         "payer_follow_up_settings",
         sa.Column("tenant_id", sa.Text(), nullable=False),
@@ -123,10 +151,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_follow_up_notes_claim", table_name="follow_up_notes")
-    for table in ("follow_up_notes", "follow_up_assignments", "payer_follow_up_settings"):
+    for table in ("follow_up_notes", "follow_up_assignments", "payer_follow_up_settings", "receivable_daily_totals",
+                  "receivable_rollup"):
         op.drop_table(table)
     op.drop_index("ix_receivable_movements_date", table_name="receivable_movements")
     op.drop_index("ix_receivable_movements_claim", table_name="receivable_movements")
     op.drop_table("receivable_movements")
+    op.drop_index("ix_receivable_claims_first_adjudicated", table_name="receivable_claims")
+    op.drop_index("ix_receivable_claims_first_billed", table_name="receivable_claims")
     op.drop_index("ix_receivable_claims_payer", table_name="receivable_claims")
     op.drop_table("receivable_claims")

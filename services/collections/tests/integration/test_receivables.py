@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from openrcm_collections.receivables.aging import AgingBasis, AgingGroup, aging, totals
 from openrcm_collections.receivables.kpis import kpis, monthly_trend, period_figures
@@ -177,3 +178,37 @@ async def test_a_remittance_seen_before_its_submission_gets_the_claims_facts(app
     assert table(await aging_of(app_engine, tenant, D(2026, 6, 30))) == {}
     # Before its remittance, the claim was receivable and aged from its service date.
     assert table(await aging_of(app_engine, tenant, D(2026, 6, 10))) == {("P1", "insurance"): {"0_30": Decimal("100.00")}}
+
+
+async def worklist_on(engine, tenant, today):
+    from openrcm_collections.receivables.follow_up import worklist_query
+
+    with acting_for(tenant):
+        async with engine.connect() as conn:
+            listed = worklist_query(tenant, today).subquery()
+            rows = (await conn.execute(sa.select(listed).order_by(listed.c.balance.desc(), listed.c.age_days.desc())))
+            return [(row.claim_id, row.balance, row.age_days, row.reason, row.assignee) for row in rows]
+
+
+async def test_the_worklist_ranks_by_dollars_then_age_and_honours_payer_ages_notes_and_denials(app_engine):
+    from openrcm_collections.receivables.follow_up import CallOutcome, record_note, set_follow_up_age
+    from openrcm_shared.contracts.claims import ClaimStatusChanged
+
+    tenant, ids = await practice_of_four_claims(app_engine)
+    today = D(2026, 4, 30)
+    assert await worklist_on(app_engine, tenant, today) == [
+        (ids["B"], Decimal("1000.00"), 99, "unpaid_past_follow_up_age", None),
+        (ids["C"], Decimal("200.00"), 59, "unpaid_past_follow_up_age", None),
+        (ids["D"], Decimal("50.00"), 78, "unpaid_past_follow_up_age", None)]
+
+    with acting_for(tenant):
+        async with app_engine.begin() as conn:
+            await set_follow_up_age(conn, tenant, "P1", 60)  # C (59 days) is not due for P1 yet
+            await record_note(conn, tenant, ids["D"], author="biller-1", note="called", outcome=CallOutcome.IN_PROCESS,
+                              action=None, next_action_on=D(2026, 5, 10), assignee="biller-2", assign=True)
+    await apply(app_engine, ClaimStatusChanged(tenant_id=tenant, claim_id=ids["B"], from_status="submitted",
+                                               to_status="denied"), D(2026, 2, 15))
+    assert await worklist_on(app_engine, tenant, today) == []  # B denied, C not due, D waits for 05-10
+    assert [row[:4] for row in await worklist_on(app_engine, tenant, D(2026, 5, 10))] == [
+        (ids["C"], Decimal("200.00"), 69, "unpaid_past_follow_up_age"),
+        (ids["D"], Decimal("50.00"), 88, "unpaid_past_follow_up_age")]

@@ -56,6 +56,8 @@ receivable_claims = sa.Table(
     sa.Column("inquiry_answered_at", sa.DateTime(timezone=True)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_receivable_claims_payer", "tenant_id", "payer_id"),
+    sa.Index("ix_receivable_claims_first_billed", "tenant_id", "first_billed_on"),
+    sa.Index("ix_receivable_claims_first_adjudicated", "tenant_id", "first_adjudicated_on"),
 )
 
 receivable_movements = sa.Table(
@@ -83,6 +85,36 @@ receivable_movements = sa.Table(
     sa.Column("provider_npi", sa.Text),
     sa.Index("ix_receivable_movements_claim", "tenant_id", "claim_id", "id"),
     sa.Index("ix_receivable_movements_date", "tenant_id", "occurred_on"),
+)
+
+# Summaries kept with the movements, in the same transactions, so reports over a million claims
+# read thousands of rows instead of millions (docs/collections-reports.md, "Performance").
+# The aging's cells: the movements' amounts summed by basis date, month moved and group. Unknown
+# facts are '' (key columns); a movement without its basis date yet counts on the day it moved.
+receivable_rollup = sa.Table(
+    "receivable_rollup", receivables_metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),
+    sa.Column("basis", sa.Text, primary_key=True),  # service_date | first_billed
+    sa.Column("basis_date", sa.Date, primary_key=True),
+    sa.Column("occurred_month", sa.Date, primary_key=True),  # the first day of the month moved
+    sa.Column("payer_id", sa.Text, primary_key=True),
+    sa.Column("financial_class", sa.Text, primary_key=True),
+    sa.Column("provider_npi", sa.Text, primary_key=True),
+    sa.Column("amount", sa.Numeric(14, 2), nullable=False),
+)
+
+# The KPIs' daily sums of the movements (and the charges of the claims remitted that day).
+receivable_daily_totals = sa.Table(
+    "receivable_daily_totals", receivables_metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),
+    sa.Column("occurred_on", sa.Date, primary_key=True),
+    sa.Column("billed", sa.Numeric(14, 2), nullable=False, server_default=ZERO_DEFAULT),
+    sa.Column("paid", sa.Numeric(14, 2), nullable=False, server_default=ZERO_DEFAULT),
+    sa.Column("contractual", sa.Numeric(14, 2), nullable=False, server_default=ZERO_DEFAULT),
+    sa.Column("denied", sa.Numeric(14, 2), nullable=False, server_default=ZERO_DEFAULT),
+    sa.Column("denied_claims", sa.Integer, nullable=False, server_default=ZERO_DEFAULT),
+    sa.Column("adjudicated_claims", sa.Integer, nullable=False, server_default=ZERO_DEFAULT),
+    sa.Column("adjudicated_charges", sa.Numeric(14, 2), nullable=False, server_default=ZERO_DEFAULT),
 )
 
 # A payer's follow-up age (days unpaid before a claim joins the worklist); 45 when unset.
@@ -120,5 +152,5 @@ follow_up_notes = sa.Table(
     sa.Index("ix_follow_up_notes_claim", "tenant_id", "claim_id", "id"),
 )
 
-RECEIVABLE_TABLES = ("receivable_claims", "receivable_movements", "payer_follow_up_settings",
-                     "follow_up_assignments", "follow_up_notes")
+RECEIVABLE_TABLES = ("receivable_claims", "receivable_movements", "receivable_rollup", "receivable_daily_totals",
+                     "payer_follow_up_settings", "follow_up_assignments", "follow_up_notes")

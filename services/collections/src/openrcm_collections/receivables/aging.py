@@ -15,8 +15,9 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 
-from openrcm_collections.adapters.receivable_tables import receivable_claims, receivable_movements
+from openrcm_collections.adapters.receivable_tables import receivable_claims, receivable_movements, receivable_rollup
 from openrcm_collections.adapters.tables import ledger_entries
+from openrcm_collections.receivables.summaries import month_of
 from openrcm_shared.money import ZERO
 
 # (name, first day, last day) of each bucket; the last is open-ended.
@@ -74,18 +75,43 @@ class AgingRow:
 
 
 def _insurance_query(tenant_id: str, as_of: date, basis: AgingBasis, group_by: AgingGroup):
-    # One pass over the movements, summed straight into (group, bucket): a claim's movements all
-    # carry its basis date and group, so they land in one cell and the cell holds the sum of the
-    # claims' balances, without a per-claim aggregate (over 1,000,000 claims that aggregate was
-    # most of the report's time; see docs/collections-reports.md).
+    """By patient: one pass over the movements up to the day. Otherwise the rollup's cells of the
+    months before the day's month, plus the movements of that month up to the day (few)."""
     m = receivable_movements.c
     basis_date = m.service_date if basis is AgingBasis.SERVICE_DATE else m.first_billed_on
-    group = {AgingGroup.PAYER: m.payer_id, AgingGroup.FINANCIAL_CLASS: m.financial_class,
-             AgingGroup.PROVIDER: m.provider_npi, AgingGroup.PATIENT: m.patient_id}[group_by]
-    bucket = _bucket_sql(sa.literal(as_of, sa.Date) - sa.func.coalesce(basis_date, m.occurred_on))
-    return (sa.select(group.label("group_key"), bucket.label("bucket"), sa.func.sum(m.amount).label("amount"))
-            .where(m.tenant_id == tenant_id, m.occurred_on <= as_of)
-            .group_by(group, bucket))
+    if group_by is AgingGroup.PATIENT:
+        bucket = _bucket_sql(sa.literal(as_of, sa.Date) - sa.func.coalesce(basis_date, m.occurred_on))
+        return (sa.select(m.patient_id.label("group_key"), bucket.label("bucket"), sa.func.sum(m.amount).label("amount"))
+                .where(m.tenant_id == tenant_id, m.occurred_on <= as_of)
+                .group_by(m.patient_id, bucket))
+    r = receivable_rollup.c
+    month = month_of(as_of)
+    cells = (sa.select(r[_ROLLUP_GROUP[group_by]].label("group_key"), r.basis_date, r.amount)
+             .where(r.tenant_id == tenant_id, r.basis == basis.value, r.occurred_month < month))
+    recent = (sa.select(sa.func.coalesce(m[_MOVEMENT_GROUP[group_by]], "").label("group_key"),
+                        sa.func.coalesce(basis_date, m.occurred_on).label("basis_date"), m.amount)
+              .where(m.tenant_id == tenant_id, m.occurred_on >= month, m.occurred_on <= as_of))
+    both = sa.union_all(cells, recent).subquery()
+    bucket = _bucket_sql(sa.literal(as_of, sa.Date) - both.c.basis_date)
+    return (sa.select(sa.func.nullif(both.c.group_key, "").label("group_key"), bucket.label("bucket"),
+                      sa.func.sum(both.c.amount).label("amount"))
+            .group_by(both.c.group_key, bucket))
+
+
+_ROLLUP_GROUP = {AgingGroup.PAYER: "payer_id", AgingGroup.FINANCIAL_CLASS: "financial_class",
+                 AgingGroup.PROVIDER: "provider_npi"}
+_MOVEMENT_GROUP = _ROLLUP_GROUP
+
+
+async def insurance_total(conn, tenant_id: str, as_of: date) -> Decimal:
+    """The insurance A/R as of the end of `as_of` (all claims), from the rollup and the month's movements."""
+    r, m = receivable_rollup.c, receivable_movements.c
+    month = month_of(as_of)
+    earlier = sa.select(sa.func.coalesce(sa.func.sum(r.amount), ZERO)).where(
+        r.tenant_id == tenant_id, r.basis == AgingBasis.SERVICE_DATE.value, r.occurred_month < month)
+    recent = sa.select(sa.func.coalesce(sa.func.sum(m.amount), ZERO)).where(
+        m.tenant_id == tenant_id, m.occurred_on >= month, m.occurred_on <= as_of)
+    return (await conn.execute(earlier)).scalar_one() + (await conn.execute(recent)).scalar_one()
 
 
 def _patient_query(tenant_id: str, as_of: date, basis: AgingBasis, group_by: AgingGroup):

@@ -1,7 +1,7 @@
 """Revenue-cycle KPIs over a period, each with its definition (HFMA MAP keys where one exists).
 
-Every figure comes from the receivable movements and claim facts (insurance) and the ledger's
-entries (patient): charges billed, payments, adjustments and denials dated inside the period
+Every figure comes from the receivable movements' daily totals and the claim facts (insurance) and
+the ledger's entries (patient): charges billed, payments, adjustments and denials dated inside the period
 (`from` and `to` inclusive, UTC days), and the A/R at the end of `to`.
 """
 
@@ -13,9 +13,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 
-from openrcm_collections.adapters.receivable_tables import receivable_claims, receivable_movements
+from openrcm_collections.adapters.receivable_tables import receivable_claims, receivable_daily_totals
 from openrcm_collections.adapters.tables import ledger_entries
-from openrcm_collections.receivables.aging import end_of_day, start_of_day
+from openrcm_collections.receivables.aging import end_of_day, insurance_total, start_of_day
 from openrcm_shared.money import ZERO
 
 # Ledger entry kinds: a patient's payment (a negative amount on the account), and a write-off of
@@ -67,43 +67,50 @@ def _in_period(column, start: date, end: date):
     return column.between(start, end)
 
 
-async def period_figures(conn, tenant_id: str, start: date, end: date) -> PeriodFigures:
-    m, rc, le = receivable_movements.c, receivable_claims.c, ledger_entries.c
-    moved = (await conn.execute(sa.select(
-        sa.func.coalesce(sa.func.sum(m.billed), ZERO), sa.func.coalesce(sa.func.sum(m.contractual), ZERO),
-        sa.func.coalesce(sa.func.sum(m.paid), ZERO),
-        sa.func.coalesce(sa.func.sum(m.denied).filter(m.movement_kind == "denial_held_open"), ZERO),
-        sa.func.count(sa.distinct(m.claim_id)).filter(m.movement_kind == "denial_held_open"),
-        sa.func.count(sa.distinct(m.claim_id)).filter(m.movement_kind == "adjudicated"))
-        .where(m.tenant_id == tenant_id, _in_period(m.occurred_on, start, end)))).one()
-    adjudicated_charges = (await conn.execute(sa.select(sa.func.coalesce(sa.func.sum(rc.billed_amount), ZERO)).where(
-        rc.tenant_id == tenant_id, rc.claim_id.in_(
-            sa.select(m.claim_id).where(m.tenant_id == tenant_id, m.movement_kind == "adjudicated",
-                                        _in_period(m.occurred_on, start, end)))))).scalar_one()
-    billed_first = _in_period(rc.first_billed_on, start, end)
-    adjudicated_first = _in_period(rc.first_adjudicated_on, start, end)
+async def _daily_sums(conn, tenant_id: str, start: date, end: date):
+    d = receivable_daily_totals.c
+    return (await conn.execute(sa.select(
+        *(sa.func.coalesce(sa.func.sum(d[name]), 0) for name in (
+            "billed", "contractual", "paid", "denied", "denied_claims", "adjudicated_claims", "adjudicated_charges")))
+        .where(d.tenant_id == tenant_id, _in_period(d.occurred_on, start, end)))).one()
+
+
+async def _claim_counts(conn, tenant_id: str, start: date, end: date):
+    rc = receivable_claims.c
     clean = sa.and_(rc.submission_count == 1, rc.rejection_count == 0, rc.hold_count == 0)
-    claims = (await conn.execute(sa.select(
-        sa.func.count().filter(billed_first), sa.func.count().filter(billed_first, clean),
-        sa.func.count().filter(adjudicated_first),
-        sa.func.count().filter(adjudicated_first, rc.first_outcome == "paid", rc.submission_count == 1))
-        .where(rc.tenant_id == tenant_id))).one()
-    in_period = sa.and_(le.tenant_id == tenant_id, le.posted_at >= start_of_day(start),
-                        le.posted_at < end_of_day(end))
-    patient = (await conn.execute(sa.select(
-        sa.func.coalesce(-sa.func.sum(le.amount).filter(le.entry_kind.in_(PATIENT_PAYMENT_KINDS)), ZERO),
-        sa.func.coalesce(-sa.func.sum(le.amount).filter(le.entry_kind.in_(BAD_DEBT_KINDS)), ZERO))
-        .where(in_period))).one()
-    insurance_ar = (await conn.execute(sa.select(sa.func.coalesce(sa.func.sum(m.amount), ZERO)).where(
-        m.tenant_id == tenant_id, m.occurred_on <= end))).scalar_one()
-    patient_ar = (await conn.execute(sa.select(sa.func.coalesce(sa.func.sum(le.amount), ZERO)).where(
-        le.tenant_id == tenant_id, le.posted_at < end_of_day(end)))).scalar_one()
+    billed = (await conn.execute(sa.select(sa.func.count(), sa.func.count().filter(clean)).where(
+        rc.tenant_id == tenant_id, _in_period(rc.first_billed_on, start, end)))).one()
+    adjudicated = (await conn.execute(sa.select(
+        sa.func.count(), sa.func.count().filter(rc.first_outcome == "paid", rc.submission_count == 1)).where(
+        rc.tenant_id == tenant_id, _in_period(rc.first_adjudicated_on, start, end)))).one()
+    return (*billed, *adjudicated)
+
+
+async def _patient_sums(conn, tenant_id: str, start: date, end: date):
+    """Patient payments and bad debt in the period, and the patient A/R at its end: one pass over the ledger."""
+    le = ledger_entries.c
+    in_period = sa.and_(le.posted_at >= start_of_day(start), le.posted_at < end_of_day(end))
+    return (await conn.execute(sa.select(
+        sa.func.coalesce(-sa.func.sum(le.amount).filter(in_period, le.entry_kind.in_(PATIENT_PAYMENT_KINDS)), ZERO),
+        sa.func.coalesce(-sa.func.sum(le.amount).filter(in_period, le.entry_kind.in_(BAD_DEBT_KINDS)), ZERO),
+        sa.func.coalesce(sa.func.sum(le.amount), ZERO))
+        .where(le.tenant_id == tenant_id, le.posted_at < end_of_day(end)))).one()
+
+
+async def period_figures(conn, tenant_id: str, start: date, end: date) -> PeriodFigures:
+    """The period's sums: the daily totals of the movements, the claims' first billing and first
+    adjudication (indexed by date), the ledger, and the insurance A/R at the period's end."""
+    billed, contractual, paid, denied, denied_claims, adjudicated_claims, adjudicated_charges = await _daily_sums(
+        conn, tenant_id, start, end)
+    first_billed, clean, first_adjudicated, first_pass = await _claim_counts(conn, tenant_id, start, end)
+    patient_paid, bad_debt, patient_ar = await _patient_sums(conn, tenant_id, start, end)
+    insurance_ar = await insurance_total(conn, tenant_id, end)
     return PeriodFigures(
-        charges=moved[0], contractual=moved[1], insurance_paid=moved[2], patient_paid=patient[0], bad_debt=patient[1],
-        denied_dollars=moved[3], denied_claims=moved[4], adjudicated_claims=moved[5],
-        adjudicated_charges=adjudicated_charges, first_billed_claims=claims[0], clean_claims=claims[1],
-        first_adjudicated_claims=claims[2], first_pass_resolved=claims[3], ending_ar=insurance_ar + patient_ar,
-        days=(end - start).days + 1)
+        charges=billed, contractual=contractual, insurance_paid=paid, patient_paid=patient_paid, bad_debt=bad_debt,
+        denied_dollars=denied, denied_claims=denied_claims, adjudicated_claims=adjudicated_claims,
+        adjudicated_charges=adjudicated_charges, first_billed_claims=first_billed, clean_claims=clean,
+        first_adjudicated_claims=first_adjudicated, first_pass_resolved=first_pass,
+        ending_ar=insurance_ar + patient_ar, days=(end - start).days + 1)
 
 
 def kpis(f: PeriodFigures) -> list[Kpi]:
@@ -156,13 +163,11 @@ class MonthTrend:
 
 async def monthly_trend(conn, tenant_id: str, start: date, end: date) -> list[MonthTrend]:
     """Collections and denials month by month over the period (months with nothing show zeros)."""
-    m, le = receivable_movements.c, ledger_entries.c
-    month = sa.func.to_char(m.occurred_on, "YYYY-MM")
+    d, le = receivable_daily_totals.c, ledger_entries.c
+    month = sa.func.to_char(d.occurred_on, "YYYY-MM")
     insurance = {row[0]: row[1:] for row in (await conn.execute(sa.select(
-        month, sa.func.coalesce(sa.func.sum(m.paid), ZERO),
-        sa.func.coalesce(sa.func.sum(m.denied).filter(m.movement_kind == "denial_held_open"), ZERO),
-        sa.func.count(sa.distinct(m.claim_id)).filter(m.movement_kind == "denial_held_open"))
-        .where(m.tenant_id == tenant_id, _in_period(m.occurred_on, start, end)).group_by(month))).all()}
+        month, sa.func.sum(d.paid), sa.func.sum(d.denied), sa.func.sum(d.denied_claims))
+        .where(d.tenant_id == tenant_id, _in_period(d.occurred_on, start, end)).group_by(month))).all()}
     posted_month = sa.func.to_char(sa.func.timezone("UTC", le.posted_at), "YYYY-MM")
     patient = dict((await conn.execute(sa.select(posted_month, -sa.func.sum(le.amount)).where(
         le.tenant_id == tenant_id, le.entry_kind.in_(PATIENT_PAYMENT_KINDS),
@@ -170,7 +175,7 @@ async def monthly_trend(conn, tenant_id: str, start: date, end: date) -> list[Mo
     trend = []
     for label in _months(start, end):
         paid, denied, denied_claims = insurance.get(label, (ZERO, ZERO, 0))
-        trend.append(MonthTrend(label, paid, patient.get(label, ZERO), denied, denied_claims))
+        trend.append(MonthTrend(label, paid, patient.get(label, ZERO), denied, int(denied_claims)))
     return trend
 
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from openrcm_collections.adapters.receivable_tables import receivable_claims, receivable_movements
-from openrcm_collections.receivables import movements as rules
+from openrcm_collections.receivables import movements as rules, summaries
 from openrcm_shared.contracts.claims import (
     ClaimFlaggedForFollowUp, ClaimHeld, ClaimRejected, ClaimStatusChanged, ClaimStatusInquiryAnswered, ClaimSubmitted,
     NextPayerClaimCreated,
@@ -29,7 +29,6 @@ from openrcm_shared.money import ZERO
 
 LATER_PAYERS = ("S", "T")
 ACCEPTED = ("accepted_by_clearinghouse", "accepted_by_payer")
-_FACTS = ("patient_id", "payer_id", "service_date", "first_billed_on", "financial_class")
 
 
 def _claim_key(tenant_id: str, claim_id):
@@ -49,18 +48,24 @@ async def _open_claim(ctx: HandlerContext, claim_id, **facts):
     return await _locked_claim(ctx, claim_id)
 
 
-async def _record(ctx: HandlerContext, claim, movement: rules.Movement, *, remittance_id=None) -> None:
+def _facts(claim) -> dict:
+    return {"payer_id": claim.payer_id or "", "patient_id": claim.patient_id or "", "service_date": claim.service_date,
+            "first_billed_on": claim.first_billed_on, "financial_class": claim.financial_class,
+            "provider_npi": _provider(claim)}
+
+
+async def _record(ctx: HandlerContext, claim, movement: rules.Movement, *, remittance_id=None, charge=None) -> None:
     if movement.is_nothing():
         return
     occurred_at: datetime = ctx.envelope.time
+    facts = _facts(claim)
     await ctx.conn.execute(receivable_movements.insert().values(
         tenant_id=ctx.tenant_id, claim_id=claim.claim_id, movement_kind=movement.kind,
         occurred_on=occurred_at.date(), occurred_at=occurred_at, amount=movement.amount, **movement.components(),
-        remittance_id=remittance_id, source_event_id=ctx.envelope.id, payer_id=claim.payer_id or "",
-        patient_id=claim.patient_id or "", service_date=claim.service_date, first_billed_on=claim.first_billed_on,
-        financial_class=claim.financial_class, provider_npi=_provider(claim)))
+        remittance_id=remittance_id, source_event_id=ctx.envelope.id, **facts))
     await ctx.conn.execute(receivable_claims.update().where(_claim_key(ctx.tenant_id, claim.claim_id))
                            .values(balance=receivable_claims.c.balance + movement.amount))
+    await summaries.add_movement(ctx.conn, ctx.tenant_id, facts, occurred_at.date(), movement, charge)
 
 
 def _provider(claim) -> str | None:
@@ -102,11 +107,17 @@ async def on_claim_submitted(ctx: HandlerContext, event: ClaimSubmitted) -> None
 
 
 async def _fill_in_facts(ctx: HandlerContext, claim) -> None:
-    """Movements recorded before the claim's submission was seen get its reporting facts."""
-    await ctx.conn.execute(receivable_movements.update().where(
-        receivable_movements.c.tenant_id == ctx.tenant_id, receivable_movements.c.claim_id == claim.claim_id,
-        receivable_movements.c.first_billed_on.is_(None))
-        .values(**{name: getattr(claim, name) for name in _FACTS}, provider_npi=_provider(claim)))
+    """Movements recorded before the claim's submission was seen get its reporting facts (and the
+    aging cells they counted in are corrected)."""
+    m = receivable_movements.c
+    earlier = (await ctx.conn.execute(
+        receivable_movements.update().where(m.tenant_id == ctx.tenant_id, m.claim_id == claim.claim_id,
+                                            m.first_billed_on.is_(None))
+        .values(**_facts(claim)).returning(m.occurred_on, m.amount))).all()
+    # Before the fill-in they counted under the remittance's payer with no dates, class or provider.
+    before = {"payer_id": claim.payer_id or ""}
+    for occurred_on, amount in earlier:
+        await summaries.move_between_cells(ctx.conn, ctx.tenant_id, before, _facts(claim), occurred_on, amount)
 
 
 async def _take_off_prior_payer_share(ctx: HandlerContext, claim) -> None:
@@ -141,7 +152,8 @@ async def _claim_for_outcome(ctx: HandlerContext, event):
 async def on_claim_payment_posted(ctx: HandlerContext, event: ClaimPaymentPosted) -> None:
     claim = await _claim_for_outcome(ctx, event)
     later_payer = claim.payer_responsibility in LATER_PAYERS
-    await _record(ctx, claim, rules.adjudication(event, later_payer=later_payer), remittance_id=event.remittance_id)
+    await _record(ctx, claim, rules.adjudication(event, later_payer=later_payer), remittance_id=event.remittance_id,
+                  charge=event.charge_amount)
     await ctx.conn.execute(receivable_claims.update().where(_claim_key(ctx.tenant_id, event.claim_id)).values(
         first_adjudicated_on=sa.func.coalesce(receivable_claims.c.first_adjudicated_on, ctx.envelope.time.date()),
         first_outcome=sa.func.coalesce(receivable_claims.c.first_outcome, event.outcome),
