@@ -12,6 +12,7 @@
     ./openrcm bench audit                        the audit trail's CPU per request (service and PostgreSQL)
     ./openrcm bench statements                   a statement run for 100,000 accounts, PDFs included
     ./openrcm bench appeal-letter                an appeal letter PDF per workload (no stack; target 300 ms)
+    ./openrcm bench ar-reports                   A/R aging (as of a past date) and KPIs over 1,000,000 claims
 """
 
 from __future__ import annotations
@@ -157,6 +158,15 @@ def parser() -> argparse.ArgumentParser:
                     "the collections statement run (PDFs, batch file) with progress; see bench/statement_run.py.")
     statements.add_argument("--accounts", type=_positive(int), default=100_000, metavar="N",
                             help="accounts with a balance (default: 100000)")
+    reports = commands.add_parser(
+        "ar-reports", help="A/R aging as of a past date and the KPI set for a year, over 1,000,000 claims",
+        description="Seeds one practice's receivables and ledger by COPY on an embedded PostgreSQL (bench ports, "
+                    ".local/bench-ar), then times the collections service's aging and KPI queries as the app "
+                    "role; see bench/ar_reports.py.")
+    reports.add_argument("--claims", type=_positive(int), default=1_000_000, metavar="N",
+                         help="claims seeded (default: 1000000)")
+    reports.add_argument("--runs", type=_positive(int), default=5, metavar="N",
+                         help="runs of each report (default: 5)")
     return main
 
 
@@ -189,6 +199,10 @@ def main(argv: list[str]) -> int:
         from bench.row_security import run as run_row_security
 
         return run_row_security(args.transactions, args.rounds)
+    if args.command == "ar-reports":
+        from bench.ar_reports import run as run_ar_reports
+
+        return run_ar_reports(args.claims, args.runs)
     if args.command == "audit":
         from bench.audit import run
 

@@ -14,6 +14,7 @@ from openrcm_claims.adapters.retention import CLEARINGHOUSE_DELIVERIES
 from openrcm_claims.service_layer.acknowledgements import apply_pending_deliveries
 from openrcm_claims.service_layer.batches import run_submission_loop
 from openrcm_claims.service_layer.follow_up import run_follow_up_loop
+from openrcm_claims.service_layer.status_inquiries import run_status_inquiry_loop
 from openrcm_claims.service_layer.code_sets_in_force import IN_FORCE
 from openrcm_claims.settings import CodeSetSettings, SubmissionSettings
 from openrcm_shared.service import ServiceDefinition, create_service_app
@@ -39,6 +40,16 @@ async def submit_ready_claims(runtime) -> None:
             await clearinghouse.close()
 
 
+async def ask_claim_status(runtime) -> None:
+    settings = SubmissionSettings()
+    clearinghouse = HttpClearinghouse(settings.clearinghouse_url) if settings.clearinghouse_url else None
+    try:
+        await run_status_inquiry_loop(runtime, settings, clearinghouse, settings.status_inquiry_interval_seconds)
+    finally:
+        if clearinghouse is not None:
+            await clearinghouse.close()
+
+
 async def watch_deadlines(runtime) -> None:
     await run_follow_up_loop(runtime, SubmissionSettings().follow_up_interval_seconds)
 
@@ -53,7 +64,7 @@ DEFINITION = ServiceDefinition(
     subscriptions=SUBSCRIPTIONS,
     every_process={"code_sets": keep_code_sets_in_force},
     background={"submission_batches": submit_ready_claims, "deadline_watch": watch_deadlines,
-                "pending_acknowledgements": apply_pending_deliveries},
+                "pending_acknowledgements": apply_pending_deliveries, "status_inquiries": ask_claim_status},
     retention=[CLEARINGHOUSE_DELIVERIES],
 )
 

@@ -25,6 +25,8 @@ class SubmissionSettings(BaseSettings):
     batch_interval_seconds: float = 1.0
     max_claims_per_batch: int = 2000
     follow_up_interval_seconds: float = 60.0
+    # Claim status inquiries (276/277): how often pending ones are sent.
+    status_inquiry_interval_seconds: float = 2.0
 
 
 class CodeSetSettings(BaseSettings):

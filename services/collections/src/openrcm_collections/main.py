@@ -8,6 +8,8 @@ from openrcm_collections.entrypoints.payments_api import router as payments_rout
 from openrcm_collections.entrypoints.payments_api import webhook_router
 from openrcm_collections.entrypoints.plans_api import router as plans_router
 from openrcm_collections.entrypoints.statements_api import router as statements_router
+from openrcm_collections.entrypoints.follow_up_api import router as follow_up_router
+from openrcm_collections.entrypoints.reports_api import router as reports_router
 from openrcm_collections.entrypoints.subscriptions import SUBSCRIPTIONS
 from openrcm_collections.service_layer.scheduler import run_scheduler
 from openrcm_shared.service import ServiceDefinition, create_service_app
@@ -20,7 +22,8 @@ DEFINITION = ServiceDefinition(
     title="OpenRCM collections",
     description="Patient accounts: balances explained line by line, payments, adjustments, plans, statements.",
     aggregate_type="patient_account",
-    routers=[router, payments_router, adjustments_router, plans_router, statements_router],
+    routers=[router, payments_router, adjustments_router, plans_router, statements_router, reports_router,
+             follow_up_router],
     webhook_routers=[webhook_router],
     subscriptions=SUBSCRIPTIONS,
     background={"payment_plan_scheduler": lambda runtime: run_scheduler(runtime, PROCESSOR)},

@@ -6,10 +6,11 @@ from openrcm_shared.contracts.base import IntegrationEvent
 from openrcm_shared.contracts.claims import (
     ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimCoverageRecorded, ClaimFilingDeadlineApproaching,
     ClaimFlaggedForFollowUp, ClaimForwardedByPayer, ClaimHeld, ClaimRejected,
-    ClaimStatusChanged, ClaimSubmitted, NextPayerClaimCreated,
+    ClaimStatusChanged, ClaimStatusInquiryAnswered, ClaimSubmitted, NextPayerClaimCreated,
 )
 from openrcm_shared.contracts.collections import (
-    DunningStageChanged, PatientBalanceChanged, PaymentPlanChanged, PayerCreditBalanceChanged, StatementIssued,
+    ClaimFollowUpRequested, DunningStageChanged, PatientBalanceChanged, PaymentPlanChanged, PayerCreditBalanceChanged,
+    StatementIssued,
 )
 from openrcm_shared.contracts.denials import (
     CorrectedClaimRequested, DenialCaseAssigned, DenialCaseClosed, DenialCaseNoteAdded, DenialCaseOpened,
@@ -34,6 +35,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     ClaimStatusChanged,
     ClaimForwardedByPayer,
     NextPayerClaimCreated,
+    ClaimStatusInquiryAnswered,
     EligibilityChecked,
     RemittanceReceived,
     ClaimPaymentPosted,
@@ -63,6 +65,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     PaymentPlanChanged,
     StatementIssued,
     DunningStageChanged,
+    ClaimFollowUpRequested,
 )
 
 BY_TYPE: dict[str, type[IntegrationEvent]] = {event.event_type: event for event in ALL_EVENTS}

@@ -66,6 +66,11 @@ class ClaimSubmitted(IntegrationEvent):
     billing_provider_name: str | None = None
     billing_provider_npi: str | None = None
     diagnosis_codes: list[str] = []
+    # For A/R reporting by provider and financial class (absent on events published before them):
+    # the rendering (2310B NM109) NPI, and the subscriber's SBR09 claim filing indicator (CI
+    # commercial, MB Medicare Part B, MC Medicaid, BL BCBS, ...); the billing NPI is above.
+    rendering_provider_npi: str | None = None
+    claim_filing_indicator: str | None = None
 
 
 class ClaimHeld(IntegrationEvent):
@@ -217,3 +222,27 @@ class NextPayerClaimCreated(IntegrationEvent):
     prior_payer_id: str
     total_charge: NonNegativeMoney
     prior_paid_amount: Money
+    # What the previous payer left the patient (its PR total): the part of the charge the next payer
+    # is asked to cover. Absent on events published before it was added.
+    prior_patient_responsibility_amount: Money | None = None
+
+
+class ClaimStatusInquiryAnswered(IntegrationEvent):
+    """The payer answered a claim status inquiry (X12 277 to our 276, 005010X212): its claim status
+    category (STC01-1, e.g. A1 acknowledged, P1 pending, F1 finalized/paid, F2 denied) and status
+    code (STC01-2, the Health Care Claim Status Code list), as of the payer's date."""
+
+    event_type: ClassVar[str] = "org.openrcm.claims.claim_status_inquiry_answered.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    payer_id: str
+    category_code: str
+    status_code: str
+    entity_code: str | None = None
+    status_date: date | None = None
+    payer_claim_control_number: str | None = None
+    total_charge: Money | None = None
+    paid_amount: Money | None = None
+    answered_at: datetime

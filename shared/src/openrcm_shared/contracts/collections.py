@@ -1,8 +1,8 @@
-"""Events produced by the collections context. Key: the patient id."""
+"""Events produced by the collections context. Key: the patient id (a claim's follow-up: the claim id)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
@@ -91,3 +91,20 @@ class DunningStageChanged(IntegrationEvent):
     to_stage: str | None
     suppressed_by: str | None = None
     balance: Money
+
+
+class ClaimFollowUpRequested(IntegrationEvent):
+    """Someone working the insurance A/R asks the claims service to act on a claim: send it again
+    as it is (`resubmit`), have it corrected and replaced (`correct`), or ask the payer for its
+    status (`ask_payer`: an X12 276). `outcome` is what the payer last said, when known."""
+
+    event_type: ClassVar[str] = "org.openrcm.collections.claim_follow_up_requested.v1"
+    topic: ClassVar[str] = topics.COLLECTIONS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    payer_id: str | None = None
+    action: Literal["resubmit", "correct", "ask_payer"]
+    outcome: Literal["pending_medical_review", "additional_documentation_requested", "paid_to_another_provider",
+                     "in_process", "not_on_file", "denied"] | None = None
+    requested_at: datetime

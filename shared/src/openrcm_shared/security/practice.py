@@ -26,3 +26,4 @@ AuditRead = requires(Scope.AUDIT_READ)
 # The whole caller (its `actor`, the token's sub, is recorded on a person's decisions).
 RemittanceWriter = caller_requiring(Scope.REMITTANCE_WRITE)
 DenialsWorker = caller_requiring(Scope.DENIALS_WORK)
+CollectionsWorker = caller_requiring(Scope.COLLECTIONS_WORK)

@@ -3,6 +3,7 @@
     POST /v1/batches            an 837 file (Content-Type: application/edi-x12, Idempotency-Key) -> 202
     GET  /v1/batches/{id}       status, the 999s and the 277CA, claim outcomes, delivery states
     POST /v1/batches/{id}/redeliver   queue again the documents not yet delivered
+    POST /v1/claim-status       a 276 claim status request (application/edi-x12) -> 200 with the 277
     GET  /v1/rules, PUT /v1/rules     the rejection rules (PUT replaces them; for tests)
     GET  /v1/adjudication-rules, PUT /v1/adjudication-rules
                                 the simulated payer's adjudication rules (PUT replaces them; for tests)
@@ -24,7 +25,7 @@ from typing import Annotated
 
 import httpx
 from fastapi import APIRouter, Body, FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
 from openrcm_shared.http.idempotency import IDEMPOTENCY_HEADER, validate_key
@@ -35,6 +36,7 @@ from openrcm_clearinghouse_sim.adjudication_rules import (
 )
 from openrcm_clearinghouse_sim.appeals import AppealIn
 from openrcm_clearinghouse_sim.batches import Clearinghouse, IdempotencyConflict
+from openrcm_clearinghouse_sim.claim_status import answer_276
 from openrcm_clearinghouse_sim.delivery import X12_MEDIA_TYPE, WebhookSender
 from openrcm_clearinghouse_sim.rules import RULE_LIST, RejectionRule, load_rules
 from openrcm_clearinghouse_sim.settings import Settings
@@ -78,6 +80,28 @@ def create_app(settings: Settings | None = None, *, http_client: httpx.AsyncClie
 
 def _clearinghouse(request: Request) -> Clearinghouse:
     return request.app.state.clearinghouse
+
+
+@router.post("/v1/claim-status", tags=["claim status"],
+             openapi_extra={"requestBody": {"content": {X12_MEDIA_TYPE: {"schema": {"type": "string"}}},
+                                            "required": True}},
+             responses={200: {"description": "The 277 answering the 276", "content": {X12_MEDIA_TYPE: {}}},
+                        400: {"description": "Not a 276 interchange this simulator can read"},
+                        415: {"description": "Content-Type is not application/edi-x12"}})
+async def claim_status(request: Request) -> Response:
+    """Answer a 276 at once with a 277 (real time): where the simulated payer has each claim."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != X12_MEDIA_TYPE:
+        raise Problem(415, "Unsupported media type", f"Send the 276 as {X12_MEDIA_TYPE}.",
+                      type_="unsupported-media-type")
+    body = await request.body()
+    if len(body) > MAX_FILE_BYTES:
+        raise Problem(413, "File too large", f"At most {MAX_FILE_BYTES} bytes.", type_="file-too-large")
+    try:
+        answer = answer_276(_clearinghouse(request), body)
+    except ValueError as refused:
+        raise Problem(400, "Not a readable 276", str(refused)[:300], type_="not-a-276",
+                      errors=[field_error("", "not a 276 interchange")]) from None
+    return Response(answer, media_type=X12_MEDIA_TYPE)
 
 
 @router.post("/v1/batches", status_code=202, tags=["batches"],

@@ -29,6 +29,9 @@ class Clearinghouse(Protocol):
     async def submit(self, submission_id: UUID, x12: bytes) -> str:
         """Hand over one 837 file; returns the clearinghouse's batch id. Idempotent per submission id."""
 
+    async def claim_status(self, inquiry_id: UUID, x12: bytes) -> str:
+        """Send one 276 and return the payer's 277 (real-time). Idempotent per inquiry id."""
+
 
 class HttpClearinghouse:
     """POST /v1/batches with the raw X12; `Idempotency-Key` is our submission id, so a retry after
@@ -49,6 +52,20 @@ class HttpClearinghouse:
         if response.status_code >= 400:
             raise ClearinghouseRefused(response.status_code, _refusal_detail(response))
         return str(response.json()["batch_id"])
+
+    async def claim_status(self, inquiry_id: UUID, x12: bytes) -> str:
+        """POST /v1/claim-status with the 276; the answer's body is the 277."""
+        try:
+            response = await self._client.post(
+                "/v1/claim-status", content=x12,
+                headers={"Content-Type": "application/edi-x12", "Idempotency-Key": str(inquiry_id)})
+        except httpx.HTTPError as exc:
+            raise ClearinghouseUnavailable(type(exc).__name__) from exc
+        if response.status_code >= 500 or response.status_code in (408, 429):
+            raise ClearinghouseUnavailable(f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise ClearinghouseRefused(response.status_code, _refusal_detail(response))
+        return response.text
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -123,6 +123,27 @@ class ClaimHistory(ClaimsTable, table=True):
     detail: dict = Field(sa_type=pg.JSONB)
 
 
+class ClaimStatusInquiry(ClaimsTable, table=True):
+    """A claim status inquiry (X12 276) to send, sent, or answered (277): asked for by someone
+    working the A/R (ClaimFollowUpRequested) or by the nightly batch of claims past their follow-up age."""
+
+    __tablename__ = "claim_status_inquiries"
+    __table_args__ = (sa.Index("ix_claim_status_inquiries_pending", "requested_at",
+                               postgresql_where=sa.text("status = 'pending'")),
+                      sa.Index("ix_claim_status_inquiries_claim", "claim_id", "requested_at"))
+
+    id: UUID = Field(primary_key=True)  # also the 276's TRN02 trace number (hex, 32 characters)
+    tenant_id: str = Field(sa_type=sa.Text)
+    claim_id: UUID = Field(sa_column_args=[sa.ForeignKey("claims.id", ondelete="CASCADE")])
+    reason: str = Field(sa_type=sa.Text)  # follow_up_request | nightly
+    status: str = Field(sa_type=sa.Text)  # pending | answered | failed
+    requested_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    answered_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    category_code: str | None = Field(default=None, sa_type=sa.Text)
+    status_code: str | None = Field(default=None, sa_type=sa.Text)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+
+
 class ScrubResult(ClaimsTable, table=True):
     """What the scrubber said about one version of a claim, under which rule set."""
 
@@ -398,6 +419,7 @@ payer_identifiers = PayerIdentifier.__table__
 claim_adjudications = ClaimAdjudication.__table__
 claim_lines = ClaimLine.__table__
 claim_history = ClaimHistory.__table__
+claim_status_inquiries = ClaimStatusInquiry.__table__
 patients = Patient.__table__
 coverages = Coverage.__table__
 providers = Provider.__table__

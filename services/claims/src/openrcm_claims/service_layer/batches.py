@@ -195,6 +195,8 @@ async def _mark_submitted(conn, rendered, lines_by_claim, submission_id: UUID, n
         payer_id=claim.payer_id, patient_control_number=claim.patient_control_number, total_charge=claim.total_charge,
         service_date_from=claim.service_date_from, service_date_to=claim.service_date_to, submitted_at=now,
         claim_type=claim.claim_type, payer_responsibility=claim.payer_responsibility,
+        rendering_provider_npi=claim.rendering_npi,
+        claim_filing_indicator=billed.subscriber.claim_filing_indicator,
         lines=[SubmittedClaimLine(line_number=l.line_number, procedure_code=l.procedure_code or "",
                                   revenue_code=l.revenue_code, modifiers=list(l.modifiers), units=math.ceil(l.units),
                                   quantity=_as_billed(l.units),

@@ -127,7 +127,8 @@ async def _create_next_claim(ctx: HandlerContext, claim, encounter: EncounterIn,
         tenant_id=ctx.tenant_id, claim_id=created.id, prior_claim_id=claim.id, encounter_id=claim.encounter_id,
         payer_id=following.payer_id, payer_responsibility=following.payer_responsibility,
         prior_payer_id=claim.payer_id, total_charge=created.total_charge,
-        prior_paid_amount=Decimal(record["paid_amount"])))
+        prior_paid_amount=Decimal(record["paid_amount"]),
+        prior_patient_responsibility_amount=Decimal(record["patient_responsibility_amount"])))
     await note_on_timeline(ctx, claim.id, "next_payer_billed", {
         "claim_id": str(created.id), "payer_id": following.payer_id,
         "payer_responsibility": following.payer_responsibility}, event_id=envelope.id)

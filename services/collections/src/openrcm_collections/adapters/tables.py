@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from openrcm_collections.adapters.receivable_tables import receivables_metadata
 from openrcm_shared.audit.tables import audit_metadata
 from openrcm_shared.messaging.tables import messaging_metadata
 
@@ -266,4 +267,4 @@ payment_plans = PaymentPlan.__table__
 plan_installments = PlanInstallment.__table__
 statement_runs = StatementRun.__table__
 statements = Statement.__table__
-target_metadata = [CollectionsTable.metadata, messaging_metadata, audit_metadata]
+target_metadata = [CollectionsTable.metadata, messaging_metadata, audit_metadata, receivables_metadata]

@@ -11,3 +11,7 @@ SUBSCRIPTIONS = [Subscription(ClaimSubmitted, on_claim_submitted),
                  Subscription(NextPayerClaimCreated, on_next_payer_claim_created),
                  Subscription(ClaimPaymentPosted, on_claim_payment_posted),
                  Subscription(ClaimReversed, on_claim_reversed)]
+
+from openrcm_collections.receivables.subscriptions import with_receivables  # noqa: E402
+
+SUBSCRIPTIONS = with_receivables(SUBSCRIPTIONS)

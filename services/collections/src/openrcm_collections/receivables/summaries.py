@@ -1,0 +1,91 @@
+"""The reports' summaries of the movements, kept in the transaction that records each movement.
+
+`receivable_rollup` sums the movements by basis date (service date, first billed date), month moved
+and group (payer, financial class, provider): the aging as of a day is the cells of the months before
+the day's month plus the movements of that month up to the day, whatever the number of claims.
+`receivable_daily_totals` sums the KPIs' components by day. Both are derived: rebuilt from the
+movements by `rebuild_summaries` (the bench seeds them that way).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from openrcm_collections.adapters.receivable_tables import (
+    receivable_daily_totals, receivable_movements, receivable_rollup,
+)
+
+BASES = {"service_date": "service_date", "first_billed": "first_billed_on"}
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _cell(tenant_id: str, basis: str, facts: dict, occurred_on: date) -> dict:
+    return {"tenant_id": tenant_id, "basis": basis, "basis_date": facts.get(BASES[basis]) or occurred_on,
+            "occurred_month": month_of(occurred_on), "payer_id": facts.get("payer_id") or "",
+            "financial_class": facts.get("financial_class") or "", "provider_npi": facts.get("provider_npi") or ""}
+
+
+async def _add_to_cells(conn, tenant_id: str, facts: dict, occurred_on: date, amount: Decimal) -> None:
+    for basis in BASES:
+        await conn.execute(pg_insert(receivable_rollup).values(**_cell(tenant_id, basis, facts, occurred_on),
+                                                                amount=amount)
+                           .on_conflict_do_update(index_elements=list(receivable_rollup.primary_key.columns.keys()),
+                                                  set_={"amount": receivable_rollup.c.amount + amount}))
+
+
+async def add_movement(conn, tenant_id: str, facts: dict, occurred_on: date, movement, charge: Decimal | None) -> None:
+    """One movement into the aging cells and the day's KPI sums."""
+    await _add_to_cells(conn, tenant_id, facts, occurred_on, movement.amount)
+    totals = {"billed": movement.billed, "paid": movement.paid, "contractual": movement.contractual,
+              "denied": movement.denied if movement.kind == "denial_held_open" else Decimal(0),
+              "denied_claims": 1 if movement.kind == "denial_held_open" else 0,
+              "adjudicated_claims": 1 if movement.kind == "adjudicated" else 0,
+              "adjudicated_charges": charge if movement.kind == "adjudicated" and charge is not None else Decimal(0)}
+    d = receivable_daily_totals.c
+    await conn.execute(pg_insert(receivable_daily_totals).values(tenant_id=tenant_id, occurred_on=occurred_on, **totals)
+                       .on_conflict_do_update(index_elements=["tenant_id", "occurred_on"],
+                                              set_={name: d[name] + value for name, value in totals.items()}))
+
+
+async def move_between_cells(conn, tenant_id: str, before: dict, after: dict, occurred_on: date,
+                             amount: Decimal) -> None:
+    """A movement's facts were filled in: its amount leaves the cells it counted in and joins the right ones."""
+    await _add_to_cells(conn, tenant_id, before, occurred_on, -amount)
+    await _add_to_cells(conn, tenant_id, after, occurred_on, amount)
+
+
+def _rollup_select(basis: str):
+    m = receivable_movements.c
+    basis_date = sa.func.coalesce(m[BASES[basis]], m.occurred_on)
+    month = sa.cast(sa.func.date_trunc("month", m.occurred_on), sa.Date)
+    keys = [m.tenant_id, sa.literal(basis), basis_date, month, sa.func.coalesce(m.payer_id, ""),
+            sa.func.coalesce(m.financial_class, ""), sa.func.coalesce(m.provider_npi, "")]
+    return sa.select(*keys, sa.func.sum(m.amount)).group_by(*keys[:1], *keys[2:])
+
+
+async def rebuild_summaries(conn) -> None:
+    """Both summaries again from every movement (a bulk load, or a repair)."""
+    await conn.execute(receivable_rollup.delete())
+    await conn.execute(receivable_daily_totals.delete())
+    columns = ["tenant_id", "basis", "basis_date", "occurred_month", "payer_id", "financial_class", "provider_npi",
+               "amount"]
+    for basis in BASES:
+        await conn.execute(receivable_rollup.insert().from_select(columns, _rollup_select(basis)))
+    m = receivable_movements.c
+    adjudicated, held = m.movement_kind == "adjudicated", m.movement_kind == "denial_held_open"
+    await conn.execute(receivable_daily_totals.insert().from_select(
+        ["tenant_id", "occurred_on", "billed", "paid", "contractual", "denied", "denied_claims", "adjudicated_claims",
+         "adjudicated_charges"],
+        sa.select(m.tenant_id, m.occurred_on, sa.func.sum(m.billed), sa.func.sum(m.paid), sa.func.sum(m.contractual),
+                  sa.func.coalesce(sa.func.sum(m.denied).filter(held), 0), sa.func.count().filter(held),
+                  sa.func.count().filter(adjudicated),
+                  # The charge a remittance adjudicated is what its movement settled (billed on the claim).
+                  sa.func.coalesce(sa.func.sum(-m.amount).filter(adjudicated), 0))
+        .group_by(m.tenant_id, m.occurred_on)))

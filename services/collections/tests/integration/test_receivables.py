@@ -1,0 +1,214 @@
+"""Insurance receivables, A/R aging and KPIs on a real PostgreSQL, from events applied as the
+consumer applies them (app role, row-level security), checked against figures worked by hand,
+including as of past dates.
+
+The practice (every amount in dollars; dates 2026):
+  A  payer P1, service 01-05, billed 01-06, 500.00; remitted 02-10: paid 300, CO-45 150, PR-2 50
+  D  the secondary of A, payer P3: created and billed 02-11 with 500.00; the primary left 50 to the patient
+  B  payer P2, service 01-20, billed 01-21, 1,000.00; denied 02-15 (CO-50 1,000): held open
+  C  payer P1, service 03-01, billed 03-02, 200.00; rejected once by a 277CA, no remittance
+  Patient ledger: A's 50.00 coinsurance on 02-10, a 20.00 payment on 03-05, 10.00 written off as bad debt on 03-20.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from openrcm_collections.receivables.aging import AgingBasis, AgingGroup, aging, totals
+from openrcm_collections.receivables.kpis import kpis, monthly_trend, period_figures
+from openrcm_shared.contracts.claims import ClaimRejected, RejectionReason
+from openrcm_shared.contracts.remittance import Adjustment, ClaimReversed
+from openrcm_shared.security.context import acting_for
+from services.collections.tests.integration.receivable_events import (
+    apply, denied, ledger_entry, next_payer, posted, submitted,
+)
+from tests.support import role_engine_fixtures, scratch_database_fixtures
+
+pytestmark = pytest.mark.stack
+
+database_url, engine = scratch_database_fixtures("openrcm_collections_receivables", migrations_of="collections")
+app_engine, system_engine = role_engine_fixtures("collections")
+
+D = date
+
+
+async def practice_of_four_claims(engine) -> tuple[str, dict[str, uuid.UUID]]:
+    tenant = f"ar-{uuid.uuid4().hex[:8]}"
+    ids = {name: uuid.uuid4() for name in "ABCD"}
+    a, b, c, d = ids["A"], ids["B"], ids["C"], ids["D"]
+    await apply(engine, submitted(tenant, a, payer="P1", patient="pat-1", charge="500.00", service=D(2026, 1, 5),
+                                  billed=D(2026, 1, 6)), D(2026, 1, 6))
+    await apply(engine, submitted(tenant, b, payer="P2", patient="pat-2", charge="1000.00", service=D(2026, 1, 20),
+                                  billed=D(2026, 1, 21), financial_class="MB", npi="1992999998"), D(2026, 1, 21))
+    remittance = uuid.uuid4()
+    await apply(engine, posted(tenant, a, payer="P1", patient="pat-1", charge="500.00", paid="300.00",
+                               adjustments=[("CO", "45", "150.00"), ("PR", "2", "50.00")]), D(2026, 2, 10))
+    await apply(engine, next_payer(tenant, d, a, payer="P3", charge="500.00", prior_paid="300.00",
+                                   prior_patient="50.00"), D(2026, 2, 11))
+    await apply(engine, submitted(tenant, d, payer="P3", patient="pat-1", charge="500.00", service=D(2026, 1, 5),
+                                  billed=D(2026, 2, 11), responsibility="S"), D(2026, 2, 11))
+    await apply(engine, posted(tenant, b, payer="P2", patient="pat-2", charge="1000.00", paid="0.00",
+                               adjustments=[("CO", "50", "1000.00")], outcome="denied", remittance_id=remittance),
+                D(2026, 2, 15))
+    await apply(engine, denied(tenant, b, payer="P2", patient="pat-2", amount="1000.00", remittance_id=remittance),
+                D(2026, 2, 15))
+    await apply(engine, submitted(tenant, c, payer="P1", patient="pat-3", charge="200.00", service=D(2026, 3, 1),
+                                  billed=D(2026, 3, 2)), D(2026, 3, 2))
+    await apply(engine, ClaimRejected(tenant_id=tenant, claim_id=c, version=1, acknowledgement="277CA",
+                                      reasons=[RejectionReason(code="A7:21")]), D(2026, 3, 3))
+    await ledger_entry(engine, tenant, "pat-1", a, "patient_responsibility", "50.00", D(2026, 2, 10))
+    await ledger_entry(engine, tenant, "pat-1", a, "payment", "-20.00", D(2026, 3, 5))
+    await ledger_entry(engine, tenant, "pat-1", a, "bad_debt", "-10.00", D(2026, 3, 20))
+    return tenant, ids
+
+
+async def aging_of(engine, tenant, as_of, basis=AgingBasis.SERVICE_DATE, group_by=AgingGroup.PAYER):
+    with acting_for(tenant):
+        async with engine.connect() as conn:
+            return await aging(conn, tenant, as_of, basis, group_by)
+
+
+def table(rows) -> dict[tuple[str, str], dict[str, Decimal]]:
+    return {(row.group, row.receivable): {k: v for k, v in row.buckets.items() if v} for row in rows}
+
+
+async def test_aging_as_of_past_dates_matches_the_hand_worked_balances(app_engine):
+    tenant, _ = await practice_of_four_claims(app_engine)
+
+    january = await aging_of(app_engine, tenant, D(2026, 1, 31))
+    assert table(january) == {("P2", "insurance"): {"0_30": Decimal("1000.00")},
+                              ("P1", "insurance"): {"0_30": Decimal("500.00")}}
+
+    february = await aging_of(app_engine, tenant, D(2026, 2, 28))
+    # A is settled by P1; D holds what P1 left (50); B's denial stays receivable; A's 50 is the patient's.
+    assert table(february) == {("P2", "insurance"): {"31_60": Decimal("1000.00")},
+                               ("P3", "insurance"): {"31_60": Decimal("50.00")},
+                               ("patient", "patient"): {"31_60": Decimal("50.00")}}
+
+    april = await aging_of(app_engine, tenant, D(2026, 4, 30))
+    assert table(april) == {("P2", "insurance"): {"91_120": Decimal("1000.00")},
+                            ("P1", "insurance"): {"31_60": Decimal("200.00")},
+                            ("P3", "insurance"): {"91_120": Decimal("50.00")},
+                            ("patient", "patient"): {"91_120": Decimal("20.00")}}
+    assert totals(april)["total"] == Decimal("1270.00")
+    assert totals(april, "insurance")["total"] == Decimal("1250.00")
+
+    by_first_billed = await aging_of(app_engine, tenant, D(2026, 4, 30), basis=AgingBasis.FIRST_BILLED)
+    assert table(by_first_billed) == {("P2", "insurance"): {"91_120": Decimal("1000.00")},
+                                      ("P1", "insurance"): {"31_60": Decimal("200.00")},
+                                      ("P3", "insurance"): {"61_90": Decimal("50.00")},
+                                      ("patient", "patient"): {"91_120": Decimal("20.00")}}
+
+
+async def test_aging_groups_by_financial_class_provider_and_patient(app_engine):
+    tenant, _ = await practice_of_four_claims(app_engine)
+    as_of = D(2026, 4, 30)
+    by_class = table(await aging_of(app_engine, tenant, as_of, group_by=AgingGroup.FINANCIAL_CLASS))
+    assert by_class == {("MB", "insurance"): {"91_120": Decimal("1000.00")},
+                        ("CI", "insurance"): {"31_60": Decimal("200.00"), "91_120": Decimal("50.00")},
+                        ("patient", "patient"): {"91_120": Decimal("20.00")}}
+    by_provider = table(await aging_of(app_engine, tenant, as_of, group_by=AgingGroup.PROVIDER))
+    assert by_provider == {("1992999998", "insurance"): {"91_120": Decimal("1000.00")},
+                           ("1234567893", "insurance"): {"31_60": Decimal("200.00"), "91_120": Decimal("50.00")},
+                           ("1234567893", "patient"): {"91_120": Decimal("20.00")}}
+    by_patient = table(await aging_of(app_engine, tenant, as_of, group_by=AgingGroup.PATIENT))
+    assert by_patient == {("pat-2", "insurance"): {"91_120": Decimal("1000.00")},
+                          ("pat-3", "insurance"): {"31_60": Decimal("200.00")},
+                          ("pat-1", "insurance"): {"91_120": Decimal("50.00")},
+                          ("pat-1", "patient"): {"91_120": Decimal("20.00")}}
+
+
+async def test_kpis_over_a_quarter_match_the_hand_worked_figures(app_engine):
+    tenant, _ = await practice_of_four_claims(app_engine)
+    with acting_for(tenant):
+        async with app_engine.connect() as conn:
+            figures = await period_figures(conn, tenant, D(2026, 1, 1), D(2026, 3, 31))
+            trend = await monthly_trend(conn, tenant, D(2026, 1, 1), D(2026, 3, 31))
+    measured = {k.key: k.value for k in kpis(figures)}
+    # Charges 500 + 1,000 + 500 + 200 = 2,200; contractual 150 (the denial's CO-50 is no allowance);
+    # collected 300 + 20 = 320; net revenue 2,050 over 90 days; A/R on 03-31 1,250 + 20 = 1,270.
+    assert (figures.charges, figures.contractual, figures.insurance_paid, figures.patient_paid) == (
+        Decimal("2200.00"), Decimal("150.00"), Decimal("300.00"), Decimal("20.00"))
+    assert measured == {
+        "days_in_ar": Decimal("55.8"),  # 1,270 / (2,050 / 90)
+        "clean_claim_rate": Decimal("75.00"),  # C was rejected: 3 of 4
+        "first_pass_resolution_rate": Decimal("50.00"),  # A paid, B denied
+        "denial_rate_count": Decimal("50.00"),  # B of A and B
+        "denial_rate_dollars": Decimal("66.67"),  # 1,000 / 1,500
+        "net_collection_rate": Decimal("15.61"),  # 320 / 2,050
+        "gross_collection_rate": Decimal("14.55"),  # 320 / 2,200
+        "bad_debt_rate": Decimal("0.45"),  # 10 / 2,200
+    }
+    assert [(m.month, m.insurance_collections, m.patient_collections, m.denied_dollars, m.denied_claims)
+            for m in trend] == [
+        ("2026-01", Decimal("0.00"), Decimal("0.00"), Decimal("0.00"), 0),
+        ("2026-02", Decimal("300.00"), Decimal("0.00"), Decimal("1000.00"), 1),
+        ("2026-03", Decimal("0.00"), Decimal("20.00"), Decimal("0.00"), 0)]
+
+
+async def test_a_reversal_reopens_the_decision_and_releases_the_denial_held_open(app_engine):
+    tenant, ids = await practice_of_four_claims(app_engine)
+    b = ids["B"]
+    await apply(app_engine, ClaimReversed(
+        tenant_id=tenant, claim_id=b, remittance_id=uuid.uuid4(), patient_id="pat-2", payer_id="P2",
+        patient_control_number=str(b)[:20], reversed_paid_amount=Decimal("0.00"),
+        reversed_patient_responsibility_amount=Decimal("0.00"),
+        reversed_adjustments=[Adjustment(group_code="CO", carc="50", amount=Decimal("1000.00"))]), D(2026, 5, 4))
+    # On appeal the payer pays 800 with a 200 contractual adjustment: B is settled.
+    await apply(app_engine, posted(tenant, b, payer="P2", patient="pat-2", charge="1000.00", paid="800.00",
+                                   adjustments=[("CO", "45", "200.00")]), D(2026, 5, 4))
+    may = table(await aging_of(app_engine, tenant, D(2026, 5, 5)))
+    assert ("P2", "insurance") not in may
+    reversed_only = table(await aging_of(app_engine, tenant, D(2026, 4, 30)))
+    assert reversed_only[("P2", "insurance")] == {"91_120": Decimal("1000.00")}
+
+
+async def test_a_remittance_seen_before_its_submission_gets_the_claims_facts(app_engine):
+    tenant = f"ar-{uuid.uuid4().hex[:8]}"
+    claim = uuid.uuid4()
+    await apply(app_engine, posted(tenant, claim, payer="P1", patient="pat-9", charge="100.00", paid="60.00",
+                                   adjustments=[("CO", "45", "40.00")]), D(2026, 6, 20))
+    await apply(app_engine, submitted(tenant, claim, payer="P1", patient="pat-9", charge="100.00",
+                                      service=D(2026, 6, 1), billed=D(2026, 6, 2)), D(2026, 6, 2))
+    assert table(await aging_of(app_engine, tenant, D(2026, 6, 30))) == {}
+    # Before its remittance, the claim was receivable and aged from its service date.
+    assert table(await aging_of(app_engine, tenant, D(2026, 6, 10))) == {("P1", "insurance"): {"0_30": Decimal("100.00")}}
+
+
+async def worklist_on(engine, tenant, today):
+    from openrcm_collections.receivables.follow_up import worklist_query
+
+    with acting_for(tenant):
+        async with engine.connect() as conn:
+            listed = worklist_query(tenant, today).subquery()
+            rows = (await conn.execute(sa.select(listed).order_by(listed.c.balance.desc(), listed.c.age_days.desc())))
+            return [(row.claim_id, row.balance, row.age_days, row.reason, row.assignee) for row in rows]
+
+
+async def test_the_worklist_ranks_by_dollars_then_age_and_honours_payer_ages_notes_and_denials(app_engine):
+    from openrcm_collections.receivables.follow_up import CallOutcome, record_note, set_follow_up_age
+    from openrcm_shared.contracts.claims import ClaimStatusChanged
+
+    tenant, ids = await practice_of_four_claims(app_engine)
+    today = D(2026, 4, 30)
+    assert await worklist_on(app_engine, tenant, today) == [
+        (ids["B"], Decimal("1000.00"), 99, "unpaid_past_follow_up_age", None),
+        (ids["C"], Decimal("200.00"), 59, "unpaid_past_follow_up_age", None),
+        (ids["D"], Decimal("50.00"), 78, "unpaid_past_follow_up_age", None)]
+
+    with acting_for(tenant):
+        async with app_engine.begin() as conn:
+            await set_follow_up_age(conn, tenant, "P1", 60)  # C (59 days) is not due for P1 yet
+            await record_note(conn, tenant, ids["D"], author="biller-1", note="called", outcome=CallOutcome.IN_PROCESS,
+                              action=None, next_action_on=D(2026, 5, 10), assignee="biller-2", assign=True)
+    await apply(app_engine, ClaimStatusChanged(tenant_id=tenant, claim_id=ids["B"], from_status="submitted",
+                                               to_status="denied"), D(2026, 2, 15))
+    assert await worklist_on(app_engine, tenant, today) == []  # B denied, C not due, D waits for 05-10
+    assert [row[:4] for row in await worklist_on(app_engine, tenant, D(2026, 5, 10))] == [
+        (ids["C"], Decimal("200.00"), 69, "unpaid_past_follow_up_age"),
+        (ids["D"], Decimal("50.00"), 88, "unpaid_past_follow_up_age")]
