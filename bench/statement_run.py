@@ -8,7 +8,8 @@ Starts its own embedded PostgreSQL (bench ports moved by OPENRCM_TEST_PORT_OFFSE
 bill (a primary claim of two lines, 1,200.00 and 460.00, decided by its payer) and the patient's
 coinsurance on both lines. Then runs `run_statements` as the service does (app role, the practice
 bound, one transaction), printing progress, and reports accounts per second, the time, the PDF
-bytes and the statements written. Figures only, no assertions.
+bytes and the statements written. BENCH_PROFILE=1 also prints the run's cProfile (top functions by
+own time). Figures only, no assertions.
 """
 
 from __future__ import annotations

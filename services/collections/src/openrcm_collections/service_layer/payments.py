@@ -65,8 +65,9 @@ async def take_payment(conn, tenant_id: str, patient_id: str, payment: PaymentRe
                received_at=now, refunded_amount=ZERO)
     await conn.execute(patient_payments.insert().values(**row))
     drafts = [EntryDraft("payment", -a.amount, claim_id=a.claim_id, movement_id=payment_id) for a in allocations]
-    await _post(conn, tenant_id, patient_id, drafts, "payment", now)
-    from openrcm_collections.service_layer.plans import credit_plan  # plans charge through take_payment
+    await _post(conn, tenant_id, patient_id, drafts, "payment")
+    # Imported here: plans charge their autopay installments through take_payment (a cycle at import time).
+    from openrcm_collections.service_layer.plans import credit_plan
     await credit_plan(conn, tenant_id, patient_id, payment.amount, payment_id)
     return row
 
@@ -87,7 +88,7 @@ async def return_payment(conn, tenant_id: str, patient_id: str, payment_id: UUID
               for a in payment.allocations]
     await conn.execute(sa.update(patient_payments).where(patient_payments.c.id == payment_id).values(
         status="returned", returned_reason=reason))
-    await _post(conn, tenant_id, patient_id, drafts, "payment_returned", now)
+    await _post(conn, tenant_id, patient_id, drafts, "payment_returned")
     return {**payment._mapping, "status": "returned", "returned_reason": reason}
 
 
@@ -119,7 +120,7 @@ async def refund_credit(conn, tenant_id: str, patient_id: str, amount: Decimal, 
     row = dict(id=refund_id, tenant_id=tenant_id, patient_id=patient_id, payment_id=payment_id, amount=amount,
                method=method, processor_refund_id=processor_refund_id, recorded_by=actor, refunded_at=now)
     await conn.execute(account_refunds.insert().values(**row))
-    await _post(conn, tenant_id, patient_id, [EntryDraft("refund", amount, movement_id=refund_id)], "refund", now)
+    await _post(conn, tenant_id, patient_id, [EntryDraft("refund", amount, movement_id=refund_id)], "refund")
     return row
 
 
@@ -140,7 +141,7 @@ async def apply_credit(conn, tenant_id: str, patient_id: str) -> list[Allocation
         drafts += [EntryDraft("credit_applied", allocation.amount, movement_id=movement),
                    EntryDraft("credit_applied", -allocation.amount, claim_id=allocation.claim_id, movement_id=movement)]
     if drafts:
-        await _post(conn, tenant_id, patient_id, drafts, "credit_applied", now)
+        await _post(conn, tenant_id, patient_id, drafts, "credit_applied")
     return applied
 
 
@@ -158,7 +159,7 @@ async def post_movement(conn, tenant_id: str, patient_id: str, drafts: list[Entr
     return balance
 
 
-async def _post(conn, tenant_id: str, patient_id: str, drafts: list[EntryDraft], movement: str, now) -> Decimal:
+async def _post(conn, tenant_id: str, patient_id: str, drafts: list[EntryDraft], movement: str) -> Decimal:
     return await post_movement(conn, tenant_id, patient_id, drafts, movement, "payment")
 
 

@@ -11,10 +11,14 @@ so a run of 100,000 accounts is bounded by drawing the PDFs.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import multiprocessing
+import os
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -38,6 +42,7 @@ from openrcm_shared.messaging.outbox import stage_events
 from openrcm_shared.money import ZERO
 
 CHUNK = 1000
+_RENDERERS: ProcessPoolExecutor | None = None
 PLACEMENT = STAGES[-1]
 _NOTICES = {"statement_1": None, "statement_2": "This is a reminder: your balance is past due.",
             "final_notice": "Final notice: please pay your balance or call us to set up a payment plan.",
@@ -75,12 +80,14 @@ async def run_statements(conn, tenant_id: str, as_of: date, settings: Collection
         chunk = accounts[start:start + CHUNK]
         built = await _build_chunk(conn, tenant_id, chunk, on_plan)
         rows, events = [], []
+        pdfs = iter(await render_pdfs([statement_document(account, as_of, due_on) for account in built
+                                       if account.stage != PLACEMENT]))
         for account in built:
             if account.stage == PLACEMENT:
                 placements.append(account)
             else:
                 statement_id = uuid.uuid4()
-                pdf = render_pdf(statement_document(account, as_of, due_on))
+                pdf = next(pdfs)
                 rows.append(dict(id=statement_id, tenant_id=tenant_id, patient_id=account.patient_id, run_id=run_id,
                                  statement_on=as_of, due_on=due_on, amount_due=account.balance,
                                  dunning_stage=account.stage, lines=[line.as_json() for line in account.lines],
@@ -110,6 +117,20 @@ async def run_statements(conn, tenant_id: str, as_of: date, settings: Collection
                created_at=now)
     await conn.execute(statement_runs.insert().values(**run))
     return run
+
+
+async def render_pdfs(documents: list[Document]) -> list[bytes]:
+    """The documents as PDFs, drawn in worker processes (one per CPU): drawing is CPU work that would
+    hold the event loop for minutes in a large run, and the processes draw side by side."""
+    global _RENDERERS
+    if not documents:
+        return []
+    if _RENDERERS is None:
+        _RENDERERS = ProcessPoolExecutor(max_workers=os.cpu_count() or 1,
+                                         mp_context=multiprocessing.get_context("spawn"))
+    chunk = max(1, len(documents) // (4 * (os.cpu_count() or 1)))
+    return await asyncio.get_running_loop().run_in_executor(
+        None, lambda: list(_RENDERERS.map(render_pdf, documents, chunksize=chunk)))
 
 
 async def _build_chunk(conn, tenant_id: str, chunk, on_plan: set[str]) -> list[AccountStatement]:
