@@ -94,3 +94,18 @@ async def test_an_era_with_amounts_the_guide_does_not_allow_is_rejected_naming_t
     assert body["status"] == "rejected"
     assert (body["error"]["segment_id"], body["error"]["element_position"]) == refused
     assert "monetary amount" in body["error"]["message"]
+
+
+async def test_a_denial_summary_ending_on_the_calendars_first_day_is_not_a_500(api):
+    # opened_to=0001-01-01: the default start (90 days earlier) overflowed the date type.
+    response = await api["denials"].get("/v1/denials/summary", params={"opened_to": "0001-01-01"})
+    assert response.status_code == 200, response.text
+
+
+async def test_a_multipart_attachment_sent_with_an_idempotency_key_is_not_a_500(api):
+    # The form was read before the key's fingerprint read the body again ("Stream consumed").
+    response = await api["denials"].post(
+        f"/v1/denials/{SOME_ID}/attachments", headers={"Idempotency-Key": str(uuid.uuid4())},
+        files={"file": ("scan.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png")})
+    assert response.status_code == 404, response.text  # no such case in this practice
+    assert response.headers["content-type"].startswith(PROBLEM)

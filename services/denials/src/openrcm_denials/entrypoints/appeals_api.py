@@ -113,6 +113,8 @@ async def _attachment_body(request: Request) -> tuple[str, bytes]:
     """(file name, bytes) from a multipart form (its first file) or a raw body."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == "multipart/form-data":
+        # Read whole first: the Idempotency-Key fingerprint reads the body again after the form.
+        await request.body()
         form = await request.form(max_files=1, max_fields=4)
         upload = next((value for value in form.values() if hasattr(value, "read")), None)
         if upload is None:

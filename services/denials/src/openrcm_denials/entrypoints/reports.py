@@ -70,7 +70,8 @@ def _ratio(part, whole) -> Decimal | None:
 
 def _period(opened_from: date | None, opened_to: date | None) -> tuple[date, date]:
     end = opened_to or datetime.now(timezone.utc).date()
-    start = opened_from or end - timedelta(days=BASELINE_DAYS - 1)
+    # Clamped at the calendar's first day: opened_to=0001-01-01 is a (useless) period, not an error.
+    start = opened_from or max(date.min, end - timedelta(days=min(BASELINE_DAYS - 1, (end - date.min).days)))
     if start > end:
         raise Problem(422, "Invalid period", type_="validation-error",
                       errors=[field_error("/query/opened_from", "after opened_to")])
