@@ -109,3 +109,10 @@ async def test_a_multipart_attachment_sent_with_an_idempotency_key_is_not_a_500(
         files={"file": ("scan.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png")})
     assert response.status_code == 404, response.text  # no such case in this practice
     assert response.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_a_statement_run_on_the_calendars_first_day_is_a_422_naming_the_field(api):
+    # as_of=0001-01-01: the cycle's start (28 days earlier) overflowed the date type.
+    response = await api["collections"].post("/v1/statement-runs", json={"as_of": "0001-01-01"})
+    assert response.status_code == 422, response.text
+    assert [error["pointer"] for error in response.json()["errors"]] == ["/as_of"]

@@ -8,6 +8,7 @@ OpenAPI document). tests/contracts/test_api_inputs.py checks that every integer 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from annotated_types import Ge, Le
@@ -19,3 +20,9 @@ Int4 = Annotated[int, Ge(INT4_MIN), Le(INT4_MAX)]
 PositiveInt4 = Annotated[int, Ge(1), Le(INT4_MAX)]
 Int8 = Annotated[int, Ge(INT8_MIN), Le(INT8_MAX)]
 PositiveInt8 = Annotated[int, Ge(1), Le(INT8_MAX)]
+
+# A day a revenue-cycle operation can be about (a statement run, a report's as-of date): the calendar's
+# edges (0001-01-01, 9999-12-31) are valid dates, but arithmetic on them (a due date 21 days later, a
+# cycle 28 days back) leaves the date type; 422 instead of a 500.
+BUSINESS_DATE_MIN, BUSINESS_DATE_MAX = date(1900, 1, 1), date(2999, 12, 31)
+BusinessDate = Annotated[date, Ge(BUSINESS_DATE_MIN), Le(BUSINESS_DATE_MAX)]

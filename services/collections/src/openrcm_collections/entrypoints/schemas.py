@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from openrcm_shared.http.bounds import BusinessDate
 from openrcm_shared.money import Money, PositiveMoney
 
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
@@ -182,7 +183,7 @@ class DueRunOut(BaseModel):
 
 
 class StatementRunIn(RequestBody):
-    as_of: date = Field(description="The statement date: accounts whose cycle has come by then")
+    as_of: BusinessDate = Field(description="The statement date: accounts whose cycle has come by then")
 
 
 class StatementRunOut(BaseModel):
