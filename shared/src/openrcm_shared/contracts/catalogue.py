@@ -6,11 +6,11 @@ from openrcm_shared.contracts.base import IntegrationEvent
 from openrcm_shared.contracts.claims import (
     ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimCoverageRecorded, ClaimFilingDeadlineApproaching,
     ClaimFlaggedForFollowUp, ClaimForwardedByPayer, ClaimHeld, ClaimRejected,
-    ClaimStatusChanged, ClaimSubmitted, NextPayerClaimCreated,
+    ClaimStatusChanged, ClaimSubmitted, CoverageRegistered, NextPayerClaimCreated,
 )
 from openrcm_shared.contracts.collections import PatientBalanceChanged
 from openrcm_shared.contracts.denials import DenialCaseClosed, DenialCaseOpened
-from openrcm_shared.contracts.eligibility import EligibilityChecked
+from openrcm_shared.contracts.eligibility import CoverageChanged, CoverageInactive, EligibilityChecked
 from openrcm_shared.contracts.remittance import (
     ClaimDenied, ClaimPaymentPosted, ClaimReversed, DepositRecorded, FeeScheduleReplaced, PaymentVarianceDetected,
     ProviderAdjustmentsPosted, RemittanceHeld, RemittanceReassociated, RemittanceReceived,
@@ -28,7 +28,10 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     ClaimStatusChanged,
     ClaimForwardedByPayer,
     NextPayerClaimCreated,
+    CoverageRegistered,
     EligibilityChecked,
+    CoverageInactive,
+    CoverageChanged,
     RemittanceReceived,
     ClaimPaymentPosted,
     ClaimDenied,
