@@ -207,6 +207,8 @@ class Stack:
         if spec.name == "claims":
             env.setdefault("OPENRCM_CLAIMS_CLEARINGHOUSE_URL", self.clearinghouse_url)
             env.setdefault("CLEARINGHOUSE_WEBHOOK_SECRETS", self.webhook_secret())
+        if spec.name == "eligibility":  # 270s go out, and 271s come back, through the clearinghouse
+            env.setdefault("OPENRCM_ELIGIBILITY_CLEARINGHOUSE_URL", self.clearinghouse_url)
         if spec.name == "remittance":  # 835 ERAs arrive by the same signed webhooks
             env.setdefault("CLEARINGHOUSE_WEBHOOK_SECRETS", self.webhook_secret())
         return env

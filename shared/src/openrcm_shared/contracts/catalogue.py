@@ -10,7 +10,9 @@ from openrcm_shared.contracts.claims import (
 )
 from openrcm_shared.contracts.collections import PatientBalanceChanged
 from openrcm_shared.contracts.denials import DenialCaseClosed, DenialCaseOpened
-from openrcm_shared.contracts.eligibility import CoverageChanged, CoverageInactive, EligibilityChecked
+from openrcm_shared.contracts.eligibility import (
+    CoverageChanged, CoverageInactive, EligibilityBatchFinished, EligibilityChecked,
+)
 from openrcm_shared.contracts.remittance import (
     ClaimDenied, ClaimPaymentPosted, ClaimReversed, DepositRecorded, FeeScheduleReplaced, PaymentVarianceDetected,
     ProviderAdjustmentsPosted, RemittanceHeld, RemittanceReassociated, RemittanceReceived,
@@ -32,6 +34,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     EligibilityChecked,
     CoverageInactive,
     CoverageChanged,
+    EligibilityBatchFinished,
     RemittanceReceived,
     ClaimPaymentPosted,
     ClaimDenied,

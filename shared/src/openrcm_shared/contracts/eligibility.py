@@ -56,8 +56,8 @@ class CoverageInactive(IntegrationEvent):
 
 
 class CoverageChanged(IntegrationEvent):
-    """A 271 disagrees with what was known of a coverage: another payer is now primary, or the plan
-    dates moved (compared with the coverage's previous answer, or its registration)."""
+    """A 271 disagrees with the coverage's previous answer: another payer is now primary, or the
+    plan dates moved."""
 
     event_type: ClassVar[str] = "org.openrcm.eligibility.coverage_changed.v1"
     topic: ClassVar[str] = topics.ELIGIBILITY
@@ -73,3 +73,18 @@ class CoverageChanged(IntegrationEvent):
     plan_begin: date | None = None
     plan_end: date | None = None
     checked_at: datetime
+
+
+class EligibilityBatchFinished(IntegrationEvent):
+    """Every check of a batch (POST /v1/eligibility-batches) has its answer or a final error."""
+
+    event_type: ClassVar[str] = "org.openrcm.eligibility.eligibility_batch_finished.v1"
+    topic: ClassVar[str] = topics.ELIGIBILITY
+    key_field: ClassVar[str] = "batch_id"
+
+    batch_id: UUID
+    check_count: int
+    active: int
+    inactive: int
+    failed: int  # error or unknown: someone must look
+    finished_at: datetime

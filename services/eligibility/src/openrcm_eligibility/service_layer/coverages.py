@@ -1,0 +1,47 @@
+"""The coverages claims registered (CoverageRegistered), and what makes their cached answers stale
+(ClaimDenied for an eligibility reason)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from openrcm_eligibility.adapters.tables import eligibility_coverages
+from openrcm_shared.contracts.claims import CoverageRegistered
+from openrcm_shared.contracts.remittance import ClaimDenied
+from openrcm_shared.messaging.consumer import HandlerContext
+
+# CARCs that say the payer found no coverage for the patient on the date of service: 22 (another
+# payer is primary), 26/27 (before coverage began / after it ended), 31 (not identified as our
+# insured), 33 (no dependent coverage), 109 (not covered by this payer), 177 (eligibility
+# requirements not met). Such a denial means the cached answer was wrong or is out of date.
+ELIGIBILITY_CARCS = frozenset({"22", "26", "27", "31", "33", "109", "177"})
+
+
+async def on_coverage_registered(ctx: HandlerContext, event: CoverageRegistered) -> None:
+    values = dict(
+        payer_id=event.payer_id, payer_name=event.payer_name, member_id=event.member_id,
+        group_number=event.group_number, relationship_to_subscriber=event.relationship_to_subscriber,
+        order_of_benefits=event.order_of_benefits, effective_from=event.effective_from,
+        effective_to=event.effective_to, patient=event.patient.model_dump(mode="json"),
+        subscriber=event.subscriber.model_dump(mode="json") if event.subscriber else None,
+        registered_at=event.registered_at)
+    await ctx.conn.execute(
+        pg_insert(eligibility_coverages).values(tenant_id=event.tenant_id, patient_id=event.patient_id,
+                                               coverage_id=event.coverage_id, **values)
+        .on_conflict_do_update(index_elements=["tenant_id", "patient_id", "coverage_id"], set_=values,
+                               # events of one patient arrive in order, but a replay must not go back in time
+                               where=eligibility_coverages.c.registered_at <= event.registered_at))
+
+
+async def on_claim_denied(ctx: HandlerContext, event: ClaimDenied) -> None:
+    """A denial for eligibility: the patient's coverages with that payer are asked again next time."""
+    if not any(item.carc in ELIGIBILITY_CARCS for item in event.denials):
+        return
+    await ctx.conn.execute(
+        eligibility_coverages.update()
+        .where(eligibility_coverages.c.tenant_id == event.tenant_id,
+               eligibility_coverages.c.patient_id == event.patient_id,
+               eligibility_coverages.c.payer_id == event.payer_id)
+        .values(recheck_requested_at=datetime.now(timezone.utc)))

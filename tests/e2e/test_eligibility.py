@@ -1,0 +1,174 @@
+"""Eligibility end to end: coverages registered with claims reach the eligibility service by event;
+270s go to the clearinghouse simulator, whose payers answer by member-id rules (see
+simulators/clearinghouse/.../eligibility.py); 271s are normalized, cached, retried, uploaded and
+batched, on the real stack."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+
+from tests.support import BILLING_NPI, eventually
+
+pytestmark = pytest.mark.stack
+X12 = {"content-type": "application/edi-x12"}
+SERVICE_DATE = (date.today() + timedelta(days=1)).isoformat()
+
+
+async def registered_coverage(api, member_prefix: str = "M", *, dependent: bool = False) -> tuple[str, str, str]:
+    """(patient id, coverage id, member id), once the eligibility service knows the coverage."""
+    patient_id = f"PAT-{uuid.uuid4().hex[:8]}"
+    member_id = f"{member_prefix}{uuid.uuid4().hex[:8].upper()}"
+    response = await api["claims"].put(f"/v1/patients/{patient_id}", json={
+        "first_name": "Testy", "last_name": "Synthetic", "birth_date": "2015-04-12", "gender": "F"})
+    assert response.status_code == 200, response.text
+    coverage = {"payer_id": "60054", "member_id": member_id, "effective_from": "2020-01-01"}
+    if dependent:
+        coverage |= {"relationship_to_subscriber": "19", "subscriber": {
+            "first_name": "Parent", "last_name": "Synthetic", "birth_date": "1980-01-02", "gender": "M"}}
+    coverage_id = f"COV-{uuid.uuid4().hex[:8]}"
+    response = await api["claims"].put(f"/v1/patients/{patient_id}/coverages/{coverage_id}", json=coverage)
+    assert response.status_code == 200, response.text
+
+    async def known():
+        history = await api["eligibility"].get(f"/v1/coverages/{coverage_id}/eligibility")
+        assert history.status_code == 200, history.text
+        return True
+    await eventually(known)
+    return patient_id, coverage_id, member_id
+
+
+def without_trace_numbers(x12: str) -> str:
+    """The 271 with its TRN segments taken out (SE01 counted again)."""
+    segments = [s for s in x12.split("~") if s.strip()]
+    kept = [s for s in segments if not s.startswith("TRN*")]
+    removed = len(segments) - len(kept)
+
+    def recount(segment: str) -> str:
+        if not segment.startswith("SE*"):
+            return segment
+        _, count, control = segment.split("*")
+        return f"SE*{int(count) - removed}*{control}"
+    return "~".join(recount(s) for s in kept) + "~"
+
+
+def check_body(coverage_id: str, **changes) -> dict:
+    return {"coverage_id": coverage_id, "service_date": SERVICE_DATE, "service_types": ["30", "98"],
+            "provider_npi": BILLING_NPI, "provider_name": "Synthetic Family Clinic", **changes}
+
+
+async def answered(api, check_id: str, timeout: float = 60.0) -> dict:
+    async def done():
+        body = (await api["eligibility"].get(f"/v1/eligibility-checks/{check_id}")).json()
+        assert body["status"] != "pending", body
+        return body
+    return await eventually(done, timeout=timeout)
+
+
+async def test_real_time_check_answers_with_the_normalized_benefits_and_is_cached(api):
+    patient_id, coverage_id, member_id = await registered_coverage(api)
+    response = await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id))
+    assert response.status_code == 200, response.text
+    check = response.json()
+    assert (check["status"], check["cached"], check["patient_id"], check["member_id"]) == \
+        ("active", False, patient_id, member_id)
+    office = check["result"]["summary"]["98"]
+    assert (office["copay"]["in"], office["coinsurance_percent"]["in"], office["deductible_remaining"]["in"]) == \
+        ("25.00", "20", "400.00")
+    assert check["copay_amount"] == "25.00" and check["deductible_remaining"] == "400.00"
+    assert check["result"]["plan"]["name"] == "SIMULATED PPO"
+
+    raw = (await api["eligibility"].get(f"/v1/eligibility-checks/{check['id']}", params={"include_x12": "true"})).json()
+    assert "ST*270*" in raw["request_x12"] and f"MI*{member_id}" in raw["request_x12"]
+    assert "ST*271*" in raw["response_x12"] and f"TRN*2*{check['id'].replace('-', '')}" in raw["response_x12"]
+
+    again = await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id))
+    assert again.status_code == 200 and again.json()["id"] == check["id"] and again.json()["cached"] is True
+    fresh = await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id, use_cache=False))
+    assert fresh.status_code == 200 and fresh.json()["id"] != check["id"]
+
+    history = (await api["eligibility"].get(f"/v1/coverages/{coverage_id}/eligibility")).json()
+    assert history["latest"]["id"] == fresh.json()["id"] and len(history["history"]) == 2
+
+
+async def test_dependent_inactive_and_registration_errors(api):
+    _, coverage_id, _ = await registered_coverage(api, dependent=True)
+    dependent = (await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id))).json()
+    assert dependent["result"]["member"]["is_dependent"] is True
+    assert dependent["result"]["member"]["first_name"] == "Testy"
+
+    _, coverage_id, _ = await registered_coverage(api, "INA")
+    inactive = (await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id))).json()
+    assert inactive["status"] == "inactive" and inactive["coverage_active"] is False
+
+    _, coverage_id, _ = await registered_coverage(api, "BAD")
+    bad = (await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id))).json()
+    [error] = bad["result"]["errors"]
+    assert (bad["status"], bad["attempts"], error["code"], error["retryable"]) == ("error", 1, "72", False)
+    assert "member id" in error["human_action"]
+
+
+@pytest.mark.parametrize("member_prefix", ["BSY", "DWN", "SLW"])
+async def test_payer_that_does_not_answer_in_time_gets_a_202_then_the_result(api, member_prefix):
+    _, coverage_id, _ = await registered_coverage(api, member_prefix)
+    response = await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id))
+    assert response.status_code == 202, response.text
+    assert response.headers["location"] == f"/v1/eligibility-checks/{response.json()['id']}"
+    final = await answered(api, response.json()["id"])
+    assert final["status"] == "active", final
+    assert final["attempts"] == (3 if member_prefix in ("BSY", "DWN") else 2)
+
+
+async def test_unknown_coverage_is_a_404_naming_the_field(api):
+    response = await api["eligibility"].post("/v1/eligibility-checks", json=check_body("NO-SUCH-COVERAGE"))
+    assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["pointer"] == "/coverage_id"
+    assert (await api["eligibility"].get("/v1/coverages/NO-SUCH-COVERAGE/eligibility")).status_code == 404
+
+
+async def test_uploaded_271s_match_by_trace_or_member_and_unmatched_are_kept(api):
+    _, coverage_id, member_id = await registered_coverage(api)
+    check = (await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id))).json()
+    raw = (await api["eligibility"].get(f"/v1/eligibility-checks/{check['id']}",
+                                        params={"include_x12": "true"})).json()["response_x12"]
+    by_trace = await api["eligibility"].post("/v1/eligibility-responses", content=raw, headers=X12)
+    assert by_trace.status_code == 200, by_trace.text
+    [result] = by_trace.json()["results"]
+    assert (result["matched_by"], result["coverage_id"], result["status"]) == ("trace_number", coverage_id, "active")
+
+    no_trace = without_trace_numbers(raw)
+    by_member = (await api["eligibility"].post("/v1/eligibility-responses", content=no_trace, headers=X12)).json()
+    assert by_member["results"][0]["matched_by"] == "member_and_payer"
+
+    stranger = raw.replace(member_id, "ZZSTRANGER1").replace(check["id"].replace("-", ""), "NOT-OURS")
+    unmatched = (await api["eligibility"].post("/v1/eligibility-responses", content=stranger, headers=X12)).json()
+    [kept] = unmatched["results"]
+    assert (kept["matched_by"], kept["coverage_id"], kept["status"]) == ("none", None, "active")
+    stored = (await api["eligibility"].get(f"/v1/eligibility-checks/{kept['check_id']}")).json()
+    assert stored["origin"] == "upload" and stored["result"]["summary"]["98"]["copay"]["in"] == "25.00"
+
+    broken = raw.replace("EB*C*IND*30***23*1500", "EB*C*IND*30***23*15X0")
+    refused = await api["eligibility"].post("/v1/eligibility-responses", content=broken, headers=X12)
+    assert refused.status_code == 422 and "(EB), element EB07" in refused.json()["detail"]
+
+
+async def test_batch_reports_progress_and_finishes(api):
+    coverages = [(await registered_coverage(api, prefix))[1] for prefix in ("M", "M", "INA", "BAD", "BSY")]
+    created = await api["eligibility"].post("/v1/eligibility-batches", json={
+        "provider_npi": BILLING_NPI, "provider_name": "Synthetic Family Clinic",
+        "items": [{"coverage_id": c, "service_date": SERVICE_DATE} for c in coverages]})
+    assert created.status_code == 201, created.text
+    batch_id = created.json()["id"]
+
+    async def finished():
+        body = (await api["eligibility"].get(f"/v1/eligibility-batches/{batch_id}")).json()
+        assert body["finished_at"] is not None, body
+        return body
+    body = await eventually(finished, timeout=60)
+    assert (body["done"], body["failed"], body["pending"]) == (4, 1, 0)
+    assert body["counts"] == {"active": 3, "inactive": 1, "error": 1}
+    unknown = await api["eligibility"].post("/v1/eligibility-batches", json={
+        "provider_npi": BILLING_NPI, "provider_name": "X", "items": [{"coverage_id": "NOPE", "service_date": SERVICE_DATE}]})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["pointer"] == "/items/0/coverage_id"
