@@ -42,7 +42,7 @@ HIDDEN_REFERENCES = {("journal_entries", "remittance_id"): ("remittances", "id")
 NOT_FOR_THE_SYSTEM_ROLE = {
     "claims": {"patients", "coverages", "providers", "service_facilities", "provider_enrollments", "idempotency_keys"},
     "remittance": {"idempotency_keys"},
-    "eligibility": {"eligibility_checks", "idempotency_keys"},
+    "eligibility": {"eligibility_checks", "eligibility_coverages", "eligibility_batches", "idempotency_keys"},
     "denials": {"denial_cases", "idempotency_keys"},
     "collections": {"patient_accounts", "ledger_entries", "idempotency_keys"},
 }

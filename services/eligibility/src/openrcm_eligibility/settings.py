@@ -28,9 +28,10 @@ class ExchangeSettings(BaseSettings):
     max_attempts: int = 6
     # At most this many exchanges with one payer at once (a payer's connection limit).
     payer_concurrency: int = 4
-    # How often the worker looks for due checks, and how many it takes at once.
+    # How often the worker looks for due checks, and how many attempts it has in progress at most:
+    # well under the database pool (OPENRCM_DB_POOL_SIZE, 20 + 10 overflow), which the API shares.
     poll_interval_seconds: float = 0.2
-    poll_batch_size: int = 200
+    worker_concurrency: int = 12
 
 
 class CacheSettings(BaseSettings):

@@ -3,6 +3,7 @@ by hand, and what is known of each coverage."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Annotated
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from openrcm_eligibility.entrypoints.schemas import (
     CheckSummaryOut, CoverageEligibilityOut, EligibilityBatchIn, EligibilityBatchOut, EligibilityCheckIn,
     EligibilityCheckOut, EligibilityCheckRequest, UploadOut,
 )
+from openrcm_eligibility.service_layer.announcements import finish_batch_if_done
 from openrcm_eligibility.service_layer.batches import batch_view, create_batch
 from openrcm_eligibility.service_layer.checks import CheckRequest, coverage_or_none
 from openrcm_eligibility.service_layer.realtime import check_now, coverage_not_found
@@ -169,10 +171,13 @@ async def _receive_271(request: Request, tenant_id: str) -> JSONResponse:
         pointer = f"/segments/{exc.segment_number}" if exc.segment_number else ""
         raise Problem(422, "Malformed 271", str(exc), type_="malformed-x12",
                       errors=[field_error(pointer, exc.reason)]) from None
-    async with _runtime(request).engine.begin() as conn:
-        results = await apply_answers(conn, tenant_id, answers, text)
+    engine = _runtime(request).engine
+    async with engine.begin() as conn:
+        results, batch_ids = await apply_answers(conn, tenant_id, answers, text)
         for result in results:
             await record_change(conn, resource_id=result.check_id, patient_id=result.patient_id)
+    for batch_id in batch_ids:
+        await finish_batch_if_done(engine, batch_id, datetime.now(timezone.utc))
     _runtime(request).events_staged()
     return JSONResponse(UploadOut(results=results).model_dump(mode="json"), status_code=200)
 

@@ -88,27 +88,33 @@ async def _changes(conn: AsyncConnection, check, plan: dict, primary: dict | Non
     return changes
 
 
-async def finish_batch_if_done(conn: AsyncConnection, check_id: UUID, now: datetime) -> None:
-    """The check's batch, when this was its last pending check: mark it finished, announce it once."""
-    batch_id = (await conn.execute(sa.select(eligibility_checks.c.batch_id)
-                                   .where(eligibility_checks.c.id == check_id))).scalar()
+async def finish_batch_if_done(engine, batch_id: UUID | None, now: datetime) -> None:
+    """Mark the batch finished and announce it, once, when none of its checks is pending.
+
+    Called after the transaction that answered one of its checks has committed, never inside it:
+    of checks answered at the same moment, the last to commit sees all the others committed, so
+    some call always finds the batch done, and the conditional update lets only one announce it.
+    (Checked inside the answering transaction, each would have to lock the batch row to see the
+    others, and every answer of a batch would wait for the commit before it.)"""
     if batch_id is None:
         return
-    # Lock the batch row: two checks finishing at once must not both see "one left" or both announce.
-    batch = (await conn.execute(sa.select(eligibility_batches).where(eligibility_batches.c.id == batch_id)
-                                .with_for_update())).first()
-    if batch is None or batch.finished_at is not None:
-        return
-    counts = dict((await conn.execute(
-        sa.select(eligibility_checks.c.status, sa.func.count()).where(eligibility_checks.c.batch_id == batch_id)
-        .group_by(eligibility_checks.c.status))).all())
-    if counts.get("pending"):
-        return
-    await conn.execute(eligibility_batches.update().where(eligibility_batches.c.id == batch_id)
-                       .values(finished_at=now))
-    await stage_events(conn, [EligibilityBatchFinished(
-        tenant_id=batch.tenant_id, batch_id=batch_id, check_count=batch.check_count,
-        active=counts.get("active", 0), inactive=counts.get("inactive", 0),
-        failed=sum(n for status, n in counts.items() if status not in FINAL), finished_at=now)],
-        source=SOURCE, aggregate_type="eligibility_batch")
-
+    async with engine.begin() as conn:
+        pending = (await conn.execute(sa.select(sa.func.count()).where(
+            eligibility_checks.c.batch_id == batch_id, eligibility_checks.c.status == "pending"))).scalar()
+        if pending:
+            return
+        batch = (await conn.execute(
+            eligibility_batches.update().where(eligibility_batches.c.id == batch_id,
+                                               eligibility_batches.c.finished_at.is_(None))
+            .values(finished_at=now).returning(eligibility_batches.c.tenant_id, eligibility_batches.c.check_count)
+        )).first()
+        if batch is None:
+            return  # another call finished it
+        counts = dict((await conn.execute(
+            sa.select(eligibility_checks.c.status, sa.func.count()).where(eligibility_checks.c.batch_id == batch_id)
+            .group_by(eligibility_checks.c.status))).all())
+        await stage_events(conn, [EligibilityBatchFinished(
+            tenant_id=batch.tenant_id, batch_id=batch_id, check_count=batch.check_count,
+            active=counts.get("active", 0), inactive=counts.get("inactive", 0),
+            failed=sum(n for status, n in counts.items() if status not in FINAL), finished_at=now)],
+            source=SOURCE, aggregate_type="eligibility_batch")

@@ -4,9 +4,9 @@ what the rest of the cycle acts on.
 A check is written `pending` with its 270 and a row in `pending_eligibility_checks` (the queue) in
 one transaction, before anything is sent: a crash after that leaves work the worker finds. The
 request that created it tries first, within the real-time timeout; what it does not finish (the
-payer is slow, answered AAA 42, or is down) the worker takes up at `due_at`, with backoff. An
-attempt leases its queue row by moving `due_at` past the exchange timeout, so the request and the
-worker never send the same check at once. The answer, the check's new state, the queue row's
+payer is slow, answered AAA 42, or is down) the worker takes up at `due_at`, with backoff. Whoever attempts a check holds
+its queue row leased (`due_at` past the exchange timeout: the request from the check's creation,
+the worker from its poll), so the request and the worker never send the same check at once. The answer, the check's new state, the queue row's
 removal and the events are one transaction.
 """
 
@@ -122,21 +122,22 @@ async def attempt(engine, check_id: UUID, timeout: float, *, now_fn=lambda: date
     """Send the check's 270 once and act on the outcome: "answered", "retry" (queued again with
     backoff), "failed" (final error), "nothing" (no longer pending, or no clearinghouse)."""
     deps = exchanger()
+    if deps.exchange is None:
+        return "nothing"
+    # The queue row is leased already (by the request that created the check, or the worker that
+    # took it), so counting the attempt is all there is to do before sending.
     async with engine.begin() as conn:
-        check = (await conn.execute(sa.select(eligibility_checks).where(eligibility_checks.c.id == check_id)
-                                    .with_for_update(skip_locked=True))).first()
-        if check is None or check.status != PENDING or deps.exchange is None:
-            return "nothing"
-        # Lease: nobody else sends it while this attempt may still be waiting for the payer.
-        await conn.execute(pending_checks.update().where(pending_checks.c.check_id == check_id).values(
-            due_at=now_fn() + timedelta(seconds=timeout + 5)))
-        await conn.execute(eligibility_checks.update().where(eligibility_checks.c.id == check_id).values(
-            attempts=eligibility_checks.c.attempts + 1))
+        check = (await conn.execute(
+            eligibility_checks.update().where(eligibility_checks.c.id == check_id,
+                                              eligibility_checks.c.status == PENDING)
+            .values(attempts=eligibility_checks.c.attempts + 1).returning(*eligibility_checks.c))).first()
+    if check is None:
+        return "nothing"
     try:
         async with deps.limiter.slot(check.payer_id):
             text = await deps.exchange.exchange(str(check_id), check.request_x12, timeout)
     except ExchangeUnavailable as exc:
-        return await _after_transient(engine, check_id, check.attempts + 1, str(exc), None, now_fn())
+        return await _after_transient(engine, check_id, check.attempts, str(exc), None, now_fn())
     except ExchangeRefused as exc:
         return await _fail(engine, check_id, f"the clearinghouse refused the 270: {exc}", None, now_fn())
     try:
@@ -146,9 +147,10 @@ async def attempt(engine, check_id: UUID, timeout: float, *, now_fn=lambda: date
     answer = _answer_for(answers, check.trace_number)
     if answer.status == "error" and answer.errors and all(error.retryable for error in answer.errors):
         reason = "; ".join(f"AAA {e.code} {e.meaning}" for e in answer.errors)
-        return await _after_transient(engine, check_id, check.attempts + 1, reason, text, now_fn())
+        return await _after_transient(engine, check_id, check.attempts, reason, text, now_fn())
     async with engine.begin() as conn:
         await record_answer(conn, check_id, answer, text, now_fn())
+    await finish_batch_if_done(engine, check.batch_id, now_fn())
     return "answered"
 
 
@@ -176,16 +178,19 @@ async def _after_transient(engine, check_id: UUID, attempts: int, reason: str, t
 
 async def _fail(engine, check_id: UUID, reason: str, text: str | None, now: datetime) -> str:
     async with engine.begin() as conn:
-        await conn.execute(eligibility_checks.update().where(eligibility_checks.c.id == check_id).values(
-            status="error", last_error=reason, response_x12=text, checked_at=now))
+        batch_id = (await conn.execute(
+            eligibility_checks.update().where(eligibility_checks.c.id == check_id)
+            .values(status="error", last_error=reason, response_x12=text, checked_at=now)
+            .returning(eligibility_checks.c.batch_id))).scalar()
         await conn.execute(pending_checks.delete().where(pending_checks.c.check_id == check_id))
-        await finish_batch_if_done(conn, check_id, now)
+    await finish_batch_if_done(engine, batch_id, now)
     return "failed"
 
 
 async def record_answer(conn: AsyncConnection, check_id: UUID, answer: EligibilityResponse, text: str,
                         now: datetime) -> None:
-    """Store the normalized answer on the check, take it off the queue, announce it."""
+    """Store the normalized answer on the check, take it off the queue, announce it (in `conn`'s
+    transaction; the caller then calls `finish_batch_if_done` once it has committed)."""
     check = (await conn.execute(sa.select(eligibility_checks).where(eligibility_checks.c.id == check_id))).one()
     result = normalized_result(answer)
     first_type = next((t for t in (check.service_types or []) if t != "30"), "30")
@@ -196,4 +201,3 @@ async def record_answer(conn: AsyncConnection, check_id: UUID, answer: Eligibili
         plan_name=answer.plan.name if answer.plan else None, **figures))
     await conn.execute(pending_checks.delete().where(pending_checks.c.check_id == check_id))
     await announce_answer(conn, check_id, now)
-    await finish_batch_if_done(conn, check_id, now)

@@ -21,10 +21,11 @@ MAX_RAW_BYTES_PER_CHECK = 64 * 1024
 
 
 async def apply_answers(conn: AsyncConnection, tenant_id: str, answers: list[EligibilityResponse], text: str,
-                        ) -> list[UploadedResultOut]:
+                        ) -> tuple[list[UploadedResultOut], set]:
+    """One result per answer, and the batches whose checks it answered (to finish after commit)."""
     now = datetime.now(timezone.utc)
     raw = text if len(text) <= MAX_RAW_BYTES_PER_CHECK else None
-    results = []
+    results, batch_ids = [], set()
     for index, answer in enumerate(answers):
         kept = raw or f"(answer {index + 1} of {len(answers)} in an uploaded 271 of {len(text)} characters)"
         check, matched_by = await _matching_check(conn, tenant_id, answer)
@@ -32,12 +33,14 @@ async def apply_answers(conn: AsyncConnection, tenant_id: str, answers: list[Eli
             check = await _new_check(conn, tenant_id, answer, check, now)
         await record_answer(conn, check.id, answer, kept, now)
         stored = (await conn.execute(sa.select(eligibility_checks).where(eligibility_checks.c.id == check.id))).one()
+        if stored.batch_id is not None:
+            batch_ids.add(stored.batch_id)
         results.append(UploadedResultOut(
             check_id=stored.id, matched_by=matched_by, status=stored.status, coverage_id=stored.coverage_id,
             patient_id=stored.patient_id, member_id=answer.member_id,
             payer_id=answer.payer.identifier if answer.payer else None,
             trace_numbers=[trace.number for trace in answer.trace_numbers]))
-    return results
+    return results, batch_ids
 
 
 async def _matching_check(conn: AsyncConnection, tenant_id: str, answer: EligibilityResponse):

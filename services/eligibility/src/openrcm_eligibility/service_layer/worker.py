@@ -32,14 +32,14 @@ async def lease_due_checks(system_engine, *, limit: int, lease_seconds: float) -
 
 async def run_pending_checks(runtime) -> None:
     """Poll the queue forever; each leased check is attempted in its own task (the per-payer limit
-    in `attempt` bounds what reaches each payer, `max_in_flight` what this process holds)."""
+    in `attempt` bounds what reaches each payer, `worker_concurrency` what this process holds)."""
     deps = exchanger()
     settings = deps.settings
     if deps.exchange is None:
         log.info("no clearinghouse configured (OPENRCM_ELIGIBILITY_CLEARINGHOUSE_URL): checks stay pending")
         await asyncio.Event().wait()
     in_flight: set[asyncio.Task] = set()
-    max_in_flight = max(settings.poll_batch_size, settings.payer_concurrency)
+    max_in_flight = settings.worker_concurrency
     while True:
         room = max_in_flight - len(in_flight)
         leased = await lease_due_checks(runtime.system_engine, limit=room,
