@@ -172,3 +172,76 @@ async def test_batch_reports_progress_and_finishes(api):
     unknown = await api["eligibility"].post("/v1/eligibility-batches", json={
         "provider_npi": BILLING_NPI, "provider_name": "X", "items": [{"coverage_id": "NOPE", "service_date": SERVICE_DATE}]})
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["pointer"] == "/items/0/coverage_id"
+
+
+# --------------------------------------------------------------------------- claims acting on coverage
+
+
+async def _patient_with_coverages(api, *members: tuple[str, str]) -> str:
+    """A patient registered with one coverage per (payer id, member id), in that order of benefits."""
+    from tests.e2e.claims_parties import register_practice
+
+    await register_practice(api["claims"], *{payer for payer, _ in members if payer != "60054"})
+    patient_id = f"PAT-{uuid.uuid4().hex[:8]}"
+    (await api["claims"].put(f"/v1/patients/{patient_id}", json={
+        "first_name": "Testy", "last_name": "Synthetic", "birth_date": "1979-04-12", "gender": "F"})).raise_for_status()
+    for order, (payer_id, member_id) in enumerate(members, start=1):
+        (await api["claims"].put(f"/v1/patients/{patient_id}/coverages/C{order}", json={
+            "payer_id": payer_id, "member_id": member_id, "order_of_benefits": order,
+            "effective_from": (date.today() - timedelta(days=365)).isoformat()})).raise_for_status()
+    return patient_id
+
+
+async def _checked(api, patient_id: str, coverage_id: str, served: str) -> dict:
+    async def known():
+        response = await api["eligibility"].post("/v1/eligibility-checks", json=check_body(
+            coverage_id, patient_id=patient_id, service_date=served, service_types=["30", "62"]))
+        assert response.status_code == 200, response.text
+        return response.json()
+    return await eventually(known)
+
+
+async def test_claims_hold_a_claim_whose_coverage_was_inactive_and_one_needing_authorization(api):
+    from tests.e2e.claims_parties import encounter_by_reference
+
+    served = (date.today() - timedelta(days=5)).isoformat()
+    inactive_patient = await _patient_with_coverages(api, ("60054", f"INA{uuid.uuid4().hex[:6].upper()}"))
+    check = await _checked(api, inactive_patient, "C1", served)
+    assert check["status"] == "inactive"
+
+    async def held_for_inactive_coverage():
+        claim = (await api["claims"].post("/v1/encounters", json=encounter_by_reference(inactive_patient))).json()
+        hits = [h for h in claim["scrub_hits"] if h["rule_id"] == "ELIG.COVERAGE_INACTIVE"]
+        assert claim["status"] == "held" and hits, claim
+        return hits
+    hits = await eventually(held_for_inactive_coverage)
+    assert check["id"] in hits[0]["message"]
+
+    authorization_patient = await _patient_with_coverages(api, ("60054", f"AUT{uuid.uuid4().hex[:6].upper()}"))
+    await _checked(api, authorization_patient, "C1", served)
+    mri = [{"procedure_code": "70551", "charge_amount": "900.00", "service_date": served, "diagnosis_pointers": [1]}]
+
+    async def held_for_authorization():
+        claim = (await api["claims"].post("/v1/encounters", json=encounter_by_reference(
+            authorization_patient, lines=mri))).json()
+        assert any(h["rule_id"] == "ELIG.PRIOR_AUTHORIZATION" for h in claim["scrub_hits"]), claim
+        return claim
+    await eventually(held_for_authorization)
+    authorized = encounter_by_reference(authorization_patient, lines=mri) | {"prior_authorization": "AUTH-1"}
+    claim = (await api["claims"].post("/v1/encounters", json=authorized)).json()
+    assert not any(h["rule_id"].startswith("ELIG.") for h in claim["scrub_hits"]), claim
+
+
+async def test_a_271_naming_another_payer_primary_reorders_the_patients_payers(api):
+    served = (date.today() - timedelta(days=5)).isoformat()
+    patient_id = await _patient_with_coverages(api, ("60054", f"OTH87726-{uuid.uuid4().hex[:4].upper()}"),
+                                               ("87726", f"M{uuid.uuid4().hex[:6].upper()}"))
+    check = await _checked(api, patient_id, "C1", served)
+    assert check["result"]["other_payers"][0]["identifier"] == "87726"
+
+    async def reordered():
+        listed = (await api["claims"].get(f"/v1/patients/{patient_id}/coverages")).json()
+        assert [(c["coverage_id"], c["payer_id"], c["order_of_benefits"]) for c in listed] == \
+            [("C2", "87726", 1), ("C1", "60054", 2)], listed
+        return listed
+    await eventually(reordered)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from openrcm_shared.contracts import topics
 from openrcm_shared.contracts.base import IntegrationEvent
-from openrcm_shared.money import Money
+from openrcm_shared.money import Money, NonNegativeMoney
 
 # CAS claim adjustment group codes (X12 005010X221A1, CAS01).
 GroupCode = Literal["CO", "PR", "OA", "PI", "CR"]
@@ -246,6 +246,19 @@ class RemittanceReassociated(IntegrationEvent):
     reassociated_at: datetime
 
 
+MAX_RATES_IN_EVENT = 5000
+
+
+class FeeScheduleRate(BaseModel):
+    """One contracted rate: allowed amount per unit of a procedure (and modifier) over a span of dates."""
+
+    procedure_code: str
+    modifier: str | None = None
+    allowed_amount: NonNegativeMoney
+    effective_from: date
+    effective_to: date | None = None
+
+
 class FeeScheduleReplaced(IntegrationEvent):
     """A payer's contracted rates were replaced by a new version (earlier versions are kept): the
     variances of postings from now on are measured against it."""
@@ -259,3 +272,7 @@ class FeeScheduleReplaced(IntegrationEvent):
     row_count: int
     content_sha256: str
     variance_tolerance: Money
+    # The rates themselves, for consumers that price services ahead of time (eligibility's patient
+    # estimates); None when the schedule has more than MAX_RATES_IN_EVENT rows (the event would
+    # pass Kafka's message size).
+    rates: list[FeeScheduleRate] | None = None

@@ -164,3 +164,32 @@ BENEFIT_DATE_QUALIFIERS: dict[str, str] = {
     "357": "eligibility_end", "435": "admission", "472": "service", "636": "latest_visit_or_consultation",
     "771": "status",
 }
+
+
+# X12 service types (EB03) a procedure code falls under, by CPT range (the CPT sections; a 271
+# speaks service types, a claim procedure codes). "1" medical care and "30" the plan as a whole
+# apply to every procedure; MRI and CT codes are radiology (4) and MRI/CAT scan (62).
+_SERVICE_TYPE_RANGES = (
+    ("00100", "01999", "7"),    # anesthesia
+    ("10004", "69990", "2"),    # surgery
+    ("70010", "79999", "4"),    # radiology
+    ("70336", "70559", "62"), ("71550", "71555", "62"), ("72141", "72159", "62"), ("72195", "72198", "62"),
+    ("73218", "73225", "62"), ("73718", "73725", "62"), ("74181", "74185", "62"), ("70450", "70498", "62"),
+    ("71250", "71275", "62"), ("72125", "72133", "62"), ("74150", "74178", "62"),
+    ("80047", "89398", "5"),    # pathology and laboratory
+    ("90281", "90749", "80"),   # immunizations
+    ("90785", "90899", "MH"),   # psychiatry
+    ("92002", "92499", "AL"),   # ophthalmology
+    ("97010", "97799", "PT"),   # physical medicine
+    ("98940", "98943", "33"),   # chiropractic
+    ("99202", "99215", "98"),   # office visits
+    ("99281", "99285", "86"),   # emergency department
+)
+
+
+def service_types_for_procedure(procedure_code: str) -> set[str]:
+    """The service types whose benefits apply to a CPT code: always 1 and 30, plus its section's."""
+    types = {"1", PLAN_SERVICE_TYPE}
+    if len(procedure_code) == 5 and procedure_code.isdigit():
+        types.update(kind for low, high, kind in _SERVICE_TYPE_RANGES if low <= procedure_code <= high)
+    return types

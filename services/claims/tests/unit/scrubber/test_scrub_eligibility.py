@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from openrcm_claims.domain.scrubber import ScrubEligibility
-from openrcm_claims.domain.scrubber.rules.eligibility import service_types_of
+from openrcm_shared.x12.eligibility_codes import service_types_for_procedure as service_types_of
 
 
 def answer(b, status="active", *, day=None, authorization=()):

@@ -119,7 +119,25 @@ class EligibilityBatch(EligibilityTable, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
+class FeeScheduleRate(EligibilityTable, table=True):
+    """A payer's contracted rate per unit, as remittance announced it (FeeScheduleReplaced)."""
+
+    __tablename__ = "fee_schedule_rates"
+    __table_args__ = (sa.Index("ix_fee_schedule_rates_procedure", "tenant_id", "payer_id", "procedure_code"),)
+
+    tenant_id: str = Field(sa_type=sa.Text, primary_key=True)
+    payer_id: str = Field(sa_type=sa.Text, primary_key=True)
+    row_index: int = Field(primary_key=True)
+    version: int
+    procedure_code: str = Field(sa_type=sa.Text)
+    modifier: str | None = Field(default=None, sa_type=sa.Text)
+    allowed_amount: Decimal = Field(sa_type=MONEY)
+    effective_from: date
+    effective_to: date | None = None
+
+
 eligibility_checks = EligibilityCheck.__table__
+fee_schedule_rates = FeeScheduleRate.__table__
 eligibility_coverages = EligibilityCoverage.__table__
 pending_checks = PendingEligibilityCheck.__table__
 eligibility_batches = EligibilityBatch.__table__

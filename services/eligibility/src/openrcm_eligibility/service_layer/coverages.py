@@ -1,5 +1,6 @@
-"""The coverages claims registered (CoverageRegistered), and what makes their cached answers stale
-(ClaimDenied for an eligibility reason)."""
+"""What other contexts tell eligibility: the coverages claims registered (CoverageRegistered), what
+makes their cached answers stale (ClaimDenied for an eligibility reason), and each payer's
+contracted rates (FeeScheduleReplaced), for estimates."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from datetime import datetime, timezone
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from openrcm_eligibility.adapters.tables import eligibility_coverages
+import sqlalchemy as sa
+
+from openrcm_eligibility.adapters.tables import eligibility_coverages, fee_schedule_rates
 from openrcm_shared.contracts.claims import CoverageRegistered
-from openrcm_shared.contracts.remittance import ClaimDenied
+from openrcm_shared.contracts.remittance import ClaimDenied, FeeScheduleReplaced
 from openrcm_shared.messaging.consumer import HandlerContext
 
 # CARCs that say the payer found no coverage for the patient on the date of service: 22 (another
@@ -45,3 +48,21 @@ async def on_claim_denied(ctx: HandlerContext, event: ClaimDenied) -> None:
                eligibility_coverages.c.patient_id == event.patient_id,
                eligibility_coverages.c.payer_id == event.payer_id)
         .values(recheck_requested_at=datetime.now(timezone.utc)))
+
+
+async def on_fee_schedule_replaced(ctx: HandlerContext, event: FeeScheduleReplaced) -> None:
+    """The payer's rates become the event's, unless a newer version is already held. A schedule
+    too large to travel in the event (rates None) leaves the payer without rates here: estimates
+    then price at the practice's charges and say so."""
+    held = (await ctx.conn.execute(sa.select(sa.func.max(fee_schedule_rates.c.version)).where(
+        fee_schedule_rates.c.tenant_id == event.tenant_id, fee_schedule_rates.c.payer_id == event.payer_id))).scalar()
+    if held is not None and held > event.version:
+        return
+    await ctx.conn.execute(fee_schedule_rates.delete().where(fee_schedule_rates.c.tenant_id == event.tenant_id,
+                                                             fee_schedule_rates.c.payer_id == event.payer_id))
+    if event.rates:
+        await ctx.conn.execute(fee_schedule_rates.insert(), [
+            dict(tenant_id=event.tenant_id, payer_id=event.payer_id, row_index=index, version=event.version,
+                 procedure_code=rate.procedure_code, modifier=rate.modifier, allowed_amount=rate.allowed_amount,
+                 effective_from=rate.effective_from, effective_to=rate.effective_to)
+            for index, rate in enumerate(event.rates)])
