@@ -245,3 +245,55 @@ async def test_a_271_naming_another_payer_primary_reorders_the_patients_payers(a
             [("C2", "87726", 1), ("C1", "60054", 2)], listed
         return listed
     await eventually(reordered)
+
+
+# ------------------------------------------------------------------------------------------ estimates
+
+
+async def test_estimate_from_benefits_and_the_payers_contracted_rates(api):
+    schedule = ("procedure_code,modifier,allowed_amount,effective_from,effective_to\n"
+                "70551,,600.00,2020-01-01,\n80053,,12.50,2020-01-01,\n")
+    uploaded = await api["remittance"].put("/v1/fee-schedules/60054", content=schedule,
+                                           headers={"Content-Type": "text/csv"})
+    assert uploaded.status_code in (200, 201), uploaded.text
+    _, coverage_id, _ = await registered_coverage(api)
+    body = {"coverage_id": coverage_id, "service_date": SERVICE_DATE, "provider_npi": BILLING_NPI,
+            "provider_name": "Synthetic Family Clinic",
+            "services": [{"procedure_code": "70551"}, {"procedure_code": "99213", "charge_amount": "140.00"}]}
+
+    async def priced():
+        response = await api["eligibility"].post("/v1/estimates", json=body)
+        assert response.status_code == 200, response.text
+        estimate = response.json()
+        assert estimate["lines"][0]["allowed_source"] == "fee_schedule", estimate  # the rates have arrived
+        return estimate
+    estimate = await eventually(priced)
+    mri, visit = estimate["lines"]
+    # The simulator's plan: 400 of the deductible left, then 20 % coinsurance; 25 copay for an office visit.
+    assert (mri["allowed_amount"], mri["deductible"], mri["coinsurance"], mri["patient_responsibility"]) == \
+        ("600.00", "400.00", "40.00", "440.00")
+    assert (visit["allowed_source"], visit["copay"], visit["patient_responsibility"]) == ("charge", "25.00", "25.00")
+    assert estimate["total_patient_responsibility"] == "465.00" and estimate["check_id"]
+
+    unpriced = await api["eligibility"].post("/v1/estimates", json=body | {"services": [{"procedure_code": "99999"}]})
+    assert unpriced.status_code == 422 and unpriced.json()["errors"][0]["pointer"] == "/services/0/charge_amount"
+
+
+async def test_self_pay_good_faith_estimate_pdf(api):
+    from openrcm_shared.documents.pdf import pdf_text
+
+    body = {"service_date": SERVICE_DATE, "provider_npi": BILLING_NPI, "provider_name": "Synthetic Family Clinic",
+            "services": [{"procedure_code": "73721", "charge_amount": "1200.00", "description": "MRI knee",
+                          "diagnosis_codes": ["M25.561"]}],
+            "patient": {"first_name": "Testy", "last_name": "Synthetic", "birth_date": "1979-04-12"},
+            "primary_service": "Knee MRI", "provider_tax_id": "123456789",
+            "provider_address": "100 Main Street, Springfield IL", "provider_state": "IL"}
+    as_json = await api["eligibility"].post("/v1/estimates", json=body)
+    assert as_json.status_code == 200 and as_json.json()["total_patient_responsibility"] == "1200.00"
+    pdf = await api["eligibility"].post("/v1/estimates", json=body, headers={"Accept": "application/pdf"})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = pdf_text(pdf.content)
+    assert "Good Faith Estimate" in text and "M25.561" in text and "$1,200.00" in text and "not a contract" in text
+    incomplete = await api["eligibility"].post("/v1/estimates", json={k: v for k, v in body.items() if k != "patient"},
+                                               headers={"Accept": "application/pdf"})
+    assert incomplete.status_code == 422 and incomplete.json()["errors"][0]["pointer"] == "/patient"

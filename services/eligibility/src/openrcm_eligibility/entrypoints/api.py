@@ -14,8 +14,9 @@ from fastapi.responses import JSONResponse, Response
 from openrcm_eligibility.adapters.tables import eligibility_checks
 from openrcm_eligibility.entrypoints.schemas import (
     CheckSummaryOut, CoverageEligibilityOut, EligibilityBatchIn, EligibilityBatchOut, EligibilityCheckIn,
-    EligibilityCheckOut, EligibilityCheckRequest, UploadOut,
+    EligibilityCheckOut, EligibilityCheckRequest, EstimateOut, EstimateRequest, UploadOut,
 )
+from openrcm_eligibility.service_layer.estimates import good_faith_estimate, insured_estimate, self_pay_estimate
 from openrcm_eligibility.service_layer.announcements import finish_batch_if_done
 from openrcm_eligibility.service_layer.batches import batch_view, create_batch
 from openrcm_eligibility.service_layer.checks import CheckRequest, coverage_or_none
@@ -206,3 +207,25 @@ async def get_eligibility_batch(batch_id: UUID, request: Request, tenant_id: Eli
     if view is None:
         raise Problem(404, "Eligibility batch not found", type_="not-found")
     return view
+
+
+@router.post("/estimates", response_model=EstimateOut,
+             responses={200: {"content": {"application/pdf": {}},
+                              "description": "The estimate; a self-pay good-faith estimate PDF with Accept: application/pdf"},
+                        404: {"description": "The coverage is not registered"},
+                        409: {"description": "The payer has not answered the eligibility check yet"},
+                        422: {"description": "Invalid fields, a service that cannot be priced, coverage not active, "
+                                             "or a good-faith estimate missing a required field"}})
+@audited("create", "estimate", patient_id="patient_id")
+async def post_estimate(estimate: EstimateRequest, request: Request, tenant_id: EligibilityWrite) -> Response:
+    """The patient's expected responsibility, itemized and explained: from the payer's benefits (a
+    standing eligibility answer, else a real-time check) and its contracted rates; without a
+    coverage, a self-pay estimate at the practice's charges."""
+    if estimate.coverage_id is None:
+        if "application/pdf" in request.headers.get("accept", ""):
+            return Response(good_faith_estimate(estimate), media_type="application/pdf",
+                            headers={"Content-Disposition": 'attachment; filename="good-faith-estimate.pdf"'})
+        result = self_pay_estimate(estimate)
+    else:
+        result = await insured_estimate(_runtime(request), tenant_id, estimate)
+    return JSONResponse(result.model_dump(mode="json"))

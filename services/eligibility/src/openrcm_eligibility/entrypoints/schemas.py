@@ -147,3 +147,79 @@ class EligibilityBatchOut(BaseModel):
     failed: int = Field(description="ended in error (AAA that cannot be retried, or retries exhausted)")
     counts: dict[str, int] = Field(description="checks per status")
     check_ids: list[UUID] | None = None
+
+
+class PlannedServiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    procedure_code: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{5}$")]
+    modifiers: Annotated[list[Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2}$")]], Field(max_length=4)] = []
+    units: Annotated[Decimal, Field(gt=0, le=9999, decimal_places=3)] = Decimal(1)
+    charge_amount: NonNegativeMoney | None = Field(default=None, description="The practice's charge for all units")
+    service_type: ServiceType | None = Field(default=None, description="The 271 service type; default by procedure")
+    description: Annotated[str, StringConstraints(max_length=200)] | None = None
+    diagnosis_codes: Annotated[list[Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9A-Z.]{2,7}$")]],
+                               Field(max_length=12)] = []
+
+
+class EstimatePatientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    first_name: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    last_name: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    birth_date: date
+
+
+class EstimateRequest(BaseModel):
+    """Planned services for one date. With `coverage_id`: the payer's benefits and contracted rates
+    price them; without: a self-pay estimate at the practice's charges (a good-faith estimate PDF
+    with `Accept: application/pdf`, which needs `patient`, `primary_service` and the provider's TIN
+    and address)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    coverage_id: CoverageId | None = None
+    patient_id: PatientId | None = None
+    service_date: date
+    network: Literal["in", "out"] = "in"
+    provider_npi: Npi
+    provider_name: ProviderName
+    services: Annotated[list[PlannedServiceIn], Field(min_length=1, max_length=50)]
+    patient: EstimatePatientIn | None = None
+    primary_service: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    provider_tax_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")] | None = None
+    provider_address: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    provider_state: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    separately_scheduled: Annotated[list[Annotated[str, StringConstraints(max_length=200)]], Field(max_length=20)] = []
+
+
+class EstimateLineOut(BaseModel):
+    line_number: int
+    procedure_code: str
+    service_type: str
+    units: Decimal
+    charge: Money | None
+    allowed_amount: Money
+    allowed_source: Literal["fee_schedule", "charge"]
+    deductible: Money
+    copay: Money
+    coinsurance: Money
+    not_covered: Money
+    patient_responsibility: Money
+    payer_pays: Money
+    explanation: list[str]
+
+
+class EstimateOut(BaseModel):
+    self_pay: bool
+    check_id: UUID | None = Field(description="The eligibility check whose benefits priced it")
+    payer_id: str | None
+    service_date: date
+    network: str
+    lines: list[EstimateLineOut]
+    total_allowed: Money
+    total_patient_responsibility: Money
+    total_payer_pays: Money
+    deductible_remaining_after: Money | None
+    out_of_pocket_remaining_after: Money | None
+    notes: list[str]
