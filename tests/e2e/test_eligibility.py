@@ -59,6 +59,13 @@ def check_body(coverage_id: str, **changes) -> dict:
             "provider_npi": BILLING_NPI, "provider_name": "Synthetic Family Clinic", **changes}
 
 
+async def check_answered(api, body: dict) -> dict:
+    """A check's answer, in the response or (on a machine too busy for the real-time timeout) later."""
+    response = await api["eligibility"].post("/v1/eligibility-checks", json=body)
+    assert response.status_code in (200, 202), response.text
+    return response.json() if response.status_code == 200 else await answered(api, response.json()["id"])
+
+
 async def answered(api, check_id: str, timeout: float = 60.0) -> dict:
     async def done():
         body = (await api["eligibility"].get(f"/v1/eligibility-checks/{check_id}")).json()
@@ -95,18 +102,19 @@ async def test_real_time_check_answers_with_the_normalized_benefits_and_is_cache
 
 async def test_dependent_inactive_and_registration_errors(api):
     _, coverage_id, _ = await registered_coverage(api, dependent=True)
-    dependent = (await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id))).json()
+    dependent = await check_answered(api, check_body(coverage_id))
     assert dependent["result"]["member"]["is_dependent"] is True
     assert dependent["result"]["member"]["first_name"] == "Testy"
 
     _, coverage_id, _ = await registered_coverage(api, "INA")
-    inactive = (await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id))).json()
+    inactive = await check_answered(api, check_body(coverage_id))
     assert inactive["status"] == "inactive" and inactive["coverage_active"] is False
 
     _, coverage_id, _ = await registered_coverage(api, "BAD")
-    bad = (await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id))).json()
+    bad = await check_answered(api, check_body(coverage_id))
     [error] = bad["result"]["errors"]
-    assert (bad["status"], bad["attempts"], error["code"], error["retryable"]) == ("error", 1, "72", False)
+    # Final at once: an invalid member id is not asked again.
+    assert (bad["status"], bad["last_error"], error["code"], error["retryable"]) == ("error", None, "72", False)
     assert "member id" in error["human_action"]
 
 
@@ -130,7 +138,7 @@ async def test_unknown_coverage_is_a_404_naming_the_field(api):
 
 async def test_uploaded_271s_match_by_trace_or_member_and_unmatched_are_kept(api):
     _, coverage_id, member_id = await registered_coverage(api)
-    check = (await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id))).json()
+    check = await check_answered(api, check_body(coverage_id))
     raw = (await api["eligibility"].get(f"/v1/eligibility-checks/{check['id']}",
                                         params={"include_x12": "true"})).json()["response_x12"]
     by_trace = await api["eligibility"].post("/v1/eligibility-responses", content=raw, headers=X12)
@@ -196,9 +204,10 @@ async def _checked(api, patient_id: str, coverage_id: str, served: str) -> dict:
     async def known():
         response = await api["eligibility"].post("/v1/eligibility-checks", json=check_body(
             coverage_id, patient_id=patient_id, service_date=served, service_types=["30", "62"]))
-        assert response.status_code == 200, response.text
+        assert response.status_code in (200, 202), response.text  # 404 until the coverage has arrived
         return response.json()
-    return await eventually(known)
+    check = await eventually(known)
+    return check if check["status"] != "pending" else await answered(api, check["id"])
 
 
 async def test_claims_hold_a_claim_whose_coverage_was_inactive_and_one_needing_authorization(api):

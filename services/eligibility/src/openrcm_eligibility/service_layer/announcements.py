@@ -36,8 +36,8 @@ def _authorization_types(result: dict) -> list[str]:
                   if summary.get("prior_authorization_required"))
 
 
-async def announce_answer(conn: AsyncConnection, check_id: UUID, now: datetime) -> None:
-    check = (await conn.execute(sa.select(eligibility_checks).where(eligibility_checks.c.id == check_id))).one()
+async def announce_answer(conn: AsyncConnection, check, now: datetime) -> None:
+    """`check` is the answered row of eligibility_checks."""
     if check.status not in FINAL or check.patient_id is None:
         return
     result = check.result or {}

@@ -8,9 +8,11 @@ from uuid import UUID, uuid4
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openrcm_eligibility.adapters.tables import eligibility_batches, eligibility_checks, eligibility_coverages
+from openrcm_eligibility.adapters.tables import (
+    eligibility_batches, eligibility_checks, eligibility_coverages, pending_checks,
+)
 from openrcm_eligibility.entrypoints.schemas import EligibilityBatchIn, EligibilityBatchOut
-from openrcm_eligibility.service_layer.checks import CheckRequest, create_check
+from openrcm_eligibility.service_layer.checks import CheckRequest, new_check
 from openrcm_shared.http.problems import Problem, field_error
 
 FINAL = ("active", "inactive", "unknown")
@@ -41,11 +43,13 @@ async def create_batch(conn: AsyncConnection, tenant_id: str, batch: Eligibility
     batch_id = uuid4()
     await conn.execute(eligibility_batches.insert().values(id=batch_id, tenant_id=tenant_id,
                                                            check_count=len(batch.items), created_at=now))
-    for item, coverage in zip(batch.items, chosen):
-        request = CheckRequest(item.coverage_id, item.service_date, item.service_types, batch.provider_npi,
-                               batch.provider_name)
-        await create_check(conn, tenant_id, coverage, request, origin="batch", now=now, first_try_at=now,
-                           batch_id=batch_id)
+    rows = [new_check(tenant_id, coverage, CheckRequest(item.coverage_id, item.service_date, item.service_types,
+                                                        batch.provider_npi, batch.provider_name),
+                      origin="batch", now=now, first_try_at=now, batch_id=batch_id)
+            for item, coverage in zip(batch.items, chosen)]
+    # Two multi-row statements, not two per item: a night's batch holds thousands.
+    await conn.execute(eligibility_checks.insert(), [check for check, _ in rows])
+    await conn.execute(pending_checks.insert(), [queued for _, queued in rows])
     return await batch_view(conn, tenant_id, batch_id)
 
 

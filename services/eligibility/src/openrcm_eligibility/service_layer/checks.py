@@ -82,23 +82,31 @@ def exchanger() -> Exchanger:
 # ------------------------------------------------------------------------------------------ creating
 
 
-async def create_check(conn: AsyncConnection, tenant_id: str, coverage, request: CheckRequest, *, origin: str,
-                       now: datetime, first_try_at: datetime, batch_id: UUID | None = None) -> dict:
-    """Write a pending check with its 270 and queue it for `first_try_at`; the row's values."""
+def new_check(tenant_id: str, coverage, request: CheckRequest, *, origin: str, now: datetime,
+              first_try_at: datetime, batch_id: UUID | None = None) -> tuple[dict, dict]:
+    """The rows of a pending check with its 270, and of its place in the queue (due `first_try_at`)."""
     check_id = uuid4()
     inquiry = inquiry_for(coverage, trace_number=check_id.hex, service_date=request.service_date,
                           service_types=request.service_types, provider_npi=request.provider_npi,
                           provider_name=request.provider_name)
     x12 = write_270(exchanger().envelope(now), [inquiry], control_number="0001", reference=check_id.hex[:30])
-    values = dict(id=check_id, tenant_id=tenant_id, patient_id=coverage.patient_id, payer_id=coverage.payer_id,
-                  member_id=coverage.member_id, service_date=request.service_date, coverage_id=coverage.coverage_id,
-                  status=PENDING, origin=origin, trace_number=check_id.hex, service_types=request.service_types,
-                  provider_npi=request.provider_npi, provider_name=request.provider_name, request_x12=x12,
-                  attempts=0, batch_id=batch_id, requested_at=now)
-    await conn.execute(eligibility_checks.insert().values(**values))
-    await conn.execute(pending_checks.insert().values(check_id=check_id, tenant_id=tenant_id,
-                                                      payer_id=coverage.payer_id, due_at=first_try_at))
-    return values
+    check = dict(id=check_id, tenant_id=tenant_id, patient_id=coverage.patient_id, payer_id=coverage.payer_id,
+                 member_id=coverage.member_id, service_date=request.service_date, coverage_id=coverage.coverage_id,
+                 status=PENDING, origin=origin, trace_number=check_id.hex, service_types=request.service_types,
+                 provider_npi=request.provider_npi, provider_name=request.provider_name, request_x12=x12,
+                 attempts=0, batch_id=batch_id, requested_at=now)
+    queued = dict(check_id=check_id, tenant_id=tenant_id, payer_id=coverage.payer_id, due_at=first_try_at)
+    return check, queued
+
+
+async def create_check(conn: AsyncConnection, tenant_id: str, coverage, request: CheckRequest, *, origin: str,
+                       now: datetime, first_try_at: datetime, batch_id: UUID | None = None) -> dict:
+    """Write a pending check with its 270 and queue it for `first_try_at`; the row's values."""
+    check, queued = new_check(tenant_id, coverage, request, origin=origin, now=now, first_try_at=first_try_at,
+                              batch_id=batch_id)
+    await conn.execute(eligibility_checks.insert().values(**check))
+    await conn.execute(pending_checks.insert().values(**queued))
+    return check
 
 
 async def coverage_or_none(conn: AsyncConnection, tenant_id: str, coverage_id: str, patient_id: str | None = None):
@@ -149,7 +157,7 @@ async def attempt(engine, check_id: UUID, timeout: float, *, now_fn=lambda: date
         reason = "; ".join(f"AAA {e.code} {e.meaning}" for e in answer.errors)
         return await _after_transient(engine, check_id, check.attempts, reason, text, now_fn())
     async with engine.begin() as conn:
-        await record_answer(conn, check_id, answer, text, now_fn())
+        await record_answer(conn, check, answer, text, now_fn())
     await finish_batch_if_done(engine, check.batch_id, now_fn())
     return "answered"
 
@@ -187,17 +195,16 @@ async def _fail(engine, check_id: UUID, reason: str, text: str | None, now: date
     return "failed"
 
 
-async def record_answer(conn: AsyncConnection, check_id: UUID, answer: EligibilityResponse, text: str,
+async def record_answer(conn: AsyncConnection, check, answer: EligibilityResponse, text: str,
                         now: datetime) -> None:
     """Store the normalized answer on the check, take it off the queue, announce it (in `conn`'s
     transaction; the caller then calls `finish_batch_if_done` once it has committed)."""
-    check = (await conn.execute(sa.select(eligibility_checks).where(eligibility_checks.c.id == check_id))).one()
     result = normalized_result(answer)
     first_type = next((t for t in (check.service_types or []) if t != "30"), "30")
     figures = headline(result, first_type)
-    await conn.execute(eligibility_checks.update().where(eligibility_checks.c.id == check_id).values(
+    answered = (await conn.execute(eligibility_checks.update().where(eligibility_checks.c.id == check.id).values(
         status=answer.status, result=result, response_x12=text, checked_at=now, last_error=None,
         coverage_active={"active": True, "inactive": False}.get(answer.status),
-        plan_name=answer.plan.name if answer.plan else None, **figures))
-    await conn.execute(pending_checks.delete().where(pending_checks.c.check_id == check_id))
-    await announce_answer(conn, check_id, now)
+        plan_name=answer.plan.name if answer.plan else None, **figures).returning(*eligibility_checks.c))).one()
+    await conn.execute(pending_checks.delete().where(pending_checks.c.check_id == check.id))
+    await announce_answer(conn, answered, now)

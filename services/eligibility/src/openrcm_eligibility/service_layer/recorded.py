@@ -17,6 +17,6 @@ async def record_check(conn: AsyncConnection, tenant_id: str, check: Eligibility
     values = dict(id=uuid4(), tenant_id=tenant_id, **check.model_dump(exclude={"service_date"}),
                   service_date=check.service_date or date.today(), status="active" if check.coverage_active
                   else "inactive", origin="recorded", requested_at=now, checked_at=now, attempts=0)
-    await conn.execute(eligibility_checks.insert().values(**values))
-    await announce_answer(conn, values["id"], now)
+    row = (await conn.execute(eligibility_checks.insert().values(**values).returning(*eligibility_checks.c))).one()
+    await announce_answer(conn, row, now)
     return EligibilityCheckOut(**values)

@@ -31,7 +31,7 @@ async def apply_answers(conn: AsyncConnection, tenant_id: str, answers: list[Eli
         check, matched_by = await _matching_check(conn, tenant_id, answer)
         if check is None or check.status != PENDING:
             check = await _new_check(conn, tenant_id, answer, check, now)
-        await record_answer(conn, check.id, answer, kept, now)
+        await record_answer(conn, check, answer, kept, now)
         stored = (await conn.execute(sa.select(eligibility_checks).where(eligibility_checks.c.id == check.id))).one()
         if stored.batch_id is not None:
             batch_ids.add(stored.batch_id)
