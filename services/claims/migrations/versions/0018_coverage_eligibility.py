@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from openrcm_shared.row_security import PRACTICE_POLICY, PRACTICE_PREDICATE, app_role
+from openrcm_shared.row_security import isolate_practices_v1
 
 revision = "0018"
 down_revision = "0015"
@@ -32,11 +32,7 @@ def upgrade() -> None:
         sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "patient_id", "payer_id", "service_date"),
     )
-    op.execute("ALTER TABLE coverage_eligibility ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE coverage_eligibility FORCE ROW LEVEL SECURITY")
-    op.execute(f"CREATE POLICY {PRACTICE_POLICY} ON coverage_eligibility USING ({PRACTICE_PREDICATE}) "
-               f"WITH CHECK ({PRACTICE_PREDICATE})")
-    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON coverage_eligibility TO {app_role('claims')}")
+    isolate_practices_v1(op, "claims", practice_tables=("coverage_eligibility",), system_privileges={})
 
 
 def downgrade() -> None:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from openrcm_shared.row_security import PRACTICE_POLICY, PRACTICE_PREDICATE, app_role, system_role
+from openrcm_shared.row_security import isolate_practices_v1
 
 revision = "0006"
 down_revision = "0004"
@@ -93,16 +93,10 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
-    app, system = app_role(SERVICE), system_role(SERVICE)
-    for table in NEW_PRACTICE_TABLES:
-        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-        op.execute(f"CREATE POLICY {PRACTICE_POLICY} ON {table} USING ({PRACTICE_PREDICATE}) "
-                   f"WITH CHECK ({PRACTICE_PREDICATE})")
-        op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {app}")
     # The worker finds due checks across practices (ids, practice, payer, due time: no PHI) and leases
     # them by moving due_at; the work itself runs as the practice.
-    op.execute(f"GRANT SELECT, UPDATE ON pending_eligibility_checks TO {system}")
+    isolate_practices_v1(op, SERVICE, practice_tables=NEW_PRACTICE_TABLES,
+                         system_privileges={"pending_eligibility_checks": "SELECT, UPDATE"})
 
 
 def downgrade() -> None:

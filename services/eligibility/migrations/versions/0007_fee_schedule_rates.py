@@ -8,7 +8,7 @@ Create Date: 2026-12-07 00:20:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-from openrcm_shared.row_security import PRACTICE_POLICY, PRACTICE_PREDICATE, app_role
+from openrcm_shared.row_security import isolate_practices_v1
 
 revision = "0007"
 down_revision = "0006"
@@ -31,11 +31,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "payer_id", "row_index"),
     )
     op.create_index("ix_fee_schedule_rates_procedure", "fee_schedule_rates", ["tenant_id", "payer_id", "procedure_code"])
-    op.execute("ALTER TABLE fee_schedule_rates ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE fee_schedule_rates FORCE ROW LEVEL SECURITY")
-    op.execute(f"CREATE POLICY {PRACTICE_POLICY} ON fee_schedule_rates USING ({PRACTICE_PREDICATE}) "
-               f"WITH CHECK ({PRACTICE_PREDICATE})")
-    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON fee_schedule_rates TO {app_role('eligibility')}")
+    isolate_practices_v1(op, "eligibility", practice_tables=("fee_schedule_rates",), system_privileges={})
 
 
 def downgrade() -> None:

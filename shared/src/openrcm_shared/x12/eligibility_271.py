@@ -31,7 +31,7 @@ number and element (messages never carry element values: a 271 is protected heal
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -47,6 +47,27 @@ __all__ = [
 ]
 
 _HUNDRED = Decimal(100)
+_NO_ITEMS: tuple = ()
+
+
+class _NoEntries(Mapping):
+    """The shared, read-only empty mapping of a benefit's dates and references until one arrives
+    (hashable, as a dataclass default must be)."""
+
+    def __getitem__(self, key):
+        raise KeyError(key)
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+
+_NO_ENTRIES = _NoEntries()
 _COVERAGE_LEVELS, _TIME_PERIODS, _NETWORKS = codes.COVERAGE_LEVELS, codes.TIME_PERIODS, codes.NETWORKS
 _QUANTITY_QUALIFIERS, _BENEFIT_KINDS = codes.QUANTITY_QUALIFIERS, codes.BENEFIT_KINDS
 _AUTHORIZATION = {"Y": True, "N": False}  # EB11; U (unknown) and absent read as None
@@ -122,12 +143,13 @@ class Benefit:
     authorization_required: bool | None  # EB11: Y yes, N no, U/absent unknown
     network: str | None  # in, out, any, unknown; None when the payer did not say
     procedure: str | None  # EB13 as sent (composite joined with ":")
-    # Filled by the segments of the EB's loop (MSG, DTP, REF, 2120); new lists and dicts only when one
-    # arrives, since most EBs have none and a batch answer holds thousands.
-    messages: list[str] = field(default_factory=list)
-    dates: dict[str, DateRange] = field(default_factory=dict)
-    references: dict[str, str] = field(default_factory=dict)
-    related_entities: list[RelatedEntity] = field(default_factory=list)
+    # Filled by the segments of the EB's loop (MSG, DTP, REF, 2120). They start as the shared empty
+    # values below and get their own list or dict when the first item arrives: most EBs have none,
+    # and a batch answer holds thousands. Treat them as read-only.
+    messages: list[str] = _NO_ITEMS  # type: ignore[assignment]
+    dates: dict[str, DateRange] = _NO_ENTRIES  # type: ignore[assignment]
+    references: dict[str, str] = _NO_ENTRIES  # type: ignore[assignment]
+    related_entities: list[RelatedEntity] = _NO_ITEMS  # type: ignore[assignment]
 
     @property
     def service_type_names(self) -> list[str | None]:
@@ -473,13 +495,13 @@ class _Parser271:
         if segment_id == "MSG":
             text = element(segment, 1)
             if text:
-                benefit.messages.append(text)
+                benefit.messages = [*benefit.messages, text]
         elif segment_id == "DTP":
             qualifier, dates = self._dtp(segment)
-            benefit.dates[codes.BENEFIT_DATE_QUALIFIERS.get(qualifier, qualifier)] = dates
+            benefit.dates = {**benefit.dates, codes.BENEFIT_DATE_QUALIFIERS.get(qualifier, qualifier): dates}
         elif segment_id == "REF":
             qualifier = self._required(segment, 1, "REF01 reference qualifier")
-            benefit.references[qualifier] = element(segment, 2)
+            benefit.references = {**benefit.references, qualifier: element(segment, 2)}
         elif segment_id not in ("HSD", "III"):
             raise self._error(X12StructureError, segment, None, "segment not used in loop 2110")
 
@@ -491,7 +513,7 @@ class _Parser271:
             state.related = RelatedEntity(
                 entity, codes.RELATED_ENTITY_ROLES.get(entity, entity), element(segment, 3) or None,
                 element(segment, 4) or None, element(segment, 8) or None, element(segment, 9) or None)
-            state.benefit.related_entities.append(state.related)
+            state.benefit.related_entities = [*state.benefit.related_entities, state.related]
             return
         if state.current is None:
             party = Party(entity, element(segment, 3) or None, element(segment, 8) or None,
