@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("procedure_code", sa.Text(), nullable=False),
         sa.Column("modifier", sa.Text(), nullable=True),
-        sa.Column("allowed_amount", sa.Numeric(12, 2), nullable=False),
+        sa.Column("allowed_amount", sa.Numeric(14, 4), nullable=False),  # per unit, as remittance keeps it
         sa.Column("effective_from", sa.Date(), nullable=False),
         sa.Column("effective_to", sa.Date(), nullable=True),
         sa.PrimaryKeyConstraint("tenant_id", "payer_id", "row_index"),

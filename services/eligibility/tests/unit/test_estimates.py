@@ -75,3 +75,9 @@ def test_good_faith_estimate_pdf_has_every_required_field() -> None:
                      "Springfield", "73721", "M25.561", "$1,200.00", "$1,285.50", "only an estimate",
                      "dispute resolution", "$400.00", "not a contract", "scheduled separately"):
         assert expected in text, expected
+
+
+def test_per_unit_rates_with_more_than_two_places_are_priced_to_the_cent() -> None:
+    drug = Rate("J1100", None, D("0.1234"), date(2026, 1, 1), None)  # dexamethasone, per 0.1 mg
+    [line] = estimate([PlannedService("J1100", units=D(40))], summary=SUMMARY, rates=[drug], service_date=DAY).lines
+    assert line.allowed_amount == D("4.94")  # 4.936 rounded half up

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from openrcm_shared.contracts import topics
 from openrcm_shared.contracts.base import IntegrationEvent
-from openrcm_shared.money import Money, NonNegativeMoney
+from openrcm_shared.money import Money
 
 # CAS claim adjustment group codes (X12 005010X221A1, CAS01).
 GroupCode = Literal["CO", "PR", "OA", "PI", "CR"]
@@ -254,7 +254,7 @@ class FeeScheduleRate(BaseModel):
 
     procedure_code: str
     modifier: str | None = None
-    allowed_amount: NonNegativeMoney
+    allowed_amount: Annotated[Decimal, Field(ge=0)]  # per unit, up to 4 places (drug rates have more than 2)
     effective_from: date
     effective_to: date | None = None
 

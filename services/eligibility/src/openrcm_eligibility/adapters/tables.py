@@ -131,7 +131,7 @@ class FeeScheduleRate(EligibilityTable, table=True):
     version: int
     procedure_code: str = Field(sa_type=sa.Text)
     modifier: str | None = Field(default=None, sa_type=sa.Text)
-    allowed_amount: Decimal = Field(sa_type=MONEY)
+    allowed_amount: Decimal = Field(sa_type=sa.Numeric(14, 4))  # per unit; drug rates have more than 2 places
     effective_from: date
     effective_to: date | None = None
 
