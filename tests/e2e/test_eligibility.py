@@ -306,3 +306,24 @@ async def test_self_pay_good_faith_estimate_pdf(api):
     incomplete = await api["eligibility"].post("/v1/estimates", json={k: v for k, v in body.items() if k != "patient"},
                                                headers={"Accept": "application/pdf"})
     assert incomplete.status_code == 422 and incomplete.json()["errors"][0]["pointer"] == "/patient"
+
+
+async def test_a_claim_denied_for_eligibility_makes_the_next_check_ask_the_payer_again(api, stack, tenant):
+    from openrcm_shared.contracts.remittance import ClaimDenied, DeniedItem
+    from tests.e2e.claims_parties import publish
+
+    patient_id, coverage_id, _ = await registered_coverage(api)
+    first = await check_answered(api, check_body(coverage_id))
+    cached = (await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id))).json()
+    assert cached["id"] == first["id"] and cached["cached"] is True
+    # CARC 27: expenses incurred after coverage terminated.
+    await publish(stack, ClaimDenied(
+        tenant_id=tenant, claim_id=uuid.uuid4(), remittance_id=uuid.uuid4(), patient_id=patient_id, payer_id="60054",
+        patient_control_number="PCN1", denied_amount="125.00",
+        denials=[DeniedItem(group_code="CO", carc="27", amount="125.00")]))
+
+    async def asked_again():
+        response = await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id))
+        assert response.json()["id"] != first["id"] and response.json()["cached"] is False, response.text
+        return True
+    await eventually(asked_again)
