@@ -327,3 +327,17 @@ async def test_a_claim_denied_for_eligibility_makes_the_next_check_ask_the_payer
         assert response.json()["id"] != first["id"] and response.json()["cached"] is False, response.text
         return True
     await eventually(asked_again)
+
+
+async def test_a_registration_a_270_cannot_carry_is_a_422_not_a_500(api):
+    patient_id, coverage_id, _ = await registered_coverage(api)
+    renamed = await api["claims"].put(f"/v1/patients/{patient_id}", json={
+        "first_name": "Testy", "last_name": "O*Synthetic", "birth_date": "2015-04-12", "gender": "F"})
+    assert renamed.status_code == 200, renamed.text
+
+    async def refused():
+        response = await api["eligibility"].post("/v1/eligibility-checks", json=check_body(coverage_id))
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["pointer"] == "/coverage_id" and "Synthetic" not in response.text
+        return True
+    await eventually(refused)

@@ -83,7 +83,10 @@ def write_270(envelope: InterchangeEnvelope, inquiries: Sequence[EligibilityInqu
                                   version=IMPLEMENTATION_GUIDE,
                                   transaction_sets=[TransactionSetBody(control_number, segments)])
     except UnsafeElement as exc:
-        raise Eligibility270WriteError("inquiries", str(exc)) from None
+        # Name the segment, not the value: it is a patient's name or member id.
+        segment_id = str(exc).split(":", 1)[0]
+        raise Eligibility270WriteError("inquiries", f"an element of {segment_id} holds an X12 delimiter "
+                                                    "(* : ^ ~) or a line break") from None
 
 
 def _inquiry_segments(segments: list[Segment], inquiry: EligibilityInquiry, where: str, hl: int) -> int:

@@ -229,3 +229,10 @@ def test_270_refuses_what_it_cannot_write(changes: dict, field: str) -> None:
     with pytest.raises(Eligibility270WriteError) as raised:
         write_270(ENVELOPE, [inquiry(**changes)], control_number="1", reference="R")
     assert raised.value.field == field
+
+
+def test_270_refusal_names_the_segment_never_the_value() -> None:
+    with pytest.raises(Eligibility270WriteError) as raised:
+        write_270(ENVELOPE, [inquiry(subscriber=InquiryPerson("O*BRIEN", "JANE", member_id="M1"))],
+                  control_number="1", reference="R")
+    assert "NM1" in raised.value.reason and "BRIEN" not in str(raised.value)

@@ -61,7 +61,8 @@ async def _check(request: Request, tenant_id: str, check_id: UUID, *, include_x1
                                              "cache (`cached`)"},
                         202: {"description": "Asked; the payer has not answered yet (GET the Location later)"},
                         404: {"description": "The coverage is not registered"},
-                        422: {"description": "Invalid fields"}})
+                        422: {"description": "Invalid fields, an ambiguous coverage id, or a registration a 270 "
+                                             "cannot carry"}})
 @audited("create", "eligibility_check", resource_id="id", patient_id="patient_id")
 async def post_eligibility_check(check: EligibilityCheckRequest, request: Request,
                                  tenant_id: EligibilityWrite) -> JSONResponse:
@@ -101,7 +102,8 @@ async def list_eligibility_checks(request: Request, tenant_id: EligibilityRead, 
 
 
 @router.get("/coverages/{coverage_id}/eligibility", response_model=CoverageEligibilityOut,
-            responses={404: {"description": "The coverage is not registered"}})
+            responses={404: {"description": "The coverage is not registered"},
+                       422: {"description": "Several patients have a coverage of this id: give patient_id"}})
 @audited("read", "coverage", resource_id="coverage_id", patient_id="patient_id")
 async def get_coverage_eligibility(coverage_id: str, request: Request, tenant_id: EligibilityRead,
                                    patient_id: str | None = None,

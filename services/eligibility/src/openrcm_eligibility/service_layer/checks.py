@@ -32,7 +32,7 @@ from openrcm_eligibility.service_layer.announcements import announce_answer, fin
 from openrcm_eligibility.settings import ExchangeSettings
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.x12.acknowledgment_envelope import InterchangeEnvelope
-from openrcm_shared.x12.eligibility_270 import write_270
+from openrcm_shared.x12.eligibility_270 import Eligibility270WriteError, write_270
 from openrcm_shared.x12.eligibility_271 import EligibilityResponse, parse_271
 from openrcm_shared.x12.reader import X12Error
 
@@ -89,7 +89,13 @@ def new_check(tenant_id: str, coverage, request: CheckRequest, *, origin: str, n
     inquiry = inquiry_for(coverage, trace_number=check_id.hex, service_date=request.service_date,
                           service_types=request.service_types, provider_npi=request.provider_npi,
                           provider_name=request.provider_name)
-    x12 = write_270(exchanger().envelope(now), [inquiry], control_number="0001", reference=check_id.hex[:30])
+    try:
+        x12 = write_270(exchanger().envelope(now), [inquiry], control_number="0001", reference=check_id.hex[:30])
+    except Eligibility270WriteError as exc:
+        # A registration holding an X12 delimiter (a name with "*" or "~"), or no member id: the
+        # registration must be fixed before any payer can be asked.
+        raise Problem(422, "Coverage cannot be asked about", f"Coverage {coverage.coverage_id}: {exc.reason}",
+                      type_="validation-error", errors=[field_error("/coverage_id", exc.reason)]) from None
     check = dict(id=check_id, tenant_id=tenant_id, patient_id=coverage.patient_id, payer_id=coverage.payer_id,
                  member_id=coverage.member_id, service_date=request.service_date, coverage_id=coverage.coverage_id,
                  status=PENDING, origin=origin, trace_number=check_id.hex, service_types=request.service_types,

@@ -30,10 +30,13 @@ async def on_coverage_registered(ctx: HandlerContext, event: CoverageRegistered)
         effective_to=event.effective_to, patient=event.patient.model_dump(mode="json"),
         subscriber=event.subscriber.model_dump(mode="json") if event.subscriber else None,
         registered_at=event.registered_at)
+    # A changed registration (a name fixed after an AAA 73, a new member id) makes the answers
+    # cached before it stale: the next check asks the payer again.
+    changed = {**values, "recheck_requested_at": datetime.now(timezone.utc)}
     await ctx.conn.execute(
         pg_insert(eligibility_coverages).values(tenant_id=event.tenant_id, patient_id=event.patient_id,
                                                coverage_id=event.coverage_id, **values)
-        .on_conflict_do_update(index_elements=["tenant_id", "patient_id", "coverage_id"], set_=values,
+        .on_conflict_do_update(index_elements=["tenant_id", "patient_id", "coverage_id"], set_=changed,
                                # events of one patient arrive in order, but a replay must not go back in time
                                where=eligibility_coverages.c.registered_at <= event.registered_at))
 
