@@ -58,7 +58,8 @@ def _benefit_items(benefit: Benefit) -> list[dict]:
         "amount": money(benefit.amount), "percent": _plain(benefit.percent), "quantity": _plain(benefit.quantity),
         "quantity_qualifier": benefit.quantity_qualifier, "insurance_type": benefit.insurance_type,
         "plan_description": benefit.plan_description, "authorization_required": benefit.authorization_required,
-        "procedure": benefit.procedure, "messages": list(benefit.messages), "dates": {name: _plain(asdict(span)) for name, span in benefit.dates.items()},
+        "procedure": benefit.procedure, "messages": list(benefit.messages),
+        "dates": {name: _plain(asdict(span)) for name, span in benefit.dates.items()},
         "references": dict(benefit.references),
         "related_entities": [_plain(asdict(entity)) for entity in benefit.related_entities],
     }

@@ -213,7 +213,8 @@ async def get_eligibility_batch(batch_id: UUID, request: Request, tenant_id: Eli
 
 @router.post("/estimates", response_model=EstimateOut,
              responses={200: {"content": {"application/pdf": {}},
-                              "description": "The estimate; a self-pay good-faith estimate PDF with Accept: application/pdf"},
+                              "description": "The estimate; a self-pay good-faith estimate PDF with "
+                                             "Accept: application/pdf"},
                         404: {"description": "The coverage is not registered"},
                         409: {"description": "The payer has not answered the eligibility check yet"},
                         422: {"description": "Invalid fields, a service that cannot be priced, coverage not active, "
