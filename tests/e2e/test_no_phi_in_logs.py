@@ -93,17 +93,17 @@ async def test_patient_names_member_ids_and_birth_dates_never_reach_a_log(api, s
                    await api["claims"].put("/v1/patients/QZ-PATIENT-2", content=json.dumps({
                        "first_name": phi.first_names[3] + "\x00", "last_name": phi.last_names[3],
                        "birth_date": phi.birth_dates[3], "gender": "F"}), headers={"content-type": "application/json"}),
-                   await api["eligibility"].post("/v1/eligibility-checks", content=json.dumps({
+                   await api["eligibility"].post("/v1/eligibility-responses", content=json.dumps({
                        "patient_id": "QZ-PATIENT", "member_id": phi.member_ids[3] + "\x00", "payer_id": "60054",
                        "coverage_active": True}), headers={"content-type": "application/json"}),
                    await api["claims"].post("/fhir/Claim", json={"resourceType": "Claim",
                                                                  "patient": {"display": phi.last_names[2]}}),
-                   await api["eligibility"].post("/v1/eligibility-checks", json={  # coverage_active missing
+                   await api["eligibility"].post("/v1/eligibility-responses", json={  # coverage_active missing
                        "patient_id": "QZ-PATIENT", "member_id": phi.member_ids[2], "payer_id": "60054"}),
                    await api["claims"].get("/v1/claims", params={"status": phi.last_names[3]}),
                    await api["denials"].get("/v1/denials", params={"payer_id": phi.member_ids[3] + "\x00"})]
         assert all(400 <= r.status_code < 500 for r in refused), [(r.status_code, r.text) for r in refused]
-        checked = await api["eligibility"].post("/v1/eligibility-checks", json={
+        checked = await api["eligibility"].post("/v1/eligibility-responses", json={
             "patient_id": patient_ids[0], "member_id": phi.member_ids[0], "payer_id": "60054", "coverage_active": True})
         assert checked.status_code == 201, checked.text
         # An 835 for a patient nobody billed (held for review) and a malformed one.

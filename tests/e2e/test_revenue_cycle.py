@@ -22,8 +22,8 @@ async def test_encounter_to_paid_claim_denial_case_and_patient_balance(api):
     assert len(claim["patient_control_number"]) <= 20
     assert created.headers["location"] == f"/v1/claims/{claim['id']}"
 
-    # 2. Eligibility: the answer is recorded on the patient's open claim.
-    check = await api["eligibility"].post("/v1/eligibility-checks", json={
+    # 2. Eligibility: an answer taken by phone is recorded, and claims notes it on the patient's open claim.
+    check = await api["eligibility"].post("/v1/eligibility-responses", json={
         "patient_id": patient_id, "payer_id": "60054", "member_id": "XJ1", "coverage_active": True,
         "copay_amount": "25.00", "deductible_amount": "1500.00", "deductible_remaining": "250.00",
         "coinsurance_percent": "20"})

@@ -45,9 +45,11 @@ SYSTEM_ONLY_TABLES = {"claims": {"clearinghouse_deliveries", "audit_chain_heads"
 HIDDEN_REFERENCES = {("journal_entries", "remittance_id"): ("remittances", "id")}
 # Tables each system role must not read at all: it needs none of them to span practices.
 NOT_FOR_THE_SYSTEM_ROLE = {
-    "claims": {"patients", "coverages", "providers", "service_facilities", "provider_enrollments", "idempotency_keys"},
+    "claims": {"patients", "coverages", "providers", "service_facilities", "provider_enrollments", "idempotency_keys",
+               "coverage_eligibility"},
     "remittance": {"idempotency_keys"},
-    "eligibility": {"eligibility_checks", "idempotency_keys"},
+    "eligibility": {"eligibility_checks", "eligibility_coverages", "eligibility_batches", "fee_schedule_rates",
+                    "idempotency_keys"},
     # denial_cases: the worklist pass (SLA breaches, priorities, recategorization) spans practices, as
     # claims' deadline watch does on claims; the notes and tasks people write stay out of its reach.
     "denials": {"denial_case_notes", "denial_case_tasks", "idempotency_keys"},

@@ -217,6 +217,8 @@ class Stack:
             env.setdefault("CLEARINGHOUSE_WEBHOOK_SECRETS", self.webhook_secret())
         if spec.name == "denials":  # appeals submitted electronically go to the clearinghouse
             env.setdefault("OPENRCM_DENIALS_PAYER_APPEALS_URL", self.clearinghouse_url)
+        if spec.name == "eligibility":  # 270s go out, and 271s come back, through the clearinghouse
+            env.setdefault("OPENRCM_ELIGIBILITY_CLEARINGHOUSE_URL", self.clearinghouse_url)
         if spec.name == "remittance":  # 835 ERAs arrive by the same signed webhooks
             env.setdefault("CLEARINGHOUSE_WEBHOOK_SECRETS", self.webhook_secret())
         if spec.name == "collections":  # the payment processor's settlement webhooks

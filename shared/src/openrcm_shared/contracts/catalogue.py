@@ -6,7 +6,7 @@ from openrcm_shared.contracts.base import IntegrationEvent
 from openrcm_shared.contracts.claims import (
     ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimCoverageRecorded, ClaimFilingDeadlineApproaching,
     ClaimFlaggedForFollowUp, ClaimForwardedByPayer, ClaimHeld, ClaimRejected,
-    ClaimStatusChanged, ClaimStatusInquiryAnswered, ClaimSubmitted, NextPayerClaimCreated,
+    ClaimStatusChanged, ClaimStatusInquiryAnswered, ClaimSubmitted, CoverageRegistered, NextPayerClaimCreated,
 )
 from openrcm_shared.contracts.collections import (
     ClaimFollowUpRequested, DunningStageChanged, PatientBalanceChanged, PaymentPlanChanged, PayerCreditBalanceChanged,
@@ -17,7 +17,9 @@ from openrcm_shared.contracts.denials import (
     DenialCaseRecategorized, DenialCaseSlaBreached, DenialCaseStatusChanged, DenialCaseTaskChanged,
     DenialTransferredToPatient, DenialTrendDetected, DenialWrittenOff, SecondaryBillingRequested,
 )
-from openrcm_shared.contracts.eligibility import EligibilityChecked
+from openrcm_shared.contracts.eligibility import (
+    CoverageChanged, CoverageInactive, EligibilityBatchFinished, EligibilityChecked,
+)
 from openrcm_shared.contracts.remittance import (
     ClaimDenied, ClaimPaymentPosted, ClaimReversed, DepositRecorded, FeeScheduleReplaced, PaymentVarianceDetected,
     ProviderAdjustmentsPosted, RemittanceHeld, RemittanceReassociated, RemittanceReceived,
@@ -36,7 +38,11 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     ClaimForwardedByPayer,
     NextPayerClaimCreated,
     ClaimStatusInquiryAnswered,
+    CoverageRegistered,
     EligibilityChecked,
+    CoverageInactive,
+    CoverageChanged,
+    EligibilityBatchFinished,
     RemittanceReceived,
     ClaimPaymentPosted,
     ClaimDenied,

@@ -246,3 +246,41 @@ class ClaimStatusInquiryAnswered(IntegrationEvent):
     total_charge: Money | None = None
     paid_amount: Money | None = None
     answered_at: datetime
+
+
+class RegisteredPerson(BaseModel):
+    """Name, birth date and gender exactly as registered: what a payer matches a 270 on."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    first_name: str
+    last_name: str
+    birth_date: date
+    gender: str
+
+
+class CoverageRegistered(IntegrationEvent):
+    """A patient's coverage was registered or changed (PUT /v1/patients/{id}/coverages/{id}), or the
+    patient's demographics were. Key: the patient id, so a patient's coverage changes stay in order.
+
+    It carries the patient's and subscriber's names and birth dates, beyond the usual ids and codes:
+    the eligibility service must send them in its 270 (the payer finds the member by them, X279
+    2100C/2100D), and it owns no registration of its own. Only the eligibility group reads it."""
+
+    event_type: ClassVar[str] = "org.openrcm.claims.coverage_registered.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "patient_id"
+
+    patient_id: str
+    coverage_id: str
+    payer_id: str
+    payer_name: str | None = None  # as registered (the 270's NM1*PR)
+    member_id: str
+    group_number: str | None = None
+    relationship_to_subscriber: str  # PAT01/SBR02 codes: 18 self, 01 spouse, 19 child, ...
+    order_of_benefits: int
+    effective_from: date
+    effective_to: date | None = None
+    patient: RegisteredPerson
+    subscriber: RegisteredPerson | None = None  # None when the patient is the subscriber
+    registered_at: datetime

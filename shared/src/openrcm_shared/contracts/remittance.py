@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from openrcm_shared.contracts import topics
 from openrcm_shared.contracts.base import IntegrationEvent
@@ -246,6 +246,19 @@ class RemittanceReassociated(IntegrationEvent):
     reassociated_at: datetime
 
 
+MAX_RATES_IN_EVENT = 5000
+
+
+class FeeScheduleRate(BaseModel):
+    """One contracted rate: allowed amount per unit of a procedure (and modifier) over a span of dates."""
+
+    procedure_code: str
+    modifier: str | None = None
+    allowed_amount: Annotated[Decimal, Field(ge=0)]  # per unit, up to 4 places (drug rates have more than 2)
+    effective_from: date
+    effective_to: date | None = None
+
+
 class FeeScheduleReplaced(IntegrationEvent):
     """A payer's contracted rates were replaced by a new version (earlier versions are kept): the
     variances of postings from now on are measured against it."""
@@ -259,3 +272,7 @@ class FeeScheduleReplaced(IntegrationEvent):
     row_count: int
     content_sha256: str
     variance_tolerance: Money
+    # The rates themselves, for consumers that price services ahead of time (eligibility's patient
+    # estimates); None when the schedule has more than MAX_RATES_IN_EVENT rows (the event would
+    # pass Kafka's message size).
+    rates: list[FeeScheduleRate] | None = None

@@ -10,6 +10,8 @@
     GET  /v1/remittances        the 835s produced (optionally ?batch_id=), with their X12 and delivery
     POST /v1/appeals            an appeal of a decided claim (Idempotency-Key: the appeal id) -> 202
     GET  /v1/appeals/{reference}   its decision once made (overturned: a paying 835 follows)
+    POST /v1/eligibility        a 270 answered with a 271 in the response (eligibility.py: member-id rules)
+    GET  /v1/eligibility/stats  inquiries answered per payer and the most in progress at once
     /livez, /readyz
 
 Run: python -m uvicorn openrcm_clearinghouse_sim.main:app --port 8010
@@ -38,6 +40,7 @@ from openrcm_clearinghouse_sim.appeals import AppealIn
 from openrcm_clearinghouse_sim.batches import Clearinghouse, IdempotencyConflict
 from openrcm_clearinghouse_sim.claim_status import answer_276
 from openrcm_clearinghouse_sim.delivery import X12_MEDIA_TYPE, WebhookSender
+from openrcm_clearinghouse_sim.eligibility import EligibilityDesk, router as eligibility_router
 from openrcm_clearinghouse_sim.rules import RULE_LIST, RejectionRule, load_rules
 from openrcm_clearinghouse_sim.settings import Settings
 
@@ -63,6 +66,8 @@ def create_app(settings: Settings | None = None, *, http_client: httpx.AsyncClie
         tasks = {"validation": asyncio.create_task(clearinghouse.run_validation(), name="validation"),
                  "delivery": asyncio.create_task(sender.run(), name="delivery")}
         app.state.clearinghouse, app.state.tasks = clearinghouse, tasks
+        app.state.eligibility_desk = EligibilityDesk(settings.eligibility_latency_seconds,
+                                                     settings.eligibility_slow_seconds)
         try:
             yield
         finally:
@@ -75,6 +80,7 @@ def create_app(settings: Settings | None = None, *, http_client: httpx.AsyncClie
     app = FastAPI(title="OpenRCM clearinghouse simulator", lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(router)
+    app.include_router(eligibility_router)
     return app
 
 

@@ -7,6 +7,8 @@
     CLEARINGHOUSE_ADJUDICATION_RULES_FILE       adjudication rules (adjudication_rules.py); none: no 835s
     CLEARINGHOUSE_ADJUDICATION_DELAY_SECONDS    from the 277CA to adjudication (default 0.5)
     CLEARINGHOUSE_DELIVERY_*                    retry policy (DeliveryPolicy)
+    CLEARINGHOUSE_ELIGIBILITY_LATENCY_SECONDS   before every 271 (default 0)
+    CLEARINGHOUSE_ELIGIBILITY_SLOW_SECONDS      before the 271 of a slow payer (member ids SLW…, default 5)
     CLEARINGHOUSE_FRONT_END_VALIDATOR           pyx12 (default) or envelope (benchmarks only, see FRONT_END_VALIDATORS)
 """
 
@@ -55,6 +57,8 @@ class Settings:
     # ISA06/GS02 the simulator answers from when an 837 does not say (it normally echoes ISA08).
     clearinghouse_name: str = "OPENRCM CLEARINGHOUSE SIM"
     front_end_validator: str = "pyx12"
+    eligibility_latency_seconds: float = 0.0
+    eligibility_slow_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -79,4 +83,6 @@ class Settings:
                    adjudication_rules_file=Path(adjudication_rules_file) if adjudication_rules_file else None,
                    adjudication_delay_seconds=float(env.get("CLEARINGHOUSE_ADJUDICATION_DELAY_SECONDS",
                                                             cls.adjudication_delay_seconds)),
-                   front_end_validator=validator)
+                   front_end_validator=validator,
+                   eligibility_latency_seconds=float(env.get("CLEARINGHOUSE_ELIGIBILITY_LATENCY_SECONDS", 0.0)),
+                   eligibility_slow_seconds=float(env.get("CLEARINGHOUSE_ELIGIBILITY_SLOW_SECONDS", 5.0)))

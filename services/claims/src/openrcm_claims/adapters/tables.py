@@ -407,6 +407,23 @@ class CodeSetFileChunk(ClaimsTable, table=True):
     data: bytes = Field(sa_type=sa.LargeBinary)
 
 
+class CoverageEligibility(ClaimsTable, table=True):
+    """The payer's latest eligibility answer for a patient, payer and date of service, from the
+    eligibility service's EligibilityChecked (the scrubber's ELIG.* rules read it)."""
+
+    __tablename__ = "coverage_eligibility"
+
+    tenant_id: str = Field(sa_type=sa.Text, primary_key=True)
+    patient_id: str = Field(sa_type=sa.Text, primary_key=True)
+    payer_id: str = Field(sa_type=sa.Text, primary_key=True)
+    service_date: date = Field(primary_key=True)
+    check_id: UUID
+    status: str = Field(sa_type=sa.Text)  # active | inactive
+    authorization_required_service_types: list[str] = Field(sa_type=pg.ARRAY(sa.Text))
+    primary_payer_id: str | None = Field(default=None, sa_type=sa.Text)
+    checked_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
 claims = Claim.__table__
 scrub_results = ScrubResult.__table__
 filing_deadline_alerts = FilingDeadlineAlert.__table__
@@ -426,6 +443,7 @@ providers = Provider.__table__
 service_facilities = ServiceFacility.__table__
 code_set_files = CodeSetFile.__table__
 code_set_file_chunks = CodeSetFileChunk.__table__
+coverage_eligibility = CoverageEligibility.__table__
 
 # What Alembic compares against: the service's own tables plus outbox, inbox and idempotency keys.
 target_metadata = [ClaimsTable.metadata, messaging_metadata, audit_metadata]

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from openrcm_claims.service_layer.coverage_events import announce_coverages
 from openrcm_claims.adapters.tables import coverages, patients, providers, service_facilities
 from openrcm_claims.entrypoints.party_schemas import (
     CoverageRecordIn, CoverageRecordOut, FacilityRecordIn, FacilityRecordOut, PatientRecordIn, PatientRecordOut,
@@ -30,7 +31,8 @@ NpiPath = Annotated[str, Path(pattern=r"^[0-9]{10}$")]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
-async def _upsert(request: Request, table: sa.Table, keys: dict, values: dict, out_model):
+async def _upsert(request: Request, table: sa.Table, keys: dict, values: dict, out_model, after=None):
+    """Insert or replace one record; `after(conn)` runs in the same transaction (events to stage)."""
     values = {**values, "updated_at": datetime.now(timezone.utc)}
     async with request.app.state.runtime.engine.begin() as conn:
         row = (await conn.execute(
@@ -39,6 +41,8 @@ async def _upsert(request: Request, table: sa.Table, keys: dict, values: dict, o
             .returning(*[table.c[name] for name in out_model.model_fields]))).one()
         stored = out_model(**row._mapping)
         await record_change(conn, resource=stored)
+        if after is not None:
+            await after(conn)
     return stored
 
 
@@ -54,7 +58,7 @@ async def put_patient(patient_id: RecordIdPath, patient: PatientRecordIn, reques
     """Register a patient or replace its demographics (2010BA/2010CA)."""
     return await _upsert(request, patients, {"tenant_id": tenant_id, "patient_id": patient_id},
                          patient.model_dump(mode="json", exclude={"birth_date"}) | {"birth_date": patient.birth_date},
-                         PatientRecordOut)
+                         PatientRecordOut, after=lambda conn: announce_coverages(conn, tenant_id, patient_id))
 
 
 @router.get("/patients/{patient_id}", response_model=PatientRecordOut, responses=problem_responses(404))

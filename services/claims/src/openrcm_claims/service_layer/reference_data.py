@@ -18,6 +18,7 @@ from openrcm_claims.adapters.driver_sql import DriverStatement, fetch, record_ty
 from openrcm_claims.adapters.tables import (
     coverages, patients, payer_identifiers, payers, providers, service_facilities,
 )
+from openrcm_claims.service_layer.coverage_events import announce_coverages
 from openrcm_claims.entrypoints.party_schemas import (
     CoverageRecordIn, CoverageRecordOut, FacilityRecordIn, ProviderRecordIn,
 )
@@ -228,6 +229,7 @@ async def store_coverage(conn: AsyncConnection, tenant_id: str, patient_id: str,
     await conn.execute(pg_insert(coverages).values(tenant_id=tenant_id, patient_id=patient_id,
                                                    coverage_id=coverage_id, **values)
                        .on_conflict_do_update(index_elements=["tenant_id", "patient_id", "coverage_id"], set_=values))
+    await announce_coverages(conn, tenant_id, patient_id, coverage_id)
     return CoverageRecordOut(patient_id=patient_id, coverage_id=coverage_id, **values)
 
 

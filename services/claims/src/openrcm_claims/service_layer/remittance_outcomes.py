@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from openrcm_claims.adapters.tables import claim_adjudications, claims
 from openrcm_claims.domain.lifecycle import OPEN_STATUSES, ClaimStatus, CoverageStatus, status_for_outcome
 from openrcm_claims.service_layer.coordination_of_benefits import bill_next_payer, record_forwarded
+from openrcm_claims.service_layer.eligibility_answers import record_eligibility_answer
 from openrcm_claims.service_layer.transitions import move_claim, note_on_timeline
 from openrcm_shared.contracts.claims import ClaimCoverageRecorded, ClaimStatusChanged
 from openrcm_shared.contracts.eligibility import EligibilityChecked
@@ -19,7 +20,9 @@ from openrcm_shared.messaging.errors import PermanentEventError
 
 
 async def on_eligibility_checked(ctx: HandlerContext, event: EligibilityChecked) -> None:
-    """Record the coverage answer on every open claim of that patient with that payer."""
+    """Record the coverage answer on every open claim of that patient with that payer, and keep it
+    per date of service for the scrubber."""
+    await record_eligibility_answer(ctx.conn, event)
     coverage = CoverageStatus.ACTIVE if event.coverage_active else CoverageStatus.INACTIVE
     updated = await ctx.conn.execute(
         claims.update()

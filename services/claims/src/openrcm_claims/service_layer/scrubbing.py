@@ -16,6 +16,7 @@ from openrcm_claims.domain.scrubber import (
 )
 from openrcm_claims.entrypoints.schemas import EncounterIn, ProviderIn, ServiceFacilityIn
 from openrcm_claims.service_layer.code_sets_in_force import IN_FORCE
+from openrcm_claims.service_layer.eligibility_answers import eligibility_answers
 from openrcm_claims.service_layer.holds import record_scrub
 
 def code_sets() -> CodeSets:
@@ -85,7 +86,7 @@ def _prior_payers(adjudications: list[dict]) -> tuple[ScrubPriorPayer, ...]:
 
 
 def scrub_view(encounter: EncounterIn, *, patient_control_number: str, total_charge: Decimal, payer,
-               prior_adjudications: list[dict] | tuple = ()) -> ScrubClaim:
+               prior_adjudications: list[dict] | tuple = (), eligibility: tuple = ()) -> ScrubClaim:
     """The scrubber's neutral view of one claim."""
     coverage = encounter.coverage
     insured = coverage.subscriber if coverage.relationship_to_subscriber != "18" and coverage.subscriber \
@@ -101,7 +102,7 @@ def scrub_view(encounter: EncounterIn, *, patient_control_number: str, total_cha
         attending_provider=_provider(encounter.attending_provider),
         service_facility=_provider(encounter.service_facility),
         institutional=_institutional(encounter),
-        prior_payers=_prior_payers(list(prior_adjudications)),
+        prior_payers=_prior_payers(list(prior_adjudications)), eligibility=eligibility,
         subscriber_member_id=coverage.member_id, subscriber_last_name=insured.last_name if insured else None,
         subscriber_birth_date=insured.birth_date if insured else None,
         payer=ScrubPayer(payer_id=payer.payer_id, name=payer.name, timely_filing_days=payer.timely_filing_days,
@@ -129,8 +130,10 @@ async def scrub_encounter(conn: AsyncConnection | None, *, tenant_id: str, encou
     # for the others the lookup (a statement on every claim taken in) would be read for nothing.
     enrollments = (await _enrollments(conn, tenant_id, npis, payer.payer_id) if payer.enrollment_required
                    else NO_ENROLLMENTS)
+    answers = await eligibility_answers(conn, tenant_id, encounter.patient.id if encounter.patient else None,
+                                        payer.payer_id, (line.service_date for line in encounter.lines))
     result = scrub(scrub_view(encounter, patient_control_number=patient_control_number, total_charge=total_charge,
-                              payer=payer, prior_adjudications=prior_adjudications),
+                              payer=payer, prior_adjudications=prior_adjudications, eligibility=answers),
                    today=date.today(), code_sets=await ready_code_sets(), enrollments=enrollments)
     return result.rule_set_version, [{"rule_id": h.rule_id, "severity": h.severity, "message": h.message,
                                       "pointer": h.pointer} for h in result.hits]

@@ -10,7 +10,7 @@ from openrcm_claims.domain.scrubber import (
 from openrcm_claims.domain.scrubber.codesets.reference import load_modifiers, load_places_of_service
 
 # When the rules change, bump RULE_SET_VERSION in engine.py and add the new pair here.
-KNOWN_RULE_SETS = {"2026.11.1": "c94c099fd57b392a", "2026.11.2": "270c66d075fe7372"}
+KNOWN_RULE_SETS = {"2026.11.1": "c94c099fd57b392a", "2026.11.2": "270c66d075fe7372", "2026.12.1": "7a5c66b17d441689"}
 
 
 def test_rule_set_version_is_bumped_when_rules_change():

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from openrcm_claims.domain.scrubber import ScrubEligibility
 from openrcm_claims.domain.scrubber import BLOCK, WARN, ScrubPayer, ScrubProvider, list_rules
 
 
@@ -120,6 +121,10 @@ CASES = [
         b.line(1, revenue_code="0450", diagnosis_pointers=()),
         b.line(2, procedure_code="", revenue_code="0250", charge_amount=Decimal("12.00"), diagnosis_pointers=()))),
         {})),
+    ("ELIG.COVERAGE_INACTIVE", "/lines/0/service_date", lambda b: (b.claim(eligibility=(
+        ScrubEligibility(b.DOS, "inactive", "check-1"),)), {})),
+    ("ELIG.PRIOR_AUTHORIZATION", "/lines/0", lambda b: (b.claim(eligibility=(
+        ScrubEligibility(b.DOS, "active", "check-1", ("1",)),)), {})),
     ("COB.PRIOR_PAYER_BALANCE", "/prior_payer_adjudications/0", lambda b: (b.secondary(paid="80.01"), {})),
     ("COB.PRIOR_PAYER_BALANCE", "/lines/0", lambda b: (b.secondary(lines=(
         b.line(1, charge_amount=Decimal("125.00")), b.line(2, procedure_code="36415", charge_amount=Decimal("15.00"),

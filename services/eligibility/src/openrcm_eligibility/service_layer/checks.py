@@ -1,29 +1,216 @@
-"""Recording a coverage check and announcing it."""
+"""Checks: asking a payer (270), taking its answer (271), retrying what can be retried, announcing
+what the rest of the cycle acts on.
+
+A check is written `pending` with its 270 and a row in `pending_eligibility_checks` (the queue) in
+one transaction, before anything is sent: a crash after that leaves work the worker finds. The
+request that created it tries first, within the real-time timeout; what it does not finish (the
+payer is slow, answered AAA 42, or is down) the worker takes up at `due_at`, with backoff. Whoever attempts a check holds
+its queue row leased (`due_at` past the exchange timeout: the request from the check's creation,
+the worker from its poll), so the request and the worker never send the same check at once. The answer, the check's new state, the queue row's
+removal and the events are one transaction.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from uuid import uuid4
+import itertools
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from uuid import UUID, uuid4
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openrcm_eligibility.adapters.tables import eligibility_checks
-from openrcm_eligibility.entrypoints.schemas import EligibilityCheckIn, EligibilityCheckOut
-from openrcm_shared.contracts.eligibility import EligibilityChecked
-from openrcm_shared.messaging.outbox import stage_events
+from openrcm_eligibility.adapters.clearinghouse import (
+    ExchangeRefused, ExchangeUnavailable, HttpEligibilityExchange, PayerLimiter,
+)
+from openrcm_eligibility.adapters.tables import eligibility_checks, eligibility_coverages, pending_checks
+from openrcm_eligibility.domain.inquiry import inquiry_for
+from openrcm_eligibility.domain.normalized import headline, normalized_result
+from openrcm_eligibility.domain.retries import retry_delay
+from openrcm_eligibility.service_layer.announcements import announce_answer, finish_batch_if_done
+from openrcm_eligibility.settings import ExchangeSettings
+from openrcm_shared.http.problems import Problem, field_error
+from openrcm_shared.x12.acknowledgment_envelope import InterchangeEnvelope
+from openrcm_shared.x12.eligibility_270 import Eligibility270WriteError, write_270
+from openrcm_shared.x12.eligibility_271 import EligibilityResponse, parse_271
+from openrcm_shared.x12.reader import X12Error
 
-SOURCE = "/openrcm/eligibility"
+PENDING = "pending"
 
 
-async def record_check(conn: AsyncConnection, tenant_id: str, check: EligibilityCheckIn) -> EligibilityCheckOut:
-    stored = EligibilityCheckOut(id=uuid4(), checked_at=datetime.now(timezone.utc),
-                                 **check.model_dump(exclude={"service_date"}),
-                                 service_date=check.service_date or date.today())
-    await conn.execute(eligibility_checks.insert().values(tenant_id=tenant_id, **stored.model_dump()))
-    await stage_events(conn, [EligibilityChecked(
-        tenant_id=tenant_id, check_id=stored.id, patient_id=stored.patient_id, payer_id=stored.payer_id,
-        coverage_active=stored.coverage_active, copay_amount=stored.copay_amount,
-        deductible_amount=stored.deductible_amount, deductible_remaining=stored.deductible_remaining,
-        coinsurance_percent=stored.coinsurance_percent, checked_at=stored.checked_at,
-    )], source=SOURCE, aggregate_type="eligibility_check")
-    return stored
+@dataclass(frozen=True)
+class CheckRequest:
+    coverage_id: str
+    service_date: date
+    service_types: list[str]
+    provider_npi: str
+    provider_name: str
+    patient_id: str | None = None  # needed only when two patients have coverages of this id
+
+
+class Exchanger:
+    """What every check of this process shares: settings, the clearinghouse client, the per-payer
+    limit and the interchange control numbers (increasing, seeded from the clock so a restart does
+    not reuse recent ones: X12 wants ISA13 unique per sender for a long time)."""
+
+    def __init__(self, settings: ExchangeSettings | None = None) -> None:
+        self.settings = settings or ExchangeSettings()
+        self.limiter = PayerLimiter(self.settings.payer_concurrency)
+        self.exchange = HttpEligibilityExchange(self.settings.clearinghouse_url) \
+            if self.settings.clearinghouse_url else None
+        self._control_numbers = itertools.count(int(time.time() * 10) % 900_000_000 + 1)
+
+    def envelope(self, now: datetime) -> InterchangeEnvelope:
+        number = next(self._control_numbers) % 999_999_999 or 1
+        s = self.settings
+        return InterchangeEnvelope("ZZ", s.submitter_id, "ZZ", s.receiver_id, s.submitter_id, s.receiver_id,
+                                   number, number, now, usage_indicator=s.usage_indicator)
+
+
+_EXCHANGER: Exchanger | None = None
+
+
+def exchanger() -> Exchanger:
+    """The process's Exchanger, made on first use (from the environment)."""
+    global _EXCHANGER
+    if _EXCHANGER is None:
+        _EXCHANGER = Exchanger()
+    return _EXCHANGER
+
+
+# ------------------------------------------------------------------------------------------ creating
+
+
+def new_check(tenant_id: str, coverage, request: CheckRequest, *, origin: str, now: datetime,
+              first_try_at: datetime, batch_id: UUID | None = None) -> tuple[dict, dict]:
+    """The rows of a pending check with its 270, and of its place in the queue (due `first_try_at`)."""
+    check_id = uuid4()
+    inquiry = inquiry_for(coverage, trace_number=check_id.hex, service_date=request.service_date,
+                          service_types=request.service_types, provider_npi=request.provider_npi,
+                          provider_name=request.provider_name)
+    try:
+        x12 = write_270(exchanger().envelope(now), [inquiry], control_number="0001", reference=check_id.hex[:30])
+    except Eligibility270WriteError as exc:
+        # A registration holding an X12 delimiter (a name with "*" or "~"), or no member id: the
+        # registration must be fixed before any payer can be asked.
+        raise Problem(422, "Coverage cannot be asked about", f"Coverage {coverage.coverage_id}: {exc.reason}",
+                      type_="validation-error", errors=[field_error("/coverage_id", exc.reason)]) from None
+    check = dict(id=check_id, tenant_id=tenant_id, patient_id=coverage.patient_id, payer_id=coverage.payer_id,
+                 member_id=coverage.member_id, service_date=request.service_date, coverage_id=coverage.coverage_id,
+                 status=PENDING, origin=origin, trace_number=check_id.hex, service_types=request.service_types,
+                 provider_npi=request.provider_npi, provider_name=request.provider_name, request_x12=x12,
+                 attempts=0, batch_id=batch_id, requested_at=now)
+    queued = dict(check_id=check_id, tenant_id=tenant_id, payer_id=coverage.payer_id, due_at=first_try_at)
+    return check, queued
+
+
+async def create_check(conn: AsyncConnection, tenant_id: str, coverage, request: CheckRequest, *, origin: str,
+                       now: datetime, first_try_at: datetime, batch_id: UUID | None = None) -> dict:
+    """Write a pending check with its 270 and queue it for `first_try_at`; the row's values."""
+    check, queued = new_check(tenant_id, coverage, request, origin=origin, now=now, first_try_at=first_try_at,
+                              batch_id=batch_id)
+    await conn.execute(eligibility_checks.insert().values(**check))
+    await conn.execute(pending_checks.insert().values(**queued))
+    return check
+
+
+async def coverage_or_none(conn: AsyncConnection, tenant_id: str, coverage_id: str, patient_id: str | None = None):
+    """The registered coverage, None when there is none; a 422 when the id names coverages of
+    several patients and no patient id says which."""
+    query = sa.select(eligibility_coverages).where(eligibility_coverages.c.tenant_id == tenant_id,
+                                                   eligibility_coverages.c.coverage_id == coverage_id)
+    if patient_id is not None:
+        query = query.where(eligibility_coverages.c.patient_id == patient_id)
+    rows = (await conn.execute(query.limit(2))).all()
+    if len(rows) > 1:
+        raise Problem(422, "Ambiguous coverage id", f"Coverage {coverage_id} belongs to several patients.",
+                      type_="validation-error", errors=[field_error("/patient_id", "required for this coverage id")])
+    return rows[0] if rows else None
+
+
+# ------------------------------------------------------------------------------------------ attempting
+
+
+async def attempt(engine, check_id: UUID, timeout: float, *, now_fn=lambda: datetime.now(timezone.utc)) -> str:
+    """Send the check's 270 once and act on the outcome: "answered", "retry" (queued again with
+    backoff), "failed" (final error), "nothing" (no longer pending, or no clearinghouse)."""
+    deps = exchanger()
+    if deps.exchange is None:
+        return "nothing"
+    # The queue row is leased already (by the request that created the check, or the worker that
+    # took it), so counting the attempt is all there is to do before sending.
+    async with engine.begin() as conn:
+        check = (await conn.execute(
+            eligibility_checks.update().where(eligibility_checks.c.id == check_id,
+                                              eligibility_checks.c.status == PENDING)
+            .values(attempts=eligibility_checks.c.attempts + 1).returning(*eligibility_checks.c))).first()
+    if check is None:
+        return "nothing"
+    try:
+        async with deps.limiter.slot(check.payer_id):
+            text = await deps.exchange.exchange(str(check_id), check.request_x12, timeout)
+    except ExchangeUnavailable as exc:
+        return await _after_transient(engine, check_id, check.attempts, str(exc), None, now_fn())
+    except ExchangeRefused as exc:
+        return await _fail(engine, check_id, f"the clearinghouse refused the 270: {exc}", None, now_fn())
+    try:
+        answers = list(parse_271(text))
+    except X12Error as exc:
+        return await _fail(engine, check_id, f"unreadable 271: {exc}", text, now_fn())
+    answer = _answer_for(answers, check.trace_number)
+    if answer.status == "error" and answer.errors and all(error.retryable for error in answer.errors):
+        reason = "; ".join(f"AAA {e.code} {e.meaning}" for e in answer.errors)
+        return await _after_transient(engine, check_id, check.attempts, reason, text, now_fn())
+    async with engine.begin() as conn:
+        await record_answer(conn, check, answer, text, now_fn())
+    await finish_batch_if_done(engine, check.batch_id, now_fn())
+    return "answered"
+
+
+def _answer_for(answers: list[EligibilityResponse], trace_number: str | None) -> EligibilityResponse:
+    """The answer that echoes our trace number; else the first (a payer-level AAA carries no TRN)."""
+    for answer in answers:
+        if any(trace.number == trace_number for trace in answer.trace_numbers):
+            return answer
+    return answers[0]
+
+
+async def _after_transient(engine, check_id: UUID, attempts: int, reason: str, text: str | None,
+                           now: datetime) -> str:
+    settings = exchanger().settings
+    if attempts >= settings.max_attempts:
+        return await _fail(engine, check_id, f"no answer after {attempts} attempts: {reason}", text, now)
+    delay = retry_delay(attempts, base_seconds=settings.retry_base_seconds, max_seconds=settings.retry_max_seconds)
+    async with engine.begin() as conn:
+        await conn.execute(eligibility_checks.update().where(eligibility_checks.c.id == check_id).values(
+            last_error=reason, response_x12=text))
+        await conn.execute(pending_checks.update().where(pending_checks.c.check_id == check_id).values(
+            due_at=now + timedelta(seconds=delay)))
+    return "retry"
+
+
+async def _fail(engine, check_id: UUID, reason: str, text: str | None, now: datetime) -> str:
+    async with engine.begin() as conn:
+        batch_id = (await conn.execute(
+            eligibility_checks.update().where(eligibility_checks.c.id == check_id)
+            .values(status="error", last_error=reason, response_x12=text, checked_at=now)
+            .returning(eligibility_checks.c.batch_id))).scalar()
+        await conn.execute(pending_checks.delete().where(pending_checks.c.check_id == check_id))
+    await finish_batch_if_done(engine, batch_id, now)
+    return "failed"
+
+
+async def record_answer(conn: AsyncConnection, check, answer: EligibilityResponse, text: str,
+                        now: datetime) -> None:
+    """Store the normalized answer on the check, take it off the queue, announce it (in `conn`'s
+    transaction; the caller then calls `finish_batch_if_done` once it has committed)."""
+    result = normalized_result(answer)
+    first_type = next((t for t in (check.service_types or []) if t != "30"), "30")
+    figures = headline(result, first_type)
+    answered = (await conn.execute(eligibility_checks.update().where(eligibility_checks.c.id == check.id).values(
+        status=answer.status, result=result, response_x12=text, checked_at=now, last_error=None,
+        coverage_active={"active": True, "inactive": False}.get(answer.status),
+        plan_name=answer.plan.name if answer.plan else None, **figures).returning(*eligibility_checks.c))).one()
+    await conn.execute(pending_checks.delete().where(pending_checks.c.check_id == check.id))
+    await announce_answer(conn, answered, now)

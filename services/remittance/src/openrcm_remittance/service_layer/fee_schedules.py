@@ -49,7 +49,9 @@ from openrcm_remittance.domain.fee_schedules import (
     ContractedRates, FeeScheduleRow, LineKey, PostedLineFacts, assess_variance,
 )
 from openrcm_remittance.service_layer import SOURCE
-from openrcm_shared.contracts.remittance import FeeScheduleReplaced, PaymentVarianceDetected
+from openrcm_shared.contracts.remittance import (
+    MAX_RATES_IN_EVENT, FeeScheduleRate, FeeScheduleReplaced, PaymentVarianceDetected,
+)
 from openrcm_shared.messaging.outbox import stage_events
 from openrcm_shared.money import ZERO
 
@@ -197,8 +199,11 @@ async def replace_fee_schedule(conn: AsyncConnection, tenant_id: str, payer_id: 
     await conn.execute(fee_schedules.update()
                        .where(fee_schedules.c.tenant_id == tenant_id, fee_schedules.c.payer_id == payer_id)
                        .values(current_version=version.version, current_version_id=version.id, updated_at=now))
+    rates = None if len(rows) > MAX_RATES_IN_EVENT else [
+        FeeScheduleRate(procedure_code=row.procedure_code, modifier=row.modifier, allowed_amount=row.allowed_amount,
+                        effective_from=row.effective_from, effective_to=row.effective_to) for row in rows]
     await stage_events(conn, [FeeScheduleReplaced(
         tenant_id=tenant_id, payer_id=payer_id, version=version.version, row_count=version.row_count,
-        content_sha256=version.content_sha256, variance_tolerance=variance_tolerance)],
+        content_sha256=version.content_sha256, variance_tolerance=variance_tolerance, rates=rates)],
         source=SOURCE, aggregate_type="fee_schedule")
     return version

@@ -15,14 +15,14 @@ from openrcm_claims.domain.scrubber.codesets import (
 )
 from openrcm_claims.domain.scrubber.engine import RULE_SET_VERSION, list_rules, rule_set_fingerprint, scrub
 from openrcm_claims.domain.scrubber.model import (
-    BLOCK, INSTITUTIONAL, PROFESSIONAL, WARN, Enrollments, RuleHit, ScrubClaim, ScrubInstitutional, ScrubLine,
-    ScrubLineAdjudication, ScrubPayer, ScrubPriorPayer, ScrubProvider, ScrubResult,
+    BLOCK, INSTITUTIONAL, PROFESSIONAL, WARN, Enrollments, RuleHit, ScrubClaim, ScrubEligibility, ScrubInstitutional,
+    ScrubLine, ScrubLineAdjudication, ScrubPayer, ScrubPriorPayer, ScrubProvider, ScrubResult,
 )
 from openrcm_claims.domain.scrubber.registry import RuleInfo
 
 __all__ = [
     "BLOCK", "CodeSets", "Enrollments", "HcpcsCodeSet", "INSTITUTIONAL", "Icd10CmCodeSet", "Icd10CmRelease", "MueTable",
-    "PROFESSIONAL", "PtpEdits", "RULE_SET_VERSION", "RuleHit", "RuleInfo", "ScrubClaim", "ScrubInstitutional", "ScrubLine",
+    "PROFESSIONAL", "PtpEdits", "RULE_SET_VERSION", "RuleHit", "RuleInfo", "ScrubClaim", "ScrubEligibility", "ScrubInstitutional", "ScrubLine",
     "ScrubLineAdjudication", "ScrubPayer", "ScrubPriorPayer", "ScrubProvider", "ScrubResult", "WARN", "list_rules", "load_hcpcs_file", "load_mue_files", "load_order_file",
     "load_ptp_files", "rule_set_fingerprint", "scrub",
 ]

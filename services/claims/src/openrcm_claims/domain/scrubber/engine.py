@@ -17,7 +17,7 @@ from openrcm_claims.domain.scrubber.registry import RULES, RuleInfo
 
 # Bump whenever a rule is added, removed, or changes what it accepts or its severity, so a stored
 # result says which rules produced it. tests/unit/scrubber checks the bump against RULE_SET_FINGERPRINT.
-RULE_SET_VERSION = "2026.11.2"
+RULE_SET_VERSION = "2026.12.1"
 
 _RULES = tuple((rule.id, rule.severity, rule.check) for rule in RULES)
 

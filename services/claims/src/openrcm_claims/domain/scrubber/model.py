@@ -86,6 +86,16 @@ class ScrubPriorPayer:
 
 
 @dataclass(frozen=True)
+class ScrubEligibility:
+    """The payer's latest eligibility answer (a 271, from the eligibility service) for one date of service."""
+
+    service_date: date
+    status: str  # active | inactive
+    check_id: str
+    authorization_required_service_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ScrubClaim:
     claim_type: str  # "professional" | "institutional"
     patient_control_number: str
@@ -106,6 +116,7 @@ class ScrubClaim:
     service_facility: ScrubProvider | None = None
     institutional: ScrubInstitutional | None = None
     prior_payers: tuple[ScrubPriorPayer, ...] = ()
+    eligibility: tuple[ScrubEligibility, ...] = ()  # answers for this patient and payer on the claim's dates
 
 
 @dataclass(frozen=True)

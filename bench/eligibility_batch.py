@@ -1,0 +1,124 @@
+"""An eligibility batch against the clearinghouse simulator: 5,000 checks, each payer's limit kept.
+
+    uv run python -m bench.eligibility_batch                      5,000 checks over 2 payers, limit 4
+    uv run python -m bench.eligibility_batch --checks 1000 --payer-latency 0.02
+
+Starts its own stack (PostgreSQL, Kafka, issuer, clearinghouse simulator, claims and eligibility;
+ports OPENRCM_TEST_PORT_OFFSET above the bench ports), registers patients and coverages with
+claims (they reach eligibility by CoverageRegistered), then times `POST /v1/eligibility-batches`
+until the batch's `finished_at`, and reads from the simulator the most inquiries each payer had in
+progress at once. Each simulated payer answers after `--payer-latency` seconds. Target (issue 17):
+5,000 checks in at most 60 s with the per-payer limit respected. Figures only, no assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+import uuid
+from datetime import date, timedelta
+
+import httpx
+
+TARGET_SECONDS = 60.0
+PAYERS = ("60054", "87726")
+DATES_PER_COVERAGE = 20  # a coverage asked about for several dates of service, as a month's schedule would
+
+
+async def _register(claims: httpx.AsyncClient, coverages: int) -> list[str]:
+    for payer in PAYERS:
+        response = await claims.put(f"/v1/payers/{payer}", json={"name": f"Bench Plan {payer}",
+                                                                 "claim_types": ["professional"]})
+        response.raise_for_status()
+    ids = []
+    semaphore = asyncio.Semaphore(16)
+
+    async def one(index: int) -> None:
+        async with semaphore:
+            patient_id, coverage_id = f"BP{index:06d}", f"BC{index:06d}"
+            (await claims.put(f"/v1/patients/{patient_id}", json={
+                "first_name": "Bench", "last_name": f"Patient{index}", "birth_date": "1980-01-01",
+                "gender": "U"})).raise_for_status()
+            (await claims.put(f"/v1/patients/{patient_id}/coverages/{coverage_id}", json={
+                "payer_id": PAYERS[index % len(PAYERS)], "member_id": f"M{index:08d}",
+                "effective_from": "2020-01-01"})).raise_for_status()
+            ids.append(coverage_id)
+
+    await asyncio.gather(*(one(i) for i in range(coverages)))
+    return sorted(ids)
+
+
+async def _wait_known(eligibility: httpx.AsyncClient, coverage_ids: list[str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    for coverage_id in (coverage_ids[0], coverage_ids[-1]):
+        while (await eligibility.get(f"/v1/coverages/{coverage_id}/eligibility")).status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError("coverages did not reach the eligibility service")
+            await asyncio.sleep(0.5)
+
+
+async def _run(stack, checks: int) -> dict:
+    tenant = f"bench-{uuid.uuid4().hex[:8]}"
+    token = stack.issuer.mint(tenant, ["claims:write", "claims:read", "reference:admin", "eligibility:write",
+                                       "eligibility:read"], client_id="bench-eligibility")
+    headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": tenant}
+    async with httpx.AsyncClient(base_url=stack.services["claims"].url, headers=headers, timeout=120) as claims, \
+            httpx.AsyncClient(base_url=stack.services["eligibility"].url, headers=headers, timeout=300) as eligibility, \
+            httpx.AsyncClient(base_url=stack.clearinghouse_url, timeout=30) as clearinghouse:
+        coverages = await _register(claims, max(1, checks // DATES_PER_COVERAGE))
+        await _wait_known(eligibility, coverages)
+        first = date.today() + timedelta(days=1)
+        items = [{"coverage_id": coverages[i % len(coverages)],
+                  "service_date": (first + timedelta(days=i // len(coverages))).isoformat()} for i in range(checks)]
+        started = time.monotonic()
+        created = await eligibility.post("/v1/eligibility-batches", json={
+            "provider_npi": "1234567893", "provider_name": "Bench Clinic", "items": items})
+        created.raise_for_status()
+        queued = time.monotonic() - started
+        batch_id = created.json()["id"]
+        while True:
+            await asyncio.sleep(0.5)
+            response = await eligibility.get(f"/v1/eligibility-batches/{batch_id}")
+            if response.status_code != 200:
+                raise RuntimeError(f"GET batch: {response.status_code} {response.text[:300]}")
+            body = response.json()
+            if body["finished_at"]:
+                break
+        elapsed = time.monotonic() - started
+        stats = (await clearinghouse.get("/v1/eligibility/stats")).json()
+    return {"checks": checks, "seconds": round(elapsed, 2), "queued_seconds": round(queued, 2),
+            "checks_per_second": round(checks / elapsed, 1), "counts": body["counts"],
+            "payer_limit": int(os.environ["OPENRCM_ELIGIBILITY_PAYER_CONCURRENCY"]),
+            "max_in_flight_per_payer": {payer: stats.get(payer, {}).get("max_in_flight") for payer in PAYERS},
+            "target_seconds": TARGET_SECONDS}
+
+
+def main() -> None:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--checks", type=int, default=5000)
+    options.add_argument("--payer-limit", type=int, default=4)
+    options.add_argument("--payer-latency", type=float, default=0.02, help="seconds each payer takes to answer")
+    arguments = options.parse_args()
+    os.environ["OPENRCM_ELIGIBILITY_PAYER_CONCURRENCY"] = str(arguments.payer_limit)
+    os.environ["CLEARINGHOUSE_ELIGIBILITY_LATENCY_SECONDS"] = str(arguments.payer_latency)
+
+    from openrcm_devstack.paths import local_dir
+    from openrcm_devstack.stack import DEFAULT_PORTS, Stack
+
+    offset = int(os.environ.get("OPENRCM_TEST_PORT_OFFSET", "0") or 0)
+    ports = DEFAULT_PORTS.shifted(20100 + offset, postgres=55434 + offset, kafka=29192 + offset,
+                                  kafka_controller=29193 + offset)
+    stack = Stack(local_dir() / "bench-eligibility", ports, fresh=True)
+    try:
+        stack.start_infrastructure()
+        stack.start_services(["claims", "eligibility"])
+        print(json.dumps(asyncio.run(_run(stack, arguments.checks)), indent=2))
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
