@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 from conftest import auth_headers
-from tests.support import encounter, eventually, post_when_known
+from tests.support import BILLING_NPI, RENDERING_NPI, encounter, eventually, post_when_known
 
 pytestmark = pytest.mark.stack
 
@@ -173,3 +173,25 @@ async def test_summary_and_trends(api):
     assert (trend["payer_id"], trend["procedure_code"], trend["category"], trend["denials_7d"]) == (
         "60054", "99213", "authorization", 1)
     assert trend["spike"] is False and trend["ratio_7d"] is None  # no baseline yet
+
+    # By provider: the denied claim's rendering NPI; a claim with no rendering provider is the billing NPI's.
+    body = encounter(lines=[{"procedure_code": "99213", "units": 1, "charge_amount": "60.00",
+                             "service_date": (date.today() - timedelta(days=3)).isoformat(), "diagnosis_pointers": [1]}])
+    del body["rendering_provider"]
+    paid = (await api["claims"].post("/v1/encounters", json=body)).json()
+    posted = await post_when_known(api["remittance"], "/v1/remittances", {
+        "payer_id": "60054", "trace_number": f"CHK{uuid.uuid4().hex[:10].upper()}", "payment_amount": "60.00",
+        "payment_date": date.today().isoformat(),
+        "claims": [{"patient_control_number": paid["patient_control_number"], "lines": [
+            {"line_number": 1, "charge_amount": "60.00", "paid_amount": "60.00", "adjustments": []}]}]})
+    assert posted.status_code == 201, posted.text
+
+    async def by_provider():
+        rows = (await denials.get("/v1/denials/summary")).json()["by_provider"]
+        assert [(r["key"], r["denied_cases"], r["denied_amount"], r["adjudicated_claims"], r["charged_amount"],
+                 r["denial_rate"]) for r in rows] == [
+            (BILLING_NPI, 0, "0.00", 1, "60.00", "0.0000"), (RENDERING_NPI, 1, "80.00", 1, "80.00", "1.0000")], rows
+        return rows
+    await eventually(by_provider)
+    exported = await denials.get("/v1/denials/summary", params={"format": "csv"})
+    assert f"provider,{RENDERING_NPI},1,80.00,1" in exported.text

@@ -70,7 +70,7 @@ async def test_a_claims_receivable_a_status_inquiry_round_trip_and_the_reports(a
     assert kpis.status_code == 200, kpis.text
     assert {k["key"] for k in kpis.json()["kpis"]} == {
         "days_in_ar", "clean_claim_rate", "first_pass_resolution_rate", "denial_rate_count", "denial_rate_dollars",
-        "net_collection_rate", "gross_collection_rate", "bad_debt_rate"}
+        "net_collection_rate", "gross_collection_rate", "bad_debt_rate", "denial_write_off_rate"}
     assert all(k["definition"] for k in kpis.json()["kpis"])
     chart = await api["collections"].get("/v1/reports/kpis", params={"from": today, "to": today, "format": "png"})
     assert chart.content.startswith(PNG_SIGNATURE)

@@ -72,3 +72,29 @@ async def test_a_missed_installment_goes_delinquent_then_defaulted_and_is_renego
     assert cancelled["status"] == "cancelled"
     assert (await api["collections"].post(f"/v1/payment-plans/{plan['id']}/cancel")).status_code == 409
     assert await balance_of(api, patient_id) == "300.00"  # still owed: back to statements and dunning
+
+
+async def test_a_returned_check_unpays_the_installments_it_paid(api, stack, tenant):
+    """NSF (R01): the installments the check paid are owed again, and a plan it had paid off is open again."""
+    patient_id, _ = await account_owing(api, stack, tenant, "300.00")
+    plan = (await api["collections"].post(f"/v1/accounts/{patient_id}/payment-plans", json={
+        "total": "300.00", "installments": 3, "frequency": "monthly", "first_due_date": "2027-05-01"})).json()
+    payments = f"/v1/accounts/{patient_id}/payments"
+    first = (await api["collections"].post(payments, json={"amount": "150.00", "method": "check",
+                                                            "reference": "CHK 1"})).json()
+    paid = (await api["collections"].get(f"/v1/payment-plans/{plan['id']}")).json()
+    assert [(line["paid_amount"], line["status"]) for line in paid["schedule"]] == [
+        ("100.00", "paid"), ("50.00", "scheduled"), ("0.00", "scheduled")]
+    second = (await api["collections"].post(payments, json={"amount": "150.00", "method": "check",
+                                                             "reference": "CHK 2"})).json()
+    assert (await api["collections"].get(f"/v1/payment-plans/{plan['id']}")).json()["status"] == "paid_off"
+
+    returned = await api["collections"].post(f"{payments}/{first['id']}/return", json={"reason": "R01"})
+    assert returned.status_code == 200, returned.text
+    reopened = (await api["collections"].get(f"/v1/payment-plans/{plan['id']}")).json()
+    assert (reopened["status"], reopened["remaining"]) == ("active", "150.00")
+    # The first check paid installment 1 and half of 2; the second paid the rest of 2 and all of 3.
+    assert [(line["paid_amount"], line["status"]) for line in reopened["schedule"]] == [
+        ("0.00", "scheduled"), ("50.00", "scheduled"), ("100.00", "paid")]
+    assert await balance_of(api, patient_id) == "150.00"
+    assert second["status"] == "posted"

@@ -143,6 +143,7 @@ async def test_kpis_over_a_quarter_match_the_hand_worked_figures(app_engine):
         "net_collection_rate": Decimal("15.61"),  # 320 / 2,050
         "gross_collection_rate": Decimal("14.55"),  # 320 / 2,200
         "bad_debt_rate": Decimal("0.45"),  # 10 / 2,200
+        "denial_write_off_rate": Decimal("0.00"),  # B's denial is still worked, not written off
     }
     assert [(m.month, m.insurance_collections, m.patient_collections, m.denied_dollars, m.denied_claims)
             for m in trend] == [

@@ -62,3 +62,20 @@ def test_a_corrected_version_bills_the_difference():
 def test_bucket_edges():
     assert [bucket_of(days) for days in (-3, 0, 30, 31, 60, 61, 90, 91, 120, 121, 4000)] == [
         "0_30", "0_30", "0_30", "31_60", "31_60", "61_90", "61_90", "91_120", "91_120", "over_120", "over_120"]
+
+
+def test_a_denial_worked_to_its_end_leaves_the_receivable_by_write_off_or_transfer_to_the_patient():
+    held = rules.denial_held_open(ClaimDenied(**IDS, denied_amount=D("500.00"), denials=[
+        DeniedItem(group_code="CO", carc="50", amount=D("500.00"))]))
+    written_off = rules.denial_written_off(D("500.00"))
+    transferred = rules.denial_transferred_to_patient(D("500.00"))
+    # A write-off is an adjustment of its own kind (never contractual, never bad debt).
+    assert (written_off.kind, written_off.other_adjustment, written_off.contractual, written_off.amount) == (
+        "denial_written_off", D("500.00"), D("0"), D("-500.00"))
+    assert (transferred.kind, transferred.patient_transfer, transferred.amount) == (
+        "denial_transferred", D("500.00"), D("-500.00"))
+    # Billed 500, denied in full (CO-50 taken off, then held open again): the outcome brings it to zero.
+    billed = rules.billing(D("0"), D("500.00"), True).amount
+    denied = rules.adjudication(posted("0.00", ("CO", "50", "500.00"), outcome="denied"), later_payer=False).amount
+    assert billed + denied + held.amount + written_off.amount == D("0")
+    assert billed + denied + held.amount + transferred.amount == D("0")

@@ -14,6 +14,8 @@ def test_lines_say_why_the_patient_owes_in_words_and_balance():
     assert line.adjustments == D("240.00") and line.charge == line.insurance_paid + line.adjustments + line.patient_owes
     assert line.reason.startswith("Your coinsurance")
     assert reason_in_words([("other", "96")]) == "A service your plan does not cover"
+    # A denial the practice moved to the patient (its ledger entries carry the share kind plan_denied).
+    assert reason_in_words([("plan_denied", "")]).startswith("Your plan denied this service")
     assert procedure_in_words(None, "99213", None) == "Office visit (99213)"
     assert procedure_in_words("Blood count", "85025", "0300") == "Blood count"
 

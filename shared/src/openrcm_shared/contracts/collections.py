@@ -46,7 +46,7 @@ class PayerCreditBalanceChanged(IntegrationEvent):
 class PaymentPlanChanged(IntegrationEvent):
     """A patient's payment plan was created or changed: an installment paid or charged (autopay), a
     missed one making it delinquent, defaulted (the account is back in dunning), paid off,
-    renegotiated or cancelled."""
+    renegotiated or cancelled, or a payment that paid installments returned by the bank."""
 
     event_type: ClassVar[str] = "org.openrcm.collections.payment_plan_changed.v1"
     topic: ClassVar[str] = topics.COLLECTIONS
@@ -55,7 +55,7 @@ class PaymentPlanChanged(IntegrationEvent):
     patient_id: str
     plan_id: UUID
     change: Literal["created", "installment_paid", "installment_declined", "delinquent", "defaulted", "paid_off",
-                    "renegotiated", "cancelled", "active"]
+                    "renegotiated", "cancelled", "active", "installment_returned"]
     status: Literal["active", "delinquent", "defaulted", "paid_off", "cancelled"]
     total: Money
     remaining: Money

@@ -35,6 +35,8 @@ from openrcm_claims.adapters.tables import claim_history, claim_lines, claim_sub
 from openrcm_claims.adapters.x12_claims import build_claim
 from openrcm_claims.service_layer.claim_events import stage_claim_events
 from openrcm_claims.domain.lifecycle import ClaimStatus
+from openrcm_claims.domain.scrubber.codesets.hcpcs import HcpcsCodeSet
+from openrcm_claims.service_layer.code_sets_in_force import IN_FORCE
 from openrcm_claims.service_layer.holds import record_scrub
 from openrcm_claims.service_layer.reference_data import payer_names
 from openrcm_claims.service_layer.transitions import ClaimMove, move_claims
@@ -170,12 +172,31 @@ def _as_billed(units: Decimal) -> Decimal:
     return units.quantize(Decimal(1)) if units == units.to_integral_value() else units.normalize()
 
 
+def provider_name(billed) -> str:
+    """The provider a patient statement names: the rendering (837P 2310B) or attending (837I 2310A)
+    provider as registered, else the billing provider (2010AA), whose name every claim carries."""
+    person = getattr(billed, "rendering_provider", None) or getattr(billed, "attending_provider", None)
+    if person is None:
+        return billed.billing_provider.name
+    return " ".join(part for part in (person.first_name, person.middle_name, person.last_name) if part)
+
+
+def line_description(hcpcs: HcpcsCodeSet | None, procedure_code: str | None) -> str | None:
+    """A line's procedure in words: the HCPCS Level II description from the CMS file loaded here.
+    CPT (Level I) descriptions are the AMA's and not public, so a CPT code gets none and the
+    statement words it itself (by its CPT family)."""
+    if hcpcs is None or not procedure_code:
+        return None
+    return hcpcs.description(procedure_code)
+
+
 def _billed_facts(billed, interchange: int, transaction_set: int) -> dict:
     """What the 837 said about the claim beyond its lines, for ClaimSubmitted: where it went (ISA13,
-    ST02) and the parties an appeal letter names (see the contract)."""
+    ST02), the parties an appeal letter names (see the contract) and the provider a statement names."""
     patient = billed.patient or billed.subscriber
     diagnoses = getattr(billed, "diagnosis_codes", None) or (getattr(billed, "principal_diagnosis", None),)
-    return {"interchange_control_number": f"{interchange:09d}",
+    return {"provider_name": provider_name(billed),
+            "interchange_control_number": f"{interchange:09d}",
             "transaction_set_control_number": f"{transaction_set:04d}",
             "frequency_code": billed.frequency_code,
             "patient_name": " ".join(part for part in (patient.first_name, patient.last_name) if part),
@@ -188,6 +209,7 @@ async def _mark_submitted(conn, rendered, lines_by_claim, submission_id: UUID, n
                           envelope: list[tuple[int, int]]) -> None:
     group = [claim for claim, _ in rendered]
     ids = [claim.id for claim in group]
+    hcpcs = IN_FORCE.current.hcpcs if IN_FORCE.current is not None else None  # the code sets this process has
     await conn.execute(claims.update().where(claims.c.id.in_(ids))
                        .values(status=ClaimStatus.SUBMITTED, updated_at=now))
     events = [ClaimSubmitted(
@@ -200,7 +222,8 @@ async def _mark_submitted(conn, rendered, lines_by_claim, submission_id: UUID, n
         lines=[SubmittedClaimLine(line_number=l.line_number, procedure_code=l.procedure_code or "",
                                   revenue_code=l.revenue_code, modifiers=list(l.modifiers), units=math.ceil(l.units),
                                   quantity=_as_billed(l.units),
-                                  charge_amount=l.charge_amount, service_date=l.service_date)
+                                  charge_amount=l.charge_amount, service_date=l.service_date,
+                                  description=line_description(hcpcs, l.procedure_code))
                for l in lines_by_claim[claim.id]],
         **_billed_facts(billed, *sent_in))
         for (claim, billed), sent_in in zip(rendered, envelope)]

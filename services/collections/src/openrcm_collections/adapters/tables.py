@@ -151,6 +151,9 @@ class PatientPayment(CollectionsTable, table=True):
                                      sa_column_kwargs={"server_default": "0"})
     allocations: list = Field(sa_type=JSONB)  # [{"claim_id": str | None, "amount": str}]
     plan_id: UUID | None = None
+    # [{"plan_id": str, "number": int, "amount": str}]: what the payment paid of each plan installment
+    plan_credits: list = Field(default_factory=list, sa_type=JSONB,
+                               sa_column_kwargs={"server_default": sa.text("'[]'::jsonb")})
     recorded_by: str | None = Field(default=None, sa_type=sa.Text)
     received_at: datetime = Field(sa_type=_WHEN)
 

@@ -24,6 +24,11 @@ ASSIGNED = "patient_responsibility"
 REPLACED = "responsibility_replaced"  # a later payer's decision replaced this share
 PAYER_REVERSAL = "payer_reversal"  # the payer took its decision back (CLP02 22)
 SHARE_KINDS = (ASSIGNED, REPLACED, PAYER_REVERSAL)
+# A denied amount the denials service moved to the patient (DenialTransferredToPatient): owed by the
+# patient on top of what the payers' decisions say, so settling a bill again never takes it back.
+DENIAL_TRANSFER = "denial_transfer"
+# What a statement lists line by line as owed: the payers' shares and the denials moved to the patient.
+OWED_KINDS = SHARE_KINDS + (DENIAL_TRANSFER,)
 
 ShareKey = tuple[UUID, int | None, str]  # (claim id, line number, CARC)
 

@@ -3,7 +3,7 @@ and which dunning stage an account is at.
 
 Reasons in plain language follow the CARC of the patient's share (X12 CARC list, group PR): 1 a
 deductible, 2 a coinsurance share, 3 a copay, 96/204/B7 and the like a service the plan does not
-cover. Procedures in words: the description the claims service sent with the claim line, else
+cover; a denial the practice moved to the patient says the plan denied the service. Procedures in words: the description the claims service sent with the claim line, else
 the NUBC revenue-code category (an institutional line) or the CPT/HCPCS family the code falls in.
 
 Dunning: each statement cycle an unpaid account moves one stage — statement_1, statement_2,
@@ -28,7 +28,9 @@ HOLDS_STAGE = frozenset({"dispute", "hardship", "payment_plan"})
 _NOT_COVERED = frozenset({"96", "204", "B7", "49", "50", "55", "A1", "N130"})
 _REASONS = {"deductible": "Your plan's deductible: the amount you pay before your plan starts to pay",
             "coinsurance": "Your coinsurance: your share of the cost after your plan paid its part",
-            "copay": "Your copay for this visit"}
+            "copay": "Your copay for this visit",
+            # A denial the practice moved to the patient (the denials service's transfer to the patient).
+            "plan_denied": "Your plan denied this service, so the amount is yours to pay"}
 
 # NUBC revenue-code categories (first three digits of the UB-04 FL 42 code).
 _REVENUE_CATEGORIES = {

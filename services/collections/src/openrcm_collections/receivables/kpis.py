@@ -13,7 +13,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 
-from openrcm_collections.adapters.receivable_tables import receivable_claims, receivable_daily_totals
+from openrcm_collections.adapters.receivable_tables import (
+    receivable_claims, receivable_daily_totals, receivable_movements,
+)
 from openrcm_collections.adapters.tables import ledger_entries
 from openrcm_collections.receivables.aging import end_of_day, insurance_total, start_of_day
 from openrcm_shared.money import ZERO
@@ -22,6 +24,9 @@ from openrcm_shared.money import ZERO
 # a balance as bad debt (the adjustment kind the patient-account rules use for it).
 PATIENT_PAYMENT_KINDS = ("payment",)
 BAD_DEBT_KINDS = ("bad_debt", "write_off_bad_debt")
+# Denials the practice gave up on (DenialWrittenOff): an administrative write-off of the payer's
+# receivable, reported on its own as HFMA's MAP key does, never inside bad debt (what patients leave unpaid).
+DENIAL_WRITE_OFF_KINDS = ("denial_written_off",)
 PERCENT = Decimal("0.01")
 DAYS = Decimal("0.1")
 
@@ -53,6 +58,7 @@ class PeriodFigures:
     bad_debt: Decimal
     denied_dollars: Decimal
     denied_claims: int
+    denial_write_offs: Decimal
     adjudicated_claims: int
     adjudicated_charges: Decimal
     first_billed_claims: int
@@ -97,6 +103,13 @@ async def _patient_sums(conn, tenant_id: str, start: date, end: date):
         .where(le.tenant_id == tenant_id, le.posted_at < end_of_day(end)))).one()
 
 
+async def _denial_write_offs(conn, tenant_id: str, start: date, end: date) -> Decimal:
+    m = receivable_movements.c
+    return (await conn.execute(sa.select(sa.func.coalesce(sa.func.sum(m.other_adjustment), ZERO)).where(
+        m.tenant_id == tenant_id, m.movement_kind.in_(DENIAL_WRITE_OFF_KINDS),
+        _in_period(m.occurred_on, start, end)))).scalar_one()
+
+
 async def period_figures(conn, tenant_id: str, start: date, end: date) -> PeriodFigures:
     """The period's sums: the daily totals of the movements, the claims' first billing and first
     adjudication (indexed by date), the ledger, and the insurance A/R at the period's end."""
@@ -107,7 +120,8 @@ async def period_figures(conn, tenant_id: str, start: date, end: date) -> Period
     insurance_ar = await insurance_total(conn, tenant_id, end)
     return PeriodFigures(
         charges=billed, contractual=contractual, insurance_paid=paid, patient_paid=patient_paid, bad_debt=bad_debt,
-        denied_dollars=denied, denied_claims=denied_claims, adjudicated_claims=adjudicated_claims,
+        denied_dollars=denied, denied_claims=denied_claims,
+        denial_write_offs=await _denial_write_offs(conn, tenant_id, start, end), adjudicated_claims=adjudicated_claims,
         adjudicated_charges=adjudicated_charges, first_billed_claims=first_billed, clean_claims=clean,
         first_adjudicated_claims=first_adjudicated, first_pass_resolved=first_pass,
         ending_ar=insurance_ar + patient_ar, days=(end - start).days + 1)
@@ -149,6 +163,11 @@ def kpis(f: PeriodFigures) -> list[Kpi]:
         Kpi("bad_debt_rate", "Bad-debt rate", _ratio(f.bad_debt, f.charges, PERCENT), "percent", f.bad_debt,
             f.charges, "Patient balances written off as bad debt in the period / charges billed in the period "
             "(gross patient service revenue)", "Bad Debt"),
+        Kpi("denial_write_off_rate", "Denial write-offs", _ratio(f.denial_write_offs, net_revenue, PERCENT), "percent",
+            f.denial_write_offs, net_revenue,
+            "Denied dollars written off in the period (denial write-offs, apart from bad debt) / (charges billed in "
+            "the period minus contractual adjustments)", "Denial Write-Offs as a Percentage of Net Patient Service "
+            "Revenue"),
     ]
 
 

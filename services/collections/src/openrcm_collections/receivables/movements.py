@@ -111,3 +111,13 @@ def denial_released(held_open: Movement) -> Movement:
     """After a reversal: the denials still held open (`held_open`, the sum of the holds and earlier
     releases) are let go, since the reversal's taken-back adjustments re-open those dollars already."""
     return held_open.negated("denial_released")
+
+
+def denial_written_off(amount: Decimal) -> Movement:
+    """The practice gave up on a denied amount: it is no longer receivable from the payer."""
+    return Movement("denial_written_off", other_adjustment=amount)
+
+
+def denial_transferred_to_patient(amount: Decimal) -> Movement:
+    """The denied amount is the patient's to pay: it leaves the payer's receivable for the account."""
+    return Movement("denial_transferred", patient_transfer=amount)

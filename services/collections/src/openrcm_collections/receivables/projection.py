@@ -23,6 +23,7 @@ from openrcm_shared.contracts.claims import (
     ClaimFlaggedForFollowUp, ClaimHeld, ClaimRejected, ClaimStatusChanged, ClaimStatusInquiryAnswered, ClaimSubmitted,
     NextPayerClaimCreated,
 )
+from openrcm_shared.contracts.denials import DenialTransferredToPatient, DenialWrittenOff
 from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted, ClaimReversed
 from openrcm_shared.messaging.consumer import HandlerContext
 from openrcm_shared.money import ZERO
@@ -227,3 +228,15 @@ async def on_claim_status_inquiry_answered(ctx: HandlerContext, event: ClaimStat
     await ctx.conn.execute(receivable_claims.update().where(_claim_key(ctx.tenant_id, event.claim_id)).values(
         inquiry_category_code=event.category_code, inquiry_status_code=event.status_code,
         inquiry_answered_at=event.answered_at, updated_at=ctx.envelope.time))
+
+
+async def on_denial_written_off(ctx: HandlerContext, event: DenialWrittenOff) -> None:
+    """The denials service wrote the denied amount off (approved above the practice's threshold)."""
+    claim = await _open_claim(ctx, event.claim_id, payer_id=event.payer_id)
+    await _record(ctx, claim, rules.denial_written_off(event.amount))
+
+
+async def on_denial_transferred_to_patient(ctx: HandlerContext, event: DenialTransferredToPatient) -> None:
+    """The denied amount moved to the patient's account (the account's handler posts it there)."""
+    claim = await _open_claim(ctx, event.claim_id, payer_id=event.payer_id, patient_id=event.patient_id)
+    await _record(ctx, claim, rules.denial_transferred_to_patient(event.amount))

@@ -1,7 +1,7 @@
 """The receivables' event handlers, joined to the collections consumer's own.
 
-The consumer takes one handler per event type; ClaimPaymentPosted and ClaimReversed already move
-the patient's account, so for those the receivable handler runs after the account's, in the same
+The consumer takes one handler per event type; ClaimPaymentPosted, ClaimReversed and DenialTransferredToPatient
+already move the patient's account, so for those the receivable handler runs after the account's, in the same
 transaction (one inbox row, all effects or none).
 """
 
@@ -12,6 +12,7 @@ from openrcm_shared.contracts.claims import (
     ClaimFlaggedForFollowUp, ClaimHeld, ClaimRejected, ClaimStatusChanged, ClaimStatusInquiryAnswered, ClaimSubmitted,
     NextPayerClaimCreated,
 )
+from openrcm_shared.contracts.denials import DenialTransferredToPatient, DenialWrittenOff
 from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted, ClaimReversed
 from openrcm_shared.messaging.consumer import Handler, HandlerContext, Subscription
 
@@ -26,6 +27,8 @@ RECEIVABLE_SUBSCRIPTIONS = [
     Subscription(ClaimPaymentPosted, projection.on_claim_payment_posted),
     Subscription(ClaimDenied, projection.on_claim_denied),
     Subscription(ClaimReversed, projection.on_claim_reversed),
+    Subscription(DenialWrittenOff, projection.on_denial_written_off),
+    Subscription(DenialTransferredToPatient, projection.on_denial_transferred_to_patient),
 ]
 
 

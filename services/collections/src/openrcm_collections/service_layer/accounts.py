@@ -15,19 +15,22 @@ from openrcm_collections.adapters.tables import (
     bill_claims, ledger_entries, patient_accounts, payer_adjudications, payer_credit_balances,
 )
 from openrcm_collections.domain.patient_share import (
-    ASSIGNED, PAYER_REVERSAL, REPLACED, SHARE_KINDS, Adjudication, ShareLine, patient_share_target,
+    ASSIGNED, DENIAL_TRANSFER, PAYER_REVERSAL, REPLACED, SHARE_KINDS, Adjudication, ShareLine, patient_share_target,
     payer_overpayments, share_changes,
 )
 from openrcm_collections.service_layer.ledger import EntryDraft, lock_account, post_to_account
 from openrcm_shared.contracts.claims import ClaimSubmitted, NextPayerClaimCreated
 from openrcm_shared.contracts.collections import PatientBalanceChanged, PayerCreditBalanceChanged
+from openrcm_shared.contracts.denials import DenialTransferredToPatient
 from openrcm_shared.contracts.remittance import ClaimPaymentPosted, ClaimReversed
 from openrcm_shared.messaging.consumer import HandlerContext
 from openrcm_shared.money import ZERO
 
 # PatientBalanceChanged.entry_kind is the coarse kind its consumers were written for; `movement` names it exactly.
 _COARSE_KIND = {ASSIGNED: "patient_responsibility", REPLACED: "patient_responsibility",
-                PAYER_REVERSAL: "payer_reversal"}
+                PAYER_REVERSAL: "payer_reversal", DENIAL_TRANSFER: "patient_responsibility"}
+# The share kind a statement explains a transferred denial by ("your plan denied this service ...").
+PLAN_DENIED = "plan_denied"
 
 
 # ------------------------------------------------------------------------------------- claims feed
@@ -151,6 +154,25 @@ async def _record_overpayments(ctx: HandlerContext, patient_id: str, primary_cla
         await ctx.emit(PayerCreditBalanceChanged(
             tenant_id=tenant, patient_id=patient_id, primary_claim_id=primary_claim_id, payer_id=payer_id,
             credit_amount=amount, previous_amount=current.get(payer_id, ZERO)))
+
+
+# ------------------------------------------------------------------------------------ denials feed
+
+
+async def on_denial_transferred_to_patient(ctx: HandlerContext, event: DenialTransferredToPatient) -> None:
+    """The denials service moved a denied amount to the patient (a non-covered service the patient
+    agreed to pay, a deductible the payer sent as a denial): the account owes it, as its own entry
+    kind that settling the bill's payer shares again leaves in place."""
+    now = _now()
+    await _ensure_claim(ctx.conn, event.tenant_id, event.claim_id, event.patient_id)
+    await lock_account(ctx.conn, event.tenant_id, event.patient_id, now)
+    draft = EntryDraft(entry_kind=DENIAL_TRANSFER, amount=event.amount, claim_id=event.claim_id,
+                       payer_id=event.payer_id, share_kind=PLAN_DENIED)
+    balance = await post_to_account(ctx.conn, event.tenant_id, event.patient_id, [draft],
+                                    source_event_id=ctx.envelope.id, posted_at=now)
+    await ctx.emit(PatientBalanceChanged(
+        tenant_id=event.tenant_id, patient_id=event.patient_id, claim_id=event.claim_id,
+        entry_kind=_COARSE_KIND[DENIAL_TRANSFER], movement=DENIAL_TRANSFER, amount=event.amount, balance=balance))
 
 
 # --------------------------------------------------------------------------------------- queries

@@ -27,10 +27,11 @@ class EntryDraft:
     payer_id: str | None = None
     remittance_id: UUID | None = None
     movement_id: UUID | None = None  # the payment, refund or adjustment the entry belongs to
+    share_kind: str | None = None  # the kind of patient share when no CARC says it (a denial moved to the patient)
 
     @property
     def responsibility_kind(self) -> str | None:
-        return responsibility_kind(self.carc) if self.carc else None
+        return responsibility_kind(self.carc) if self.carc else self.share_kind
 
 
 async def post_to_account(conn, tenant_id: str, patient_id: str, drafts: list[EntryDraft], *,

@@ -68,13 +68,16 @@ async def take_payment(conn, tenant_id: str, patient_id: str, payment: PaymentRe
     await _post(conn, tenant_id, patient_id, drafts, "payment")
     # Imported here: plans charge their autopay installments through take_payment (a cycle at import time).
     from openrcm_collections.service_layer.plans import credit_plan
-    await credit_plan(conn, tenant_id, patient_id, payment.amount, payment_id)
-    return row
+    credits = await credit_plan(conn, tenant_id, patient_id, payment.amount, payment_id)
+    if credits:
+        await conn.execute(sa.update(patient_payments).where(patient_payments.c.id == payment_id).values(
+            plan_credits=credits))
+    return {**row, "plan_credits": credits}
 
 
 async def return_payment(conn, tenant_id: str, patient_id: str, payment_id: UUID, reason: str) -> dict:
     """The bank sent the payment back (NSF check R01, ACH return, chargeback): its entries are
-    reversed by new ones; the balance it paid is owed again."""
+    reversed by new ones; the balance it paid is owed again, and so are the plan installments it paid."""
     now = _now()
     await lock_account(conn, tenant_id, patient_id, now)
     payment = await _payment(conn, tenant_id, patient_id, payment_id)
@@ -89,6 +92,8 @@ async def return_payment(conn, tenant_id: str, patient_id: str, payment_id: UUID
     await conn.execute(sa.update(patient_payments).where(patient_payments.c.id == payment_id).values(
         status="returned", returned_reason=reason))
     await _post(conn, tenant_id, patient_id, drafts, "payment_returned")
+    from openrcm_collections.service_layer.plans import uncredit_plan  # see take_payment
+    await uncredit_plan(conn, payment.plan_credits)
     return {**payment._mapping, "status": "returned", "returned_reason": reason}
 
 

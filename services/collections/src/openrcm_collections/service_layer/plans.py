@@ -5,6 +5,7 @@ scheduler on a given day, renegotiated or cancelled; a PaymentPlanChanged for ea
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from uuid import UUID
@@ -54,12 +55,13 @@ async def create_plan(conn, tenant_id: str, patient_id: str, *, total: Decimal, 
     return plan
 
 
-async def credit_plan(conn, tenant_id: str, patient_id: str, amount: Decimal, payment_id: UUID) -> None:
+async def credit_plan(conn, tenant_id: str, patient_id: str, amount: Decimal, payment_id: UUID) -> list[dict]:
     """A payment on the account pays the open plan's installments, earliest first (an early payoff
-    pays them all)."""
+    pays them all). Returns what it paid of each installment (kept on the payment, so a return of
+    the payment can take exactly that back)."""
     plan = await _open_plan(conn, tenant_id, patient_id)
     if plan is None:
-        return
+        return []
     installments = await _installments(conn, plan["id"])
     paid = apply_to_installments([i for i in installments if i.unpaid > ZERO], amount)
     for number, taken in paid:
@@ -74,6 +76,30 @@ async def credit_plan(conn, tenant_id: str, patient_id: str, amount: Decimal, pa
         await _set_status(conn, plan, status)
         await _announce(conn, {**plan, "status": status}, "paid_off" if status == "paid_off" else "installment_paid",
                         remaining)
+    return [{"plan_id": str(plan["id"]), "number": number, "amount": str(taken)} for number, taken in paid]
+
+
+async def uncredit_plan(conn, credits: list[dict]) -> None:
+    """A returned payment (NSF check, ACH return, chargeback) no longer pays the installments it
+    paid: each is owed again by what the payment gave it (`credits`, from credit_plan), and a plan
+    it had paid off is open again. The grace period then runs from each installment's own due date."""
+    by_plan: dict[str, list[dict]] = defaultdict(list)
+    for credit in credits:
+        by_plan[credit["plan_id"]].append(credit)
+    for plan_id, taken_back in by_plan.items():
+        plan = await _plan(conn, UUID(plan_id), lock=True)
+        for credit in taken_back:
+            owed_again = plan_installments.c.paid_amount - Decimal(credit["amount"])
+            await conn.execute(sa.update(plan_installments).where(
+                plan_installments.c.plan_id == plan["id"], plan_installments.c.number == credit["number"]).values(
+                paid_amount=owed_again,
+                status=sa.case((sa.and_(plan_installments.c.status == "paid",
+                                        owed_again < plan_installments.c.amount), "scheduled"),
+                               else_=plan_installments.c.status)))
+        status = "active" if plan["status"] == "paid_off" else plan["status"]
+        if status != plan["status"]:
+            await _set_status(conn, plan, status)
+        await _announce(conn, {**plan, "status": status}, "installment_returned", await _remaining(conn, plan["id"]))
 
 
 async def run_due_installments(conn, tenant_id: str, as_of: date, processor: PaymentProcessor,

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from openrcm_collections.adapters.tables import (
     bill_claims, ledger_entries, patient_accounts, payer_adjudications, payment_plans, statement_runs, statements,
 )
-from openrcm_collections.domain.patient_share import SHARE_KINDS
+from openrcm_collections.domain.patient_share import OWED_KINDS
 from openrcm_collections.domain.statements import (
     STAGES, StatementLine, next_stage, procedure_in_words, reason_in_words, statement_line,
 )
@@ -140,7 +140,7 @@ async def _build_chunk(conn, tenant_id: str, chunk, on_plan: set[str]) -> list[A
         sa.select(ledger_entries.c.patient_id, ledger_entries.c.claim_id, ledger_entries.c.line_number,
                   ledger_entries.c.carc, ledger_entries.c.responsibility_kind, sa.func.sum(ledger_entries.c.amount))
         .where(ledger_entries.c.tenant_id == tenant_id, ledger_entries.c.patient_id.in_(patient_ids),
-               ledger_entries.c.entry_kind.in_(SHARE_KINDS))
+               ledger_entries.c.entry_kind.in_(OWED_KINDS))
         .group_by(ledger_entries.c.patient_id, ledger_entries.c.claim_id, ledger_entries.c.line_number,
                   ledger_entries.c.carc, ledger_entries.c.responsibility_kind)
         .having(sa.func.sum(ledger_entries.c.amount) != 0))).all()
@@ -210,6 +210,10 @@ def _lines(shares, bills: _Bills) -> tuple[list[StatementLine], bool]:
         if primary is not None:
             resolved &= primary.claim_id not in bills.undecided_bills
         patient_owes = sum((part[5] for part in parts), ZERO)
+        reason = reason_in_words([(p[4] or "other", p[3] or "") for p in parts])
+        if line_number is None and primary is not None and primary.service_date_from is not None:
+            lines.append(_whole_claim_line(primary, claim, bills, patient_owes, reason))
+            continue
         billed = next((l for l in (primary.lines or []) if l["line_number"] == line_number), None) if primary else None
         if billed is None:  # posted before claims were recorded here: what is known is what is owed
             lines.append(statement_line(service_date=None, provider=None, procedure="Earlier balance",
@@ -224,6 +228,18 @@ def _lines(shares, bills: _Bills) -> tuple[list[StatementLine], bool]:
             patient_owes=patient_owes, reason=reason_in_words([(p[4] or "other", p[3] or "") for p in parts])))
     lines.sort(key=lambda line: (line.service_date or date.min, line.procedure))
     return lines, resolved
+
+
+def _whole_claim_line(primary, claim, bills: _Bills, patient_owes: Decimal, reason: str) -> StatementLine:
+    """A share owed on the claim as a whole (a denial the practice moved to the patient): the claim's
+    first date of service, its lines in words, its charge and what the plans paid on it."""
+    procedures = [procedure_in_words(line.get("description"), line.get("procedure_code"), line.get("revenue_code"))
+                  for line in (claim.lines or primary.lines or [])]
+    paid = sum((amount for (bill, _), amount in bills.paid_by_line.items() if bill == primary.claim_id), ZERO)
+    return statement_line(service_date=primary.service_date_from, provider=primary.provider_name,
+                          procedure="; ".join(dict.fromkeys(procedures)) or "Services billed to your plan",
+                          charge=claim.total_charge or patient_owes, insurance_paid=paid, patient_owes=patient_owes,
+                          reason=reason)
 
 
 def statement_document(account: AccountStatement, statement_on: date, due_on: date) -> Document:

@@ -27,6 +27,7 @@ claim_facts = sa.Table(
     sa.Column("member_id", sa.Text),
     sa.Column("billing_provider_name", sa.Text),
     sa.Column("billing_provider_npi", sa.Text),
+    sa.Column("rendering_provider_npi", sa.Text),  # the denial summary's provider (else the billing NPI)
     sa.Column("service_date_from", sa.Date),
     sa.Column("service_date_to", sa.Date),
     sa.Column("total_charge", MONEY),

@@ -1,4 +1,4 @@
-"""Denial reports: the summary (rates by payer and category, overturns, days to resolve, dollars at risk)
+"""Denial reports: the summary (rates by payer, category and provider, overturns, days to resolve, dollars at risk)
 and the trends (payer x procedure x category over 7 and 30 days against the 90-day baseline)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
+from openrcm_denials.adapters.appeal_tables import claim_facts
 from openrcm_denials.adapters.tables import (
     UNRESOLVED_SQL, adjudication_buckets, claim_adjudications, denial_buckets, denial_cases, trend_episodes,
 )
@@ -59,6 +60,9 @@ class SummaryOut(BaseModel):
     opened_to: date
     by_payer: list[RateRow]
     by_category: list[RateRow]
+    # Keyed by the claim's rendering NPI, else its billing NPI; "unknown" for claims whose
+    # ClaimSubmitted has not reached the denials service.
+    by_provider: list[RateRow] = []
     overturns: OverturnOut
     average_days_to_resolve: Decimal | None
     at_risk_by_deadline: list[RiskRow]
@@ -78,28 +82,51 @@ def _period(opened_from: date | None, opened_to: date | None) -> tuple[date, dat
     return start, end
 
 
-async def _by_payer(conn, tenant_id: str, start: date, end: date) -> list[RateRow]:
+async def _rates_by(conn, tenant_id: str, start: date, end: date, case_key, claim_key, *,
+                    cases_from=denial_cases, claims_from=claim_adjudications) -> list[RateRow]:
+    """Denied cases opened in the period and claims adjudicated in it, grouped by `case_key` and
+    `claim_key` (the same grouping, e.g. the payer), as rates."""
     in_period = sa.and_(denial_cases.c.tenant_id == tenant_id, sa.func.date(denial_cases.c.opened_at).between(start, end))
-    denied = {row.payer_id: row for row in (await conn.execute(
-        sa.select(denial_cases.c.payer_id, sa.func.count().label("cases"),
+    denied = {row.key: row for row in (await conn.execute(
+        sa.select(case_key.label("key"), sa.func.count().label("cases"),
                   sa.func.sum(denial_cases.c.recoverable_amount).label("amount"))
-        .where(in_period).group_by(denial_cases.c.payer_id))).all()}
-    adjudicated = {row.payer_id: row for row in (await conn.execute(
-        sa.select(claim_adjudications.c.payer_id, sa.func.count().label("claims"),
+        .select_from(cases_from).where(in_period).group_by(case_key))).all()}
+    adjudicated = {row.key: row for row in (await conn.execute(
+        sa.select(claim_key.label("key"), sa.func.count().label("claims"),
                   sa.func.sum(claim_adjudications.c.charge_amount).label("charged"))
+        .select_from(claims_from)
         .where(claim_adjudications.c.tenant_id == tenant_id,
                claim_adjudications.c.adjudicated_on.between(start, end))
-        .group_by(claim_adjudications.c.payer_id))).all()}
+        .group_by(claim_key))).all()}
     rows = []
-    for payer_id in sorted(set(denied) | set(adjudicated)):
-        cases = denied[payer_id].cases if payer_id in denied else 0
-        amount = denied[payer_id].amount if payer_id in denied else ZERO
-        claims = adjudicated[payer_id].claims if payer_id in adjudicated else 0
-        charged = adjudicated[payer_id].charged if payer_id in adjudicated else ZERO
-        rows.append(RateRow(key=payer_id, denied_cases=cases, denied_amount=amount, adjudicated_claims=claims,
+    for key in sorted(set(denied) | set(adjudicated)):
+        cases = denied[key].cases if key in denied else 0
+        amount = denied[key].amount if key in denied else ZERO
+        claims = adjudicated[key].claims if key in adjudicated else 0
+        charged = adjudicated[key].charged if key in adjudicated else ZERO
+        rows.append(RateRow(key=key, denied_cases=cases, denied_amount=amount, adjudicated_claims=claims,
                             charged_amount=charged, denial_rate=_ratio(cases, claims),
                             dollar_denial_rate=_ratio(amount, charged)))
     return rows
+
+
+async def _by_payer(conn, tenant_id: str, start: date, end: date) -> list[RateRow]:
+    return await _rates_by(conn, tenant_id, start, end, denial_cases.c.payer_id, claim_adjudications.c.payer_id)
+
+
+def _provider_of(table) -> tuple:
+    """The provider of `table`'s claim (rendering NPI, else billing NPI) and the outer join that finds it."""
+    provider = sa.func.coalesce(claim_facts.c.rendering_provider_npi, claim_facts.c.billing_provider_npi, "unknown")
+    return provider, sa.and_(claim_facts.c.claim_id == table.c.claim_id, claim_facts.c.tenant_id == table.c.tenant_id)
+
+
+async def _by_provider(conn, tenant_id: str, start: date, end: date) -> list[RateRow]:
+    """Denial rate by the provider the claim belongs to, from the facts ClaimSubmitted gave."""
+    case_provider, case_join = _provider_of(denial_cases)
+    claim_provider, claim_join = _provider_of(claim_adjudications)
+    return await _rates_by(conn, tenant_id, start, end, case_provider, claim_provider,
+                           cases_from=denial_cases.outerjoin(claim_facts, case_join),
+                           claims_from=claim_adjudications.outerjoin(claim_facts, claim_join))
 
 
 async def _by_category(conn, tenant_id: str, start: date, end: date) -> list[RateRow]:
@@ -151,14 +178,15 @@ async def _at_risk(conn, tenant_id: str, today: date) -> list[RiskRow]:
 @audited("report", "denial_summary")
 async def denial_summary(request: Request, tenant_id: DenialsWork, opened_from: date | None = None,
                          opened_to: date | None = None, format: ExportFormat = ExportFormat.JSON) -> SummaryOut | Response:
-    """Denial rate by payer and by category (cases and dollars; rates against the claims adjudicated in
-    the period), overturns and dollars recovered, average days to resolve (cases opened in the period,
+    """Denial rate by payer, by category and by provider (the claim's rendering NPI, else its billing
+    NPI) (cases and dollars; rates against the claims adjudicated in the period), overturns and dollars recovered, average days to resolve (cases opened in the period,
     default the last 90 days), and the unresolved dollars at risk by days left to their deadline."""
     start, end = _period(opened_from, opened_to)
     async with snapshot(request.app.state.runtime.engine) as conn:
         overturns, days = await _overturns(conn, tenant_id, start, end)
         summary = SummaryOut(opened_from=start, opened_to=end, by_payer=await _by_payer(conn, tenant_id, start, end),
-                             by_category=await _by_category(conn, tenant_id, start, end), overturns=overturns,
+                             by_category=await _by_category(conn, tenant_id, start, end),
+                             by_provider=await _by_provider(conn, tenant_id, start, end), overturns=overturns,
                              average_days_to_resolve=days,
                              at_risk_by_deadline=await _at_risk(conn, tenant_id, datetime.now(timezone.utc).date()))
     if format is ExportFormat.JSON:
@@ -174,6 +202,8 @@ def _summary_rows(summary: SummaryOut) -> list[list]:
              r.dollar_denial_rate] for r in summary.by_payer]
     rows += [["category", r.key, r.denied_cases, r.denied_amount, r.adjudicated_claims, r.charged_amount,
               r.denial_rate, r.dollar_denial_rate] for r in summary.by_category]
+    rows += [["provider", r.key, r.denied_cases, r.denied_amount, r.adjudicated_claims, r.charged_amount,
+              r.denial_rate, r.dollar_denial_rate] for r in summary.by_provider]
     o = summary.overturns
     rows.append(["overturns", "won+partially_won/decided", o.won + o.partially_won + o.lost, o.amount_recovered,
                  None, None, o.overturn_rate, None])

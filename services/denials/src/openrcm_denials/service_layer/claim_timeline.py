@@ -51,7 +51,8 @@ async def on_claim_submitted(ctx: HandlerContext, event: ClaimSubmitted) -> None
         ctx, event.claim_id, patient_id=event.patient_id, patient_control_number=event.patient_control_number,
         payer_id=event.payer_id, payer_name=event.payer_name, patient_name=event.patient_name,
         member_id=event.member_id, billing_provider_name=event.billing_provider_name,
-        billing_provider_npi=event.billing_provider_npi, service_date_from=event.service_date_from,
+        billing_provider_npi=event.billing_provider_npi, rendering_provider_npi=event.rendering_provider_npi,
+        service_date_from=event.service_date_from,
         service_date_to=event.service_date_to, total_charge=event.total_charge,
         lines=[line.model_dump(mode="json") for line in event.lines], diagnosis_codes=event.diagnosis_codes,
         frequency_code=event.frequency_code, claim_status="submitted")

@@ -48,6 +48,8 @@ class HcpcsEntry:
     added: int  # date ordinal, first date of service
     terminated: int  # date ordinal, last date of service (date.max when active)
     action: str
+    # The long description's first line (positions 12-91): a procedure in words for patient statements.
+    description: str = ""
 
     def valid_on(self, ordinal: int) -> bool:
         return self.added <= ordinal <= self.terminated
@@ -65,6 +67,11 @@ class HcpcsCodeSet:
 
     def entry(self, code: str) -> HcpcsEntry | None:
         return self.codes.get(code)
+
+    def description(self, code: str) -> str | None:
+        """The code's long description as CMS publishes it (None: not a Level II code in the file)."""
+        entry = self.codes.get(code)
+        return entry.description or None if entry is not None else None
 
     def __repr__(self) -> str:
         return f"HcpcsCodeSet({self.label}, {len(self.codes)} codes, {len(self.modifiers)} modifiers)"
@@ -104,7 +111,7 @@ def _record(record: str, kind: str, codes: dict[str, HcpcsEntry], modifiers: dic
         code = record[0:5]
         if not PROCEDURE_CODE.match(code):
             raise ValueError(f"{code!r} is not a HCPCS code")
-        codes[code] = HcpcsEntry(code, added or _MIN, terminated or _MAX, action)
+        codes[code] = HcpcsEntry(code, added or _MIN, terminated or _MAX, action, record[11:91].strip())
     else:
         code = record[3:5]
         if not MODIFIER.match(code):
