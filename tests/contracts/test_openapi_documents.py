@@ -79,3 +79,17 @@ def test_a_service_documents_only_the_schemas_it_refers_to():
     assert "RemittanceIn" in documents["remittance"]["components"]["schemas"]
     assert all("RemittanceIn" not in documents[service]["components"]["schemas"]
                for service in SERVICES if service != "remittance")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_audited_operation_documents_the_purpose_of_use_header(service):
+    from openrcm_shared.audit.purpose import PURPOSE_HEADER, PURPOSES_OF_USE
+    documented = 0
+    for path, method, operation in operations(openapi(service)):
+        headers = {parameter["name"]: parameter for parameter in operation.get("parameters", [])
+                   if parameter["in"] == "header"}
+        if PURPOSE_HEADER in headers:
+            documented += 1
+            assert set(headers[PURPOSE_HEADER]["schema"]["enum"]) == PURPOSES_OF_USE, (method, path)
+            assert "400" in operation["responses"], (method, path)
+    assert documented > 0  # every service has audited reads (patients, claims, cases, accounts, ERAs)

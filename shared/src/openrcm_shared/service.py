@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import _get_api_route_for_openapi as _api_route_for_openapi
+from fastapi.routing import iter_route_contexts
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,6 +28,7 @@ from openrcm_shared.gc_tuning import settle_after_start_up
 from openrcm_shared.health import router as health_router
 from openrcm_shared.http.admission import AdmissionMiddleware
 from openrcm_shared.http.inbound import InboundGuardMiddleware
+from openrcm_shared.audit.purpose import PURPOSE_HEADER, purpose_parameter_doc
 from openrcm_shared.http.openapi_docs import (
     TOKEN_ROUTE_PROBLEMS, complete_problem_docs, extra_components, problem_responses,
 )
@@ -268,6 +271,7 @@ def _complete_openapi(app: FastAPI, auth: AuthSettings) -> None:
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = complete_problem_docs(build())
+            _document_purpose_of_use(app, schema)
             components = schema.setdefault("components", {})
             components.setdefault("schemas", {}).update(extra_components(schema))
             scheme = components.get("securitySchemes", {}).get(SECURITY_SCHEME_NAME)
@@ -276,6 +280,23 @@ def _complete_openapi(app: FastAPI, auth: AuthSettings) -> None:
         return app.openapi_schema
 
     app.openapi = openapi
+
+
+def _document_purpose_of_use(app: FastAPI, schema: dict) -> None:
+    """Every audited operation reads the optional `X-Purpose-Of-Use` header (openrcm_shared.audit)."""
+    # The routes as the OpenAPI generator sees them (routers included with their prefixes); FastAPI
+    # keeps no flat list of them, so its own walk is used (pinned in uv.lock; a contract test checks it).
+    for context in iter_route_contexts(app.routes):
+        route = _api_route_for_openapi(context)
+        if route is None or getattr(getattr(route, "endpoint", None), "audit_spec", None) is None:
+            continue
+        for method in getattr(route, "methods", ()):
+            operation = schema.get("paths", {}).get(route.path_format, {}).get(method.lower())
+            if operation is None:
+                continue
+            parameters = operation.setdefault("parameters", [])
+            if not any(parameter.get("name") == PURPOSE_HEADER for parameter in parameters):
+                parameters.append(purpose_parameter_doc())
 
 
 # Webhooks are signed by the sender, not token-checked: bad signatures (401), bodies we cannot
