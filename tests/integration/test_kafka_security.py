@@ -29,7 +29,7 @@ from openrcm_devstack.kafka_acls import (
 )
 from openrcm_devstack.tls import CertificateAuthority
 from openrcm_devstack.topics import apply_catalogue
-from openrcm_shared.contracts.topics import CLAIMS, COLLECTIONS, ELIGIBILITY, REMITTANCE
+from openrcm_shared.contracts.topics import CLAIMS, COLLECTIONS, DENIALS, ELIGIBILITY, REMITTANCE
 from openrcm_shared.messaging.kafka import KafkaSecurity, admin_client, manual_commit_consumer, reliable_producer
 from tests.support import free_port
 
@@ -121,9 +121,9 @@ async def test_denials_cannot_write_the_claims_topic(secure_broker):
 
 
 async def test_a_service_cannot_read_a_topic_it_does_not_subscribe_to(secure_broker):
-    # collections consumes the remittance topic only; the claims topic is not for it.
+    # remittance consumes the claims topic only (deploy/topics.toml); the denials topic is not for it.
     with pytest.raises(TopicAuthorizationFailedError):
-        await consume_until(secure_broker, "collections", CLAIMS, b"anything")
+        await consume_until(secure_broker, "remittance", DENIALS, b"anything")
 
 
 async def test_a_service_cannot_join_another_services_consumer_group(secure_broker):

@@ -113,6 +113,16 @@ def test_failure_classification():
     assert not is_transient(ValueError("x"))
 
 
+def test_a_deadlock_raised_bare_by_asyncpg_is_transient():
+    # The raw asyncpg paths raise asyncpg's own error (not wrapped by SQLAlchemy): a claims webhook
+    # answered 500 to a deadlock instead of 503 + Retry-After.
+    import asyncpg
+
+    assert is_transient(asyncpg.exceptions.DeadlockDetectedError("deadlock detected"))
+    assert is_transient(asyncpg.exceptions.SerializationError("could not serialize access"))
+    assert not is_transient(asyncpg.exceptions.UniqueViolationError("duplicate key"))
+
+
 def test_dlq_messages_carry_no_field_values():
     class Event(BaseModel):
         patient_id: int

@@ -42,12 +42,17 @@ def is_transient(error: BaseException) -> bool:
         return True
     if isinstance(error, _TRANSIENT_TYPES):
         return True
-    # asyncpg's connection-level errors arrive wrapped in SQLAlchemy's DBAPIError.
+    # asyncpg's errors arrive wrapped in SQLAlchemy's DBAPIError, or bare from the raw asyncpg paths
+    # (a deadlock on a hot path raised as asyncpg's own DeadlockDetectedError was answered 500).
     cause = getattr(error, "orig", None) or error.__cause__
-    return cause is not None and cause is not error and type(cause).__name__ in {
-        "ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionFailureError",
-        "AdminShutdownError", "SerializationError", "DeadlockDetectedError", "TooManyConnectionsError",
-    }
+    return type(error).__name__ in _TRANSIENT_ASYNCPG_ERRORS or (
+        cause is not None and cause is not error and type(cause).__name__ in _TRANSIENT_ASYNCPG_ERRORS)
+
+
+_TRANSIENT_ASYNCPG_ERRORS = frozenset({
+    "ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionFailureError",
+    "AdminShutdownError", "SerializationError", "DeadlockDetectedError", "TooManyConnectionsError",
+})
 
 
 def sanitized_message(error: BaseException) -> str:

@@ -36,12 +36,17 @@ FRONT_END_VALIDATORS = ("pyx12", "envelope")
 class DeliveryPolicy:
     """Bounded exponential backoff for webhook deliveries: attempt n waits
     min(base * 2**(n-1), max_delay) with full jitter, and gives up after `max_attempts`
-    attempts or `max_elapsed_seconds`, whichever comes first."""
+    attempts or `max_elapsed_seconds`, whichever comes first.
 
-    max_attempts: int = 8
+    Real clearinghouses keep retrying (or keep the file in the mailbox) for hours; the simulator
+    bounds it in time, 15 minutes, so a receiver down for a few seconds still gets every 835. With
+    8 attempts and full jitter, a delivery could give up within ~10 s of a restart, and one lost 835
+    left its 40 claims unpaid in the fault checker."""
+
+    max_attempts: int = 60
     base_delay_seconds: float = 0.5
     max_delay_seconds: float = 30.0
-    max_elapsed_seconds: float = 300.0
+    max_elapsed_seconds: float = 900.0
     request_timeout_seconds: float = 10.0
 
 
