@@ -86,10 +86,10 @@ def test_every_audited_operation_documents_the_purpose_of_use_header(service):
     from openrcm_shared.audit.purpose import PURPOSE_HEADER, PURPOSES_OF_USE
     documented = 0
     for path, method, operation in operations(openapi(service)):
-        headers = {parameter["name"]: parameter for parameter in operation.get("parameters", [])
+        headers = {parameter["name"].lower(): parameter for parameter in operation.get("parameters", [])
                    if parameter["in"] == "header"}
-        if PURPOSE_HEADER in headers:
+        if PURPOSE_HEADER.lower() in headers:
             documented += 1
-            assert set(headers[PURPOSE_HEADER]["schema"]["enum"]) == PURPOSES_OF_USE, (method, path)
+            assert set(headers[PURPOSE_HEADER.lower()]["schema"]["enum"]) == PURPOSES_OF_USE, (method, path)
             assert "400" in operation["responses"], (method, path)
     assert documented > 0  # every service has audited reads (patients, claims, cases, accounts, ERAs)

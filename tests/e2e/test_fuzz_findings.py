@@ -116,3 +116,11 @@ async def test_a_statement_run_on_the_calendars_first_day_is_a_422_naming_the_fi
     response = await api["collections"].post("/v1/statement-runs", json={"as_of": "0001-01-01"})
     assert response.status_code == 422, response.text
     assert [error["pointer"] for error in response.json()["errors"]] == ["/as_of"]
+
+
+async def test_an_audit_filter_before_the_first_year_in_utc_is_a_422_naming_it(api):
+    # until=0001-01-01T01:00+06:06 is a valid instant as written, but before year 1 in UTC: binding it
+    # to PostgreSQL overflowed (a 500 in every service's /v1/audit-events).
+    response = await api["claims"].get("/v1/audit-events", params={"until": "0001-01-01T01:00:00+06:06"})
+    assert response.status_code == 422, response.text
+    assert [error["pointer"] for error in response.json()["errors"]] == ["/query/until"]

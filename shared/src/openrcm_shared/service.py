@@ -295,7 +295,7 @@ def _document_purpose_of_use(app: FastAPI, schema: dict) -> None:
             if operation is None:
                 continue
             parameters = operation.setdefault("parameters", [])
-            if not any(parameter.get("name") == PURPOSE_HEADER for parameter in parameters):
+            if not any(parameter.get("name", "").lower() == PURPOSE_HEADER.lower() for parameter in parameters):
                 parameters.append(purpose_parameter_doc())
 
 

@@ -14,7 +14,8 @@ def test_the_encounter_route_documents_its_body_and_headers():
     assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/EncounterIn"}
     assert "EncounterIn" in document["components"]["schemas"]
     assert {(p["name"], p["in"]) for p in operation["parameters"]} == {("idempotency-key", "header"),
-                                                                       ("x-tenant-id", "header")}
+                                                                       ("x-tenant-id", "header"),
+                                                                       ("x-purpose-of-use", "header")}
     assert operation["responses"]["201"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ClaimOut"}
 

@@ -9,10 +9,11 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.params import Depends
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from openrcm_shared.audit.recording import audited
 from openrcm_shared.audit.tables import audit_log
+from openrcm_shared.http.bounds import BusinessDateTime
 from openrcm_shared.http.pagination import Page, decode_cursor, fetch_page
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.security.practice import AuditRead
@@ -68,7 +69,7 @@ def audit_events_router(*, dependencies: Sequence[Depends] = ()) -> APIRouter:
     async def list_audit_events(
             request: Request, tenant_id: AuditRead, patient_id: Identifier = None, actor: Identifier = None,
             resource_type: Identifier = None, resource_id: Identifier = None,
-            since: AwareDatetime | None = None, until: AwareDatetime | None = None, cursor: str | None = None,
+            since: BusinessDateTime | None = None, until: BusinessDateTime | None = None, cursor: str | None = None,
             limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Page[AuditEventOut]:
         """Who read or changed what in this practice, newest first: reads of PHI and money
         movements, and refused attempts, with the caller, the route, the resource and patient,

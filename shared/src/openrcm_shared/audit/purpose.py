@@ -45,7 +45,7 @@ def purpose_of_use(value: str | None) -> str | None:
 
 def purpose_parameter_doc() -> dict:
     """The OpenAPI header parameter of an audited operation (the app adds it to each one)."""
-    return {"name": PURPOSE_HEADER, "in": "header", "required": False,
+    return {"name": PURPOSE_HEADER.lower(), "in": "header", "required": False,
             "description": "Why the caller is acting (HL7 v3 PurposeOfUse, e.g. HPAYMT payment, TREAT treatment, "
                            "HOPERAT operations): recorded in the audit trail with the access; 400 if not such a code",
             "schema": {"type": "string", "enum": sorted(PURPOSES_OF_USE)}}
