@@ -128,6 +128,8 @@ async def test_appeal_with_a_letter_overturned_by_the_payer_and_paid_closes_the_
 
     decided = (await api["denials"].get(f"/v1/appeals/{appeal['id']}")).json()
     assert (decided["status"], decided["decision"], decided["amount_overturned"]) == ("decided", "overturned", "115.50")
+    detail = (await api["denials"].get(f"/v1/denials/{case['id']}")).json()
+    assert [(a["id"], a["decision"]) for a in detail["appeals"]] == [(appeal["id"], "overturned")]
     paid = await claim_in(api, claim["id"], "paid")
     assert paid["paid_amount"] == "115.50"
 

@@ -21,9 +21,10 @@ from openrcm_denials.domain.categories import Category
 from openrcm_denials.entrypoints.schemas import (
     AssignmentIn, AssignmentOut, BulkAssignmentIn, ClaimFactsOut, CodeOut, DenialCaseDetailOut, DenialCaseOut,
     DenialLineOut, NoteIn, NoteOut, OverrideIn, OverrideOut, PayerSettingsIn, PayerSettingsOut, StatusIn, StatusOut,
-    TaskCloseIn, TaskIn, TaskOut,
+    TaskCloseIn, TaskIn, TaskOut, appeal_out,
 )
 from openrcm_denials.service_layer import working
+from openrcm_denials.service_layer.appeals import appeals_of_case
 from openrcm_denials.service_layer.claim_timeline import claim_timeline
 from openrcm_denials.service_layer.case_moves import CaseNotFound, outbox_emitter
 from openrcm_shared.audit import audited
@@ -187,6 +188,7 @@ async def get_denial_case(case_id: UUID, request: Request, tenant_id: DenialsWor
             claim_adjudications.c.tenant_id == tenant_id, claim_adjudications.c.claim_id == case.claim_id,
             claim_adjudications.c.remittance_id == case.remittance_id))).first()
         history = await claim_timeline(conn, tenant_id, case.claim_id)
+        case_appeals = await appeals_of_case(conn, tenant_id, case_id)
     return DenialCaseDetailOut(
         **case._mapping,
         lines=[DenialLineOut(line_number=l.line_number, procedure_code=l.procedure_code, group_code=l.group_code,
@@ -194,7 +196,8 @@ async def get_denial_case(case_id: UUID, request: Request, tenant_id: DenialsWor
                              amount=l.amount, is_denial=l.is_denial, category=l.category, rule=l.rule, why=l.why)
                for l in lines],
         notes=[NoteOut(**n._mapping) for n in notes], tasks=[TaskOut(**t._mapping) for t in tasks],
-        claim=ClaimFactsOut(**claim._mapping) if claim else None, history=history)
+        claim=ClaimFactsOut(**claim._mapping) if claim else None, history=history,
+        appeals=[appeal_out(row) for row in case_appeals])
 
 
 @router.post("/denials/{case_id}/status", response_model=StatusOut,

@@ -14,12 +14,13 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field, model_validator
 
-from openrcm_denials.adapters.appeal_tables import appeals, case_actions
+from openrcm_denials.adapters.appeal_tables import case_actions
 from openrcm_denials.adapters.object_store import OBJECT_STORE
 from openrcm_denials.adapters.payer_appeals import HttpPayerAppeals, PayerUnavailable
 from openrcm_denials.domain.case_status import IllegalCaseTransition
 from openrcm_denials.domain.case_work import ATTACHMENT_TYPES, ActionNotAllowed, AppealRefused
 from openrcm_denials.domain.letters import AppealLevel
+from openrcm_denials.entrypoints.schemas import AppealOut, appeal_out
 from openrcm_denials.service_layer import appeals as appeal_service
 from openrcm_denials.service_layer import case_actions as actions
 from openrcm_denials.service_layer.case_moves import CaseNotFound, outbox_emitter
@@ -189,31 +190,6 @@ class AppealIn(BaseModel):
                                     description="Required past the appeal deadline: why the appeal is late")
 
 
-class AppealOut(BaseModel):
-    id: UUID
-    case_id: UUID
-    claim_id: UUID
-    level: str
-    category: str
-    argument: str
-    attachment_ids: list[UUID]
-    late_reason: str | None
-    letter_sha256: str
-    status: str
-    created_by: str
-    created_at: datetime
-    submission_method: str | None
-    submitted_on: date | None
-    payer_reference: str | None
-    decision: str | None
-    amount_overturned: Money | None
-    decided_on: date | None
-
-
-def _appeal_out(row) -> AppealOut:
-    return AppealOut(**{name: getattr(row, name) for name in AppealOut.model_fields})
-
-
 @router.post("/denials/{case_id}/appeals", status_code=201, response_model=AppealOut,
              responses=_problems(404, 409, 422))
 @audited("create", "appeal", resource_id="id")
@@ -223,7 +199,7 @@ async def create_appeal(case_id: UUID, body: AppealIn, request: Request, caller:
     facts. 409 when the case is resolved (a lost case may go to level 2 or external review), or past
     its appeal deadline without a `late_reason` (which the letter then states)."""
     async def create(conn) -> AppealOut:
-        return _appeal_out(await appeal_service.create_appeal(
+        return appeal_out(await appeal_service.create_appeal(
             conn, OBJECT_STORE, tenant_id=caller.tenant_id, case_id=case_id, created_by=caller.actor,
             request=appeal_service.AppealRequest(body.level, body.argument, body.attachment_ids, body.late_reason)))
     return await _create(request, caller, idempotency_key, create, lambda created: f"/v1/appeals/{created.id}",
@@ -235,17 +211,15 @@ async def create_appeal(case_id: UUID, body: AppealIn, request: Request, caller:
 async def list_appeals(case_id: UUID, request: Request, tenant_id: DenialsWork) -> list[AppealOut]:
     async with request.app.state.runtime.engine.connect() as conn:
         await appeal_service.load_case(conn, tenant_id, case_id)
-        rows = (await conn.execute(sa.select(appeals).where(appeals.c.tenant_id == tenant_id,
-                                                            appeals.c.case_id == case_id)
-                                   .order_by(appeals.c.created_at))).all()
-    return [_appeal_out(row) for row in rows]
+        rows = await appeal_service.appeals_of_case(conn, tenant_id, case_id)
+    return [appeal_out(row) for row in rows]
 
 
 @router.get("/appeals/{appeal_id}", response_model=AppealOut, responses=_problems(404))
 @audited("read", "appeal", resource_id="appeal_id")
 async def get_appeal(appeal_id: UUID, request: Request, tenant_id: DenialsWork) -> AppealOut:
     async with request.app.state.runtime.engine.connect() as conn:
-        return _appeal_out(await appeal_service.load_appeal(conn, tenant_id, appeal_id))
+        return appeal_out(await appeal_service.load_appeal(conn, tenant_id, appeal_id))
 
 
 @router.get("/appeals/{appeal_id}/letter", response_class=Response, responses={
@@ -300,7 +274,7 @@ async def submit_appeal(appeal_id: UUID, body: SubmissionIn, request: Request, c
         raise Problem(409, "Appeal already submitted", f"The appeal is {status}.", type_="appeal-not-pending") from None
     except PayerUnavailable as failure:
         raise Problem(502, "Payer did not take the appeal", str(failure), type_="payer-unavailable") from None
-    return _appeal_out(row)
+    return appeal_out(row)
 
 
 class DecisionIn(BaseModel):
@@ -332,7 +306,7 @@ async def record_decision(appeal_id: UUID, body: DecisionIn, request: Request, c
     except appeal_service.AppealNotPending as status:
         raise Problem(409, "Appeal not awaiting a decision", f"The appeal is {status}.",
                       type_="appeal-not-pending") from None
-    return _appeal_out(row)
+    return appeal_out(row)
 
 
 # ------------------------------------------------------------------------------ the other ways out

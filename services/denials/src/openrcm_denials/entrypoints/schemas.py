@@ -129,6 +129,31 @@ class ClaimFactsOut(BaseModel):
     lines: list[dict]
 
 
+class AppealOut(BaseModel):
+    id: UUID
+    case_id: UUID
+    claim_id: UUID
+    level: str
+    category: str
+    argument: str
+    attachment_ids: list[UUID]
+    late_reason: str | None
+    letter_sha256: str
+    status: str
+    created_by: str
+    created_at: datetime
+    submission_method: str | None
+    submitted_on: date | None
+    payer_reference: str | None
+    decision: str | None
+    amount_overturned: Money | None
+    decided_on: date | None
+
+
+def appeal_out(row) -> AppealOut:
+    return AppealOut(**{name: getattr(row, name) for name in AppealOut.model_fields})
+
+
 class DenialCaseDetailOut(DenialCaseOut):
     lines: list[DenialLineOut]
     notes: list[NoteOut]
@@ -136,6 +161,8 @@ class DenialCaseDetailOut(DenialCaseOut):
     claim: ClaimFactsOut | None
     # The claim's submission and adjudication history, from the claims and remittance events.
     history: list[TimelineEntryOut] = []
+    # The case's appeals, oldest first, with their submission and the payer's decision.
+    appeals: list[AppealOut] = []
 
 
 class StatusIn(_In):

@@ -212,6 +212,12 @@ async def create_appeal(conn: AsyncConnection, store: ObjectStore, *, tenant_id:
     return await load_appeal(conn, tenant_id, appeal_id)
 
 
+async def appeals_of_case(conn: AsyncConnection, tenant_id: str, case_id: UUID) -> list:
+    """The case's appeals, oldest first."""
+    return (await conn.execute(sa.select(appeals).where(appeals.c.tenant_id == tenant_id, appeals.c.case_id == case_id)
+                               .order_by(appeals.c.created_at))).all()
+
+
 async def load_appeal(conn: AsyncConnection, tenant_id: str, appeal_id: UUID, *, for_update: bool = False):
     return await _row_or_404(conn, appeals, tenant_id, appeal_id, title="Appeal not found", for_update=for_update)
 
