@@ -41,31 +41,27 @@ class HttpClearinghouse:
         self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
 
     async def submit(self, submission_id: UUID, x12: bytes) -> str:
-        try:
-            response = await self._client.post(
-                "/v1/batches", content=x12,
-                headers={"Content-Type": "application/edi-x12", "Idempotency-Key": str(submission_id)})
-        except httpx.HTTPError as exc:
-            raise ClearinghouseUnavailable(type(exc).__name__) from exc
-        if response.status_code >= 500 or response.status_code in (408, 429):
-            raise ClearinghouseUnavailable(f"HTTP {response.status_code}")
-        if response.status_code >= 400:
-            raise ClearinghouseRefused(response.status_code, _refusal_detail(response))
+        response = await self._post_x12("/v1/batches", submission_id, x12)
         return str(response.json()["batch_id"])
 
     async def claim_status(self, inquiry_id: UUID, x12: bytes) -> str:
         """POST /v1/claim-status with the 276; the answer's body is the 277."""
+        return (await self._post_x12("/v1/claim-status", inquiry_id, x12)).text
+
+    async def _post_x12(self, path: str, idempotency_key: UUID, x12: bytes) -> httpx.Response:
+        """One X12 exchange: transport errors, 5xx, 408 and 429 are ClearinghouseUnavailable (try
+        again with the same key), any other 4xx ClearinghouseRefused."""
         try:
             response = await self._client.post(
-                "/v1/claim-status", content=x12,
-                headers={"Content-Type": "application/edi-x12", "Idempotency-Key": str(inquiry_id)})
+                path, content=x12,
+                headers={"Content-Type": "application/edi-x12", "Idempotency-Key": str(idempotency_key)})
         except httpx.HTTPError as exc:
             raise ClearinghouseUnavailable(type(exc).__name__) from exc
         if response.status_code >= 500 or response.status_code in (408, 429):
             raise ClearinghouseUnavailable(f"HTTP {response.status_code}")
         if response.status_code >= 400:
             raise ClearinghouseRefused(response.status_code, _refusal_detail(response))
-        return response.text
+        return response
 
     async def close(self) -> None:
         await self._client.aclose()
