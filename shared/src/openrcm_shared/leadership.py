@@ -19,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -47,20 +49,54 @@ def lock_id(lock_name: str) -> int:
     return zlib.crc32(lock_name.encode())
 
 
-async def try_lock(conn: AsyncConnection, lock: int) -> bool:
+# A lock is one bigint (a name's lock_id) or two int4s (object_lock: one object of a kind); the two
+# forms are separate key spaces in PostgreSQL, so an object's lock never meets a named one.
+LockKey = int | tuple[int, int]
+
+
+def object_lock(kind: str, object_id: UUID) -> tuple[int, int]:
+    """The lock of one object of a kind (e.g. one stored file): (crc32 of the kind, the id's low 32
+    bits), both as signed int4. Two objects sharing low bits only make one wait for the other."""
+    return _int4(zlib.crc32(kind.encode())), _int4(object_id.int & 0xFFFFFFFF)
+
+
+def _int4(unsigned: int) -> int:
+    return unsigned - (1 << 32) if unsigned >= (1 << 31) else unsigned
+
+
+def _key(lock: LockKey) -> tuple:
+    return tuple(sa.literal(part, sa.Integer) for part in lock) if isinstance(lock, tuple) else (lock,)
+
+
+async def try_lock(conn: AsyncConnection, lock: LockKey) -> bool:
     """Take the lock on `conn` if it is free; True when taken (held until released or `conn` closes)."""
-    acquired = (await conn.execute(sa.select(sa.func.pg_try_advisory_lock(lock)))).scalar()
+    acquired = (await conn.execute(sa.select(sa.func.pg_try_advisory_lock(*_key(lock))))).scalar()
     await conn.commit()
     return bool(acquired)
 
 
-async def release_lock(conn: AsyncConnection, lock: int) -> None:
+async def release_lock(conn: AsyncConnection, lock: LockKey) -> None:
     """Release the lock taken on `conn`; never raises (a dead connection took the lock with it)."""
     try:
-        await conn.execute(sa.select(sa.func.pg_advisory_unlock(lock)))
+        await conn.execute(sa.select(sa.func.pg_advisory_unlock(*_key(lock))))
         await conn.commit()
     except Exception as exc:
         log.info("advisory lock released with its connection", extra={"error_class": type(exc).__name__})
+
+
+@asynccontextmanager
+async def holding_lock(engine: AsyncEngine, lock: LockKey) -> AsyncIterator[bool]:
+    """Yield whether this process took `lock` (on a connection of its own, kept for the block) and
+    release it after. Work done under it is one process's at a time, and a process that dies lets
+    go at once: the lock ends with its session, so no lease has to run out before another process
+    takes the work over."""
+    async with engine.connect() as lock_conn:
+        taken = await try_lock(lock_conn, lock)
+        try:
+            yield taken
+        finally:
+            if taken:
+                await release_lock(lock_conn, lock)
 
 
 def being_cancelled() -> bool:
@@ -103,13 +139,8 @@ class AdvisoryLockLeadership:
     async def run_once(self, work: Callable[[], Awaitable[T]]) -> T | None:
         """Run `work()` once if this process can take the lock, holding it meanwhile; None when
         another process holds it."""
-        async with self.engine.connect() as lock_conn:
-            if not await try_lock(lock_conn, self.lock_id):
-                return None
-            try:
-                return await work()
-            finally:
-                await release_lock(lock_conn, self.lock_id)
+        async with holding_lock(self.engine, self.lock_id) as taken:
+            return await work() if taken else None
 
     async def confirm(self, lock_conn: AsyncConnection) -> None:
         """One round trip on the lock's own connection: raises LeadershipLost (or the connection's

@@ -96,9 +96,9 @@ async def receive_remittance(request: Request, tenant_id: RemittanceWrite,
 async def _process(request: Request, stored) -> RemittanceFileOut:
     """Post the practice's stored file as the system role, like every 835 (ERA posting and its
     workers stream their rows by COPY; the file names its practice, and attribution and matching
-    are limited to it), then show it as the practice sees it."""
-    if stored.status != "duplicate":
-        await era_intake.process_file(_runtime(request).system_engine, stored.id)
+    are limited to it), then show it as the practice sees it. A re-upload of a file whose posting
+    did not finish posts it now (process_file does nothing for a file done or being posted)."""
+    if await era_intake.process_file(_runtime(request).system_engine, stored.id) is not None:
         _runtime(request).events_staged()
     return await file_view(_runtime(request).engine, stored.id)
 

@@ -4,7 +4,9 @@
 2. store the raw body with its SHA-256 under its webhook-id and commit — the same webhook-id again
    answers 2xx with no second effect, and the same bytes under a new id post nothing twice;
 3. post it: malformed X12 is answered 400 (kept for inspection, as `rejected`); a posting that
-   fails for any other reason is left stored and picked up by the background worker.
+   fails for any other reason is left stored and picked up by the background worker. A retry of a
+   delivery whose posting did not finish (the database went away: 503) posts it, rather than being
+   answered as done while the file waits.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ async def clearinghouse_webhook(request: Request) -> JSONResponse:
     stored = await store_file(engine, _once(body), scope=CLEARINGHOUSE_SCOPE, tenant_id=None,
                               source="webhook", content_type=request.headers.get("content-type"),
                               webhook_id=delivery.webhook_id)
-    if stored.status != "duplicate":
-        await era_intake.process_file(engine, stored.id)
+    # Posted now unless done already or being posted by another process (process_file: None).
+    if await era_intake.process_file(engine, stored.id) is not None:
         runtime.events_staged()
     view = await file_view(engine, stored.id)
     if view.status == "rejected":

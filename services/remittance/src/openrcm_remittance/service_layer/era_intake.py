@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from itertools import chain
 from typing import IO
 from uuid import UUID
@@ -34,6 +34,7 @@ from openrcm_remittance.service_layer.era_posting import (
     CLAIM_BATCH, UNASSIGNED_TENANT, TransactionOutcome, TransactionTarget, drain, manual_matches, post_transaction,
 )
 from openrcm_remittance.service_layer.files import CHUNK_BYTES, spool_file
+from openrcm_shared.leadership import holding_lock, object_lock
 from openrcm_shared.messaging.errors import is_transient
 from openrcm_shared.x12.reader import X12Error, X12Reader
 from openrcm_shared.x12.remittance_835 import ClaimFragment, Remittance835, stream_835, stream_835_fragments
@@ -41,8 +42,8 @@ from openrcm_shared.x12.remittance_835 import ClaimFragment, Remittance835, stre
 log = logging.getLogger(__name__)
 
 SAMPLE_CLAIMS = 50
-# A file claimed for processing by a process that died is taken over after this long.
-PROCESSING_LEASE = timedelta(minutes=10)
+# Whoever posts a stored file holds this lock for it (see process_file).
+FILE_LOCK_KIND = "remittance:file"
 PAYER_ID_REFERENCE = "2U"  # 1000A REF*2U: payer identification number
 
 
@@ -108,24 +109,36 @@ def payer_id_of(header: Remittance835, billed_payer: str | None) -> str:
 
 
 async def claim_file(engine: AsyncEngine, file_id: UUID) -> bool:
-    """Take a stored file for processing, so the request that stored it and the background worker
-    never post it twice; a claim older than the lease (its process died) can be taken over."""
-    now = datetime.now(timezone.utc)
+    """Mark a stored file `processing` unless it is done. Call it holding the file's lock: a file
+    still `processing` then is one whose poster died or failed part way, and is taken again."""
     async with engine.begin() as conn:
         claimed = await conn.execute(remittance_files.update().where(
-            remittance_files.c.id == file_id,
-            sa.or_(remittance_files.c.status == "received",
-                   sa.and_(remittance_files.c.status == "processing",
-                           remittance_files.c.claimed_at < now - PROCESSING_LEASE)))
-            .values(status="processing", claimed_at=now).returning(remittance_files.c.id))
+            remittance_files.c.id == file_id, remittance_files.c.status.in_(UNFINISHED))
+            .values(status="processing", claimed_at=datetime.now(timezone.utc)).returning(remittance_files.c.id))
         return claimed.first() is not None
+
+
+UNFINISHED = ("received", "processing")
 
 
 async def process_file(engine: AsyncEngine, file_id: UUID) -> FileOutcome | None:
     """Post every transaction set of a stored file; the file row records the outcome. None when
-    another process has the file."""
-    if not await claim_file(engine, file_id):
-        return None
+    another process is posting it or it is done.
+
+    One process at a time posts a file: the one holding the file's advisory lock, on a connection
+    kept open for the whole posting. The lock goes with that process's session, so a file whose
+    poster was killed, or whose posting stopped on a database outage, is taken again by the next
+    worker round or webhook retry, seconds later (a ten-minute lease used to leave such a file
+    unposted, with its claims unpaid, for that long). What a posting committed before it stopped
+    is not posted twice: each transaction set posts all or nothing and a payment already posted is
+    skipped as a duplicate."""
+    async with holding_lock(engine, object_lock(FILE_LOCK_KIND, file_id)) as taken:
+        if not taken or not await claim_file(engine, file_id):
+            return None
+        return await _post_claimed_file(engine, file_id)
+
+
+async def _post_claimed_file(engine: AsyncEngine, file_id: UUID) -> FileOutcome:
     try:
         try:
             return await _process_claimed_file(engine, file_id)
@@ -138,7 +151,7 @@ async def process_file(engine: AsyncEngine, file_id: UUID) -> FileOutcome | None
             return await _process_claimed_file(engine, file_id)
     except Exception as error:
         if is_transient(error):
-            raise  # the database is away: the file stays claimed and is taken again after the lease
+            raise  # the database is away: the file stays `processing`, taken again once the lock is free
         # Not something a retry mends: say so on the file (never `processing` for ever); a re-upload
         # of the same bytes is taken again rather than answered as a duplicate of a failure.
         log.exception("posting a stored 835 file failed", extra={"file_id": str(file_id)})
@@ -334,13 +347,14 @@ async def attribute_and_post(engine: AsyncEngine, remittance_id: UUID) -> Transa
     return await reprocess_remittance(engine, remittance_id)
 
 
-async def pending_file_ids(engine: AsyncEngine, limit: int = 10) -> list[UUID]:
-    """Files stored but not processed yet (webhook deliveries, or a crash between store and post)."""
+async def pending_file_ids(engine: AsyncEngine, limit: int = 50) -> list[UUID]:
+    """Files stored but not posted yet: webhook deliveries whose request died, and files whose
+    posting stopped part way (the poster killed, the database away). Files never tried come
+    first; one being posted right now is skipped by `process_file` (its lock is held)."""
     async with engine.connect() as conn:
-        stale = datetime.now(timezone.utc) - PROCESSING_LEASE
-        rows = await conn.execute(sa.select(remittance_files.c.id).where(sa.or_(
-            remittance_files.c.status == "received",
-            sa.and_(remittance_files.c.status == "processing", remittance_files.c.claimed_at < stale)))
-            .order_by(remittance_files.c.received_at).limit(limit))
+        rows = await conn.execute(sa.select(remittance_files.c.id)
+                                  .where(remittance_files.c.status.in_(UNFINISHED))
+                                  .order_by(remittance_files.c.status.desc(), remittance_files.c.received_at)
+                                  .limit(limit))
         return [row.id for row in rows]
 
