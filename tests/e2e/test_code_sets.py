@@ -21,6 +21,7 @@ import pytest
 
 from conftest import auth_headers
 from openrcm_devstack.cli import main as openrcm_stack
+from openrcm_shared.security.scopes import PRACTICE_SCOPES
 from tests.e2e.claims_parties import SECONDARY_PAYER, encounter_by_reference, register_patient, register_practice
 from tests.support import claim_in, encounter, eventually, post_when_known, remittance_for
 
@@ -188,7 +189,15 @@ async def test_a_malformed_file_is_refused_naming_its_line_and_nothing_is_stored
         assert (await reader.get("/v1/code-sets")).status_code == 200
         forbidden = await reader.post("/v1/code-sets/files", content=PTP, params={"filename": PTP_NAME},
                                       headers={"Content-Type": "text/plain"})
-        assert forbidden.status_code == 403  # changing code sets needs reference:admin
+        assert forbidden.status_code == 403  # changing code sets needs codesets:admin
+    # A practice's full access stops short of the code sets every practice's claims are scrubbed with.
+    practice_admin = httpx.AsyncClient(base_url=stack.services["claims"].url,
+                                       headers=auth_headers(stack, tenant, scopes=list(PRACTICE_SCOPES)))
+    async with practice_admin:
+        refused = await practice_admin.post("/v1/code-sets/files", content=PTP, params={"filename": PTP_NAME},
+                                            headers={"Content-Type": "text/plain"})
+        assert refused.status_code == 403 and "codesets:admin" in refused.headers["WWW-Authenticate"], refused.text
+        assert (await practice_admin.delete("/v1/code-sets/files/1")).status_code == 403
     assert all(kind["versions"] == [] for kind in (await kinds(api)).values())
 
 
@@ -257,7 +266,7 @@ async def test_the_cli_imports_files_by_their_cms_names_and_lists_them(api, stac
     assert await asyncio.to_thread(openrcm_stack, ["codesets", "list"]) == 0
     listing = capsys.readouterr().out
     assert f"ptp_practitioner  NCCI PTP edits, practitioners (837P): in force from {THIS_QUARTER}" in listing
-    assert f"in_force    {PTP_NAME}  (5 edits; imported by demo-billing" in listing
+    assert f"in_force    {PTP_NAME}  (5 edits; imported by platform-operations" in listing
 
     (tmp_path / "broken.txt").write_bytes(b"not a code set\n")
     refused = await asyncio.to_thread(openrcm_stack, ["codesets", "import", str(tmp_path / "broken.txt"),

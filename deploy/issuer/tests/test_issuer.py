@@ -127,3 +127,27 @@ def test_secrets_are_stored_hashed(tmp_path):
     assert secret_matches(secret, registry.get("c").secret_hash)
     assert not secret_matches(secret + "x", registry.get("c").secret_hash)
     assert not secret_matches(secret, "garbage") and secret_matches("s", hash_secret("s"))
+
+
+def test_the_local_stacks_demo_clients_follow_the_shipped_definitions_keeping_their_secrets(tmp_path):
+    from openrcm_devstack.auth import DEMO_CLIENTS, LocalIssuer
+    from openrcm_shared.security.scopes import PRACTICE_SCOPES
+
+    local = LocalIssuer(state_dir=tmp_path, port=1)
+    first = {client["client_id"]: client for client in local.ensure_demo_clients()}
+    assert set(first) == {client["client_id"] for client in DEMO_CLIENTS}
+    assert "codesets:admin" not in first["demo-billing"]["scopes"] == list(PRACTICE_SCOPES)
+    assert "codesets:admin" in first["platform-operations"]["scopes"]
+
+    # A state folder from before: every scope for the practice's client, no platform operator.
+    demo_file = tmp_path / "demo-clients.json"
+    older = [dict(client, scopes=[*client["scopes"], "codesets:admin"]) for client in first.values()
+             if client["client_id"] != "platform-operations"]
+    demo_file.write_text(json.dumps(older))
+    again = {client["client_id"]: client for client in local.ensure_demo_clients()}
+    assert again["demo-billing"] == first["demo-billing"]  # same secret, the practice's scopes only
+    assert again["platform-operations"]["client_secret"]
+    registered = {client.client_id: client for client in ClientRegistry(local.clients_file).all()}
+    assert "codesets:admin" not in registered["demo-billing"].scopes
+    assert secret_matches(first["demo-billing"]["client_secret"], registered["demo-billing"].secret_hash)
+    assert local.ensure_demo_clients() == list(again.values())  # nothing to change the next time

@@ -17,16 +17,20 @@ from openrcm_devstack.paths import repo_root
 from openrcm_devstack.process import ManagedProcess, ensure_port_free
 from openrcm_issuer.clients import ClientRegistry
 from openrcm_issuer.keys import KeyStore, mint_access_token
-from openrcm_shared.security.scopes import ALL_SCOPES, READ_ONLY_SCOPES
+from openrcm_shared.security.scopes import ALL_SCOPES, PRACTICE_SCOPES, READ_ONLY_SCOPES
 
 AUDIENCE = "openrcm"
 DEMO_CLIENTS = (
-    {"client_id": "demo-billing", "tenants": ["demo"], "scopes": list(ALL_SCOPES),
+    {"client_id": "demo-billing", "tenants": ["demo"], "scopes": list(PRACTICE_SCOPES),
      "name": "Full access to practice demo"},
-    {"client_id": "demo-2-billing", "tenants": ["demo-2"], "scopes": list(ALL_SCOPES),
+    {"client_id": "demo-2-billing", "tenants": ["demo-2"], "scopes": list(PRACTICE_SCOPES),
      "name": "Full access to practice demo-2"},
     {"client_id": "operations", "tenants": ["demo", "demo-2"], "scopes": list(READ_ONLY_SCOPES),
      "name": "Operations team, read only"},
+    # The platform's operator: the CMS code sets every practice shares (`./openrcm codesets import`).
+    # One practice, so no call needs X-Tenant-Id: the one its audit entries are filed under.
+    {"client_id": "platform-operations", "tenants": ["demo"],
+     "scopes": ["codesets:admin", "claims:read", "ops:read"], "name": "Platform operator: shared code sets"},
 )
 
 
@@ -84,19 +88,22 @@ class LocalIssuer:
             self.process = None
 
     def ensure_demo_clients(self) -> list[dict]:
-        """The demo clients with their secrets, registered on the state folder's first start."""
+        """The demo clients with their secrets, registered on the state folder's first start; a
+        later version's changes to them (a client added, a scope or practice changed) are applied
+        on the next start, each changed client keeping its secret."""
         demo_file = self.state_dir / "demo-clients.json"
-        if demo_file.exists():
-            return json.loads(demo_file.read_text())
+        kept = {client["client_id"]: client for client in
+                (json.loads(demo_file.read_text()) if demo_file.exists() else [])}
+        demo = [_demo_entry(client, kept.get(client["client_id"], {}).get("client_secret"))
+                for client in DEMO_CLIENTS]
+        if [kept.get(entry["client_id"]) for entry in demo] == demo:
+            return demo
         registry = ClientRegistry(self.clients_file)
-        demo = []
-        for client in DEMO_CLIENTS:
-            secret = registry.add(client_id=client["client_id"], tenants=client["tenants"], scopes=client["scopes"],
-                                  name=client["name"])
-            demo.append({"client_id": client["client_id"], "client_secret": secret,
-                         "tenant": client["tenants"][0] if len(client["tenants"]) == 1 else client["tenants"],
-                         "scopes": client["scopes"]})
-        demo_file.touch(mode=0o600)
+        for client, entry in zip(DEMO_CLIENTS, demo):
+            entry["client_secret"] = registry.add(client_id=client["client_id"], tenants=client["tenants"],
+                                                  scopes=client["scopes"], name=client["name"],
+                                                  secret=entry["client_secret"])
+        demo_file.touch(mode=0o600, exist_ok=True)
         demo_file.write_text(json.dumps(demo, indent=2))
         return demo
 
@@ -113,3 +120,10 @@ class LocalIssuer:
         return mint_access_token(self.keys.ensure_key(), issuer=overrides.pop("issuer", self.url),
                                  audience=overrides.pop("audience", AUDIENCE), subject=subject, client_id=client_id,
                                  scopes=list(scopes), tenants=tenants, lifetime_seconds=lifetime_seconds, **overrides)
+
+
+def _demo_entry(client: dict, secret: str | None) -> dict:
+    """A demo client as stack.json lists it (`tenant`: the practice, or the list of them)."""
+    tenants = client["tenants"]
+    return {"client_id": client["client_id"], "client_secret": secret,
+            "tenant": tenants[0] if len(tenants) == 1 else tenants, "scopes": list(client["scopes"])}

@@ -302,8 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = code_set_commands.add_parser("list", help="the code sets imported and which are in force")
     for command in (imports, listing):
         who = command.add_mutually_exclusive_group()
-        who.add_argument("--client", default="demo-billing", help="a demo client of the running stack (default: %(default)s)")
-        who.add_argument("--token", help="an access token with reference:admin (import) or claims:read (list)")
+        who.add_argument("--client", default="platform-operations",
+                         help="a demo client of the running stack (default: %(default)s)")
+        who.add_argument("--token", help="an access token with codesets:admin (import) or claims:read (list)")
     imports.set_defaults(func=cmd_codesets_import)
     listing.set_defaults(func=cmd_codesets_list)
 

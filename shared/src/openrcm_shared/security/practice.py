@@ -21,6 +21,7 @@ DenialsWork = requires(Scope.DENIALS_WORK)
 CollectionsWork = requires(Scope.COLLECTIONS_WORK)
 PaymentsWrite = requires(Scope.PAYMENTS_WRITE)
 ReferenceAdmin = requires(Scope.REFERENCE_ADMIN)
+CodeSetsAdmin = requires(Scope.CODESETS_ADMIN)  # data of every practice: see scopes.PLATFORM_SCOPES
 AuditRead = requires(Scope.AUDIT_READ)
 
 # The whole caller (its `actor`, the token's sub, is recorded on a person's decisions).

@@ -18,6 +18,7 @@ class Scope(StrEnum):
     REFERENCE_ADMIN = "reference:admin"
     AUDIT_READ = "audit:read"
     OPS_READ = "ops:read"
+    CODESETS_ADMIN = "codesets:admin"
 
 
 SCOPE_DESCRIPTIONS: dict[str, str] = {
@@ -30,12 +31,19 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     Scope.DENIALS_WORK: "Work the denials worklist",
     Scope.COLLECTIONS_WORK: "Read and work patient accounts",
     Scope.PAYMENTS_WRITE: "Take patient payments, refunds and adjustments",
-    Scope.REFERENCE_ADMIN: "Maintain payers, enrollments, providers, facilities, fee schedules and code sets",
+    Scope.REFERENCE_ADMIN: "Maintain the practice's payers, enrollments, providers, facilities and fee schedules",
     Scope.AUDIT_READ: "Read the audit trail",
     Scope.OPS_READ: "Read metrics and API documentation where they are not open",
+    Scope.CODESETS_ADMIN: "Import and withdraw the CMS code sets (HCPCS, NCCI PTP, MUE, ICD-10-CM) every practice's "
+                          "claims are scrubbed with: the platform operator's, never a practice's",
 }
 
 ALL_SCOPES: tuple[str, ...] = tuple(scope.value for scope in Scope)
+# Scopes over data every practice shares: a practice's administrator could otherwise change how every
+# other practice's claims are scrubbed, so a practice's full access stops short of them.
+PLATFORM_SCOPES: tuple[str, ...] = (Scope.CODESETS_ADMIN,)
+# Everything a practice's own staff and systems may do with its data.
+PRACTICE_SCOPES: tuple[str, ...] = tuple(scope for scope in ALL_SCOPES if scope not in PLATFORM_SCOPES)
 # The operations team's view: everything read-only, no PHI-changing scope.
 READ_ONLY_SCOPES: tuple[str, ...] = (Scope.CLAIMS_READ, Scope.ELIGIBILITY_READ, Scope.REMITTANCE_READ,
                                      Scope.AUDIT_READ, Scope.OPS_READ)

@@ -24,7 +24,7 @@ from openrcm_shared.http.bounds import PositiveInt8
 from openrcm_shared.http.openapi_docs import problem_doc
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.security.context import current_caller
-from openrcm_shared.security.practice import ClaimsRead, ReferenceAdmin
+from openrcm_shared.security.practice import ClaimsRead, CodeSetsAdmin
 
 router = APIRouter(prefix="/v1", tags=["code sets"])
 
@@ -134,7 +134,7 @@ _BODY_DOC = {"requestBody": {"required": True, "content": {
                         422: problem_doc(422, "The kind or effective date cannot be told, or the file is not the "
                                               "CMS layout (naming the file and line); nothing stored")})
 async def import_code_set_file(
-        request: Request, tenant_id: ReferenceAdmin,
+        request: Request, tenant_id: CodeSetsAdmin,
         kind: Annotated[Kind | None, Query(description="which code set; default: from CMS's file name")] = None,
         effective_date: Annotated[date | None, Query(description="first day in force; default: from the file name")] = None,
         filename: Annotated[str | None, Query(max_length=255, description="default: Content-Disposition's")] = None,
@@ -216,7 +216,7 @@ async def list_code_sets(request: Request, tenant_id: ClaimsRead) -> CodeSetsOut
 @router.delete("/code-sets/files/{file_id}", response_model=CodeSetFileOut,
                responses={404: problem_doc(404, "No such imported file")})
 async def withdraw_code_set_file(file_id: Annotated[PositiveInt8, Path()], request: Request,
-                                 tenant_id: ReferenceAdmin) -> CodeSetFileOut:
+                                 tenant_id: CodeSetsAdmin) -> CodeSetFileOut:
     """Withdraw a file imported by mistake: every claims process stops using it (the version it
     replaced is in force again); the record of the import stays, its bytes are dropped."""
     async with request.app.state.runtime.engine.begin() as conn:
