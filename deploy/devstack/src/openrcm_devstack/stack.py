@@ -210,8 +210,19 @@ class Stack:
         self.issuer.start(self.state_dir / "logs", dict(os.environ))
         wait_ready(RunningService(ISSUER, self.ports.issuer, "", self.issuer.process))
 
+    def mailbox_environment(self) -> dict[str, str]:
+        """The local stack reconciles with the simulator's mailbox every 10 s, taking documents
+        whose webhook has not come 30 s after they were produced (a deployment's defaults are 5
+        minutes and 2 minutes: a real clearinghouse's webhooks may take longer)."""
+        return {"OPENRCM_CLEARINGHOUSE_MAILBOX_URL": self.clearinghouse_url,
+                "OPENRCM_CLEARINGHOUSE_MAILBOX_INTERVAL_SECONDS": "10",
+                "OPENRCM_CLEARINGHOUSE_MAILBOX_SETTLE_SECONDS": "30"}
+
     def _service_env(self, spec, extra_env: dict[str, str] | None) -> dict[str, str]:
         env = {**self.issuer.service_environment(), **(extra_env or {})}
+        if spec.name in ("claims", "remittance"):  # what a webhook did not deliver, from the mailbox
+            for name, value in self.mailbox_environment().items():
+                env.setdefault(name, value)
         if spec.name == "claims":
             env.setdefault("OPENRCM_CLAIMS_CLEARINGHOUSE_URL", self.clearinghouse_url)
             env.setdefault("CLEARINGHOUSE_WEBHOOK_SECRETS", self.webhook_secret())

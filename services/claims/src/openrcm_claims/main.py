@@ -11,7 +11,7 @@ from openrcm_claims.entrypoints.webhooks import router as webhooks_router
 from openrcm_claims.entrypoints.subscriptions import SUBSCRIPTIONS
 from openrcm_claims.adapters.clearinghouse import HttpClearinghouse
 from openrcm_claims.adapters.retention import CLEARINGHOUSE_DELIVERIES
-from openrcm_claims.service_layer.acknowledgements import apply_pending_deliveries
+from openrcm_claims.service_layer.acknowledgements import apply_pending_deliveries, take_missed_acknowledgements
 from openrcm_claims.service_layer.batches import run_submission_loop
 from openrcm_claims.service_layer.follow_up import run_follow_up_loop
 from openrcm_claims.service_layer.status_inquiries import run_status_inquiry_loop
@@ -64,7 +64,8 @@ DEFINITION = ServiceDefinition(
     subscriptions=SUBSCRIPTIONS,
     every_process={"code_sets": keep_code_sets_in_force},
     background={"submission_batches": submit_ready_claims, "deadline_watch": watch_deadlines,
-                "pending_acknowledgements": apply_pending_deliveries, "status_inquiries": ask_claim_status},
+                "pending_acknowledgements": apply_pending_deliveries, "status_inquiries": ask_claim_status,
+                "clearinghouse_mailbox": take_missed_acknowledgements},
     retention=[CLEARINGHOUSE_DELIVERIES],
 )
 

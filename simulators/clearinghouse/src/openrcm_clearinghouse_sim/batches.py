@@ -147,6 +147,9 @@ class Clearinghouse:
         self.adjudication_delay_seconds = adjudication_delay_seconds
         self.batches: dict[str, Batch] = {}
         self.remittances: list[RemittanceRecord] = []
+        # Every document produced, in order: the mailbox receivers list and download (GET /v1/mailbox).
+        self.mailbox: list[OutboundDocument] = []
+        self._mailbox_by_id: dict[str, OutboundDocument] = {}
         self.forward_balances = ForwardBalances()
         self.trace_numbers = TraceNumbers()
         self._by_key: dict[str, Batch] = {}
@@ -198,7 +201,7 @@ class Clearinghouse:
         batch.documents = _documents(batch.batch_id, batch.acknowledgements)
         batch.status = "acknowledged"
         for document in batch.documents:
-            self.sender.enqueue(document)
+            self._send(document)
         if batch.acknowledgements.accepted_claims:
             self._later(self.adjudication_delay_seconds, lambda: self.adjudicate(batch))
 
@@ -324,8 +327,29 @@ class Clearinghouse:
             batch.remittances.append(record)
             self.remittances.append(record)
             records.append(record)
-            self.sender.enqueue(document)
+            self._send(document)
         return records
+
+    def _send(self, document: OutboundDocument) -> None:
+        """Put a new document in the mailbox and queue its webhook."""
+        self.mailbox.append(document)
+        self._mailbox_by_id[document.webhook_id] = document
+        self.sender.enqueue(document)
+
+    def mailbox_page(self, kinds: set[str], cursor: int, limit: int) -> list[tuple[int, OutboundDocument]]:
+        """Documents of these kinds from position `cursor` on, oldest first, each with the position
+        after it (where a listing continues)."""
+        page = []
+        for position in range(max(cursor, 0), len(self.mailbox)):
+            document = self.mailbox[position]
+            if not kinds or document.kind in kinds:
+                page.append((position + 1, document))
+                if len(page) == limit:
+                    break
+        return page
+
+    def mailbox_document(self, document_id: str) -> OutboundDocument | None:
+        return self._mailbox_by_id.get(document_id)
 
     def _later(self, delay: float, job: Callable[[], object]) -> None:
         """Run `job` after `delay` seconds on the event loop; the task is kept until it ends."""

@@ -19,6 +19,10 @@ Contract (what a receiver sees):
   never sent ahead of them, unless they were delivered;
 - 2xx is success; network errors, timeouts, 408, 429 and 5xx are retried with exponential
   backoff and full jitter, bounded by attempts and elapsed time; any other 4xx is permanent.
+
+Every document also stays in the clearinghouse's mailbox (batches.Clearinghouse.mailbox), where the
+receivers take what a webhook did not deliver. For trying that, `drop_kinds` makes the sender give
+up on documents of those kinds at once, as if every attempt had failed (`PUT /v1/delivery-faults`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import httpx
 
@@ -57,6 +62,7 @@ class OutboundDocument:
     attempts: int = 0
     last_error: str | None = None
     delivered_at: float | None = None
+    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     # Set once the delivery is final (delivered, failed or held); cleared when queued again.
     settled: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
@@ -82,6 +88,7 @@ class WebhookSender:
         self._client = client or httpx.AsyncClient(timeout=policy.request_timeout_seconds)
         self._sleep = sleep
         self._queues: dict[str, asyncio.Queue[OutboundDocument]] = {name: asyncio.Queue() for name in self._urls}
+        self.drop_kinds: set[str] = set()  # kinds given up on without an attempt (a fault to try the mailbox)
 
     def enqueue(self, document: OutboundDocument) -> None:
         document.status = "pending"
@@ -110,6 +117,9 @@ class WebhookSender:
         if undelivered:
             document.status = "held"
             document.last_error = f"held until {', '.join(undelivered)} is delivered"
+            return
+        if document.kind in self.drop_kinds:
+            document.status, document.last_error = "failed", "dropped (delivery fault switched on)"
             return
         url = self._urls.get(document.destination)
         if not url or not self._secrets:

@@ -12,6 +12,11 @@
     GET  /v1/appeals/{reference}   its decision once made (overturned: a paying 835 follows)
     POST /v1/eligibility        a 270 answered with a 271 in the response (eligibility.py: member-id rules)
     GET  /v1/eligibility/stats  inquiries answered per payer and the most in progress at once
+    GET  /v1/mailbox            every document produced (999, 277CA, 835), oldest first, from a cursor
+                                (?kind=&cursor=&limit=): what receivers take when a webhook never came
+    GET  /v1/mailbox/{id}       one document's X12, by its webhook id
+    GET  /v1/delivery-faults, PUT /v1/delivery-faults
+                                kinds of document whose webhooks are given up on at once (for tests)
     /livez, /readyz
 
 Run: python -m uvicorn openrcm_clearinghouse_sim.main:app --port 8010
@@ -26,7 +31,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Body, FastAPI, Header, Request
+from fastapi import APIRouter, Body, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
@@ -192,6 +197,53 @@ async def list_remittances(request: Request, batch_id: str | None = None) -> lis
     """Every 835 produced, oldest first: its claims, PLBs, payment, X12 text and delivery status."""
     return [record.view() for record in _clearinghouse(request).remittances
             if batch_id is None or record.batch_id == batch_id]
+
+
+MAILBOX_KINDS = ("999", "277CA", "835")
+
+
+@router.get("/v1/mailbox", tags=["mailbox"])
+async def list_mailbox(request: Request, kind: Annotated[list[str] | None, Query()] = None,
+                       cursor: Annotated[int, Query(ge=0)] = 0,
+                       limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> dict:
+    """Documents from `cursor` on, oldest first (of the `kind`s named, else all); each carries the
+    cursor that continues the listing after it. Nothing is removed by reading: a receiver that lost
+    its place lists from 0 again."""
+    unknown = [value for value in kind or () if value not in MAILBOX_KINDS]
+    if unknown:
+        raise Problem(422, "Unknown document kind", f"Kinds are {', '.join(MAILBOX_KINDS)}.",
+                      type_="validation-error", errors=[field_error("/query/kind", f"{unknown[0]!r} is not a kind")])
+    page = _clearinghouse(request).mailbox_page(set(kind or ()), cursor, limit)
+    return {"documents": [{"id": document.webhook_id, "kind": document.kind, "cursor": after,
+                           "created_at": document.created_at.isoformat(), "delivery": document.status}
+                          for after, document in page]}
+
+
+@router.get("/v1/mailbox/{document_id}", tags=["mailbox"],
+            responses={200: {"content": {X12_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+                       404: {"description": "No such document"}})
+async def get_mailbox_document(document_id: str, request: Request) -> Response:
+    document = _clearinghouse(request).mailbox_document(document_id)
+    if document is None:
+        raise Problem(404, "Document not found", type_="document-not-found")
+    return Response(document.body, media_type=X12_MEDIA_TYPE)
+
+
+@router.get("/v1/delivery-faults", tags=["mailbox"])
+async def get_delivery_faults(request: Request) -> dict:
+    return {"drop_kinds": sorted(_clearinghouse(request).sender.drop_kinds)}
+
+
+@router.put("/v1/delivery-faults", tags=["mailbox"])
+async def replace_delivery_faults(request: Request, faults: Annotated[dict, Body()]) -> dict:
+    """`{"drop_kinds": ["835"]}`: webhooks of those kinds are given up on at once from now on (the
+    documents stay in the mailbox); `[]` delivers everything again."""
+    kinds = faults.get("drop_kinds", [])
+    if not isinstance(kinds, list) or any(value not in MAILBOX_KINDS for value in kinds):
+        raise Problem(422, "Invalid delivery faults", f"drop_kinds is a list of {', '.join(MAILBOX_KINDS)}.",
+                      type_="validation-error", errors=[field_error("/drop_kinds", "not a list of kinds")])
+    _clearinghouse(request).sender.drop_kinds = set(kinds)
+    return {"drop_kinds": sorted(kinds)}
 
 
 def _validated(adapter: TypeAdapter, rules: list, title: str) -> list:

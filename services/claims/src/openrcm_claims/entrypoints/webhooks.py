@@ -13,14 +13,10 @@ Order of work, so nothing accepted is lost and nothing is applied twice:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from openrcm_claims.adapters.tables import clearinghouse_deliveries
-from openrcm_claims.service_layer.acknowledgements import MalformedDelivery, apply_delivery
+from openrcm_claims.service_layer.acknowledgements import MalformedDelivery, take_delivery
 from openrcm_shared.http.openapi_docs import problem_doc
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.http.webhooks import WebhookVerificationError, configured_secrets, verify
@@ -37,20 +33,12 @@ async def clearinghouse_webhook(request: Request) -> JSONResponse:
         delivery = verify(configured_secrets(), request.headers, body)
     except WebhookVerificationError as exc:
         raise Problem(401, "Webhook not authenticated", str(exc), type_="webhook-unauthenticated") from None
-    # A delivery names no practice (and a 277CA may move several practices' claims): the system role.
-    engine = request.app.state.runtime.system_engine
-    async with engine.begin() as conn:
-        # A repeated webhook-id keeps the body stored first; apply_delivery says what became of it.
-        await conn.execute(pg_insert(clearinghouse_deliveries).values(
-            webhook_id=delivery.webhook_id, received_at=datetime.now(timezone.utc),
-            content_type=request.headers.get("content-type"), body=body, status="received",
-        ).on_conflict_do_nothing())
     try:
-        outcome = await apply_delivery(engine, delivery.webhook_id)
+        outcome = await take_delivery(request.app.state.runtime, delivery.webhook_id, body,
+                                      content_type=request.headers.get("content-type"))
     except MalformedDelivery as exc:
         raise Problem(400, "Malformed acknowledgement", f"{exc} The raw body is kept for inspection.",
                       type_="malformed-webhook", webhook_id=delivery.webhook_id) from None
     if "already" in outcome:
         return JSONResponse({"webhook_id": delivery.webhook_id, "duplicate": True})
-    request.app.state.runtime.events_staged()
     return JSONResponse({"webhook_id": delivery.webhook_id, "duplicate": False, **outcome})

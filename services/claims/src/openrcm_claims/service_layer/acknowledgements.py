@@ -11,6 +11,7 @@ One delivery is applied in one transaction: all of it or none of it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openrcm_claims.adapters.tables import claim_submissions, claims, clearinghouse_deliveries, submissions
@@ -26,6 +28,7 @@ from openrcm_claims.service_layer.transitions import ClaimMove, move_claims
 from openrcm_shared.contracts.claims import (
     ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimRejected, ClaimStatusChanged, RejectionReason,
 )
+from openrcm_shared.clearinghouse_mailbox import MailboxDocument, reconcile_mailbox_forever, stored_in
 from openrcm_shared.x12.ack_999 import parse_999
 from openrcm_shared.x12.claim_ack_277ca import parse_277ca
 
@@ -81,6 +84,33 @@ async def apply_delivery(engine: AsyncEngine, webhook_id: str) -> dict:
         async with engine.begin() as conn:
             await _mark(conn, webhook_id, "failed", str(exc)[:1000])
         raise MalformedDelivery(str(exc)[:300]) from None
+
+
+async def take_delivery(runtime, webhook_id: str, body: bytes, *, content_type: str | None) -> dict:
+    """Store an acknowledgement under its webhook id (kept if that id came before) and apply it
+    (`apply_delivery`: raises MalformedDelivery, or answers `{"already": ...}` for one applied
+    before), whether it came by webhook or from the clearinghouse's mailbox. A delivery names no
+    practice (a 277CA may move several practices' claims): the system role."""
+    engine = runtime.system_engine
+    async with engine.begin() as conn:
+        await conn.execute(pg_insert(clearinghouse_deliveries).values(
+            webhook_id=webhook_id, received_at=datetime.now(timezone.utc), content_type=content_type, body=body,
+            status="received").on_conflict_do_nothing())
+    outcome = await apply_delivery(engine, webhook_id)
+    if "already" not in outcome:
+        runtime.events_staged()
+    return outcome
+
+
+async def take_missed_acknowledgements(runtime) -> None:
+    """Background task: 999s and 277CAs the clearinghouse's mailbox has and no webhook brought."""
+
+    async def receive(document: MailboxDocument, body: bytes) -> None:
+        with contextlib.suppress(MalformedDelivery):  # kept as failed, with its reason, as from a webhook
+            await take_delivery(runtime, document.id, body, content_type="application/edi-x12")
+
+    await reconcile_mailbox_forever(("999", "277CA"), receive=receive,
+                                    known=stored_in(runtime.system_engine, clearinghouse_deliveries.c.webhook_id))
 
 
 async def pending_delivery_ids(engine: AsyncEngine, *, older_than: timedelta, limit: int = 50) -> list[str]:

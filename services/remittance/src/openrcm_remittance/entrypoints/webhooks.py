@@ -15,17 +15,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from openrcm_remittance.entrypoints.api import file_view
-from openrcm_remittance.service_layer import era_intake
-from openrcm_remittance.service_layer.files import CLEARINGHOUSE_SCOPE, store_file
+from openrcm_remittance.service_layer.clearinghouse_eras import take_era
 from openrcm_shared.http.openapi_docs import problem_doc
 from openrcm_shared.http.problems import Problem
 from openrcm_shared.http.webhooks import WebhookVerificationError, configured_secrets, verify
 
 router = APIRouter(prefix="/v1/webhooks", tags=["clearinghouse webhooks"])
-
-
-async def _once(body: bytes):
-    yield body
 
 
 @router.post("/clearinghouse", status_code=200,
@@ -38,15 +33,9 @@ async def clearinghouse_webhook(request: Request) -> JSONResponse:
     except WebhookVerificationError as exc:
         raise Problem(401, "Webhook not authenticated", str(exc), type_="webhook-unauthenticated") from None
     runtime = request.app.state.runtime
-    # The file names no practice until its claims are looked up (and may pay several): the system role.
-    engine = runtime.system_engine
-    stored = await store_file(engine, _once(body), scope=CLEARINGHOUSE_SCOPE, tenant_id=None,
-                              source="webhook", content_type=request.headers.get("content-type"),
-                              webhook_id=delivery.webhook_id)
-    # Posted now unless done already or being posted by another process (process_file: None).
-    if await era_intake.process_file(engine, stored.id) is not None:
-        runtime.events_staged()
-    view = await file_view(engine, stored.id)
+    stored = await take_era(runtime, body, delivery.webhook_id, source="webhook",
+                            content_type=request.headers.get("content-type"))
+    view = await file_view(runtime.system_engine, stored.id)
     if view.status == "rejected":
         raise Problem(400, "Malformed 835", f"{view.error['message']}. The raw body is kept for inspection.",
                       type_="malformed-webhook", webhook_id=delivery.webhook_id, file_id=str(stored.id))
