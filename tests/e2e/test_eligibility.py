@@ -256,6 +256,147 @@ async def test_a_271_naming_another_payer_primary_reorders_the_patients_payers(a
     await eventually(reordered)
 
 
+SENT = ("submitted", "accepted_by_clearinghouse", "accepted_by_payer")
+
+
+async def _raw_271(api, check_id: str) -> str:
+    return (await api["eligibility"].get(f"/v1/eligibility-checks/{check_id}",
+                                         params={"include_x12": "true"})).json()["response_x12"]
+
+
+async def _uploaded(api, x12: str) -> dict:
+    """The one result of uploading a 271 of one answer."""
+    response = await api["eligibility"].post("/v1/eligibility-responses", content=x12, headers=X12)
+    assert response.status_code == 200, response.text
+    [result] = response.json()["results"]
+    return result
+
+
+async def _answered_again(api, check_id: str, before: str, after: str) -> dict:
+    """The payer's answer to a check, uploaded again with its plan-level EB changed (a late 271)."""
+    raw = await _raw_271(api, check_id)
+    assert before in raw, raw
+    return await _uploaded(api, raw.replace(before, after))
+
+
+async def _claim(api, claim_id: str) -> dict:
+    response = await api["claims"].get(f"/v1/claims/{claim_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_later_active_answer_releases_a_claim_held_for_inactive_coverage(api):
+    from tests.e2e.claims_parties import encounter_by_reference
+
+    served = (date.today() - timedelta(days=5)).isoformat()
+    patient_id = await _patient_with_coverages(api, ("60054", f"INA{uuid.uuid4().hex[:6].upper()}"))
+    check = await _checked(api, patient_id, "C1", served)
+    assert check["status"] == "inactive"
+
+    async def held():
+        claim = (await api["claims"].post("/v1/encounters", json=encounter_by_reference(patient_id))).json()
+        assert claim["status"] == "held" and [h for h in claim["scrub_hits"]
+                                              if h["rule_id"] == "ELIG.COVERAGE_INACTIVE"], claim
+        return claim
+    claim = await eventually(held)
+
+    active = await _answered_again(api, check["id"], "EB*6**30", "EB*1**30")
+    assert (active["status"], active["coverage_id"], active["matched_by"]) == ("active", "C1", "trace_number")
+
+    async def released():
+        body = await _claim(api, claim["id"])
+        assert body["status"] != "held", body["status"]
+        return body
+    body = await eventually(released)
+    rescrubbed = [h for h in body["history"] if h["kind"] == "scrubbed" and (h["from_status"], h["to_status"]) ==
+                  ("held", "ready")]
+    assert rescrubbed and rescrubbed[-1]["detail"]["version"] == 1, body["history"]
+    assert "ELIG.COVERAGE_INACTIVE" not in rescrubbed[-1]["detail"]["rule_ids"]
+    assert not [h for h in body["scrub_hits"] if h["severity"] == "block"], body["scrub_hits"]
+
+
+async def test_a_late_inactive_answer_holds_a_claim_waiting_to_go_out(api):
+    from tests.e2e.claims_parties import encounter_by_reference
+
+    served = (date.today() - timedelta(days=5)).isoformat()
+    patient_id = await _patient_with_coverages(api, ("60054", f"AUT{uuid.uuid4().hex[:6].upper()}"))
+    check = await _checked(api, patient_id, "C1", served)
+    mri = [{"procedure_code": "70551", "charge_amount": "900.00", "service_date": served, "diagnosis_pointers": [1]}]
+
+    async def held_for_authorization():
+        claim = (await api["claims"].post("/v1/encounters", json=encounter_by_reference(patient_id,
+                                                                                       lines=mri))).json()
+        assert claim["status"] == "held" and any(h["rule_id"] == "ELIG.PRIOR_AUTHORIZATION"
+                                                 for h in claim["scrub_hits"]), claim
+        return claim
+    claim = await eventually(held_for_authorization)
+
+    inactive = await _answered_again(api, check["id"], "EB*1*IND*30*", "EB*6*IND*30*")
+    assert inactive["status"] == "inactive"
+
+    async def held_for_inactive_coverage():
+        body = await _claim(api, claim["id"])
+        hits = [h for h in body["scrub_hits"] if h["rule_id"] == "ELIG.COVERAGE_INACTIVE"]
+        assert body["status"] == "held" and hits, body
+        return body, hits
+    body, hits = await eventually(held_for_inactive_coverage)
+    assert inactive["check_id"] in hits[0]["message"]
+    held = [h for h in body["history"] if h["kind"] == "scrubbed" and "ELIG.COVERAGE_INACTIVE" in h["detail"]["rule_ids"]]
+    assert held and held[-1]["event_id"], body["history"]  # announced by ClaimHeld
+
+
+async def test_a_late_inactive_answer_flags_a_claim_already_sent_as_likely_denied(api):
+    from tests.e2e.claims_parties import encounter_by_reference, register_patient, register_practice
+
+    served = (date.today() - timedelta(days=5)).isoformat()
+    await register_practice(api["claims"])
+    patient_id = await register_patient(api["claims"], "60054")  # with an address: the 837 can be written
+    check = await _checked(api, patient_id, "C1", served)
+    assert check["status"] == "active"
+    claim = (await api["claims"].post("/v1/encounters", json=encounter_by_reference(patient_id))).json()
+
+    async def sent():
+        body = await _claim(api, claim["id"])
+        assert body["status"] in SENT, (body["status"], body["scrub_hits"], body["history"])
+        return True
+    await eventually(sent, timeout=60)
+
+    inactive = await _answered_again(api, check["id"], "EB*1*IND*30*", "EB*6*IND*30*")
+
+    async def denial_expected():
+        body = await _claim(api, claim["id"])
+        entries = [h for h in body["history"] if h["kind"] == "denial_expected"]
+        assert entries, body["history"]
+        return body, entries[-1]
+    body, entry = await eventually(denial_expected)
+    assert entry["detail"] == {"reason": "coverage_inactive", "eligibility_check_id": inactive["check_id"],
+                               "service_date": served}
+    assert entry["event_id"] and body["status"] in SENT  # announced, not recalled
+
+
+async def test_a_large_uploaded_271_keeps_each_checks_own_271(api):
+    from openrcm_shared.x12.eligibility_271 import parse_271
+
+    _, coverage_id, member_id = await registered_coverage(api)
+    check = await check_answered(api, check_body(coverage_id))
+    raw = await _raw_271(api, check["id"])
+    trace = check["id"].replace("-", "")
+    # Many interchanges in one file, each with its own member, all with the same ST02.
+    strangers = [raw.replace(member_id, f"ZZ{n:06d}").replace(trace, f"NOTOURS{n:06d}")
+                 for n in range(3 * 64 * 1024 // len(raw) + 1)]
+    text = raw + "".join(strangers)
+    assert len(text) > 128 * 1024
+    response = await api["eligibility"].post("/v1/eligibility-responses", content=text, headers=X12)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert len(results) == 1 + len(strangers) and results[0]["matched_by"] == "trace_number"
+    for result, member in ((results[0], member_id), (results[1], "ZZ000000"),
+                           (results[-1], f"ZZ{len(strangers) - 1:06d}")):
+        own = await _raw_271(api, result["check_id"])
+        assert [answer.member_id for answer in parse_271(own)] == [member]
+        assert len(own) <= len(raw)
+
+
 # ------------------------------------------------------------------------------------------ estimates
 
 
@@ -286,6 +427,29 @@ async def test_estimate_from_benefits_and_the_payers_contracted_rates(api):
 
     unpriced = await api["eligibility"].post("/v1/estimates", json=body | {"services": [{"procedure_code": "99999"}]})
     assert unpriced.status_code == 422 and unpriced.json()["errors"][0]["pointer"] == "/services/0/charge_amount"
+
+
+async def test_a_fee_schedule_of_20000_rows_reaches_estimates(api):
+    payer_id = "39026"  # a payer of its own: the schedule replaces no other test's
+    rows = "".join(f"{10000 + index},,{index % 500 + 1}.25,2020-01-01,\n" for index in range(20_000))
+    uploaded = await api["remittance"].put(
+        f"/v1/fee-schedules/{payer_id}", content="procedure_code,modifier,allowed_amount,effective_from,effective_to\n"
+        + rows, headers={"Content-Type": "text/csv"})
+    assert uploaded.status_code in (200, 201) and uploaded.json()["row_count"] == 20_000, uploaded.text
+    patient_id = await _patient_with_coverages(api, (payer_id, f"M{uuid.uuid4().hex[:6].upper()}"))
+    body = {"coverage_id": "C1", "patient_id": patient_id, "service_date": SERVICE_DATE,
+            "provider_npi": BILLING_NPI, "provider_name": "Synthetic Family Clinic",
+            "services": [{"procedure_code": "10007"}, {"procedure_code": "29999"}]}
+
+    async def priced():
+        response = await api["eligibility"].post("/v1/estimates", json=body)
+        assert response.status_code == 200, response.text  # 404 until the coverage, 422 until the rates arrive
+        estimate = response.json()
+        assert [line["allowed_source"] for line in estimate["lines"]] == ["fee_schedule"] * 2, estimate
+        return estimate
+    estimate = await eventually(priced, timeout=120)
+    # Row 7 (the first part) and row 19,999 (the last of ten parts).
+    assert [line["allowed_amount"] for line in estimate["lines"]] == ["8.25", "500.25"]
 
 
 async def test_self_pay_good_faith_estimate_pdf(api):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from openrcm_shared.contracts.base import IntegrationEvent
 from openrcm_shared.contracts.claims import (
-    ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimCoverageRecorded, ClaimFilingDeadlineApproaching,
+    ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimCoverageRecorded, ClaimDenialExpected,
+    ClaimFilingDeadlineApproaching,
     ClaimFlaggedForFollowUp, ClaimForwardedByPayer, ClaimHeld, ClaimRejected,
     ClaimStatusChanged, ClaimStatusInquiryAnswered, ClaimSubmitted, CoverageRegistered, NextPayerClaimCreated,
 )
@@ -21,7 +22,8 @@ from openrcm_shared.contracts.eligibility import (
     CoverageChanged, CoverageInactive, EligibilityBatchFinished, EligibilityChecked,
 )
 from openrcm_shared.contracts.remittance import (
-    ClaimDenied, ClaimPaymentPosted, ClaimReversed, DepositRecorded, FeeScheduleReplaced, PaymentVarianceDetected,
+    ClaimDenied, ClaimPaymentPosted, ClaimReversed, DepositRecorded, FeeScheduleRatesPublished, FeeScheduleReplaced,
+    PaymentVarianceDetected,
     ProviderAdjustmentsPosted, RemittanceHeld, RemittanceReassociated, RemittanceReceived,
 )
 
@@ -34,6 +36,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     ClaimFilingDeadlineApproaching,
     ClaimFlaggedForFollowUp,
     ClaimCoverageRecorded,
+    ClaimDenialExpected,
     ClaimStatusChanged,
     ClaimForwardedByPayer,
     NextPayerClaimCreated,
@@ -53,6 +56,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     DepositRecorded,
     RemittanceReassociated,
     FeeScheduleReplaced,
+    FeeScheduleRatesPublished,
     DenialCaseOpened,
     DenialCaseClosed,
     DenialCaseStatusChanged,

@@ -173,6 +173,24 @@ class ClaimCoverageRecorded(IntegrationEvent):
     coverage_active: bool
 
 
+class ClaimDenialExpected(IntegrationEvent):
+    """A claim already sent to the payer bills a date of service the payer has since answered, to
+    an eligibility check, that the coverage is inactive on (271 EB01 6-8): the claim is not
+    recalled, but the payer will likely deny it (CARC 26/27), so someone should act now (check the
+    coverage, bill the right payer or the patient)."""
+
+    event_type: ClassVar[str] = "org.openrcm.claims.claim_denial_expected.v1"
+    topic: ClassVar[str] = topics.CLAIMS
+    key_field: ClassVar[str] = "claim_id"
+
+    claim_id: UUID
+    payer_id: str
+    status: ClaimStatus
+    reason: Literal["coverage_inactive"]
+    eligibility_check_id: UUID
+    service_date: date
+
+
 class ClaimStatusChanged(IntegrationEvent):
     """The claim moved along its state machine (see the claims service's transition table)."""
 

@@ -246,7 +246,11 @@ class RemittanceReassociated(IntegrationEvent):
     reassociated_at: datetime
 
 
-MAX_RATES_IN_EVENT = 5000
+# A schedule of at most this many rows travels in FeeScheduleReplaced itself; a larger one in
+# FeeScheduleRatesPublished parts of at most this many rows each. A rate is at most ~140 bytes of
+# JSON (a 5-character code, a 2-character modifier, 14 digits, two dates), so a part stays near
+# 280 KB: well under Kafka's default max.message.bytes (1 MiB) and the outbox relay's limit.
+MAX_RATES_IN_EVENT = 2000
 
 
 class FeeScheduleRate(BaseModel):
@@ -274,5 +278,25 @@ class FeeScheduleReplaced(IntegrationEvent):
     variance_tolerance: Money
     # The rates themselves, for consumers that price services ahead of time (eligibility's patient
     # estimates); None when the schedule has more than MAX_RATES_IN_EVENT rows (the event would
-    # pass Kafka's message size).
+    # pass Kafka's message size): they follow in `rate_parts` FeeScheduleRatesPublished events.
     rates: list[FeeScheduleRate] | None = None
+    rate_parts: int = 0
+
+
+class FeeScheduleRatesPublished(IntegrationEvent):
+    """One part of the rates of a fee schedule version too large for FeeScheduleReplaced: parts
+    `part` of `part_count` (from 1), in order, keyed by payer like FeeScheduleReplaced (so they
+    follow it on one partition). Part i holds rows first_row_index .. first_row_index + len(rates)
+    - 1 of the version's `row_count`; a consumer applies the version once it holds every part."""
+
+    event_type: ClassVar[str] = "org.openrcm.remittance.fee_schedule_rates_published.v1"
+    topic: ClassVar[str] = topics.REMITTANCE
+    key_field: ClassVar[str] = "payer_id"
+
+    payer_id: str
+    version: int
+    part: Annotated[int, Field(ge=1)]
+    part_count: Annotated[int, Field(ge=1)]
+    row_count: int
+    first_row_index: Annotated[int, Field(ge=0)]
+    rates: list[FeeScheduleRate]

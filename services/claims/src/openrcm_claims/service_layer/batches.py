@@ -37,7 +37,7 @@ from openrcm_claims.service_layer.claim_events import stage_claim_events
 from openrcm_claims.domain.lifecycle import ClaimStatus
 from openrcm_claims.domain.scrubber.codesets.hcpcs import HcpcsCodeSet
 from openrcm_claims.service_layer.code_sets_in_force import IN_FORCE
-from openrcm_claims.service_layer.holds import record_scrub
+from openrcm_claims.service_layer.holds import GENERATOR_RULE_SET, record_scrub
 from openrcm_claims.service_layer.reference_data import payer_names
 from openrcm_claims.service_layer.transitions import ClaimMove, move_claims
 from openrcm_claims.settings import SubmissionSettings
@@ -113,7 +113,7 @@ async def _render_or_hold(conn, group, lines_by_claim, names: dict[str, str]) ->
 
 async def _hold_for_x12(conn, claim, refused: Exception) -> None:
     await record_scrub(conn, tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version,
-                       from_status=ClaimStatus.READY, rule_set_version="x12-generator",
+                       from_status=ClaimStatus.READY, rule_set_version=GENERATOR_RULE_SET,
                        hits=[{"rule_id": "X12.CONTENT", "severity": "block", "pointer": "",
                               "message": str(refused)[:300]}])
 

@@ -1,6 +1,6 @@
 """What the eligibility service's answers change in claims: the payer's latest answer per patient,
-payer and date of service (for the scrubber's ELIG.* rules), and the order of benefits when a 271
-names another payer primary."""
+payer and date of service (for the scrubber's ELIG.* rules; what a change does to claims already
+taken is in eligibility_rescrub), and the order of benefits when a 271 names another payer primary."""
 
 from __future__ import annotations
 
@@ -17,18 +17,35 @@ from openrcm_shared.contracts.eligibility import CoverageChanged, EligibilityChe
 from openrcm_shared.messaging.consumer import HandlerContext
 
 
-async def record_eligibility_answer(conn: AsyncConnection, event: EligibilityChecked) -> None:
-    """Keep the latest answer per date of service (answers recorded by hand have no date: skipped)."""
+def _scrub_effect(status: str | None, authorization_types) -> tuple[bool, frozenset[str]]:
+    """What an answer makes the scrubber's ELIG.* rules decide for its date (no answer: nothing)."""
+    return status == "inactive", frozenset(authorization_types or ())
+
+
+async def record_eligibility_answer(conn: AsyncConnection, event: EligibilityChecked) -> bool:
+    """Keep the latest answer per date of service (answers recorded by hand have no date: skipped).
+    True when the answer was kept and changes what the ELIG.* rules decide for that date: the
+    coverage became inactive or active again, or other service types need prior authorization."""
     if event.service_date is None:
-        return
-    values = dict(check_id=event.check_id, status="active" if event.coverage_active else "inactive",
+        return False
+    key = (coverage_eligibility.c.tenant_id == event.tenant_id, coverage_eligibility.c.patient_id == event.patient_id,
+           coverage_eligibility.c.payer_id == event.payer_id,
+           coverage_eligibility.c.service_date == event.service_date)
+    previous = (await conn.execute(sa.select(coverage_eligibility.c.status,
+                                             coverage_eligibility.c.authorization_required_service_types)
+                                   .where(*key).with_for_update())).first()
+    status = "active" if event.coverage_active else "inactive"
+    values = dict(check_id=event.check_id, status=status,
                   authorization_required_service_types=list(event.authorization_required_service_types),
                   primary_payer_id=event.primary_payer_id, checked_at=event.checked_at)
-    await conn.execute(
+    kept = (await conn.execute(
         pg_insert(coverage_eligibility).values(tenant_id=event.tenant_id, patient_id=event.patient_id,
                                                payer_id=event.payer_id, service_date=event.service_date, **values)
         .on_conflict_do_update(index_elements=["tenant_id", "patient_id", "payer_id", "service_date"], set_=values,
-                               where=coverage_eligibility.c.checked_at <= event.checked_at))
+                               where=coverage_eligibility.c.checked_at <= event.checked_at)
+        .returning(coverage_eligibility.c.check_id))).first()
+    before = _scrub_effect(*previous) if previous is not None else _scrub_effect(None, ())
+    return kept is not None and before != _scrub_effect(status, event.authorization_required_service_types)
 
 
 async def eligibility_answers(conn: AsyncConnection | None, tenant_id: str, patient_id: str | None, payer_id: str,

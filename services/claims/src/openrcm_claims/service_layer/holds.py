@@ -13,6 +13,11 @@ from openrcm_claims.domain.lifecycle import ClaimStatus
 from openrcm_shared.contracts.claims import ClaimHeld
 
 
+# The rule set version of a hold the 837 generator made (a claim the scrubber passed that cannot
+# be written as X12), not the scrubber.
+GENERATOR_RULE_SET = "x12-generator"
+
+
 def status_after_scrub(hits: list[dict]) -> ClaimStatus:
     return ClaimStatus.HELD if any(hit["severity"] == "block" for hit in hits) else ClaimStatus.READY
 

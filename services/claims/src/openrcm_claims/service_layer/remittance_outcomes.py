@@ -10,6 +10,7 @@ from openrcm_claims.adapters.tables import claim_adjudications, claims
 from openrcm_claims.domain.lifecycle import OPEN_STATUSES, ClaimStatus, CoverageStatus, status_for_outcome
 from openrcm_claims.service_layer.coordination_of_benefits import bill_next_payer, record_forwarded
 from openrcm_claims.service_layer.eligibility_answers import record_eligibility_answer
+from openrcm_claims.service_layer.eligibility_rescrub import act_on_changed_answer
 from openrcm_claims.service_layer.transitions import move_claim, note_on_timeline
 from openrcm_shared.contracts.claims import ClaimCoverageRecorded, ClaimStatusChanged
 from openrcm_shared.contracts.eligibility import EligibilityChecked
@@ -21,8 +22,9 @@ from openrcm_shared.messaging.errors import PermanentEventError
 
 async def on_eligibility_checked(ctx: HandlerContext, event: EligibilityChecked) -> None:
     """Record the coverage answer on every open claim of that patient with that payer, and keep it
-    per date of service for the scrubber."""
-    await record_eligibility_answer(ctx.conn, event)
+    per date of service for the scrubber; when that answer changes what the scrubber decides for
+    the date, the claims already taken act on it (eligibility_rescrub)."""
+    changed = await record_eligibility_answer(ctx.conn, event)
     coverage = CoverageStatus.ACTIVE if event.coverage_active else CoverageStatus.INACTIVE
     updated = await ctx.conn.execute(
         claims.update()
@@ -36,6 +38,8 @@ async def on_eligibility_checked(ctx: HandlerContext, event: EligibilityChecked)
         await ctx.emit(ClaimCoverageRecorded(tenant_id=event.tenant_id, claim_id=claim_id,
                                              eligibility_check_id=event.check_id,
                                              coverage_active=event.coverage_active))
+    if changed:
+        await act_on_changed_answer(ctx, event)
 
 
 async def _locked_claim(ctx: HandlerContext, claim_id):

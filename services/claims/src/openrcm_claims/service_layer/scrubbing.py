@@ -18,6 +18,9 @@ from openrcm_claims.entrypoints.schemas import EncounterIn, ProviderIn, ServiceF
 from openrcm_claims.service_layer.code_sets_in_force import IN_FORCE
 from openrcm_claims.service_layer.eligibility_answers import eligibility_answers
 from openrcm_claims.service_layer.holds import record_scrub
+from openrcm_claims.service_layer.reference_data import require_payer
+from openrcm_claims.service_layer.transitions import Emit
+from openrcm_shared.contracts.claims import ClaimStatusChanged
 
 def code_sets() -> CodeSets:
     """The code sets this process scrubs with (code_sets_in_force)."""
@@ -151,3 +154,22 @@ async def scrub_and_record(conn: AsyncConnection, *, tenant_id: str, claim_id, v
     status = await record_scrub(conn, tenant_id=tenant_id, claim_id=claim_id, version=version,
                                 from_status=from_status, rule_set_version=rule_set_version, hits=hits)
     return status, hits
+
+
+async def scrub_again(conn: AsyncConnection, claim, *, emit: Emit) -> ClaimStatus:
+    """Scrub the claim's current version again, unchanged, because a fact its rules read changed
+    (the payer's eligibility answer for one of its dates). The caller holds the claim's row lock
+    and the claim is held or ready (not yet sent). A claim it holds is announced by ClaimHeld (as
+    every scrub); one it releases (held to ready) by ClaimStatusChanged, as it moves without a new
+    version."""
+    current = ClaimStatus(claim.status)
+    payer = await require_payer(conn, claim.tenant_id, claim.payer_id, "/coverage/payer_id")
+    status, _ = await scrub_and_record(
+        conn, tenant_id=claim.tenant_id, claim_id=claim.id, version=claim.version, from_status=current,
+        encounter=EncounterIn.model_validate(claim.encounter_document),
+        patient_control_number=claim.patient_control_number, total_charge=claim.total_charge, payer=payer,
+        prior_adjudications=claim.prior_payer_adjudications)
+    if current == ClaimStatus.HELD and status == ClaimStatus.READY:
+        await emit(ClaimStatusChanged(tenant_id=claim.tenant_id, claim_id=claim.id, from_status=current.value,
+                                      to_status=status.value))
+    return status

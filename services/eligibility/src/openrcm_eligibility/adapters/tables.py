@@ -58,7 +58,12 @@ class EligibilityCheck(EligibilityTable, table=True):
     provider_npi: str | None = Field(default=None, sa_type=sa.String(10))
     provider_name: str | None = Field(default=None, sa_type=sa.Text)
     request_x12: str | None = Field(default=None, sa_type=sa.Text)
-    response_x12: str | None = Field(default=None, sa_type=sa.Text)
+    response_x12: str | None = Field(default=None, sa_type=sa.Text)  # the 271 of a real-time or batch check
+    # An uploaded 271: the stored file and where the check's transaction set is in it
+    # (service_layer.response_files): {"header", "start", "end", "trailer"}.
+    response_file_id: UUID | None = Field(default=None, sa_column_args=[
+        sa.ForeignKey("eligibility_response_files.id")])
+    response_location: dict | None = Field(default=None, sa_type=pg.JSONB)
     result: dict | None = Field(default=None, sa_type=pg.JSONB)  # the normalized answer
     attempts: int = Field(default=0, sa_type=sa.SmallInteger)
     last_error: str | None = Field(default=None, sa_type=sa.Text)
@@ -136,7 +141,51 @@ class FeeScheduleRate(EligibilityTable, table=True):
     effective_to: date | None = None
 
 
+class EligibilityResponseFile(EligibilityTable, table=True):
+    """An uploaded 271 file, stored once (its text in eligibility_response_file_chunks) however many
+    checks it answers; retention deletes the chunks of old files (`content_pruned_at`)."""
+
+    __tablename__ = "eligibility_response_files"
+    __table_args__ = (sa.Index("ix_eligibility_response_files_prunable", "received_at",
+                               postgresql_where=sa.text("content_pruned_at IS NULL")),)
+
+    id: UUID = Field(primary_key=True)
+    tenant_id: str = Field(sa_type=sa.Text)
+    sha256: str = Field(sa_type=sa.String(64))
+    size_chars: int = Field(sa_type=sa.BigInteger)
+    received_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    content_pruned_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class EligibilityResponseFileChunk(EligibilityTable, table=True):
+    __tablename__ = "eligibility_response_file_chunks"
+
+    file_id: UUID = Field(primary_key=True, sa_column_args=[sa.ForeignKey("eligibility_response_files.id")])
+    sequence: int = Field(primary_key=True)
+    tenant_id: str = Field(sa_type=sa.Text)
+    text: str = Field(sa_type=sa.Text)
+
+
+class FeeScheduleRatePart(EligibilityTable, table=True):
+    """A part of a large fee schedule version (FeeScheduleRatesPublished), kept until the version's
+    last part arrives and its rates replace the payer's."""
+
+    __tablename__ = "fee_schedule_rate_parts"
+
+    tenant_id: str = Field(sa_type=sa.Text, primary_key=True)
+    payer_id: str = Field(sa_type=sa.Text, primary_key=True)
+    version: int = Field(primary_key=True)
+    part: int = Field(primary_key=True)
+    part_count: int
+    first_row_index: int
+    rates: list = Field(sa_type=pg.JSONB)
+    received_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
 eligibility_checks = EligibilityCheck.__table__
+fee_schedule_rate_parts = FeeScheduleRatePart.__table__
+response_files = EligibilityResponseFile.__table__
+response_file_chunks = EligibilityResponseFileChunk.__table__
 fee_schedule_rates = FeeScheduleRate.__table__
 eligibility_coverages = EligibilityCoverage.__table__
 pending_checks = PendingEligibilityCheck.__table__

@@ -22,6 +22,7 @@ from openrcm_eligibility.service_layer.batches import batch_view, create_batch
 from openrcm_eligibility.service_layer.checks import CheckRequest, coverage_or_none
 from openrcm_eligibility.service_layer.realtime import check_now, coverage_not_found
 from openrcm_eligibility.service_layer.recorded import record_check
+from openrcm_eligibility.service_layer.response_files import response_text
 from openrcm_eligibility.service_layer.uploads import apply_answers
 from openrcm_shared.audit import audited, record_change
 from openrcm_shared.http.bodies import json_body
@@ -36,6 +37,7 @@ from openrcm_shared.x12.reader import X12Error
 
 router = APIRouter(prefix="/v1", tags=["eligibility"])
 _RAW = ("request_x12", "response_x12")
+_STORED_271 = ("response_file_id", "response_location")
 _COLUMNS = [eligibility_checks.c[name] for name in EligibilityCheckOut.model_fields
             if name in eligibility_checks.c and name not in _RAW]
 _LIST_COLUMNS = [column for column in _COLUMNS if column.name != "result"]
@@ -48,13 +50,17 @@ def _runtime(request: Request):
 
 async def _check(request: Request, tenant_id: str, check_id: UUID, *, include_x12: bool = False,
                  cached: bool = False) -> EligibilityCheckOut:
-    columns = _COLUMNS + ([eligibility_checks.c[name] for name in _RAW] if include_x12 else [])
+    columns = _COLUMNS + ([eligibility_checks.c[name] for name in _RAW + _STORED_271] if include_x12 else [])
     async with _runtime(request).engine.connect() as conn:
         row = (await conn.execute(sa.select(*columns).where(eligibility_checks.c.tenant_id == tenant_id,
                                                             eligibility_checks.c.id == check_id))).first()
-    if row is None:
-        raise Problem(404, "Eligibility check not found", type_="not-found")
-    return EligibilityCheckOut(**row._mapping, cached=cached)
+        if row is None:
+            raise Problem(404, "Eligibility check not found", type_="not-found")
+        values = dict(row._mapping)
+        file_id, location = (values.pop(name, None) for name in _STORED_271)
+        if file_id is not None and values["response_x12"] is None:  # answered by an uploaded file
+            values["response_x12"] = await response_text(conn, file_id, location)
+    return EligibilityCheckOut(**values, cached=cached)
 
 
 @router.post("/eligibility-checks", response_model=EligibilityCheckOut,

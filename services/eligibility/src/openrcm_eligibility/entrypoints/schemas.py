@@ -81,7 +81,9 @@ class EligibilityCheckOut(BaseModel):
     out_of_pocket_remaining: Money | None
     result: dict[str, Any] | None = None
     request_x12: str | None = Field(default=None, description="The 270 sent (with ?include_x12=true)")
-    response_x12: str | None = Field(default=None, description="The 271 received (with ?include_x12=true)")
+    response_x12: str | None = Field(default=None, description=(
+        "The 271 received (with ?include_x12=true); for a check an uploaded file answered, its own transaction "
+        "set in that file's envelope; null once retention has deleted the uploaded file's content"))
 
 
 class CheckSummaryOut(BaseModel):

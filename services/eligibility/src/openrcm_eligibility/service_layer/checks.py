@@ -201,16 +201,18 @@ async def _fail(engine, check_id: UUID, reason: str, text: str | None, now: date
     return "failed"
 
 
-async def record_answer(conn: AsyncConnection, check, answer: EligibilityResponse, text: str,
-                        now: datetime) -> None:
+async def record_answer(conn: AsyncConnection, check, answer: EligibilityResponse, text: str | None,
+                        now: datetime, *, stored_271: dict | None = None) -> None:
     """Store the normalized answer on the check, take it off the queue, announce it (in `conn`'s
-    transaction; the caller then calls `finish_batch_if_done` once it has committed)."""
+    transaction; the caller then calls `finish_batch_if_done` once it has committed). The raw 271
+    is `text`, or for an uploaded file `stored_271` (response_file_id, response_location)."""
     result = normalized_result(answer)
     first_type = next((t for t in (check.service_types or []) if t != "30"), "30")
     figures = headline(result, first_type)
     answered = (await conn.execute(eligibility_checks.update().where(eligibility_checks.c.id == check.id).values(
         status=answer.status, result=result, response_x12=text, checked_at=now, last_error=None,
         coverage_active={"active": True, "inactive": False}.get(answer.status),
-        plan_name=answer.plan.name if answer.plan else None, **figures).returning(*eligibility_checks.c))).one()
+        plan_name=answer.plan.name if answer.plan else None, **figures, **(stored_271 or {}))
+        .returning(*eligibility_checks.c))).one()
     await conn.execute(pending_checks.delete().where(pending_checks.c.check_id == check.id))
     await announce_answer(conn, answered, now)

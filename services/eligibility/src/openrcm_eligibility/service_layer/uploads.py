@@ -1,6 +1,7 @@
 """271 files uploaded (batch answers a clearinghouse returns): each answer finds its check by our
 trace number (TRN*2), else by member id and payer; an answer that matches no check is stored and
-normalized all the same, attached to the coverage of that member and payer when there is one."""
+normalized all the same, attached to the coverage of that member and payer when there is one. The
+file is stored once (service_layer.response_files); each check shows its own 271 from it."""
 
 from __future__ import annotations
 
@@ -13,25 +14,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from openrcm_eligibility.adapters.tables import eligibility_checks, eligibility_coverages
 from openrcm_eligibility.entrypoints.schemas import UploadedResultOut
 from openrcm_eligibility.service_layer.checks import PENDING, record_answer
+from openrcm_eligibility.service_layer.response_files import answer_locations, store_response_file
 from openrcm_shared.x12.eligibility_271 import EligibilityResponse
-
-# The raw 271 is kept on each check it answers when the file is this small; a larger batch file
-# would be copied onto thousands of checks, so those keep a note of where they came from instead.
-MAX_RAW_BYTES_PER_CHECK = 64 * 1024
 
 
 async def apply_answers(conn: AsyncConnection, tenant_id: str, answers: list[EligibilityResponse], text: str,
                         ) -> tuple[list[UploadedResultOut], set]:
-    """One result per answer, and the batches whose checks it answered (to finish after commit)."""
+    """One result per answer, and the batches whose checks it answered (to finish after commit).
+    The file is stored once; each check keeps where its transaction set is in it."""
     now = datetime.now(timezone.utc)
-    raw = text if len(text) <= MAX_RAW_BYTES_PER_CHECK else None
+    file_id = await store_response_file(conn, tenant_id, text, now)
+    locations = answer_locations(text, answers)
     results, batch_ids = [], set()
-    for index, answer in enumerate(answers):
-        kept = raw or f"(answer {index + 1} of {len(answers)} in an uploaded 271 of {len(text)} characters)"
+    for answer, location in zip(answers, locations):
         check, matched_by = await _matching_check(conn, tenant_id, answer)
         if check is None or check.status != PENDING:
             check = await _new_check(conn, tenant_id, answer, check, now)
-        await record_answer(conn, check, answer, kept, now)
+        await record_answer(conn, check, answer, None, now,
+                            stored_271={"response_file_id": file_id, "response_location": location})
         stored = (await conn.execute(sa.select(eligibility_checks).where(eligibility_checks.c.id == check.id))).one()
         if stored.batch_id is not None:
             batch_ids.add(stored.batch_id)

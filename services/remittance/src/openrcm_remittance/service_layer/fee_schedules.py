@@ -50,7 +50,7 @@ from openrcm_remittance.domain.fee_schedules import (
 )
 from openrcm_remittance.service_layer import SOURCE
 from openrcm_shared.contracts.remittance import (
-    MAX_RATES_IN_EVENT, FeeScheduleRate, FeeScheduleReplaced, PaymentVarianceDetected,
+    MAX_RATES_IN_EVENT, FeeScheduleRate, FeeScheduleRatesPublished, FeeScheduleReplaced, PaymentVarianceDetected,
 )
 from openrcm_shared.messaging.outbox import stage_events
 from openrcm_shared.money import ZERO
@@ -199,11 +199,27 @@ async def replace_fee_schedule(conn: AsyncConnection, tenant_id: str, payer_id: 
     await conn.execute(fee_schedules.update()
                        .where(fee_schedules.c.tenant_id == tenant_id, fee_schedules.c.payer_id == payer_id)
                        .values(current_version=version.version, current_version_id=version.id, updated_at=now))
-    rates = None if len(rows) > MAX_RATES_IN_EVENT else [
-        FeeScheduleRate(procedure_code=row.procedure_code, modifier=row.modifier, allowed_amount=row.allowed_amount,
-                        effective_from=row.effective_from, effective_to=row.effective_to) for row in rows]
-    await stage_events(conn, [FeeScheduleReplaced(
-        tenant_id=tenant_id, payer_id=payer_id, version=version.version, row_count=version.row_count,
-        content_sha256=version.content_sha256, variance_tolerance=variance_tolerance, rates=rates)],
-        source=SOURCE, aggregate_type="fee_schedule")
+    await stage_events(conn, fee_schedule_events(tenant_id, version, rows), source=SOURCE,
+                       aggregate_type="fee_schedule")
     return version
+
+
+def fee_schedule_events(tenant_id: str, version: StoredVersion, rows: Sequence[FeeScheduleRow],
+                        ) -> list[FeeScheduleReplaced | FeeScheduleRatesPublished]:
+    """FeeScheduleReplaced with the rates in it when they fit (MAX_RATES_IN_EVENT), else followed
+    by the rates in FeeScheduleRatesPublished parts of at most that many rows, in order (all keyed
+    by payer: one partition, in this order), so every schedule reaches the consumers whatever its
+    size and no Kafka message passes the broker's limit."""
+    rates = [FeeScheduleRate(procedure_code=row.procedure_code, modifier=row.modifier,
+                             allowed_amount=row.allowed_amount, effective_from=row.effective_from,
+                             effective_to=row.effective_to) for row in rows]
+    inline = len(rates) <= MAX_RATES_IN_EVENT
+    starts = [] if inline else list(range(0, len(rates), MAX_RATES_IN_EVENT))
+    header = dict(tenant_id=tenant_id, payer_id=version.payer_id, version=version.version)
+    replaced = FeeScheduleReplaced(**header, row_count=version.row_count, content_sha256=version.content_sha256,
+                                   variance_tolerance=version.variance_tolerance, rates=rates if inline else None,
+                                   rate_parts=len(starts))
+    return [replaced, *(FeeScheduleRatesPublished(**header, part=number, part_count=len(starts),
+                                                  row_count=len(rates), first_row_index=start,
+                                                  rates=rates[start:start + MAX_RATES_IN_EVENT])
+                        for number, start in enumerate(starts, start=1))]
