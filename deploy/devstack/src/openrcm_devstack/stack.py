@@ -69,7 +69,9 @@ TEST_PORTS = DEFAULT_PORTS.shifted(10000 + _TEST_OFFSET, postgres=55433 + _TEST_
                                    kafka_controller=19093 + _TEST_OFFSET)
 # What the simulated payer decides under `./openrcm run` (simulators/clearinghouse, adjudication_rules.py).
 DEFAULT_ADJUDICATION_RULES = Path("deploy", "clearinghouse", "adjudication-rules.json")  # in the checkout
-BENCH_PORTS = DEFAULT_PORTS.shifted(20100, postgres=55434, kafka=29192, kafka_controller=29193)
+# The benchmarks' stack moves by the same offset, so a helper's bench never takes another's ports.
+BENCH_PORTS = DEFAULT_PORTS.shifted(20100 + _TEST_OFFSET, postgres=55434 + _TEST_OFFSET, kafka=29192 + _TEST_OFFSET,
+                                    kafka_controller=29193 + _TEST_OFFSET)
 
 
 class Stack:
