@@ -225,6 +225,8 @@ class Stack:
             env.setdefault("CLEARINGHOUSE_WEBHOOK_SECRETS", self.webhook_secret())
         if spec.name == "collections":  # the payment processor's settlement webhooks
             env.setdefault("COLLECTIONS_PAYMENT_WEBHOOK_SECRETS", self.payment_webhook_secret())
+            if self.ports != DEFAULT_PORTS:  # tests run statement cycles as of the days they choose
+                env.setdefault("COLLECTIONS_STATEMENT_RUN_TIME", "")
         return env
 
     def start_services(self, names: list[str] | None = None, extra_env: dict[str, str] | None = None) -> None:
