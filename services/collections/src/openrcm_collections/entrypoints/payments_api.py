@@ -26,7 +26,7 @@ from openrcm_shared.audit import audited
 from openrcm_shared.audit.recording import record_change
 from openrcm_shared.db import bind_practice
 from openrcm_shared.http.pagination import Page, fetch_page
-from openrcm_shared.http.idempotency import IDEMPOTENCY_HEADER, idempotent_create
+from openrcm_shared.http.idempotency import IDEMPOTENCY_HEADER, idempotent_create, validate_key
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.http.webhooks import WebhookVerificationError, verify
 from openrcm_shared.security.practice import CollectionsWork, PaymentsWrite
@@ -74,7 +74,7 @@ async def post_payment(patient_id: str, body: PaymentIn, request: Request, calle
                       errors=[field_error("/processor_token", f"not taken for a {body.method} payment")])
     request_ = PaymentRequest(body.amount, body.method, body.reference, body.processor_token, body.allocate_to)
     # The processor's idempotency key: the client's key makes a retried request safe end to end.
-    processor_key = f"{caller.tenant_id}:{idempotency_key or uuid.uuid4()}"
+    processor_key = f"{caller.tenant_id}:{validate_key(idempotency_key) or uuid.uuid4()}"
     if body.method in ELECTRONIC:
         # The processor is called before the recording transaction, with no account locked (payment_intents).
         intent_id = await authorize_payment(request.app.state.runtime.engine, caller.tenant_id, patient_id, request_,
