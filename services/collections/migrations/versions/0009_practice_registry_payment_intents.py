@@ -24,8 +24,9 @@ depends_on = None
 
 SERVICE = "collections"
 NEW_PRACTICE_TABLES = ("collections_practices", "payment_intents")
-# The scheduler's system role reads which practices there are (and when their work last ran), nothing else.
-SYSTEM_PRIVILEGES = {"collections_practices": "SELECT"}
+# The scheduler's system role reads which practices there are (and when their work last ran), and which
+# have payment intents left open (practice, status and time only: no patient, amount or token).
+SYSTEM_PRIVILEGES = {"collections_practices": "SELECT", "payment_intents": "SELECT (tenant_id, status, updated_at)"}
 REGISTERING_TABLES = ("patient_accounts", "bill_claims")
 WHEN = sa.DateTime(timezone=True)
 

@@ -106,6 +106,14 @@ async def reconcile_intents(conn, tenant_id: str, processor: PaymentProcessor, *
     return outcomes
 
 
+async def practices_with_open_intents(system_engine, older_than: datetime) -> set[str]:
+    """The practices with an intent left open since before `older_than` (the scheduler's system
+    role may read only the intents' practice, status and time: no patient, amount or token)."""
+    async with system_engine.connect() as conn:
+        return set((await conn.execute(sa.select(payment_intents.c.tenant_id).distinct().where(
+            payment_intents.c.status.in_(OPEN), payment_intents.c.updated_at < older_than))).scalars())
+
+
 async def _settle(conn, tenant_id: str, intent, processor: PaymentProcessor) -> str:
     key = intent.processor_key
     captured = await processor.answered("capture", f"{key}:capture")

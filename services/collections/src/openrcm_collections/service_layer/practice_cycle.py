@@ -40,11 +40,12 @@ FOLLOW_UP_REQUESTS_PER_DAY = 5000  # per practice; the oldest first, the rest th
 SCHEDULER = "follow-up-scheduler"
 
 
-async def registered_practices(system_engine) -> list[str]:
-    """Every practice the service holds accounts or claims for (the system role's one read)."""
+async def registered_practices(system_engine) -> list:
+    """Every practice the service holds accounts or claims for, with the days its statement run and
+    follow-up pass last ran (the system role's read of the registry)."""
     async with system_engine.connect() as conn:
-        return list((await conn.execute(sa.select(collections_practices.c.tenant_id)
-                                        .order_by(collections_practices.c.tenant_id))).scalars())
+        return list((await conn.execute(sa.select(collections_practices)
+                                        .order_by(collections_practices.c.tenant_id))).all())
 
 
 def statement_day(now: datetime, run_time: time | None) -> date | None:

@@ -24,7 +24,9 @@ from datetime import date, datetime, timezone
 import sqlalchemy as sa
 
 from openrcm_collections.adapters.tables import plan_installments
-from openrcm_collections.service_layer.payment_intents import grace_cutoff, reconcile_intents
+from openrcm_collections.service_layer.payment_intents import (
+    grace_cutoff, practices_with_open_intents, reconcile_intents,
+)
 from openrcm_collections.service_layer.plans import run_due_installments
 from openrcm_collections.service_layer.practice_cycle import (
     registered_practices, request_status_inquiries, run_practice_statements, statement_day,
@@ -55,15 +57,21 @@ async def run_day(runtime, processor, settings: CollectionsSettings, as_of: date
 
 
 async def run_practices(runtime, processor, settings: CollectionsSettings, now: datetime) -> dict[str, int]:
-    """One round of every practice's payment intents, statement cycle and follow-up requests (the
-    plans run in `run_day`). A practice whose work fails is logged and the others still run."""
+    """One round of the practices' payment intents, statement cycles and follow-up requests (the
+    plans run in `run_day`): only the work not yet done (the registry says which days ran), each
+    practice in its own transactions. A practice whose work fails is logged; the others still run."""
     done = {"intents_settled": 0, "statement_runs": 0, "follow_up_requests": 0}
-    day = statement_day(now, settings.statement_run_time)
-    for tenant_id in await registered_practices(runtime.system_engine):
-        steps: list[tuple[str, Callable]] = [
-            ("intents_settled", lambda: _reconcile(runtime.engine, tenant_id, processor, settings, now)),
-            ("follow_up_requests", lambda: request_status_inquiries(runtime.engine, tenant_id, now.date()))]
-        if day is not None:
+    day, today = statement_day(now, settings.statement_run_time), now.date()
+    cutoff = grace_cutoff(now, settings.payment_intent_grace_seconds)
+    open_intents = await practices_with_open_intents(runtime.system_engine, cutoff)
+    for practice in await registered_practices(runtime.system_engine):
+        tenant_id = practice.tenant_id
+        steps: list[tuple[str, Callable]] = []
+        if tenant_id in open_intents:
+            steps.append(("intents_settled", lambda: _reconcile(runtime.engine, tenant_id, processor, cutoff)))
+        if practice.follow_up_run_on is None or practice.follow_up_run_on < today:
+            steps.append(("follow_up_requests", lambda: request_status_inquiries(runtime.engine, tenant_id, today)))
+        if day is not None and (practice.statements_run_on is None or practice.statements_run_on < day):
             steps.append(("statement_runs", lambda: run_practice_statements(runtime.engine, tenant_id, day, settings)))
         for name, step in steps:
             try:
@@ -78,11 +86,10 @@ async def run_practices(runtime, processor, settings: CollectionsSettings, now: 
     return done
 
 
-async def _reconcile(engine, tenant_id: str, processor, settings: CollectionsSettings, now: datetime) -> int:
+async def _reconcile(engine, tenant_id: str, processor, older_than: datetime) -> int:
     async with engine.begin() as conn:
         await bind_practice(conn, tenant_id)
-        outcomes = await reconcile_intents(conn, tenant_id, processor,
-                                           older_than=grace_cutoff(now, settings.payment_intent_grace_seconds))
+        outcomes = await reconcile_intents(conn, tenant_id, processor, older_than=older_than)
     return sum(outcomes.values())
 
 
