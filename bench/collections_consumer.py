@@ -75,7 +75,7 @@ class CpuMeter:
 async def _count(conn: asyncpg.Connection, sql: str) -> int:
     try:
         return int(await conn.fetchval(sql))
-    except (asyncpg.PostgresError, OSError):
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):  # the table not there yet, or the stack gone
         return -1
 
 
@@ -93,11 +93,17 @@ async def watch(seconds: float, interval: float) -> list[dict]:
             claims = collections = None
             await asyncio.sleep(interval)
             continue
+        if claims.is_closed() or collections.is_closed():  # the bench stopped its stack
+            break
+        try:
+            cpu = await meter.read(collections)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            break
         sample = {"t": round(time.time(), 2),
                   "submitted": await _count(claims, "SELECT count(DISTINCT claim_id) FROM claim_submissions"),
                   "applied": await _count(collections, "SELECT count(*) FROM bill_claims"),
                   "events": await _count(collections, "SELECT count(*) FROM inbox"),
-                  **{f"cpu_{kind}": round(value, 2) for kind, value in (await meter.read(collections)).items()},
+                  **{f"cpu_{kind}": round(value, 2) for kind, value in cpu.items()},
                   "loadavg": os.getloadavg()[0]}
         samples.append(sample)
         print(json.dumps(sample), flush=True)
@@ -106,7 +112,7 @@ async def watch(seconds: float, interval: float) -> list[dict]:
 
 
 def summary(samples: list[dict]) -> dict:
-    busy = [s for s in samples if s["submitted"] > 0]
+    busy = [s for s in samples if s["submitted"] > 0 and s["applied"] >= 0]
     if len(busy) < 2:
         return {"samples": len(samples), "note": "no load seen"}
     first, last = busy[0], busy[-1]
