@@ -121,9 +121,7 @@ def run(accounts: int) -> int:
     from openrcm_devstack.services import SERVICES, migrate_service
     from openrcm_devstack.stack import BENCH_PORTS, Stack
 
-    offset = int(os.environ.get("OPENRCM_TEST_PORT_OFFSET", "0") or 0)
-    ports = BENCH_PORTS.shifted(offset, postgres=55434 + offset, kafka=29192 + offset, kafka_controller=29193 + offset)
-    stack = Stack(local_dir() / "bench-statements", ports, fresh=True)
+    stack = Stack(local_dir() / "bench-statements", BENCH_PORTS, fresh=True)  # moved by OPENRCM_TEST_PORT_OFFSET
     try:
         stack.start_postgres()
         migrate_service(next(s for s in SERVICES if s.name == "collections"), stack.database_url("collections"))

@@ -5,6 +5,7 @@ refused without being echoed; the processor's signed settlement webhook. Synthet
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from decimal import Decimal
 
@@ -75,6 +76,30 @@ async def test_a_card_payment_goes_to_the_oldest_balance_first_once_per_idempote
                                                           "allocate_to": [str(uuid.uuid4())]})
     assert elsewhere.status_code == 422
     assert [e["pointer"] for e in elsewhere.json()["errors"]] == ["/allocate_to/0"]
+
+
+async def test_a_slow_processor_holds_up_no_other_posting_on_the_account(api, tenant):
+    """The card payment waits for the processor (`tok_slow`: 2 s) with no lock on the account, so
+    a cash payment on the same account taken meanwhile is recorded first."""
+    patient_id = f"PAT-{uuid.uuid4().hex[:8]}"
+    path = f"/v1/accounts/{patient_id}/payments"
+    opened = await api["collections"].post(path, json={"amount": "1.00", "method": "cash"})
+    assert opened.status_code == 201, opened.text
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def pay(body: dict) -> tuple[httpx.Response, float]:
+        response = await api["collections"].post(path, json=body,
+                                                 headers={"Idempotency-Key": f"slow-{uuid.uuid4().hex}"})
+        return response, loop.time() - started
+    card = asyncio.create_task(pay({"amount": "5.00", "method": "card", "processor_token": "tok_slow_visa"}))
+    await asyncio.sleep(0.5)  # the card payment is with the processor now
+    (cash, cash_done), (charged, card_done) = await pay({"amount": "2.00", "method": "cash", "reference": "R-1"}), \
+        await card
+    assert (cash.status_code, charged.status_code) == (201, 201), (cash.text, charged.text)
+    assert cash_done < card_done, (cash_done, card_done)
+    assert charged.json()["processor_capture_id"].startswith("cap_")
+    assert await balance_of(api, patient_id) == "-8.00"
 
 
 async def test_declines_network_errors_and_card_numbers_record_nothing(api, stack, tenant):

@@ -69,7 +69,9 @@ TEST_PORTS = DEFAULT_PORTS.shifted(10000 + _TEST_OFFSET, postgres=55433 + _TEST_
                                    kafka_controller=19093 + _TEST_OFFSET)
 # What the simulated payer decides under `./openrcm run` (simulators/clearinghouse, adjudication_rules.py).
 DEFAULT_ADJUDICATION_RULES = Path("deploy", "clearinghouse", "adjudication-rules.json")  # in the checkout
-BENCH_PORTS = DEFAULT_PORTS.shifted(20100, postgres=55434, kafka=29192, kafka_controller=29193)
+# The benchmarks' stack moves by the same offset, so a helper's bench never takes another's ports.
+BENCH_PORTS = DEFAULT_PORTS.shifted(20100 + _TEST_OFFSET, postgres=55434 + _TEST_OFFSET, kafka=29192 + _TEST_OFFSET,
+                                    kafka_controller=29193 + _TEST_OFFSET)
 
 
 class Stack:
@@ -234,6 +236,8 @@ class Stack:
             env.setdefault("CLEARINGHOUSE_WEBHOOK_SECRETS", self.webhook_secret())
         if spec.name == "collections":  # the payment processor's settlement webhooks
             env.setdefault("COLLECTIONS_PAYMENT_WEBHOOK_SECRETS", self.payment_webhook_secret())
+            if self.ports != DEFAULT_PORTS:  # tests run statement cycles as of the days they choose
+                env.setdefault("COLLECTIONS_STATEMENT_RUN_TIME", "")
         return env
 
     def start_services(self, names: list[str] | None = None, extra_env: dict[str, str] | None = None) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +25,17 @@ class CollectionsSettings(BaseSettings):
     plan_default_days: int = 40
     # How often the scheduler looks for due installments and statement cycles (seconds).
     scheduler_interval_seconds: float = 300.0
+    # The statement cycle the service runs by itself: each day, from this time (UTC, HH:MM) on, every
+    # practice's accounts whose cycle has come get their statement. Empty: none (POST /v1/statement-runs only).
+    statement_run_time: time | None = time(6, 0)
+    # A card or ACH payment left unrecorded this long after its last step (a crash, a lost connection)
+    # is settled by the scheduler: its capture recorded, or its authorization voided.
+    payment_intent_grace_seconds: float = 600.0
+
+    @field_validator("statement_run_time", mode="before")
+    @classmethod
+    def _no_run_when_empty(cls, value):
+        return None if value in ("", None) else value
 
     @property
     def webhook_secrets(self) -> list[str]:

@@ -1,8 +1,9 @@
 """Claim status inquiries: a 276 to the payer through the clearinghouse, its 277 applied to the claim.
 
-An inquiry is asked for by someone working the A/R (ClaimFollowUpRequested with `ask_payer`) or by
-the nightly batch (claims still waiting for the payer past their follow-up age); either way it is
-stored `pending` first, in the transaction that asked for it. The inquiry worker then sends each
+An inquiry is asked for by the collections service (ClaimFollowUpRequested with `ask_payer`): by
+someone working the A/R, or by its daily pass over the claims still waiting for their payer past the
+payer's follow-up age (the ages live in collections only, `PUT /v1/follow-up/payers/{id}`; this
+service keeps none). It is stored `pending` first, in the transaction that asked for it. The inquiry worker then sends each
 pending one (one 276 per claim; the inquiry id is its TRN02 trace number and the idempotency key),
 reads the 277 that comes back (real-time, as CAQH CORE 250 has it) and, in one transaction, marks
 the inquiry answered, puts the payer's category and status codes (STC01) on the claim's timeline and
@@ -15,16 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openrcm_claims.adapters import claim_writes
 from openrcm_claims.adapters.clearinghouse import ClearinghouseRefused, ClearinghouseUnavailable
-from openrcm_claims.adapters.tables import (
-    claim_lines, claim_status_inquiries, claim_submissions, claims, submissions,
-)
+from openrcm_claims.adapters.tables import claim_lines, claim_status_inquiries, claims
 from openrcm_claims.adapters.x12_claims import build_claim
 from openrcm_claims.service_layer.claim_events import stage_claim_events
 from openrcm_claims.service_layer.reference_data import payer_names
@@ -37,10 +36,6 @@ from openrcm_shared.x12.claim_status_276 import InquiryPerson, StatusInquiry, St
 from openrcm_shared.x12.claim_status_277 import parse_277
 
 log = logging.getLogger(__name__)
-# Waiting for the payer: submitted, acknowledged, accepted, but not adjudicated.
-AWAITING_PAYER = ("submitted", "accepted_by_clearinghouse", "accepted_by_payer")
-NIGHTLY_AFTER_DAYS = 45
-NIGHTLY_NOT_AGAIN_WITHIN_DAYS = 7
 
 
 async def _ask(conn, tenant_id: str, claim_id, reason: str, now: datetime) -> uuid.UUID:
@@ -63,27 +58,6 @@ async def on_claim_follow_up_requested(ctx: HandlerContext, event: ClaimFollowUp
         detail["inquiry_id"] = str(await _ask(ctx.conn, ctx.tenant_id, event.claim_id, "follow_up_request",
                                               ctx.envelope.time))
     await note_on_timeline(ctx, event.claim_id, "follow_up_requested", detail)
-
-
-async def queue_nightly_inquiries(engine: AsyncEngine, now: datetime, *, after_days: int = NIGHTLY_AFTER_DAYS,
-                                  limit: int = 1000) -> int:
-    """Queue a 276 for each claim still waiting for its payer `after_days` after its first
-    submission, unless one was asked in the last week (system role: every practice)."""
-    first_sent = sa.func.min(sa.func.coalesce(submissions.c.sent_at, submissions.c.created_at))
-    recent = sa.select(claim_status_inquiries.c.id).where(
-        claim_status_inquiries.c.claim_id == claims.c.id,
-        claim_status_inquiries.c.requested_at > now - timedelta(days=NIGHTLY_NOT_AGAIN_WITHIN_DAYS))
-    async with engine.begin() as conn:
-        due = (await conn.execute(
-            sa.select(claims.c.id, claims.c.tenant_id)
-            .join(claim_submissions, claim_submissions.c.claim_id == claims.c.id)
-            .join(submissions, submissions.c.id == claim_submissions.c.submission_id)
-            .where(claims.c.status.in_(AWAITING_PAYER), ~sa.exists(recent))
-            .group_by(claims.c.id, claims.c.tenant_id)
-            .having(first_sent < now - timedelta(days=after_days)).limit(limit))).all()
-        for claim in due:
-            await _ask(conn, claim.tenant_id, claim.id, "nightly", now)
-    return len(due)
 
 
 # The 837 model of the claim gives the 276 its parties (payer, provider, subscriber, patient).
@@ -175,15 +149,9 @@ async def _apply_answer(conn, inquiry, claim, answer_x12: str, now: datetime) ->
 
 
 async def run_status_inquiry_loop(runtime, settings, clearinghouse, interval_seconds: float) -> None:
-    """Send pending inquiries every `interval_seconds`; once a day (the first round after
-    midnight UTC) queue the nightly batch first. System role: every practice's inquiries."""
-    last_nightly: date | None = None
+    """Send pending inquiries every `interval_seconds`. System role: every practice's inquiries."""
     while True:
         try:
-            now = datetime.now(timezone.utc)
-            if last_nightly != now.date():
-                await queue_nightly_inquiries(runtime.system_engine, now)
-                last_nightly = now.date()
             if clearinghouse is not None and await send_pending_inquiries(runtime.system_engine, clearinghouse,
                                                                           settings):
                 runtime.events_staged()

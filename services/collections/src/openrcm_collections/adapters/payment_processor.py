@@ -7,11 +7,13 @@ capture; card numbers never reach us.
 
 `SimulatedProcessor` stands in for a real processor on a developer's machine and in tests: a token
 starting `tok_decline` is declined, `tok_network_error` fails as a network error would (the caller
-retries), any other `tok_` token is approved. It keeps its answers by idempotency key in memory.
+retries), `tok_slow` is approved after `SLOW_SECONDS`, any other `tok_` token is approved. It keeps
+its answers by idempotency key in memory.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass
@@ -41,16 +43,30 @@ class PaymentProcessor(Protocol):
 
     async def refund(self, capture_id: str, amount: Decimal, idempotency_key: str) -> ProcessorAnswer: ...
 
+    async def void(self, authorization_id: str, idempotency_key: str) -> ProcessorAnswer:
+        """Release an authorization never captured (the hold on the card or account goes)."""
+
+    async def answered(self, operation: str, idempotency_key: str) -> ProcessorAnswer | None:
+        """What the processor answered to the call with this key (None: it never took that call).
+        Processors keep their idempotent answers for a day or more; reconciliation asks well within."""
+
+
+SLOW_SECONDS = 2.0  # how long the simulator thinks about a `tok_slow` token (a processor having a bad day)
+
 
 class SimulatedProcessor:
-    """Approvals, declines and network errors by token, idempotent by key (in memory)."""
+    """Approvals, declines, slow answers and network errors by token, idempotent by key (in memory)."""
 
     def __init__(self) -> None:
         self._answers: dict[tuple[str, str], ProcessorAnswer] = {}
         self._captured: dict[str, Decimal] = {}  # capture id -> amount still refundable
+        self.voided: set[str] = set()  # authorization ids released
 
     async def authorize(self, token: str, amount: Decimal, idempotency_key: str,
                         metadata: dict[str, str]) -> ProcessorAnswer:
+        if token.startswith("tok_slow") and ("authorize", idempotency_key) not in self._answers:
+            await asyncio.sleep(SLOW_SECONDS)
+
         def decide() -> ProcessorAnswer:
             if token.startswith("tok_network_error"):
                 raise ProcessorUnavailable("simulated network error")
@@ -73,6 +89,15 @@ class SimulatedProcessor:
             self._captured[capture_id] -= amount
             return ProcessorAnswer("approved", f"ref_{uuid.uuid4().hex}")
         return self._once("refund", idempotency_key, decide)
+
+    async def void(self, authorization_id: str, idempotency_key: str) -> ProcessorAnswer:
+        def decide() -> ProcessorAnswer:
+            self.voided.add(authorization_id)
+            return ProcessorAnswer("approved", authorization_id)
+        return self._once("void", idempotency_key, decide)
+
+    async def answered(self, operation: str, idempotency_key: str) -> ProcessorAnswer | None:
+        return self._answers.get((operation, idempotency_key))
 
     def _once(self, operation: str, idempotency_key: str, decide) -> ProcessorAnswer:
         key = (operation, idempotency_key)

@@ -263,6 +263,51 @@ ledger_entries = LedgerEntry.__table__
 bill_claims = BillClaim.__table__
 payer_adjudications = PayerAdjudication.__table__
 payer_credit_balances = PayerCreditBalance.__table__
+class CollectionsPractice(CollectionsTable, table=True):
+    """A practice the service keeps accounts or receivables for (no patient data): the list the
+    scheduler acts for, which its system role may read (it may not read accounts), and the days its
+    daily work last ran. Rows come from triggers on patient_accounts and bill_claims (0009)."""
+
+    __tablename__ = "collections_practices"
+
+    tenant_id: str = Field(sa_type=sa.Text, primary_key=True)
+    registered_at: datetime = Field(sa_type=_WHEN)
+    statements_run_on: date | None = None  # the scheduler's last statement run
+    follow_up_run_on: date | None = None  # the last day claims past their follow-up age were asked about
+
+
+class PaymentIntent(CollectionsTable, table=True):
+    """A card or ACH payment from before the processor is called until it is recorded: written first,
+    so a crash between the processor's answer and the payment's record is found and settled
+    (the capture recorded, or the authorization voided). `processor_key` is the processor's
+    idempotency key (from the request's Idempotency-Key)."""
+
+    __tablename__ = "payment_intents"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "processor_key"),
+                      sa.Index("ix_payment_intents_open", "tenant_id", "updated_at",
+                               postgresql_where=sa.text("status IN ('pending', 'authorized', 'captured')")))
+
+    id: UUID = Field(primary_key=True)
+    tenant_id: str = Field(sa_type=sa.Text)
+    patient_id: str = Field(sa_type=sa.Text)
+    processor_key: str = Field(sa_type=sa.Text)
+    amount: Decimal = Field(sa_type=MONEY)
+    method: str = Field(sa_type=sa.Text)  # card, ach
+    processor_token: str = Field(sa_type=sa.Text)
+    reference: str | None = Field(default=None, sa_type=sa.Text)
+    allocate_to: list | None = Field(default=None, sa_type=JSONB)  # [claim id, ...] as asked
+    plan_id: UUID | None = None
+    recorded_by: str | None = Field(default=None, sa_type=sa.Text)
+    # pending (processor not answered yet), authorized, captured, recorded, declined, voided, abandoned
+    status: str = Field(sa_type=sa.Text)
+    processor_authorization_id: str | None = Field(default=None, sa_type=sa.Text)
+    processor_capture_id: str | None = Field(default=None, sa_type=sa.Text)
+    decline_code: str | None = Field(default=None, sa_type=sa.Text)
+    payment_id: UUID | None = None
+    created_at: datetime = Field(sa_type=_WHEN)
+    updated_at: datetime = Field(sa_type=_WHEN)
+
+
 patient_payments = PatientPayment.__table__
 account_refunds = AccountRefund.__table__
 account_adjustments = AccountAdjustment.__table__
@@ -270,4 +315,6 @@ payment_plans = PaymentPlan.__table__
 plan_installments = PlanInstallment.__table__
 statement_runs = StatementRun.__table__
 statements = Statement.__table__
+collections_practices = CollectionsPractice.__table__
+payment_intents = PaymentIntent.__table__
 target_metadata = [CollectionsTable.metadata, messaging_metadata, audit_metadata, receivables_metadata]

@@ -17,15 +17,16 @@ from openrcm_collections.domain.card_numbers import contains_card_number
 from openrcm_collections.entrypoints.schemas import (
     AllocationOut, CreditApplicationOut, PaymentIn, PaymentOut, PaymentReturnIn, RefundIn, RefundOut,
 )
+from openrcm_collections.service_layer.payment_intents import authorize_payment, record_intent
 from openrcm_collections.service_layer.payments import (
-    PaymentRequest, apply_credit, refund_credit, return_payment, settle_payment, take_payment,
+    ELECTRONIC, PaymentRequest, apply_credit, record_payment, refund_credit, return_payment, settle_payment,
 )
 from openrcm_collections.settings import CollectionsSettings
 from openrcm_shared.audit import audited
 from openrcm_shared.audit.recording import record_change
 from openrcm_shared.db import bind_practice
 from openrcm_shared.http.pagination import Page, fetch_page
-from openrcm_shared.http.idempotency import IDEMPOTENCY_HEADER, idempotent_create
+from openrcm_shared.http.idempotency import IDEMPOTENCY_HEADER, idempotent_create, validate_key
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.http.webhooks import WebhookVerificationError, verify
 from openrcm_shared.security.practice import CollectionsWork, PaymentsWrite
@@ -73,11 +74,19 @@ async def post_payment(patient_id: str, body: PaymentIn, request: Request, calle
                       errors=[field_error("/processor_token", f"not taken for a {body.method} payment")])
     request_ = PaymentRequest(body.amount, body.method, body.reference, body.processor_token, body.allocate_to)
     # The processor's idempotency key: the client's key makes a retried request safe end to end.
-    processor_key = f"{caller.tenant_id}:{idempotency_key or uuid.uuid4()}"
+    processor_key = f"{caller.tenant_id}:{validate_key(idempotency_key) or uuid.uuid4()}"
+    if body.method in ELECTRONIC:
+        # The processor is called before the recording transaction, with no account locked (payment_intents).
+        intent_id = await authorize_payment(request.app.state.runtime.engine, caller.tenant_id, patient_id, request_,
+                                            actor=caller.actor, processor=processor_of(request),
+                                            processor_key=processor_key)
 
-    async def create(conn) -> PaymentOut:
-        return _payment_out(await take_payment(conn, caller.tenant_id, patient_id, request_, actor=caller.actor,
-                                               processor=processor_of(request), processor_key=processor_key))
+        async def create(conn) -> PaymentOut:
+            return _payment_out(await record_intent(conn, caller.tenant_id, intent_id))
+    else:
+        async def create(conn) -> PaymentOut:
+            return _payment_out(await record_payment(conn, caller.tenant_id, patient_id, request_,
+                                                     actor=caller.actor))
     return await idempotent_create(request, tenant_id=caller.tenant_id, idempotency_key=idempotency_key,
                                    create=create, response_model=PaymentOut,
                                    location=lambda p: f"/v1/accounts/{patient_id}/payments/{p.id}")

@@ -48,15 +48,29 @@ async def open_balances(conn, tenant_id: str, patient_id: str) -> list[OpenBalan
 async def take_payment(conn, tenant_id: str, patient_id: str, payment: PaymentRequest, *, actor: str | None,
                        processor: PaymentProcessor, processor_key: str) -> dict:
     """Charge the card or ACH token through the processor (idempotent by `processor_key`), then
-    post the payment to the claims it names or oldest first; what is left over is a credit."""
+    record the payment (`record_payment`). The account is not locked while the processor thinks:
+    it is locked only by the recording. (The payments API goes through a payment intent instead,
+    service_layer.payment_intents, so a crash between the two is recovered; autopay's key names
+    the installment and attempt, so its retry finds the same capture.)"""
+    authorization_id = capture_id = None
+    if payment.method in ELECTRONIC:
+        if payment.allocate_to:  # refused before anything is charged
+            check_named_claims(payment.allocate_to, await open_balances(conn, tenant_id, patient_id))
+        authorization_id, capture_id = await charge(processor, payment, processor_key, tenant_id)
+    return await record_payment(conn, tenant_id, patient_id, payment, actor=actor,
+                                authorization_id=authorization_id, capture_id=capture_id)
+
+
+async def record_payment(conn, tenant_id: str, patient_id: str, payment: PaymentRequest, *, actor: str | None,
+                         authorization_id: str | None = None, capture_id: str | None = None,
+                         payment_id: UUID | None = None) -> dict:
+    """Post a payment already received (cash, check, or a card/ACH capture with its processor ids)
+    to the claims it names or oldest first; what is left over is a credit. Locks the account."""
     now = _now()
     await lock_account(conn, tenant_id, patient_id, now)
     balances = await open_balances(conn, tenant_id, patient_id)
-    _check_named_claims(payment.allocate_to, balances)
-    payment_id = uuid.uuid4()
-    authorization_id = capture_id = None
-    if payment.method in ELECTRONIC:
-        authorization_id, capture_id = await _charge(processor, payment, processor_key, tenant_id)
+    check_named_claims(payment.allocate_to, balances)
+    payment_id = payment_id or uuid.uuid4()
     allocations = allocate(payment.amount, balances, payment.allocate_to)
     row = dict(id=payment_id, tenant_id=tenant_id, patient_id=patient_id, amount=payment.amount,
                method=payment.method, reference=payment.reference, processor_token=payment.processor_token,
@@ -168,20 +182,28 @@ async def _post(conn, tenant_id: str, patient_id: str, drafts: list[EntryDraft],
     return await post_movement(conn, tenant_id, patient_id, drafts, movement, "payment")
 
 
-async def _charge(processor: PaymentProcessor, payment: PaymentRequest, key: str, tenant_id: str) -> tuple[str, str]:
+class PaymentDeclined(Problem):
+    """The processor declined the card or bank account (402, nothing recorded)."""
+
+
+async def charge(processor: PaymentProcessor, payment: PaymentRequest, key: str, tenant_id: str) -> tuple[str, str]:
+    """Authorize and capture through the processor, each idempotent by `key`; the authorization's
+    and capture's ids. PaymentDeclined when declined; 503 when the processor cannot be reached."""
     try:
         # The practice travels as metadata: the processor's settlement webhooks echo it.
         authorized = await processor.authorize(payment.processor_token, payment.amount, f"{key}:authorize",
                                                {"tenant_id": tenant_id})
         if authorized.status != "approved":
-            raise Problem(402, "Payment declined", f"the processor declined the payment ({authorized.decline_code})",
-                          type_="payment-declined", errors=[field_error("/processor_token", authorized.decline_code
-                                                                        or "declined")])
+            raise PaymentDeclined(402, "Payment declined",
+                                  f"the processor declined the payment ({authorized.decline_code})",
+                                  type_="payment-declined", errors=[field_error("/processor_token",
+                                                                                authorized.decline_code or "declined")])
         captured = await processor.capture(authorized.processor_id, payment.amount, f"{key}:capture")
     except ProcessorUnavailable:
         raise _processor_unavailable() from None
     if captured.status != "approved":
-        raise Problem(402, "Payment declined", "the processor did not capture the payment", type_="payment-declined")
+        raise PaymentDeclined(402, "Payment declined", "the processor did not capture the payment",
+                              type_="payment-declined")
     return authorized.processor_id, captured.processor_id
 
 
@@ -201,7 +223,7 @@ def _processor_unavailable() -> Problem:
                    type_="processor-unavailable", headers={"Retry-After": "2"})
 
 
-def _check_named_claims(named: list[UUID] | None, balances: list[OpenBalance]) -> None:
+def check_named_claims(named: list[UUID] | None, balances: list[OpenBalance]) -> None:
     known = {balance.claim_id for balance in balances}
     unknown = [field_error(f"/allocate_to/{index}", "no balance on this account for this claim")
                for index, claim_id in enumerate(named or []) if claim_id not in known]
