@@ -235,11 +235,11 @@ class Narrative(_Element):
     div: Xhtml
 
 
-def _at_most_one(model: BaseModel, prefix: str, *, required: bool) -> None:
-    """A choice element (R4 `name[x]`): at most one of its types (exactly one when 1..1)."""
-    given = sum(1 for name, value in model if name.startswith(prefix) and value is not None)
+def _at_most_one(*choices: object, required: bool = False) -> None:
+    """A choice element (R4 `name[x]`): at most one of its types given (exactly one when 1..1)."""
+    given = sum(choice is not None for choice in choices)
     if given > 1 or (required and given == 0):
-        raise ValueError(f"{prefix}[x] takes one type")
+        raise ValueError("a choice element [x] takes one type")
 
 
 CodeableConcepts = Annotated[list[CodeableConcept], Field(min_length=1)]
@@ -401,8 +401,8 @@ class SupportingInfo(_Element):
 
     @model_validator(mode="after")
     def _choices(self) -> SupportingInfo:
-        _at_most_one(self, "timing", required=False)
-        _at_most_one(self, "value", required=False)
+        _at_most_one(self.timingDate, self.timingPeriod)
+        _at_most_one(self.valueBoolean, self.valueString, self.valueQuantity, self.valueReference)
         return self
 
 
@@ -418,7 +418,7 @@ class Diagnosis(_Element):
 
     @model_validator(mode="after")
     def _choices(self) -> Diagnosis:
-        _at_most_one(self, "diagnosis", required=True)
+        _at_most_one(self.diagnosisCodeableConcept, self.diagnosisReference, required=True)
         return self
 
 
@@ -467,8 +467,8 @@ class Item(_Element):
 
     @model_validator(mode="after")
     def _choices(self) -> Item:
-        _at_most_one(self, "serviced", required=False)
-        _at_most_one(self, "location", required=False)
+        _at_most_one(self.servicedDate, self.servicedPeriod)
+        _at_most_one(self.locationCodeableConcept, self.locationAddress, self.locationReference)
         return self
 
 
