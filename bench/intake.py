@@ -2,7 +2,8 @@
 Idempotency-Key, FHIR Claim, FHIR Bundle, encounter batches; bench.forms), claims out to remittance.
 
 Sequence (every step bounded in count and time):
-1. Start a fresh stack on BENCH_PORTS under .local/bench (PostgreSQL, Kafka, the services).
+1. Start a fresh stack on BENCH_PORTS (moved by OPENRCM_TEST_PORT_OFFSET, as the test stack is)
+   under .local/bench (PostgreSQL, Kafka, the services).
 2. Warm-up: a few seconds of low open-loop load (own tenant, not reported), waited through to
    the remittance service, then a few idle seconds to record the stack's background CPU.
 3. One open-loop run per offered rate (from vegeta, bench.vegeta, or the Python generator,
@@ -30,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from openrcm_devstack.paths import local_dir, repo_root
-from openrcm_devstack.stack import BENCH_PORTS, Stack
+from openrcm_devstack.stack import BENCH_PORTS, Stack, StackPorts
 
 from bench import report
 from bench.cpu import CpuMeter, usage_between
@@ -503,7 +504,7 @@ def run_intake(options: IntakeOptions, argv: list[str]) -> int:
         "options": asdict(options),
         "machine": machine,
         "code": describe_code(repo_root()),
-        "stack": {"ports": asdict(BENCH_PORTS), "state_dir": str(state_dir)},
+        "stack": {"ports": asdict(_bench_ports()), "state_dir": str(state_dir)},
         "runs": [],
     }
     vegeta = None
@@ -516,7 +517,7 @@ def run_intake(options: IntakeOptions, argv: list[str]) -> int:
         results["vegeta"] = str(vegeta)
     print(report.header(machine, options), flush=True)
     kept = _carry_over(state_dir)
-    stack = Stack(state_dir, BENCH_PORTS, fresh=True)
+    stack = Stack(state_dir, _bench_ports(), fresh=True)
     for name, content in kept.items():
         (state_dir / name).write_bytes(content)
 
@@ -575,3 +576,11 @@ def _component_pids(stack: Stack) -> dict[str, int]:
 def _sigterm_as_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
+
+def _bench_ports() -> StackPorts:
+    """BENCH_PORTS moved by OPENRCM_TEST_PORT_OFFSET, so two checkouts can benchmark on one machine."""
+    offset = int(os.environ.get("OPENRCM_TEST_PORT_OFFSET", "0") or 0)
+    if not offset:
+        return BENCH_PORTS
+    return BENCH_PORTS.shifted(offset, postgres=BENCH_PORTS.postgres + offset, kafka=BENCH_PORTS.kafka + offset,
+                               kafka_controller=BENCH_PORTS.kafka_controller + offset)

@@ -141,6 +141,34 @@ async def test_a_batch_takes_each_claim_on_its_own(fhir):
     assert [c["encounter_id"] for c in taken] == [body["entry"][0]["resource"]["identifier"][0]["value"]]
 
 
+async def test_an_unkeyed_batch_takes_its_claims_together_each_once_in_entry_order(fhir):
+    body = fresh(example("professional-batch-restful"))
+    second = copy.deepcopy(body["entry"][0])
+    second["fullUrl"] = "https://ehr.example.org/fhir/Claim/c-2002"
+    second["resource"]["id"] = "c-2002"
+    second["resource"]["identifier"][0]["value"] = f"FHIR-{uuid.uuid4().hex[:12]}"
+    body["entry"].append(second)
+    response = await fhir.post("/fhir", json=body)
+    assert response.status_code == 200, response.text
+    assert [e["response"]["status"] for e in response.json()["entry"]] == \
+        ["201 Created"] + ["200 OK"] * 5 + ["201 Created"]
+    identifiers = {e["resource"]["identifier"][0]["value"] for e in (body["entry"][0], second)}
+    assert {c["encounter_id"] for c in (await fhir.get("/v1/claims")).json()["items"]} == identifiers
+    # The same Bundle again: each Claim was taken already.
+    again = await fhir.post("/fhir", json=body)
+    assert [e["response"]["status"] for e in again.json()["entry"]] == \
+        ["409 Conflict"] + ["200 OK"] * 5 + ["409 Conflict"]
+    # A Bundle repeating a Claim's identifier: the first taken, the repeat refused, in entry order.
+    repeated = fresh(example("professional-batch-restful"))
+    twin = copy.deepcopy(repeated["entry"][0])
+    twin["fullUrl"] = "https://ehr.example.org/fhir/Claim/c-2003"
+    repeated["entry"].append(twin)
+    answer = await fhir.post("/fhir", json=repeated)
+    assert [e["response"]["status"] for e in answer.json()["entry"]] == \
+        ["201 Created"] + ["200 OK"] * 5 + ["409 Conflict"]
+    assert len((await fhir.get("/v1/claims")).json()["items"]) == 3
+
+
 async def test_a_collection_is_taken_like_a_batch(fhir):
     body = fresh(example("professional-batch-restful"))
     body["type"] = "collection"

@@ -3,6 +3,11 @@ one on its database connection) and the reader run on an example or a body. Synt
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+from unittest import mock
+
+from openrcm_claims.adapters.fhir import resources
 from openrcm_claims.adapters.fhir.claim_intake import Reading, encounter_from, read_claim
 from openrcm_claims.adapters.fhir.issues import Issue, Refused
 from openrcm_claims.adapters.fhir.references import Resolver
@@ -53,8 +58,10 @@ class PracticeRegistry:
 
 
 async def reading_of(body: dict, registry: PracticeRegistry | None = None) -> Reading:
-    """The reader's result for a Claim, or for the first Claim of a Bundle."""
+    """The reader's result for a Claim, or for the first Claim of a Bundle. Every body read here
+    is also read with fhir.resources alone: the two answers must be the same (claim_json)."""
     registry = registry or PracticeRegistry()
+    await assert_same_outcome(body, registry)
     if body["resourceType"] == "Bundle":
         bundle = parse_bundle(body)
         entry = next(e for e in bundle.entries if e.kind == "Claim")
@@ -78,3 +85,71 @@ async def refusal_of(body: dict, registry: PracticeRegistry | None = None) -> li
 
 def expressions(issues: list[Issue]) -> set[str]:
     return {issue.expression for issue in issues}
+
+
+# -- the purpose-built reader (adapters.fhir.claim_json) against fhir.resources ----------------------
+
+
+@contextlib.contextmanager
+def fhir_resources_only():
+    """Resources read by fhir.resources alone, as before the purpose-built model."""
+    with mock.patch.object(resources, "read_claim_json", lambda raw: None), \
+            mock.patch.object(resources, "read_party_json", lambda raw: None):
+        yield
+
+
+@contextlib.contextmanager
+def counting_fast_reads(counts: dict[str, int]):
+    """Counts the resources the purpose-built model read (the rest went to fhir.resources)."""
+    claim, party = resources.read_claim_json, resources.read_party_json
+
+    def counted(read, name):
+        def reader(raw):
+            found = read(raw)
+            counts[name] = counts.get(name, 0) + (found is not None)
+            return found
+        return reader
+
+    with mock.patch.object(resources, "read_claim_json", counted(claim, "claims")), \
+            mock.patch.object(resources, "read_party_json", counted(party, "parties")):
+        yield
+
+
+async def outcome(body: Any, registry: PracticeRegistry | None = None) -> tuple:
+    """Everything the intake answers for a body, short of the database: a refusal (status and
+    issues), or per Claim the encounter (as JSON), the notes, or the reader's refusal; per other
+    Bundle entry its kind and issues."""
+    registry = registry or PracticeRegistry()
+    try:
+        if isinstance(body, dict) and body.get("resourceType") == "Bundle":
+            bundle = parse_bundle(body)
+            results = []
+            for entry in bundle.entries:
+                if entry.kind == "Claim":
+                    results.append(await _claim_outcome(entry.resource, bundle.resolver, registry,
+                                                        entry.path + ".resource", entry.full_url))
+                else:
+                    results.append(("entry", entry.index, entry.kind, entry.issues))
+            return "bundle", bundle.type, results, sorted(bundle.resolver.used)
+        claim = parse_claim(body)
+    except Refused as refused:
+        return "refused", refused.status, refused.issues
+    return await _claim_outcome(claim, Resolver(), registry, "Claim", None)
+
+
+async def _claim_outcome(claim, resolver: Resolver, registry, root: str, base: str | None) -> tuple:
+    reading = await read_claim(claim, resolver, registry, root=root, base=base)
+    try:
+        encounter = encounter_from(reading)
+    except Refused as refused:
+        return "not billed", refused.status, refused.issues, reading.notes
+    return "taken", encounter.model_dump(mode="json"), reading.notes
+
+
+async def assert_same_outcome(body: Any, registry: PracticeRegistry | None = None) -> tuple:
+    """The body's outcome with the purpose-built model, asserted equal to fhir.resources' alone."""
+    with fhir_resources_only():
+        before = await outcome(body, registry)
+    after = await outcome(body, registry)
+    assert after == before, f"the purpose-built reader answers otherwise:\n{after}\nfhir.resources:\n{before}"
+    return after

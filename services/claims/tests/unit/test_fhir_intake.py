@@ -405,3 +405,17 @@ async def test_resources_of_no_fhir_type_are_refused_by_path_wherever_they_are()
     body["item"][0]["extension"] = [{"url": "x", "valueReference": {"resourceType": "Nonesuch"}}]
     assert expressions(await refusal_of(body)) == {"Claim.contained[1].resourceType",
                                                    "Claim.item[0].extension[0].valueReference.resourceType"}
+
+
+async def test_a_claim_without_items_but_with_a_total_is_refused_not_a_crash():
+    body = contained()
+    del body["item"]  # the total (181.65) then sums no charges: it was an AttributeError (a 500)
+    issues = await refusal_of(body)
+    assert {"Claim.item", "Claim.total"} <= expressions(issues)
+
+
+async def test_an_item_whose_product_or_service_is_null_is_refused_not_a_crash():
+    body = example("institutional-outpatient-transaction", served=SERVED)
+    item(body)["productOrService"] = None  # fhir.resources lets an explicit null through; it was a 500
+    issues = await refusal_of(body)
+    assert "Bundle.entry[0].resource.item[0].productOrService" in expressions(issues)

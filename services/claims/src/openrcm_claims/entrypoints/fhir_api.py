@@ -22,7 +22,9 @@ from fastapi.responses import JSONResponse, Response
 from openrcm_claims.adapters.fhir.issues import Issue, Refused, operation_outcome
 from openrcm_claims.adapters.fhir.references import Resolver
 from openrcm_claims.adapters.fhir.resources import json_body, parse_bundle, parse_claim
-from openrcm_claims.service_layer.fhir_intake import fhir_json, take_bundle, take_claim, take_claim_at_once
+from openrcm_claims.service_layer.fhir_intake import (
+    fhir_json, take_bundle, take_bundle_at_once, take_claim, take_claim_at_once,
+)
 from openrcm_claims.service_layer.fhir_views import claim_as_fhir, claim_response_as_fhir
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.idempotency import (
@@ -175,6 +177,25 @@ async def _take_at_once(request: Request, tenant_id: str, idempotency_key: str |
                     headers={"Location": f"/fhir/Claim/{taken[0].claim.id}"})
 
 
+async def _take_bundle_at_once(request: Request, tenant_id: str) -> Response | None:
+    """An unkeyed batch or collection Bundle taken Claim by Claim the one-statement way
+    (fhir_intake.take_bundle_at_once); None for the general path (a refused Bundle, a transaction,
+    a Bundle repeating a Claim's identifier), which answers it."""
+    if not is_json_media_type(request.headers.get("content-type")):
+        return None
+    try:
+        bundle = parse_bundle(json_body(await request.body()))
+    except Refused:
+        return None
+    staged_before = staged_count()
+    answer = await take_bundle_at_once(request.app.state.runtime.engine, tenant_id, bundle)
+    if answer is None:
+        return None
+    if staged_count() > staged_before:  # a Claim taken the general way staged its events
+        request.app.state.runtime.events_staged()
+    return Response(fhir_json(answer), status_code=200, media_type=FHIR_JSON)
+
+
 @router.post("", openapi_extra={**_body_doc(_BUNDLE), **_POST_DOC},
              responses={200: _resource_doc("transaction-response or batch-response Bundle", _BUNDLE), **_POST_RESPONSES})
 async def post_fhir_bundle(request: Request) -> Response:
@@ -182,6 +203,11 @@ async def post_fhir_bundle(request: Request) -> Response:
     in the Bundle (resolved by fullUrl), contained or registered."""
     tenant_id = (await authorize(request, Scope.CLAIMS_WRITE)).tenant_id
     idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
+    if idempotency_key is None:
+        fast = await _take_bundle_at_once(request, tenant_id)
+        if fast is not None:
+            return fast
+
     async def work(conn, raw):
         return 200, await take_bundle(conn, tenant_id, parse_bundle(raw))
 

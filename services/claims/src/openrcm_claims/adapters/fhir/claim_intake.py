@@ -11,6 +11,7 @@ issues on the elements they came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from pydantic import ValidationError
 
@@ -407,8 +408,9 @@ class _Reader:
         charges = [line["charge_amount"] for line in lines]
         if total is None or any(charge is None for charge in charges):
             return
-        if to_cents(sum(charges)) != total:
-            self._issue("invariant", ".total", f"total {total} is not the sum of the items' charges ({sum(charges)})")
+        charged = sum(charges, Decimal(0))  # a Decimal also when there are no items (refused already)
+        if to_cents(charged) != total:
+            self._issue("invariant", ".total", f"total {total} is not the sum of the items' charges ({charged})")
 
     def _uncarried(self) -> None:
         """Elements that would change the claim but have no place in this 837: refused. Elements

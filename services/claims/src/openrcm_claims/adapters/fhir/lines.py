@@ -183,6 +183,9 @@ def _code(concept, path: str, systems: tuple[str, ...], issues: list[Issue], wha
 
 def _procedure(item, path: str, context: ItemContext) -> str | None:
     concept = item.productOrService
+    if concept is None:  # 1..1 in FHIR R4; fhir.resources lets an explicit null through
+        context.issues.append(Issue("required", path + ".productOrService", "required (1..1 in FHIR R4)"))
+        return None
     if context.institutional:
         # An institutional line may be billed by revenue code alone: productOrService (1..1 in
         # FHIR) then says so with a data-absent-reason coding, or text only.

@@ -1,5 +1,7 @@
-"""Parsing what a client posts: a Claim, or a Bundle of a Claim and its parties, validated with
-fhir.resources entry by entry (so one bad entry of a batch refuses only itself)."""
+"""Parsing what a client posts: a Claim, or a Bundle of a Claim and its parties, entry by entry (so
+one bad entry of a batch refuses only itself). Each resource is read by the purpose-built model of
+what is billed from (claim_json) when it fits it, else validated with fhir.resources, which also
+words every refusal; both give the mapping the same objects."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
+from openrcm_claims.adapters.fhir.claim_json import read_claim_json, read_party_json
 from openrcm_claims.adapters.fhir.issues import Issue, Refused, missing_elements, validation_issues
 from openrcm_claims.adapters.fhir.references import Resolver
 
@@ -95,9 +98,20 @@ def _known_type(kind: Any) -> bool:
     return isinstance(kind, str) and _known_type_cached(kind)
 
 
+def read_resource(raw: Any, root: str, expected: str | None = None) -> tuple[Any | None, list[Issue]]:
+    """parse_resource's answer, by the purpose-built model when the resource fits it (a Claim or
+    a party of one: ~20 times less CPU), else by fhir.resources."""
+    kind = raw.get("resourceType") if isinstance(raw, dict) else None
+    if isinstance(kind, str) and (expected is None or kind == expected):
+        fast = read_claim_json(raw) if kind == "Claim" else read_party_json(raw) if kind in PARTY_TYPES else None
+        if fast is not None:
+            return fast, []
+    return parse_resource(raw, root, expected)
+
+
 def parse_claim(raw: Any) -> Any:
     """POST /fhir/Claim's body as a Claim; Refused (422) with every validation issue otherwise."""
-    claim, issues = parse_resource(raw, "Claim", expected="Claim")
+    claim, issues = read_resource(raw, "Claim", expected="Claim")
     if issues:
         raise Refused(422, issues)
     return claim
@@ -163,7 +177,7 @@ def parse_bundle(raw: Any) -> ParsedBundle:
 def _entry(index: int, shell_entry, raw_resource, bundle_type: str) -> Entry:
     request = shell_entry.request
     entry = Entry(index, shell_entry.fullUrl, request.method if request is not None else None)
-    resource, entry.issues = parse_resource(raw_resource, f"{entry.path}.resource")
+    resource, entry.issues = read_resource(raw_resource, f"{entry.path}.resource")
     kind = resource.get_resource_type() if resource is not None else None
     if resource is not None and kind != "Claim" and kind not in PARTY_TYPES:
         entry.issues.append(Issue("not-supported", f"{entry.path}.resource", f"a {kind} is not taken here (Claims "
