@@ -504,7 +504,7 @@ def run_intake(options: IntakeOptions, argv: list[str]) -> int:
         "options": asdict(options),
         "machine": machine,
         "code": describe_code(repo_root()),
-        "stack": {"ports": asdict(_bench_ports()), "state_dir": str(state_dir)},
+        "stack": {"ports": asdict(BENCH_PORTS), "state_dir": str(state_dir)},
         "runs": [],
     }
     vegeta = None
@@ -517,7 +517,7 @@ def run_intake(options: IntakeOptions, argv: list[str]) -> int:
         results["vegeta"] = str(vegeta)
     print(report.header(machine, options), flush=True)
     kept = _carry_over(state_dir)
-    stack = Stack(state_dir, _bench_ports(), fresh=True)
+    stack = Stack(state_dir, BENCH_PORTS, fresh=True)
     for name, content in kept.items():
         (state_dir / name).write_bytes(content)
 
@@ -575,12 +575,3 @@ def _component_pids(stack: Stack) -> dict[str, int]:
 
 def _sigterm_as_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
-
-
-def _bench_ports() -> StackPorts:
-    """BENCH_PORTS moved by OPENRCM_TEST_PORT_OFFSET, so two checkouts can benchmark on one machine."""
-    offset = int(os.environ.get("OPENRCM_TEST_PORT_OFFSET", "0") or 0)
-    if not offset:
-        return BENCH_PORTS
-    return BENCH_PORTS.shifted(offset, postgres=BENCH_PORTS.postgres + offset, kafka=BENCH_PORTS.kafka + offset,
-                               kafka_controller=BENCH_PORTS.kafka_controller + offset)
