@@ -55,8 +55,14 @@ DO UPDATE SET amount = snapshot.amount + EXCLUDED.amount
 """)
 
 
-async def _add_to_closed_months(conn, tenant_id: str, facts: dict, occurred_on: date, amount: Decimal) -> None:
+async def _hold_month_end_lock(conn, tenant_id: str) -> None:
+    """Shared with the other movements, exclusive of the closer; until the transaction ends. Taken
+    before the rollup's rows are locked, so a closer waiting for it never waits on a movement that
+    waits on such a row."""
     await conn.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(month_end_lock(tenant_id))))
+
+
+async def _add_to_closed_months(conn, tenant_id: str, facts: dict, occurred_on: date, amount: Decimal) -> None:
     cells = {basis: _cell(tenant_id, basis, facts, occurred_on) for basis in BASES}
     some = cells["service_date"]
     await conn.execute(_ADD_TO_CLOSED_MONTHS, {
@@ -72,6 +78,8 @@ def _cell(tenant_id: str, basis: str, facts: dict, occurred_on: date) -> dict:
 
 
 async def _add_to_cells(conn, tenant_id: str, facts: dict, occurred_on: date, amount: Decimal) -> None:
+    if amount:
+        await _hold_month_end_lock(conn, tenant_id)
     for basis in BASES:
         await conn.execute(pg_insert(receivable_rollup).values(**_cell(tenant_id, basis, facts, occurred_on),
                                                                 amount=amount)
