@@ -1,7 +1,7 @@
 """A/R month-end snapshots: receivable_month_ends (each closed month's open aging cells: insurance by
 basis date and group, patient by basis date and provider) and receivable_closed_months (how far each
 practice is closed); indexes for the months' reads (the rollup by month moved, the ledger by posting
-time). The month-end closer (system role) finds the practices from receivable_daily_totals' keys,
+time, the movements by day with the aging's columns included). The month-end closer (system role) finds the practices from receivable_daily_totals' keys,
 then acts for each practice as the app role.
 
 Revision ID: 0010
@@ -20,6 +20,7 @@ depends_on = None
 
 NEW_PRACTICE_TABLES = ("receivable_month_ends", "receivable_closed_months")
 # Which practices have receivables (and since when): no amounts, no patients.
+MOVEMENT_AGING_COLUMNS = ("amount", "service_date", "first_billed_on", "payer_id", "financial_class", "provider_npi")
 SYSTEM_PRIVILEGES = {"receivable_daily_totals": "SELECT (tenant_id, occurred_on)"}
 
 
@@ -46,6 +47,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id"),
     )
     op.create_index("ix_receivable_rollup_month", "receivable_rollup", ["tenant_id", "occurred_month"])
+    # The aging reads the movements after a month-end snapshot from this index alone (index-only scan).
+    op.drop_index("ix_receivable_movements_date", table_name="receivable_movements")
+    op.create_index("ix_receivable_movements_date", "receivable_movements", ["tenant_id", "occurred_on"],
+                    postgresql_include=list(MOVEMENT_AGING_COLUMNS))
     op.create_index("ix_ledger_entries_posted", "ledger_entries", ["tenant_id", "posted_at"])
     isolate_practices_v1(op, "collections", practice_tables=NEW_PRACTICE_TABLES, system_privileges=SYSTEM_PRIVILEGES)
 
@@ -54,5 +59,7 @@ def downgrade() -> None:
     op.execute("REVOKE SELECT (tenant_id, occurred_on) ON receivable_daily_totals FROM openrcm_collections_system")
     op.drop_index("ix_ledger_entries_posted", table_name="ledger_entries")
     op.drop_index("ix_receivable_rollup_month", table_name="receivable_rollup")
+    op.drop_index("ix_receivable_movements_date", table_name="receivable_movements")
+    op.create_index("ix_receivable_movements_date", "receivable_movements", ["tenant_id", "occurred_on"])
     op.drop_table("receivable_closed_months")
     op.drop_table("receivable_month_ends")

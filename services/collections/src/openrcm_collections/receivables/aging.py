@@ -206,38 +206,35 @@ class PatientPage:
     next_cursor: PatientCursor | None
 
 
-def _bucket_sums(amount, age) -> list:
-    """One sum per bucket of `amount` by `age` (days), 0 when nothing falls in it."""
-    sums = []
-    for name, first, last in BUCKETS:
-        within = age >= first if last is None else age.between(first, last) if first else age <= last
-        sums.append(sa.func.coalesce(sa.func.sum(amount).filter(within), ZERO).label(name))
-    return sums
+def _bucket_index(age):
+    """The index of the bucket of a balance `age` days old (0 for `0_30`... 4 for `over_120`)."""
+    return sa.case(*[(age <= last, n) for n, (_, _, last) in enumerate(BUCKETS) if last is not None],
+                   else_=len(BUCKETS) - 1)
 
 
 def _per_patient(tenant_id: str, as_of: date, basis: AgingBasis):
-    """Each patient's insurance and patient A/R by bucket (i_0_30..., p_0_30...), one pass over the
-    movements and one over the ledger, summed per patient in PostgreSQL."""
+    """Each patient's insurance and patient A/R by bucket (i_0_30..., p_0_30...): the movements and
+    the ledger's claim balances summed by (patient, bucket) in one pass each, then turned into one
+    row per patient, all in PostgreSQL."""
     m = receivable_movements.c
     day = sa.literal(as_of, sa.Date)
     basis_date = m.service_date if basis is AgingBasis.SERVICE_DATE else m.first_billed_on
-    zeros = [sa.literal(ZERO, MONEY_SUM).label(f"z_{name}") for name in BUCKET_NAMES]
-    insurance = (sa.select(m.patient_id, *_bucket_sums(m.amount, day - sa.func.coalesce(basis_date, m.occurred_on)),
-                           *zeros)
-                 .where(m.tenant_id == tenant_id, m.occurred_on <= as_of).group_by(m.patient_id))
+    insurance_bucket = _bucket_index(day - sa.func.coalesce(basis_date, m.occurred_on))
+    insurance = (sa.select(m.patient_id, sa.literal(0).label("receivable"), insurance_bucket.label("bucket"),
+                           sa.func.sum(m.amount).label("amount"))
+                 .where(m.tenant_id == tenant_id, m.occurred_on <= as_of).group_by(m.patient_id, insurance_bucket))
     claims = patient_claim_balances(tenant_id, end_of_day(as_of)).subquery()
     claim_basis = claims.c.service_date if basis is AgingBasis.SERVICE_DATE else claims.c.first_billed
-    patient = (sa.select(claims.c.patient_id, *zeros, *_bucket_sums(claims.c.balance, day - claim_basis))
-               .group_by(claims.c.patient_id))
-    both = sa.union_all(insurance, patient).subquery()
-    columns = list(both.c)[1:]
-    return (sa.select(both.c.patient_id,
-                      *(sa.func.sum(column).label(f"{'i' if n < len(BUCKETS) else 'p'}_{BUCKET_NAMES[n % len(BUCKETS)]}")
-                        for n, column in enumerate(columns)))
-            .group_by(both.c.patient_id).subquery())
+    patient_bucket = _bucket_index(day - claim_basis)
+    patient = (sa.select(claims.c.patient_id, sa.literal(1), patient_bucket, sa.func.sum(claims.c.balance))
+               .group_by(claims.c.patient_id, patient_bucket))
+    cells = sa.union_all(insurance, patient).subquery()
+    sums = [sa.func.coalesce(sa.func.sum(cells.c.amount).filter(sa.and_(cells.c.receivable == r, cells.c.bucket == n)),
+                             ZERO).label(f"{prefix}_{name}")
+            for r, prefix in ((0, "i"), (1, "p")) for n, name in enumerate(BUCKET_NAMES)]
+    return sa.select(cells.c.patient_id, *sums).group_by(cells.c.patient_id).subquery()
 
 
-MONEY_SUM = sa.Numeric(14, 2)
 # Room for the per-patient sums: hundreds of thousands of patients hashed in memory, not on disk.
 PATIENT_PAGE_WORK_MEM = "256MB"
 

@@ -116,13 +116,20 @@ def patient_claim_balances(tenant_id: str, until: datetime, since: datetime | No
                         earlier.c.claim_id.is_not_distinct_from(per_claim.c.claim_id), earlier.c.posted_at < until)
                  .scalar_subquery())
     first_day = sa.cast(sa.func.timezone("UTC", first), sa.Date)
+    if since is not None:  # a month of entries at most: each claim looked up by its key
+        claim = (sa.select(rc.service_date, rc.first_billed_on, rc.rendering_provider_npi, rc.billing_provider_npi)
+                 .where(rc.tenant_id == tenant_id, rc.claim_id == per_claim.c.claim_id).lateral("claim"))
+        joined, c = per_claim.outerjoin(claim, sa.true()), claim.c
+    else:  # the whole ledger (a month's close, an unclosed practice): one hash join
+        joined = per_claim.outerjoin(receivable_claims, sa.and_(rc.tenant_id == tenant_id,
+                                                                rc.claim_id == per_claim.c.claim_id))
+        c = rc
     # coalesce evaluates the first-entry lookup only for a claim the receivables do not know.
     return (sa.select(per_claim.c.patient_id, per_claim.c.balance,
-                      sa.func.coalesce(rc.service_date, first_day).label("service_date"),
-                      sa.func.coalesce(rc.first_billed_on, first_day).label("first_billed"),
-                      sa.func.coalesce(rc.rendering_provider_npi, rc.billing_provider_npi, "").label("provider_npi"))
-            .select_from(per_claim.outerjoin(receivable_claims, sa.and_(rc.tenant_id == tenant_id,
-                                                                        rc.claim_id == per_claim.c.claim_id))))
+                      sa.func.coalesce(c.service_date, first_day).label("service_date"),
+                      sa.func.coalesce(c.first_billed_on, first_day).label("first_billed"),
+                      sa.func.coalesce(c.rendering_provider_npi, c.billing_provider_npi, "").label("provider_npi"))
+            .select_from(joined))
 
 
 def _patient_cells(tenant_id: str, month: date):
