@@ -1,8 +1,8 @@
 """A/R month-end snapshots: receivable_month_ends (each closed month's open aging cells: insurance by
 basis date and group, patient by basis date and provider) and receivable_closed_months (how far each
 practice is closed); indexes for the months' reads (the rollup by month moved, the ledger by posting
-time, the movements by day with the aging's columns included). The month-end closer (system role) finds the practices from receivable_daily_totals' keys,
-then acts for each practice as the app role.
+time, the movements by day with the aging's columns included). The month-end closer (system role)
+finds the practices from receivable_daily_totals' keys, then acts for each practice as the app role.
 
 Revision ID: 0010
 Revises: 0008

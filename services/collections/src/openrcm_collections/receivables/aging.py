@@ -15,7 +15,9 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 
-from openrcm_collections.adapters.receivable_tables import receivable_month_ends, receivable_movements, receivable_rollup
+from openrcm_collections.adapters.receivable_tables import (
+    receivable_month_ends, receivable_movements, receivable_rollup,
+)
 from openrcm_collections.receivables.month_end import (
     closed_through, last_ended_month, next_month, patient_claim_balances, snapshot_month, start_of,
 )

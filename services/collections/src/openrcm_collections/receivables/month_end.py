@@ -80,7 +80,8 @@ def snapshot_month(closed: date | None, as_of: date) -> date | None:
 
 async def _first_month(conn, tenant_id: str) -> date | None:
     r, le = receivable_rollup.c, ledger_entries.c
-    first_moved = (await conn.execute(sa.select(sa.func.min(r.occurred_month)).where(r.tenant_id == tenant_id))).scalar()
+    first_moved = (await conn.execute(sa.select(sa.func.min(r.occurred_month))
+                                      .where(r.tenant_id == tenant_id))).scalar()
     first_posted = (await conn.execute(sa.select(sa.func.min(le.posted_at)).where(le.tenant_id == tenant_id))).scalar()
     months = [m for m in (first_moved, first_posted and month_of(first_posted.astimezone(timezone.utc).date())) if m]
     return min(months) if months else None
@@ -139,7 +140,8 @@ def _patient_cells(tenant_id: str, month: date):
     bases = sa.union_all(
         sa.select(sa.literal("service_date").label("basis"), claims.c.service_date.label("basis_date"),
                   claims.c.provider_npi, claims.c.balance),
-        sa.select(sa.literal("first_billed"), claims.c.first_billed, claims.c.provider_npi, claims.c.balance)).subquery()
+        sa.select(sa.literal("first_billed"), claims.c.first_billed, claims.c.provider_npi, claims.c.balance),
+    ).subquery()
     keys = [bases.c.basis, bases.c.basis_date, sa.literal(""), sa.literal(""), bases.c.provider_npi]
     return (sa.select(sa.literal(tenant_id), sa.literal(month), sa.literal("patient"), *keys,
                       sa.func.sum(bases.c.balance))
