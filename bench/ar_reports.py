@@ -8,9 +8,13 @@ and migrates the collections database, then seeds one practice with COPY: every 
 receivable movements as the consumer would have written them (billed; for most, a payer's decision
 with payment, contractual adjustment and patient share; some denied and held open; secondaries with
 the primary's share taken off) and the patient ledger (patient shares, payments, some bad debt), over
-two years of service dates, then the reports' summaries from the movements (`rebuild_summaries`).
+two years of service dates, then the reports' summaries from the movements (`rebuild_summaries`)
+and the month-end snapshots (`month_end.close_practice`, every month through November 2026).
 The reports are then run as the service runs them: the app role, under row-level security, acting
-for the practice, in one REPEATABLE READ snapshot. Medians reported; figures only, no assertions.
+for the practice, in one REPEATABLE READ snapshot. The aging runs as of a month end (2026-06-30: one
+snapshot) and as of the day before (2026-06-29: May's snapshot plus 29 days of movements and ledger
+entries, the most a month adds); by patient, the first page and the next (100 patients, both sorts).
+Medians reported, with PostgreSQL's CPU, this process's CPU and the load average; no assertions.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import random
 import statistics
 import time
 import uuid
+from pathlib import Path
 from datetime import date, datetime, time as clock, timedelta, timezone
 
 TENANT = "bench-practice"
@@ -31,6 +36,11 @@ NPIS = ["1234567893", "1992999998", "1003000126", "1437139840", "1588667638"]
 FIRST_SERVICE = date(2025, 1, 1)
 SERVICE_DAYS = 700
 AS_OF = date(2026, 6, 30)
+# The day before a month end: the most movements after a month-end snapshot.
+AS_OF_MID_MONTH = date(2026, 6, 29)
+# The month-end closer runs as if on this day: every month through November 2026 closed.
+CLOSED_ON = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
+PATIENT_PAGE = 100
 KPI_PERIOD = (date(2025, 7, 1), date(2026, 6, 30))
 CHUNK = 100_000
 
@@ -143,9 +153,30 @@ async def seed(owner_url: str, claims: int) -> dict:
     summarized = time.perf_counter()
     await _summarize(owner_url)
     summarized = time.perf_counter() - summarized
+    closed = time.perf_counter()
+    months = await _close_months(owner_url)
+    closed = time.perf_counter() - closed
     return {"claims": claims, "movements": len(seeder.movements), "ledger_entries": len(seeder.ledger),
             "rows_built_s": round(built, 1), "summaries_s": round(summarized, 1),
+            "months_closed": months, "month_end_close_s": round(closed, 1),
             "seeded_s": round(time.perf_counter() - started, 1)}
+
+
+async def _close_months(owner_url: str) -> int:
+    """The month-end closer's work for the practice, every month through November 2026 (then ANALYZE)."""
+    from openrcm_collections.receivables.month_end import close_practice
+    from openrcm_shared.db import create_engine
+
+    engine = create_engine(owner_url, pool_size=1)
+    try:
+        months = await close_practice(engine, TENANT, CLOSED_ON)
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql("VACUUM ANALYZE receivable_month_ends")
+            await conn.exec_driver_sql("VACUUM ANALYZE receivable_closed_months")
+    finally:
+        await engine.dispose()
+    return months
 
 
 async def _summarize(owner_url: str) -> None:
@@ -166,28 +197,76 @@ async def _summarize(owner_url: str) -> None:
         await engine.dispose()
 
 
-async def _timed(engine, work, runs: int) -> dict:
+def _server_processes(postmaster: int) -> list[int]:
+    """The PostgreSQL server's processes: the postmaster's children (backends, parallel workers...)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    children.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+    return children
+
+
+def _server_cpu(postmaster: int) -> float:
+    """CPU seconds of the whole server so far: its live processes' (backends, parallel workers...)
+    plus what the postmaster reaped of those that exited (cutime, cstime), so a parallel worker's
+    CPU counts whether it is still running or not."""
+    from bench.row_security import TICKS_PER_SECOND, _backend_cpu
+
+    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    total = sum(int(fields[n]) for n in (11, 12, 13, 14)) / TICKS_PER_SECOND
+    for pid in _server_processes(postmaster):
+        try:
+            total += _backend_cpu(pid)
+        except (OSError, ValueError, IndexError):
+            continue  # exited meanwhile: counted by the postmaster once reaped
+    return total
+
+
+async def _timed(engine, work, runs: int, name: str = "") -> dict:
+    """`work` timed `runs` times (see `_timed_runs`); a failure (e.g. the 30 s command time-out on a
+    loaded machine) is recorded as the figure, and each figure is printed as soon as it is taken."""
+    try:
+        figure = await _timed_runs(engine, work, runs)
+    except Exception as exc:  # noqa: BLE001 - a figure that could not be taken is reported as such
+        figure = {"error": f"{type(exc).__name__}: {exc}"}
+    print(f"{name}: {json.dumps(figure, default=str)}", flush=True)
+    return figure
+
+
+async def _timed_runs(engine, work, runs: int) -> dict:
     from openrcm_shared.db import snapshot
     from openrcm_shared.security.context import acting_for
 
     from bench.row_security import _backend_cpu
 
-    walls, cpus = [], []
+    walls, cpus, server_cpus, client_cpus, loads = [], [], [], [], []
     result = None
     for _ in range(runs):
         with acting_for(TENANT):
-            started = time.perf_counter()
             async with snapshot(engine) as conn:
                 pid = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
+                postmaster = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                server_before = _server_cpu(postmaster)
+                started, client_before = time.perf_counter(), time.process_time()
                 cpu_before = _backend_cpu(pid)
                 result = await work(conn)
                 cpus.append(_backend_cpu(pid) - cpu_before)
-            walls.append(time.perf_counter() - started)
+                walls.append(time.perf_counter() - started)
+                client_cpus.append(time.process_time() - client_before)
+                server_cpus.append(_server_cpu(postmaster) - server_before)
+            loads.append(os.getloadavg()[0])
     # PostgreSQL's CPU for the report: what its wall time would be on an idle core (the machine
-    # these figures come from is shared; wall times there include waiting for a core).
+    # these figures come from is shared; wall times there include waiting for a core). The
+    # client's CPU is this process's (the service's share: building rows, Decimal sums).
     return {"median_s": round(statistics.median(walls), 3), "min_s": round(min(walls), 3),
             "max_s": round(max(walls), 3), "postgres_cpu_median_s": round(statistics.median(cpus), 3),
-            "result": result}
+            "postgres_server_cpu_median_s": round(statistics.median(server_cpus), 3),
+            "client_cpu_median_s": round(statistics.median(client_cpus), 3),
+            "load_1m": [round(min(loads), 1), round(max(loads), 1)], "result": result}
 
 
 async def measure(app_url: str, runs: int) -> dict:
@@ -198,22 +277,50 @@ async def measure(app_url: str, runs: int) -> dict:
     engine = create_engine(app_url, pool_size=1)
     figures: dict = {}
     try:
-        for basis, group_by in ((AgingBasis.SERVICE_DATE, AgingGroup.PAYER), (AgingBasis.FIRST_BILLED, AgingGroup.PAYER),
-                                (AgingBasis.SERVICE_DATE, AgingGroup.FINANCIAL_CLASS),
-                                (AgingBasis.SERVICE_DATE, AgingGroup.PROVIDER),
-                                (AgingBasis.SERVICE_DATE, AgingGroup.PATIENT)):
-            async def work(conn, basis=basis, group_by=group_by):
-                rows = await aging(conn, TENANT, AS_OF, basis, group_by)
-                return {"groups": len(rows), "total": str(totals(rows)["total"])}
-            figures[f"aging {basis.value} by {group_by.value}"] = await _timed(engine, work, runs)
+        for as_of in (AS_OF_MID_MONTH, AS_OF):
+            for basis in AgingBasis:
+                for group_by in (AgingGroup.PAYER, AgingGroup.FINANCIAL_CLASS, AgingGroup.PROVIDER):
+                    async def work(conn, as_of=as_of, basis=basis, group_by=group_by):
+                        rows = await aging(conn, TENANT, as_of, basis, group_by)
+                        return {"groups": len(rows), "total": str(totals(rows)["total"])}
+                    name = f"aging {as_of} {basis.value} by {group_by.value}"
+                    figures[name] = await _timed(engine, work, runs, name)
 
         async def kpi_set(conn):
             period = await period_figures(conn, TENANT, *KPI_PERIOD)
             await monthly_trend(conn, TENANT, *KPI_PERIOD)
             return {k.key: str(k.value) for k in kpis(period)}
-        figures["kpis for a year (with the monthly trend)"] = await _timed(engine, kpi_set, runs)
+        figures["kpis for a year (with the monthly trend)"] = await _timed(engine, kpi_set, runs, "kpis")
+        # Last: on a loaded machine a page can take tens of seconds (three runs each).
+        figures.update(await _measure_patient_pages(engine, min(runs, 3)))
     finally:
         await engine.dispose()
+    return figures
+
+
+async def _measure_patient_pages(engine, runs: int) -> dict:
+    """The aging by patient as the API pages it: the first page, then the page after it."""
+    from openrcm_collections.receivables.aging import AgingBasis, PatientSort, patient_page
+
+    figures = {}
+    for as_of in (AS_OF_MID_MONTH, AS_OF):
+        for sort in PatientSort:
+            cursor = {}
+
+            async def first(conn, as_of=as_of, sort=sort, cursor=cursor):
+                page = await patient_page(conn, TENANT, as_of, AgingBasis.SERVICE_DATE, sort, PATIENT_PAGE)
+                cursor["next"] = page.next_cursor
+                return {"rows": len(page.rows), "first": page.rows[0].group if page.rows else None}
+
+            async def second(conn, as_of=as_of, sort=sort, cursor=cursor):
+                page = await patient_page(conn, TENANT, as_of, AgingBasis.SERVICE_DATE, sort, PATIENT_PAGE,
+                                          cursor["next"])
+                return {"rows": len(page.rows), "first": page.rows[0].group if page.rows else None}
+
+            name = f"aging {as_of} by patient, {sort.value}"
+            figures[f"{name}, first page"] = await _timed(engine, first, runs, f"{name}, first page")
+            if cursor.get("next") is not None:
+                figures[f"{name}, next page"] = await _timed(engine, second, runs, f"{name}, next page")
     return figures
 
 
@@ -235,10 +342,16 @@ def run(claims: int, runs: int) -> int:
         figures = asyncio.run(measure(stack.app_database_url("collections"), runs))
     finally:
         stack.stop_postgres()
-    print(f"\n{'report':52}{'median s':>10}{'min s':>10}{'max s':>10}{'pg cpu s':>10}")
+    print(f"\n{'report':64}{'median s':>10}{'min s':>10}{'max s':>10}{'pg cpu s':>10}{'pg all s':>10}"
+          f"{'py cpu s':>10}  load")
     for name, timing in figures.items():
-        print(f"{name:52}{timing['median_s']:10.3f}{timing['min_s']:10.3f}{timing['max_s']:10.3f}"
-              f"{timing['postgres_cpu_median_s']:10.3f}")
+        if "error" in timing:
+            print(f"{name:64}  {timing['error']}")
+            continue
+        print(f"{name:64}{timing['median_s']:10.3f}{timing['min_s']:10.3f}{timing['max_s']:10.3f}"
+              f"{timing['postgres_cpu_median_s']:10.3f}{timing['postgres_server_cpu_median_s']:10.3f}"
+              f"{timing['client_cpu_median_s']:10.3f}  "
+              f"{timing['load_1m'][0]}-{timing['load_1m'][1]}")
     print(json.dumps({"machine": describe_machine(), "as_of": AS_OF.isoformat(),
                       "kpi_period": [d.isoformat() for d in KPI_PERIOD], "seeded": seeded, "figures": figures},
                      default=str))

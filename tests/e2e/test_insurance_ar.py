@@ -65,6 +65,24 @@ async def test_a_claims_receivable_a_status_inquiry_round_trip_and_the_reports(a
         assert response.status_code == 200 and response.headers["content-type"].startswith(media_type), export
     assert (await api["collections"].get("/v1/reports/ar-aging", params={"format": "png"})).content.startswith(
         PNG_SIGNATURE)
+    # By patient: a page of patients, this one's insurance rows holding the claim's receivable.
+    by_patient = await api["collections"].get("/v1/reports/ar-aging", params={
+        "as_of": today, "group_by": "patient", "sort": "oldest_bucket", "limit": 1000})
+    assert by_patient.status_code == 200, by_patient.text
+    rows = by_patient.json()["rows"]
+    assert sum((Decimal(r["total"]) for r in rows if (r["group"], r["receivable"]) == ("PAT-AR-1", "insurance")),
+               Decimal(0)) == Decimal(receivable["balance"]), rows
+    first = await api["collections"].get("/v1/reports/ar-aging", params={"as_of": today, "group_by": "patient",
+                                                                         "limit": 1})
+    assert first.status_code == 200 and len({r["group"] for r in first.json()["rows"]}) <= 1, first.text
+    if first.json()["next_cursor"]:
+        assert 'rel="next"' in first.headers["link"]
+        after = await api["collections"].get("/v1/reports/ar-aging", params={
+            "as_of": today, "group_by": "patient", "limit": 1, "cursor": first.json()["next_cursor"]})
+        assert after.status_code == 200 and after.json()["rows"] != first.json()["rows"], after.text
+    exported = await api["collections"].get("/v1/reports/ar-aging", params={"as_of": today, "group_by": "patient",
+                                                                            "format": "csv"})
+    assert exported.status_code == 200 and "PAT-AR-1" in exported.text
 
     kpis = await api["collections"].get("/v1/reports/kpis", params={"from": today, "to": today})
     assert kpis.status_code == 200, kpis.text
@@ -85,6 +103,13 @@ async def test_report_parameters_out_of_range_are_problems_naming_them(api):
     assert bad_basis.status_code == 422 and "basis" in bad_basis.text
     bad_date = await api["collections"].get("/v1/reports/ar-aging", params={"as_of": "2026-02-30"})
     assert bad_date.status_code == 422 and "as_of" in bad_date.text
+    bad_cursor = await api["collections"].get("/v1/reports/ar-aging", params={"group_by": "patient",
+                                                                              "cursor": "not-a-cursor"})
+    assert bad_cursor.status_code == 400, bad_cursor.text
+    assert [e["pointer"] for e in bad_cursor.json()["errors"]] == ["/query/cursor"]
+    for name, value in (("limit", "0"), ("limit", "1001"), ("sort", "alphabetical")):
+        refused = await api["collections"].get("/v1/reports/ar-aging", params={"group_by": "patient", name: value})
+        assert refused.status_code == 422 and name in refused.text, (name, value)
     unknown = await api["collections"].post("/v1/follow-up/claims/00000000-0000-0000-0000-000000000000/notes",
                                             json={"note": "x"})
     assert unknown.status_code == 404

@@ -11,6 +11,7 @@ from openrcm_collections.entrypoints.statements_api import router as statements_
 from openrcm_collections.entrypoints.follow_up_api import router as follow_up_router
 from openrcm_collections.entrypoints.reports_api import router as reports_router
 from openrcm_collections.entrypoints.subscriptions import SUBSCRIPTIONS
+from openrcm_collections.receivables.month_end import run_month_end_closer
 from openrcm_collections.service_layer.scheduler import run_scheduler
 from openrcm_shared.service import ServiceDefinition, create_service_app
 
@@ -26,7 +27,9 @@ DEFINITION = ServiceDefinition(
              follow_up_router],
     webhook_routers=[webhook_router],
     subscriptions=SUBSCRIPTIONS,
-    background={"payment_plan_scheduler": lambda runtime: run_scheduler(runtime, PROCESSOR)},
+    background={"payment_plan_scheduler": lambda runtime: run_scheduler(runtime, PROCESSOR),
+                # closes each practice's A/R months for the aging report (receivables.month_end)
+                "month_end_closer": run_month_end_closer},
 )
 
 app = create_service_app(DEFINITION)

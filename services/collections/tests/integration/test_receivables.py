@@ -13,13 +13,18 @@ The practice (every amount in dollars; dates 2026):
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
-from openrcm_collections.receivables.aging import AgingBasis, AgingGroup, aging, totals
+from openrcm_collections.adapters.receivable_tables import receivable_movements
+from openrcm_collections.adapters.tables import ledger_entries
+from openrcm_collections.receivables.aging import (
+    AgingBasis, AgingGroup, PatientCursor, PatientSort, aging, bucket_of, end_of_day, patient_page, totals,
+)
+from openrcm_collections.receivables.month_end import close_practice, closed_through, practices
 from openrcm_collections.receivables.kpis import kpis, monthly_trend, period_figures
 from openrcm_shared.contracts.claims import ClaimRejected, RejectionReason
 from openrcm_shared.contracts.remittance import Adjustment, ClaimReversed
@@ -116,11 +121,29 @@ async def test_aging_groups_by_financial_class_provider_and_patient(app_engine):
     assert by_provider == {("1992999998", "insurance"): {"91_120": Decimal("1000.00")},
                            ("1234567893", "insurance"): {"31_60": Decimal("200.00"), "91_120": Decimal("50.00")},
                            ("1234567893", "patient"): {"91_120": Decimal("20.00")}}
-    by_patient = table(await aging_of(app_engine, tenant, as_of, group_by=AgingGroup.PATIENT))
-    assert by_patient == {("pat-2", "insurance"): {"91_120": Decimal("1000.00")},
-                          ("pat-3", "insurance"): {"31_60": Decimal("200.00")},
-                          ("pat-1", "insurance"): {"91_120": Decimal("50.00")},
-                          ("pat-1", "patient"): {"91_120": Decimal("20.00")}}
+    by_patient = await patient_pages(app_engine, tenant, as_of, PatientSort.BALANCE, limit=1)
+    # Largest balance first, one patient a page: pat-2 1,000; pat-3 200; pat-1 50 + 20.
+    assert by_patient == [[("pat-2", "insurance", {"91_120": Decimal("1000.00")})],
+                          [("pat-3", "insurance", {"31_60": Decimal("200.00")})],
+                          [("pat-1", "insurance", {"91_120": Decimal("50.00")}),
+                           ("pat-1", "patient", {"91_120": Decimal("20.00")})]]
+    oldest_first = await patient_pages(app_engine, tenant, as_of, PatientSort.OLDEST_BUCKET, limit=2)
+    assert [[row[0] for row in page] for page in oldest_first] == [["pat-2", "pat-1", "pat-1"], ["pat-3"]]
+
+
+async def patient_pages(engine, tenant, as_of, sort, *, limit, basis=AgingBasis.SERVICE_DATE):
+    """Every page of the aging by patient, following the cursors (each through its text form)."""
+    pages, cursor = [], None
+    with acting_for(tenant):
+        while True:
+            async with engine.connect() as conn:
+                page = await patient_page(conn, tenant, as_of, basis, sort, limit, PatientCursor.decode(cursor))
+            pages.append([(row.group, row.receivable, {k: v for k, v in row.buckets.items() if v})
+                          for row in page.rows])
+            if page.next_cursor is None:
+                return pages
+            cursor = page.next_cursor.encode()
+            assert len(pages) < 100
 
 
 async def test_kpis_over_a_quarter_match_the_hand_worked_figures(app_engine):
@@ -213,3 +236,138 @@ async def test_the_worklist_ranks_by_dollars_then_age_and_honours_payer_ages_not
     assert [row[:4] for row in await worklist_on(app_engine, tenant, D(2026, 5, 10))] == [
         (ids["C"], Decimal("200.00"), 69, "unpaid_past_follow_up_age"),
         (ids["D"], Decimal("50.00"), 88, "unpaid_past_follow_up_age")]
+
+
+# --- month-end snapshots -------------------------------------------------------------------------------
+
+
+async def close_months(engine, tenant, now: datetime) -> date | None:
+    with acting_for(tenant):
+        await close_practice(engine, tenant, now)
+        async with engine.connect() as conn:
+            return await closed_through(conn, tenant)
+
+
+async def aging_from_every_row(engine, tenant, as_of, basis, group_by):
+    """The aging worked the long way, in Python, from every movement and ledger entry (no summary):
+    each movement dated by then in the bucket of its own basis date; each claim's ledger balance in
+    the bucket of its claim's date (an entry with no claim: its group's first entry)."""
+    from openrcm_collections.adapters.receivable_tables import receivable_claims
+
+    with acting_for(tenant):
+        async with engine.connect() as conn:
+            moves = (await conn.execute(sa.select(receivable_movements))).all()
+            entries = (await conn.execute(sa.select(ledger_entries))).all()
+            claims = {c.claim_id: c for c in (await conn.execute(sa.select(receivable_claims))).all()}
+    cells: dict[tuple[str, str], dict[str, Decimal]] = {}
+
+    def add(group, receivable, basis_date, amount):
+        bucket = bucket_of((as_of - basis_date).days)
+        row = cells.setdefault((group, receivable), {})
+        row[bucket] = row.get(bucket, Decimal(0)) + amount
+
+    for m in moves:
+        if m.occurred_on <= as_of:
+            basis_date = (m.service_date if basis is AgingBasis.SERVICE_DATE else m.first_billed_on) or m.occurred_on
+            group = {AgingGroup.PAYER: m.payer_id, AgingGroup.FINANCIAL_CLASS: m.financial_class,
+                     AgingGroup.PROVIDER: m.provider_npi}[group_by] or "unknown"
+            add(group, "insurance", basis_date, m.amount)
+    groups: dict[tuple, list] = {}
+    for e in entries:
+        if e.posted_at < end_of_day(as_of):
+            groups.setdefault((e.claim_id, e.patient_id), []).append(e)
+    for (claim_id, _), group_entries in groups.items():
+        claim = claims.get(claim_id)
+        first = min(e.posted_at for e in group_entries).astimezone(timezone.utc).date()
+        claim_date = claim and (claim.service_date if basis is AgingBasis.SERVICE_DATE else claim.first_billed_on)
+        provider = claim and (claim.rendering_provider_npi or claim.billing_provider_npi)
+        group = (provider or "unknown") if group_by is AgingGroup.PROVIDER else "patient"
+        add(group, "patient", claim_date or first, sum(e.amount for e in group_entries))
+    return {key: {k: v for k, v in row.items() if v} for key, row in cells.items() if any(row.values())}
+
+
+async def assert_every_report_as_worked_by_hand(engine, tenant, days):
+    for as_of in days:
+        for basis in AgingBasis:
+            for group_by in (AgingGroup.PAYER, AgingGroup.FINANCIAL_CLASS, AgingGroup.PROVIDER):
+                reported = table(await aging_of(engine, tenant, as_of, basis=basis, group_by=group_by))
+                assert reported == await aging_from_every_row(engine, tenant, as_of, basis, group_by), (
+                    as_of, basis, group_by)
+
+
+EVERY_MONTH_END_AND_BETWEEN = [D(2026, 1, 31), D(2026, 2, 1), D(2026, 2, 14), D(2026, 2, 28), D(2026, 3, 1),
+                               D(2026, 3, 19), D(2026, 3, 20), D(2026, 3, 31), D(2026, 4, 1), D(2026, 4, 30)]
+
+
+async def test_month_end_snapshots_give_the_same_aging_as_every_movement_across_month_boundaries(app_engine):
+    tenant, ids = await practice_of_four_claims(app_engine)
+    e = uuid.uuid4()  # billed on the last day of March, paid on the first of April
+    await apply(app_engine, submitted(tenant, e, payer="P2", patient="pat-4", charge="80.00", service=D(2026, 3, 30),
+                                      billed=D(2026, 3, 31)), D(2026, 3, 31))
+    await apply(app_engine, posted(tenant, e, payer="P2", patient="pat-4", charge="80.00", paid="70.00",
+                                   adjustments=[("CO", "45", "10.00")]), D(2026, 4, 1))
+    before = {day: table(await aging_of(app_engine, tenant, day)) for day in EVERY_MONTH_END_AND_BETWEEN}
+
+    # Closing January to March (April has not ended on 04-15) changes no figure, on any day.
+    assert await close_months(app_engine, tenant, datetime(2026, 4, 15, tzinfo=timezone.utc)) == D(2026, 3, 1)
+    assert {day: table(await aging_of(app_engine, tenant, day)) for day in EVERY_MONTH_END_AND_BETWEEN} == before
+    assert before[D(2026, 3, 31)][("P2", "insurance")] == {"61_90": Decimal("1000.00"), "0_30": Decimal("80.00")}
+    assert before[D(2026, 4, 1)][("P2", "insurance")] == {"61_90": Decimal("1000.00")}
+    await assert_every_report_as_worked_by_hand(app_engine, tenant, EVERY_MONTH_END_AND_BETWEEN)
+
+    with acting_for(tenant):  # the closed months' snapshots are read, not the movements before them
+        async with app_engine.connect() as conn:
+            await conn.execute(receivable_movements.update().where(
+                receivable_movements.c.tenant_id == tenant, receivable_movements.c.occurred_on < D(2026, 3, 1))
+                .values(amount=receivable_movements.c.amount * 1000))
+            rows = await aging(conn, tenant, D(2026, 3, 31), AgingBasis.SERVICE_DATE, AgingGroup.PAYER)
+            await conn.rollback()
+    assert table(rows) == before[D(2026, 3, 31)]
+
+
+async def test_a_late_movement_dated_into_a_closed_month_and_a_reversal_move_its_snapshot_and_the_later_ones(
+        app_engine):
+    tenant, ids = await practice_of_four_claims(app_engine)
+    assert await close_months(app_engine, tenant, datetime(2026, 4, 15, tzinfo=timezone.utc)) == D(2026, 3, 1)
+    # Consumed after the close, dated in closed months: D's payment (02-20) and B's reversal (03-20).
+    await apply(app_engine, posted(tenant, ids["D"], payer="P3", patient="pat-1", charge="500.00", paid="40.00",
+                                   adjustments=[("CO", "23", "450.00"), ("PR", "2", "10.00")]), D(2026, 2, 20))
+    await apply(app_engine, ClaimReversed(
+        tenant_id=tenant, claim_id=ids["B"], remittance_id=uuid.uuid4(), patient_id="pat-2", payer_id="P2",
+        patient_control_number=str(ids["B"])[:20], reversed_paid_amount=Decimal("0.00"),
+        reversed_patient_responsibility_amount=Decimal("0.00"),
+        reversed_adjustments=[Adjustment(group_code="CO", carc="50", amount=Decimal("1000.00"))]), D(2026, 3, 20))
+    # A remittance seen before its submission, both late into closed months: its cells move when the facts come.
+    f = uuid.uuid4()
+    await apply(app_engine, posted(tenant, f, payer="P1", patient="pat-5", charge="300.00", paid="100.00",
+                                   adjustments=[("CO", "45", "50.00")]), D(2026, 3, 10))
+    await apply(app_engine, submitted(tenant, f, payer="P1", patient="pat-5", charge="300.00", service=D(2026, 1, 10),
+                                      billed=D(2026, 1, 12), financial_class="MC", npi="1003000126"), D(2026, 1, 12))
+
+    feb_end = table(await aging_of(app_engine, tenant, D(2026, 2, 28)))
+    assert ("P3", "insurance") not in feb_end  # D: 50 - 40 paid - 10 to the patient
+    assert feb_end[("P1", "insurance")] == {"31_60": Decimal("300.00")}  # F billed in January, paid in March
+    march_end = table(await aging_of(app_engine, tenant, D(2026, 3, 31)))
+    # The reversal re-opens the denial's 1,000 and releases the hold: still 1,000 receivable.
+    assert march_end[("P2", "insurance")] == {"61_90": Decimal("1000.00")}
+    assert march_end[("P1", "insurance")] == {"0_30": Decimal("200.00"), "61_90": Decimal("150.00")}
+    await assert_every_report_as_worked_by_hand(app_engine, tenant, EVERY_MONTH_END_AND_BETWEEN)
+    # Closing April adds nothing wrong on top of the moved snapshots.
+    assert await close_months(app_engine, tenant, datetime(2026, 5, 2, tzinfo=timezone.utc)) == D(2026, 4, 1)
+    await assert_every_report_as_worked_by_hand(app_engine, tenant, [D(2026, 4, 30), D(2026, 5, 1)])
+
+
+async def test_the_closer_finds_practices_with_receivables_as_the_system_role(app_engine, system_engine):
+    tenant, _ = await practice_of_four_claims(app_engine)
+    assert tenant in await practices(system_engine)
+
+
+def test_a_cursor_this_report_did_not_write_is_a_problem_naming_the_cursor():
+    from openrcm_shared.http.problems import Problem
+
+    good = PatientCursor(3, Decimal("70.00"), "pat-1")
+    assert PatientCursor.decode(good.encode()) == good
+    for bad in ("not-base64!", PatientCursor(9, Decimal(1), "p").encode(), "W10", "WyJ4IiwiMSIsInAiXQ"):
+        with pytest.raises(Problem) as raised:
+            PatientCursor.decode(bad)
+        assert raised.value.status == 400

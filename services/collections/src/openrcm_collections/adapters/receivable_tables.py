@@ -84,7 +84,10 @@ receivable_movements = sa.Table(
     sa.Column("financial_class", sa.Text),
     sa.Column("provider_npi", sa.Text),
     sa.Index("ix_receivable_movements_claim", "tenant_id", "claim_id", "id"),
-    sa.Index("ix_receivable_movements_date", "tenant_id", "occurred_on"),
+    # With the aging's columns: the movements after a month-end snapshot read by index-only scan.
+    sa.Index("ix_receivable_movements_date", "tenant_id", "occurred_on",
+             postgresql_include=["amount", "service_date", "first_billed_on", "payer_id", "financial_class",
+                                 "provider_npi"]),
 )
 
 # Summaries kept with the movements, in the same transactions, so reports over a million claims
@@ -101,6 +104,35 @@ receivable_rollup = sa.Table(
     sa.Column("financial_class", sa.Text, primary_key=True),
     sa.Column("provider_npi", sa.Text, primary_key=True),
     sa.Column("amount", sa.Numeric(14, 2), nullable=False),
+    sa.Index("ix_receivable_rollup_month", "tenant_id", "occurred_month"),
+)
+
+# Month-end snapshots (migration 0010): each closed month's open aging cells, the balances at the end
+# of `month` (its first day names it). Insurance cells by basis date and group, as the rollup's;
+# patient cells by basis date and provider (payer and class ''). Closed by the month-end closer
+# (receivables.month_end) in order from a practice's first month; a movement dated into a closed
+# month later adds to every snapshot from its month on, so each stays the sum of everything dated
+# up to its month end.
+receivable_month_ends = sa.Table(
+    "receivable_month_ends", receivables_metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),
+    sa.Column("month", sa.Date, primary_key=True),
+    sa.Column("receivable", sa.Text, primary_key=True),  # insurance | patient
+    sa.Column("basis", sa.Text, primary_key=True),  # service_date | first_billed
+    sa.Column("basis_date", sa.Date, primary_key=True),
+    sa.Column("payer_id", sa.Text, primary_key=True),
+    sa.Column("financial_class", sa.Text, primary_key=True),
+    sa.Column("provider_npi", sa.Text, primary_key=True),
+    sa.Column("amount", sa.Numeric(14, 2), nullable=False),
+)
+
+# The last month closed per practice (its first day): every month from the practice's first
+# through it has its snapshot.
+receivable_closed_months = sa.Table(
+    "receivable_closed_months", receivables_metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),
+    sa.Column("closed_through", sa.Date, nullable=False),
+    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # The KPIs' daily sums of the movements (and the charges of the claims remitted that day).
@@ -153,4 +185,5 @@ follow_up_notes = sa.Table(
 )
 
 RECEIVABLE_TABLES = ("receivable_claims", "receivable_movements", "receivable_rollup", "receivable_daily_totals",
-                     "payer_follow_up_settings", "follow_up_assignments", "follow_up_notes")
+                     "receivable_month_ends", "receivable_closed_months", "payer_follow_up_settings",
+                     "follow_up_assignments", "follow_up_notes")

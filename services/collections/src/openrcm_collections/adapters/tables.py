@@ -44,7 +44,9 @@ class LedgerEntry(CollectionsTable, table=True):
     """One amount on a patient's account; the balance is the sum of these (kept as balance_after)."""
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (sa.Index("ix_ledger_entries_account", "tenant_id", "patient_id", "id"),)
+    # posted: the A/R aging reads a month's entries after its month-end snapshot (migration 0010).
+    __table_args__ = (sa.Index("ix_ledger_entries_account", "tenant_id", "patient_id", "id"),
+                      sa.Index("ix_ledger_entries_posted", "tenant_id", "posted_at"))
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
     tenant_id: str = Field(sa_type=sa.Text)

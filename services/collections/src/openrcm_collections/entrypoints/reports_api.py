@@ -11,7 +11,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from openrcm_collections.receivables import charts
-from openrcm_collections.receivables.aging import BUCKET_NAMES, AgingBasis, AgingGroup, aging, totals
+from openrcm_collections.receivables.aging import (
+    BUCKET_NAMES, AgingBasis, AgingGroup, AgingRow, PatientCursor, PatientSort, aging, patient_page, totals,
+)
 from openrcm_collections.receivables.kpis import kpis, monthly_trend, period_figures
 from openrcm_shared.audit import audited
 from openrcm_shared.db import snapshot
@@ -53,6 +55,13 @@ class AgingOut(BaseModel):
     buckets: list[str]
     rows: list[AgingRowOut]
     totals: dict[str, dict[str, Money]]
+    # By patient, one page of patients: pass it back as `cursor` for the next (none on the last page).
+    next_cursor: str | None = None
+
+
+# By patient: the most patients on one page.
+MAX_PATIENTS_PER_PAGE = 1000
+_AGING_DOC = {**_FORMATS_DOC, 400: {"description": "A `cursor` this report did not issue (the problem names it)"}}
 
 
 def _png(body: bytes, filename: str) -> Response:
@@ -60,17 +69,41 @@ def _png(body: bytes, filename: str) -> Response:
                     headers={"Content-Disposition": f'inline; filename="{filename}.png"'})
 
 
-@router.get("/ar-aging", response_model=AgingOut, responses=_FORMATS_DOC)
+@router.get("/ar-aging", response_model=AgingOut, responses=_AGING_DOC)
 @audited("read", "ar_aging_report")
-async def ar_aging(request: Request, tenant_id: CollectionsWork,
+async def ar_aging(request: Request, response: Response, tenant_id: CollectionsWork,
                    as_of: Annotated[date | None, Query(description="The day the A/R is as of (end of day, UTC); "
                                                                    "today when absent")] = None,
                    basis: AgingBasis = AgingBasis.SERVICE_DATE, group_by: AgingGroup = AgingGroup.PAYER,
-                   format: ReportFormat = ReportFormat.JSON):
-    """Insurance and patient A/R as of a day, in age buckets, by payer, financial class, provider or patient."""
+                   format: ReportFormat = ReportFormat.JSON,
+                   sort: Annotated[PatientSort, Query(description="By patient: `balance` (largest first) or "
+                                                                  "`oldest_bucket` (oldest first, then balance)")]
+                   = PatientSort.BALANCE,
+                   limit: Annotated[int, Query(ge=1, le=MAX_PATIENTS_PER_PAGE,
+                                               description="By patient: patients per page")] = 100,
+                   cursor: Annotated[str | None, Query(max_length=1024,
+                                                       description="By patient: `next_cursor` of the previous "
+                                                                   "page")] = None):
+    """Insurance and patient A/R as of a day, in age buckets, by payer, financial class, provider or
+    patient (by patient a page of patients with a balance; `totals` are always the whole A/R)."""
     as_of = as_of or date.today()
+    next_cursor = None
     async with snapshot(request.app.state.runtime.engine) as conn:
-        rows = await aging(conn, tenant_id, as_of, basis, group_by)
+        if group_by is AgingGroup.PATIENT:
+            page = await patient_page(conn, tenant_id, as_of, basis, sort, limit, PatientCursor.decode(cursor))
+            rows, next_cursor = page.rows, page.next_cursor and page.next_cursor.encode()
+            whole: list[AgingRow] = await aging(conn, tenant_id, as_of, basis, AgingGroup.PAYER)
+        else:
+            rows = whole = await aging(conn, tenant_id, as_of, basis, group_by)
+    answer = await _aging_answer(rows, whole, as_of, basis, group_by, format, next_cursor)
+    if next_cursor:  # RFC 8288: the next page, for the spreadsheet and chart forms too
+        (answer if isinstance(answer, Response) else response).headers["Link"] = (
+            f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"')
+    return answer
+
+
+async def _aging_answer(rows: list[AgingRow], whole: list[AgingRow], as_of: date, basis: AgingBasis,
+                        group_by: AgingGroup, format: ReportFormat, next_cursor: str | None) -> Response | AgingOut:
     filename = f"ar-aging-{as_of.isoformat()}"
     if format is ReportFormat.PNG:
         return _png(await run_in_threadpool(charts.aging_chart, rows, f"A/R aging as of {as_of.isoformat()}"),
@@ -83,8 +116,9 @@ async def ar_aging(request: Request, tenant_id: CollectionsWork,
     return AgingOut(as_of=as_of, basis=basis, group_by=group_by, buckets=list(BUCKET_NAMES),
                     rows=[AgingRowOut(group=row.group, receivable=row.receivable, buckets=row.buckets,
                                       total=row.total) for row in rows],
-                    totals={"insurance": totals(rows, "insurance"), "patient": totals(rows, "patient"),
-                            "all": totals(rows)})
+                    totals={"insurance": totals(whole, "insurance"), "patient": totals(whole, "patient"),
+                            "all": totals(whole)},
+                    next_cursor=next_cursor)
 
 
 class KpiOut(BaseModel):

@@ -5,6 +5,12 @@ and group (payer, financial class, provider): the aging as of a day is the cells
 the day's month plus the movements of that month up to the day, whatever the number of claims.
 `receivable_daily_totals` sums the KPIs' components by day. Both are derived: rebuilt from the
 movements by `rebuild_summaries` (the bench seeds them that way).
+
+A movement dated into a month already closed (`receivables.month_end`: a late event, or facts filled
+in after the close) also moves that month's snapshot and every later one. The month-end closer and
+the movements serialise on one advisory lock per practice (the closer's exclusive, the movements'
+shared): a month's snapshot is either closed before a movement's transaction reads how far the
+practice is closed, or after that transaction committed its rollup cells, never in between.
 """
 
 from __future__ import annotations
@@ -16,14 +22,53 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from openrcm_collections.adapters.receivable_tables import (
-    receivable_daily_totals, receivable_movements, receivable_rollup,
+    receivable_closed_months, receivable_daily_totals, receivable_month_ends, receivable_movements, receivable_rollup,
 )
 
 BASES = {"service_date": "service_date", "first_billed": "first_billed_on"}
+_MONTH_END_LOCK = "openrcm-receivable-month-ends:"
 
 
 def month_of(day: date) -> date:
     return day.replace(day=1)
+
+
+def month_end_lock(tenant_id: str):
+    """The practice's advisory lock key between the month-end closer and the movements."""
+    return sa.func.hashtextextended(sa.literal(_MONTH_END_LOCK + tenant_id, sa.Text), 0)
+
+
+# Every closed month from the movement's on: the months' snapshots it must join (none when its month
+# is not closed yet, or the practice has never been closed).
+_ADD_TO_CLOSED_MONTHS = sa.text("""
+INSERT INTO receivable_month_ends AS snapshot
+    (tenant_id, month, receivable, basis, basis_date, payer_id, financial_class, provider_npi, amount)
+SELECT closed.tenant_id, months.month::date, 'insurance', cells.basis, cells.basis_date, CAST(:payer_id AS text),
+       CAST(:financial_class AS text), CAST(:provider_npi AS text), CAST(:amount AS numeric)
+FROM receivable_closed_months AS closed
+CROSS JOIN LATERAL generate_series(CAST(:month AS date), closed.closed_through, interval '1 month') AS months(month)
+CROSS JOIN (VALUES ('service_date', CAST(:service_basis AS date)),
+                   ('first_billed', CAST(:billed_basis AS date))) AS cells(basis, basis_date)
+WHERE closed.tenant_id = :tenant_id
+ON CONFLICT (tenant_id, month, receivable, basis, basis_date, payer_id, financial_class, provider_npi)
+DO UPDATE SET amount = snapshot.amount + EXCLUDED.amount
+""")
+
+
+async def _hold_month_end_lock(conn, tenant_id: str) -> None:
+    """Shared with the other movements, exclusive of the closer; until the transaction ends. Taken
+    before the rollup's rows are locked, so a closer waiting for it never waits on a movement that
+    waits on such a row."""
+    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(month_end_lock(tenant_id))))
+
+
+async def _add_to_closed_months(conn, tenant_id: str, facts: dict, occurred_on: date, amount: Decimal) -> None:
+    cells = {basis: _cell(tenant_id, basis, facts, occurred_on) for basis in BASES}
+    some = cells["service_date"]
+    await conn.execute(_ADD_TO_CLOSED_MONTHS, {
+        "tenant_id": tenant_id, "month": month_of(occurred_on), "payer_id": some["payer_id"],
+        "financial_class": some["financial_class"], "provider_npi": some["provider_npi"], "amount": amount,
+        "service_basis": cells["service_date"]["basis_date"], "billed_basis": cells["first_billed"]["basis_date"]})
 
 
 def _cell(tenant_id: str, basis: str, facts: dict, occurred_on: date) -> dict:
@@ -33,11 +78,15 @@ def _cell(tenant_id: str, basis: str, facts: dict, occurred_on: date) -> dict:
 
 
 async def _add_to_cells(conn, tenant_id: str, facts: dict, occurred_on: date, amount: Decimal) -> None:
+    if amount:
+        await _hold_month_end_lock(conn, tenant_id)
     for basis in BASES:
         await conn.execute(pg_insert(receivable_rollup).values(**_cell(tenant_id, basis, facts, occurred_on),
                                                                 amount=amount)
                            .on_conflict_do_update(index_elements=list(receivable_rollup.primary_key.columns.keys()),
                                                   set_={"amount": receivable_rollup.c.amount + amount}))
+    if amount:
+        await _add_to_closed_months(conn, tenant_id, facts, occurred_on, amount)
 
 
 async def add_movement(conn, tenant_id: str, facts: dict, occurred_on: date, movement, charge: Decimal | None) -> None:
@@ -71,7 +120,10 @@ def _rollup_select(basis: str):
 
 
 async def rebuild_summaries(conn) -> None:
-    """Both summaries again from every movement (a bulk load, or a repair)."""
+    """Both summaries again from every movement (a bulk load, or a repair); the month-end snapshots
+    are dropped with them, for the closer to close every month again."""
+    await conn.execute(receivable_closed_months.delete())
+    await conn.execute(receivable_month_ends.delete())
     await conn.execute(receivable_rollup.delete())
     await conn.execute(receivable_daily_totals.delete())
     columns = ["tenant_id", "basis", "basis_date", "occurred_month", "payer_id", "financial_class", "provider_npi",
