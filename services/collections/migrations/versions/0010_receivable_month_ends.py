@@ -5,7 +5,7 @@ time, the movements by day with the aging's columns included). The month-end clo
 finds the practices from receivable_daily_totals' keys, then acts for each practice as the app role.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-07 02:50:00.000000
 """
 from alembic import op
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from openrcm_shared.row_security import isolate_practices_v1
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
