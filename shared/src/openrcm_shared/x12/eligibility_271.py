@@ -43,7 +43,7 @@ from openrcm_shared.x12.reader import (
 
 __all__ = [
     "Benefit", "DateRange", "EligibilityError", "EligibilityResponse", "Member", "Party", "Plan",
-    "RelatedEntity", "ServiceSummary", "TraceNumber", "parse_271",
+    "RelatedEntity", "ServiceSummary", "TraceNumber", "parse_271", "split_271",
 ]
 
 _HUNDRED = Decimal(100)
@@ -727,3 +727,69 @@ def _first(dates: dict[str, DateRange], names: tuple[str, ...], *, start: bool) 
             if found.end is not None:
                 return found.end
     return None
+
+
+# ------------------------------------------------------------------------------------------ splitting
+
+
+def split_271(source: X12Source, **reader_options) -> list[str]:
+    """Each member's answer in the 271s of `source` as a 271 interchange of its own, in file order.
+
+    For a batch 271 answering many inquiries: each part holds the envelope (ISA, GS, ST with their
+    control numbers, BHT), the payer (2000A) and receiver (2000B) loops above the member, and the
+    subscriber loop (2000C) with its dependent loops (2000D), segments copied as sent, SE, GE and IEA
+    counted for the part. `parse_271` reads a part as it reads the whole. A payer or receiver loop
+    answered without any member (an AAA at 2100A/2100B) is a part of its own. The whole input is
+    read first, envelopes checked, so an `X12Error` is raised before any part is returned.
+    """
+    reader = X12Reader(source, **reader_options)
+    parts: list[str] = []
+    header: list[list[str]] = []  # ISA, GS, ST, BHT of the open transaction set
+    payer: list[list[str]] = []
+    receiver: list[list[str]] = []
+    member: list[list[str]] = []
+    current = header
+    answered = True  # whether the open payer loop has had a part
+
+    def close_member() -> None:
+        nonlocal answered
+        if member or not answered:
+            parts.append(_part(reader.delimiters, header, payer + receiver + member))
+            answered = True
+
+    for segment in reader:
+        segment_id = segment[0]
+        if segment_id == "HL":
+            level = element(segment, 3)
+            if level in ("20", "21", "22"):
+                if member or (level == "20" and payer):
+                    close_member()
+                member = []
+            if level == "20":
+                payer = current = [segment]
+                receiver, answered = [], False
+            elif level == "21":
+                receiver = current = [segment]
+            elif level == "22":
+                member = current = [segment]
+            else:
+                current.append(segment)
+        elif segment_id == "ISA":
+            header = [segment]
+        elif segment_id in ("GS", "ST", "BHT"):
+            header = header[:{"GS": 1, "ST": 2, "BHT": 3}[segment_id]] + [segment]
+            current = header
+        elif segment_id == "SE":
+            close_member()
+            payer, receiver, member, answered = [], [], [], True
+        elif segment_id not in ("GE", "IEA"):
+            current.append(segment)
+    return parts
+
+
+def _part(delimiters: Delimiters | None, header: list[list[str]], body: list[list[str]]) -> str:
+    d = delimiters or Delimiters()
+    isa, gs, st = header[0], header[1], header[2]
+    segments = [*header, *body,
+                ["SE", str(len(header) - 2 + len(body) + 1), st[2]], ["GE", "1", gs[6]], ["IEA", "1", isa[13]]]
+    return "".join(d.element.join(segment) + d.segment for segment in segments)
