@@ -71,6 +71,15 @@ _NO_ENTRIES = _NoEntries()
 _COVERAGE_LEVELS, _TIME_PERIODS, _NETWORKS = codes.COVERAGE_LEVELS, codes.TIME_PERIODS, codes.NETWORKS
 _QUANTITY_QUALIFIERS, _BENEFIT_KINDS = codes.QUANTITY_QUALIFIERS, codes.BENEFIT_KINDS
 _AUTHORIZATION = {"Y": True, "N": False}  # EB11; U (unknown) and absent read as None
+_DATES: dict[str, date] = {}
+_DECIMALS: dict[str, Decimal] = {}
+_PERCENTS: dict[str, Decimal] = {}
+_CACHE_LIMIT = 4096
+# Benefits by their EB segment (and the repetition separator that split EB03): members of one plan
+# get the same EBs (the plan, the copays, the coinsurance), so an answer's benefits are shared with
+# earlier answers that carried the same EB, until a detail (MSG, DTP, REF, a 2120 loop) makes the
+# benefit the answer's own (`_own_benefit`). Bounded like the value caches.
+_SHARED_BENEFITS: dict[tuple, Benefit] = {}
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -346,9 +355,10 @@ class _Parser271:
         self.reader = reader
         self.delimiters = Delimiters()
         self.number = 0  # of the segment being read, in its interchange
-        self.dates: dict[str, date] = {}
-        self.decimals: dict[str, Decimal] = {}  # amounts and quantities by their text, bounded
-        self.percents: dict[str, Decimal] = {}
+        # Values by their text, shared by every parser of the process (answers repeat the same few
+        # amounts, percents and dates, and a real-time 271 is parsed on its own); each is bounded.
+        self.dates, self.decimals, self.percents = _DATES, _DECIMALS, _PERCENTS
+        self.benefits = _SHARED_BENEFITS
 
     # -- errors ---------------------------------------------------------------------------------------
 
@@ -491,16 +501,18 @@ class _Parser271:
 
     def _benefit_detail(self, state: _TransactionState, segment: list[str]) -> None:
         segment_id = segment[0]
-        benefit = state.benefit
         if segment_id == "MSG":
             text = element(segment, 1)
             if text:
+                benefit = _own_benefit(state)
                 benefit.messages = [*benefit.messages, text]
         elif segment_id == "DTP":
             qualifier, dates = self._dtp(segment)
+            benefit = _own_benefit(state)
             benefit.dates = {**benefit.dates, codes.BENEFIT_DATE_QUALIFIERS.get(qualifier, qualifier): dates}
         elif segment_id == "REF":
             qualifier = self._required(segment, 1, "REF01 reference qualifier")
+            benefit = _own_benefit(state)
             benefit.references = {**benefit.references, qualifier: element(segment, 2)}
         elif segment_id not in ("HSD", "III"):
             raise self._error(X12StructureError, segment, None, "segment not used in loop 2110")
@@ -513,7 +525,8 @@ class _Parser271:
             state.related = RelatedEntity(
                 entity, codes.RELATED_ENTITY_ROLES.get(entity, entity), element(segment, 3) or None,
                 element(segment, 4) or None, element(segment, 8) or None, element(segment, 9) or None)
-            state.benefit.related_entities = [*state.benefit.related_entities, state.related]
+            benefit = _own_benefit(state)
+            benefit.related_entities = [*benefit.related_entities, state.related]
             return
         if state.current is None:
             party = Party(entity, element(segment, 3) or None, element(segment, 8) or None,
@@ -553,6 +566,13 @@ class _Parser271:
             raise self._error(X12StructureError, segment, None, "EB outside a subscriber or dependent loop")
         if loop.member is None:
             raise self._error(X12StructureError, segment, None, f"EB before NM1 in loop 2000{loop.level}")
+        key = (self.delimiters.repetition, *segment)
+        shared = self.benefits.get(key)
+        if shared is not None:  # read before: valid, and the same benefit
+            state.in_benefit, state.in_related = True, False
+            state.benefit, state.benefit_shared = shared, True
+            loop.benefits.append(shared)
+            return
         code = segment[1] if len(segment) > 1 else ""
         kind = _BENEFIT_KINDS.get(code)
         if kind is None:
@@ -573,7 +593,10 @@ class _Parser271:
             _QUANTITY_QUALIFIERS.get(quantity_qualifier, quantity_qualifier) if quantity_qualifier else None,
             _AUTHORIZATION.get(authorization), _NETWORKS.get(network, network) if network else None,
             procedure or None)
-        state.benefit = benefit
+        if len(self.benefits) >= _CACHE_LIMIT:
+            self.benefits.clear()
+        self.benefits[key] = state.benefit = benefit
+        state.benefit_shared = True
         loop.benefits.append(benefit)
 
     # -- values ---------------------------------------------------------------------------------------
@@ -589,7 +612,7 @@ class _Parser271:
             raise self._error(X12DataError, segment, position, f"{what} is not a number") from None
         if not value.is_finite():
             raise self._error(X12DataError, segment, position, f"{what} is not a number")
-        if len(self.decimals) < 4096:  # answers repeat the same few amounts; the cache stays bounded
+        if len(self.decimals) < _CACHE_LIMIT:
             self.decimals[text] = value
         return value
 
@@ -602,7 +625,7 @@ class _Parser271:
             raise self._error(X12DataError, segment, 8, "percent must be a fraction between 0 and 1")
         percent = fraction * _HUNDRED
         percent = percent.quantize(Decimal(1)) if percent == percent.to_integral_value() else percent.normalize()
-        if len(self.percents) < 4096:
+        if len(self.percents) < _CACHE_LIMIT:
             self.percents[segment[8]] = percent
         return percent
 
@@ -616,7 +639,7 @@ class _Parser271:
             value = date(int(text[:4]), int(text[4:6]), int(text[6:]))
         except ValueError:
             raise self._error(X12DataError, segment, position, "not a calendar date") from None
-        if len(self.dates) < 4096:
+        if len(self.dates) < _CACHE_LIMIT:
             self.dates[text] = value
         return value
 
@@ -649,6 +672,7 @@ class _TransactionState:
     in_benefit: bool = False
     in_related: bool = False
     benefit: Benefit | None = None  # of the open loop 2110
+    benefit_shared: bool = False  # `benefit` is shared with other answers (see _SHARED_BENEFITS)
     related: RelatedEntity | None = None
     answers: list[EligibilityResponse] = field(default_factory=list)
 
@@ -674,7 +698,10 @@ class _TransactionState:
 
     def response(self, subscriber: _MemberLoop | None, dependent: _MemberLoop | None) -> EligibilityResponse:
         answering = dependent or subscriber
-        errors = [*self.source_errors, *self.receiver_errors, *(answering.errors if answering else ())]
+        if answering is not None and not self.source_errors and not self.receiver_errors:
+            errors = answering.errors  # the member loop's own list: no other answer holds it
+        else:
+            errors = [*self.source_errors, *self.receiver_errors, *(answering.errors if answering else ())]
         benefits = answering.benefits if answering else []
         response = EligibilityResponse(
             self.control_number, self.reference, self.payer, self.receiver,
@@ -683,6 +710,20 @@ class _TransactionState:
         response.status = _status(benefits, errors)
         response.plan = _plan(response)
         return response
+
+
+def _own_benefit(state: _TransactionState) -> Benefit:
+    """The open loop 2110's benefit, made the answer's own before a detail is added to it."""
+    benefit = state.benefit
+    if state.benefit_shared:
+        benefit = Benefit(benefit.code, benefit.kind, list(benefit.service_types), benefit.coverage_level,
+                          benefit.insurance_type, benefit.plan_description, benefit.time_period, benefit.amount,
+                          benefit.percent, benefit.quantity, benefit.quantity_qualifier,
+                          benefit.authorization_required, benefit.network, benefit.procedure, benefit.messages,
+                          benefit.dates, benefit.references, benefit.related_entities)
+        state.current.benefits[-1] = state.benefit = benefit  # details follow their EB directly
+        state.benefit_shared = False
+    return benefit
 
 
 def _status(benefits: list[Benefit], errors: list[EligibilityError]) -> str:
