@@ -28,6 +28,8 @@ import httpx
 
 from bench.cpu import CpuMeter
 from bench.machine import load_average
+from bench.profiled import START as PROFILE_START, STOP as PROFILE_STOP
+from bench.profiling import restart_profiled, signal_profilers, summarize_profile
 
 TARGET_SECONDS = 60.0
 PAYERS = ("60054", "87726")
@@ -66,7 +68,7 @@ async def _wait_known(eligibility: httpx.AsyncClient, coverage_ids: list[str], t
             await asyncio.sleep(0.5)
 
 
-async def _run(stack, checks: int) -> dict:
+async def _run(stack, checks: int, profiled: bool = False) -> dict:
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     token = stack.issuer.mint(tenant, ["claims:write", "claims:read", "reference:admin", "eligibility:write",
                                        "eligibility:read"], client_id="bench-eligibility")
@@ -81,6 +83,8 @@ async def _run(stack, checks: int) -> dict:
                   "service_date": (first + timedelta(days=i // len(coverages))).isoformat()} for i in range(checks)]
         meter = CpuMeter(_component_pids(stack))
         before, load_before = meter.sample(), load_average()
+        if profiled:
+            signal_profilers(stack, ["eligibility"], PROFILE_START)
         started = time.monotonic()
         created = await eligibility.post("/v1/eligibility-batches", json={
             "provider_npi": "1234567893", "provider_name": "Bench Clinic", "items": items})
@@ -97,6 +101,8 @@ async def _run(stack, checks: int) -> dict:
                 break
         elapsed = time.monotonic() - started
         after = meter.sample()
+        if profiled:
+            signal_profilers(stack, ["eligibility"], PROFILE_STOP)
         stats = (await clearinghouse.get("/v1/eligibility/stats")).json()
     # CPU seconds per component over the run (the machine is shared: wall time alone says little).
     cpu = {name: round(after.components[name] - before.components.get(name, 0.0), 2)
@@ -131,6 +137,8 @@ def main() -> None:
                          help="seconds each payer takes per inquiry (a batch 270 of n: n times this)")
     options.add_argument("--batch-inquiries", type=int, default=50,
                          help="most checks in one batch 270 (1: one exchange per check)")
+    options.add_argument("--profile", action="store_true",
+                         help="run the eligibility service under cProfile (proportions only: it slows it down)")
     arguments = options.parse_args()
     os.environ["OPENRCM_ELIGIBILITY_PAYER_CONCURRENCY"] = str(arguments.payer_limit)
     os.environ["OPENRCM_ELIGIBILITY_BATCH_INQUIRIES"] = str(arguments.batch_inquiries)
@@ -146,9 +154,14 @@ def main() -> None:
     try:
         stack.start_infrastructure()
         stack.start_services(["claims", "eligibility"])
-        print(json.dumps(asyncio.run(_run(stack, arguments.checks)), indent=2))
+        output = stack.state_dir / "eligibility.prof"
+        if arguments.profile:
+            restart_profiled(stack, "eligibility", output)
+        print(json.dumps(asyncio.run(_run(stack, arguments.checks, arguments.profile)), indent=2))
     finally:
         stack.stop()
+    if arguments.profile:
+        print(json.dumps(summarize_profile(output, top=30), indent=1))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import itertools
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from types import SimpleNamespace
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import sqlalchemy as sa
@@ -28,7 +30,7 @@ from openrcm_eligibility.adapters.tables import eligibility_checks, eligibility_
 from openrcm_eligibility.domain.inquiry import inquiry_for
 from openrcm_eligibility.domain.normalized import headline, normalized_result
 from openrcm_eligibility.domain.retries import retry_delay
-from openrcm_eligibility.service_layer.announcements import announce_answer, finish_batch_if_done
+from openrcm_eligibility.service_layer.announcements import announce_answers, finish_batch_if_done
 from openrcm_eligibility.settings import ExchangeSettings
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.x12.acknowledgment_envelope import InterchangeEnvelope
@@ -225,6 +227,7 @@ async def _settle(engine, checks, found: dict, *, now: datetime, transient: str 
     their batches. `found`: check id -> (271 text, answer); the others are retried (`transient`,
     or the payer left them unanswered) or failed (`failure`)."""
     outcomes: dict[UUID, str] = {}
+    answered = []
     async with engine.begin() as conn:
         for check in checks:
             if check.id in found:
@@ -233,13 +236,14 @@ async def _settle(engine, checks, found: dict, *, now: datetime, transient: str 
                     reason = "; ".join(f"AAA {e.code} {e.meaning}" for e in answer.errors)
                     outcomes[check.id] = await _retry_later(conn, check, reason, text, now)
                 else:
-                    await record_answer(conn, check, answer, text, now)
+                    answered.append((check, answer, text))
                     outcomes[check.id] = "answered"
             elif failure is not None:
                 outcomes[check.id] = await _fail(conn, check, failure, unreadable_text, now)
             else:
                 reason = transient or "the payer's batch 271 holds no answer for this inquiry"
                 outcomes[check.id] = await _retry_later(conn, check, reason, None, now)
+        await record_answers(conn, answered, now)
     for batch_id in {check.batch_id for check in checks if outcomes[check.id] != "retry"}:
         await finish_batch_if_done(engine, batch_id, now)
     return outcomes
@@ -269,12 +273,34 @@ async def record_answer(conn: AsyncConnection, check, answer: EligibilityRespons
                         now: datetime) -> None:
     """Store the normalized answer on the check, take it off the queue, announce it (in `conn`'s
     transaction; the caller then calls `finish_batch_if_done` once it has committed)."""
-    result = normalized_result(answer)
-    first_type = next((t for t in (check.service_types or []) if t != "30"), "30")
-    figures = headline(result, first_type)
-    answered = (await conn.execute(eligibility_checks.update().where(eligibility_checks.c.id == check.id).values(
-        status=answer.status, result=result, response_x12=text, checked_at=now, last_error=None,
-        coverage_active={"active": True, "inactive": False}.get(answer.status),
-        plan_name=answer.plan.name if answer.plan else None, **figures).returning(*eligibility_checks.c))).one()
-    await conn.execute(pending_checks.delete().where(pending_checks.c.check_id == check.id))
-    await announce_answer(conn, answered, now)
+    await record_answers(conn, [(check, answer, text)], now)
+
+
+# The figures of `headline` as their columns store them (NUMERIC scale 2), so the events staged
+# from the values written carry what a read of the row would give.
+_FIGURE_SCALE = Decimal("0.01")
+_ANSWER_UPDATE = eligibility_checks.update().where(eligibility_checks.c.id == sa.bindparam("answered_id")).values(
+    {name: sa.bindparam(f"new_{name}") for name in (
+        "status", "result", "response_x12", "checked_at", "last_error", "coverage_active", "plan_name",
+        "copay_amount", "deductible_amount", "deductible_remaining", "coinsurance_percent", "out_of_pocket_remaining")})
+
+
+async def record_answers(conn: AsyncConnection, answered: list[tuple], now: datetime) -> None:
+    """`record_answer` for each (check row, answer, 271 text), in one statement each for the
+    updates, the queue and the events: an exchange of a batch 270 brings many answers at once."""
+    if not answered:
+        return
+    rows, parameters = [], []
+    for check, answer, text in answered:
+        result = normalized_result(answer)
+        first_type = next((t for t in (check.service_types or []) if t != "30"), "30")
+        figures = {name: None if value is None else Decimal(value).quantize(_FIGURE_SCALE)
+                   for name, value in headline(result, first_type).items()}
+        values = dict(status=answer.status, result=result, response_x12=text, checked_at=now, last_error=None,
+                      coverage_active={"active": True, "inactive": False}.get(answer.status),
+                      plan_name=answer.plan.name if answer.plan else None, **figures)
+        parameters.append({"answered_id": check.id, **{f"new_{name}": value for name, value in values.items()}})
+        rows.append(SimpleNamespace(**{**check._mapping, **values}))
+    await conn.execute(_ANSWER_UPDATE, parameters)
+    await conn.execute(pending_checks.delete().where(pending_checks.c.check_id.in_([row.id for row in rows])))
+    await announce_answers(conn, rows, now)
