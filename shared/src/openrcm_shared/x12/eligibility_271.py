@@ -27,6 +27,13 @@ do. Money is `Decimal` as sent. Unknown code values pass through as sent (a paye
 must not make its answer unreadable); an EB01 we cannot read, a bad amount, percent, quantity or
 date, a missing required element, or a segment out of place raise an `X12Error` naming the segment
 number and element (messages never carry element values: a 271 is protected health information).
+
+The model is read-only once parsed: values that answers repeat are shared between them rather than
+built again (a batch answer holds thousands of members of a few plans, and a process parses
+answer after answer). A `Benefit` read from the same EB segment as an earlier one is that
+benefit, until a detail of its own (MSG, DTP, REF, a 2120 loop) makes it a copy that this answer
+owns; payers and receivers (`Party`), DTP dates (`DateRange`), amounts, percents and dates are
+shared the same way. The caches are bounded (4,096 entries each, then emptied).
 """
 
 from __future__ import annotations
@@ -80,6 +87,8 @@ _CACHE_LIMIT = 4096
 # earlier answers that carried the same EB, until a detail (MSG, DTP, REF, a 2120 loop) makes the
 # benefit the answer's own (`_own_benefit`). Bounded like the value caches.
 _SHARED_BENEFITS: dict[tuple, Benefit] = {}
+_SHARED_PARTIES: dict[tuple, Party] = {}  # payers and receivers (2100A/2100B NM1), never changed once read
+_SHARED_RANGES: dict[tuple[str, str], DateRange] = {}  # DTP dates by format and text, never changed once read
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -529,8 +538,14 @@ class _Parser271:
             benefit.related_entities = [*benefit.related_entities, state.related]
             return
         if state.current is None:
-            party = Party(entity, element(segment, 3) or None, element(segment, 8) or None,
-                          element(segment, 9) or None)
+            key = tuple(segment)
+            party = _SHARED_PARTIES.get(key)
+            if party is None:  # an answer's payer and receiver are those of the answers before it, mostly
+                party = Party(entity, element(segment, 3) or None, element(segment, 8) or None,
+                              element(segment, 9) or None)
+                if len(_SHARED_PARTIES) >= _CACHE_LIMIT:
+                    _SHARED_PARTIES.clear()
+                _SHARED_PARTIES[key] = party
             if state.level == "A":
                 state.payer = party
             else:
@@ -647,15 +662,23 @@ class _Parser271:
         qualifier = self._required(segment, 1, "DTP01 date qualifier")
         date_format = self._required(segment, 2, "DTP02 date format")
         text = self._required(segment, 3, "DTP03 date")
+        shared = _SHARED_RANGES.get((date_format, text))
+        if shared is not None:
+            return qualifier, shared
         if date_format == "D8":
-            return qualifier, DateRange(self._date(segment, 3, text))
-        if date_format == "RD8":
+            dates = DateRange(self._date(segment, 3, text))
+        elif date_format == "RD8":
             start, _, end = text.partition("-")
             first, last = self._date(segment, 3, start), self._date(segment, 3, end)
             if last < first:
                 raise self._error(X12DataError, segment, 3, "date range ends before it starts")
-            return qualifier, DateRange(first, last)
-        raise self._error(X12DataError, segment, 2, "date format must be D8 or RD8")
+            dates = DateRange(first, last)
+        else:
+            raise self._error(X12DataError, segment, 2, "date format must be D8 or RD8")
+        if len(_SHARED_RANGES) >= _CACHE_LIMIT:
+            _SHARED_RANGES.clear()
+        _SHARED_RANGES[date_format, text] = dates
+        return qualifier, dates
 
 
 @dataclass(slots=True)
