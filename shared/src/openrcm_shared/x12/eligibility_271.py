@@ -739,7 +739,7 @@ def _own_benefit(state: _TransactionState) -> Benefit:
     """The open loop 2110's benefit, made the answer's own before a detail is added to it."""
     benefit = state.benefit
     if state.benefit_shared:
-        benefit = Benefit(benefit.code, benefit.kind, list(benefit.service_types), benefit.coverage_level,
+        benefit = Benefit(benefit.code, benefit.kind, benefit.service_types, benefit.coverage_level,
                           benefit.insurance_type, benefit.plan_description, benefit.time_period, benefit.amount,
                           benefit.percent, benefit.quantity, benefit.quantity_qualifier,
                           benefit.authorization_required, benefit.network, benefit.procedure, benefit.messages,
@@ -766,13 +766,14 @@ def _plan(response: EligibilityResponse) -> Plan | None:
         return None
     # The dependent's loop may leave the plan dates and group to the subscriber's.
     sources = [m for m in (response.dependent, response.subscriber) if m is not None]
-    dates: dict[str, DateRange] = {}
-    references: dict[str, str] = {}
-    names: dict[str, str] = {}
-    for source in reversed(sources):
-        dates.update(source.dates)
-        references.update(source.references)
-        names.update(source.reference_names)
+    if len(sources) == 1:  # the model is read-only: the plan's dates are the member's own
+        dates, references, names = sources[0].dates, sources[0].references, sources[0].reference_names
+    else:
+        dates, references, names = {}, {}, {}
+        for source in reversed(sources):
+            dates.update(source.dates)
+            references.update(source.references)
+            names.update(source.reference_names)
     coverage = next((b for b in response.benefits if b.kind in ("active_coverage", "inactive")), None)
     name = next((b.plan_description for b in response.benefits if b.plan_description), None) or names.get("18")
     begin = _first(dates, ("plan_begin", "eligibility_begin", "plan", "eligibility"), start=True)
