@@ -7,7 +7,10 @@ Starts its own stack (PostgreSQL, Kafka, issuer, clearinghouse simulator, claims
 ports OPENRCM_TEST_PORT_OFFSET above the bench ports), registers patients and coverages with
 claims (they reach eligibility by CoverageRegistered), then times `POST /v1/eligibility-batches`
 until the batch's `finished_at`, and reads from the simulator the most inquiries each payer had in
-progress at once. Each simulated payer answers after `--payer-latency` seconds. Target (issue 17):
+progress at once. Each simulated payer takes `--payer-latency` seconds per inquiry (a batch 270 of
+n inquiries is answered after n times that); the worker sends up to `--batch-inquiries` checks of
+one payer in one batch 270. CPU seconds per component (eligibility service, simulator, PostgreSQL,
+Kafka) and the load average are reported beside the wall time. Target (issue 17):
 5,000 checks in at most 60 s with the per-payer limit respected. Figures only, no assertions.
 """
 
@@ -22,6 +25,11 @@ import uuid
 from datetime import date, timedelta
 
 import httpx
+
+from bench.cpu import CpuMeter
+from bench.machine import load_average
+from bench.profiled import START as PROFILE_START, STOP as PROFILE_STOP
+from bench.profiling import restart_profiled, signal_profilers, summarize_profile
 
 TARGET_SECONDS = 60.0
 PAYERS = ("60054", "87726")
@@ -60,7 +68,7 @@ async def _wait_known(eligibility: httpx.AsyncClient, coverage_ids: list[str], t
             await asyncio.sleep(0.5)
 
 
-async def _run(stack, checks: int) -> dict:
+async def _run(stack, checks: int, profiled: bool = False) -> dict:
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     token = stack.issuer.mint(tenant, ["claims:write", "claims:read", "reference:admin", "eligibility:write",
                                        "eligibility:read"], client_id="bench-eligibility")
@@ -73,6 +81,10 @@ async def _run(stack, checks: int) -> dict:
         first = date.today() + timedelta(days=1)
         items = [{"coverage_id": coverages[i % len(coverages)],
                   "service_date": (first + timedelta(days=i // len(coverages))).isoformat()} for i in range(checks)]
+        meter = CpuMeter(_component_pids(stack))
+        before, load_before = meter.sample(), load_average()
+        if profiled:
+            signal_profilers(stack, ["eligibility"], PROFILE_START)
         started = time.monotonic()
         created = await eligibility.post("/v1/eligibility-batches", json={
             "provider_npi": "1234567893", "provider_name": "Bench Clinic", "items": items})
@@ -88,21 +100,48 @@ async def _run(stack, checks: int) -> dict:
             if body["finished_at"]:
                 break
         elapsed = time.monotonic() - started
+        after = meter.sample()
+        if profiled:
+            signal_profilers(stack, ["eligibility"], PROFILE_STOP)
         stats = (await clearinghouse.get("/v1/eligibility/stats")).json()
+    # CPU seconds per component over the run (the machine is shared: wall time alone says little).
+    cpu = {name: round(after.components[name] - before.components.get(name, 0.0), 2)
+           for name in after.components if name in ("eligibility", "clearinghouse", "postgresql", "kafka")}
     return {"checks": checks, "seconds": round(elapsed, 2), "queued_seconds": round(queued, 2),
             "checks_per_second": round(checks / elapsed, 1), "counts": body["counts"],
             "payer_limit": int(os.environ["OPENRCM_ELIGIBILITY_PAYER_CONCURRENCY"]),
-            "max_in_flight_per_payer": {payer: stats.get(payer, {}).get("max_in_flight") for payer in PAYERS},
+            "batch_inquiries": int(os.environ["OPENRCM_ELIGIBILITY_BATCH_INQUIRIES"]),
+            "per_payer": {payer: stats.get(payer, {}) for payer in PAYERS},
+            "cpu_seconds": cpu, "cpu_ms_per_check": {name: round(1000 * seconds / checks, 2)
+                                                     for name, seconds in cpu.items()},
+            "load_average_before": load_before, "load_average_after": load_average(),
             "target_seconds": TARGET_SECONDS}
+
+
+def _component_pids(stack) -> dict[str, int]:
+    pids = {name: service.process.pid for name, service in stack.services.items()}
+    if getattr(stack, "clearinghouse", None) is not None and stack.clearinghouse.process.pid:
+        pids["clearinghouse"] = stack.clearinghouse.process.pid
+    if stack.postgres and stack.postgres.process:
+        pids["postgresql"] = stack.postgres.process.pid
+    if stack.kafka.process:
+        pids["kafka"] = stack.kafka.process.pid
+    return pids
 
 
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--checks", type=int, default=5000)
     options.add_argument("--payer-limit", type=int, default=4)
-    options.add_argument("--payer-latency", type=float, default=0.02, help="seconds each payer takes to answer")
+    options.add_argument("--payer-latency", type=float, default=0.02,
+                         help="seconds each payer takes per inquiry (a batch 270 of n: n times this)")
+    options.add_argument("--batch-inquiries", type=int, default=50,
+                         help="most checks in one batch 270 (1: one exchange per check)")
+    options.add_argument("--profile", action="store_true",
+                         help="run the eligibility service under cProfile (proportions only: it slows it down)")
     arguments = options.parse_args()
     os.environ["OPENRCM_ELIGIBILITY_PAYER_CONCURRENCY"] = str(arguments.payer_limit)
+    os.environ["OPENRCM_ELIGIBILITY_BATCH_INQUIRIES"] = str(arguments.batch_inquiries)
     os.environ["CLEARINGHOUSE_ELIGIBILITY_LATENCY_SECONDS"] = str(arguments.payer_latency)
 
     from openrcm_devstack.paths import local_dir
@@ -115,9 +154,14 @@ def main() -> None:
     try:
         stack.start_infrastructure()
         stack.start_services(["claims", "eligibility"])
-        print(json.dumps(asyncio.run(_run(stack, arguments.checks)), indent=2))
+        output = stack.state_dir / "eligibility.prof"
+        if arguments.profile:
+            restart_profiled(stack, "eligibility", output)
+        print(json.dumps(asyncio.run(_run(stack, arguments.checks, arguments.profile)), indent=2))
     finally:
         stack.stop()
+    if arguments.profile:
+        print(json.dumps(summarize_profile(output, top=30), indent=1))
 
 
 if __name__ == "__main__":

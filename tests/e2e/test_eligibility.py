@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
+import httpx
 import pytest
 
 from tests.support import BILLING_NPI, eventually
@@ -162,21 +163,43 @@ async def test_uploaded_271s_match_by_trace_or_member_and_unmatched_are_kept(api
     assert refused.status_code == 422 and "(EB), element EB07" in refused.json()["detail"]
 
 
-async def test_batch_reports_progress_and_finishes(api):
-    coverages = [(await registered_coverage(api, prefix))[1] for prefix in ("M", "M", "INA", "BAD", "BSY")]
-    created = await api["eligibility"].post("/v1/eligibility-batches", json={
-        "provider_npi": BILLING_NPI, "provider_name": "Synthetic Family Clinic",
-        "items": [{"coverage_id": c, "service_date": SERVICE_DATE} for c in coverages]})
-    assert created.status_code == 201, created.text
-    batch_id = created.json()["id"]
+async def test_batch_reports_progress_and_finishes(api, stack):
+    registered = [await registered_coverage(api, prefix) for prefix in ("M", "M", "INA", "BAD", "BSY")]
+    registered.append(await registered_coverage(api, "M", dependent=True))
+    coverages = [coverage_id for _, coverage_id, _ in registered]
+    async with httpx.AsyncClient(base_url=stack.clearinghouse_url) as clearinghouse:
+        exchanges_before = (await clearinghouse.get("/v1/eligibility/stats")).json().get("60054", {})
+        created = await api["eligibility"].post("/v1/eligibility-batches", json={
+            "provider_npi": BILLING_NPI, "provider_name": "Synthetic Family Clinic",
+            "items": [{"coverage_id": c, "service_date": SERVICE_DATE} for c in coverages]})
+        assert created.status_code == 201, created.text
+        batch_id = created.json()["id"]
 
-    async def finished():
-        body = (await api["eligibility"].get(f"/v1/eligibility-batches/{batch_id}")).json()
-        assert body["finished_at"] is not None, body
-        return body
-    body = await eventually(finished, timeout=60)
-    assert (body["done"], body["failed"], body["pending"]) == (4, 1, 0)
-    assert body["counts"] == {"active": 3, "inactive": 1, "error": 1}
+        async def finished():
+            body = (await api["eligibility"].get(f"/v1/eligibility-batches/{batch_id}")).json()
+            assert body["finished_at"] is not None, body
+            return body
+        body = await eventually(finished, timeout=60)
+        stats = (await clearinghouse.get("/v1/eligibility/stats")).json()["60054"]
+    assert (body["done"], body["failed"], body["pending"]) == (5, 1, 0)
+    assert body["counts"] == {"active": 4, "inactive": 1, "error": 1}
+    # Queued together, the six went out in fewer exchanges than checks: a batch 270 and its 271.
+    assert stats["answered"] - exchanges_before.get("answered", 0) >= 6 + 2  # BSY asked three times
+    assert stats["exchanges"] - exchanges_before.get("exchanges", 0) < 6 + 2
+    listed = (await api["eligibility"].get(f"/v1/eligibility-batches/{batch_id}?include_checks=true")).json()
+    checks = {}
+    for check_id in listed["check_ids"]:
+        check = (await api["eligibility"].get(f"/v1/eligibility-checks/{check_id}?include_x12=true")).json()
+        checks[check["coverage_id"]] = check
+    for (_, coverage_id, member_id), other in zip(registered, [*registered[1:], registered[0]]):
+        check = checks[coverage_id]
+        # Each check keeps its own 270 and its own part of the batch 271, never another patient's.
+        assert check["request_x12"].count("TRN*1*") == 1 and member_id in check["request_x12"]
+        assert member_id in check["response_x12"] and other[2] not in check["response_x12"]
+    busy = checks[registered[4][1]]
+    assert busy["status"] == "active" and busy["attempts"] == 3
+    assert checks[registered[5][1]]["result"]["member"]["is_dependent"] is True
+    assert checks[registered[3][1]]["result"]["errors"][0]["code"] == "72"
     unknown = await api["eligibility"].post("/v1/eligibility-batches", json={
         "provider_npi": BILLING_NPI, "provider_name": "X", "items": [{"coverage_id": "NOPE", "service_date": SERVICE_DATE}]})
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["pointer"] == "/items/0/coverage_id"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timezone
 
 import pytest
 
+from openrcm_clearinghouse_sim.eligibility import EligibilityDesk
 from openrcm_clearinghouse_sim.settings import Settings
 from openrcm_shared.x12.acknowledgment_envelope import InterchangeEnvelope
-from openrcm_shared.x12.eligibility_270 import EligibilityInquiry, InquiryPerson, write_270
+from openrcm_shared.x12.eligibility_270 import EligibilityInquiry, InquiryPerson, combine_270s, write_270
 from openrcm_shared.x12.eligibility_271 import parse_271
 
 X12 = {"content-type": "application/edi-x12"}
@@ -85,3 +87,20 @@ async def test_stats_and_refusals(clearinghouse) -> None:
     assert stats["60054"]["answered"] >= 1 and stats["60054"]["max_in_flight"] >= 1
     assert (await clearinghouse.post("/v1/eligibility", content="ISA*bad", headers=X12)).status_code == 400
     assert (await clearinghouse.post("/v1/eligibility", content=inquiry_270("M1"))).status_code == 415
+
+
+async def test_a_batch_270_is_answered_member_by_member_in_one_271() -> None:
+    desk = EligibilityDesk(latency_seconds=0.02)
+    members = ["M200", "INA201", "BSY202", "BAD203"]
+    singles = [inquiry_270(m) for m in members] + [inquiry_270("M204", dependent=True)]
+    envelope = InterchangeEnvelope("ZZ", "OPENRCM", "ZZ", "SIM", "OPENRCM", "SIM", 8, 8,
+                                   datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc))
+    started = time.monotonic()
+    status, text = await desk.answer(combine_270s(envelope, singles, control_number="0001", reference="B1").encode())
+    assert status == 200 and time.monotonic() - started >= 5 * 0.02  # the payer's time is per inquiry
+    answers = {t.number: a for a in parse_271(text) for t in a.trace_numbers}
+    # The busy payer's AAA 42 (2100A) carries no trace: that inquiry goes unanswered in the batch.
+    assert {trace: a.status for trace, a in answers.items()} == \
+        {"T-M200": "active", "T-INA201": "inactive", "T-BAD203": "error", "T-M204": "active"}
+    assert answers["T-M204"].dependent.first_name == "KID"
+    assert desk.stats()["60054"] == {"answered": 5, "max_in_flight": 1, "exchanges": 1, "largest_exchange": 5}

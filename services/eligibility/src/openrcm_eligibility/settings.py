@@ -32,6 +32,9 @@ class ExchangeSettings(BaseSettings):
     # well under the database pool (OPENRCM_DB_POOL_SIZE, 20 + 10 overflow), which the API shares.
     poll_interval_seconds: float = 0.2
     worker_concurrency: int = 12
+    # Checks of one practice and payer due at the same time go out together in one batch 270 of at
+    # most this many inquiries (1: each check its own exchange). A batch 271 answers them all.
+    batch_inquiries: int = 50
 
 
 class CacheSettings(BaseSettings):

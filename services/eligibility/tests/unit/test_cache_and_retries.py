@@ -11,6 +11,7 @@ import pytest
 from openrcm_eligibility.domain.cache import CachedAnswer, recheck_reason
 from openrcm_eligibility.domain.inquiry import inquiry_for
 from openrcm_eligibility.domain.retries import retry_delay
+from openrcm_eligibility.service_layer.worker import exchange_groups
 
 NOW = datetime(2026, 3, 16, 15, 0, tzinfo=timezone.utc)
 TTL = timedelta(hours=24)
@@ -72,3 +73,12 @@ def test_inquiry_for_the_subscriber_and_for_a_dependent() -> None:
                         service_date=date(2026, 3, 16), service_types=["30"], provider_npi="1234567893",
                         provider_name="CLINIC")
     assert other.relationship == "34"  # 270 INS02 allows 01, 19 and 34 only
+
+
+def test_due_checks_go_out_per_practice_and_payer_in_batches_the_payers_taking_turns() -> None:
+    leased = [(f"a{i}", "p1", "60054") for i in range(5)] + [("b0", "p1", "87726"), ("c0", "p2", "60054")] + \
+        [(f"a{i}", "p1", "60054") for i in range(5, 7)]
+    assert exchange_groups(leased, 3) == [
+        ("p1", ["a0", "a1", "a2"]), ("p1", ["b0"]), ("p2", ["c0"]), ("p1", ["a3", "a4", "a5"]), ("p1", ["a6"])]
+    assert exchange_groups(leased[:2], 1) == [("p1", ["a0"]), ("p1", ["a1"])]
+    assert exchange_groups([], 50) == []

@@ -22,7 +22,8 @@ from openrcm_shared.x12.acknowledgment_envelope import (
 )
 from openrcm_shared.x12.reader import X12DataError, X12Reader, X12Source, X12StructureError, element
 
-__all__ = ["EligibilityInquiry", "Eligibility270WriteError", "InquiryPerson", "ReceivedInquiry", "parse_270", "write_270"]
+__all__ = ["EligibilityInquiry", "Eligibility270WriteError", "InquiryPerson", "ReceivedInquiry", "combine_270s",
+           "parse_270", "write_270"]
 
 IMPLEMENTATION_GUIDE = "005010X279A1"
 FUNCTIONAL_ID_270 = "HS"
@@ -87,6 +88,50 @@ def write_270(envelope: InterchangeEnvelope, inquiries: Sequence[EligibilityInqu
         segment_id = str(exc).split(":", 1)[0]
         raise Eligibility270WriteError("inquiries", f"an element of {segment_id} holds an X12 delimiter "
                                                     "(* : ^ ~) or a line break") from None
+
+
+def combine_270s(envelope: InterchangeEnvelope, inquiries: Sequence[str], *, control_number: str,
+                 reference: str) -> str:
+    """One batch 270 interchange asking everything the given 270s ask, in their order.
+
+    `inquiries` are interchanges written by `write_270` (each checked by the reader as it is read).
+    Their HL loops (2000A..2000D, each inquiry with its own payer and provider levels, as
+    `write_270` writes them) are copied as they are, with HL01/HL02 renumbered so the ids stay
+    unique in the one transaction set; TRNs are kept, so each answer of the batch 271 finds its
+    inquiry by its trace number. Raises `X12Error` when one of them is not a 270."""
+    if not inquiries:
+        raise Eligibility270WriteError("inquiries", "a 270 needs at least one inquiry")
+    created = envelope.created_at
+    segments: list[Segment] = [("BHT", ["0022", "13", reference, format_date(created), created.strftime("%H%M")])]
+    offset = 0
+    for text in inquiries:
+        offset = _copy_hierarchy(segments, text, offset)
+    return render_interchange(envelope, functional_id=FUNCTIONAL_ID_270, transaction_set_id="270",
+                              version=IMPLEMENTATION_GUIDE, transaction_sets=[TransactionSetBody(control_number,
+                                                                                                 segments)])
+
+
+def _copy_hierarchy(segments: list[Segment], text: str, offset: int) -> int:
+    """Append the HL loops of the 270 `text` with their ids moved up by `offset`; the new offset."""
+    reader = X12Reader(text)
+    highest, inside = offset, False
+    for segment in reader:
+        segment_id = segment[0]
+        if segment_id == "ST":
+            if element(segment, 1) != "270":
+                raise reader.error(X12StructureError, "transaction set is not a 270", 1, "ST")
+            inside = True
+        elif segment_id == "SE":
+            inside = False
+        elif inside and segment_id == "HL":
+            if not all(part.isdigit() for part in segment[1:3] if part):
+                raise reader.error(X12DataError, "HL01 and HL02 must be numbers", 1, "HL")
+            own, parent = int(element(segment, 1)) + offset, element(segment, 2)
+            highest = max(highest, own)
+            segments.append(("HL", [str(own), str(int(parent) + offset) if parent else None, *segment[3:]]))
+        elif inside and segment_id != "BHT":
+            segments.append((segment_id, segment[1:]))
+    return highest
 
 
 def _inquiry_segments(segments: list[Segment], inquiry: EligibilityInquiry, where: str, hl: int) -> int:

@@ -27,6 +27,13 @@ do. Money is `Decimal` as sent. Unknown code values pass through as sent (a paye
 must not make its answer unreadable); an EB01 we cannot read, a bad amount, percent, quantity or
 date, a missing required element, or a segment out of place raise an `X12Error` naming the segment
 number and element (messages never carry element values: a 271 is protected health information).
+
+The model is read-only once parsed: values that answers repeat are shared between them rather than
+built again (a batch answer holds thousands of members of a few plans, and a process parses
+answer after answer). A `Benefit` read from the same EB segment as an earlier one is that
+benefit, until a detail of its own (MSG, DTP, REF, a 2120 loop) makes it a copy that this answer
+owns; payers and receivers (`Party`), DTP dates (`DateRange`), amounts, percents and dates are
+shared the same way. The caches are bounded (4,096 entries each, then emptied).
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ from openrcm_shared.x12.reader import (
 
 __all__ = [
     "Benefit", "DateRange", "EligibilityError", "EligibilityResponse", "Member", "Party", "Plan",
-    "RelatedEntity", "ServiceSummary", "TraceNumber", "parse_271",
+    "RelatedEntity", "ServiceSummary", "TraceNumber", "parse_271", "split_271",
 ]
 
 _HUNDRED = Decimal(100)
@@ -71,6 +78,17 @@ _NO_ENTRIES = _NoEntries()
 _COVERAGE_LEVELS, _TIME_PERIODS, _NETWORKS = codes.COVERAGE_LEVELS, codes.TIME_PERIODS, codes.NETWORKS
 _QUANTITY_QUALIFIERS, _BENEFIT_KINDS = codes.QUANTITY_QUALIFIERS, codes.BENEFIT_KINDS
 _AUTHORIZATION = {"Y": True, "N": False}  # EB11; U (unknown) and absent read as None
+_DATES: dict[str, date] = {}
+_DECIMALS: dict[str, Decimal] = {}
+_PERCENTS: dict[str, Decimal] = {}
+_CACHE_LIMIT = 4096
+# Benefits by their EB segment (and the repetition separator that split EB03): members of one plan
+# get the same EBs (the plan, the copays, the coinsurance), so an answer's benefits are shared with
+# earlier answers that carried the same EB, until a detail (MSG, DTP, REF, a 2120 loop) makes the
+# benefit the answer's own (`_own_benefit`). Bounded like the value caches.
+_SHARED_BENEFITS: dict[tuple, Benefit] = {}
+_SHARED_PARTIES: dict[tuple, Party] = {}  # payers and receivers (2100A/2100B NM1), never changed once read
+_SHARED_RANGES: dict[tuple[str, str], DateRange] = {}  # DTP dates by format and text, never changed once read
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -346,9 +364,10 @@ class _Parser271:
         self.reader = reader
         self.delimiters = Delimiters()
         self.number = 0  # of the segment being read, in its interchange
-        self.dates: dict[str, date] = {}
-        self.decimals: dict[str, Decimal] = {}  # amounts and quantities by their text, bounded
-        self.percents: dict[str, Decimal] = {}
+        # Values by their text, shared by every parser of the process (answers repeat the same few
+        # amounts, percents and dates, and a real-time 271 is parsed on its own); each is bounded.
+        self.dates, self.decimals, self.percents = _DATES, _DECIMALS, _PERCENTS
+        self.benefits = _SHARED_BENEFITS
 
     # -- errors ---------------------------------------------------------------------------------------
 
@@ -491,16 +510,18 @@ class _Parser271:
 
     def _benefit_detail(self, state: _TransactionState, segment: list[str]) -> None:
         segment_id = segment[0]
-        benefit = state.benefit
         if segment_id == "MSG":
             text = element(segment, 1)
             if text:
+                benefit = _own_benefit(state)
                 benefit.messages = [*benefit.messages, text]
         elif segment_id == "DTP":
             qualifier, dates = self._dtp(segment)
+            benefit = _own_benefit(state)
             benefit.dates = {**benefit.dates, codes.BENEFIT_DATE_QUALIFIERS.get(qualifier, qualifier): dates}
         elif segment_id == "REF":
             qualifier = self._required(segment, 1, "REF01 reference qualifier")
+            benefit = _own_benefit(state)
             benefit.references = {**benefit.references, qualifier: element(segment, 2)}
         elif segment_id not in ("HSD", "III"):
             raise self._error(X12StructureError, segment, None, "segment not used in loop 2110")
@@ -513,11 +534,18 @@ class _Parser271:
             state.related = RelatedEntity(
                 entity, codes.RELATED_ENTITY_ROLES.get(entity, entity), element(segment, 3) or None,
                 element(segment, 4) or None, element(segment, 8) or None, element(segment, 9) or None)
-            state.benefit.related_entities = [*state.benefit.related_entities, state.related]
+            benefit = _own_benefit(state)
+            benefit.related_entities = [*benefit.related_entities, state.related]
             return
         if state.current is None:
-            party = Party(entity, element(segment, 3) or None, element(segment, 8) or None,
-                          element(segment, 9) or None)
+            key = tuple(segment)
+            party = _SHARED_PARTIES.get(key)
+            if party is None:  # an answer's payer and receiver are those of the answers before it, mostly
+                party = Party(entity, element(segment, 3) or None, element(segment, 8) or None,
+                              element(segment, 9) or None)
+                if len(_SHARED_PARTIES) >= _CACHE_LIMIT:
+                    _SHARED_PARTIES.clear()
+                _SHARED_PARTIES[key] = party
             if state.level == "A":
                 state.payer = party
             else:
@@ -553,6 +581,13 @@ class _Parser271:
             raise self._error(X12StructureError, segment, None, "EB outside a subscriber or dependent loop")
         if loop.member is None:
             raise self._error(X12StructureError, segment, None, f"EB before NM1 in loop 2000{loop.level}")
+        key = (self.delimiters.repetition, *segment)
+        shared = self.benefits.get(key)
+        if shared is not None:  # read before: valid, and the same benefit
+            state.in_benefit, state.in_related = True, False
+            state.benefit, state.benefit_shared = shared, True
+            loop.benefits.append(shared)
+            return
         code = segment[1] if len(segment) > 1 else ""
         kind = _BENEFIT_KINDS.get(code)
         if kind is None:
@@ -573,7 +608,10 @@ class _Parser271:
             _QUANTITY_QUALIFIERS.get(quantity_qualifier, quantity_qualifier) if quantity_qualifier else None,
             _AUTHORIZATION.get(authorization), _NETWORKS.get(network, network) if network else None,
             procedure or None)
-        state.benefit = benefit
+        if len(self.benefits) >= _CACHE_LIMIT:
+            self.benefits.clear()
+        self.benefits[key] = state.benefit = benefit
+        state.benefit_shared = True
         loop.benefits.append(benefit)
 
     # -- values ---------------------------------------------------------------------------------------
@@ -589,7 +627,7 @@ class _Parser271:
             raise self._error(X12DataError, segment, position, f"{what} is not a number") from None
         if not value.is_finite():
             raise self._error(X12DataError, segment, position, f"{what} is not a number")
-        if len(self.decimals) < 4096:  # answers repeat the same few amounts; the cache stays bounded
+        if len(self.decimals) < _CACHE_LIMIT:
             self.decimals[text] = value
         return value
 
@@ -602,7 +640,7 @@ class _Parser271:
             raise self._error(X12DataError, segment, 8, "percent must be a fraction between 0 and 1")
         percent = fraction * _HUNDRED
         percent = percent.quantize(Decimal(1)) if percent == percent.to_integral_value() else percent.normalize()
-        if len(self.percents) < 4096:
+        if len(self.percents) < _CACHE_LIMIT:
             self.percents[segment[8]] = percent
         return percent
 
@@ -616,7 +654,7 @@ class _Parser271:
             value = date(int(text[:4]), int(text[4:6]), int(text[6:]))
         except ValueError:
             raise self._error(X12DataError, segment, position, "not a calendar date") from None
-        if len(self.dates) < 4096:
+        if len(self.dates) < _CACHE_LIMIT:
             self.dates[text] = value
         return value
 
@@ -624,15 +662,23 @@ class _Parser271:
         qualifier = self._required(segment, 1, "DTP01 date qualifier")
         date_format = self._required(segment, 2, "DTP02 date format")
         text = self._required(segment, 3, "DTP03 date")
+        shared = _SHARED_RANGES.get((date_format, text))
+        if shared is not None:
+            return qualifier, shared
         if date_format == "D8":
-            return qualifier, DateRange(self._date(segment, 3, text))
-        if date_format == "RD8":
+            dates = DateRange(self._date(segment, 3, text))
+        elif date_format == "RD8":
             start, _, end = text.partition("-")
             first, last = self._date(segment, 3, start), self._date(segment, 3, end)
             if last < first:
                 raise self._error(X12DataError, segment, 3, "date range ends before it starts")
-            return qualifier, DateRange(first, last)
-        raise self._error(X12DataError, segment, 2, "date format must be D8 or RD8")
+            dates = DateRange(first, last)
+        else:
+            raise self._error(X12DataError, segment, 2, "date format must be D8 or RD8")
+        if len(_SHARED_RANGES) >= _CACHE_LIMIT:
+            _SHARED_RANGES.clear()
+        _SHARED_RANGES[date_format, text] = dates
+        return qualifier, dates
 
 
 @dataclass(slots=True)
@@ -649,6 +695,7 @@ class _TransactionState:
     in_benefit: bool = False
     in_related: bool = False
     benefit: Benefit | None = None  # of the open loop 2110
+    benefit_shared: bool = False  # `benefit` is shared with other answers (see _SHARED_BENEFITS)
     related: RelatedEntity | None = None
     answers: list[EligibilityResponse] = field(default_factory=list)
 
@@ -674,7 +721,10 @@ class _TransactionState:
 
     def response(self, subscriber: _MemberLoop | None, dependent: _MemberLoop | None) -> EligibilityResponse:
         answering = dependent or subscriber
-        errors = [*self.source_errors, *self.receiver_errors, *(answering.errors if answering else ())]
+        if answering is not None and not self.source_errors and not self.receiver_errors:
+            errors = answering.errors  # the member loop's own list: no other answer holds it
+        else:
+            errors = [*self.source_errors, *self.receiver_errors, *(answering.errors if answering else ())]
         benefits = answering.benefits if answering else []
         response = EligibilityResponse(
             self.control_number, self.reference, self.payer, self.receiver,
@@ -683,6 +733,20 @@ class _TransactionState:
         response.status = _status(benefits, errors)
         response.plan = _plan(response)
         return response
+
+
+def _own_benefit(state: _TransactionState) -> Benefit:
+    """The open loop 2110's benefit, made the answer's own before a detail is added to it."""
+    benefit = state.benefit
+    if state.benefit_shared:
+        benefit = Benefit(benefit.code, benefit.kind, benefit.service_types, benefit.coverage_level,
+                          benefit.insurance_type, benefit.plan_description, benefit.time_period, benefit.amount,
+                          benefit.percent, benefit.quantity, benefit.quantity_qualifier,
+                          benefit.authorization_required, benefit.network, benefit.procedure, benefit.messages,
+                          benefit.dates, benefit.references, benefit.related_entities)
+        state.current.benefits[-1] = state.benefit = benefit  # details follow their EB directly
+        state.benefit_shared = False
+    return benefit
 
 
 def _status(benefits: list[Benefit], errors: list[EligibilityError]) -> str:
@@ -702,13 +766,14 @@ def _plan(response: EligibilityResponse) -> Plan | None:
         return None
     # The dependent's loop may leave the plan dates and group to the subscriber's.
     sources = [m for m in (response.dependent, response.subscriber) if m is not None]
-    dates: dict[str, DateRange] = {}
-    references: dict[str, str] = {}
-    names: dict[str, str] = {}
-    for source in reversed(sources):
-        dates.update(source.dates)
-        references.update(source.references)
-        names.update(source.reference_names)
+    if len(sources) == 1:  # the model is read-only: the plan's dates are the member's own
+        dates, references, names = sources[0].dates, sources[0].references, sources[0].reference_names
+    else:
+        dates, references, names = {}, {}, {}
+        for source in reversed(sources):
+            dates.update(source.dates)
+            references.update(source.references)
+            names.update(source.reference_names)
     coverage = next((b for b in response.benefits if b.kind in ("active_coverage", "inactive")), None)
     name = next((b.plan_description for b in response.benefits if b.plan_description), None) or names.get("18")
     begin = _first(dates, ("plan_begin", "eligibility_begin", "plan", "eligibility"), start=True)
@@ -727,3 +792,69 @@ def _first(dates: dict[str, DateRange], names: tuple[str, ...], *, start: bool) 
             if found.end is not None:
                 return found.end
     return None
+
+
+# ------------------------------------------------------------------------------------------ splitting
+
+
+def split_271(source: X12Source, **reader_options) -> list[str]:
+    """Each member's answer in the 271s of `source` as a 271 interchange of its own, in file order.
+
+    For a batch 271 answering many inquiries: each part holds the envelope (ISA, GS, ST with their
+    control numbers, BHT), the payer (2000A) and receiver (2000B) loops above the member, and the
+    subscriber loop (2000C) with its dependent loops (2000D), segments copied as sent, SE, GE and IEA
+    counted for the part. `parse_271` reads a part as it reads the whole. A payer or receiver loop
+    answered without any member (an AAA at 2100A/2100B) is a part of its own. The whole input is
+    read first, envelopes checked, so an `X12Error` is raised before any part is returned.
+    """
+    reader = X12Reader(source, **reader_options)
+    parts: list[str] = []
+    header: list[list[str]] = []  # ISA, GS, ST, BHT of the open transaction set
+    payer: list[list[str]] = []
+    receiver: list[list[str]] = []
+    member: list[list[str]] = []
+    current = header
+    answered = True  # whether the open payer loop has had a part
+
+    def close_member() -> None:
+        nonlocal answered
+        if member or not answered:
+            parts.append(_part(reader.delimiters, header, payer + receiver + member))
+            answered = True
+
+    for segment in reader:
+        segment_id = segment[0]
+        if segment_id == "HL":
+            level = element(segment, 3)
+            if level in ("20", "21", "22"):
+                if member or (level == "20" and payer):
+                    close_member()
+                member = []
+            if level == "20":
+                payer = current = [segment]
+                receiver, answered = [], False
+            elif level == "21":
+                receiver = current = [segment]
+            elif level == "22":
+                member = current = [segment]
+            else:
+                current.append(segment)
+        elif segment_id == "ISA":
+            header = [segment]
+        elif segment_id in ("GS", "ST", "BHT"):
+            header = header[:{"GS": 1, "ST": 2, "BHT": 3}[segment_id]] + [segment]
+            current = header
+        elif segment_id == "SE":
+            close_member()
+            payer, receiver, member, answered = [], [], [], True
+        elif segment_id not in ("GE", "IEA"):
+            current.append(segment)
+    return parts
+
+
+def _part(delimiters: Delimiters | None, header: list[list[str]], body: list[list[str]]) -> str:
+    d = delimiters or Delimiters()
+    isa, gs, st = header[0], header[1], header[2]
+    segments = [*header, *body,
+                ["SE", str(len(header) - 2 + len(body) + 1), st[2]], ["GE", "1", gs[6]], ["IEA", "1", isa[13]]]
+    return "".join(d.element.join(segment) + d.segment for segment in segments)

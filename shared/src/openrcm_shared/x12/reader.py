@@ -85,6 +85,15 @@ _BLANKS = " \t\r\n\v\f"
 _ENVELOPE_SEGMENT_IDS = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA"})
 # X12.6: a segment id is two or three uppercase letters or digits, starting with a letter.
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}\Z")
+# Segment ids seen to be well-formed, envelope ids excluded, shared by every reader of the process:
+# one set lookup per segment on the hot path decides "ordinary segment", and a reader of a small
+# interchange (a real-time 271) does not check its ids again. Bounded: at most 26 * 36 * 37 ids exist.
+_WELL_FORMED_SEGMENT_IDS: set[str] = set()
+# Delimiter sets already checked (`_check_delimiters`), with whether plain str.strip() may be used
+# between segments: most files of a process share one or two sets, so an interchange's header is
+# checked once per set rather than once per interchange.
+_CHECKED_DELIMITERS: dict[tuple[str, str, str | None, str], tuple[Delimiters, bool]] = {}
+_MAX_CHECKED_DELIMITERS = 256
 
 
 # --------------------------------------------------------------------------------------------- errors
@@ -230,9 +239,7 @@ class X12Reader:
         self._encoding = encoding
         self._started = False
         self._envelope = _Envelope()
-        # Segment ids already seen to be well-formed, envelope ids excluded: one set lookup per
-        # segment on the hot path decides "ordinary segment inside a transaction set".
-        self._known_segment_ids: set[str] = set()
+        self._plain_strip = True  # str.strip() suits the current interchange's delimiters
         self._unreadable: str | None = None  # why the input stopped being readable, once it has
         self.delimiters: Delimiters | None = None
         """Delimiters of the current interchange."""
@@ -299,7 +306,7 @@ class X12Reader:
         pending, exhausted = "", False
         # After an IEA: the pieces not yet read, already split on the terminator (see _next_isa).
         carried: Iterator[str] = iter(())
-        envelope_ids, known_ids, blanks = _ENVELOPE_SEGMENT_IDS, self._known_segment_ids, _BLANKS
+        envelope_ids, known_ids, blanks = _ENVELOPE_SEGMENT_IDS, _WELL_FORMED_SEGMENT_IDS, _BLANKS
         while True:
             isa, carried, pending = self._next_isa(carried, pending)
             if isa is None:
@@ -308,11 +315,7 @@ class X12Reader:
                 return
             yield [isa], 1
             terminator, separator = self.delimiters.segment, self.delimiters.element
-            # str.strip() with no argument is the fastest, but it also strips the ASCII information
-            # separators 0x1C-0x1F; use it only when none of them is a delimiter here.
-            plain_strip = not any(character.isspace() and character not in blanks
-                                  for character in (separator, self.delimiters.component,
-                                                    self.delimiters.repetition or "", terminator))
+            plain_strip = self._plain_strip
             # `number` is the segment number of the last segment put in `run` (or handed out).
             number, in_transaction, interchange_open = 1, False, True
             pieces = carried  # what followed this ISA in the text already split, if anything
@@ -548,7 +551,7 @@ class X12Reader:
         if not _SEGMENT_ID.match(segment_id):
             raise self.error(X12SyntaxError, "invalid segment identifier (expected 2-3 uppercase letters or "
                              "digits)", segment_id=self._printable_id(segment_id))
-        self._known_segment_ids.add(segment_id)
+        _WELL_FORMED_SEGMENT_IDS.add(segment_id)
 
     @staticmethod
     def _printable_id(segment_id: str) -> str:
@@ -587,9 +590,20 @@ class X12Reader:
         repetition = elements[11] if len(elements) > 11 else ""
         if len(repetition) != 1 or repetition.isalnum():
             repetition = None  # before 5010 ISA11 held the standards identifier ("U"), not a separator
-        self._check_delimiters(separator, component, repetition, terminator)
-        return Delimiters(element=separator, component=component, repetition=repetition, segment=terminator), \
-            position + 2
+        key = (separator, component, repetition, terminator)
+        checked = _CHECKED_DELIMITERS.get(key)
+        if checked is None:
+            self._check_delimiters(separator, component, repetition, terminator)
+            delimiters = Delimiters(element=separator, component=component, repetition=repetition,
+                                    segment=terminator)
+            # str.strip() with no argument is the fastest, but it also strips the ASCII information
+            # separators 0x1C-0x1F; use it only when none of them is a delimiter here.
+            plain_strip = not any(character.isspace() and character not in _BLANKS for character in key if character)
+            if len(_CHECKED_DELIMITERS) >= _MAX_CHECKED_DELIMITERS:
+                _CHECKED_DELIMITERS.clear()
+            checked = _CHECKED_DELIMITERS[key] = (delimiters, plain_strip)
+        self._plain_strip = checked[1]
+        return checked[0], position + 2
 
     def _check_delimiters(self, separator: str, component: str, repetition: str | None, terminator: str) -> None:
         if component.isalnum() or component in _BLANKS:

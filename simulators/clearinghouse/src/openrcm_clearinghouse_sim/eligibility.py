@@ -1,7 +1,7 @@
 """Real-time eligibility: the simulated payers answer each 270 with a 271 (005010X279A1).
 
     POST /v1/eligibility          a 270 (Content-Type: application/edi-x12) -> 200 with the 271
-    GET  /v1/eligibility/stats    per payer: inquiries answered and the most answered at once
+    GET  /v1/eligibility/stats    per payer: inquiries and 270s answered, the largest 270, the most 270s at once
 
 What a payer answers depends on the member id (loop 2100C NM109), by its first three letters:
 
@@ -17,8 +17,12 @@ What a payer answers depends on the member id (loop 2100C NM109), by its first t
 | `AUT…` | active; every service type asked for other than 30 needs prior authorization (EB11 Y) |
 | anything else | active with benefits: plan year, deductible 1500 (400 left), out of pocket 5000 (4100 left), coinsurance 20 % in / 40 % out of network, copay 25 for an office visit (98) and urgent care, 150 for emergency services (86) |
 
-Every answer waits `CLEARINGHOUSE_ELIGIBILITY_LATENCY_SECONDS` first (default 0). The TRN of the
-inquiry comes back as TRN*2, names and the date of birth as sent.
+A 270 may ask about many members (a clearinghouse batch 270: one 2000A..2000C/D chain per
+inquiry); the 271 answers each in the same order, in one transaction set, each with the TRN of its
+inquiry as TRN*2 and names and the date of birth as sent. The payer takes
+`CLEARINGHOUSE_ELIGIBILITY_LATENCY_SECONDS` (default 0) per inquiry: a batch of n is answered after
+n times that, so batching saves round trips but not the payer's own work. The stats count, per
+payer, the exchanges in progress at once (a payer's connection limit is on exchanges).
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class EligibilityDesk:
     control_numbers: ControlNumbers = field(default_factory=ControlNumbers)
     attempts: Counter = field(default_factory=Counter)  # (member id, date) -> inquiries seen
     answered: Counter = field(default_factory=Counter)  # payer id -> inquiries answered
+    exchanges: Counter = field(default_factory=Counter)  # payer id -> 270s answered
+    largest: dict = field(default_factory=lambda: defaultdict(int))  # payer id -> most inquiries in one 270
     in_flight: Counter = field(default_factory=Counter)
     max_in_flight: dict = field(default_factory=lambda: defaultdict(int))
 
@@ -67,18 +73,22 @@ class EligibilityDesk:
         self.in_flight[payer] += 1
         self.max_in_flight[payer] = max(self.max_in_flight[payer], self.in_flight[payer])
         try:
-            delay = self.latency_seconds + (self.slow_seconds if any(_rule(i) == "SLW" for i in inquiries) else 0)
+            delay = self.latency_seconds * len(inquiries) + \
+                (self.slow_seconds if any(_rule(i) == "SLW" for i in inquiries) else 0)
             if delay:
                 await asyncio.sleep(delay)
             if any(self._still_failing(i, "DWN") for i in inquiries):
                 return 503, "payer system unavailable"
             self.answered[payer] += len(inquiries)
+            self.exchanges[payer] += 1
+            self.largest[payer] = max(self.largest[payer], len(inquiries))
             return 200, self._271(inquiries)
         finally:
             self.in_flight[payer] -= 1
 
     def stats(self) -> dict:
-        return {payer: {"answered": self.answered[payer], "max_in_flight": self.max_in_flight[payer]}
+        return {payer: {"answered": self.answered[payer], "max_in_flight": self.max_in_flight[payer],
+                        "exchanges": self.exchanges[payer], "largest_exchange": self.largest[payer]}
                 for payer in sorted(set(self.answered) | set(self.max_in_flight))}
 
     def _still_failing(self, inquiry: ReceivedInquiry, rule: str) -> bool:
@@ -210,5 +220,5 @@ async def answer_inquiry(request: Request) -> Response:
 
 @router.get("/v1/eligibility/stats")
 async def eligibility_stats(request: Request) -> dict:
-    """Per payer: inquiries answered and the most that were in progress at once."""
+    """Per payer: inquiries and 270s answered, the most inquiries in one 270, the most 270s in progress at once."""
     return _desk(request).stats()

@@ -7,7 +7,7 @@
     CLEARINGHOUSE_ADJUDICATION_RULES_FILE       adjudication rules (adjudication_rules.py); none: no 835s
     CLEARINGHOUSE_ADJUDICATION_DELAY_SECONDS    from the 277CA to adjudication (default 0.5)
     CLEARINGHOUSE_DELIVERY_*                    retry policy (DeliveryPolicy)
-    CLEARINGHOUSE_ELIGIBILITY_LATENCY_SECONDS   before every 271 (default 0)
+    CLEARINGHOUSE_ELIGIBILITY_LATENCY_SECONDS   per inquiry answered, before the 271 (default 0)
     CLEARINGHOUSE_ELIGIBILITY_SLOW_SECONDS      before the 271 of a slow payer (member ids SLW…, default 5)
     CLEARINGHOUSE_FRONT_END_VALIDATOR           pyx12 (default) or envelope (benchmarks only, see FRONT_END_VALIDATORS)
 """

@@ -38,9 +38,28 @@ def _authorization_types(result: dict) -> list[str]:
 
 async def announce_answer(conn: AsyncConnection, check, now: datetime) -> None:
     """`check` is the answered row of eligibility_checks."""
-    if check.status not in FINAL or check.patient_id is None:
+    await announce_answers(conn, [check], now)
+
+
+async def announce_answers(conn: AsyncConnection, checks: list, now: datetime) -> None:
+    """Stage the events of answered rows of eligibility_checks, in their order, in one statement.
+
+    A coverage's previous final answer (for CoverageChanged) is read once for all of them; an
+    answer earlier in `checks` is the previous one of a later answer of the same coverage."""
+    announced = [check for check in checks if check.status in FINAL and check.patient_id is not None]
+    if not announced:
         return
-    result = check.result or {}
+    previous = await _previous_results(conn, announced)
+    events: list = []
+    for check in announced:
+        result = check.result or {}
+        events += _answer_events(check, result, previous.get(check.coverage_id), now)
+        if check.coverage_id is not None:
+            previous[check.coverage_id] = result
+    await stage_events(conn, events, source=SOURCE, aggregate_type=AGGREGATE)
+
+
+def _answer_events(check, result: dict, previous: dict | None, now: datetime) -> list:
     plan = result.get("plan") or {}
     primary = _primary_payer(result)
     events: list = [EligibilityChecked(
@@ -58,7 +77,7 @@ async def announce_answer(conn: AsyncConnection, check, now: datetime) -> None:
                 tenant_id=check.tenant_id, check_id=check.id, patient_id=check.patient_id,
                 coverage_id=check.coverage_id, payer_id=check.payer_id, service_date=check.service_date,
                 plan_end=_date(plan.get("end")), checked_at=now))
-        changed = await _changes(conn, check, plan, primary)
+        changed = _changes(previous, plan, primary)
         if changed:
             events.append(CoverageChanged(
                 tenant_id=check.tenant_id, check_id=check.id, patient_id=check.patient_id,
@@ -66,17 +85,27 @@ async def announce_answer(conn: AsyncConnection, check, now: datetime) -> None:
                 primary_payer_id=primary.get("identifier") if primary else None,
                 primary_payer_name=primary.get("name") if primary else None,
                 plan_begin=_date(plan.get("begin")), plan_end=_date(plan.get("end")), checked_at=now))
-    await stage_events(conn, events, source=SOURCE, aggregate_type=AGGREGATE)
+    return events
 
 
-async def _changes(conn: AsyncConnection, check, plan: dict, primary: dict | None) -> list[str]:
+async def _previous_results(conn: AsyncConnection, checks: list) -> dict[str, dict]:
+    """Per coverage of `checks`: the result of its latest final answer before them (none of them)."""
+    coverages = sorted({check.coverage_id for check in checks if check.coverage_id is not None})
+    if not coverages:
+        return {}
+    latest = min(check.checked_at for check in checks)
+    rows = (await conn.execute(
+        sa.select(eligibility_checks.c.coverage_id, eligibility_checks.c.result).where(
+            eligibility_checks.c.tenant_id == checks[0].tenant_id, eligibility_checks.c.coverage_id.in_(coverages),
+            eligibility_checks.c.id.not_in([check.id for check in checks]),
+            eligibility_checks.c.status.in_(FINAL), eligibility_checks.c.checked_at <= latest)
+        .order_by(eligibility_checks.c.coverage_id, eligibility_checks.c.checked_at.desc())
+        .distinct(eligibility_checks.c.coverage_id))).all()
+    return {row.coverage_id: row.result for row in rows}
+
+
+def _changes(previous: dict | None, plan: dict, primary: dict | None) -> list[str]:
     """What this answer says that the coverage's previous final answer did not."""
-    previous = (await conn.execute(
-        sa.select(eligibility_checks.c.result).where(
-            eligibility_checks.c.tenant_id == check.tenant_id, eligibility_checks.c.coverage_id == check.coverage_id,
-            eligibility_checks.c.id != check.id, eligibility_checks.c.status.in_(FINAL),
-            eligibility_checks.c.checked_at <= check.checked_at)
-        .order_by(eligibility_checks.c.checked_at.desc()).limit(1))).scalar()
     changes = []
     before = _primary_payer(previous)
     if primary is not None and (before is None or before.get("identifier") != primary.get("identifier")):
