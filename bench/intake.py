@@ -2,7 +2,8 @@
 Idempotency-Key, FHIR Claim, FHIR Bundle, encounter batches; bench.forms), claims out to remittance.
 
 Sequence (every step bounded in count and time):
-1. Start a fresh stack on BENCH_PORTS under .local/bench (PostgreSQL, Kafka, the services).
+1. Start a fresh stack on the bench ports (moved by OPENRCM_TEST_PORT_OFFSET) under .local/bench
+   (PostgreSQL, Kafka, the services).
 2. Warm-up: a few seconds of low open-loop load (own tenant, not reported), waited through to
    the remittance service, then a few idle seconds to record the stack's background CPU.
 3. One open-loop run per offered rate (from vegeta, bench.vegeta, or the Python generator,
@@ -28,9 +29,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
 from openrcm_devstack.paths import local_dir, repo_root
-from openrcm_devstack.stack import BENCH_PORTS, Stack
+from openrcm_devstack.stack import BENCH_PORTS, DEFAULT_PORTS, Stack, StackPorts
 
 from bench import report
 from bench.cpu import CpuMeter, usage_between
@@ -97,13 +99,26 @@ class RunSpec:
         return self.label.replace(" ", "-").replace("/", "")
 
 
+class WindowObserver(Protocol):
+    """Something measured over exactly a run's load window, beside the CPU (bench.security_share:
+    a sampling profiler, PostgreSQL's transaction counts). Started just before the window's first
+    CPU sample, ended just after its last, so its own work falls outside the window."""
+
+    name: str
+
+    async def window_started(self, label: str) -> None: ...
+
+    async def window_ended(self, label: str) -> dict: ...
+
+
 @dataclass
 class Context:
     stack: Stack
     options: IntakeOptions
     meter: CpuMeter
-    vegeta: Path | None = None
-    idle_cpu: dict | None = None  # the stack at rest after the warm-up (usage_between)  # the vegeta binary, when it generates the open-loop load
+    vegeta: Path | None = None  # the vegeta binary, when it generates the open-loop load
+    idle_cpu: dict | None = None  # the stack at rest after the warm-up (usage_between)
+    observers: list[WindowObserver] = field(default_factory=list)
 
     @property
     def claims_url(self) -> str:
@@ -172,6 +187,8 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     load_at_start = load_average()
     scrapes_before = await scrape_services(ctx)
     sessions_before = await sessions_by_database(ctx.stack.database_url("claims"))
+    for observer in ctx.observers:
+        await observer.window_started(spec.label)
     cpu_before = ctx.meter.sample()
     started_at = datetime.now(timezone.utc)  # to line the timeline up with the services' and PostgreSQL's logs
     vegeta_report = None
@@ -189,6 +206,7 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     finally:
         await pool.close()
     cpu_after = ctx.meter.sample()
+    observed = {observer.name: await observer.window_ended(spec.label) for observer in ctx.observers}
     scrapes_after = await scrape_services(ctx)
     if by_vegeta:  # read back after the CPU window: decoding is the generator's, not the load's
         exchanges, window, vegeta_report = await read_attack(ctx.vegeta, ctx.stack.state_dir /
@@ -202,6 +220,8 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     result.update(tenant_id=tenant_id, started_at=started_at.isoformat(timespec="milliseconds"),
                   load_average_at_start=load_at_start, settle_before_seconds=settled,
                   connections_opened=pool.opened_total, cpu=usage_between(cpu_before, cpu_after))
+    if observed:
+        result["observed"] = observed
     result["server_side"] = server_side(scrapes_before, scrapes_after, form.path)
     result["server_side"]["postgresql_sessions_opened"] = {
         name: count - sessions_before.get(name, 0) for name, count in sessions_after.items()}
@@ -503,7 +523,7 @@ def run_intake(options: IntakeOptions, argv: list[str]) -> int:
         "options": asdict(options),
         "machine": machine,
         "code": describe_code(repo_root()),
-        "stack": {"ports": asdict(BENCH_PORTS), "state_dir": str(state_dir)},
+        "stack": {"ports": asdict(bench_ports()), "state_dir": str(state_dir)},
         "runs": [],
     }
     vegeta = None
@@ -516,7 +536,7 @@ def run_intake(options: IntakeOptions, argv: list[str]) -> int:
         results["vegeta"] = str(vegeta)
     print(report.header(machine, options), flush=True)
     kept = _carry_over(state_dir)
-    stack = Stack(state_dir, BENCH_PORTS, fresh=True)
+    stack = Stack(state_dir, bench_ports(), fresh=True)
     for name, content in kept.items():
         (state_dir / name).write_bytes(content)
 
@@ -558,6 +578,17 @@ def run_intake(options: IntakeOptions, argv: list[str]) -> int:
     print(report.render(results))
     print(f"\nResults: {path}")
     return exit_code
+
+
+def bench_ports() -> StackPorts:
+    """The bench ports, moved by OPENRCM_TEST_PORT_OFFSET as the test stack's are, so benchmarks
+    of two checkouts can run side by side."""
+    offset = int(os.environ.get("OPENRCM_TEST_PORT_OFFSET", "0") or 0)
+    if not offset:
+        return BENCH_PORTS
+    return DEFAULT_PORTS.shifted(BENCH_PORTS.services["claims"] - DEFAULT_PORTS.services["claims"] + offset,
+                                 postgres=BENCH_PORTS.postgres + offset, kafka=BENCH_PORTS.kafka + offset,
+                                 kafka_controller=BENCH_PORTS.kafka_controller + offset)
 
 
 def _component_pids(stack: Stack) -> dict[str, int]:
