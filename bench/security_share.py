@@ -330,27 +330,41 @@ class RowSecurityState:
         """Put every table as migrated ("on") or with row-level security disabled and not forced
         ("off", the measurement arm), as each database's owner; returns the tables whose row-level
         security is enabled afterwards, read back from the catalogue."""
+        import asyncpg
+
         from bench.downstream import _connect
 
         enabled_after = 0
         for url, tables in self.tables.items():
             conn = await _connect(url)
             try:
-                async with conn.transaction():
-                    await conn.execute("SET LOCAL lock_timeout = '10s'")  # idle pools hold no locks
-                    for table, enabled, forced in tables:
-                        if arm == "off":
-                            await conn.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-                            await conn.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
-                        else:
-                            if enabled:
-                                await conn.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-                            if forced:
-                                await conn.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+                for attempt in range(3):  # ALTER TABLE waits for transactions using the table to end
+                    try:
+                        async with conn.transaction():
+                            await conn.execute("SET LOCAL lock_timeout = '5s'")
+                            for statement in _row_security_statements(tables, arm):
+                                await conn.execute(statement)
+                        break
+                    except asyncpg.LockNotAvailableError:
+                        if attempt == 2:
+                            raise
                 enabled_after += sum(r["enabled"] for r in await conn.fetch(_RLS_TABLES))
             finally:
                 await conn.close()
         return enabled_after
+
+
+def _row_security_statements(tables: list[tuple[str, bool, bool]], arm: str) -> list[str]:
+    """ALTER TABLEs putting `tables` as migrated ("on") or with RLS disabled and not forced ("off")."""
+    statements = []
+    for table, enabled, forced in tables:
+        if arm == "off":
+            statements += [f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY",
+                           f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"]
+        else:
+            statements += [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"] if enabled else []
+            statements += [f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY"] if forced else []
+    return statements
 
 
 # --- the sequence ----------------------------------------------------------------------------------
