@@ -112,7 +112,7 @@ async def _variants(owner_url: str, app_url: str, tenant_id: str, with_intake: b
     from openrcm_claims.adapters.tables import payers
     from openrcm_claims.entrypoints.schemas import EncounterIn
     from openrcm_claims.service_layer.reference_data import find_payer
-    from openrcm_claims.service_layer.scrubbing import warm_code_sets
+    from openrcm_claims.service_layer.scrubbing import ready_code_sets
     from openrcm_claims.service_layer.submission import prepare_claim
     from openrcm_shared.db import bind_practice, create_engine
     from tests.support import encounter
@@ -159,7 +159,7 @@ async def _variants(owner_url: str, app_url: str, tenant_id: str, with_intake: b
              read(READ_VARIANTS[3], False)]
     if not with_intake:
         return reads
-    await asyncio.to_thread(warm_code_sets)
+    await ready_code_sets()  # loaded in a thread, before the clock starts
     template = await prepare_claim(None, tenant_id, EncounterIn.model_validate(encounter()), payer)
     unbound = copy.copy(claim_writes._INSERT_NEW_CLAIM)
     unbound.sql = unbound_intake_statement(unbound.sql)
