@@ -209,7 +209,14 @@ def _process_cpu_seconds(pid: int) -> float:
 class PySpySampler:
     """py-spy sampling each named process over a run's window, its samples attributed
     (`Attribution`). py-spy runs as a child of this process, so the intake benchmark's CPU meter
-    counts it with the load generator, not with the services."""
+    counts it with the load generator, not with the services.
+
+    Only samples of a thread holding the GIL are kept (`--gil`): py-spy otherwise counts a thread
+    as busy whenever the kernel has it runnable, and on a loaded machine an event loop woken from
+    its poll waits several times longer for a core than it then runs, which filled about nine
+    samples in ten with the bare event loop (measured: samples covered ten times the process's
+    CPU time). A thread waiting for a core does not hold the GIL yet; one preempted while holding
+    it is preempted anywhere in its work, so the kept samples stay in proportion to CPU time."""
 
     name = "sampling"
 
@@ -225,7 +232,7 @@ class PySpySampler:
             output = self.folder / f"{label}-{name}.txt"
             log = open(self.folder / f"{label}-{name}.log", "wb")  # noqa: SIM115 - the child holds it
             argv = [str(self.binary), "record", "--pid", str(pid), "--rate", str(self.rate), "--format", "raw",
-                    "--output", str(output), "--nonblocking", "--duration", str(int(self.limit_seconds))]
+                    "--output", str(output), "--nonblocking", "--gil", "--duration", str(int(self.limit_seconds))]
             self._running[name] = (subprocess.Popen(argv, stdout=log, stderr=log, start_new_session=True), output)
             log.close()
         await asyncio.sleep(1.0)  # attached before the window's first CPU sample
@@ -538,6 +545,7 @@ def python_security(run: dict) -> dict:
         cpu_ms = cpu["percent_of_one_core"].get(name, 0.0) / 100 * cpu["window_seconds"] * 1000
         per_process[name] = {
             "samples": sampled["samples"],
+            "cpu_seconds": cpu_ms / 1000,
             "share_percent": {c: 100 * sampled["by_category"].get(c, 0) / sampled["samples"] for c in CATEGORIES},
             "ms_per_claim": {c: sampled["by_category"].get(c, 0) / sampled["samples"] * cpu_ms / claims
                              for c in CATEGORIES},
@@ -549,6 +557,15 @@ def _mean(values: list[float]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
+def per_transaction_binding_us(difference: dict) -> dict[str, float]:
+    """Binding's client and server CPU per transaction (µs) from bench.row_security's difference
+    of variants: the larger of the median and the lowest round's difference, and never below 0.
+    Both are differences of two noisy figures, and on a loaded machine either can come out
+    negative; the larger errs towards more security cost, not less."""
+    return {side: max(0.0, difference.get(f"{side}_cpu_us", 0.0), difference.get(f"{side}_cpu_min_us", 0.0))
+            for side in ("client", "server")}
+
+
 def summarize(results: dict) -> dict:
     runs = [r for r in results["runs"] if r.get("created")]
     by_arm = {arm: [r for r in runs if r["arm"] == arm] for arm in ARMS}
@@ -558,11 +575,11 @@ def summarize(results: dict) -> dict:
     # Code is the same in both arms: the Python side is averaged over every run.
     python_ms = {c: _mean([sum(process["ms_per_claim"][c] for process in run.values()) for run in sampled]) or 0.0
                  for c in CATEGORIES}
-    binding_us = results.get("binding", {}).get("binding_us", {})
+    binding_us = per_transaction_binding_us(results.get("binding", {}).get("binding_us", {}))
     per_transaction = _mean(transactions) or 0.0
     binding_client_sampled = python_ms["practice binding"]
-    binding_client_per_transaction = per_transaction * max(0.0, binding_us.get("client_cpu_us", 0.0)) / 1000
-    binding_server = per_transaction * max(0.0, binding_us.get("server_cpu_us", 0.0)) / 1000
+    binding_client_per_transaction = per_transaction * binding_us["client"] / 1000
+    binding_server = per_transaction * binding_us["server"] / 1000
     pg = {arm: [r["cpu_ms_per_claim"].get("postgresql", 0.0) for r in by_arm[arm]] for arm in ARMS}
     pipeline = {arm: [pipeline_ms_per_claim(r) for r in by_arm[arm]] for arm in ARMS}
     paired = [(on["cpu_ms_per_claim"].get("postgresql", 0.0) - off["cpu_ms_per_claim"].get("postgresql", 0.0))
@@ -580,6 +597,7 @@ def summarize(results: dict) -> dict:
     pipeline_on = _mean(pipeline["on"])
     summary = {
         "transactions_per_claim": per_transaction,
+        "binding_per_transaction_us": binding_us,
         "python_side_ms_per_claim": python_ms,
         "binding_client_ms_per_claim": {"sampled": binding_client_sampled,
                                         "per_transaction": binding_client_per_transaction},
@@ -625,18 +643,24 @@ def render(results: dict) -> str:
     python_rows = []
     for run in results["runs"]:
         for name, figures in python_security(run).items():
-            python_rows.append([run["label"], name, str(figures["samples"]),
+            python_rows.append([run["label"], name, str(figures["samples"]), f"{figures['cpu_seconds']:.1f}",
                                 *(f"{figures['share_percent'][c]:.2f}" for c in CATEGORIES),
                                 f"{sum(figures['ms_per_claim'].values()) * 1000:.1f}"])
     if python_rows:
-        out += ["", "Python side: % of each process's samples in security code (py-spy), and its CPU per claim:", "",
-                table(["run", "process", "samples", *(f"{c} %" for c in CATEGORIES), "µs/claim"], python_rows)]
+        out += ["", f"Python side: % of each process's samples (py-spy, holding the GIL, "
+                f"{results['options']['sampling_rate']}/s) in security code, and that share of its CPU per claim:", "",
+                table(["run", "process", "samples", "CPU s", *(f"{c} %" for c in CATEGORIES), "µs/claim"],
+                      python_rows)]
     summary = results.get("summary")
     if summary:
-        binding = results.get("binding", {}).get("binding_us", {})
-        out += ["", f"Binding per transaction (bench.row_security, median of rounds): client "
-                f"{binding.get('client_cpu_us')} µs, server {binding.get('server_cpu_us')} µs; "
-                f"{summary['transactions_per_claim']:.2f} transactions per claim (every database, an upper bound)",
+        measured = results.get("binding", {}).get("binding_us", {})
+        binding = summary["binding_per_transaction_us"]
+        out += ["", f"Binding per transaction (bench.row_security, owner read with - without the practice in its "
+                f"BEGIN; median / lowest round): client {measured.get('client_cpu_us')} / "
+                f"{measured.get('client_cpu_min_us')} µs, server {measured.get('server_cpu_us')} / "
+                f"{measured.get('server_cpu_min_us')} µs; taken as client {binding['client']:.1f} µs, server "
+                f"{binding['server']:.1f} µs (the larger, at least 0); {summary['transactions_per_claim']:.2f} "
+                f"transactions per claim (every database, an upper bound)",
                 f"PostgreSQL CPU per claim: on {_fmt(summary['postgresql_ms_per_claim']['on'])}, off (measurement "
                 f"arm) {_fmt(summary['postgresql_ms_per_claim']['off'])}; on - off per round "
                 f"{_fmt(summary['postgresql_on_minus_off_per_round'])} ms",
