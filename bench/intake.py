@@ -526,20 +526,43 @@ def run_intake(options: IntakeOptions, argv: list[str]) -> int:
         "stack": {"ports": asdict(bench_ports()), "state_dir": str(state_dir)},
         "runs": [],
     }
-    vegeta = None
-    if options.generator == "vegeta":
-        try:
-            vegeta = find_vegeta()
-        except VegetaMissing as missing:
-            print(missing, file=sys.stderr)
-            return 2
+    try:
+        vegeta = vegeta_for(options.generator)
+    except VegetaMissing as missing:
+        print(missing, file=sys.stderr)
+        return 2
+    if vegeta is not None:
         results["vegeta"] = str(vegeta)
     print(report.header(machine, options), flush=True)
+
+    async def sequence(stack: Stack) -> None:
+        ctx = Context(stack, options, CpuMeter(_component_pids(stack)), vegeta)
+        await run_sequence(ctx, results, stamp)
+
+    exit_code = run_on_fresh_stack(state_dir, options.clearinghouse_validator, results, sequence)
+    results["targets"] = check_targets(results["runs"])
+    path = state_dir / f"results-{stamp}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    print(report.render(results))
+    print(f"\nResults: {path}")
+    return exit_code
+
+
+def vegeta_for(generator: str) -> Path | None:
+    """The vegeta binary when it generates the load (raises VegetaMissing, saying how to install
+    it, when it is not there); None for the Python generator."""
+    return find_vegeta() if generator == "vegeta" else None
+
+
+def run_on_fresh_stack(state_dir: Path, clearinghouse_validator: str, results: dict, sequence) -> int:
+    """Start a fresh stack on the bench ports in `state_dir` (keeping earlier results and profiles
+    there), run `sequence(stack)` (a coroutine function) on uvloop, and stop the stack whatever
+    happens, a second Ctrl-C included. An interruption or failure is recorded in `results["aborted"]`;
+    returns the exit code (0, 1 failed, 130 interrupted)."""
     kept = _carry_over(state_dir)
     stack = Stack(state_dir, bench_ports(), fresh=True)
     for name, content in kept.items():
         (state_dir / name).write_bytes(content)
-
     exit_code = 0
     previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
@@ -547,13 +570,12 @@ def run_intake(options: IntakeOptions, argv: list[str]) -> int:
         started = time.monotonic()
         stack.start_infrastructure()
         # The simulator takes its environment from this process (Stack.start_clearinghouse).
-        os.environ["CLEARINGHOUSE_FRONT_END_VALIDATOR"] = options.clearinghouse_validator
+        os.environ["CLEARINGHOUSE_FRONT_END_VALIDATOR"] = clearinghouse_validator
         stack.start_services()
-        results["stack"]["start_seconds"] = round(time.monotonic() - started, 1)
-        ctx = Context(stack, options, CpuMeter(_component_pids(stack)), vegeta)
+        results.setdefault("stack", {})["start_seconds"] = round(time.monotonic() - started, 1)
         with asyncio.Runner(loop_factory=_new_event_loop) as runner:
             results["event_loop"] = type(runner.get_loop()).__module__.split(".")[0]
-            runner.run(run_sequence(ctx, results, stamp))
+            runner.run(sequence(stack))
     except KeyboardInterrupt:
         results["aborted"] = "interrupted"
         exit_code = 130
@@ -570,13 +592,7 @@ def run_intake(options: IntakeOptions, argv: list[str]) -> int:
         finally:
             signal.signal(signal.SIGINT, previous_sigint)
             signal.signal(signal.SIGTERM, previous_sigterm)
-
     results["load_average_at_end"] = load_average()
-    results["targets"] = check_targets(results["runs"])
-    path = state_dir / f"results-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, default=str))
-    print(report.render(results))
-    print(f"\nResults: {path}")
     return exit_code
 
 

@@ -45,7 +45,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import os
 import re
 import signal
 import statistics
@@ -447,14 +446,11 @@ def _service_names() -> list[str]:
 
 def run(options: ShareOptions, argv: list[str]) -> int:
     from openrcm_devstack.paths import local_dir, repo_root
-    from openrcm_devstack.stack import Stack
 
     from bench.cpu import CpuMeter
-    from bench.intake import (
-        Context, IntakeOptions, _carry_over, _component_pids, _new_event_loop, _sigterm_as_interrupt, bench_ports,
-    )
+    from bench.intake import Context, IntakeOptions, _component_pids, run_on_fresh_stack, vegeta_for
     from bench.machine import describe_code, describe_machine, load_average
-    from bench.vegeta import VegetaMissing, find_vegeta
+    from bench.vegeta import VegetaMissing
 
     state_dir = local_dir() / "bench-security-share"
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -464,13 +460,11 @@ def run(options: ShareOptions, argv: list[str]) -> int:
     results: dict = {"benchmark": "security-share", "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "command": "python -m bench " + " ".join(argv), "options": asdict(options),
                      "machine": describe_machine(), "code": describe_code(repo_root()), "runs": []}
-    vegeta = None
-    if options.generator == "vegeta":
-        try:
-            vegeta = find_vegeta()
-        except VegetaMissing as missing:
-            print(missing, file=sys.stderr)
-            return 2
+    try:
+        vegeta = vegeta_for(options.generator)
+    except VegetaMissing as missing:
+        print(missing, file=sys.stderr)
+        return 2
     py_spy = find_py_spy() if options.sampling_rate > 0 else None
     if options.sampling_rate > 0 and py_spy is None:
         print("py-spy not found (a dev dependency: ./openrcm bench syncs it); or pass --sampling-rate 0",
@@ -478,45 +472,25 @@ def run(options: ShareOptions, argv: list[str]) -> int:
         return 2
     print(f"OpenRCM security-share benchmark: {options.rounds} round(s) of RLS on / off (measurement arm), "
           f"{options.duration:g} s each at {options.rate:g} claims/s (JSON), clearinghouse validator "
-          f"{options.clearinghouse_validator}; about {options.estimated_minutes():g} minutes.\n"
+          f"{options.clearinghouse_validator}; about {options.estimated_minutes():g} minutes on a quiet machine.\n"
           f"Load average at start: {' '.join(map(str, load_average()))}", flush=True)
-    kept = _carry_over(state_dir)
-    stack = Stack(state_dir, bench_ports(), fresh=True)
-    for name, content in kept.items():
-        (state_dir / name).write_bytes(content)
-    exit_code, sampler = 0, None
-    previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    try:
-        print("Starting PostgreSQL, Kafka, topics, migrations and the services ...", flush=True)
-        stack.start_infrastructure()
-        os.environ["CLEARINGHOUSE_FRONT_END_VALIDATOR"] = options.clearinghouse_validator
-        stack.start_services()
+
+    async def sequence(stack) -> None:  # noqa: ANN001
         ctx = Context(stack, intake_options, CpuMeter(_component_pids(stack)), vegeta)
         observers: list = [TransactionCounter(stack.database_url("claims"))]
+        sampler = None
         if py_spy is not None:
             sampler = PySpySampler(py_spy, {name: s.process.pid for name, s in stack.services.items()},
                                    state_dir / "samples", rate=options.sampling_rate,
                                    limit_seconds=options.duration + 60, attribution=Attribution(security_code()))
             observers.append(sampler)
-        with asyncio.Runner(loop_factory=_new_event_loop) as runner:
-            runner.run(_sequence(ctx, options, results, observers))
-    except KeyboardInterrupt:
-        results["aborted"], exit_code = "interrupted", 130
-        print("\nInterrupted.", file=sys.stderr)
-    except Exception as exc:
-        results["aborted"], exit_code = f"{type(exc).__name__}: {exc}", 1
-        print(f"\nBenchmark failed: {exc}", file=sys.stderr)
-    finally:
-        if sampler is not None:
-            sampler.close()
-        previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        print("Stopping the stack ...", flush=True)
         try:
-            stack.stop()
+            await _sequence(ctx, options, results, observers)
         finally:
-            signal.signal(signal.SIGINT, previous_sigint)
-            signal.signal(signal.SIGTERM, previous_sigterm)
-    results["load_average_at_end"] = load_average()
+            if sampler is not None:
+                sampler.close()
+
+    exit_code = run_on_fresh_stack(state_dir, options.clearinghouse_validator, results, sequence)
     if results["runs"]:
         results["summary"] = summarize(results)
     path = state_dir / f"results-security-share-{stamp}.json"
