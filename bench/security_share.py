@@ -24,7 +24,8 @@ benchmark's: JSON encounters from vegeta, open loop):
    end. The services still bind the practice in both arms, so the difference in PostgreSQL's CPU
    per claim (postmaster, backends and auxiliary processes, bench.cpu) is the policies' evaluation.
 3. The binding's own cost: transactions per claim (pg_stat_database.xact_commit + xact_rollback
-   over the run's window, every database, divided by the claims) times what binding costs one
+   over the run's window, every database, less the idle stack's rate over as long, divided by the
+   claims) times what binding costs one
    transaction (`bench.row_security`: the superuser's read with and without the practice set in
    its BEGIN, measured on this stack's claims database before the runs). Every transaction is
    counted as if it bound a practice (the relay's and the batcher's do not): an upper bound.
@@ -279,6 +280,17 @@ async def _transactions(database_url: str) -> dict[str, int]:
     return {row["datname"]: row["ended"] for row in rows}
 
 
+async def transactions_at_rest(database_url: str, seconds: float = 12.0) -> float:
+    """Transactions per second of the idle stack (pollers, the relay's wake-ups, leases), every
+    database: taken off a run's count, as the intake benchmark takes the CPU at rest off its CPU.
+    Longer than the statistics' flush interval, so the counts have caught up."""
+    before = await _transactions(database_url)
+    started = time.monotonic()
+    await asyncio.sleep(seconds)
+    after = await _transactions(database_url)
+    return sum(count - before.get(name, 0) for name, count in after.items()) / (time.monotonic() - started)
+
+
 class TransactionCounter:
     """Transactions per database over a run's window (pg_stat_database). Backends report their
     counts at most once a second while busy (PostgreSQL's cumulative statistics), so the counts
@@ -417,6 +429,7 @@ async def _sequence(ctx, options: ShareOptions, results: dict, observers: list) 
           f"{options.binding_transactions}) ...", flush=True)
     results["binding"] = await _binding_cost(ctx.stack, options)
     print(f"  binding: {results['binding']['binding_us']}", flush=True)
+    results["transactions_at_rest_per_second"] = await transactions_at_rest(ctx.stack.database_url("claims"))
     ctx.observers = observers
     for round_number in range(1, options.rounds + 1):
         for arm in ARMS:
@@ -543,7 +556,9 @@ def per_transaction_binding_us(difference: dict) -> dict[str, float]:
 def summarize(results: dict) -> dict:
     runs = [r for r in results["runs"] if r.get("created")]
     by_arm = {arm: [r for r in runs if r["arm"] == arm] for arm in ARMS}
-    transactions = [sum(r.get("observed", {}).get("transactions", {}).values()) / r["created"] for r in runs]
+    at_rest = results.get("transactions_at_rest_per_second", 0.0)
+    transactions = [max(0.0, sum(r.get("observed", {}).get("transactions", {}).values())
+                        - at_rest * r["cpu"]["window_seconds"]) / r["created"] for r in runs]
     python = [python_security(r) for r in runs]
     sampled = [p for p in python if p]
     # Code is the same in both arms: the Python side is averaged over every run.
@@ -607,13 +622,13 @@ def render(results: dict) -> str:
         rows.append([run["label"] + (" (MEASUREMENT ARM)" if run["arm"] == "off" else ""),
                      f"{run['achieved_rate']:g}", str(run["errors"]), f"{pipeline_ms_per_claim(run):.3f}",
                      f"{per.get('postgresql', 0):.3f}", f"{per.get('claims', 0):.3f}",
-                     f"{transactions / run['created']:.2f}" if run["created"] else "-",
+                     f"{transactions / run['created']:.2f}" if run["created"] else "-",  # gross, rest included
                      f"{cpu['outside_stack_percent_of_one_core']:.0f}",
                      " ".join(map(str, run.get("load_average_at_start", [])))])
     if rows:
         out += ["", "Runs (CPU ms per claim above each component's CPU at rest; 'other': % of a core busy outside "
                 "the stack):", "", table(["run", "claims/s", "errors", "pipeline", "postgresql", "claims API",
-                                          "xacts/claim", "other %", "load avg"], rows)]
+                                          "xacts/claim (gross)", "other %", "load avg"], rows)]
     python_rows = []
     for run in results["runs"]:
         for name, figures in python_security(run).items():
@@ -634,7 +649,8 @@ def render(results: dict) -> str:
                 f"{measured.get('client_cpu_min_us')} µs, server {measured.get('server_cpu_us')} / "
                 f"{measured.get('server_cpu_min_us')} µs; taken as client {binding['client']:.1f} µs, server "
                 f"{binding['server']:.1f} µs (the larger, at least 0); {summary['transactions_per_claim']:.2f} "
-                f"transactions per claim (every database, an upper bound)",
+                f"transactions per claim (every database, above the "
+                f"{results.get('transactions_at_rest_per_second', 0.0):.1f}/s at rest; an upper bound)",
                 f"PostgreSQL CPU per claim: on {_fmt(summary['postgresql_ms_per_claim']['on'])}, off (measurement "
                 f"arm) {_fmt(summary['postgresql_ms_per_claim']['off'])}; on - off per round "
                 f"{_fmt(summary['postgresql_on_minus_off_per_round'])} ms",
