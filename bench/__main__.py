@@ -9,6 +9,7 @@
     ./openrcm bench posting                      835 posting: 10,000 and 100,000-claim ERAs into PostgreSQL
     ./openrcm bench security                     CPU per call of access-token verification and authorization
     ./openrcm bench row-security                 what binding the practice costs per transaction (PostgreSQL only)
+    ./openrcm bench security-share               token verification's and RLS's share of intake CPU per claim (~8 min)
     ./openrcm bench audit                        the audit trail's CPU per request (service and PostgreSQL)
     ./openrcm bench statements                   a statement run for 100,000 accounts, PDFs included
     ./openrcm bench appeal-letter                an appeal letter PDF per workload (no stack; target 300 ms)
@@ -143,6 +144,29 @@ def parser() -> argparse.ArgumentParser:
                           help="transactions per variant and round (default: 300)")
     security.add_argument("--rounds", type=_positive(int), default=20, metavar="N",
                           help="rounds, the variants alternating (default: 20)")
+    share = commands.add_parser(
+        "security-share", help="what token verification and row-level security cost a claim at intake, as a "
+                               "share of the pipeline's CPU (issue 13's 10 %% target)",
+        description="One stack; intake runs at --rate alternating row-level security as migrated and a "
+                    "measurement arm with it disabled on every table (a state no deployment can use); py-spy "
+                    "samples the services for the Python side. See bench/security_share.py.")
+    share.add_argument("--rate", type=_positive(float), default=300.0, metavar="CLAIMS/S",
+                       help="offered rate of every run (default: 300)")
+    share.add_argument("--duration", type=_positive(float), default=60.0, metavar="SECONDS",
+                       help="length of each run (default: 60)")
+    share.add_argument("--rounds", type=_positive(int), default=2, metavar="N",
+                       help="rounds of one run with row-level security on, then one off (default: 2)")
+    share.add_argument("--sampling-rate", type=int, default=200, metavar="HZ",
+                       help="py-spy samples per second per service process; 0: no sampling (default: 200)")
+    share.add_argument("--clearinghouse-validator", choices=("pyx12", "envelope"), default="envelope",
+                       help="the clearinghouse simulator's check of each 837 (default: envelope; the simulator "
+                            "is not part of the pipeline's figures either way)")
+    share.add_argument("--generator", choices=("vegeta", "python"), default="vegeta",
+                       help="the open-loop load (default: vegeta)")
+    share.add_argument("--binding-transactions", type=_positive(int), default=300, metavar="N",
+                       help="bench.row_security's transactions per variant and round (default: 300)")
+    share.add_argument("--binding-rounds", type=_positive(int), default=10, metavar="N",
+                       help="bench.row_security's rounds (default: 10)")
     audit = commands.add_parser(
         "audit", help="the audit trail's CPU per request: a read and an encounter with it on and off",
         description="On an embedded PostgreSQL (bench ports, .local/bench-audit): the CPU per request of this "
@@ -199,6 +223,13 @@ def main(argv: list[str]) -> int:
         from bench.row_security import run as run_row_security
 
         return run_row_security(args.transactions, args.rounds)
+    if args.command == "security-share":
+        from bench.security_share import ShareOptions, run as run_security_share
+
+        return run_security_share(ShareOptions(
+            rate=args.rate, duration=args.duration, rounds=args.rounds, sampling_rate=max(0, args.sampling_rate),
+            clearinghouse_validator=args.clearinghouse_validator, generator=args.generator,
+            binding_transactions=args.binding_transactions, binding_rounds=args.binding_rounds), argv)
     if args.command == "ar-reports":
         from bench.ar_reports import run as run_ar_reports
 

@@ -29,6 +29,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
 from openrcm_devstack.paths import local_dir, repo_root
 from openrcm_devstack.stack import BENCH_PORTS, Stack, StackPorts
@@ -98,13 +99,26 @@ class RunSpec:
         return self.label.replace(" ", "-").replace("/", "")
 
 
+class WindowObserver(Protocol):
+    """Something measured over exactly a run's load window, beside the CPU (bench.security_share:
+    a sampling profiler, PostgreSQL's transaction counts). Started just before the window's first
+    CPU sample, ended just after its last, so its own work falls outside the window."""
+
+    name: str
+
+    async def window_started(self, label: str) -> None: ...
+
+    async def window_ended(self, label: str) -> dict: ...
+
+
 @dataclass
 class Context:
     stack: Stack
     options: IntakeOptions
     meter: CpuMeter
-    vegeta: Path | None = None
-    idle_cpu: dict | None = None  # the stack at rest after the warm-up (usage_between)  # the vegeta binary, when it generates the open-loop load
+    vegeta: Path | None = None  # the vegeta binary, when it generates the open-loop load
+    idle_cpu: dict | None = None  # the stack at rest after the warm-up (usage_between)
+    observers: list[WindowObserver] = field(default_factory=list)
 
     @property
     def claims_url(self) -> str:
@@ -173,6 +187,8 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     load_at_start = load_average()
     scrapes_before = await scrape_services(ctx)
     sessions_before = await sessions_by_database(ctx.stack.database_url("claims"))
+    for observer in ctx.observers:
+        await observer.window_started(spec.label)
     cpu_before = ctx.meter.sample()
     started_at = datetime.now(timezone.utc)  # to line the timeline up with the services' and PostgreSQL's logs
     vegeta_report = None
@@ -190,6 +206,7 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     finally:
         await pool.close()
     cpu_after = ctx.meter.sample()
+    observed = {observer.name: await observer.window_ended(spec.label) for observer in ctx.observers}
     scrapes_after = await scrape_services(ctx)
     if by_vegeta:  # read back after the CPU window: decoding is the generator's, not the load's
         exchanges, window, vegeta_report = await read_attack(ctx.vegeta, ctx.stack.state_dir /
@@ -203,6 +220,8 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     result.update(tenant_id=tenant_id, started_at=started_at.isoformat(timespec="milliseconds"),
                   load_average_at_start=load_at_start, settle_before_seconds=settled,
                   connections_opened=pool.opened_total, cpu=usage_between(cpu_before, cpu_after))
+    if observed:
+        result["observed"] = observed
     result["server_side"] = server_side(scrapes_before, scrapes_after, form.path)
     result["server_side"]["postgresql_sessions_opened"] = {
         name: count - sessions_before.get(name, 0) for name, count in sessions_after.items()}
@@ -504,23 +523,46 @@ def run_intake(options: IntakeOptions, argv: list[str]) -> int:
         "options": asdict(options),
         "machine": machine,
         "code": describe_code(repo_root()),
-        "stack": {"ports": asdict(BENCH_PORTS), "state_dir": str(state_dir)},
+        "stack": {"ports": asdict(bench_ports()), "state_dir": str(state_dir)},
         "runs": [],
     }
-    vegeta = None
-    if options.generator == "vegeta":
-        try:
-            vegeta = find_vegeta()
-        except VegetaMissing as missing:
-            print(missing, file=sys.stderr)
-            return 2
+    try:
+        vegeta = vegeta_for(options.generator)
+    except VegetaMissing as missing:
+        print(missing, file=sys.stderr)
+        return 2
+    if vegeta is not None:
         results["vegeta"] = str(vegeta)
     print(report.header(machine, options), flush=True)
+
+    async def sequence(stack: Stack) -> None:
+        ctx = Context(stack, options, CpuMeter(_component_pids(stack)), vegeta)
+        await run_sequence(ctx, results, stamp)
+
+    exit_code = run_on_fresh_stack(state_dir, options.clearinghouse_validator, results, sequence)
+    results["targets"] = check_targets(results["runs"])
+    path = state_dir / f"results-{stamp}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    print(report.render(results))
+    print(f"\nResults: {path}")
+    return exit_code
+
+
+def vegeta_for(generator: str) -> Path | None:
+    """The vegeta binary when it generates the load (raises VegetaMissing, saying how to install
+    it, when it is not there); None for the Python generator."""
+    return find_vegeta() if generator == "vegeta" else None
+
+
+def run_on_fresh_stack(state_dir: Path, clearinghouse_validator: str, results: dict, sequence) -> int:
+    """Start a fresh stack on the bench ports in `state_dir` (keeping earlier results and profiles
+    there), run `sequence(stack)` (a coroutine function) on uvloop, and stop the stack whatever
+    happens, a second Ctrl-C included. An interruption or failure is recorded in `results["aborted"]`;
+    returns the exit code (0, 1 failed, 130 interrupted)."""
     kept = _carry_over(state_dir)
-    stack = Stack(state_dir, BENCH_PORTS, fresh=True)
+    stack = Stack(state_dir, bench_ports(), fresh=True)
     for name, content in kept.items():
         (state_dir / name).write_bytes(content)
-
     exit_code = 0
     previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
@@ -528,13 +570,12 @@ def run_intake(options: IntakeOptions, argv: list[str]) -> int:
         started = time.monotonic()
         stack.start_infrastructure()
         # The simulator takes its environment from this process (Stack.start_clearinghouse).
-        os.environ["CLEARINGHOUSE_FRONT_END_VALIDATOR"] = options.clearinghouse_validator
+        os.environ["CLEARINGHOUSE_FRONT_END_VALIDATOR"] = clearinghouse_validator
         stack.start_services()
-        results["stack"]["start_seconds"] = round(time.monotonic() - started, 1)
-        ctx = Context(stack, options, CpuMeter(_component_pids(stack)), vegeta)
+        results.setdefault("stack", {})["start_seconds"] = round(time.monotonic() - started, 1)
         with asyncio.Runner(loop_factory=_new_event_loop) as runner:
             results["event_loop"] = type(runner.get_loop()).__module__.split(".")[0]
-            runner.run(run_sequence(ctx, results, stamp))
+            runner.run(sequence(stack))
     except KeyboardInterrupt:
         results["aborted"] = "interrupted"
         exit_code = 130
@@ -551,14 +592,14 @@ def run_intake(options: IntakeOptions, argv: list[str]) -> int:
         finally:
             signal.signal(signal.SIGINT, previous_sigint)
             signal.signal(signal.SIGTERM, previous_sigterm)
-
     results["load_average_at_end"] = load_average()
-    results["targets"] = check_targets(results["runs"])
-    path = state_dir / f"results-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, default=str))
-    print(report.render(results))
-    print(f"\nResults: {path}")
     return exit_code
+
+
+def bench_ports() -> StackPorts:
+    """The bench ports (devstack's BENCH_PORTS, already moved by OPENRCM_TEST_PORT_OFFSET as the
+    test stack's are, so benchmarks of two checkouts can run side by side)."""
+    return BENCH_PORTS
 
 
 def _component_pids(stack: Stack) -> dict[str, int]:

@@ -10,6 +10,8 @@ transaction, one at a time on one connection, in each variant:
   read      BEGIN, the payer lookup the intake starts with (a driver statement), COMMIT: the
             shape of most API transactions.
     owner                the superuser, no practice (what every transaction was before);
+    owner, in BEGIN      the superuser with the practice set in the BEGIN's message: the
+                         binding alone, without policies (a superuser bypasses them);
     app, in BEGIN        the app role under the policies, the practice set by SET LOCAL in the
                          BEGIN's own message (openrcm_shared.db, what the services do);
     app, set_config      the same, the practice set by a statement of its own after BEGIN (what a
@@ -39,7 +41,11 @@ from pathlib import Path
 
 from bench.cpu import TICKS_PER_SECOND
 
-READ_VARIANTS = ("read: owner", "read: app, in BEGIN", "read: app, set_config")
+READ_VARIANTS = ("read: owner", "read: app, in BEGIN", "read: app, set_config", "read: owner, in BEGIN")
+# What the practice costs a transaction, as differences of the variants (bench.security_share):
+# the binding alone (client and server), and the policies' evaluation on a read.
+BINDING = (READ_VARIANTS[0], READ_VARIANTS[3])
+POLICIES_ON_A_READ = (READ_VARIANTS[3], READ_VARIANTS[1])
 INTAKE_VARIANTS = ("intake: owner, unbound", "intake: owner", "intake: app")
 
 
@@ -97,7 +103,7 @@ class _Variant:
         return figures
 
 
-async def _variants(owner_url: str, app_url: str, tenant_id: str) -> list[_Variant]:
+async def _variants(owner_url: str, app_url: str, tenant_id: str, with_intake: bool) -> list[_Variant]:
     import copy
     from datetime import datetime, timezone
 
@@ -106,7 +112,7 @@ async def _variants(owner_url: str, app_url: str, tenant_id: str) -> list[_Varia
     from openrcm_claims.adapters.tables import payers
     from openrcm_claims.entrypoints.schemas import EncounterIn
     from openrcm_claims.service_layer.reference_data import find_payer
-    from openrcm_claims.service_layer.scrubbing import warm_code_sets
+    from openrcm_claims.service_layer.scrubbing import ready_code_sets
     from openrcm_claims.service_layer.submission import prepare_claim
     from openrcm_shared.db import bind_practice, create_engine
     from tests.support import encounter
@@ -124,10 +130,6 @@ async def _variants(owner_url: str, app_url: str, tenant_id: str) -> list[_Varia
             payer = await find_payer(conn, tenant_id, "60054")
     finally:
         await setup.dispose()
-    await asyncio.to_thread(warm_code_sets)
-    template = await prepare_claim(None, tenant_id, EncounterIn.model_validate(encounter()), payer)
-    unbound = copy.copy(claim_writes._INSERT_NEW_CLAIM)
-    unbound.sql = unbound_intake_statement(unbound.sql)
 
     def read(name: str, set_config_statement: bool) -> _Variant:
         engine = engine_of(name)
@@ -153,18 +155,27 @@ async def _variants(owner_url: str, app_url: str, tenant_id: str) -> list[_Varia
                     raise RuntimeError(f"{name}: the claim was not written")
         return _Variant(name, engine, one)
 
-    return [read(READ_VARIANTS[0], False), read(READ_VARIANTS[1], False), read(READ_VARIANTS[2], True),
-            intake(INTAKE_VARIANTS[0], unbound), intake(INTAKE_VARIANTS[1], claim_writes._INSERT_NEW_CLAIM),
+    reads = [read(READ_VARIANTS[0], False), read(READ_VARIANTS[1], False), read(READ_VARIANTS[2], True),
+             read(READ_VARIANTS[3], False)]
+    if not with_intake:
+        return reads
+    await ready_code_sets()  # loaded in a thread, before the clock starts
+    template = await prepare_claim(None, tenant_id, EncounterIn.model_validate(encounter()), payer)
+    unbound = copy.copy(claim_writes._INSERT_NEW_CLAIM)
+    unbound.sql = unbound_intake_statement(unbound.sql)
+    return [*reads, intake(INTAKE_VARIANTS[0], unbound), intake(INTAKE_VARIANTS[1], claim_writes._INSERT_NEW_CLAIM),
             intake(INTAKE_VARIANTS[2], claim_writes._INSERT_NEW_CLAIM)]
 
 
-async def _measure(owner_url: str, app_url: str, transactions: int, rounds: int) -> dict:
+async def measure(owner_url: str, app_url: str, transactions: int, rounds: int, *, with_intake: bool = True) -> dict:
+    """Each variant's figures (`_Variant.figures_us`) by name, on the claims database at `owner_url`
+    (as its owner) and `app_url` (as its app role); `with_intake=False`: the read variants only."""
     from openrcm_shared.security.context import acting_for
 
     tenant_id = f"bench-{uuid.uuid4().hex[:8]}"
-    variants = await _variants(owner_url, app_url, tenant_id)
-    # Only the BEGIN-binding variant runs with the practice bound; the intake statement binds its own.
-    bound = {READ_VARIANTS[1]}
+    variants = await _variants(owner_url, app_url, tenant_id, with_intake)
+    # Only the BEGIN-binding variants run with the practice bound; the intake statement binds its own.
+    bound = {READ_VARIANTS[1], READ_VARIANTS[3]}
     try:
         for variant in variants:  # warm: connections open, statements prepared, plans cached
             with acting_for(tenant_id if variant.name in bound else None):
@@ -185,10 +196,16 @@ def _print_table(results: dict) -> None:
     print(f"\n{'variant':24}" + "".join(f"{c:>19}" for c in columns))
     for name, figures in results.items():
         print(f"{name:24}" + "".join(f"{figures[c]:19.1f}" for c in columns))
-    for base, other in ((READ_VARIANTS[0], READ_VARIANTS[1]), (READ_VARIANTS[0], READ_VARIANTS[2]),
-                        (INTAKE_VARIANTS[0], INTAKE_VARIANTS[1]), (INTAKE_VARIANTS[0], INTAKE_VARIANTS[2])):
-        delta = {k: round(results[other][k] - results[base][k], 1) for k in columns}
-        print(f"{other} - {base}: {delta}")
+    for base, other in ((READ_VARIANTS[0], READ_VARIANTS[1]), (READ_VARIANTS[0], READ_VARIANTS[2]), BINDING,
+                        POLICIES_ON_A_READ, (INTAKE_VARIANTS[0], INTAKE_VARIANTS[1]),
+                        (INTAKE_VARIANTS[0], INTAKE_VARIANTS[2])):
+        if base in results and other in results:
+            print(f"{other} - {base}: {difference(results, base, other)}")
+
+
+def difference(results: dict, base: str, other: str) -> dict[str, float]:
+    """Variant `other` minus variant `base`, figure by figure (microseconds per transaction)."""
+    return {k: round(results[other][k] - results[base][k], 1) for k in results[base]}
 
 
 def run(transactions: int, rounds: int) -> int:
@@ -203,8 +220,8 @@ def run(transactions: int, rounds: int) -> int:
     try:
         stack.start_postgres()
         migrate_service(next(s for s in SERVICES if s.name == "claims"), stack.database_url("claims"))
-        results = asyncio.run(_measure(stack.database_url("claims"), stack.app_database_url("claims"),
-                                       transactions, rounds))
+        results = asyncio.run(measure(stack.database_url("claims"), stack.app_database_url("claims"),
+                                      transactions, rounds))
     finally:
         stack.stop_postgres()
     _print_table(results)
