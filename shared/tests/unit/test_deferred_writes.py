@@ -45,11 +45,12 @@ async def test_amounts_of_one_key_are_summed_and_written_once_per_key_in_key_ord
     assert conn.calls == []
 
 
-async def test_writing_one_practices_pending_rows_early_leaves_the_others_for_the_commit():
+async def test_writing_one_practices_pending_rows_early_leaves_the_others_for_the_commit_in_practice_order():
     deferred, conn = DeferredWrites(), RecordingConnection()
     deferred.add("p1", ROWS, {"n": 1})
     deferred.add("p2", ROWS, {"n": 2})
     deferred.add_to("p2", CELLS, {"tenant_id": "p2", "day": "d"}, {"amount": Decimal(1)})
+    deferred.add("p0", ROWS, {"n": 0})
     await deferred.flush_statement(conn, "p1", ROWS)
     await deferred.flush_statement(conn, "p1", ROWS)  # nothing left of p1's
     assert conn.calls == [(None, ROWS, [{"n": 1}])]
@@ -59,5 +60,5 @@ async def test_writing_one_practices_pending_rows_early_leaves_the_others_for_th
 
     conn.calls.clear()
     await deferred.flush(conn, act_for)
-    assert conn.calls == [("p2", ROWS, [{"n": 2}]),
+    assert conn.calls == [("p0", ROWS, [{"n": 0}]), ("p2", ROWS, [{"n": 2}]),
                           ("p2", CELLS, [{"tenant_id": "p2", "day": "d", "amount": Decimal(1)}])]

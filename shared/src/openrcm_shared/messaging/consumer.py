@@ -120,8 +120,9 @@ class HandlerContext:
         `SET n = n + EXCLUDED.n`) that nothing later in this transaction reads: in a run of records
         sharing a transaction the amounts of every record for the same statement and key are summed
         in memory and written once, at the commit, rows in key order (a hot row is written once per
-        run, and transactions lock the rows in one order). Applied alone, written now. Summed
-        amounts go with the run's transaction: a run rolled back discards them."""
+        run, and transactions lock the rows in one order; the key's values must compare, no None).
+        Applied alone, written now. Summed amounts go with the run's transaction: a run rolled
+        back discards them."""
         if self.deferred is None:
             await self.conn.execute(statement, {**key, **amounts})
         else:
@@ -169,9 +170,10 @@ _CLAIM_INBOX_ROWS = sa.text(
 
 class DeferredWrites:
     """Writes of a shared run's handlers made at its commit, one executemany per practice and
-    statement (practices in the order they first wrote, each practice's statements in the order
-    first used), each practice's acting for it. A run of 200 `ClaimSubmitted` in the remittance
-    service spent most of its time in one round trip per event for one upsert each."""
+    statement (practices in sorted order, each practice's statements in the order first used,
+    summed rows in key order: consumers writing the same rows lock them in one order), each
+    practice's acting for it. A run of 200 `ClaimSubmitted` in the remittance service spent most
+    of its time in one round trip per event for one upsert each."""
 
     def __init__(self) -> None:
         # statement -> its rows in order (add), or its summed rows by key (add_to)
@@ -199,7 +201,7 @@ class DeferredWrites:
             await conn.execute(statement, self._rows(rows))
 
     async def flush(self, conn: AsyncConnection, act_for: Callable[[str], Awaitable[None]]) -> None:
-        for tenant_id, statements in self._by_practice.items():
+        for tenant_id, statements in sorted(self._by_practice.items()):
             if not statements:
                 continue
             await act_for(tenant_id)
