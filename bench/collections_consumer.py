@@ -10,6 +10,17 @@ from /proc the CPU of the collections service process and of the PostgreSQL back
 collections database (a backend's process title names its database). Bounded in time; only
 loopback. Printed as one JSON line per sample and a summary: events/s applied, the largest
 backlog (submitted - applied), CPU ms per ClaimSubmitted of the service and of its database.
+
+    python -m bench.collections_consumer --handlers-alone --events 2000
+
+The handlers alone (no Kafka, no service process; `handlers_alone`): on its own embedded PostgreSQL
+(.local/bench-collections-consumer, bench ports) migrated for collections, as the app role, the
+consumer's subscriptions apply `--events` ClaimSubmitted, then a ClaimPaymentPosted (paid, CO and PR
+adjustments: the patient's share goes to the account) for each of those claims, in runs of 100
+events sharing one transaction as the consumer groups them (`consumer._SharedTransaction`: the
+inbox rows, the practice bound per event, `write_at_commit` flushed at the commit). Printed per
+event type: Python CPU (this process) and PostgreSQL backend CPU (/proc) per event, and statements
+sent per event (each execute or executemany counted once).
 """
 
 from __future__ import annotations
@@ -132,7 +143,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.collections_consumer", description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=240.0, help="how long to watch (default 240)")
     parser.add_argument("--interval", type=float, default=2.0)
+    parser.add_argument("--handlers-alone", action="store_true",
+                        help="the handlers on a PostgreSQL of their own, no Kafka (see the module's docstring)")
+    parser.add_argument("--events", type=int, default=2000, help="claims submitted then paid (--handlers-alone)")
+    parser.add_argument("--profile", help="cProfile file of the handlers' phases (--handlers-alone)")
     options = parser.parse_args()
+    if options.handlers_alone:
+        from bench.collections_handlers import run_handlers_alone
+
+        print(json.dumps(run_handlers_alone(min(options.events, 100_000), options.profile), indent=2))
+        return
     print(json.dumps({"summary": summary(asyncio.run(watch(min(options.seconds, 900), options.interval)))}))
 
 

@@ -36,6 +36,37 @@ async def apply(engine, event: IntegrationEvent, at: date) -> None:
                 event)
 
 
+class RunFailed(Exception):
+    """An event of a run refused after its handler ran (the run's transaction is rolled back)."""
+
+
+async def apply_run(engine, dated_events: list[tuple[IntegrationEvent, date]], *, fail_at: int | None = None) -> None:
+    """`dated_events` applied as the consumer applies a run of records: one transaction (its inbox
+    rows first), each event acting for its practice, the writes deferred to the commit made then
+    (`consumer._SharedTransaction`). The event at index `fail_at` raises after its handler ran:
+    the run is rolled back, as the consumer does before applying its records one by one."""
+    from openrcm_shared.messaging.consumer import _SharedTransaction
+
+    run = [(dataclasses.replace(Envelope.new(type=e.event_type, source="tests", subject=e.key(),
+                                             tenant_id=e.tenant_id), time=noon(at)), e) for e, at in dated_events]
+    shared = _SharedTransaction(engine, "collections", {envelope.id: envelope.type for envelope, _ in run})
+    try:
+        for index, (envelope, event) in enumerate(run):
+            with acting_for(envelope.tenant_id):
+                conn = await shared.connection()
+                assert shared.claim(envelope.id)
+                await shared.act_for(envelope.tenant_id)
+                await HANDLERS[envelope.type](HandlerContext(
+                    conn=conn, envelope=envelope, source="collections", aggregate_type="patient_account",
+                    deferred=shared.deferred), event)
+            if index == fail_at:
+                raise RunFailed(index)
+        await shared.commit()
+    except BaseException:
+        await shared.rollback()
+        raise
+
+
 def submitted(tenant: str, claim_id, *, payer: str, patient: str, charge: str, service: date, billed: date,
               responsibility: str = "P", npi: str = "1234567893", financial_class: str = "CI") -> ClaimSubmitted:
     return ClaimSubmitted(

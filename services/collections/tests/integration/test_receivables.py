@@ -19,7 +19,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from openrcm_collections.adapters.receivable_tables import receivable_movements
+from openrcm_collections.adapters.receivable_tables import (
+    receivable_claims, receivable_daily_totals, receivable_month_ends, receivable_movements, receivable_rollup,
+)
 from openrcm_collections.adapters.tables import ledger_entries
 from openrcm_collections.receivables.aging import (
     AgingBasis, AgingGroup, PatientCursor, PatientSort, aging, bucket_of, end_of_day, patient_page, totals,
@@ -30,7 +32,7 @@ from openrcm_shared.contracts.claims import ClaimRejected, RejectionReason
 from openrcm_shared.contracts.remittance import Adjustment, ClaimReversed
 from openrcm_shared.security.context import acting_for
 from services.collections.tests.integration.receivable_events import (
-    apply, denied, ledger_entry, next_payer, posted, submitted,
+    RunFailed, apply, apply_run, denied, ledger_entry, next_payer, posted, submitted,
 )
 from tests.support import role_engine_fixtures, scratch_database_fixtures
 
@@ -371,3 +373,106 @@ def test_a_cursor_this_report_did_not_write_is_a_problem_naming_the_cursor():
         with pytest.raises(Problem) as raised:
             PatientCursor.decode(bad)
         assert raised.value.status == 400
+
+
+# -- consumer runs: many events in one transaction, the summaries written once per cell at its commit --
+
+
+def reversal_of(tenant, claim_id, *, payer: str, patient: str, amount: str) -> ClaimReversed:
+    return ClaimReversed(
+        tenant_id=tenant, claim_id=claim_id, remittance_id=uuid.uuid4(), patient_id=patient, payer_id=payer,
+        patient_control_number=str(claim_id)[:20], reversed_paid_amount=Decimal("0.00"),
+        reversed_patient_responsibility_amount=Decimal("0.00"),
+        reversed_adjustments=[Adjustment(group_code="CO", carc="50", amount=Decimal(amount))])
+
+
+def a_quarter_of_events(tenant, ids) -> list:
+    """The four claims' events (practice_of_four_claims), a remittance seen before its submission
+    (F) and a reversal: every path of the projection that reads back what the run wrote."""
+    a, b, c, d, f = (ids[name] for name in "ABCDF")
+    return [
+        (submitted(tenant, a, payer="P1", patient="pat-1", charge="500.00", service=D(2026, 1, 5),
+                   billed=D(2026, 1, 6)), D(2026, 1, 6)),
+        (submitted(tenant, b, payer="P2", patient="pat-2", charge="1000.00", service=D(2026, 1, 20),
+                   billed=D(2026, 1, 21), financial_class="MB", npi="1992999998"), D(2026, 1, 21)),
+        (posted(tenant, f, payer="P1", patient="pat-5", charge="300.00", paid="100.00",
+                adjustments=[("CO", "45", "50.00")]), D(2026, 2, 3)),
+        (posted(tenant, a, payer="P1", patient="pat-1", charge="500.00", paid="300.00",
+                adjustments=[("CO", "45", "150.00"), ("PR", "2", "50.00")]), D(2026, 2, 10)),
+        (next_payer(tenant, d, a, payer="P3", charge="500.00", prior_paid="300.00", prior_patient="50.00"),
+         D(2026, 2, 11)),
+        (submitted(tenant, d, payer="P3", patient="pat-1", charge="500.00", service=D(2026, 1, 5),
+                   billed=D(2026, 2, 11), responsibility="S"), D(2026, 2, 11)),
+        (submitted(tenant, f, payer="P1", patient="pat-5", charge="300.00", service=D(2026, 1, 10),
+                   billed=D(2026, 1, 12), financial_class="MC"), D(2026, 2, 12)),
+        (posted(tenant, b, payer="P2", patient="pat-2", charge="1000.00", paid="0.00",
+                adjustments=[("CO", "50", "1000.00")], outcome="denied"), D(2026, 2, 15)),
+        (denied(tenant, b, payer="P2", patient="pat-2", amount="1000.00"), D(2026, 2, 15)),
+        (submitted(tenant, c, payer="P1", patient="pat-3", charge="200.00", service=D(2026, 3, 1),
+                   billed=D(2026, 3, 2)), D(2026, 3, 2)),
+        (reversal_of(tenant, b, payer="P2", patient="pat-2", amount="1000.00"), D(2026, 3, 20)),
+    ]
+
+
+def late_events(tenant, ids) -> list:
+    """Consumed after March was closed, dated into closed months (a remittance seen before its
+    submission among them): they move the snapshots."""
+    d, g = ids["D"], ids["G"]
+    return [
+        (posted(tenant, d, payer="P3", patient="pat-1", charge="500.00", paid="40.00",
+                adjustments=[("CO", "23", "450.00"), ("PR", "2", "10.00")]), D(2026, 2, 20)),
+        (posted(tenant, g, payer="P2", patient="pat-6", charge="90.00", paid="60.00",
+                adjustments=[("CO", "45", "30.00")]), D(2026, 3, 10)),
+        (submitted(tenant, g, payer="P2", patient="pat-6", charge="90.00", service=D(2026, 1, 2),
+                   billed=D(2026, 1, 3), financial_class="MC", npi="1003000126"), D(2026, 1, 3)),
+    ]
+
+
+async def summaries_of(engine, tenant) -> dict[str, list]:
+    """Every row the projection keeps for the practice, without the practice and the columns an
+    event's own ids fill (so two practices fed the same events compare equal)."""
+    unlike = {"tenant_id", "id", "source_event_id", "remittance_id"}
+    found = {}
+    with acting_for(tenant):
+        async with engine.connect() as conn:
+            for table_ in (receivable_claims, receivable_movements, receivable_rollup, receivable_daily_totals,
+                           receivable_month_ends):
+                columns = [c for c in table_.c if c.name not in unlike]
+                rows = await conn.execute(sa.select(*columns).where(table_.c.tenant_id == tenant))
+                found[table_.name] = sorted((tuple(row) for row in rows), key=repr)
+    return found
+
+
+def interleaved(*runs: list) -> list:
+    return [event for events in zip(*runs) for event in events]
+
+
+async def test_events_applied_in_consumer_runs_leave_the_summaries_of_events_applied_one_by_one(app_engine):
+    ids = {name: uuid.uuid4() for name in "ABCDFG"}
+    alone, in_runs, beside = (f"ar-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    for event, at in a_quarter_of_events(alone, ids):
+        await apply(app_engine, event, at)
+
+    # A run that fails at its last event leaves nothing: what it summed in memory went with it.
+    failing = a_quarter_of_events(in_runs, ids)
+    with pytest.raises(RunFailed):
+        await apply_run(app_engine, failing, fail_at=len(failing) - 1)
+    assert all(rows == [] for rows in (await summaries_of(app_engine, in_runs)).values())
+
+    # One run of two practices' events, interleaved: each practice's cells written once, acting for it.
+    await apply_run(app_engine, interleaved(a_quarter_of_events(in_runs, ids), a_quarter_of_events(beside, ids)))
+    expected = await summaries_of(app_engine, alone)
+    assert expected["receivable_rollup"] and expected["receivable_daily_totals"]
+    assert await summaries_of(app_engine, in_runs) == expected
+    assert await summaries_of(app_engine, beside) == expected
+
+    # Late movements into closed months: the snapshots move alike (under the month-end lock, at the commit).
+    for tenant in (alone, in_runs):
+        assert await close_months(app_engine, tenant, datetime(2026, 4, 15, tzinfo=timezone.utc)) == D(2026, 3, 1)
+    for event, at in late_events(alone, ids):
+        await apply(app_engine, event, at)
+    await apply_run(app_engine, late_events(in_runs, ids))
+    expected = await summaries_of(app_engine, alone)
+    assert expected["receivable_month_ends"]
+    assert await summaries_of(app_engine, in_runs) == expected
+    await assert_every_report_as_worked_by_hand(app_engine, in_runs, EVERY_MONTH_END_AND_BETWEEN)
