@@ -14,7 +14,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.support import claim_in, encounter
+from tests.support import claim_in, encounter, eventually
 
 pytestmark = pytest.mark.stack
 
@@ -51,8 +51,12 @@ async def test_a_claim_whose_277ca_and_835_webhooks_were_given_up_on_is_accepted
     # The 277CA and the 835 came from the mailbox in either order (a payment is taken before the
     # 277CA too: payers remit before their acknowledgement arrives), so the timeline may lack it.
     assert paid["paid_amount"] == "89.92"
-    assert await recovered(worker, "277CA") >= before[0] + 1
-    assert await recovered(remittance, "835") >= before[1] + 1
+
+    async def both_taken_from_the_mailbox():  # each service on its own round
+        assert await recovered(worker, "277CA") >= before[0] + 1
+        assert await recovered(remittance, "835") >= before[1] + 1
+        return True
+    await eventually(both_taken_from_the_mailbox, timeout=90)
 
     ledger = (await api["remittance"].get(f"/v1/claims/{claim['id']}/ledger")).json()
     assert ledger, "the 835 taken from the mailbox was posted"

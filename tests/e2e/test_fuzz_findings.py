@@ -124,3 +124,13 @@ async def test_an_audit_filter_before_the_first_year_in_utc_is_a_422_naming_it(a
     response = await api["claims"].get("/v1/audit-events", params={"until": "0001-01-01T01:00:00+06:06"})
     assert response.status_code == 422, response.text
     assert [error["pointer"] for error in response.json()["errors"]] == ["/query/until"]
+
+
+async def test_reports_over_the_calendars_first_days_are_a_422_naming_the_field(api):
+    # The fuzz tier found GET /v1/reports/kpis?from=0001-01-01&to=0001-01-07 answered 500 (dates of the
+    # calendar's first days overflow the period arithmetic); report dates are BusinessDate (1900-2999).
+    response = await api["collections"].get("/v1/reports/kpis", params={"from": "0001-01-01", "to": "0001-01-07"})
+    assert response.status_code == 422, response.text
+    assert [error["pointer"] for error in response.json()["errors"]] == ["/query/from", "/query/to"]
+    aging = await api["collections"].get("/v1/reports/ar-aging", params={"as_of": "0001-01-01"})
+    assert aging.status_code == 422 and [e["pointer"] for e in aging.json()["errors"]] == ["/query/as_of"]

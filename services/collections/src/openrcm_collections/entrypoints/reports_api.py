@@ -15,6 +15,7 @@ from openrcm_collections.receivables.aging import (
     BUCKET_NAMES, AgingBasis, AgingGroup, AgingRow, PatientCursor, PatientSort, aging, patient_page, totals,
 )
 from openrcm_collections.receivables.kpis import kpis, monthly_trend, period_figures
+from openrcm_shared.http.bounds import BusinessDate
 from openrcm_shared.audit import audited
 from openrcm_shared.db import snapshot
 from openrcm_shared.documents.tabular import XLSX_MEDIA_TYPE, ExportFormat, export_response, rows_to_xlsx
@@ -72,7 +73,7 @@ def _png(body: bytes, filename: str) -> Response:
 @router.get("/ar-aging", response_model=AgingOut, responses=_AGING_DOC)
 @audited("read", "ar_aging_report")
 async def ar_aging(request: Request, response: Response, tenant_id: CollectionsWork,
-                   as_of: Annotated[date | None, Query(description="The day the A/R is as of (end of day, UTC); "
+                   as_of: Annotated[BusinessDate | None, Query(description="The day the A/R is as of (end of day, UTC); "
                                                                    "today when absent")] = None,
                    basis: AgingBasis = AgingBasis.SERVICE_DATE, group_by: AgingGroup = AgingGroup.PAYER,
                    format: ReportFormat = ReportFormat.JSON,
@@ -158,8 +159,9 @@ def _checked_period(start: date, end: date) -> None:
 
 @router.get("/kpis", response_model=KpisOut, responses=_FORMATS_DOC)
 async def revenue_cycle_kpis(request: Request, tenant_id: CollectionsWork,
-                             period_from: Annotated[date, Query(alias="from", description="First day (UTC)")],
-                             period_to: Annotated[date, Query(alias="to", description="Last day (UTC), inclusive")],
+                             period_from: Annotated[BusinessDate, Query(alias="from", description="First day (UTC)")],
+                             period_to: Annotated[BusinessDate, Query(alias="to",
+                                                                      description="Last day (UTC), inclusive")],
                              format: ReportFormat = ReportFormat.JSON):
     """Days in A/R, clean claim rate, first-pass resolution, denial rates, collection rates and bad
     debt over a period, each with its definition; `monthly` is the trend of collections and denials."""
