@@ -42,7 +42,7 @@ async def on_claim_payment_posted(ctx: HandlerContext, event: ClaimPaymentPosted
     for case in (await ctx.conn.execute(_cases_of(event.tenant_id, event.claim_id, UNRESOLVED))).all():
         if case.remittance_id == event.remittance_id:
             continue
-        paid_before = await paid_in_remittance(ctx.conn, event.tenant_id, event.claim_id, case.remittance_id)
+        paid_before = await paid_in_remittance(ctx, event.tenant_id, event.claim_id, case.remittance_id)
         settlement = settlement_for(event.outcome, event.paid_amount, paid_before, case.denied_amount)
         await move_case(ctx.conn, ctx.emit, tenant_id=event.tenant_id, case_id=case.id, target=settlement.target,
                         changed_by=None, reason=_SETTLED_BY_835, amount_recovered=settlement.amount_recovered)
