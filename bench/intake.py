@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Protocol
 
 from openrcm_devstack.paths import local_dir, repo_root
-from openrcm_devstack.stack import BENCH_PORTS, Stack, StackPorts
+from openrcm_devstack.stack import BENCH_PORTS, Stack
 
 from bench import report
 from bench.cpu import CpuMeter, usage_between
@@ -523,7 +523,7 @@ def run_intake(options: IntakeOptions, argv: list[str]) -> int:
         "options": asdict(options),
         "machine": machine,
         "code": describe_code(repo_root()),
-        "stack": {"ports": asdict(bench_ports()), "state_dir": str(state_dir)},
+        "stack": {"ports": asdict(BENCH_PORTS), "state_dir": str(state_dir)},
         "runs": [],
     }
     try:
@@ -560,7 +560,7 @@ def run_on_fresh_stack(state_dir: Path, clearinghouse_validator: str, results: d
     happens, a second Ctrl-C included. An interruption or failure is recorded in `results["aborted"]`;
     returns the exit code (0, 1 failed, 130 interrupted)."""
     kept = _carry_over(state_dir)
-    stack = Stack(state_dir, bench_ports(), fresh=True)
+    stack = Stack(state_dir, BENCH_PORTS, fresh=True)
     for name, content in kept.items():
         (state_dir / name).write_bytes(content)
     exit_code = 0
@@ -594,12 +594,6 @@ def run_on_fresh_stack(state_dir: Path, clearinghouse_validator: str, results: d
             signal.signal(signal.SIGTERM, previous_sigterm)
     results["load_average_at_end"] = load_average()
     return exit_code
-
-
-def bench_ports() -> StackPorts:
-    """The bench ports (devstack's BENCH_PORTS, already moved by OPENRCM_TEST_PORT_OFFSET as the
-    test stack's are, so benchmarks of two checkouts can run side by side)."""
-    return BENCH_PORTS
 
 
 def _component_pids(stack: Stack) -> dict[str, int]:

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 
 from bench.security_share import (
     Attribution, CodeRegion, PySpySampler, find_py_spy, security_code, summarize,
@@ -67,7 +66,6 @@ def test_what_a_security_wrapper_hands_over_is_not_security_work():
     assert figures["by_category"] == {"practice binding": 4}
 
 
-@pytest.mark.skipif(find_py_spy() is None, reason="py-spy is not installed")
 async def test_a_real_py_spy_recording_is_attributed(tmp_path):
     """The benchmark's sampler (py-spy's own output: its frame format, file names, the GIL filter,
     stopped by SIGINT) on a process that spends about half its time binding a practice to BEGINs
@@ -91,8 +89,10 @@ async def test_a_real_py_spy_recording_is_attributed(tmp_path):
                     begin_for_practice("BEGIN ISOLATION LEVEL READ COMMITTED;")
                 elsewhere(time.perf_counter() + 0.002)
     """))
+    py_spy = find_py_spy()
+    assert py_spy is not None, "py-spy is a locked dev dependency (uv sync installs it)"
     worker = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    sampler = PySpySampler(find_py_spy(), {"binding": worker.pid}, tmp_path / "samples", rate=100, limit_seconds=15,
+    sampler = PySpySampler(py_spy, {"binding": worker.pid}, tmp_path / "samples", rate=100, limit_seconds=15,
                            attribution=Attribution(security_code()))
     try:
         assert worker.stdout.readline().strip() == "ready"

@@ -40,10 +40,10 @@ import httpx
 
 from openrcm_shared.http.webhooks import signed_headers
 from openrcm_clearinghouse_sim.settings import DeliveryPolicy
+from openrcm_clearinghouse_sim.x12_requests import X12_MEDIA_TYPE
 
 log = logging.getLogger(__name__)
 
-X12_MEDIA_TYPE = "application/edi-x12"
 RETRYABLE_STATUSES = frozenset({408, 429})
 ACKNOWLEDGEMENTS = "acknowledgements"  # 999 and 277CA, to the claims service
 REMITTANCES = "remittances"  # 835, to the remittance service

@@ -36,6 +36,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from openrcm_clearinghouse_sim.acknowledgements import ControlNumbers
+from openrcm_clearinghouse_sim.x12_requests import X12_MEDIA_TYPE, bounded_body, require_x12
 from openrcm_shared.http.problems import Problem, field_error
 from openrcm_shared.x12.acknowledgment_envelope import (
     InterchangeEnvelope, Segment, TransactionSetBody, format_date, render_interchange,
@@ -43,7 +44,6 @@ from openrcm_shared.x12.acknowledgment_envelope import (
 from openrcm_shared.x12.eligibility_270 import InquiryPerson, ReceivedInquiry, parse_270
 from openrcm_shared.x12.reader import X12Error
 
-X12_MEDIA_TYPE = "application/edi-x12"
 MAX_INQUIRY_BYTES = 1024 * 1024
 TRANSIENT_FAILURES = 2  # BSY and DWN members fail this many times per member and date
 
@@ -202,12 +202,8 @@ def _desk(request: Request) -> EligibilityDesk:
                         503: {"description": "A simulated payer outage (member ids DWN…)"}})
 async def answer_inquiry(request: Request) -> Response:
     """Answer a 270 with a 271 in the same response, as a real-time clearinghouse connection does."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != X12_MEDIA_TYPE:
-        raise Problem(415, "Unsupported media type", f"Send the 270 as {X12_MEDIA_TYPE}.",
-                      type_="unsupported-media-type")
-    body = await request.body()
-    if len(body) > MAX_INQUIRY_BYTES:
-        raise Problem(413, "Inquiry too large", f"At most {MAX_INQUIRY_BYTES} bytes.", type_="file-too-large")
+    require_x12(request)
+    body = await bounded_body(request, MAX_INQUIRY_BYTES)
     try:
         status, text = await _desk(request).answer(body)
     except (X12Error, ValueError) as exc:

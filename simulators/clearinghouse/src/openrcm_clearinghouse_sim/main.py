@@ -44,10 +44,11 @@ from openrcm_clearinghouse_sim.adjudication_rules import (
 from openrcm_clearinghouse_sim.appeals import AppealIn
 from openrcm_clearinghouse_sim.batches import Clearinghouse, IdempotencyConflict
 from openrcm_clearinghouse_sim.claim_status import answer_276
-from openrcm_clearinghouse_sim.delivery import X12_MEDIA_TYPE, WebhookSender
+from openrcm_clearinghouse_sim.delivery import WebhookSender
 from openrcm_clearinghouse_sim.eligibility import EligibilityDesk, router as eligibility_router
 from openrcm_clearinghouse_sim.rules import RULE_LIST, RejectionRule, load_rules
 from openrcm_clearinghouse_sim.settings import Settings
+from openrcm_clearinghouse_sim.x12_requests import X12_MEDIA_TYPE, bounded_body, require_x12
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -101,12 +102,8 @@ def _clearinghouse(request: Request) -> Clearinghouse:
                         415: {"description": "Content-Type is not application/edi-x12"}})
 async def claim_status(request: Request) -> Response:
     """Answer a 276 at once with a 277 (real time): where the simulated payer has each claim."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != X12_MEDIA_TYPE:
-        raise Problem(415, "Unsupported media type", f"Send the 276 as {X12_MEDIA_TYPE}.",
-                      type_="unsupported-media-type")
-    body = await request.body()
-    if len(body) > MAX_FILE_BYTES:
-        raise Problem(413, "File too large", f"At most {MAX_FILE_BYTES} bytes.", type_="file-too-large")
+    require_x12(request)
+    body = await bounded_body(request, MAX_FILE_BYTES)
     try:
         answer = answer_276(_clearinghouse(request), body)
     except ValueError as refused:
@@ -124,16 +121,12 @@ async def claim_status(request: Request) -> Response:
 async def submit_batch(request: Request,
                        idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None) -> JSONResponse:
     """Store an 837 file and acknowledge it later (999, then 277CA) by webhook."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != X12_MEDIA_TYPE:
-        raise Problem(415, "Unsupported media type", f"Send the 837 as {X12_MEDIA_TYPE}.",
-                      type_="unsupported-media-type")
+    require_x12(request)
     if idempotency_key is None:
         raise Problem(400, "Idempotency-Key required", "Every batch carries an Idempotency-Key.",
                       type_="idempotency-key-required", errors=[field_error("/header/Idempotency-Key", "missing")])
     validate_key(idempotency_key)
-    body = await request.body()
-    if len(body) > MAX_FILE_BYTES:
-        raise Problem(413, "File too large", f"At most {MAX_FILE_BYTES} bytes.", type_="file-too-large")
+    body = await bounded_body(request, MAX_FILE_BYTES)
     if not body.lstrip().startswith(b"ISA"):
         raise Problem(400, "Not an X12 interchange", "The file must start with an ISA segment.",
                       type_="not-x12", errors=[field_error("", "no ISA segment")])
