@@ -135,7 +135,8 @@ async def _run_consumer(runtime: Runtime) -> None:
     definition, settings = runtime.definition, runtime.settings
     kafka_consumer = manual_commit_consumer(
         settings.kafka_bootstrap_servers, *definition.consumed_topics,
-        group_id=definition.consumer_group, client_id=f"openrcm-{definition.name}", security=settings.kafka_security)
+        group_id=definition.consumer_group, client_id=f"openrcm-{definition.name}", security=settings.kafka_security,
+        fetch_min_bytes=settings.consumer_fetch_min_bytes, fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
     await kafka_consumer.start()
     runtime.consumer = InboxConsumer(
         engine=runtime.engine, consumer=kafka_consumer, dlq_producer=runtime.producer,

@@ -60,6 +60,13 @@ class ServiceSettings(BaseSettings):
     # The largest event the outbox relay sends (a larger one is set aside): at most the smallest
     # max.message.bytes of the service's topics (openrcm_shared.messaging.relay).
     outbox_max_event_bytes: int = 1_000_000
+    # How the consumer fetches (Kafka's fetch.min.bytes / fetch.max.wait.ms): the broker answers a
+    # fetch once this many bytes are waiting for it, or after the wait. Under load the consumer
+    # then takes its records in larger runs, each run one transaction and one offset commit
+    # (openrcm_shared.messaging.consumer), instead of a run of two or three records per
+    # partition; when idle, an event waits at most the wait before it is applied.
+    consumer_fetch_min_bytes: int = Field(default=1, ge=1)
+    consumer_fetch_max_wait_ms: int = Field(default=500, ge=0)
 
     @classmethod
     def for_service(cls, name: str) -> "ServiceSettings":

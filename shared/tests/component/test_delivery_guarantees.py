@@ -197,7 +197,7 @@ async def test_consumer_killed_between_database_commit_and_offset_commit_has_no_
     await publish(producer, topic, payment_posted(tenant, "PAT-1"))
 
     class CrashBeforeOffsetCommit(RecordingConsumer):
-        async def commit_offset(self, tp, next_offset):
+        async def commit_offsets(self, offsets):
             raise SimulatedCrash()
 
     first, task = await start_consumer(infra, app_engine, producer, topic, cls=CrashBeforeOffsetCommit)

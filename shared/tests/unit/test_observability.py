@@ -6,9 +6,11 @@ import io
 import json
 import logging
 
+from opentelemetry import trace
+
 from openrcm_shared.observability import (
-    configure_logging, configure_tracing, context_from_traceparent, current_traceparent, reset_correlation_id,
-    set_correlation_id, tracer, tracer_provider,
+    configure_logging, configure_tracing, consumer_span, context_from_traceparent, current_trace_id,
+    current_traceparent, reset_correlation_id, set_correlation_id, tracer, tracer_provider,
 )
 
 
@@ -55,6 +57,23 @@ def test_spans_are_recorded_only_where_the_caller_sampled_the_trace(monkeypatch)
         assert span.is_recording() and span.parent.span_id == 0xB7AD6B7169203331
     with spans.start_as_current_span("not sampled", context=context_from_traceparent(UNSAMPLED_PARENT)) as span:
         assert not span.is_recording() and span.get_span_context().trace_id == 0x0AF7651916CD43DD8448EB211C80319C
+
+
+def test_an_event_is_applied_under_a_child_of_its_producers_span():
+    configure_tracing("test")
+    for parent in (UNSAMPLED_PARENT, SAMPLED_PARENT):
+        with consumer_span("org.openrcm.claims.claim_submitted.v1", parent, "rcm.claims.events.v1", "denials"):
+            span = trace.get_current_span().get_span_context()
+            assert current_trace_id() == "0af7651916cd43dd8448eb211c80319c"
+            assert span.is_valid and not span.is_remote and span.span_id != 0xB7AD6B7169203331
+            assert span.trace_flags.sampled == parent.endswith("01")
+            # what the handler's own events carry on: the trace, under this span
+            assert current_traceparent().split("-")[1:3] == [f"{span.trace_id:032x}", f"{span.span_id:016x}"]
+        assert not trace.get_current_span().get_span_context().is_valid  # detached afterwards
+    with consumer_span("x", None, "t", "g"):  # no parent: a trace of its own
+        assert trace.get_current_span().get_span_context().is_valid
+    with consumer_span("x", "00-zz-not-a-traceparent", "t", "g"):
+        assert trace.get_current_span().get_span_context().is_valid
 
 
 def test_otel_traces_sampler_chooses_another_sampler(monkeypatch):

@@ -58,7 +58,6 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError
 from aiokafka.structs import OffsetAndMetadata
-from opentelemetry import trace
 from pydantic import ValidationError
 import sqlalchemy as sa
 from sqlalchemy.sql import Executable
@@ -76,8 +75,8 @@ from openrcm_shared.messaging.parking import SKIP_EVENT_TYPE, ParkedEvent, Parke
 from openrcm_shared.messaging.tables import inbox
 from openrcm_shared.observability import (
     CONSUMER_LONGEST_WAIT, CONSUMER_PARKED_KEYS, CONSUMER_WAITING_PARTITIONS, EVENT_PROCESSING_DURATION,
-    EVENTS_DEAD_LETTERED, EVENTS_DUPLICATE, EVENTS_PROCESSED, EVENTS_RETRIED, EVENTS_SKIPPED, context_from_traceparent,
-    reset_correlation_id, set_correlation_id, tracer,
+    EVENTS_DEAD_LETTERED, EVENTS_DUPLICATE, EVENTS_PROCESSED, EVENTS_RETRIED, EVENTS_SKIPPED, consumer_span,
+    reset_correlation_id, set_correlation_id,
 )
 from openrcm_shared.security.context import acting_for, current_tenant
 
@@ -349,14 +348,26 @@ class InboxConsumer:
         self._waits: dict[TopicPartition, PartitionWait] = {}
         self._single_statements = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._parked_gauge_due = 0.0
+        # True while this group is known to have no parked key: a partition batch then needs no
+        # look-up of its keys (a query and a pool checkout per batch). Only a partition's owner
+        # parks its keys, so it stays true until this consumer parks one or its assignment changes.
+        self._no_parked_keys = False
+        self._assignment_seen: frozenset[TopicPartition] = frozenset()
+        # The metrics' labelled children, looked up once (labels() takes a lock and hashes the labels).
+        self._skipped = EVENTS_SKIPPED.labels(group_id)
+        self._duration = EVENT_PROCESSING_DURATION.labels(group_id)
+        self._applied_counters: dict[tuple[str, bool], Any] = {}
 
     async def run(self) -> None:
         """Consume until cancelled. The consumer must already be started."""
         while True:
             self._resume_due_partitions()
             batches = await self.consumer.getmany(timeout_ms=self._poll_timeout_ms(), max_records=500)
+            settled: dict[TopicPartition, int] = {}
             for tp, records in batches.items():
-                await self._process_partition_batch(tp, records)
+                if (next_offset := await self._process_partition_batch(tp, records)) is not None:
+                    settled[tp] = next_offset
+            await self._commit_settled(settled)
             self._record_waits()
             await self._refresh_parked_gauge()
 
@@ -415,14 +426,43 @@ class InboxConsumer:
         if time.monotonic() < self._parked_gauge_due:
             return
         self._parked_gauge_due = time.monotonic() + PARKED_GAUGE_SECONDS
+        assignment = frozenset(self.consumer.assignment())
         try:
             async with self._single_statements.connect() as conn:
-                CONSUMER_PARKED_KEYS.labels(self.group_id).set(await self.parked.count(conn))
+                parked = await self.parked.count(conn)
         except Exception as exc:  # a gauge is not worth failing for; the next round reads it again
             log.warning("could not count parked keys", extra={"error_class": type(exc).__name__})
+            return
+        CONSUMER_PARKED_KEYS.labels(self.group_id).set(parked)
+        self._no_parked_keys = parked == 0 and assignment == self._assignment_seen
 
-    async def _process_partition_batch(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
-        """Apply records in order, then commit the offset after the last one applied.
+    def _known_without_parked_keys(self) -> bool:
+        """Whether the last count found no parked key of this group and nothing since can have
+        parked one here: this consumer parked none since (`_fail_for_good` clears it) and owns the
+        same partitions (a new one may come with keys its previous owner parked)."""
+        assignment = frozenset(self.consumer.assignment())
+        if assignment != self._assignment_seen:
+            self._assignment_seen = assignment
+            self._no_parked_keys = False
+            self._parked_gauge_due = 0.0
+        return self._no_parked_keys
+
+    async def _commit_settled(self, settled: dict[TopicPartition, int]) -> None:
+        """Commit, in one request, the offsets after the records a fetch's partition batches
+        settled (each batch's database commit came first), for the partitions still ours."""
+        offsets = {tp: next_offset for tp, next_offset in settled.items() if self._owns(tp)}
+        if not offsets:
+            return
+        try:
+            await self.commit_offsets(offsets)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # rebalance or broker outage: redelivery is deduplicated by the inbox
+            log.warning("offset commit failed", extra={"error_class": type(exc).__name__})
+
+    async def _process_partition_batch(self, tp: TopicPartition, records: list[ConsumerRecord]) -> int | None:
+        """Apply records in order; the offset after the last one settled (None: none was), which
+        the caller commits.
 
         Runs of valid, handled records are applied in one transaction (group commit); the rest,
         and every record of a run that failed, one by one. If a record cannot even be
@@ -431,13 +471,13 @@ class InboxConsumer:
         is left to its new owner.
         """
         if not self._owns(tp):
-            return
+            return None
         try:
             self._parked_now = await self._parked_keys_of(tp, records)
         except Exception as exc:  # the database is away: the partition waits at its first record
             self._told.clear()
             self._wait(tp, records[0], exc)
-            return
+            return None
         done = None
         index = 0
         while index < len(records) and self._owns(tp):
@@ -456,13 +496,7 @@ class InboxConsumer:
         wait = self._waits.get(tp)
         if wait is not None and done is not None and done > wait.offset:
             del self._waits[tp]  # the record it waited at is settled
-        if done is not None and self._owns(tp):
-            try:
-                await self.commit_offset(tp, done)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # rebalance or broker outage: redelivery is deduplicated by the inbox
-                log.warning("offset commit failed", extra={"error_class": type(exc).__name__})
+        return done
 
     async def _settle_one(self, tp: TopicPartition, record: ConsumerRecord) -> bool:
         """Process one record in its own transaction; False (the partition waits at it) if it could not be settled."""
@@ -479,7 +513,7 @@ class InboxConsumer:
         """Which keys of the batch's records this consumer applies are parked (one query, none
         when no such record has a key)."""
         keys = {record.key for record in records if record.key is not None and self._kind(record) != "skipped"}
-        if not keys:
+        if not keys or self._known_without_parked_keys():
             return set()
         async with self._single_statements.connect() as conn:
             return await self.parked.among(conn, tp.topic, keys)
@@ -558,8 +592,8 @@ class InboxConsumer:
             self.on_events_staged()
         return True
 
-    async def commit_offset(self, tp: TopicPartition, next_offset: int) -> None:
-        await self.consumer.commit({tp: OffsetAndMetadata(next_offset, "")})
+    async def commit_offsets(self, offsets: dict[TopicPartition, int]) -> None:
+        await self.consumer.commit({tp: OffsetAndMetadata(next_offset, "") for tp, next_offset in offsets.items()})
 
     async def process(self, record: ConsumerRecord) -> str:
         """Apply one record; returns the outcome (processed, duplicate, skipped, dead_lettered,
@@ -569,7 +603,7 @@ class InboxConsumer:
         if event_type == SKIP_EVENT_TYPE:
             return await self._apply_skip(record)
         if self._not_subscribed(event_type):
-            self._count(EVENTS_SKIPPED.labels(self.group_id).inc)
+            self._count(self._skipped.inc)
             return "skipped"
         _, envelope, data = self._told.pop(id(record), _UNTOLD)
         try:
@@ -579,21 +613,17 @@ class InboxConsumer:
             return "dead_lettered"
         subscription = self.handlers.get(envelope.type)
         if subscription is None:
-            self._count(EVENTS_SKIPPED.labels(self.group_id).inc)
+            self._count(self._skipped.inc)
             return "skipped"
         token = set_correlation_id(envelope.correlation_id)
         try:
-            with tracer().start_as_current_span(
-                f"consume {envelope.type}", context=context_from_traceparent(envelope.traceparent),
-                kind=trace.SpanKind.CONSUMER,
-                attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic,
-                            "messaging.consumer.group.name": self.group_id},
-            ), acting_for(envelope.tenant_id):
+            with consumer_span(envelope.type, envelope.traceparent, record.topic, self.group_id), \
+                    acting_for(envelope.tenant_id):
                 outcome = await self._apply_with_retries(record, envelope, subscription, data)
         finally:
             reset_correlation_id(token)
         elapsed = time.perf_counter() - started
-        self._count(lambda: EVENT_PROCESSING_DURATION.labels(self.group_id).observe(elapsed))
+        self._count(lambda: self._duration.observe(elapsed))
         return outcome
 
     async def _apply_with_retries(self, record: ConsumerRecord, envelope: Envelope, subscription: Subscription,
@@ -610,12 +640,14 @@ class InboxConsumer:
             return await self._fail_for_good(record, envelope, error, attempts=attempts)
         return self._count_applied(envelope, applied)
 
-    def _count_applied(self, envelope: Envelope, applied: bool) -> str:
-        if applied:
-            self._count(EVENTS_PROCESSED.labels(self.group_id, envelope.type).inc)
-            return "processed"
-        self._count(EVENTS_DUPLICATE.labels(self.group_id, envelope.type).inc)
-        return "duplicate"
+    def _count_applied(self, envelope: Envelope, applied: Any) -> str:
+        applied = bool(applied)  # a HandlerContext in a shared run
+        counter = self._applied_counters.get((envelope.type, applied))
+        if counter is None:
+            counter = self._applied_counters[(envelope.type, applied)] = (
+                EVENTS_PROCESSED if applied else EVENTS_DUPLICATE).labels(self.group_id, envelope.type)
+        self._count(counter.inc)
+        return "processed" if applied else "duplicate"
 
     async def _with_retries(self, attempt_once: Callable[[], Awaitable[Any]], *,
                             event_type: str) -> tuple[Any, BaseException | None, int]:
@@ -655,6 +687,7 @@ class InboxConsumer:
             async with self.engine.begin() as conn:
                 await self.parked.park(conn, self._parked_event(record, envelope), reason="failed")
             self._parked_now.add(record.key)
+            self._no_parked_keys = False
             self._parked_gauge_due = 0.0
         await self.dead_letter(record, error, attempts=attempts, event_type=envelope.type)
         return "dead_lettered"
@@ -714,7 +747,7 @@ class InboxConsumer:
         recorded as applied (never to take effect); markers for other groups are skipped."""
         instruction = read_skip_marker(record)
         if instruction is None or instruction.consumer_group != self.group_id:
-            EVENTS_SKIPPED.labels(self.group_id).inc()
+            self._skipped.inc()
             return "skipped"
 
         async def skip() -> bool:

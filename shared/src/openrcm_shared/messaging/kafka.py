@@ -136,7 +136,8 @@ def reliable_producer(bootstrap_servers: str, *, client_id: str,
 
 
 def manual_commit_consumer(bootstrap_servers: str, *topics: str, group_id: str, client_id: str,
-                           security: KafkaSecurity | None = None) -> AIOKafkaConsumer:
+                           security: KafkaSecurity | None = None, fetch_min_bytes: int = 1,
+                           fetch_max_wait_ms: int = 500) -> AIOKafkaConsumer:
     """A consumer whose offsets are committed by the caller, only after the database commit.
 
     Security as for `reliable_producer`.
@@ -150,6 +151,8 @@ def manual_commit_consumer(bootstrap_servers: str, *topics: str, group_id: str, 
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         max_poll_records=500,
+        fetch_min_bytes=fetch_min_bytes,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         session_timeout_ms=10000,
         heartbeat_interval_ms=1000,
         retry_backoff_ms=200,
