@@ -175,16 +175,18 @@ async def account_ledger(engine, tenant: str, patient_id: str) -> list[tuple[Dec
             .order_by(ledger_entries.c.id))]
 
 
-async def committed_offset(consumer, topic: str) -> int | None:
-    return await consumer.consumer.committed(TopicPartition(topic, 0))
+async def committed_offset(consumer, topic: str, partition: int = 0) -> int | None:
+    return await consumer.consumer.committed(TopicPartition(topic, partition))
 
 
-async def consume_until_committed(infra, engine, producer, topic, offset: int, **consumer_options):
-    """Run a consumer until it has committed `offset` on the topic, then stop it; returns it."""
+async def consume_until_committed(infra, engine, producer, topic, offset: int | dict[int, int], **consumer_options):
+    """Run a consumer until it has committed `offset` on the topic's partition 0 (or, for a
+    {partition: offset} map, on each of those partitions), then stop it; returns it."""
+    offsets = offset if isinstance(offset, dict) else {0: offset}
     consumer, task = await start_consumer(infra, engine, producer, topic, **consumer_options)
     try:
         async def settled():
-            assert await committed_offset(consumer, topic) == offset
+            assert {p: await committed_offset(consumer, topic, p) for p in offsets} == offsets
             return True
         await eventually(settled)
     finally:
@@ -493,6 +495,42 @@ async def test_a_failure_inside_a_shared_transaction_costs_no_other_event_its_ef
     assert [header(d.headers, "ce_id") for d in dead] == [str(broken.id)]
 
 
+async def test_one_fetchs_events_of_several_partitions_share_one_transaction(
+        infra, engine, producer, tenant, app_engine):
+    # Under load a fetch brings a few records of every partition: one transaction for them all,
+    # not one per partition (a lone record of a partition used to be applied on its own).
+    topic = await create_topic(infra, partitions=3)
+    envelopes = [await publish(producer, topic, payment_posted(tenant, f"PAT-P{n}", "1.00"), partition=n)
+                 for n in range(3)]
+    consumer = await consume_until_committed(infra, app_engine, producer, topic, {0: 1, 1: 1, 2: 1})
+    assert sorted(consumer.outcomes) == ["processed"] * 3
+    assert await inbox_transactions(engine, envelopes) == 1
+
+
+async def test_a_failure_in_a_run_across_partitions_costs_the_others_nothing_and_keeps_each_partitions_order(
+        infra, engine, producer, tenant, app_engine):
+    async def handler(ctx, event):
+        if event.patient_id == "PAT-BROKEN":
+            raise PermanentEventError("fee schedule missing for payer")
+        await on_claim_payment_posted(ctx, event)
+
+    topic = await create_topic(infra, partitions=3)
+    broken = payment_posted(tenant, "PAT-BROKEN", "4.00")
+    await publish(producer, topic, broken, partition=0)
+    # the same claim's next payment: parked behind it
+    await publish(producer, topic, payment_posted(tenant, "PAT-LATER", "32.00", claim_id=broken.claim_id), partition=0)
+    await publish(producer, topic, payment_posted(tenant, "PAT-AFTER", "8.00"), partition=0)
+    await publish(producer, topic, payment_posted(tenant, "PAT-ONE", "2.00"), partition=1)
+    await publish(producer, topic, payment_posted(tenant, "PAT-TWO", "16.00"), partition=2)
+    consumer = await consume_until_committed(infra, app_engine, producer, topic, {0: 3, 1: 1, 2: 1}, handler=handler)
+    entries, _ = await ledger(engine, tenant)  # one account per patient
+    assert sorted(entries) == [Decimal("2.00"), Decimal("8.00"), Decimal("16.00")]
+    # (the run across partitions was rolled back, then each partition's records applied again)
+    assert consumer.outcomes[-5:].count("processed") == 3 and "parked" in consumer.outcomes
+    dead = await ops_events.read_dlq(infra.kafka.bootstrap_servers, [dlq_topic(topic, GROUP)])
+    assert [header(d.headers, "dlq_reason") for d in dead] == ["failed", "parked"]
+
+
 async def publish_again(producer: AIOKafkaProducer, topic: str, event, envelope) -> None:
     """The same event under the same ce_id: a redelivery, as a relay that crashed before marking sends it."""
     headers = [(k, v.encode() if isinstance(v, str) else v)
@@ -663,9 +701,9 @@ async def test_transient_failures_never_dead_letter_the_partition_waits_and_the_
         await on_claim_payment_posted(ctx, event)
 
     payment = payment_posted(tenant, "PAT-OUTAGE")
-    await publish(producer, topic, payment, partition=0)
-    await publish(producer, topic, claim_reversed(payment), partition=0)
-    await publish(producer, topic, payment_posted(tenant, "PAT-ELSEWHERE", "7.00"), partition=1)
+    envelopes = [await publish(producer, topic, payment, partition=0),
+                 await publish(producer, topic, claim_reversed(payment), partition=0),
+                 await publish(producer, topic, payment_posted(tenant, "PAT-ELSEWHERE", "7.00"), partition=1)]
     consumer, task = await start_consumer(infra, app_engine, producer, topic,
                                           subscriptions=payments_and_reversals(failing_over))
     try:
@@ -692,7 +730,12 @@ async def test_transient_failures_never_dead_letter_the_partition_waits_and_the_
             assert consumer.waiting_partitions() == []
             return True
         await eventually(recovered_in_order)
-        assert consumer.outcomes.count("processed") == 3
+        # each of the three applied once (outcomes would also list a run across partitions that
+        # was rolled back and applied again partition by partition)
+        async with engine.connect() as conn:
+            assert (await conn.execute(sa.text(
+                "SELECT count(*) FROM inbox WHERE consumer_group = :group AND event_id = ANY(:ids)"),
+                {"group": GROUP, "ids": [e.id for e in envelopes]})).scalar_one() == 3
     finally:
         await stop_consumer(consumer, task)
     assert REGISTRY.get_sample_value("openrcm_consumer_waiting_partitions", {"group": GROUP}) == 0

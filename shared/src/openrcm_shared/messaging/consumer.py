@@ -344,7 +344,7 @@ class InboxConsumer:
         # CPU, parsing its events again); process() takes a handled record's parse from here.
         self._told: dict[int, tuple[str, Envelope | None, IntegrationEvent | None]] = {}
         self.parked = ParkedKeys(group_id)
-        self._parked_now: set[bytes] = set()  # of the partition batch being applied, the keys parked
+        self._parked_now: set[tuple[str, bytes]] = set()  # of the fetch being applied, the (topic, key)s parked
         self._waits: dict[TopicPartition, PartitionWait] = {}
         self._single_statements = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._parked_gauge_due = 0.0
@@ -363,11 +363,7 @@ class InboxConsumer:
         while True:
             self._resume_due_partitions()
             batches = await self.consumer.getmany(timeout_ms=self._poll_timeout_ms(), max_records=500)
-            settled: dict[TopicPartition, int] = {}
-            for tp, records in batches.items():
-                if (next_offset := await self._process_partition_batch(tp, records)) is not None:
-                    settled[tp] = next_offset
-            await self._commit_settled(settled)
+            await self._commit_settled(await self._process_fetch(batches))
             self._record_waits()
             await self._refresh_parked_gauge()
 
@@ -460,26 +456,58 @@ class InboxConsumer:
         except Exception as exc:  # rebalance or broker outage: redelivery is deduplicated by the inbox
             log.warning("offset commit failed", extra={"error_class": type(exc).__name__})
 
-    async def _process_partition_batch(self, tp: TopicPartition, records: list[ConsumerRecord]) -> int | None:
-        """Apply records in order; the offset after the last one settled (None: none was), which
-        the caller commits.
+    async def _process_fetch(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> dict[TopicPartition, int]:
+        """Apply a fetch's records, each partition's in order; per partition, the offset after the
+        last record settled, which the caller commits.
 
-        Runs of valid, handled records are applied in one transaction (group commit); the rest,
-        and every record of a run that failed, one by one. If a record cannot even be
-        dead-lettered (the broker is down), the offsets of the records before it are committed
-        and the partition waits at it (`_wait`), so it comes back. A partition revoked meanwhile
-        is left to its new owner.
+        Runs of valid, handled records are applied in one transaction (group commit): first the
+        leading run of every partition together (under load a fetch brings a few records of each
+        partition, and a transaction per partition was most of a consumer's cost per event), then
+        each partition's rest. The rest, and every record of a run that failed, one by one. If a
+        record cannot even be dead-lettered (the broker is down), the offsets of the records
+        before it are committed and the partition waits at it (`_wait`), so it comes back. A
+        partition revoked meanwhile is left to its new owner.
         """
-        if not self._owns(tp):
-            return None
+        owned = {tp: records for tp, records in batches.items() if self._owns(tp)}
+        settled: dict[TopicPartition, int] = {}
         try:
-            self._parked_now = await self._parked_keys_of(tp, records)
-        except Exception as exc:  # the database is away: the partition waits at its first record
+            self._parked_now = await self._parked_keys_of(owned)
+        except Exception as exc:  # the database is away: each partition waits at its first record
             self._told.clear()
-            self._wait(tp, records[0], exc)
-            return None
+            for tp, records in owned.items():
+                self._wait(tp, records[0], exc)
+            return settled
+        starts = dict.fromkeys(owned, 0)
+        leading = self._leading_runs(owned)
+        if leading and await self._apply_run([record for run in leading.values() for record in run]):
+            for tp, run in leading.items():
+                starts[tp], settled[tp] = len(run), run[-1].offset + 1
+        for tp, records in owned.items():
+            if (done := await self._settle_partition(tp, records, starts[tp])) is not None:
+                settled[tp] = done
+            wait = self._waits.get(tp)
+            if wait is not None and tp in settled and settled[tp] > wait.offset:
+                del self._waits[tp]  # the record it waited at is settled
+        self._told.clear()
+        return settled
+
+    def _leading_runs(self, owned: dict[TopicPartition, list[ConsumerRecord]]) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """The run each partition's records begin with, for partitions whose runs together hold
+        at most MAX_RECORDS_PER_TRANSACTION records and at least two handled ones (else none)."""
+        leading: dict[TopicPartition, list[ConsumerRecord]] = {}
+        total = handled = 0
+        for tp, records in owned.items():
+            run = self._shared_run(records, 0, least_handled=1)
+            if run and total + len(run) <= MAX_RECORDS_PER_TRANSACTION:
+                leading[tp] = run
+                total += len(run)
+                handled += sum(self._kind(record) == "handled" for record in run)
+        return leading if handled >= 2 and len(leading) > 1 else {}
+
+    async def _settle_partition(self, tp: TopicPartition, records: list[ConsumerRecord], index: int) -> int | None:
+        """Apply a partition's records from `index` on, in order (runs together, else one by one);
+        the offset after the last one settled, None if none was."""
         done = None
-        index = 0
         while index < len(records) and self._owns(tp):
             run = self._shared_run(records, index)
             if run and await self._apply_run(run):
@@ -492,10 +520,6 @@ class InboxConsumer:
                     break
                 done = record.offset + 1
                 index += 1
-        self._told.clear()
-        wait = self._waits.get(tp)
-        if wait is not None and done is not None and done > wait.offset:
-            del self._waits[tp]  # the record it waited at is settled
         return done
 
     async def _settle_one(self, tp: TopicPartition, record: ConsumerRecord) -> bool:
@@ -509,29 +533,34 @@ class InboxConsumer:
             return False
         return True
 
-    async def _parked_keys_of(self, tp: TopicPartition, records: list[ConsumerRecord]) -> set[bytes]:
-        """Which keys of the batch's records this consumer applies are parked (one query, none
-        when no such record has a key)."""
-        keys = {record.key for record in records if record.key is not None and self._kind(record) != "skipped"}
+    async def _parked_keys_of(self, owned: dict[TopicPartition, list[ConsumerRecord]]) -> set[tuple[str, bytes]]:
+        """Which (topic, key)s of the fetch's records this consumer applies are parked (a query
+        per topic with such keys, none while the group is known to have no parked key)."""
+        keys: dict[str, set[bytes]] = {}
+        for tp, records in owned.items():
+            for record in records:
+                if record.key is not None and self._kind(record) != "skipped":
+                    keys.setdefault(tp.topic, set()).add(record.key)
         if not keys or self._known_without_parked_keys():
             return set()
         async with self._single_statements.connect() as conn:
-            return await self.parked.among(conn, tp.topic, keys)
+            return {(topic, key) for topic, topic_keys in keys.items()
+                    for key in await self.parked.among(conn, topic, topic_keys)}
 
-    def _shared_run(self, records: list[ConsumerRecord], start: int) -> list[ConsumerRecord]:
+    def _shared_run(self, records: list[ConsumerRecord], start: int, least_handled: int = 2) -> list[ConsumerRecord]:
         """The records from `start` on that can share a transaction: consecutive, each valid and
-        either handled or skipped, with at least two handled (one alone gains nothing). A record
-        headed for the DLQ, one of a parked key and an operator's instruction end the run, so
-        those are settled one record at a time."""
+        either handled or skipped, with at least `least_handled` handled (one alone gains
+        nothing). A record headed for the DLQ, one of a parked key and an operator's instruction
+        end the run, so those are settled one record at a time."""
         run: list[ConsumerRecord] = []
         handled = 0
         for record in records[start:start + MAX_RECORDS_PER_TRANSACTION]:
             kind = self._kind(record)
-            if kind in ("invalid", "control") or (kind == "handled" and record.key in self._parked_now):
+            if kind in ("invalid", "control") or (kind == "handled" and (record.topic, record.key) in self._parked_now):
                 break
             run.append(record)
             handled += kind == "handled"
-        return run if handled >= 2 else []
+        return run if handled >= least_handled else []
 
     def _not_subscribed(self, event_type: str | None) -> bool:
         """A record of a type this consumer has no handler for, told by its ce_type header alone:
@@ -632,7 +661,7 @@ class InboxConsumer:
             data = data or subscription.contract.model_validate_json(record.value or b"")
         except ValidationError as exc:
             return await self._fail_for_good(record, envelope, exc, attempts=1)
-        if self._shared is None and record.key is not None and record.key in self._parked_now:
+        if self._shared is None and record.key is not None and (record.topic, record.key) in self._parked_now:
             return await self._apply_parked(record, envelope, subscription, data)
         applied, error, attempts = await self._with_retries(
             lambda: self.apply(envelope, data, subscription), event_type=envelope.type)
@@ -686,7 +715,7 @@ class InboxConsumer:
         if record.key is not None:
             async with self.engine.begin() as conn:
                 await self.parked.park(conn, self._parked_event(record, envelope), reason="failed")
-            self._parked_now.add(record.key)
+            self._parked_now.add((record.topic, record.key))
             self._no_parked_keys = False
             self._parked_gauge_due = 0.0
         await self.dead_letter(record, error, attempts=attempts, event_type=envelope.type)
@@ -702,7 +731,7 @@ class InboxConsumer:
             return await self._fail_for_good(record, envelope, error, attempts=attempts)
         outcome, detail = result
         if outcome == "free":
-            self._parked_now.discard(record.key)
+            self._parked_now.discard((record.topic, record.key))
             return await self._apply_with_retries(record, envelope, subscription, data)
         if outcome == "parked":
             await self.dead_letter(record, ParkedBehindFailure(detail), attempts=0, event_type=envelope.type,
@@ -710,7 +739,7 @@ class InboxConsumer:
             return "parked"
         if outcome == "applied":
             if not detail:
-                self._parked_now.discard(record.key)
+                self._parked_now.discard((record.topic, record.key))
             self._parked_gauge_due = 0.0
             log.info("parked event applied in order", extra={"event_type": envelope.type, "key_still_parked": detail})
             return self._count_applied(envelope, True)
@@ -759,7 +788,7 @@ class InboxConsumer:
         if error is not None:
             raise error  # not a transient failure, and nothing to dead-letter: the partition waits
         if freed:
-            self._parked_now.discard(record.key)
+            self._parked_now.discard((record.topic, record.key))
         self._parked_gauge_due = 0.0
         log.warning("event skipped by an operator", extra={"event_id": str(instruction.event_id),
                                                             "event_type": instruction.event_type})
