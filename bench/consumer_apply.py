@@ -3,9 +3,9 @@
     python -m bench.consumer_apply --service denials --claims 2000 --batch 8
     python -m bench.consumer_apply --service all --profile .local/consumer-apply.prof
 
-Under intake load every claim sends four events down the claims topic (the new patient's coverage,
-the claim's submission, the 999's acceptance and the 277CA's acceptance by the payer: what
-`acknowledgements` emits for a claim accepted whole), and four consumer groups read them all. This drives the real `InboxConsumer` of a service (header telling,
+Under intake load every claim sends three events down the claims topic (its submission, the 999's
+acceptance and the 277CA's acceptance by the payer: what `batches` and `acknowledgements` emit for
+a claim accepted whole), and four consumer groups read them all. This drives the real `InboxConsumer` of a service (header telling,
 envelope, contract validation, span, inbox rows, the service's handlers, deferred writes, the
 commit) over those records on its own embedded PostgreSQL (bench ports, `.local/bench-consumer-apply`,
 migrated for the service, the app role), through its `run` loop, each fetch handing over `--batch`
@@ -40,14 +40,13 @@ from bench.machine import load_average
 SERVICES = ("denials", "collections", "eligibility", "remittance")
 PARTITIONS = 6  # rcm.claims.events.v1 (deploy/topics.toml)
 TOPIC = "rcm.claims.events.v1"
-EVENTS_PER_CLAIM = 4  # claim_life()
+EVENTS_PER_CLAIM = 3  # claim_life()
 
 
 def claim_life(tenant_id: str, number: int, today: date) -> list:
     """The events the claims service emits for one claim from intake to the payer's acceptance, in order."""
     from openrcm_shared.contracts.claims import (
-        ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimSubmitted, CoverageRegistered,
-        RegisteredPerson, SubmittedClaimLine,
+        ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimSubmitted, SubmittedClaimLine,
     )
 
     claim_id, patient = uuid.uuid4(), f"pat-{number:07d}"
@@ -57,11 +56,6 @@ def claim_life(tenant_id: str, number: int, today: date) -> list:
              for n in range(1 + number % 3)]
     now = datetime.now(timezone.utc)
     return [
-        CoverageRegistered(tenant_id=tenant_id, patient_id=patient, coverage_id=f"cov-{number}", payer_id="60054",
-                           payer_name="Bench Health Plan", member_id=f"M{number:09d}", relationship_to_subscriber="18",
-                           order_of_benefits=1, effective_from=date(2026, 1, 1), registered_at=now,
-                           patient=RegisteredPerson(first_name="Pat", last_name=f"Bench{number}", gender="F",
-                                                    birth_date=date(1970, 1, 1) + timedelta(number % 9000))),
         ClaimSubmitted(tenant_id=tenant_id, claim_id=claim_id, encounter_id=f"enc-{number}", patient_id=patient,
                        payer_id="60054", patient_control_number=f"PCN{number:09d}",
                        total_charge=sum(line.charge_amount for line in lines), service_date_from=service,

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import OutOfOrderSequenceNumber
@@ -28,7 +29,7 @@ from openrcm_collections.service_layer.accounts import on_claim_payment_posted, 
 from openrcm_devstack import events as ops_events
 from openrcm_shared.contracts.remittance import Adjustment, ClaimPaymentPosted, ClaimReversed, PostedLine
 from openrcm_shared.contracts.topics import dlq_topic
-from openrcm_shared.messaging.consumer import InboxConsumer, Subscription
+from openrcm_shared.messaging.consumer import InboxConsumer, MergedUpsert, Subscription
 from openrcm_shared.messaging.envelope import Envelope, header
 from openrcm_shared.messaging.errors import PermanentEventError, TransientEventError
 from openrcm_shared.messaging.kafka import manual_commit_consumer, reliable_producer
@@ -583,6 +584,50 @@ async def test_writes_deferred_to_the_commit_land_with_their_run(infra, engine, 
     await consume_until_committed(infra, app_engine, producer, topic, 3, handler=note_patient_at_commit())
     assert await inbox_transactions(engine, envelopes) == 1  # one shared run
     assert await noted_patients(engine, tenant) == ["PAT-W0", "PAT-W1", "PAT-W2"]
+
+
+def _noted_status_upsert(columns):
+    inserted = pg_insert(idempotency_keys)
+    return inserted.on_conflict_do_update(
+        index_elements=["tenant_id", "idempotency_key"],
+        set_={column: inserted.excluded[column] for column in columns if column not in ("tenant_id", "idempotency_key")})
+
+
+NOTED_STATUS = MergedUpsert(_noted_status_upsert)
+
+
+def note_status_merged():
+    """A handler setting a row's columns with HandlerContext.merge_at_commit: a payment of 1.00
+    coinsurance notes its patient (fingerprint and status 200), any other sets only the status
+    (to the coinsurance in cents), as a later event updates part of what an earlier one wrote."""
+    async def handler(ctx, event):
+        key = {"tenant_id": event.tenant_id, "idempotency_key": event.patient_id}
+        cents = int(event.patient_responsibility_amount * 100)
+        values = ({"request_fingerprint": "first", "response_status": 200, "response_body": b"{}"} if cents == 100
+                  else {"response_status": cents})
+        await ctx.merge_at_commit(NOTED_STATUS, key, values)
+    return handler
+
+
+async def noted_statuses(engine, tenant: str) -> list[tuple]:
+    async with engine.connect() as conn:
+        return (await conn.execute(sa.select(idempotency_keys.c.idempotency_key, idempotency_keys.c.request_fingerprint,
+                                             idempotency_keys.c.response_status)
+                                   .where(idempotency_keys.c.tenant_id == tenant)
+                                   .order_by(idempotency_keys.c.idempotency_key))).all()
+
+
+async def test_upserts_merged_at_the_commit_leave_each_row_as_the_events_in_turn_would(
+        infra, engine, producer, topic, tenant, app_engine):
+    for patient, coinsurance in (("PAT-M1", "1.00"), ("PAT-M2", "1.00"), ("PAT-M1", "3.00"), ("PAT-M1", "4.00")):
+        await publish(producer, topic, payment_posted(tenant, patient, coinsurance))
+    await consume_until_committed(infra, app_engine, producer, topic, 4, handler=note_status_merged())
+    assert await noted_statuses(engine, tenant) == [("PAT-M1", "first", 400), ("PAT-M2", "first", 200)]
+    # applied one at a time (a run of one), the same upsert is made at once
+    await publish(producer, topic, payment_posted(tenant, "PAT-M3", "1.00"))
+    await consume_until_committed(infra, app_engine, producer, topic, 5, handler=note_status_merged())
+    assert await noted_statuses(engine, tenant) == [
+        ("PAT-M1", "first", 400), ("PAT-M2", "first", 200), ("PAT-M3", "first", 200)]
 
 
 async def test_deferred_writes_of_a_run_rolled_back_are_made_once_when_applied_one_by_one(

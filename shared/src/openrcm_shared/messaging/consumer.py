@@ -127,6 +127,18 @@ class HandlerContext:
         else:
             self.deferred.add_to(self.tenant_id, statement, key, amounts)
 
+    async def merge_at_commit(self, upsert: "MergedUpsert", key: dict[str, Any], values: dict[str, Any]) -> None:
+        """An upsert setting `values` on the row `key` names (later values win), that nothing later
+        in this transaction reads: in a run of records sharing a transaction every record's values
+        for the same key are merged in memory and the row written once, at the commit (rows in
+        key order, one executemany per set of columns), as the records' upserts one after another
+        would have left it. Applied alone, written now."""
+        if self.deferred is None:
+            row = {**key, **values}
+            await self.conn.execute(upsert.statement(tuple(sorted(row))), row)
+        else:
+            self.deferred.merge(self.tenant_id, upsert, key, values)
+
     async def write_pending(self, statement: Executable) -> None:
         """Make now this practice's deferred writes of `statement` (before reading what they write)."""
         if self.deferred is not None:
@@ -167,6 +179,14 @@ _CLAIM_INBOX_ROWS = sa.text(
              sa.bindparam("event_types", type_=pg.ARRAY(sa.Text)))
 
 
+@dataclass(frozen=True, eq=False)
+class MergedUpsert:
+    """For `HandlerContext.merge_at_commit`: the upsert writing a row with the given columns
+    (sorted names, the key's included)."""
+
+    statement: Callable[[tuple[str, ...]], Executable]
+
+
 class DeferredWrites:
     """Writes of a shared run's handlers made at its commit, one executemany per practice and
     statement (practices in sorted order, each practice's statements in the order first used,
@@ -181,6 +201,14 @@ class DeferredWrites:
     def add(self, tenant_id: str, statement: Executable, params: dict[str, Any]) -> None:
         self._by_practice.setdefault(tenant_id, {}).setdefault(statement, []).append(params)
 
+    def merge(self, tenant_id: str, upsert: MergedUpsert, key: dict[str, Any], values: dict[str, Any]) -> None:
+        rows = self._by_practice.setdefault(tenant_id, {}).setdefault(upsert, {})
+        row = rows.get(key_values := tuple(key.values()))
+        if row is None:
+            rows[key_values] = {**key, **values}
+        else:
+            row.update(values)
+
     def add_to(self, tenant_id: str, statement: Executable, key: dict[str, Any], amounts: dict[str, Any]) -> None:
         rows = self._by_practice.setdefault(tenant_id, {}).setdefault(statement, {})
         row = rows.get(key_values := tuple(key.values()))
@@ -194,10 +222,22 @@ class DeferredWrites:
     def _rows(rows: list[dict[str, Any]] | dict[tuple, dict[str, Any]]) -> list[dict[str, Any]]:
         return rows if isinstance(rows, list) else [rows[key] for key in sorted(rows)]
 
+    @staticmethod
+    async def _write(conn: AsyncConnection, statement: Executable | MergedUpsert,
+                     rows: list[dict[str, Any]] | dict[tuple, dict[str, Any]]) -> None:
+        if not isinstance(statement, MergedUpsert):
+            await conn.execute(statement, DeferredWrites._rows(rows))
+            return
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for key in sorted(rows):
+            by_columns.setdefault(tuple(sorted(rows[key])), []).append(rows[key])
+        for columns, same in by_columns.items():
+            await conn.execute(statement.statement(columns), same)
+
     async def flush_statement(self, conn: AsyncConnection, tenant_id: str, statement: Executable) -> None:
         rows = self._by_practice.get(tenant_id, {}).pop(statement, None)
         if rows:
-            await conn.execute(statement, self._rows(rows))
+            await self._write(conn, statement, rows)
 
     async def flush(self, conn: AsyncConnection, act_for: Callable[[str], Awaitable[None]]) -> None:
         for tenant_id, statements in sorted(self._by_practice.items()):
@@ -205,7 +245,7 @@ class DeferredWrites:
                 continue
             await act_for(tenant_id)
             for statement, rows in statements.items():
-                await conn.execute(statement, self._rows(rows))
+                await self._write(conn, statement, rows)
         self._by_practice.clear()
 
 

@@ -18,7 +18,7 @@ from openrcm_shared.contracts.claims import (
     ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimRejected, ClaimStatusChanged, ClaimSubmitted,
 )
 from openrcm_shared.contracts.remittance import ClaimPaymentPosted, ClaimReversed
-from openrcm_shared.messaging.consumer import HandlerContext
+from openrcm_shared.messaging.consumer import HandlerContext, MergedUpsert
 
 
 class TimelineEntryOut(BaseModel):
@@ -35,16 +35,23 @@ class TimelineEntryOut(BaseModel):
 # other writes at its commit: building a statement per event was most of the consumer's CPU.
 TIMELINE_INSERT = timeline.insert()
 _FACTS_UPSERTS: dict[tuple[str, ...], sa.Insert] = {}
+_FACTS_KEY = ("claim_id", "tenant_id")
 
 
 def _facts_upsert(columns: tuple[str, ...]) -> sa.Insert:
+    """The claim's facts row with `columns` (its key and updated_at among them) set."""
     statement = _FACTS_UPSERTS.get(columns)
     if statement is None:
         inserted = pg_insert(claim_facts)
         statement = _FACTS_UPSERTS[columns] = inserted.on_conflict_do_update(
             index_elements=[claim_facts.c.claim_id],
-            set_={column: inserted.excluded[column] for column in (*columns, "updated_at")})
+            set_={column: inserted.excluded[column] for column in columns if column not in _FACTS_KEY})
     return statement
+
+
+# Read only by the API (a case's letter and actions), never by a consumer run: each run's facts
+# of a claim are merged and written once at its commit.
+CLAIM_FACTS = MergedUpsert(_facts_upsert)
 
 
 async def _record(ctx: HandlerContext, claim_id: UUID, kind: str, *, version: int | None = None,
@@ -57,8 +64,8 @@ async def _record(ctx: HandlerContext, claim_id: UUID, kind: str, *, version: in
 
 async def _update_facts(ctx: HandlerContext, claim_id: UUID, **values) -> None:
     """The claim's facts row, created by the first event that names the claim."""
-    await ctx.conn.execute(_facts_upsert(tuple(sorted(values))), {
-        "claim_id": claim_id, "tenant_id": ctx.tenant_id, "updated_at": datetime.now(timezone.utc), **values})
+    await ctx.merge_at_commit(CLAIM_FACTS, {"claim_id": claim_id}, {
+        "tenant_id": ctx.tenant_id, "updated_at": datetime.now(timezone.utc), **values})
 
 
 async def on_claim_submitted(ctx: HandlerContext, event: ClaimSubmitted) -> None:
