@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from openrcm_collections.adapters.receivable_tables import (
     receivable_claims, receivable_daily_totals, receivable_month_ends, receivable_movements, receivable_rollup,
 )
-from openrcm_collections.adapters.tables import ledger_entries
+from openrcm_collections.adapters.tables import bill_claims, ledger_entries
 from openrcm_collections.receivables.aging import (
     AgingBasis, AgingGroup, PatientCursor, PatientSort, aging, bucket_of, end_of_day, patient_page, totals,
 )
@@ -443,6 +443,21 @@ async def summaries_of(engine, tenant) -> dict[str, list]:
     return found
 
 
+async def accounts_of(engine, tenant) -> dict[str, list]:
+    """The practice's bills and patient accounts as the consumer left them, without what the time
+    of applying fills in (two practices fed the same events compare equal)."""
+    bills = sa.select(bill_claims.c.claim_id, bill_claims.c.primary_claim_id, bill_claims.c.patient_id,
+                      bill_claims.c.payer_id, bill_claims.c.payer_responsibility, bill_claims.c.total_charge,
+                      bill_claims.c.service_date_from, bill_claims.c.lines)
+    entries = sa.select(ledger_entries.c.patient_id, ledger_entries.c.claim_id, ledger_entries.c.entry_kind,
+                        ledger_entries.c.carc, ledger_entries.c.amount, ledger_entries.c.balance_after)
+    with acting_for(tenant):
+        async with engine.connect() as conn:
+            return {name: sorted((tuple(row) for row in await conn.execute(query.where(table_.c.tenant_id == tenant))),
+                                 key=repr)
+                    for name, query, table_ in (("bills", bills, bill_claims), ("entries", entries, ledger_entries))}
+
+
 def interleaved(*runs: list) -> list:
     return [event for events in zip(*runs) for event in events]
 
@@ -465,6 +480,12 @@ async def test_events_applied_in_consumer_runs_leave_the_summaries_of_events_app
     assert expected["receivable_rollup"] and expected["receivable_daily_totals"]
     assert await summaries_of(app_engine, in_runs) == expected
     assert await summaries_of(app_engine, beside) == expected
+    # The bills and accounts too: submissions are written at the commit, and read (a next payer's
+    # claim joins its prior's bill, a payment settles it) after the run's earlier ones are written.
+    accounts = await accounts_of(app_engine, alone)
+    assert accounts["bills"] and accounts["entries"]
+    assert await accounts_of(app_engine, in_runs) == accounts
+    assert await accounts_of(app_engine, beside) == accounts
 
     # Late movements into closed months: the snapshots move alike (under the month-end lock, at the commit).
     for tenant in (alone, in_runs):

@@ -23,7 +23,7 @@ from openrcm_shared.contracts.claims import ClaimSubmitted, NextPayerClaimCreate
 from openrcm_shared.contracts.collections import PatientBalanceChanged, PayerCreditBalanceChanged
 from openrcm_shared.contracts.denials import DenialTransferredToPatient
 from openrcm_shared.contracts.remittance import ClaimPaymentPosted, ClaimReversed
-from openrcm_shared.messaging.consumer import HandlerContext
+from openrcm_shared.messaging.consumer import HandlerContext, MergedUpsert
 from openrcm_shared.money import ZERO
 
 # PatientBalanceChanged.entry_kind is the coarse kind its consumers were written for; `movement` names it exactly.
@@ -48,6 +48,15 @@ _RECORD_SUBMITTED_CLAIM = _inserted.values(
      for name in ("tenant_id", "claim_id", "primary_claim_id", "recorded_at", *_SUBMITTED_FACTS)}
 ).on_conflict_do_update(index_elements=["tenant_id", "claim_id"],
                         set_={name: _inserted.excluded[name] for name in _SUBMITTED_FACTS})
+# A run's submissions of a claim merged (the latest wins) and written at its commit: every other
+# handler of this consumer first writes them (`submitted_claims_written`), since bill_claims is what
+# they read the claim's bill from.
+RECORDED_SUBMISSIONS = MergedUpsert(lambda _columns: _RECORD_SUBMITTED_CLAIM)
+
+
+async def submitted_claims_written(ctx: HandlerContext) -> None:
+    """This practice's submissions deferred in the consumer's run, written (before bill_claims is read)."""
+    await ctx.write_pending(RECORDED_SUBMISSIONS)
 
 
 async def on_claim_submitted(ctx: HandlerContext, event: ClaimSubmitted) -> None:
@@ -56,9 +65,8 @@ async def on_claim_submitted(ctx: HandlerContext, event: ClaimSubmitted) -> None
     lines = [{"line_number": line.line_number, "procedure_code": line.procedure_code,
               "revenue_code": line.revenue_code, "charge_amount": str(line.charge_amount),
               "service_date": line.service_date.isoformat(), "description": line.description} for line in event.lines]
-    await ctx.conn.execute(_RECORD_SUBMITTED_CLAIM, dict(
-        tenant_id=event.tenant_id, claim_id=event.claim_id, primary_claim_id=event.claim_id, recorded_at=_now(),
-        patient_id=event.patient_id, encounter_id=event.encounter_id, payer_id=event.payer_id,
+    await ctx.merge_at_commit(RECORDED_SUBMISSIONS, {"tenant_id": event.tenant_id, "claim_id": event.claim_id}, dict(
+        primary_claim_id=event.claim_id, recorded_at=_now(), patient_id=event.patient_id, encounter_id=event.encounter_id, payer_id=event.payer_id,
         payer_responsibility=event.payer_responsibility, total_charge=event.total_charge,
         service_date_from=event.service_date_from, service_date_to=event.service_date_to, lines=lines,
         provider_name=event.provider_name))
