@@ -67,7 +67,7 @@ class ServiceSettings(BaseSettings):
     # records per partition (bench/consumer_apply: a third less CPU per event at 16 records a
     # partition than at 3); when the stream is quiet an event waits at most the wait.
     consumer_fetch_min_bytes: int = Field(default=65536, ge=1)
-    consumer_fetch_max_wait_ms: int = Field(default=50, ge=0)
+    consumer_fetch_max_wait_ms: int = Field(default=100, ge=0)
 
     @classmethod
     def for_service(cls, name: str) -> "ServiceSettings":
