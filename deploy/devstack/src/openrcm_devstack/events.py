@@ -131,6 +131,30 @@ async def read_all(bootstrap_servers: str, topics: list[str], *, security: Kafka
         await consumer.stop()
 
 
+async def consumer_lag(bootstrap_servers: str, topic: str, groups: list[str], *,
+                       security: KafkaSecurity | None = None) -> dict[str, int]:
+    """For each consumer group, how many of the topic's records it has not committed yet (the
+    partitions' end offsets less the group's committed ones; a partition it never committed
+    counts from its start)."""
+    partitions = await topic_partitions(bootstrap_servers, [topic], security=security)
+    consumer = reading_consumer(bootstrap_servers, client_id="openrcm-tools", security=security)
+    admin = admin_client(bootstrap_servers, client_id="openrcm-tools", security=security)
+    await consumer.start()
+    await admin.start()
+    try:
+        end = await consumer.end_offsets(partitions)
+        start = await consumer.beginning_offsets(partitions)
+        lag = {}
+        for group in groups:
+            committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+            lag[group] = sum(end[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0
+                                        else start[tp]) for tp in partitions)
+        return lag
+    finally:
+        await admin.close()
+        await consumer.stop()
+
+
 def describe_dead_letter(record) -> str:
     h = record.headers or ()
     return (f"{record.topic}@{record.offset}  {header(h, 'dlq_reason') or 'failed'}  "
