@@ -85,8 +85,9 @@ _CACHE_LIMIT = 4096
 # Benefits by their EB segment (and the repetition separator that split EB03): members of one plan
 # get the same EBs (the plan, the copays, the coinsurance), so an answer's benefits are shared with
 # earlier answers that carried the same EB, until a detail (MSG, DTP, REF, a 2120 loop) makes the
-# benefit the answer's own (`_own_benefit`). Bounded like the value caches.
-_SHARED_BENEFITS: dict[tuple, Benefit] = {}
+# benefit the answer's own (`_own_benefit`). Bounded like the value caches. Each entry holds the
+# benefit and its `_status_rank`.
+_SHARED_BENEFITS: dict[tuple, tuple[Benefit, int]] = {}
 _SHARED_PARTIES: dict[tuple, Party] = {}  # payers and receivers (2100A/2100B NM1), never changed once read
 _SHARED_RANGES: dict[tuple[str, str], DateRange] = {}  # DTP dates by format and text, never changed once read
 
@@ -351,6 +352,7 @@ class _MemberLoop:
     errors: list[EligibilityError] = field(default_factory=list)
     has_dependents: bool = False
     answered: bool = False  # yielded already
+    status_rank: int = 0  # the highest `_status_rank` of its benefits
 
 
 class _Parser271:
@@ -585,8 +587,11 @@ class _Parser271:
         shared = self.benefits.get(key)
         if shared is not None:  # read before: valid, and the same benefit
             state.in_benefit, state.in_related = True, False
-            state.benefit, state.benefit_shared = shared, True
-            loop.benefits.append(shared)
+            state.benefit, rank = shared
+            state.benefit_shared = True
+            loop.benefits.append(state.benefit)
+            if rank > loop.status_rank:
+                loop.status_rank = rank
             return
         code = segment[1] if len(segment) > 1 else ""
         kind = _BENEFIT_KINDS.get(code)
@@ -610,9 +615,12 @@ class _Parser271:
             procedure or None)
         if len(self.benefits) >= _CACHE_LIMIT:
             self.benefits.clear()
-        self.benefits[key] = state.benefit = benefit
-        state.benefit_shared = True
+        rank = _status_rank(benefit)
+        self.benefits[key] = (benefit, rank)
+        state.benefit, state.benefit_shared = benefit, True
         loop.benefits.append(benefit)
+        if rank > loop.status_rank:
+            loop.status_rank = rank
 
     # -- values ---------------------------------------------------------------------------------------
 
@@ -725,14 +733,17 @@ class _TransactionState:
             errors = answering.errors  # the member loop's own list: no other answer holds it
         else:
             errors = [*self.source_errors, *self.receiver_errors, *(answering.errors if answering else ())]
-        benefits = answering.benefits if answering else []
-        response = EligibilityResponse(
-            self.control_number, self.reference, self.payer, self.receiver,
-            subscriber.member if subscriber else None, dependent.member if dependent else None,
-            answering.traces if answering else [], benefits, errors)
-        response.status = _status(benefits, errors)
-        response.plan = _plan(response)
-        return response
+        if answering is None:
+            return EligibilityResponse(self.control_number, self.reference, self.payer, self.receiver, None, None,
+                                       [], [], errors, "error" if errors else "unknown")
+        benefits = answering.benefits
+        subscriber_member = subscriber.member if subscriber else None
+        dependent_member = dependent.member if dependent else None
+        return EligibilityResponse(
+            self.control_number, self.reference, self.payer, self.receiver, subscriber_member, dependent_member,
+            answering.traces, benefits, errors,
+            _STATUS_BY_RANK[answering.status_rank] or ("error" if errors else "unknown"),
+            _plan(subscriber_member, dependent_member, benefits))
 
 
 def _own_benefit(state: _TransactionState) -> Benefit:
@@ -749,33 +760,47 @@ def _own_benefit(state: _TransactionState) -> Benefit:
     return benefit
 
 
-def _status(benefits: list[Benefit], errors: list[EligibilityError]) -> str:
-    """Plan-level EB (service type 30) decides; otherwise any active or inactive EB; else the AAAs."""
-    plan_codes = {b.code for b in benefits if codes.PLAN_SERVICE_TYPE in b.service_types}
-    for scope in (plan_codes, {b.code for b in benefits}):
-        if scope & codes.ACTIVE_CODES:
-            return "active"
-        if scope & codes.INACTIVE_CODES:
-            return "inactive"
-    return "error" if errors else "unknown"
+# An answer's status: a plan-level EB (service type 30) decides; otherwise any active or inactive
+# EB; else the AAAs ("error") or nothing ("unknown"). Each EB's rank says what it would decide, so
+# the answer's status is that of its highest rank, kept as the EBs are read.
+_STATUS_BY_RANK = (None, "inactive", "active", "inactive", "active")
 
 
-def _plan(response: EligibilityResponse) -> Plan | None:
-    member = response.member
-    if member is None:
-        return None
+def _status_rank(benefit: Benefit) -> int:
+    """4 active at plan level, 3 inactive at plan level, 2 active, 1 inactive, 0 neither."""
+    plan = codes.PLAN_SERVICE_TYPE in benefit.service_types
+    if benefit.code in codes.ACTIVE_CODES:
+        return 4 if plan else 2
+    if benefit.code in codes.INACTIVE_CODES:
+        return 3 if plan else 1
+    return 0
+
+
+_COVERAGE_KINDS = frozenset({"active_coverage", "inactive"})
+
+
+def _plan(subscriber: Member | None, dependent: Member | None, benefits: list[Benefit]) -> Plan | None:
     # The dependent's loop may leave the plan dates and group to the subscriber's.
-    sources = [m for m in (response.dependent, response.subscriber) if m is not None]
-    if len(sources) == 1:  # the model is read-only: the plan's dates are the member's own
-        dates, references, names = sources[0].dates, sources[0].references, sources[0].reference_names
+    if subscriber is None or dependent is None:
+        member = dependent or subscriber
+        if member is None:
+            return None
+        # The model is read-only: the plan's dates are the member's own.
+        dates, references, names = member.dates, member.references, member.reference_names
     else:
-        dates, references, names = {}, {}, {}
-        for source in reversed(sources):
-            dates.update(source.dates)
-            references.update(source.references)
-            names.update(source.reference_names)
-    coverage = next((b for b in response.benefits if b.kind in ("active_coverage", "inactive")), None)
-    name = next((b.plan_description for b in response.benefits if b.plan_description), None) or names.get("18")
+        dates, references, names = {**subscriber.dates, **dependent.dates}, \
+            {**subscriber.references, **dependent.references}, \
+            {**subscriber.reference_names, **dependent.reference_names}
+    coverage = name = None
+    for benefit in benefits:
+        if benefit.kind in _COVERAGE_KINDS:
+            coverage = benefit
+            break
+    for benefit in benefits:
+        if benefit.plan_description:
+            name = benefit.plan_description
+            break
+    name = name or names.get("18")
     begin = _first(dates, ("plan_begin", "eligibility_begin", "plan", "eligibility"), start=True)
     end = _first(dates, ("plan_end", "eligibility_end"), start=True) or \
         _first(dates, ("plan", "eligibility"), start=False)
