@@ -55,6 +55,7 @@ __all__ = [
 
 _HUNDRED = Decimal(100)
 _NO_ITEMS: tuple = ()
+_DEFAULT_DELIMITERS = Delimiters()
 
 
 class _NoEntries(Mapping):
@@ -338,6 +339,7 @@ def parse_271(source: X12Source, **reader_options) -> Iterator[EligibilityRespon
 
 
 _MEMBER_LOOPS = {"22": "C", "23": "D"}
+_GROUP_ENVELOPE = frozenset({"GS", "GE", "IEA"})
 _BENEFIT_DETAIL = frozenset({"MSG", "DTP", "REF", "HSD", "III"})
 _KNOWN_SEGMENTS = frozenset({"TRN", "NM1", "N3", "N4", "PER", "PRV", "REF", "AAA", "DMG", "INS", "HI", "DTP", "MPI",
                              "EB", "HSD", "MSG", "III", "LS", "LE"})
@@ -364,7 +366,7 @@ class _Parser271:
 
     def __init__(self, reader: X12Reader) -> None:
         self.reader = reader
-        self.delimiters = Delimiters()
+        self.delimiters = _DEFAULT_DELIMITERS
         self.number = 0  # of the segment being read, in its interchange
         # Values by their text, shared by every parser of the process (answers repeat the same few
         # amounts, percents and dates, and a real-time 271 is parsed on its own); each is bounded.
@@ -391,7 +393,8 @@ class _Parser271:
             for self.number, segment in enumerate(run, first):
                 segment_id = segment[0]
                 if state is None:
-                    state = self._outside_transaction(segment)
+                    if segment_id not in _GROUP_ENVELOPE:  # GS, GE, IEA: the reader checked them
+                        state = self._outside_transaction(segment)
                 elif segment_id == "EB":
                     self._eb(state, segment)
                 elif state.in_benefit and segment_id in _BENEFIT_DETAIL and not state.in_related:
@@ -422,8 +425,8 @@ class _Parser271:
                 raise self._error(X12StructureError, segment, 1, "transaction set is not a 271")
             return _TransactionState(segment[2], None)
         if segment_id == "ISA":
-            self.delimiters = self.reader.delimiters or Delimiters()
-        elif segment_id not in ("GS", "GE", "IEA"):
+            self.delimiters = self.reader.delimiters or _DEFAULT_DELIMITERS
+        else:
             raise self._error(X12StructureError, segment, None, "segment outside a transaction set")
         return None
 
@@ -435,9 +438,9 @@ class _Parser271:
             state.subscriber.has_dependents = True
         state.close_member()
         if level == "20":
-            state.level, state.source_errors, state.payer = "A", [], None
+            state.level, state.source_errors, state.payer = "A", _NO_ITEMS, None
         elif level == "21":
-            state.level, state.receiver_errors, state.receiver = "B", [], None
+            state.level, state.receiver_errors, state.receiver = "B", _NO_ITEMS, None
         elif level in _MEMBER_LOOPS:
             loop_level = _MEMBER_LOOPS[level]
             if loop_level == "D":
@@ -573,9 +576,9 @@ class _Parser271:
         if state.current is not None:
             state.current.errors.append(error)
         elif state.level == "A":
-            state.source_errors.append(error)
+            state.source_errors = [*state.source_errors, error]
         else:
-            state.receiver_errors.append(error)
+            state.receiver_errors = [*state.receiver_errors, error]
 
     def _eb(self, state: _TransactionState, segment: list[str]) -> None:
         loop = state.current
@@ -696,8 +699,9 @@ class _TransactionState:
     level: str | None = None
     payer: Party | None = None
     receiver: Party | None = None
-    source_errors: list[EligibilityError] = field(default_factory=list)
-    receiver_errors: list[EligibilityError] = field(default_factory=list)
+    # The AAAs of the payer's and the receiver's loops (2100A/B): a list of their own once one is read.
+    source_errors: list[EligibilityError] = _NO_ITEMS  # type: ignore[assignment]
+    receiver_errors: list[EligibilityError] = _NO_ITEMS  # type: ignore[assignment]
     subscriber: _MemberLoop | None = None
     current: _MemberLoop | None = None
     in_benefit: bool = False
