@@ -89,6 +89,9 @@ _CACHE_LIMIT = 4096
 # benefit the answer's own (`_own_benefit`). Bounded like the value caches. Each entry holds the
 # benefit and its `_status_rank`.
 _SHARED_BENEFITS: dict[tuple, tuple[Benefit, int]] = {}
+# The same benefits by their EB segment without EB07, for EBs that carry an amount: members of one
+# plan get the same deductible and out-of-pocket EBs, each with what is left of its own.
+_BENEFITS_BUT_AMOUNT: dict[tuple, tuple[Benefit, int]] = {}
 _SHARED_PARTIES: dict[tuple, Party] = {}  # payers and receivers (2100A/2100B NM1), never changed once read
 _SHARED_RANGES: dict[tuple[str, str], DateRange] = {}  # DTP dates by format and text, never changed once read
 
@@ -589,20 +592,49 @@ class _Parser271:
         key = (self.delimiters.repetition, *segment)
         shared = self.benefits.get(key)
         if shared is not None:  # read before: valid, and the same benefit
-            state.in_benefit, state.in_related = True, False
-            state.benefit, rank = shared
+            benefit, rank = shared
             state.benefit_shared = True
-            loop.benefits.append(state.benefit)
-            if rank > loop.status_rank:
-                loop.status_rank = rank
-            return
+        else:
+            benefit, rank, state.benefit_shared = self._read_benefit(key, segment)
+        state.in_benefit, state.in_related = True, False
+        state.benefit = benefit
+        loop.benefits.append(benefit)
+        if rank > loop.status_rank:
+            loop.status_rank = rank
+
+    def _read_benefit(self, key: tuple, segment: list[str]) -> tuple[Benefit, int, bool]:
+        """An EB not read before: (its benefit, its `_status_rank`, whether the benefit is shared).
+
+        An EB that differs from one read before only in its amount (what is left of a member's
+        deductible) is that benefit with the amount read: an answer's own, not shared."""
+        amount = segment[7] if len(segment) > 7 else ""
+        if amount:
+            like_key = key[:8] + key[9:]  # the key without EB07 (key[0] is the repetition separator)
+            like = _BENEFITS_BUT_AMOUNT.get(like_key)
+            if like is not None:
+                model, rank = like
+                return Benefit(model.code, model.kind, model.service_types, model.coverage_level,
+                               model.insurance_type, model.plan_description, model.time_period,
+                               self._decimal(segment, 7, "amount"), model.percent, model.quantity,
+                               model.quantity_qualifier, model.authorization_required, model.network,
+                               model.procedure), rank, False
+        benefit, rank = self._new_benefit(segment)
+        if len(self.benefits) >= _CACHE_LIMIT:
+            self.benefits.clear()
+        self.benefits[key] = (benefit, rank)
+        if amount:
+            if len(_BENEFITS_BUT_AMOUNT) >= _CACHE_LIMIT:
+                _BENEFITS_BUT_AMOUNT.clear()
+            _BENEFITS_BUT_AMOUNT[like_key] = (benefit, rank)
+        return benefit, rank, True
+
+    def _new_benefit(self, segment: list[str]) -> tuple[Benefit, int]:
         code = segment[1] if len(segment) > 1 else ""
         kind = _BENEFIT_KINDS.get(code)
         if kind is None:
             if not code:
                 raise self._error(X12DataError, segment, 1, "EB01 eligibility or benefit information code is required")
             raise self._error(X12DataError, segment, 1, "eligibility or benefit information code not in X279")
-        state.in_benefit, state.in_related = True, False
         if len(segment) < 14:
             segment = segment + [""] * (14 - len(segment))
         (_, _, level, service_types, insurance_type, plan_description, period, amount, percent, quantity_qualifier,
@@ -616,14 +648,7 @@ class _Parser271:
             _QUANTITY_QUALIFIERS.get(quantity_qualifier, quantity_qualifier) if quantity_qualifier else None,
             _AUTHORIZATION.get(authorization), _NETWORKS.get(network, network) if network else None,
             procedure or None)
-        if len(self.benefits) >= _CACHE_LIMIT:
-            self.benefits.clear()
-        rank = _status_rank(benefit)
-        self.benefits[key] = (benefit, rank)
-        state.benefit, state.benefit_shared = benefit, True
-        loop.benefits.append(benefit)
-        if rank > loop.status_rank:
-            loop.status_rank = rank
+        return benefit, _status_rank(benefit)
 
     # -- values ---------------------------------------------------------------------------------------
 

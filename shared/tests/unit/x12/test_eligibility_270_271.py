@@ -173,6 +173,33 @@ def test_malformed_271_names_its_segment(segment: str, where: str, kind: type) -
         list(parse_271(answer(*body)))
 
 
+def _members_with_their_deductible_left(*amounts: str) -> list[str]:
+    body = [*PAYER_AND_PROVIDER]
+    for number, amount in enumerate(amounts, 3):
+        body += [f"HL*{number}*2*22*0", f"NM1*IL*1*DOE{number}****MI*M{number}", "EB*1*IND*30*C1*GOLD PPO",
+                 f"EB*C*IND*30***29*{amount}*****Y", "MSG*LEFT AS OF TODAY"]
+    return body
+
+
+def test_members_of_one_plan_each_read_their_own_deductible_left() -> None:
+    # The second and later EB*C differ from the first only in EB07: each is the same benefit with
+    # the member's own amount, the MSG after it the member's own as well.
+    answers = list(parse_271(answer(*_members_with_their_deductible_left("400", "12.50", "400", "0"))))
+    left = [next(b for b in response.benefits if b.kind == "deductible") for response in answers]
+    assert [b.amount for b in left] == [D("400"), D("12.50"), D("400"), D("0")]
+    assert {(b.code, b.coverage_level, tuple(b.service_types), b.time_period, b.authorization_required, b.network,
+             tuple(b.messages)) for b in left} == {("C", "individual", ("30",), "remaining", None, "in",
+                                                   ("LEFT AS OF TODAY",))}
+    assert [response.status for response in answers] == ["active"] * 4
+
+
+@pytest.mark.parametrize("amount", ["12.X", "NaN", "1,000"])
+def test_a_member_amount_is_checked_even_when_the_rest_of_its_eb_was_read_before(amount: str) -> None:
+    # The first member's EB*C is read whole; the second's differs only in EB07, which must still be a number.
+    with pytest.raises(X12DataError, match=r"segment 17 \(EB\), element EB07"):
+        list(parse_271(answer(*_members_with_their_deductible_left("400", amount))))
+
+
 def test_a_270_is_not_a_271() -> None:
     with pytest.raises(X12StructureError, match="not a 271"):
         list(parse_271(sample("lfh/270_005010X279A1/subscriber-health-benefit-check.270").read_bytes()))
