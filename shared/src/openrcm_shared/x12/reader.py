@@ -461,7 +461,7 @@ class X12Reader:
         if not (control_number.isdigit() and len(control_number) == 9):
             raise self.error(X12SyntaxError, "interchange control number must be nine digits",
                              element_position=13, segment_id="ISA")
-        self._envelope = _Envelope(interchange_control_number=control_number)
+        self._envelope = _Envelope(control_number)
         self.interchange_control_number = control_number
         self.interchange_version = isa[12]
         self.group_control_number = self.group_version = self.transaction_control_number = None
@@ -476,8 +476,10 @@ class X12Reader:
             if envelope.transaction_control_number is not None:
                 raise self.error(X12EnvelopeError, f"ST before the SE of transaction set "
                                  f"{envelope.transaction_control_number}", segment_id="ST")
-            control_number = self._required(segment, 2)
-            self._required(segment, 1)
+            control_number = segment[2].strip() if len(segment) > 2 else ""
+            if not control_number or not segment[1].strip():  # _required says which is missing
+                control_number = self._required(segment, 2)
+                self._required(segment, 1)
             envelope.transaction_control_number = control_number
             envelope.transaction_start = self.segment_number
             self.transaction_control_number = control_number
@@ -486,7 +488,8 @@ class X12Reader:
             if envelope.transaction_control_number is None:
                 raise self.error(X12EnvelopeError, "SE without an open transaction set", segment_id="SE")
             counted = self.segment_number - envelope.transaction_start + 1
-            if not _states(segment, counted, envelope.transaction_control_number):
+            if not (len(segment) > 2 and segment[2] == envelope.transaction_control_number  # see _states
+                    and segment[1] == str(counted)):
                 self._check_count(segment, counted, "segments in the transaction set")
                 self._check_control_number(segment, envelope.transaction_control_number, "ST02")
             envelope.transaction_control_number = None  # transaction_start stays: SE is the set's last segment
@@ -498,12 +501,14 @@ class X12Reader:
             if envelope.group_control_number is not None:
                 raise self.error(X12EnvelopeError, f"GS before the GE of functional group "
                                  f"{envelope.group_control_number}", segment_id="GS")
-            control_number = self._required(segment, 6)
+            control_number = segment[6].strip() if len(segment) > 6 else ""
+            if not control_number:
+                control_number = self._required(segment, 6)
             envelope.group_control_number = control_number
             envelope.group_transaction_count = 0
             envelope.group_count += 1
             self.group_control_number = control_number
-            self.group_version = element(segment, 8)
+            self.group_version = segment[8] if len(segment) > 8 else ""
             return False
         if segment_id == "GE":
             if envelope.transaction_control_number is not None:
@@ -734,7 +739,8 @@ def _pieces(text: str, size: int) -> Iterator[str]:
 def _states(trailer: list[str], counted: int, control_number: str) -> bool:
     """The trailer states exactly the count and the control number its header opened with, as
     senders write them: it passes `_check_count` and `_check_control_number` without either being
-    run (they also accept padding and leading zeros, and say what is wrong)."""
+    run (they also accept padding and leading zeros, and say what is wrong). Written out inline
+    for SE, the one trailer per transaction set."""
     return len(trailer) > 2 and trailer[2] == control_number and trailer[1] == str(counted)
 
 
