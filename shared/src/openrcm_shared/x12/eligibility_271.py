@@ -436,7 +436,9 @@ class _Parser271:
     # -- loops ----------------------------------------------------------------------------------------
 
     def _hierarchy(self, state: _TransactionState, hl: list[str]) -> None:
-        level = self._required(hl, 3, "HL03 hierarchical level code")
+        if len(hl) < 5:
+            hl = _padded(hl, 4)
+        level = hl[3] or self._required(hl, 3, "HL03 hierarchical level code")
         if level == "23" and state.subscriber is not None:
             state.subscriber.has_dependents = True
         state.close_member()
@@ -452,7 +454,7 @@ class _Parser271:
                 state.answer_subscriber_if_asked()
             state.level = loop_level
             # HL04 1: dependents follow, so the subscriber loop may hold no answer of its own.
-            state.current = _MemberLoop(loop_level, has_dependents=element(hl, 4) == "1")
+            state.current = _MemberLoop(loop_level, has_dependents=hl[4] == "1")
             if loop_level == "C":
                 state.subscriber = state.current
             state.in_benefit = state.in_related = False
@@ -489,27 +491,30 @@ class _Parser271:
 
     def _member_detail(self, loop: _MemberLoop, segment: list[str]) -> None:
         segment_id = segment[0]
+        if len(segment) < 4:
+            segment = _padded(segment, 3)
         if segment_id == "TRN":
-            loop.traces.append(TraceNumber(self._required(segment, 1, "TRN01 trace type"),
-                                           self._required(segment, 2, "TRN02 trace number"),
-                                           element(segment, 3) or None))
+            if not segment[1] or not segment[2]:
+                self._required(segment, 1, "TRN01 trace type")
+                self._required(segment, 2, "TRN02 trace number")
+            loop.traces.append(TraceNumber(segment[1], segment[2], segment[3] or None))
             return
         member = loop.member
         if member is None:
             raise self._error(X12StructureError, segment, None, f"segment before NM1 in loop 2100{loop.level}")
         if segment_id == "REF":
-            qualifier = self._required(segment, 1, "REF01 reference qualifier")
-            member.references[qualifier] = element(segment, 2)
-            if element(segment, 3):
+            qualifier = segment[1] or self._required(segment, 1, "REF01 reference qualifier")
+            member.references[qualifier] = segment[2]
+            if segment[3]:
                 member.reference_names[qualifier] = segment[3]
         elif segment_id == "DMG":
-            if element(segment, 2):
-                if element(segment, 1) != "D8":
+            if segment[2]:
+                if segment[1] != "D8":
                     raise self._error(X12DataError, segment, 1, "date of birth format must be D8")
                 member.birth_date = self._date(segment, 2, segment[2])
-            member.gender = element(segment, 3) or None
+            member.gender = segment[3] or None
         elif segment_id == "INS":
-            member.relationship = element(segment, 2) or None
+            member.relationship = segment[2] or None
         elif segment_id == "DTP":
             qualifier, dates = self._dtp(segment)
             member.dates[codes.PLAN_DATE_QUALIFIERS.get(qualifier, qualifier)] = dates
@@ -537,11 +542,14 @@ class _Parser271:
     # -- segments -------------------------------------------------------------------------------------
 
     def _nm1(self, state: _TransactionState, segment: list[str]) -> None:
-        entity = self._required(segment, 1, "NM101 entity identifier code")
+        if len(segment) < 10:
+            segment = _padded(segment, 9)
+        entity = segment[1]
+        if not entity:
+            raise self._error(X12DataError, segment, 1, "NM101 entity identifier code is required")
         if state.in_related:
-            state.related = RelatedEntity(
-                entity, codes.RELATED_ENTITY_ROLES.get(entity, entity), element(segment, 3) or None,
-                element(segment, 4) or None, element(segment, 8) or None, element(segment, 9) or None)
+            state.related = RelatedEntity(entity, codes.RELATED_ENTITY_ROLES.get(entity, entity), segment[3] or None,
+                                          segment[4] or None, segment[8] or None, segment[9] or None)
             benefit = _own_benefit(state)
             benefit.related_entities = [*benefit.related_entities, state.related]
             return
@@ -549,8 +557,7 @@ class _Parser271:
             key = tuple(segment)
             party = _SHARED_PARTIES.get(key)
             if party is None:  # an answer's payer and receiver are those of the answers before it, mostly
-                party = Party(entity, element(segment, 3) or None, element(segment, 8) or None,
-                              element(segment, 9) or None)
+                party = Party(entity, segment[3] or None, segment[8] or None, segment[9] or None)
                 if len(_SHARED_PARTIES) >= _CACHE_LIMIT:
                     _SHARED_PARTIES.clear()
                 _SHARED_PARTIES[key] = party
@@ -561,8 +568,8 @@ class _Parser271:
             return
         if state.in_benefit:
             raise self._error(X12StructureError, segment, None, "NM1 in loop 2110 outside LS/LE")
-        state.current.member = Member(entity, element(segment, 3) or None, element(segment, 4) or None,
-                                      element(segment, 5) or None, element(segment, 9) or None)
+        state.current.member = Member(entity, segment[3] or None, segment[4] or None, segment[5] or None,
+                                      segment[9] or None)
 
     def _aaa(self, state: _TransactionState, segment: list[str]) -> None:
         valid = self._required(segment, 1, "AAA01 valid request indicator")
@@ -695,9 +702,12 @@ class _Parser271:
         return value
 
     def _dtp(self, segment: list[str]) -> tuple[str, DateRange]:
-        qualifier = self._required(segment, 1, "DTP01 date qualifier")
-        date_format = self._required(segment, 2, "DTP02 date format")
-        text = self._required(segment, 3, "DTP03 date")
+        if len(segment) > 3 and segment[1] and segment[2] and segment[3]:
+            _, qualifier, date_format, text = segment[:4]
+        else:
+            qualifier = self._required(segment, 1, "DTP01 date qualifier")
+            date_format = self._required(segment, 2, "DTP02 date format")
+            text = self._required(segment, 3, "DTP03 date")
         shared = _SHARED_RANGES.get((date_format, text))
         if shared is not None:
             return qualifier, shared
@@ -773,6 +783,12 @@ class _TransactionState:
             answering.traces, benefits, errors,
             _STATUS_BY_RANK[answering.status_rank] or ("error" if errors else "unknown"),
             _plan(subscriber_member, dependent_member, benefits))
+
+
+def _padded(segment: list[str], last: int) -> list[str]:
+    """The segment with the trailing elements its sender left out (X12.6 allows it) as "", up to
+    element `last`: read once, instead of a bounds check per element."""
+    return segment + [""] * (last + 1 - len(segment)) if len(segment) <= last else segment
 
 
 def _own_benefit(state: _TransactionState) -> Benefit:
