@@ -31,9 +31,12 @@ number and element (messages never carry element values: a 271 is protected heal
 The model is read-only once parsed: values that answers repeat are shared between them rather than
 built again (a batch answer holds thousands of members of a few plans, and a process parses
 answer after answer). A `Benefit` read from the same EB segment as an earlier one is that
-benefit, until a detail of its own (MSG, DTP, REF, a 2120 loop) makes it a copy that this answer
-owns; payers and receivers (`Party`), DTP dates (`DateRange`), amounts, percents and dates are
-shared the same way. The caches are bounded (4,096 entries each, then emptied).
+benefit; one followed by the same MSG, DTP or REF segments as an earlier one is that benefit with
+those details; a 2120 loop makes it a copy that this answer owns. An EB that differs from an
+earlier one only in its amount (EB07: what is left of a member's deductible) is built from it with
+its own amount, read and checked. Payers and receivers (`Party`), DTP dates (`DateRange`),
+amounts, percents and dates are shared the same way. The caches are bounded (4,096 entries each,
+then emptied).
 """
 
 from __future__ import annotations
@@ -85,9 +88,9 @@ _PERCENTS: dict[str, Decimal] = {}
 _CACHE_LIMIT = 4096
 # Benefits by their EB segment (and the repetition separator that split EB03): members of one plan
 # get the same EBs (the plan, the copays, the coinsurance), so an answer's benefits are shared with
-# earlier answers that carried the same EB, until a detail (MSG, DTP, REF, a 2120 loop) makes the
-# benefit the answer's own (`_own_benefit`). Bounded like the value caches. Each entry holds the
-# benefit and its `_status_rank`.
+# earlier answers that carried the same EB; with a MSG, DTP or REF after it, by the EB's key and
+# that segment (`_benefit_detail`); a 2120 loop makes the benefit the answer's own (`_own_benefit`).
+# Bounded like the value caches. Each entry holds the benefit and its `_status_rank`.
 _SHARED_BENEFITS: dict[tuple, tuple[Benefit, int]] = {}
 # The same benefits by their EB segment without EB07, for EBs that carry an amount: members of one
 # plan get the same deductible and out-of-pocket EBs, each with what is left of its own.
@@ -344,6 +347,7 @@ def parse_271(source: X12Source, **reader_options) -> Iterator[EligibilityRespon
 _MEMBER_LOOPS = {"22": "C", "23": "D"}
 _GROUP_ENVELOPE = frozenset({"GS", "GE", "IEA"})
 _BENEFIT_DETAIL = frozenset({"MSG", "DTP", "REF", "HSD", "III"})
+_KEPT_BENEFIT_DETAIL = frozenset({"MSG", "DTP", "REF"})
 _KNOWN_SEGMENTS = frozenset({"TRN", "NM1", "N3", "N4", "PER", "PRV", "REF", "AAA", "DMG", "INS", "HI", "DTP", "MPI",
                              "EB", "HSD", "MSG", "III", "LS", "LE"})
 
@@ -523,21 +527,39 @@ class _Parser271:
 
     def _benefit_detail(self, state: _TransactionState, segment: list[str]) -> None:
         segment_id = segment[0]
+        if segment_id not in _KEPT_BENEFIT_DETAIL:
+            if segment_id not in ("HSD", "III"):
+                raise self._error(X12StructureError, segment, None, "segment not used in loop 2110")
+            return
+        if segment_id == "MSG" and not element(segment, 1):
+            return  # an empty message says nothing
+        if not state.benefit_shared:
+            self._add_detail(state.benefit, segment)
+            return
+        # Answers that repeat an EB mostly repeat what follows it: the benefit with this detail is
+        # shared too, by the EB's key and the detail segment.
+        key = (state.benefit_key, *segment)
+        shared = self.benefits.get(key)
+        if shared is None:
+            benefit = _copy(state.benefit)
+            self._add_detail(benefit, segment)
+            if len(self.benefits) >= _CACHE_LIMIT:
+                self.benefits.clear()
+            shared = self.benefits[key] = (benefit, _status_rank(benefit))
+        state.benefit = state.current.benefits[-1] = shared[0]  # details follow their EB directly
+        state.benefit_key = key
+
+    def _add_detail(self, benefit: Benefit, segment: list[str]) -> None:
+        """MSG, DTP or REF added to a benefit no other answer holds (yet)."""
+        segment_id = segment[0]
         if segment_id == "MSG":
-            text = element(segment, 1)
-            if text:
-                benefit = _own_benefit(state)
-                benefit.messages = [*benefit.messages, text]
+            benefit.messages = [*benefit.messages, segment[1]]
         elif segment_id == "DTP":
             qualifier, dates = self._dtp(segment)
-            benefit = _own_benefit(state)
             benefit.dates = {**benefit.dates, codes.BENEFIT_DATE_QUALIFIERS.get(qualifier, qualifier): dates}
-        elif segment_id == "REF":
+        else:
             qualifier = self._required(segment, 1, "REF01 reference qualifier")
-            benefit = _own_benefit(state)
             benefit.references = {**benefit.references, qualifier: element(segment, 2)}
-        elif segment_id not in ("HSD", "III"):
-            raise self._error(X12StructureError, segment, None, "segment not used in loop 2110")
 
     # -- segments -------------------------------------------------------------------------------------
 
@@ -603,6 +625,7 @@ class _Parser271:
             state.benefit_shared = True
         else:
             benefit, rank, state.benefit_shared = self._read_benefit(key, segment)
+        state.benefit_key = key
         state.in_benefit, state.in_related = True, False
         state.benefit = benefit
         loop.benefits.append(benefit)
@@ -743,6 +766,7 @@ class _TransactionState:
     in_related: bool = False
     benefit: Benefit | None = None  # of the open loop 2110
     benefit_shared: bool = False  # `benefit` is shared with other answers (see _SHARED_BENEFITS)
+    benefit_key: tuple | None = None  # its key there, when it is shared
     related: RelatedEntity | None = None
     answers: list[EligibilityResponse] = field(default_factory=list)
 
@@ -795,14 +819,18 @@ def _own_benefit(state: _TransactionState) -> Benefit:
     """The open loop 2110's benefit, made the answer's own before a detail is added to it."""
     benefit = state.benefit
     if state.benefit_shared:
-        benefit = Benefit(benefit.code, benefit.kind, benefit.service_types, benefit.coverage_level,
-                          benefit.insurance_type, benefit.plan_description, benefit.time_period, benefit.amount,
-                          benefit.percent, benefit.quantity, benefit.quantity_qualifier,
-                          benefit.authorization_required, benefit.network, benefit.procedure, benefit.messages,
-                          benefit.dates, benefit.references, benefit.related_entities)
+        benefit = _copy(benefit)
         state.current.benefits[-1] = state.benefit = benefit  # details follow their EB directly
         state.benefit_shared = False
     return benefit
+
+
+def _copy(benefit: Benefit) -> Benefit:
+    """A new benefit equal to `benefit`, sharing its (read-only) lists and mappings."""
+    return Benefit(benefit.code, benefit.kind, benefit.service_types, benefit.coverage_level, benefit.insurance_type,
+                   benefit.plan_description, benefit.time_period, benefit.amount, benefit.percent, benefit.quantity,
+                   benefit.quantity_qualifier, benefit.authorization_required, benefit.network, benefit.procedure,
+                   benefit.messages, benefit.dates, benefit.references, benefit.related_entities)
 
 
 # An answer's status: a plan-level EB (service type 30) decides; otherwise any active or inactive

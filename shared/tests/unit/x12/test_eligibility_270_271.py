@@ -12,7 +12,7 @@ from openrcm_shared.x12.acknowledgment_envelope import InterchangeEnvelope
 from openrcm_shared.x12.eligibility_270 import (
     Eligibility270WriteError, EligibilityInquiry, InquiryPerson, parse_270, write_270,
 )
-from openrcm_shared.x12.eligibility_271 import parse_271
+from openrcm_shared.x12.eligibility_271 import DateRange, parse_271
 from openrcm_shared.x12.reader import X12DataError, X12EnvelopeError, X12Reader, X12StructureError
 from shared.tests.unit.x12.x12_test_support import interchange, sample
 
@@ -198,6 +198,21 @@ def test_a_member_amount_is_checked_even_when_the_rest_of_its_eb_was_read_before
     # The first member's EB*C is read whole; the second's differs only in EB07, which must still be a number.
     with pytest.raises(X12DataError, match=r"segment 17 \(EB\), element EB07"):
         list(parse_271(answer(*_members_with_their_deductible_left("400", amount))))
+
+
+def test_details_after_the_same_eb_stay_with_their_member() -> None:
+    # The same EB*B in every member loop, followed by different MSG, DTP and REF segments (or none).
+    details = [["MSG*FIRST"], ["MSG*SECOND", "DTP*348*D8*20260101"], [], ["MSG*FIRST"], ["REF*G1*AUTH-1", "MSG*"],
+               ["MSG*FIRST", "MSG*SECOND"]]
+    body = [*PAYER_AND_PROVIDER]
+    for number, after in enumerate(details, 3):
+        body += [f"HL*{number}*2*22*0", f"NM1*IL*1*DOE{number}****MI*M{number}", "EB*B*IND*98***27*25*****Y",
+                 *after]
+    copays = [response.benefits[0] for response in parse_271(answer(*body))]
+    assert [list(b.messages) for b in copays] == [["FIRST"], ["SECOND"], [], ["FIRST"], [], ["FIRST", "SECOND"]]
+    assert [dict(b.dates) for b in copays][1] == {"benefit_begin": DateRange(date(2026, 1, 1))}
+    assert [dict(b.references) for b in copays] == [{}, {}, {}, {}, {"G1": "AUTH-1"}, {}]
+    assert {b.amount for b in copays} == {D("25")}
 
 
 def test_a_270_is_not_a_271() -> None:
