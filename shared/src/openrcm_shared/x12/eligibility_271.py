@@ -348,6 +348,7 @@ _MEMBER_LOOPS = {"22": "C", "23": "D"}
 _GROUP_ENVELOPE = frozenset({"GS", "GE", "IEA"})
 _BENEFIT_DETAIL = frozenset({"MSG", "DTP", "REF", "HSD", "III"})
 _KEPT_BENEFIT_DETAIL = frozenset({"MSG", "DTP", "REF"})
+_MEMBER_SEGMENTS = frozenset({"TRN", "REF", "DMG", "DTP", "INS"})
 _KNOWN_SEGMENTS = frozenset({"TRN", "NM1", "N3", "N4", "PER", "PRV", "REF", "AAA", "DMG", "INS", "HI", "DTP", "MPI",
                              "EB", "HSD", "MSG", "III", "LS", "LE"})
 
@@ -406,14 +407,20 @@ class _Parser271:
                     self._eb(state, segment)
                 elif state.in_benefit and segment_id in _BENEFIT_DETAIL and not state.in_related:
                     self._benefit_detail(state, segment)
+                elif segment_id == "HL":
+                    self._hierarchy(state, segment)
+                # The member's own segments straight to their handlers (what `_detail` would do).
+                elif segment_id == "NM1" and state.level is not None:
+                    self._nm1(state, segment)
+                elif segment_id in _MEMBER_SEGMENTS and state.current is not None and not state.in_benefit \
+                        and not state.in_related:
+                    self._member_detail(state.current, segment)
                 elif segment_id == "SE":
                     state.close_member()
                     if not state.answers:
                         state.answers.append(state.response(None, None))
                     yield from state.answers
                     state = None
-                elif segment_id == "HL":
-                    self._hierarchy(state, segment)
                 elif segment_id == "BHT":
                     if state.level is not None or state.reference is not None:
                         raise self._error(X12StructureError, segment, None, "BHT after the first HL")
