@@ -211,6 +211,9 @@ class _Envelope:
     transaction_start: int = 0  # segment number of the open ST
 
 
+_NO_ENVELOPE = _Envelope()  # read-only: envelopes are only changed once an ISA has opened one
+
+
 class X12Reader:
     """Iterate the segments of every interchange in `source`, lazily and with envelope checks.
 
@@ -241,7 +244,7 @@ class X12Reader:
         self._max_segment_length = max_segment_length
         self._encoding = encoding
         self._started = False
-        self._envelope = _Envelope()
+        self._envelope = _NO_ENVELOPE  # until the first ISA opens one
         self._plain_strip = True  # str.strip() suits the current interchange's delimiters
         self._unreadable: str | None = None  # why the input stopped being readable, once it has
         self.delimiters: Delimiters | None = None
@@ -305,8 +308,12 @@ class X12Reader:
         # The hot path of every X12 parser built on the reader: per segment, strip, split, three
         # membership tests and an append. Anything unusual (an envelope segment, an unknown
         # segment id, a segment outside ST..SE) ends the current run and is handled on its own.
-        chunks = self._text_chunks()
-        pending, exhausted = "", False
+        source = self._source
+        if isinstance(source, str) and len(source) <= self._chunk_size and "\x00" not in source:
+            # A text of one piece (a real-time 271 is under 2 KiB) is all there from the start.
+            chunks, pending, exhausted = iter(()), source[1:] if source[:1] == "\ufeff" else source, True
+        else:
+            chunks, pending, exhausted = self._text_chunks(), "", False
         # After an IEA: the pieces not yet read, already split on the terminator (see _next_isa).
         carried: Iterator[str] = iter(())
         envelope_ids, known_ids, blanks = _ENVELOPE_SEGMENT_IDS, _WELL_FORMED_SEGMENT_IDS, _BLANKS
@@ -673,13 +680,6 @@ class X12Reader:
     def _text_chunks(self) -> Iterator[str]:
         """The input as str pieces of at most `chunk_size` characters, byte-order mark removed; at a
         NUL character the text before it is handed out and the input stops (`_UnreadableInput`)."""
-        source = self._source
-        if isinstance(source, str) and 0 < len(source) <= self._chunk_size and "\x00" not in source:
-            # One piece (a real-time 271 is under 2 KiB): what the generators below would hand out.
-            return iter((source[1:] if source[0] == "\ufeff" else source,))
-        return self._text_pieces()
-
-    def _text_pieces(self) -> Iterator[str]:
         first, size = True, self._chunk_size
         for text in self._raw_text_chunks():
             if first and text:
