@@ -372,6 +372,8 @@ class _Parser271:
     first: a batch answer holds thousands of members of ~25 segments each, and per-segment calls
     are most of the cost in Python. Segment numbers are kept by counting, for the errors."""
 
+    __slots__ = ("reader", "delimiters", "number", "dates", "decimals", "percents", "benefits")
+
     def __init__(self, reader: X12Reader) -> None:
         self.reader = reader
         self.delimiters = _DEFAULT_DELIMITERS
