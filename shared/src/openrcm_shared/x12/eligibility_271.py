@@ -372,11 +372,12 @@ class _Parser271:
     first: a batch answer holds thousands of members of ~25 segments each, and per-segment calls
     are most of the cost in Python. Segment numbers are kept by counting, for the errors."""
 
-    __slots__ = ("reader", "delimiters", "number", "dates", "decimals", "percents", "benefits")
+    __slots__ = ("reader", "delimiters", "repetition", "number", "dates", "decimals", "percents", "benefits")
 
     def __init__(self, reader: X12Reader) -> None:
         self.reader = reader
         self.delimiters = _DEFAULT_DELIMITERS
+        self.repetition = _DEFAULT_DELIMITERS.repetition  # part of every EB's key
         self.number = 0  # of the segment being read, in its interchange
         # Values by their text, shared by every parser of the process (answers repeat the same few
         # amounts, percents and dates, and a real-time 271 is parsed on its own); each is bounded.
@@ -442,6 +443,7 @@ class _Parser271:
             return _TransactionState(segment[2], None)
         if segment_id == "ISA":
             self.delimiters = self.reader.delimiters or _DEFAULT_DELIMITERS
+            self.repetition = self.delimiters.repetition
         else:
             raise self._error(X12StructureError, segment, None, "segment outside a transaction set")
         return None
@@ -454,7 +456,8 @@ class _Parser271:
         level = hl[3] or self._required(hl, 3, "HL03 hierarchical level code")
         if level == "23" and state.subscriber is not None:
             state.subscriber.has_dependents = True
-        state.close_member()
+        if state.current is not None:
+            state.close_member()
         if level == "20":
             state.level, state.source_errors, state.payer = "A", _NO_ITEMS, None
         elif level == "21":
@@ -627,7 +630,7 @@ class _Parser271:
             raise self._error(X12StructureError, segment, None, "EB outside a subscriber or dependent loop")
         if loop.member is None:
             raise self._error(X12StructureError, segment, None, f"EB before NM1 in loop 2000{loop.level}")
-        key = (self.delimiters.repetition, *segment)
+        key = (self.repetition, *segment)
         shared = self.benefits.get(key)
         if shared is not None:  # read before: valid, and the same benefit
             benefit, rank = shared
