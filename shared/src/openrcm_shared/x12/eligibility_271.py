@@ -36,7 +36,8 @@ those details; a 2120 loop makes it a copy that this answer owns. An EB that dif
 earlier one only in its amount (EB07: what is left of a member's deductible) is built from it with
 its own amount, read and checked. Payers and receivers (`Party`), DTP dates (`DateRange`),
 amounts, percents and dates are shared the same way. The caches are bounded (4,096 entries each,
-then emptied).
+then emptied); an EB equal to the one the previous answer had at the same place (under the same
+repetition separator) is found by comparing the two rather than by looking it up.
 """
 
 from __future__ import annotations
@@ -95,6 +96,11 @@ _SHARED_BENEFITS: dict[tuple, tuple[Benefit, int]] = {}
 # The same benefits by their EB segment without EB07, for EBs that carry an amount: members of one
 # plan get the same deductible and out-of-pocket EBs, each with what is left of its own.
 _BENEFITS_BUT_AMOUNT: dict[tuple, tuple[Benefit, int]] = {}
+# The shared EB read last at each place of a member's benefits (the 1st EB, the 2nd, ...), with its
+# segment: answer after answer of one plan repeats its EBs in the same order, and comparing the
+# segment with the previous answer's is cheaper than building and hashing its key.
+_LAST_EBS: list[tuple[list[str], str | None, tuple, Benefit, int] | None] = []
+_LAST_EBS_LIMIT = 64
 _SHARED_PARTIES: dict[tuple, Party] = {}  # payers and receivers (2100A/2100B NM1), never changed once read
 _SHARED_RANGES: dict[tuple[str, str], DateRange] = {}  # DTP dates by format and text, never changed once read
 
@@ -630,13 +636,24 @@ class _Parser271:
             raise self._error(X12StructureError, segment, None, "EB outside a subscriber or dependent loop")
         if loop.member is None:
             raise self._error(X12StructureError, segment, None, f"EB before NM1 in loop 2000{loop.level}")
-        key = (self.repetition, *segment)
-        shared = self.benefits.get(key)
-        if shared is not None:  # read before: valid, and the same benefit
-            benefit, rank = shared
+        position = len(loop.benefits)
+        last = _LAST_EBS[position] if position < len(_LAST_EBS) else None
+        if last is not None and last[0] == segment and last[1] == self.repetition:
+            # The EB the previous answer had at this place: compared, not hashed.
+            _, _, key, benefit, rank = last
             state.benefit_shared = True
         else:
-            benefit, rank, state.benefit_shared = self._read_benefit(key, segment)
+            key = (self.repetition, *segment)
+            shared = self.benefits.get(key)
+            if shared is not None:  # read before: valid, and the same benefit
+                benefit, rank = shared
+                state.benefit_shared = True
+            else:
+                benefit, rank, state.benefit_shared = self._read_benefit(key, segment)
+            if state.benefit_shared and position < _LAST_EBS_LIMIT:
+                if position >= len(_LAST_EBS):
+                    _LAST_EBS.extend([None] * (position + 1 - len(_LAST_EBS)))
+                _LAST_EBS[position] = (segment, self.repetition, key, benefit, rank)
         state.benefit_key = key
         state.in_benefit, state.in_related = True, False
         state.benefit = benefit

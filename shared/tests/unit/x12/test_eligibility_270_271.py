@@ -215,6 +215,18 @@ def test_details_after_the_same_eb_stay_with_their_member() -> None:
     assert {b.amount for b in copays} == {D("25")}
 
 
+def test_the_same_eb_text_under_another_repetition_separator_is_read_again() -> None:
+    # Two answers with the same EB at the same place; ISA11 makes "^" a repetition separator in the
+    # first interchange and a plain character in the second.
+    body = [*PAYER_AND_PROVIDER, *SUBSCRIBER, "EB*1*IND*30", "EB*A*IND*1^33*****.2"]
+    [repeating] = parse_271(answer(*body))
+    [plain] = parse_271(answer(*body, repetition="!"))
+    assert repeating.benefits[1].service_types == ["1", "33"]
+    assert plain.benefits[1].service_types == ["1^33"]
+    [again] = parse_271(answer(*body))
+    assert again.benefits[1].service_types == ["1", "33"]
+
+
 def test_a_270_is_not_a_271() -> None:
     with pytest.raises(X12StructureError, match="not a 271"):
         list(parse_271(sample("lfh/270_005010X279A1/subscriber-health-benefit-check.270").read_bytes()))
