@@ -101,7 +101,8 @@ _BENEFITS_BUT_AMOUNT: dict[tuple, tuple[Benefit, int]] = {}
 # segment with the previous answer's is cheaper than building and hashing its key.
 _LAST_EBS: list[tuple[list[str], str | None, tuple, Benefit, int] | None] = []
 _LAST_EBS_LIMIT = 64
-_SHARED_PARTIES: dict[tuple, Party] = {}  # payers and receivers (2100A/2100B NM1), never changed once read
+_SHARED_PARTIES: dict[tuple, Party] = {}
+_LAST_PARTIES: dict[str | None, tuple[list[str], Party]] = {}  # the NM1 read last in 2100A and 2100B  # payers and receivers (2100A/2100B NM1), never changed once read
 _SHARED_RANGES: dict[tuple[str, str], DateRange] = {}  # DTP dates by format and text, never changed once read
 
 
@@ -594,13 +595,19 @@ class _Parser271:
             benefit.related_entities = [*benefit.related_entities, state.related]
             return
         if state.current is None:
-            key = tuple(segment)
-            party = _SHARED_PARTIES.get(key)
-            if party is None:  # an answer's payer and receiver are those of the answers before it, mostly
-                party = Party(entity, segment[3] or None, segment[8] or None, segment[9] or None)
-                if len(_SHARED_PARTIES) >= _CACHE_LIMIT:
-                    _SHARED_PARTIES.clear()
-                _SHARED_PARTIES[key] = party
+            # An answer's payer and receiver are those of the answer before it, mostly.
+            last = _LAST_PARTIES.get(state.level)
+            if last is not None and last[0] == segment:
+                party = last[1]
+            else:
+                key = tuple(segment)
+                party = _SHARED_PARTIES.get(key)
+                if party is None:
+                    party = Party(entity, segment[3] or None, segment[8] or None, segment[9] or None)
+                    if len(_SHARED_PARTIES) >= _CACHE_LIMIT:
+                        _SHARED_PARTIES.clear()
+                    _SHARED_PARTIES[key] = party
+                _LAST_PARTIES[state.level] = (segment, party)
             if state.level == "A":
                 state.payer = party
             else:
