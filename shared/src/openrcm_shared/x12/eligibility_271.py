@@ -31,9 +31,13 @@ number and element (messages never carry element values: a 271 is protected heal
 The model is read-only once parsed: values that answers repeat are shared between them rather than
 built again (a batch answer holds thousands of members of a few plans, and a process parses
 answer after answer). A `Benefit` read from the same EB segment as an earlier one is that
-benefit, until a detail of its own (MSG, DTP, REF, a 2120 loop) makes it a copy that this answer
-owns; payers and receivers (`Party`), DTP dates (`DateRange`), amounts, percents and dates are
-shared the same way. The caches are bounded (4,096 entries each, then emptied).
+benefit; one followed by the same MSG, DTP or REF segments as an earlier one is that benefit with
+those details; a 2120 loop makes it a copy that this answer owns. An EB that differs from an
+earlier one only in its amount (EB07: what is left of a member's deductible) is built from it with
+its own amount, read and checked. Payers and receivers (`Party`), DTP dates (`DateRange`),
+amounts, percents and dates are shared the same way. The caches are bounded (4,096 entries each,
+then emptied); an EB equal to the one the previous answer had at the same place (under the same
+repetition separator) is found by comparing the two rather than by looking it up.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ __all__ = [
 
 _HUNDRED = Decimal(100)
 _NO_ITEMS: tuple = ()
+_DEFAULT_DELIMITERS = Delimiters()
 
 
 class _NoEntries(Mapping):
@@ -84,10 +89,20 @@ _PERCENTS: dict[str, Decimal] = {}
 _CACHE_LIMIT = 4096
 # Benefits by their EB segment (and the repetition separator that split EB03): members of one plan
 # get the same EBs (the plan, the copays, the coinsurance), so an answer's benefits are shared with
-# earlier answers that carried the same EB, until a detail (MSG, DTP, REF, a 2120 loop) makes the
-# benefit the answer's own (`_own_benefit`). Bounded like the value caches.
-_SHARED_BENEFITS: dict[tuple, Benefit] = {}
-_SHARED_PARTIES: dict[tuple, Party] = {}  # payers and receivers (2100A/2100B NM1), never changed once read
+# earlier answers that carried the same EB; with a MSG, DTP or REF after it, by the EB's key and
+# that segment (`_benefit_detail`); a 2120 loop makes the benefit the answer's own (`_own_benefit`).
+# Bounded like the value caches. Each entry holds the benefit and its `_status_rank`.
+_SHARED_BENEFITS: dict[tuple, tuple[Benefit, int]] = {}
+# The same benefits by their EB segment without EB07, for EBs that carry an amount: members of one
+# plan get the same deductible and out-of-pocket EBs, each with what is left of its own.
+_BENEFITS_BUT_AMOUNT: dict[tuple, tuple[Benefit, int]] = {}
+# The shared EB read last at each place of a member's benefits (the 1st EB, the 2nd, ...), with its
+# segment: answer after answer of one plan repeats its EBs in the same order, and comparing the
+# segment with the previous answer's is cheaper than building and hashing its key.
+_LAST_EBS: list[tuple[list[str], str | None, tuple, Benefit, int] | None] = []
+_LAST_EBS_LIMIT = 64
+_SHARED_PARTIES: dict[tuple, Party] = {}
+_LAST_PARTIES: dict[str | None, tuple[list[str], Party]] = {}  # the NM1 read last in 2100A and 2100B  # payers and receivers (2100A/2100B NM1), never changed once read
 _SHARED_RANGES: dict[tuple[str, str], DateRange] = {}  # DTP dates by format and text, never changed once read
 
 
@@ -337,7 +352,10 @@ def parse_271(source: X12Source, **reader_options) -> Iterator[EligibilityRespon
 
 
 _MEMBER_LOOPS = {"22": "C", "23": "D"}
+_GROUP_ENVELOPE = frozenset({"GS", "GE", "IEA"})
 _BENEFIT_DETAIL = frozenset({"MSG", "DTP", "REF", "HSD", "III"})
+_KEPT_BENEFIT_DETAIL = frozenset({"MSG", "DTP", "REF"})
+_MEMBER_SEGMENTS = frozenset({"TRN", "REF", "DMG", "DTP", "INS"})
 _KNOWN_SEGMENTS = frozenset({"TRN", "NM1", "N3", "N4", "PER", "PRV", "REF", "AAA", "DMG", "INS", "HI", "DTP", "MPI",
                              "EB", "HSD", "MSG", "III", "LS", "LE"})
 
@@ -351,6 +369,7 @@ class _MemberLoop:
     errors: list[EligibilityError] = field(default_factory=list)
     has_dependents: bool = False
     answered: bool = False  # yielded already
+    status_rank: int = 0  # the highest `_status_rank` of its benefits
 
 
 class _Parser271:
@@ -360,9 +379,12 @@ class _Parser271:
     first: a batch answer holds thousands of members of ~25 segments each, and per-segment calls
     are most of the cost in Python. Segment numbers are kept by counting, for the errors."""
 
+    __slots__ = ("reader", "delimiters", "repetition", "number", "dates", "decimals", "percents", "benefits")
+
     def __init__(self, reader: X12Reader) -> None:
         self.reader = reader
-        self.delimiters = Delimiters()
+        self.delimiters = _DEFAULT_DELIMITERS
+        self.repetition = _DEFAULT_DELIMITERS.repetition  # part of every EB's key
         self.number = 0  # of the segment being read, in its interchange
         # Values by their text, shared by every parser of the process (answers repeat the same few
         # amounts, percents and dates, and a real-time 271 is parsed on its own); each is bounded.
@@ -389,19 +411,26 @@ class _Parser271:
             for self.number, segment in enumerate(run, first):
                 segment_id = segment[0]
                 if state is None:
-                    state = self._outside_transaction(segment)
+                    if segment_id not in _GROUP_ENVELOPE:  # GS, GE, IEA: the reader checked them
+                        state = self._outside_transaction(segment)
                 elif segment_id == "EB":
                     self._eb(state, segment)
                 elif state.in_benefit and segment_id in _BENEFIT_DETAIL and not state.in_related:
                     self._benefit_detail(state, segment)
+                elif segment_id == "HL":
+                    self._hierarchy(state, segment)
+                # The member's own segments straight to their handlers (what `_detail` would do).
+                elif segment_id == "NM1" and state.level is not None:
+                    self._nm1(state, segment)
+                elif segment_id in _MEMBER_SEGMENTS and state.current is not None and not state.in_benefit \
+                        and not state.in_related:
+                    self._member_detail(state.current, segment)
                 elif segment_id == "SE":
                     state.close_member()
                     if not state.answers:
                         state.answers.append(state.response(None, None))
                     yield from state.answers
                     state = None
-                elif segment_id == "HL":
-                    self._hierarchy(state, segment)
                 elif segment_id == "BHT":
                     if state.level is not None or state.reference is not None:
                         raise self._error(X12StructureError, segment, None, "BHT after the first HL")
@@ -420,22 +449,26 @@ class _Parser271:
                 raise self._error(X12StructureError, segment, 1, "transaction set is not a 271")
             return _TransactionState(segment[2], None)
         if segment_id == "ISA":
-            self.delimiters = self.reader.delimiters or Delimiters()
-        elif segment_id not in ("GS", "GE", "IEA"):
+            self.delimiters = self.reader.delimiters or _DEFAULT_DELIMITERS
+            self.repetition = self.delimiters.repetition
+        else:
             raise self._error(X12StructureError, segment, None, "segment outside a transaction set")
         return None
 
     # -- loops ----------------------------------------------------------------------------------------
 
     def _hierarchy(self, state: _TransactionState, hl: list[str]) -> None:
-        level = self._required(hl, 3, "HL03 hierarchical level code")
+        if len(hl) < 5:
+            hl = _padded(hl, 4)
+        level = hl[3] or self._required(hl, 3, "HL03 hierarchical level code")
         if level == "23" and state.subscriber is not None:
             state.subscriber.has_dependents = True
-        state.close_member()
+        if state.current is not None:
+            state.close_member()
         if level == "20":
-            state.level, state.source_errors, state.payer = "A", [], None
+            state.level, state.source_errors, state.payer = "A", _NO_ITEMS, None
         elif level == "21":
-            state.level, state.receiver_errors, state.receiver = "B", [], None
+            state.level, state.receiver_errors, state.receiver = "B", _NO_ITEMS, None
         elif level in _MEMBER_LOOPS:
             loop_level = _MEMBER_LOOPS[level]
             if loop_level == "D":
@@ -444,7 +477,7 @@ class _Parser271:
                 state.answer_subscriber_if_asked()
             state.level = loop_level
             # HL04 1: dependents follow, so the subscriber loop may hold no answer of its own.
-            state.current = _MemberLoop(loop_level, has_dependents=element(hl, 4) == "1")
+            state.current = _MemberLoop(loop_level, has_dependents=hl[4] == "1")
             if loop_level == "C":
                 state.subscriber = state.current
             state.in_benefit = state.in_related = False
@@ -481,27 +514,30 @@ class _Parser271:
 
     def _member_detail(self, loop: _MemberLoop, segment: list[str]) -> None:
         segment_id = segment[0]
+        if len(segment) < 4:
+            segment = _padded(segment, 3)
         if segment_id == "TRN":
-            loop.traces.append(TraceNumber(self._required(segment, 1, "TRN01 trace type"),
-                                           self._required(segment, 2, "TRN02 trace number"),
-                                           element(segment, 3) or None))
+            if not segment[1] or not segment[2]:
+                self._required(segment, 1, "TRN01 trace type")
+                self._required(segment, 2, "TRN02 trace number")
+            loop.traces.append(TraceNumber(segment[1], segment[2], segment[3] or None))
             return
         member = loop.member
         if member is None:
             raise self._error(X12StructureError, segment, None, f"segment before NM1 in loop 2100{loop.level}")
         if segment_id == "REF":
-            qualifier = self._required(segment, 1, "REF01 reference qualifier")
-            member.references[qualifier] = element(segment, 2)
-            if element(segment, 3):
+            qualifier = segment[1] or self._required(segment, 1, "REF01 reference qualifier")
+            member.references[qualifier] = segment[2]
+            if segment[3]:
                 member.reference_names[qualifier] = segment[3]
         elif segment_id == "DMG":
-            if element(segment, 2):
-                if element(segment, 1) != "D8":
+            if segment[2]:
+                if segment[1] != "D8":
                     raise self._error(X12DataError, segment, 1, "date of birth format must be D8")
                 member.birth_date = self._date(segment, 2, segment[2])
-            member.gender = element(segment, 3) or None
+            member.gender = segment[3] or None
         elif segment_id == "INS":
-            member.relationship = element(segment, 2) or None
+            member.relationship = segment[2] or None
         elif segment_id == "DTP":
             qualifier, dates = self._dtp(segment)
             member.dates[codes.PLAN_DATE_QUALIFIERS.get(qualifier, qualifier)] = dates
@@ -510,42 +546,68 @@ class _Parser271:
 
     def _benefit_detail(self, state: _TransactionState, segment: list[str]) -> None:
         segment_id = segment[0]
+        if segment_id not in _KEPT_BENEFIT_DETAIL:
+            if segment_id not in ("HSD", "III"):
+                raise self._error(X12StructureError, segment, None, "segment not used in loop 2110")
+            return
+        if segment_id == "MSG" and not element(segment, 1):
+            return  # an empty message says nothing
+        if not state.benefit_shared:
+            self._add_detail(state.benefit, segment)
+            return
+        # Answers that repeat an EB mostly repeat what follows it: the benefit with this detail is
+        # shared too, by the EB's key and the detail segment.
+        key = (state.benefit_key, *segment)
+        shared = self.benefits.get(key)
+        if shared is None:
+            benefit = _copy(state.benefit)
+            self._add_detail(benefit, segment)
+            if len(self.benefits) >= _CACHE_LIMIT:
+                self.benefits.clear()
+            shared = self.benefits[key] = (benefit, _status_rank(benefit))
+        state.benefit = state.current.benefits[-1] = shared[0]  # details follow their EB directly
+        state.benefit_key = key
+
+    def _add_detail(self, benefit: Benefit, segment: list[str]) -> None:
+        """MSG, DTP or REF added to a benefit no other answer holds (yet)."""
+        segment_id = segment[0]
         if segment_id == "MSG":
-            text = element(segment, 1)
-            if text:
-                benefit = _own_benefit(state)
-                benefit.messages = [*benefit.messages, text]
+            benefit.messages = [*benefit.messages, segment[1]]
         elif segment_id == "DTP":
             qualifier, dates = self._dtp(segment)
-            benefit = _own_benefit(state)
             benefit.dates = {**benefit.dates, codes.BENEFIT_DATE_QUALIFIERS.get(qualifier, qualifier): dates}
-        elif segment_id == "REF":
+        else:
             qualifier = self._required(segment, 1, "REF01 reference qualifier")
-            benefit = _own_benefit(state)
             benefit.references = {**benefit.references, qualifier: element(segment, 2)}
-        elif segment_id not in ("HSD", "III"):
-            raise self._error(X12StructureError, segment, None, "segment not used in loop 2110")
 
     # -- segments -------------------------------------------------------------------------------------
 
     def _nm1(self, state: _TransactionState, segment: list[str]) -> None:
-        entity = self._required(segment, 1, "NM101 entity identifier code")
+        if len(segment) < 10:
+            segment = _padded(segment, 9)
+        entity = segment[1]
+        if not entity:
+            raise self._error(X12DataError, segment, 1, "NM101 entity identifier code is required")
         if state.in_related:
-            state.related = RelatedEntity(
-                entity, codes.RELATED_ENTITY_ROLES.get(entity, entity), element(segment, 3) or None,
-                element(segment, 4) or None, element(segment, 8) or None, element(segment, 9) or None)
+            state.related = RelatedEntity(entity, codes.RELATED_ENTITY_ROLES.get(entity, entity), segment[3] or None,
+                                          segment[4] or None, segment[8] or None, segment[9] or None)
             benefit = _own_benefit(state)
             benefit.related_entities = [*benefit.related_entities, state.related]
             return
         if state.current is None:
-            key = tuple(segment)
-            party = _SHARED_PARTIES.get(key)
-            if party is None:  # an answer's payer and receiver are those of the answers before it, mostly
-                party = Party(entity, element(segment, 3) or None, element(segment, 8) or None,
-                              element(segment, 9) or None)
-                if len(_SHARED_PARTIES) >= _CACHE_LIMIT:
-                    _SHARED_PARTIES.clear()
-                _SHARED_PARTIES[key] = party
+            # An answer's payer and receiver are those of the answer before it, mostly.
+            last = _LAST_PARTIES.get(state.level)
+            if last is not None and last[0] == segment:
+                party = last[1]
+            else:
+                key = tuple(segment)
+                party = _SHARED_PARTIES.get(key)
+                if party is None:
+                    party = Party(entity, segment[3] or None, segment[8] or None, segment[9] or None)
+                    if len(_SHARED_PARTIES) >= _CACHE_LIMIT:
+                        _SHARED_PARTIES.clear()
+                    _SHARED_PARTIES[key] = party
+                _LAST_PARTIES[state.level] = (segment, party)
             if state.level == "A":
                 state.payer = party
             else:
@@ -553,8 +615,8 @@ class _Parser271:
             return
         if state.in_benefit:
             raise self._error(X12StructureError, segment, None, "NM1 in loop 2110 outside LS/LE")
-        state.current.member = Member(entity, element(segment, 3) or None, element(segment, 4) or None,
-                                      element(segment, 5) or None, element(segment, 9) or None)
+        state.current.member = Member(entity, segment[3] or None, segment[4] or None, segment[5] or None,
+                                      segment[9] or None)
 
     def _aaa(self, state: _TransactionState, segment: list[str]) -> None:
         valid = self._required(segment, 1, "AAA01 valid request indicator")
@@ -571,9 +633,9 @@ class _Parser271:
         if state.current is not None:
             state.current.errors.append(error)
         elif state.level == "A":
-            state.source_errors.append(error)
+            state.source_errors = [*state.source_errors, error]
         else:
-            state.receiver_errors.append(error)
+            state.receiver_errors = [*state.receiver_errors, error]
 
     def _eb(self, state: _TransactionState, segment: list[str]) -> None:
         loop = state.current
@@ -581,20 +643,64 @@ class _Parser271:
             raise self._error(X12StructureError, segment, None, "EB outside a subscriber or dependent loop")
         if loop.member is None:
             raise self._error(X12StructureError, segment, None, f"EB before NM1 in loop 2000{loop.level}")
-        key = (self.delimiters.repetition, *segment)
-        shared = self.benefits.get(key)
-        if shared is not None:  # read before: valid, and the same benefit
-            state.in_benefit, state.in_related = True, False
-            state.benefit, state.benefit_shared = shared, True
-            loop.benefits.append(shared)
-            return
+        position = len(loop.benefits)
+        last = _LAST_EBS[position] if position < len(_LAST_EBS) else None
+        if last is not None and last[0] == segment and last[1] == self.repetition:
+            # The EB the previous answer had at this place: compared, not hashed.
+            _, _, key, benefit, rank = last
+            state.benefit_shared = True
+        else:
+            key = (self.repetition, *segment)
+            shared = self.benefits.get(key)
+            if shared is not None:  # read before: valid, and the same benefit
+                benefit, rank = shared
+                state.benefit_shared = True
+            else:
+                benefit, rank, state.benefit_shared = self._read_benefit(key, segment)
+            if state.benefit_shared and position < _LAST_EBS_LIMIT:
+                if position >= len(_LAST_EBS):
+                    _LAST_EBS.extend([None] * (position + 1 - len(_LAST_EBS)))
+                _LAST_EBS[position] = (segment, self.repetition, key, benefit, rank)
+        state.benefit_key = key
+        state.in_benefit, state.in_related = True, False
+        state.benefit = benefit
+        loop.benefits.append(benefit)
+        if rank > loop.status_rank:
+            loop.status_rank = rank
+
+    def _read_benefit(self, key: tuple, segment: list[str]) -> tuple[Benefit, int, bool]:
+        """An EB not read before: (its benefit, its `_status_rank`, whether the benefit is shared).
+
+        An EB that differs from one read before only in its amount (what is left of a member's
+        deductible) is that benefit with the amount read: an answer's own, not shared."""
+        amount = segment[7] if len(segment) > 7 else ""
+        if amount:
+            like_key = key[:8] + key[9:]  # the key without EB07 (key[0] is the repetition separator)
+            like = _BENEFITS_BUT_AMOUNT.get(like_key)
+            if like is not None:
+                model, rank = like
+                return Benefit(model.code, model.kind, model.service_types, model.coverage_level,
+                               model.insurance_type, model.plan_description, model.time_period,
+                               self._decimal(segment, 7, "amount"), model.percent, model.quantity,
+                               model.quantity_qualifier, model.authorization_required, model.network,
+                               model.procedure), rank, False
+        benefit, rank = self._new_benefit(segment)
+        if len(self.benefits) >= _CACHE_LIMIT:
+            self.benefits.clear()
+        self.benefits[key] = (benefit, rank)
+        if amount:
+            if len(_BENEFITS_BUT_AMOUNT) >= _CACHE_LIMIT:
+                _BENEFITS_BUT_AMOUNT.clear()
+            _BENEFITS_BUT_AMOUNT[like_key] = (benefit, rank)
+        return benefit, rank, True
+
+    def _new_benefit(self, segment: list[str]) -> tuple[Benefit, int]:
         code = segment[1] if len(segment) > 1 else ""
         kind = _BENEFIT_KINDS.get(code)
         if kind is None:
             if not code:
                 raise self._error(X12DataError, segment, 1, "EB01 eligibility or benefit information code is required")
             raise self._error(X12DataError, segment, 1, "eligibility or benefit information code not in X279")
-        state.in_benefit, state.in_related = True, False
         if len(segment) < 14:
             segment = segment + [""] * (14 - len(segment))
         (_, _, level, service_types, insurance_type, plan_description, period, amount, percent, quantity_qualifier,
@@ -608,11 +714,7 @@ class _Parser271:
             _QUANTITY_QUALIFIERS.get(quantity_qualifier, quantity_qualifier) if quantity_qualifier else None,
             _AUTHORIZATION.get(authorization), _NETWORKS.get(network, network) if network else None,
             procedure or None)
-        if len(self.benefits) >= _CACHE_LIMIT:
-            self.benefits.clear()
-        self.benefits[key] = state.benefit = benefit
-        state.benefit_shared = True
-        loop.benefits.append(benefit)
+        return benefit, _status_rank(benefit)
 
     # -- values ---------------------------------------------------------------------------------------
 
@@ -659,9 +761,12 @@ class _Parser271:
         return value
 
     def _dtp(self, segment: list[str]) -> tuple[str, DateRange]:
-        qualifier = self._required(segment, 1, "DTP01 date qualifier")
-        date_format = self._required(segment, 2, "DTP02 date format")
-        text = self._required(segment, 3, "DTP03 date")
+        if len(segment) > 3 and segment[1] and segment[2] and segment[3]:
+            _, qualifier, date_format, text = segment[:4]
+        else:
+            qualifier = self._required(segment, 1, "DTP01 date qualifier")
+            date_format = self._required(segment, 2, "DTP02 date format")
+            text = self._required(segment, 3, "DTP03 date")
         shared = _SHARED_RANGES.get((date_format, text))
         if shared is not None:
             return qualifier, shared
@@ -688,14 +793,16 @@ class _TransactionState:
     level: str | None = None
     payer: Party | None = None
     receiver: Party | None = None
-    source_errors: list[EligibilityError] = field(default_factory=list)
-    receiver_errors: list[EligibilityError] = field(default_factory=list)
+    # The AAAs of the payer's and the receiver's loops (2100A/B): a list of their own once one is read.
+    source_errors: list[EligibilityError] = _NO_ITEMS  # type: ignore[assignment]
+    receiver_errors: list[EligibilityError] = _NO_ITEMS  # type: ignore[assignment]
     subscriber: _MemberLoop | None = None
     current: _MemberLoop | None = None
     in_benefit: bool = False
     in_related: bool = False
     benefit: Benefit | None = None  # of the open loop 2110
     benefit_shared: bool = False  # `benefit` is shared with other answers (see _SHARED_BENEFITS)
+    benefit_key: tuple | None = None  # its key there, when it is shared
     related: RelatedEntity | None = None
     answers: list[EligibilityResponse] = field(default_factory=list)
 
@@ -725,57 +832,84 @@ class _TransactionState:
             errors = answering.errors  # the member loop's own list: no other answer holds it
         else:
             errors = [*self.source_errors, *self.receiver_errors, *(answering.errors if answering else ())]
-        benefits = answering.benefits if answering else []
-        response = EligibilityResponse(
-            self.control_number, self.reference, self.payer, self.receiver,
-            subscriber.member if subscriber else None, dependent.member if dependent else None,
-            answering.traces if answering else [], benefits, errors)
-        response.status = _status(benefits, errors)
-        response.plan = _plan(response)
-        return response
+        if answering is None:
+            return EligibilityResponse(self.control_number, self.reference, self.payer, self.receiver, None, None,
+                                       [], [], errors, "error" if errors else "unknown")
+        benefits = answering.benefits
+        subscriber_member = subscriber.member if subscriber else None
+        dependent_member = dependent.member if dependent else None
+        return EligibilityResponse(
+            self.control_number, self.reference, self.payer, self.receiver, subscriber_member, dependent_member,
+            answering.traces, benefits, errors,
+            _STATUS_BY_RANK[answering.status_rank] or ("error" if errors else "unknown"),
+            _plan(subscriber_member, dependent_member, benefits))
+
+
+def _padded(segment: list[str], last: int) -> list[str]:
+    """The segment with the trailing elements its sender left out (X12.6 allows it) as "", up to
+    element `last`: read once, instead of a bounds check per element."""
+    return segment + [""] * (last + 1 - len(segment)) if len(segment) <= last else segment
 
 
 def _own_benefit(state: _TransactionState) -> Benefit:
     """The open loop 2110's benefit, made the answer's own before a detail is added to it."""
     benefit = state.benefit
     if state.benefit_shared:
-        benefit = Benefit(benefit.code, benefit.kind, benefit.service_types, benefit.coverage_level,
-                          benefit.insurance_type, benefit.plan_description, benefit.time_period, benefit.amount,
-                          benefit.percent, benefit.quantity, benefit.quantity_qualifier,
-                          benefit.authorization_required, benefit.network, benefit.procedure, benefit.messages,
-                          benefit.dates, benefit.references, benefit.related_entities)
+        benefit = _copy(benefit)
         state.current.benefits[-1] = state.benefit = benefit  # details follow their EB directly
         state.benefit_shared = False
     return benefit
 
 
-def _status(benefits: list[Benefit], errors: list[EligibilityError]) -> str:
-    """Plan-level EB (service type 30) decides; otherwise any active or inactive EB; else the AAAs."""
-    plan_codes = {b.code for b in benefits if codes.PLAN_SERVICE_TYPE in b.service_types}
-    for scope in (plan_codes, {b.code for b in benefits}):
-        if scope & codes.ACTIVE_CODES:
-            return "active"
-        if scope & codes.INACTIVE_CODES:
-            return "inactive"
-    return "error" if errors else "unknown"
+def _copy(benefit: Benefit) -> Benefit:
+    """A new benefit equal to `benefit`, sharing its (read-only) lists and mappings."""
+    return Benefit(benefit.code, benefit.kind, benefit.service_types, benefit.coverage_level, benefit.insurance_type,
+                   benefit.plan_description, benefit.time_period, benefit.amount, benefit.percent, benefit.quantity,
+                   benefit.quantity_qualifier, benefit.authorization_required, benefit.network, benefit.procedure,
+                   benefit.messages, benefit.dates, benefit.references, benefit.related_entities)
 
 
-def _plan(response: EligibilityResponse) -> Plan | None:
-    member = response.member
-    if member is None:
-        return None
+# An answer's status: a plan-level EB (service type 30) decides; otherwise any active or inactive
+# EB; else the AAAs ("error") or nothing ("unknown"). Each EB's rank says what it would decide, so
+# the answer's status is that of its highest rank, kept as the EBs are read.
+_STATUS_BY_RANK = (None, "inactive", "active", "inactive", "active")
+
+
+def _status_rank(benefit: Benefit) -> int:
+    """4 active at plan level, 3 inactive at plan level, 2 active, 1 inactive, 0 neither."""
+    plan = codes.PLAN_SERVICE_TYPE in benefit.service_types
+    if benefit.code in codes.ACTIVE_CODES:
+        return 4 if plan else 2
+    if benefit.code in codes.INACTIVE_CODES:
+        return 3 if plan else 1
+    return 0
+
+
+_COVERAGE_KINDS = frozenset({"active_coverage", "inactive"})
+
+
+def _plan(subscriber: Member | None, dependent: Member | None, benefits: list[Benefit]) -> Plan | None:
     # The dependent's loop may leave the plan dates and group to the subscriber's.
-    sources = [m for m in (response.dependent, response.subscriber) if m is not None]
-    if len(sources) == 1:  # the model is read-only: the plan's dates are the member's own
-        dates, references, names = sources[0].dates, sources[0].references, sources[0].reference_names
+    if subscriber is None or dependent is None:
+        member = dependent or subscriber
+        if member is None:
+            return None
+        # The model is read-only: the plan's dates are the member's own.
+        dates, references, names = member.dates, member.references, member.reference_names
     else:
-        dates, references, names = {}, {}, {}
-        for source in reversed(sources):
-            dates.update(source.dates)
-            references.update(source.references)
-            names.update(source.reference_names)
-    coverage = next((b for b in response.benefits if b.kind in ("active_coverage", "inactive")), None)
-    name = next((b.plan_description for b in response.benefits if b.plan_description), None) or names.get("18")
+        dates, references, names = {**subscriber.dates, **dependent.dates}, \
+            {**subscriber.references, **dependent.references}, \
+            {**subscriber.reference_names, **dependent.reference_names}
+    coverage = name = None
+    for benefit in benefits:
+        if benefit.kind in _COVERAGE_KINDS:
+            coverage = benefit
+            break
+    for benefit in benefits:
+        if benefit.plan_description:
+            name = benefit.plan_description
+            break
+    name = name or names.get("18")
     begin = _first(dates, ("plan_begin", "eligibility_begin", "plan", "eligibility"), start=True)
     end = _first(dates, ("plan_end", "eligibility_end"), start=True) or \
         _first(dates, ("plan", "eligibility"), start=False)

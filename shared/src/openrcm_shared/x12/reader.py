@@ -79,6 +79,9 @@ _MAX_ENVELOPE_NUMBER_DIGITS = 10
 # ISA02/ISA04 wrongly. The header is searched for in this many characters before giving up.
 _ISA_SEARCH_LIMIT = 512
 _ISA_ELEMENT_COUNT = 16
+# X12.5 (5010): in an ISA of standard width the separator before ISA16 is character 103 (0-based),
+# ISA16 is character 104 and the segment terminator character 105.
+_ISA_LAST_SEPARATOR = 103
 # Line breaks and blanks that may separate segments. Not str.isspace(): that also matches the ASCII
 # information separators 0x1C-0x1F, which some senders use as delimiters.
 _BLANKS = " \t\r\n\v\f"
@@ -208,6 +211,9 @@ class _Envelope:
     transaction_start: int = 0  # segment number of the open ST
 
 
+_NO_ENVELOPE = _Envelope()  # read-only: envelopes are only changed once an ISA has opened one
+
+
 class X12Reader:
     """Iterate the segments of every interchange in `source`, lazily and with envelope checks.
 
@@ -238,7 +244,7 @@ class X12Reader:
         self._max_segment_length = max_segment_length
         self._encoding = encoding
         self._started = False
-        self._envelope = _Envelope()
+        self._envelope = _NO_ENVELOPE  # until the first ISA opens one
         self._plain_strip = True  # str.strip() suits the current interchange's delimiters
         self._unreadable: str | None = None  # why the input stopped being readable, once it has
         self.delimiters: Delimiters | None = None
@@ -302,8 +308,12 @@ class X12Reader:
         # The hot path of every X12 parser built on the reader: per segment, strip, split, three
         # membership tests and an append. Anything unusual (an envelope segment, an unknown
         # segment id, a segment outside ST..SE) ends the current run and is handled on its own.
-        chunks = self._text_chunks()
-        pending, exhausted = "", False
+        source = self._source
+        if isinstance(source, str) and len(source) <= self._chunk_size and "\x00" not in source:
+            # A text of one piece (a real-time 271 is under 2 KiB) is all there from the start.
+            chunks, pending, exhausted = iter(()), source[1:] if source[:1] == "\ufeff" else source, True
+        else:
+            chunks, pending, exhausted = self._text_chunks(), "", False
         # After an IEA: the pieces not yet read, already split on the terminator (see _next_isa).
         carried: Iterator[str] = iter(())
         envelope_ids, known_ids, blanks = _ENVELOPE_SEGMENT_IDS, _WELL_FORMED_SEGMENT_IDS, _BLANKS
@@ -411,12 +421,12 @@ class X12Reader:
         if not piece.startswith("ISA") or len(piece) < 4 or piece.count(piece[3]) != _ISA_ELEMENT_COUNT:
             return None
         try:
-            delimiters, isa_length = self._read_delimiters(piece + terminator, True)
+            delimiters, isa, isa_length = self._read_delimiters(piece + terminator, True)
         except X12Error:
             return None
         if delimiters.segment != terminator or isa_length != len(piece):
             return None
-        return self._start_interchange(delimiters, piece.split(delimiters.element))
+        return self._start_interchange(delimiters, isa)
 
     def _start_interchange(self, delimiters: Delimiters, isa: list[str]) -> list[str]:
         self.interchange_number += 1
@@ -445,9 +455,8 @@ class X12Reader:
             return None, pending, exhausted
         self.interchange_number += 1
         self.segment_number = 1
-        delimiters, isa_length = self._read_delimiters(pending, exhausted)
+        delimiters, isa, isa_length = self._read_delimiters(pending, exhausted)
         self.delimiters = delimiters
-        isa = pending[:isa_length].split(delimiters.element)
         self._open_interchange(isa)
         return isa, pending[isa_length + 1:], exhausted
 
@@ -459,7 +468,7 @@ class X12Reader:
         if not (control_number.isdigit() and len(control_number) == 9):
             raise self.error(X12SyntaxError, "interchange control number must be nine digits",
                              element_position=13, segment_id="ISA")
-        self._envelope = _Envelope(interchange_control_number=control_number)
+        self._envelope = _Envelope(control_number)
         self.interchange_control_number = control_number
         self.interchange_version = isa[12]
         self.group_control_number = self.group_version = self.transaction_control_number = None
@@ -474,8 +483,10 @@ class X12Reader:
             if envelope.transaction_control_number is not None:
                 raise self.error(X12EnvelopeError, f"ST before the SE of transaction set "
                                  f"{envelope.transaction_control_number}", segment_id="ST")
-            control_number = self._required(segment, 2)
-            self._required(segment, 1)
+            control_number = segment[2].strip() if len(segment) > 2 else ""
+            if not control_number or not segment[1].strip():  # _required says which is missing
+                control_number = self._required(segment, 2)
+                self._required(segment, 1)
             envelope.transaction_control_number = control_number
             envelope.transaction_start = self.segment_number
             self.transaction_control_number = control_number
@@ -484,8 +495,10 @@ class X12Reader:
             if envelope.transaction_control_number is None:
                 raise self.error(X12EnvelopeError, "SE without an open transaction set", segment_id="SE")
             counted = self.segment_number - envelope.transaction_start + 1
-            self._check_count(segment, counted, "segments in the transaction set")
-            self._check_control_number(segment, envelope.transaction_control_number, "ST02")
+            if not (len(segment) > 2 and segment[2] == envelope.transaction_control_number  # see _states
+                    and segment[1] == str(counted)):
+                self._check_count(segment, counted, "segments in the transaction set")
+                self._check_control_number(segment, envelope.transaction_control_number, "ST02")
             envelope.transaction_control_number = None  # transaction_start stays: SE is the set's last segment
             envelope.group_transaction_count += 1
             return False
@@ -495,20 +508,23 @@ class X12Reader:
             if envelope.group_control_number is not None:
                 raise self.error(X12EnvelopeError, f"GS before the GE of functional group "
                                  f"{envelope.group_control_number}", segment_id="GS")
-            control_number = self._required(segment, 6)
+            control_number = segment[6].strip() if len(segment) > 6 else ""
+            if not control_number:
+                control_number = self._required(segment, 6)
             envelope.group_control_number = control_number
             envelope.group_transaction_count = 0
             envelope.group_count += 1
             self.group_control_number = control_number
-            self.group_version = element(segment, 8)
+            self.group_version = segment[8] if len(segment) > 8 else ""
             return False
         if segment_id == "GE":
             if envelope.transaction_control_number is not None:
                 raise self.error(X12EnvelopeError, "GE inside a transaction set (SE missing)", segment_id="GE")
             if envelope.group_control_number is None:
                 raise self.error(X12EnvelopeError, "GE without an open functional group", segment_id="GE")
-            self._check_count(segment, envelope.group_transaction_count, "transaction sets in the group")
-            self._check_control_number(segment, envelope.group_control_number, "GS06")
+            if not _states(segment, envelope.group_transaction_count, envelope.group_control_number):
+                self._check_count(segment, envelope.group_transaction_count, "transaction sets in the group")
+                self._check_control_number(segment, envelope.group_control_number, "GS06")
             envelope.group_control_number = None
             envelope.transaction_start = 0
             return False
@@ -517,8 +533,9 @@ class X12Reader:
                 missing = "SE" if envelope.transaction_control_number is not None else "GE"
                 raise self.error(X12EnvelopeError, f"IEA while a {'transaction set' if missing == 'SE' else 'group'}"
                                  f" is open ({missing} missing)", segment_id="IEA")
-            self._check_count(segment, envelope.group_count, "functional groups in the interchange")
-            self._check_control_number(segment, envelope.interchange_control_number, "ISA13")
+            if not _states(segment, envelope.group_count, envelope.interchange_control_number):
+                self._check_count(segment, envelope.group_count, "functional groups in the interchange")
+                self._check_control_number(segment, envelope.interchange_control_number, "ISA13")
             return False
         # An ISA inside an interchange: the previous one was never closed.
         raise self.error(X12EnvelopeError, f"ISA before the IEA of interchange {envelope.interchange_control_number}",
@@ -560,11 +577,12 @@ class X12Reader:
 
     # -- ISA header ---------------------------------------------------------------------------------
 
-    def _read_delimiters(self, text: str, exhausted: bool) -> tuple[Delimiters, int]:
-        """Delimiters from the ISA at the start of `text`, and the length of the ISA before its terminator.
+    def _read_delimiters(self, text: str, exhausted: bool) -> tuple[Delimiters, list[str], int]:
+        """Delimiters from the ISA at the start of `text`, the ISA as a segment (its id and 16 elements)
+        and its length before the terminator.
 
-        The component separator is located by counting element separators rather than by the fixed
-        offset 104, so an ISA whose fixed-width fields are mis-padded still reads."""
+        The component separator is the one after the 16th element separator, wherever that is (see
+        `_last_isa_separator`); the fixed offset 104 is only the quick way to find it."""
         if not text.startswith("ISA"):
             raise X12SyntaxError(f"expected an ISA segment, found {self._printable_id(text[:3])!s}",
                                  segment_number=1, interchange_number=self.interchange_number)
@@ -574,20 +592,20 @@ class X12Reader:
         if separator.isalnum() or separator in _BLANKS:
             raise self.error(X12SyntaxError, "the element separator (4th character of ISA) must not be a letter, "
                              "digit or whitespace", segment_id="ISA")
-        position = 3
-        for element_number in range(2, _ISA_ELEMENT_COUNT + 1):
-            position = text.find(separator, position + 1, _ISA_SEARCH_LIMIT)
-            if position < 0:
-                if exhausted and len(text) < _ISA_SEARCH_LIMIT:
-                    self._raise_truncated(0, text)
-                raise self.error(X12SyntaxError, f"ISA has only {element_number - 1} elements, expected "
-                                 f"{_ISA_ELEMENT_COUNT}", segment_id="ISA")
+        last = _ISA_LAST_SEPARATOR
+        if text[last:last + 1] == separator and len(text) > last + 2 and \
+                text.count(separator, 4, last) == _ISA_ELEMENT_COUNT - 2:
+            # Standard width: the 16th separator is where X12.5 puts it, which is what the search
+            # below would find (the 14 between the first and the last are counted, not located).
+            position = last
+        else:
+            position = self._last_isa_separator(text, separator, exhausted)
         # `position` is the separator before ISA16; ISA16 is one character, the terminator follows it.
         if len(text) < position + 3:
             self._raise_truncated(0, text)
         component, terminator = text[position + 1], text[position + 2]
         elements = text[:position + 2].split(separator)
-        repetition = elements[11] if len(elements) > 11 else ""
+        repetition = elements[11]
         if len(repetition) != 1 or repetition.isalnum():
             repetition = None  # before 5010 ISA11 held the standards identifier ("U"), not a separator
         key = (separator, component, repetition, terminator)
@@ -603,7 +621,20 @@ class X12Reader:
                 _CHECKED_DELIMITERS.clear()
             checked = _CHECKED_DELIMITERS[key] = (delimiters, plain_strip)
         self._plain_strip = checked[1]
-        return checked[0], position + 2
+        return checked[0], elements, position + 2
+
+    def _last_isa_separator(self, text: str, separator: str, exhausted: bool) -> int:
+        """Where the element separator before ISA16 is, located by counting separators, so an ISA
+        whose fixed-width fields are mis-padded still reads."""
+        position = 3
+        for element_number in range(2, _ISA_ELEMENT_COUNT + 1):
+            position = text.find(separator, position + 1, _ISA_SEARCH_LIMIT)
+            if position < 0:
+                if exhausted and len(text) < _ISA_SEARCH_LIMIT:
+                    self._raise_truncated(0, text)
+                raise self.error(X12SyntaxError, f"ISA has only {element_number - 1} elements, expected "
+                                 f"{_ISA_ELEMENT_COUNT}", segment_id="ISA")
+        return position
 
     def _check_delimiters(self, separator: str, component: str, repetition: str | None, terminator: str) -> None:
         if component.isalnum() or component in _BLANKS:
@@ -703,6 +734,14 @@ class X12Reader:
 def _pieces(text: str, size: int) -> Iterator[str]:
     for start in range(0, len(text), size):
         yield text[start:start + size]
+
+
+def _states(trailer: list[str], counted: int, control_number: str) -> bool:
+    """The trailer states exactly the count and the control number its header opened with, as
+    senders write them: it passes `_check_count` and `_check_control_number` without either being
+    run (they also accept padding and leading zeros, and say what is wrong). Written out inline
+    for SE, the one trailer per transaction set."""
+    return len(trailer) > 2 and trailer[2] == control_number and trailer[1] == str(counted)
 
 
 def _is_envelope_number(text: str) -> bool:

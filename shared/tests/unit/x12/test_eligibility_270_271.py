@@ -12,7 +12,7 @@ from openrcm_shared.x12.acknowledgment_envelope import InterchangeEnvelope
 from openrcm_shared.x12.eligibility_270 import (
     Eligibility270WriteError, EligibilityInquiry, InquiryPerson, parse_270, write_270,
 )
-from openrcm_shared.x12.eligibility_271 import parse_271
+from openrcm_shared.x12.eligibility_271 import DateRange, parse_271
 from openrcm_shared.x12.reader import X12DataError, X12EnvelopeError, X12Reader, X12StructureError
 from shared.tests.unit.x12.x12_test_support import interchange, sample
 
@@ -171,6 +171,60 @@ def test_malformed_271_names_its_segment(segment: str, where: str, kind: type) -
     body = [*PAYER_AND_PROVIDER, "HL*3*2*22*0", "NM1*IL*1*DOE****MI*M1", segment]
     with pytest.raises(kind, match=where):
         list(parse_271(answer(*body)))
+
+
+def _members_with_their_deductible_left(*amounts: str) -> list[str]:
+    body = [*PAYER_AND_PROVIDER]
+    for number, amount in enumerate(amounts, 3):
+        body += [f"HL*{number}*2*22*0", f"NM1*IL*1*DOE{number}****MI*M{number}", "EB*1*IND*30*C1*GOLD PPO",
+                 f"EB*C*IND*30***29*{amount}*****Y", "MSG*LEFT AS OF TODAY"]
+    return body
+
+
+def test_members_of_one_plan_each_read_their_own_deductible_left() -> None:
+    # The second and later EB*C differ from the first only in EB07: each is the same benefit with
+    # the member's own amount, the MSG after it the member's own as well.
+    answers = list(parse_271(answer(*_members_with_their_deductible_left("400", "12.50", "400", "0"))))
+    left = [next(b for b in response.benefits if b.kind == "deductible") for response in answers]
+    assert [b.amount for b in left] == [D("400"), D("12.50"), D("400"), D("0")]
+    assert {(b.code, b.coverage_level, tuple(b.service_types), b.time_period, b.authorization_required, b.network,
+             tuple(b.messages)) for b in left} == {("C", "individual", ("30",), "remaining", None, "in",
+                                                   ("LEFT AS OF TODAY",))}
+    assert [response.status for response in answers] == ["active"] * 4
+
+
+@pytest.mark.parametrize("amount", ["12.X", "NaN", "1,000"])
+def test_a_member_amount_is_checked_even_when_the_rest_of_its_eb_was_read_before(amount: str) -> None:
+    # The first member's EB*C is read whole; the second's differs only in EB07, which must still be a number.
+    with pytest.raises(X12DataError, match=r"segment 17 \(EB\), element EB07"):
+        list(parse_271(answer(*_members_with_their_deductible_left("400", amount))))
+
+
+def test_details_after_the_same_eb_stay_with_their_member() -> None:
+    # The same EB*B in every member loop, followed by different MSG, DTP and REF segments (or none).
+    details = [["MSG*FIRST"], ["MSG*SECOND", "DTP*348*D8*20260101"], [], ["MSG*FIRST"], ["REF*G1*AUTH-1", "MSG*"],
+               ["MSG*FIRST", "MSG*SECOND"]]
+    body = [*PAYER_AND_PROVIDER]
+    for number, after in enumerate(details, 3):
+        body += [f"HL*{number}*2*22*0", f"NM1*IL*1*DOE{number}****MI*M{number}", "EB*B*IND*98***27*25*****Y",
+                 *after]
+    copays = [response.benefits[0] for response in parse_271(answer(*body))]
+    assert [list(b.messages) for b in copays] == [["FIRST"], ["SECOND"], [], ["FIRST"], [], ["FIRST", "SECOND"]]
+    assert [dict(b.dates) for b in copays][1] == {"benefit_begin": DateRange(date(2026, 1, 1))}
+    assert [dict(b.references) for b in copays] == [{}, {}, {}, {}, {"G1": "AUTH-1"}, {}]
+    assert {b.amount for b in copays} == {D("25")}
+
+
+def test_the_same_eb_text_under_another_repetition_separator_is_read_again() -> None:
+    # Two answers with the same EB at the same place; ISA11 makes "^" a repetition separator in the
+    # first interchange and a plain character in the second.
+    body = [*PAYER_AND_PROVIDER, *SUBSCRIBER, "EB*1*IND*30", "EB*A*IND*1^33*****.2"]
+    [repeating] = parse_271(answer(*body))
+    [plain] = parse_271(answer(*body, repetition="!"))
+    assert repeating.benefits[1].service_types == ["1", "33"]
+    assert plain.benefits[1].service_types == ["1^33"]
+    [again] = parse_271(answer(*body))
+    assert again.benefits[1].service_types == ["1", "33"]
 
 
 def test_a_270_is_not_a_271() -> None:

@@ -464,3 +464,18 @@ def test_a_bad_isa_after_an_iea_in_the_same_piece_fails_as_it_does_in_small_piec
     assert type(in_one_piece.value) is type(in_small_pieces.value)
     assert str(in_one_piece.value) == str(in_small_pieces.value)
     assert in_one_piece.value.interchange_number == 2
+
+
+@pytest.mark.parametrize("isa02, isa04", [
+    pytest.param(" " * 10, " " * 10, id="standard-width"),
+    pytest.param(" " * 9, " " * 11, id="mis-padded-but-standard-length"),
+    pytest.param(" " * 9, " " * 10, id="one-short"),
+    pytest.param(" " * 11, " " * 10, id="one-long"),
+])
+def test_isa16_and_the_terminator_follow_the_16th_separator_whatever_the_isa_width(isa02, isa04):
+    text = SIMPLE.replace("*00*          *00*          *", f"*00*{isa02}*00*{isa04}*", 1)
+    reader = X12Reader(text)
+    read = list(reader)
+    assert read[0][2] == isa02 and read[0][4] == isa04 and read[0][16] == ":"
+    assert read[3] == ["AK1", "HC", "1"]
+    assert reader.delimiters == Delimiters("*", ":", "^", "~")
