@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Protocol
 
 from openrcm_devstack.paths import local_dir, repo_root
+from openrcm_shared.contracts.topics import CLAIMS as CLAIMS_TOPIC
 from openrcm_devstack.stack import BENCH_PORTS, Stack
 
 from bench import report
@@ -207,6 +208,7 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
         await pool.close()
     cpu_after = ctx.meter.sample()
     observed = {observer.name: await observer.window_ended(spec.label) for observer in ctx.observers}
+    backlog_at_end = await claims_event_backlog(ctx)
     scrapes_after = await scrape_services(ctx)
     if by_vegeta:  # read back after the CPU window: decoding is the generator's, not the load's
         exchanges, window, vegeta_report = await read_attack(ctx.vegeta, ctx.stack.state_dir /
@@ -226,9 +228,25 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     result["server_side"]["postgresql_sessions_opened"] = {
         name: count - sessions_before.get(name, 0) for name, count in sessions_after.items()}
     result["end_to_end"] = await end_to_end(ctx, tenant_id, form, exchanges)
+    # Whether the consumers kept up or only put work off: what each group of the claims topic had
+    # not applied when the load stopped, and once the end-to-end wait was over.
+    result["consumer_backlog"] = {"window_end": backlog_at_end, "after_drain": await claims_event_backlog(ctx)}
     result["cpu_ms_per_claim"] = cpu_per_claim(result["cpu"], result["created"], ctx.idle_cpu)
     print(f"    {report.run_line(result)}", flush=True)
     return result
+
+
+async def claims_event_backlog(ctx: Context) -> dict[str, int] | str:
+    """Records of the claims topic each consumer group has not committed (deploy/topics.toml's
+    groups of the topic); the error's class if the broker could not be asked."""
+    from openrcm_devstack.events import consumer_lag
+    from openrcm_devstack.topics import load_catalogue
+
+    spec = next(topic for topic in load_catalogue() if topic.name == CLAIMS_TOPIC)
+    try:
+        return await consumer_lag(ctx.stack.kafka.bootstrap_servers, CLAIMS_TOPIC, list(spec.consumer_groups))
+    except Exception as exc:  # a figure beside the run, not worth failing the run for
+        return type(exc).__name__
 
 
 async def settle(ctx: Context, *, prompt_seconds: float = 0.25) -> float | None:

@@ -107,6 +107,19 @@ def cpu_per_claim_table(runs: list[dict]) -> str:
     return table(["run", "services", "claims", "claims-worker", "remittance", "postgresql", "kafka"], rows)
 
 
+def backlog_table(runs: list[dict]) -> str:
+    groups = sorted({group for run in runs for moment in run.get("consumer_backlog", {}).values()
+                     if isinstance(moment, dict) for group in moment})
+    rows = []
+    for run in runs:
+        backlog = run.get("consumer_backlog") or {}
+        end, drained = backlog.get("window_end", {}), backlog.get("after_drain", {})
+        rows.append([run["label"], *(f"{end.get(g, '?') if isinstance(end, dict) else end} / "
+                                     f"{drained.get(g, '?') if isinstance(drained, dict) else drained}"
+                                     for g in groups)])
+    return table(["run", *groups], rows)
+
+
 def render(results: dict) -> str:
     runs = results["runs"]
     out = ["", "=" * 100, "Intake benchmark results", "=" * 100,
@@ -137,6 +150,9 @@ def render(results: dict) -> str:
         out += ["", "CPU ms per claim created, above each component's CPU at rest ('services': the five services "
                 "and their workers):", "",
                 cpu_per_claim_table(runs)]
+    if any(run.get("consumer_backlog") for run in runs):
+        out += ["", "Claims events not yet applied by each consumer group, when the load stopped / after the "
+                "end-to-end wait (a group that only put work off shows it here):", "", backlog_table(runs)]
     for run in runs:
         if run["errors"]:
             out += ["", f"Errors in {run['label']}: {run['errors_by_kind']}"]
