@@ -57,6 +57,17 @@ _SUBMIT_CLAIM = receivable_claims.update().where(_CLAIM_KEY).values(
      "status": "submitted", "status_changed_at": sa.bindparam("v_submitted_at", type_=_c.status_changed_at.type),
      "submission_count": _c.submission_count + 1, "updated_at": sa.bindparam("v_updated_at")}
 ).returning(*_c)
+# A claim billed for the first time (the usual case) is created billed, in one statement: what
+# _CREATE_CLAIM then _SUBMIT_CLAIM leave on a new row (balance and billed amount the charge, one
+# submission). Nothing is written if the row exists; the two-step path takes it then.
+_CREATE_SUBMITTED_CLAIM = pg_insert(receivable_claims).values(
+    {"tenant_id": sa.bindparam("k_tenant_id"), "claim_id": sa.bindparam("k_claim_id"),
+     **{name: sa.bindparam(f"v_{name}", type_=_c[name].type) for name in _SUBMITTED_FACTS},
+     "billed_amount": sa.bindparam("v_total_charge", type_=_c.billed_amount.type),
+     "balance": sa.bindparam("v_total_charge", type_=_c.billed_amount.type),
+     "status": "submitted", "status_changed_at": sa.bindparam("v_submitted_at", type_=_c.status_changed_at.type),
+     "submission_count": 1, "updated_at": sa.bindparam("v_updated_at")}
+).on_conflict_do_nothing(index_elements=["tenant_id", "claim_id"]).returning(*_c)
 _ADJUDICATE_CLAIM = receivable_claims.update().where(_CLAIM_KEY).values(
     balance=_c.balance + sa.bindparam("v_moved", type_=_c.balance.type),
     first_adjudicated_on=sa.func.coalesce(_c.first_adjudicated_on, sa.bindparam("v_on", type_=sa.Date)),
@@ -134,25 +145,37 @@ async def _movements_written(ctx: HandlerContext) -> None:
 
 async def on_claim_submitted(ctx: HandlerContext, event: ClaimSubmitted) -> None:
     """The claim (or a corrected version of it) went to the payer: billed, or billed the difference."""
-    billed_on = event.submitted_at.date()
-    claim, created = await _open_claim(ctx, event.claim_id, likely_new=True)
-    first = claim.first_billed_on is None
-    previous_billed = claim.billed_amount
-    claim = (await ctx.conn.execute(_SUBMIT_CLAIM, {
-        "k_tenant_id": ctx.tenant_id, "k_claim_id": event.claim_id, "v_patient_id": event.patient_id,
-        "v_payer_id": event.payer_id, "v_encounter_id": event.encounter_id,
-        "v_payer_responsibility": event.payer_responsibility or claim.payer_responsibility or "P",
-        "v_service_date": event.service_date_from, "v_first_billed_on": claim.first_billed_on or billed_on,
-        "v_billing_provider_npi": event.billing_provider_npi or claim.billing_provider_npi,
-        "v_rendering_provider_npi": event.rendering_provider_npi or claim.rendering_provider_npi,
-        "v_financial_class": event.claim_filing_indicator or claim.financial_class,
-        "v_total_charge": event.total_charge, "v_submitted_at": event.submitted_at,
-        "v_updated_at": ctx.envelope.time})).first()
+    claim = (await ctx.conn.execute(_CREATE_SUBMITTED_CLAIM, _submission(ctx, event, None))).first()
+    if claim is not None:  # billed for the first time, and the row is new: nothing billed before
+        created, first, previous_billed = True, True, ZERO
+    else:
+        claim, created = await _locked_claim(ctx, event.claim_id), False
+        first, previous_billed = claim.first_billed_on is None, claim.billed_amount
+        claim = (await ctx.conn.execute(_SUBMIT_CLAIM, _submission(ctx, event, claim))).first()
     if first and not created:  # a claim created just now has no movements to fill in
         await _fill_in_facts(ctx, claim)
     await _record(ctx, claim, rules.billing(previous_billed, event.total_charge, first), balance_moved=True)
     if first:
         await _take_off_prior_payer_share(ctx, claim)
+
+
+def _submission(ctx: HandlerContext, event: ClaimSubmitted, claim) -> dict:
+    """The parameters of a submission's statements: the event's facts, else what the claim's row
+    (None: a new one) has."""
+    def kept(name: str):
+        return getattr(claim, name) if claim is not None else None
+
+    return {
+        "k_tenant_id": ctx.tenant_id, "k_claim_id": event.claim_id, "v_patient_id": event.patient_id,
+        "v_payer_id": event.payer_id, "v_encounter_id": event.encounter_id,
+        "v_payer_responsibility": event.payer_responsibility or kept("payer_responsibility") or "P",
+        "v_service_date": event.service_date_from,
+        "v_first_billed_on": kept("first_billed_on") or event.submitted_at.date(),
+        "v_billing_provider_npi": event.billing_provider_npi or kept("billing_provider_npi"),
+        "v_rendering_provider_npi": event.rendering_provider_npi or kept("rendering_provider_npi"),
+        "v_financial_class": event.claim_filing_indicator or kept("financial_class"),
+        "v_total_charge": event.total_charge, "v_submitted_at": event.submitted_at,
+        "v_updated_at": ctx.envelope.time}
 
 
 async def _fill_in_facts(ctx: HandlerContext, claim) -> None:
