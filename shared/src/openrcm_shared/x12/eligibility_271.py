@@ -407,7 +407,7 @@ class _Parser271:
 
     def responses(self) -> Iterator[EligibilityResponse]:
         state: _TransactionState | None = None
-        for run, first in self.reader.runs():
+        for run, first in self.reader.runs(envelopes_in_runs=True):
             for self.number, segment in enumerate(run, first):
                 segment_id = segment[0]
                 if state is None:
