@@ -32,7 +32,8 @@ The model is read-only once parsed: values that answers repeat are shared betwee
 built again (a batch answer holds thousands of members of a few plans, and a process parses
 answer after answer). A `Benefit` read from the same EB segment as an earlier one is that
 benefit; one followed by the same MSG, DTP or REF segments as an earlier one is that benefit with
-those details; a 2120 loop makes it a copy that this answer owns. An EB that differs from an
+those details, or with the same 2120 NM1 (a PER in that loop makes it a copy that this answer
+owns). An EB that differs from an
 earlier one only in its amount (EB07: what is left of a member's deductible) is built from it with
 its own amount, read and checked. Payers and receivers (`Party`), DTP dates (`DateRange`),
 amounts, percents and dates are shared the same way. The caches are bounded (4,096 entries each,
@@ -407,7 +408,7 @@ class _Parser271:
 
     def responses(self) -> Iterator[EligibilityResponse]:
         state: _TransactionState | None = None
-        for run, first in self.reader.runs():
+        for run, first in self.reader.runs(envelopes_in_runs=True):
             for self.number, segment in enumerate(run, first):
                 segment_id = segment[0]
                 if state is None:
@@ -497,14 +498,14 @@ class _Parser271:
         elif segment_id == "LS":
             if not state.in_benefit:
                 raise self._error(X12StructureError, segment, None, "LS (loop 2120) outside a benefit loop 2110")
-            state.in_related = True
+            state.in_related, state.related = True, None  # a PER is for this loop's NM1
         elif segment_id == "LE":
             if not state.in_related:
                 raise self._error(X12StructureError, segment, None, "LE without LS")
             state.in_related = False
         elif state.in_related:
             if segment_id == "PER" and state.related is not None:
-                state.related.contacts.extend(v for v in segment[4::2] if v)
+                _own_related_entity(state).contacts.extend(v for v in segment[4::2] if v)
             elif segment_id not in ("N3", "N4", "PRV", "PER"):
                 raise self._error(X12StructureError, segment, None, "segment not used in loop 2120")
         elif state.in_benefit:
@@ -589,9 +590,11 @@ class _Parser271:
         if not entity:
             raise self._error(X12DataError, segment, 1, "NM101 entity identifier code is required")
         if state.in_related:
-            state.related = RelatedEntity(entity, codes.RELATED_ENTITY_ROLES.get(entity, entity), segment[3] or None,
-                                          segment[4] or None, segment[8] or None, segment[9] or None)
-            benefit = _own_benefit(state)
+            if state.benefit_shared:
+                self._shared_related_entity(state, segment)
+                return
+            state.related = _related_entity(segment)
+            benefit = state.benefit
             benefit.related_entities = [*benefit.related_entities, state.related]
             return
         if state.current is None:
@@ -617,6 +620,22 @@ class _Parser271:
             raise self._error(X12StructureError, segment, None, "NM1 in loop 2110 outside LS/LE")
         state.current.member = Member(entity, segment[3] or None, segment[4] or None, segment[5] or None,
                                       segment[9] or None)
+
+    def _shared_related_entity(self, state: _TransactionState, nm1: list[str]) -> None:
+        """A 2120 NM1 after a shared benefit: answers of one plan name the same party there (another
+        payer primary), so the benefit with it is shared too, by the EB's key and the NM1 (a PER
+        after it makes both the answer's own: `_own_related_entity`)."""
+        key = (state.benefit_key, *nm1)
+        shared = self.benefits.get(key)
+        if shared is None:
+            benefit = _copy(state.benefit)
+            benefit.related_entities = [*benefit.related_entities, _related_entity(nm1)]
+            if len(self.benefits) >= _CACHE_LIMIT:
+                self.benefits.clear()
+            shared = self.benefits[key] = (benefit, _status_rank(benefit))
+        state.benefit = state.current.benefits[-1] = shared[0]  # the 2120 loop follows its EB directly
+        state.benefit_key = key
+        state.related = shared[0].related_entities[-1]
 
     def _aaa(self, state: _TransactionState, segment: list[str]) -> None:
         valid = self._required(segment, 1, "AAA01 valid request indicator")
@@ -859,6 +878,29 @@ def _own_benefit(state: _TransactionState) -> Benefit:
         state.current.benefits[-1] = state.benefit = benefit  # details follow their EB directly
         state.benefit_shared = False
     return benefit
+
+
+def _related_entity(nm1: list[str]) -> RelatedEntity:
+    """A 2120 NM1 (padded to NM109, NM101 checked)."""
+    entity = nm1[1]
+    return RelatedEntity(entity, codes.RELATED_ENTITY_ROLES.get(entity, entity), nm1[3] or None, nm1[4] or None,
+                         nm1[8] or None, nm1[9] or None)
+
+
+def _own_related_entity(state: _TransactionState) -> RelatedEntity:
+    """The open 2120 loop's entity, made the answer's own (with its benefit) before a PER adds to it."""
+    related = state.related
+    if state.benefit_shared:
+        benefit = _own_benefit(state)
+        entities = list(benefit.related_entities)
+        for index, entity in enumerate(entities):
+            if entity is related:
+                related = entities[index] = RelatedEntity(
+                    related.entity_code, related.role, related.name, related.first_name,
+                    related.identifier_qualifier, related.identifier, list(related.contacts))
+        benefit.related_entities = entities
+        state.related = related
+    return related
 
 
 def _copy(benefit: Benefit) -> Benefit:

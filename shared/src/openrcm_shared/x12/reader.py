@@ -287,7 +287,7 @@ class X12Reader:
                 number += 1
                 yield segment
 
-    def runs(self) -> Iterator[tuple[list[list[str]], int]]:
+    def runs(self, *, envelopes_in_runs: bool = False) -> Iterator[tuple[list[list[str]], int]]:
         """The segments in consecutive runs, each with the segment number of its first segment.
 
         For parsers that want a plain loop over lists rather than a generator step per segment.
@@ -296,15 +296,20 @@ class X12Reader:
         `segment_number` is only kept current by `__iter__`. A run is handed out only once all its
         segments passed the reader's checks; at a problem, the segments before it come as a run of
         their own and the error is raised on the next request, so errors surface in file order.
+
+        With `envelopes_in_runs`, GS, ST, SE, GE and IEA stay in the run they arrive in (an ISA
+        still comes alone, first of its interchange): a single-answer interchange is two runs instead
+        of six. Checks and the order of errors are the same, but the envelope attributes then
+        describe the run's last envelope segment: for parsers that read only `delimiters` (at ISA).
         """
         if self._started:
             raise RuntimeError("an X12Reader is a single pass over its input; create a new one")
         self._started = True
-        return self._runs()
+        return self._runs(envelopes_in_runs)
 
     # -- the segment loop ---------------------------------------------------------------------------
 
-    def _runs(self) -> Iterator[tuple[list[list[str]], int]]:
+    def _runs(self, envelopes_in_runs: bool) -> Iterator[tuple[list[list[str]], int]]:
         # The hot path of every X12 parser built on the reader: per segment, strip, split, three
         # membership tests and an append. Anything unusual (an envelope segment, an unknown
         # segment id, a segment outside ST..SE) ends the current run and is handled on its own.
@@ -347,6 +352,19 @@ class X12Reader:
                     number += 1
                     if segment_id in known_ids and in_transaction:
                         append(segment)
+                        continue
+                    if envelopes_in_runs and segment_id in envelope_ids and segment_id != "ISA":
+                        self.segment_number = number
+                        try:
+                            in_transaction = self._close_or_open(segment)
+                        except X12Error:
+                            if run:  # consumed before the error, as below
+                                yield run, number - len(run)
+                            raise
+                        append(segment)
+                        if segment_id == "IEA":
+                            carried, interchange_open = pieces, False
+                            break
                         continue
                     # Unusual: hand out the run so far, so that it is consumed before this segment
                     # changes the envelope state or raises.

@@ -215,6 +215,22 @@ def test_details_after_the_same_eb_stay_with_their_member() -> None:
     assert {b.amount for b in copays} == {D("25")}
 
 
+def test_contacts_in_the_same_2120_loop_stay_with_their_member() -> None:
+    # The same EB*R and 2120 NM1 in every member loop; some members' loops add a PER (or two loops).
+    loops = [[], ["PER*IC**TE*8005551212"], [], ["PER*IC**TE*8005550000", "PER*IC**FX*8005559999"], [],
+             ["LE*2120", "LS*2120", "PER*IC**TE*8005551111", "NM1*PRP*2*SECOND CO*****PI*SC01"]]
+    body = [*PAYER_AND_PROVIDER]
+    for number, inside in enumerate(loops, 3):
+        body += [f"HL*{number}*2*22*0", f"NM1*IL*1*DOE{number}****MI*M{number}", "EB*R**30*MA", "LS*2120",
+                 "NM1*PRP*2*OTHER PAYER*****PI*OP1", *inside, "LE*2120"]
+    responses = list(parse_271(answer(*body)))
+    assert [[(e.name, e.contacts) for e in r.other_payers] for r in responses] == [
+        [("OTHER PAYER", [])], [("OTHER PAYER", ["8005551212"])], [("OTHER PAYER", [])],
+        [("OTHER PAYER", ["8005550000", "8005559999"])], [("OTHER PAYER", [])],
+        [("OTHER PAYER", []), ("SECOND CO", [])]]
+    assert responses[0].benefits[0] is responses[2].benefits[0]  # shared while no PER made it an answer's own
+
+
 def test_the_same_eb_text_under_another_repetition_separator_is_read_again() -> None:
     # Two answers with the same EB at the same place; ISA11 makes "^" a repetition separator in the
     # first interchange and a plain character in the second.

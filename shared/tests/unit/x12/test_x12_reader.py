@@ -358,6 +358,22 @@ def test_runs_start_at_envelope_segments_and_number_every_segment():
     assert [group for ids, _, group in runs if ids[0] == "ST"] == ["1", "1"]
 
 
+def test_envelopes_in_runs_leave_only_the_isa_alone_and_number_every_segment():
+    text = interchange(["ST*835*0001", "BPR*I*10*C*CHK"], ["ST*835*0002", "BPR*I*20*C*CHK"])
+    runs = [([segment[0] for segment in run], first) for run, first in X12Reader(text).runs(envelopes_in_runs=True)]
+    assert runs == [(["ISA"], 1), (["GS", "ST", "BPR", "SE", "ST", "BPR", "SE", "GE", "IEA"], 2)]
+
+
+def test_envelopes_in_runs_still_hand_out_the_segments_before_an_envelope_error_first():
+    reader = X12Reader(_envelope(GOOD_ST + "AK2*1~", se="SE*9*0001~"))
+    seen = []
+    with pytest.raises(X12EnvelopeError) as raised:
+        for run, _first in reader.runs(envelopes_in_runs=True):
+            seen += [segment[0] for segment in run]
+    assert seen == ["ISA", "GS", "ST", "AK1", "AK2"]
+    assert (raised.value.segment_number, raised.value.segment_id) == (6, "SE")
+
+
 def test_runs_before_an_error_are_handed_out_first():
     reader = X12Reader(_envelope(GOOD_ST + "AK2*1~bad~", se="SE*5*0001~"))
     seen = []
