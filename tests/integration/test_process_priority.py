@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from openrcm_devstack.process import BACKGROUND_NICENESS_VARIABLE, ManagedProcess, background_niceness
+from openrcm_devstack.process import (
+    BACKGROUND_NICENESS_VARIABLE, ManagedProcess, autogroup_niceness, background_niceness,
+)
 from openrcm_devstack.services import cpu_niceness
 from openrcm_devstack.stack import TEST_PORTS, Stack
 
@@ -47,6 +49,8 @@ def test_a_process_started_with_a_niceness_runs_at_it(tmp_path):
             time.sleep(0.05)
         assert ready.exists()
         assert os.getpriority(os.PRIO_PROCESS, process.pid) == _lowered(own, 7)  # same pid as `nice`
+        if autogroup_niceness(os.getpid()) is not None:  # sessions share the CPU first: its session is lowered too
+            assert autogroup_niceness(process.pid) == 7
     finally:
         process.stop(timeout=5)
 
@@ -60,6 +64,12 @@ def test_the_stack_runs_background_work_below_the_claims_api(stack):
     assert {name: priority[name] for name in priority if name != "claims"} == {
         name: background for name in ("claims-worker", "eligibility", "remittance", "denials", "collections")}
     assert os.getpriority(os.PRIO_PROCESS, stack.kafka.process.pid) == background  # no request waits on it
+    if stack.clearinghouse is not None:  # stands for a party on another machine
+        assert os.getpriority(os.PRIO_PROCESS, stack.clearinghouse.process.pid) == background
+    if autogroup_niceness(os.getpid()) is not None:  # and each one's session, which the kernel shares CPU by
+        assert {name: autogroup_niceness(service.process.pid) for name, service in stack.services.items()} == {
+            "claims": 0, **{name: background_niceness() for name in priority if name != "claims"}}
+        assert autogroup_niceness(stack.kafka.process.pid) == background_niceness()
     if stack.postgres is not None:  # the embedded server (not one named by DATABASE_URL)
         assert os.getpriority(os.PRIO_PROCESS, stack.postgres.process.pid) == own  # the claims API writes to it
 
