@@ -19,7 +19,7 @@ def _lowered(own: int, by: int) -> int:
     return min(own + by, 19)  # the kernel's lowest priority
 
 
-@pytest.mark.parametrize(("value", "niceness"), [(None, 10), ("", 10), ("0", 0), ("5", 5), ("19", 19)])
+@pytest.mark.parametrize(("value", "niceness"), [(None, 6), ("", 6), ("0", 0), ("5", 5), ("19", 19)])
 def test_background_niceness_from_the_environment(monkeypatch, value, niceness):
     if value is None:
         monkeypatch.delenv(BACKGROUND_NICENESS_VARIABLE, raising=False)

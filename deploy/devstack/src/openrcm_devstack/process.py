@@ -18,11 +18,15 @@ from pathlib import Path
 # session 7 in the git history of docs/benchmarks.md). Deployments say the same with their own tools (compose:
 # cpu_shares; Kubernetes: CPU requests).
 BACKGROUND_NICENESS_VARIABLE = "OPENRCM_BACKGROUND_NICE"
-DEFAULT_BACKGROUND_NICENESS = 10
+# 6 (a weight of 272 against the API's 1024, about a quarter): measured at 300 claims/s, nice 10
+# (a ninth) kept the API's p99 at 40-120 ms but left the claims worker, the remittance consumer
+# and the bookkeeping consumers a few thousand events behind by the end of a minute (end-to-end
+# p99 3.5-14 s); nice 4 gave the API too little (p99 77-431 ms, 503s); docs/benchmarks.md, "intake".
+DEFAULT_BACKGROUND_NICENESS = 6
 
 
 def background_niceness() -> int:
-    """`OPENRCM_BACKGROUND_NICE` (0-19; 0: every process at the same priority), default 10."""
+    """`OPENRCM_BACKGROUND_NICE` (0-19; 0: every process at the same priority), default 6."""
     raw = os.environ.get(BACKGROUND_NICENESS_VARIABLE, "").strip()
     if not raw:
         return DEFAULT_BACKGROUND_NICENESS
