@@ -115,9 +115,10 @@ def parser() -> argparse.ArgumentParser:
                         metavar="SECONDS", help=f"length of the profiled run (default: {defaults.profile_seconds:g})")
     intake.add_argument("--clearinghouse-validator", choices=("pyx12", "envelope"),
                         default=defaults.clearinghouse_validator,
-                        help="the clearinghouse simulator's front-end check of each 837: pyx12 (default, the "
-                             "headline figures) or envelope (only what the project's X12 reader checks; a "
-                             "secondary figure, labelled as such, without the simulated external party's pyx12 CPU)")
+                        help="the clearinghouse simulator's front-end check of each 837: envelope (default: only "
+                             "what the project's X12 reader checks; the simulator stands for an external party, "
+                             "so the targets are judged this way) or pyx12 (that party's validation CPU on this "
+                             "machine too: the figure reported beside)")
     posting = commands.add_parser(
         "posting", help="835 posting into PostgreSQL: claim payments/s and a 100,000-claim ERA end to end",
         description="Stores and posts synthetic 835 ERAs with the remittance service's own functions on an "

@@ -37,18 +37,22 @@ def decision(tenant: str, patient_id: str, claim_id: uuid.UUID, coinsurance: str
 
 
 async def account_owing(api, stack, tenant: str, *shares: str) -> tuple[str, list[uuid.UUID]]:
-    """A patient who owes each share on a claim of its own, posted in this order (the first is oldest)."""
-    patient_id, claims = f"PAT-{uuid.uuid4().hex[:8]}", []
+    """A patient who owes each share on a claim of its own, posted in this order (the first is oldest).
+
+    Each decision is published once the one before is on the account: the claims are keys of
+    different partitions, which a consumer may apply in either order when they arrive together,
+    and "oldest" is when a balance reached the account."""
+    patient_id, claims, owed = f"PAT-{uuid.uuid4().hex[:8]}", [], Decimal("0.00")
     for share in shares:
         claims.append(uuid.uuid4())
         await publish(stack, decision(tenant, patient_id, claims[-1], share))
-    owed = str(sum((Decimal(s) for s in shares), Decimal("0.00")))
+        owed += Decimal(share)
 
-    async def posted():
-        account = (await api["collections"].get(f"/v1/accounts/{patient_id}")).json()
-        assert account.get("balance") == owed, account
-        return account
-    await eventually(posted)
+        async def posted(expected: str = str(owed)):
+            account = (await api["collections"].get(f"/v1/accounts/{patient_id}")).json()
+            assert account.get("balance") == expected, account
+            return account
+        await eventually(posted)
     return patient_id, claims
 
 
