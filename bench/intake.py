@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Protocol
 
 from openrcm_devstack.paths import local_dir, repo_root
-from openrcm_shared.contracts.topics import CLAIMS as CLAIMS_TOPIC
 from openrcm_devstack.stack import BENCH_PORTS, Stack
+from openrcm_shared.contracts.topics import CLAIMS as CLAIMS_TOPIC
 
 from bench import report
 from bench.cpu import CpuMeter, usage_between

@@ -111,13 +111,15 @@ def cpu_per_claim_table(runs: list[dict]) -> str:
 def backlog_table(runs: list[dict]) -> str:
     groups = sorted({group for run in runs for moment in run.get("consumer_backlog", {}).values()
                      if isinstance(moment, dict) for group in moment})
+
+    def cell(moment: dict | str, group: str) -> str:  # a moment is counts by group, or why there are none
+        return str(moment.get(group, "?")) if isinstance(moment, dict) else moment
+
     rows = []
     for run in runs:
         backlog = run.get("consumer_backlog") or {}
         end, drained = backlog.get("window_end", {}), backlog.get("after_drain", {})
-        rows.append([run["label"], *(f"{end.get(g, '?') if isinstance(end, dict) else end} / "
-                                     f"{drained.get(g, '?') if isinstance(drained, dict) else drained}"
-                                     for g in groups)])
+        rows.append([run["label"], *(f"{cell(end, g)} / {cell(drained, g)}" for g in groups)])
     return table(["run", *groups], rows)
 
 
