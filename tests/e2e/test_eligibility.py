@@ -210,12 +210,15 @@ async def test_batch_reports_progress_and_finishes(api, stack):
 
 async def _patient_with_coverages(api, *members: tuple[str, str]) -> str:
     """A patient registered with one coverage per (payer id, member id), in that order of benefits."""
-    from tests.e2e.claims_parties import register_practice
+    from tests.e2e.claims_parties import ADDRESS, register_practice
 
     await register_practice(api["claims"], *{payer for payer, _ in members if payer != "60054"})
     patient_id = f"PAT-{uuid.uuid4().hex[:8]}"
+    # With an address, a claim the eligibility rules release can go out: without one the 837
+    # generator holds it ("address: missing") right after the release, which a test can catch.
     (await api["claims"].put(f"/v1/patients/{patient_id}", json={
-        "first_name": "Testy", "last_name": "Synthetic", "birth_date": "1979-04-12", "gender": "F"})).raise_for_status()
+        "first_name": "Testy", "last_name": "Synthetic", "birth_date": "1979-04-12", "gender": "F",
+        "address": ADDRESS})).raise_for_status()
     for order, (payer_id, member_id) in enumerate(members, start=1):
         (await api["claims"].put(f"/v1/patients/{patient_id}/coverages/C{order}", json={
             "payer_id": payer_id, "member_id": member_id, "order_of_benefits": order,
