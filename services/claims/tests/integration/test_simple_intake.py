@@ -368,3 +368,18 @@ async def test_a_payer_read_anew_takes_its_older_identifiers_with_it(engine):
     # 22222 is read (not cached yet) with the payer's newer row: the older 11111 goes with the old row.
     assert await KNOWN_PAYERS.by_identifiers(engine, tenant, [(NAIC, "22222")]) == {(NAIC, "22222"): "60054"}
     assert await KNOWN_PAYERS.by_identifiers(engine, tenant, [(NAIC, "11111")]) == {}
+
+
+async def test_claim_ids_are_time_ordered_so_claim_keyed_indexes_grow_at_their_end(engine):
+    """Claims taken one after another get ids in the order they were taken (UUID version 7), by
+    either path, so every index keyed by the claim appends instead of touching a random page."""
+    tenant = f"ordered-{uuid.uuid4().hex[:8]}"
+    await register_payer(engine, tenant)
+    taken = []
+    for _ in range(3):
+        taken.append((await take_simple_encounter(engine, tenant, an_encounter())).id)
+        async with engine.begin() as conn:
+            taken.append((await submit_encounter(conn, tenant, an_encounter())).id)
+        await asyncio.sleep(0.002)  # a new millisecond: v7 orders by time, not within one
+    assert {claim_id.version for claim_id in taken} == {7}
+    assert taken == sorted(taken)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,6 +30,7 @@ from openrcm_claims.service_layer.reference_data import (
 )
 from openrcm_claims.service_layer.scrubbing import scrub_encounter
 from openrcm_shared.audit import change_entry
+from openrcm_shared.ids import uuid7
 from openrcm_shared.http.problems import Problem, field_error
 
 
@@ -211,7 +212,10 @@ async def prepare_claim(conn: AsyncConnection | None, tenant_id: str, encounter:
     """One claim for the encounter's billed coverage, scrubbed (which reads the providers'
     enrollments on `conn` when the payer requires enrollment; `conn` may be None otherwise), as
     rows to write and as the API shows it once written."""
-    claim_id = uuid4()
+    # Time-ordered (RFC 9562 v7): every index keyed by the claim, here and in each consumer's
+    # database (lines, timeline, receivables, expected claims), grows at its right edge instead of
+    # touching a random page per claim once the tables outgrow memory (openrcm_shared.ids).
+    claim_id = uuid7()
     now = datetime.now(timezone.utc)
     pcn = new_patient_control_number()
     prior_adjudications = prior_adjudications or []
