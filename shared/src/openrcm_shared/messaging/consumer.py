@@ -35,6 +35,12 @@ duplicate, as with one insert per event. If anything in such a run fails, the wh
 rolled back and its records are applied again one transaction each, with the retries and the
 DLQ above, so a failure never costs another record its effects.
 
+Row locks in a shared run: its records lock rows in the order of their events, which is not the
+order other writers lock the same rows in (the claims service locks claims by id), so a run that
+waits for a row while holding others can deadlock. Only the run's first handled record may wait;
+later ones are told to lock with NOWAIT (`HandlerContext.nowait_locks`), so a row held elsewhere
+fails the run at once and its records are applied one per transaction, as after any failure.
+
 Practices (row-level security, see openrcm_shared.row_security): each record is applied acting
 for the practice its `ce_tenantid` names, so its handler sees and writes that practice's rows
 only. A transaction of its own begins with the practice bound; a shared run may hold several
@@ -98,6 +104,12 @@ class HandlerContext:
     aggregate_type: str
     staged: list[IntegrationEvent] = field(default_factory=list)
     deferred: "DeferredWrites | None" = None  # the shared run's, when the record is applied in one
+    # True for a record applied after others in a shared run's transaction: they hold the rows
+    # they locked, taken in the order of their events, not in the order other writers lock them,
+    # so waiting now for a row another transaction holds could close a deadlock with it. Such a
+    # handler takes its row locks with NOWAIT: a row held elsewhere fails the run at once, and
+    # its records are applied again one transaction each, where waiting is safe.
+    nowait_locks: bool = False
 
     @property
     def tenant_id(self) -> str:
@@ -287,6 +299,7 @@ class _SharedTransaction:
         self.conn: AsyncConnection | None = None
         self.practice: str | None = None  # the practice the transaction acts for now
         self.staged = False
+        self.handled_any = False  # a handler has run in the transaction (its row locks are held)
         self.metrics: list[Callable[[], None]] = []  # recorded once committed
         self.deferred = DeferredWrites()  # handlers' HandlerContext.write_at_commit
 
@@ -874,11 +887,15 @@ class InboxConsumer:
                 return None
         if self._shared is not None:  # a transaction of its own was begun acting for this practice
             await self._shared.act_for(envelope.tenant_id)
+        shared = self._shared
         context = HandlerContext(conn=conn, envelope=envelope, source=self.source, aggregate_type=self.aggregate_type,
-                                 deferred=self._shared.deferred if self._shared is not None else None)
+                                 deferred=shared.deferred if shared is not None else None,
+                                 nowait_locks=shared is not None and shared.handled_any)
+        if shared is not None:
+            shared.handled_any = True
         await subscription.handler(context, data)
-        if self._shared is not None and context.staged:
-            self._shared.staged = True
+        if shared is not None and context.staged:
+            shared.staged = True
         return context
 
     async def dead_letter(self, record: ConsumerRecord, error: BaseException, *, attempts: int, event_type: str,

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openrcm_claims.adapters.tables import claim_submissions, claims, clearinghouse_deliveries, submissions
 from openrcm_claims.domain.lifecycle import ClaimStatus, IllegalTransition, check_transition
+from openrcm_claims.service_layer.claim_locks import in_lock_order, lock_claims
 from openrcm_claims.service_layer.transitions import ClaimMove, move_claims
 from openrcm_shared.contracts.claims import (
     ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimRejected, ClaimStatusChanged, RejectionReason,
@@ -135,13 +136,19 @@ _ACKED_COLUMNS = (claims.c.id, claims.c.tenant_id, claims.c.status, claims.c.ver
                   claims.c.patient_control_number, claims.c.payer_claim_control_number)
 
 
-async def _claims_of_transaction_set(conn: AsyncConnection, control_number: int):
-    return (await conn.execute(
-        sa.select(*_ACKED_COLUMNS, claim_submissions.c.submission_id)
-        .join(claim_submissions, sa.and_(claim_submissions.c.claim_id == claims.c.id,
-                                         claim_submissions.c.version == claims.c.version))
-        .where(claim_submissions.c.transaction_set_control_number == control_number)
-        .order_by(claims.c.id).with_for_update(of=claims))).all()
+async def _claims_of_transaction_sets(conn: AsyncConnection, control_numbers: list[int]) -> dict[int, list]:
+    """ST02 -> the claims sent in that transaction set, each list in id order. The claims of every
+    set are locked in one statement, in id order: set by set, a 999 answering several would lock
+    them in the order of its sets."""
+    rows = await lock_claims(conn, sa.select(*_ACKED_COLUMNS, claim_submissions.c.submission_id,
+                                             claim_submissions.c.transaction_set_control_number)
+                             .join(claim_submissions, sa.and_(claim_submissions.c.claim_id == claims.c.id,
+                                                              claim_submissions.c.version == claims.c.version))
+                             .where(claim_submissions.c.transaction_set_control_number.in_(control_numbers)))
+    by_set: dict[int, list] = {number: [] for number in control_numbers}
+    for row in rows:
+        by_set[row.transaction_set_control_number].append(row)
+    return by_set
 
 
 def _claims_at_positions(raw_x12: str, control_number: int, positions: list[int]) -> dict[int, frozenset[str]]:
@@ -191,19 +198,20 @@ async def _apply_999(conn: AsyncConnection, text: str) -> dict:
     """Every claim of an accepted transaction set that is still `submitted` is accepted by the
     clearinghouse; every claim of a rejected one is rejected. All moves are applied together."""
     moves: list[ClaimMove] = []
-    for interchange in parse_999(text):
-        for group in interchange.groups:
-            for transaction_set in group.transaction_sets:
-                rows = await _claims_of_transaction_set(conn, int(transaction_set.control_number))
-                if transaction_set.status.accepted:
-                    moves += [_move(claim, ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE, "acknowledged_999",
-                                    {"transaction_set": transaction_set.control_number},
-                                    ClaimAcceptedByClearinghouse(tenant_id=claim.tenant_id, claim_id=claim.id,
-                                                                 version=claim.version, acknowledgement="999",
-                                                                 control_number=interchange.interchange_control_number))
-                              for claim in rows if ClaimStatus(claim.status) == ClaimStatus.SUBMITTED]
-                else:
-                    moves += await _rejections_999(conn, rows, transaction_set)
+    answered = [(interchange, transaction_set) for interchange in parse_999(text)
+                for group in interchange.groups for transaction_set in group.transaction_sets]
+    claims_sent = await _claims_of_transaction_sets(conn, sorted({int(ts.control_number) for _, ts in answered}))
+    for interchange, transaction_set in answered:
+        rows = claims_sent[int(transaction_set.control_number)]
+        if transaction_set.status.accepted:
+            moves += [_move(claim, ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE, "acknowledged_999",
+                            {"transaction_set": transaction_set.control_number},
+                            ClaimAcceptedByClearinghouse(tenant_id=claim.tenant_id, claim_id=claim.id,
+                                                         version=claim.version, acknowledgement="999",
+                                                         control_number=interchange.interchange_control_number))
+                      for claim in rows if ClaimStatus(claim.status) == ClaimStatus.SUBMITTED]
+        else:
+            moves += await _rejections_999(conn, rows, transaction_set)
     applied = await move_claims(conn, moves)
     return {"accepted": sum(1 for m in applied if m.target == ClaimStatus.ACCEPTED_BY_CLEARINGHOUSE),
             "rejected": sum(1 for m in applied if m.target == ClaimStatus.REJECTED)}
@@ -238,11 +246,11 @@ async def _rejections_999(conn: AsyncConnection, rows, transaction_set) -> list[
     return moves
 
 
-# Every claim a 277CA names, read and locked in one statement (TRN02 is our CLM01), in id order:
-# two deliveries naming the same claims lock them in the same order and cannot deadlock.
-_AWAITING_BY_PCN = (sa.select(*_ACKED_COLUMNS).where(
+# Every claim a 277CA names, read and locked in one statement (TRN02 is our CLM01), in id order
+# (service_layer.claim_locks). Built once: a 277CA may name thousands of claims.
+_AWAITING_BY_PCN = in_lock_order(sa.select(*_ACKED_COLUMNS).where(
     claims.c.patient_control_number == sa.any_(sa.bindparam("pcns", type_=sa.ARRAY(sa.Text))),
-    claims.c.status.in_([s.value for s in _AWAITING_ACK])).order_by(claims.c.id).with_for_update())
+    claims.c.status.in_([s.value for s in _AWAITING_ACK])))
 
 
 async def _apply_277ca(conn: AsyncConnection, text: str) -> dict:

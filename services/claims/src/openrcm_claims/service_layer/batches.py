@@ -34,6 +34,7 @@ from openrcm_claims.adapters.clearinghouse import Clearinghouse, ClearinghouseRe
 from openrcm_claims.adapters.tables import claim_history, claim_lines, claim_submissions, claims, submissions
 from openrcm_claims.adapters.x12_claims import build_claim
 from openrcm_claims.service_layer.claim_events import stage_claim_events
+from openrcm_claims.service_layer.claim_locks import lock_claims
 from openrcm_claims.domain.lifecycle import ClaimStatus
 from openrcm_claims.domain.scrubber.codesets.hcpcs import HcpcsCodeSet
 from openrcm_claims.service_layer.code_sets_in_force import IN_FORCE
@@ -74,6 +75,7 @@ async def build_batches(engine: AsyncEngine, settings: SubmissionSettings) -> li
     """Turn the ready claims into stored 837 files, one per practice, payer and claim type."""
     async with engine.begin() as conn:
         ready = (await conn.execute(
+            # Oldest first, not in id order (service_layer.claim_locks): SKIP LOCKED never waits.
             sa.select(*_READY_CLAIM_COLUMNS).where(claims.c.status == ClaimStatus.READY)
             .order_by(claims.c.created_at).limit(settings.max_claims_per_batch)
             .with_for_update(skip_locked=True))).all()
@@ -269,12 +271,11 @@ async def _refuse(conn: AsyncConnection, submission_id: UUID, refused: Clearingh
     reason = f"the clearinghouse refused the file (HTTP {refused.status}): {refused.detail}"[:500]
     await conn.execute(submissions.update().where(submissions.c.id == submission_id).values(
         status="refused", refusal_reason=reason))
-    rows = (await conn.execute(
-        sa.select(claims.c.id, claims.c.tenant_id, claims.c.version)
-        .join(claim_submissions, sa.and_(claim_submissions.c.claim_id == claims.c.id,
-                                         claim_submissions.c.version == claims.c.version))
-        .where(claim_submissions.c.submission_id == submission_id, claims.c.status == ClaimStatus.SUBMITTED)
-        .order_by(claims.c.id).with_for_update(of=claims))).all()
+    rows = await lock_claims(conn, sa.select(claims.c.id, claims.c.tenant_id, claims.c.version)
+                             .join(claim_submissions, sa.and_(claim_submissions.c.claim_id == claims.c.id,
+                                                              claim_submissions.c.version == claims.c.version))
+                             .where(claim_submissions.c.submission_id == submission_id,
+                                    claims.c.status == ClaimStatus.SUBMITTED))
     await move_claims(conn, [ClaimMove(
         claim_id=row.id, tenant_id=row.tenant_id, from_status=ClaimStatus.SUBMITTED, target=ClaimStatus.HELD,
         kind="refused_by_clearinghouse", detail={"submission_id": str(submission_id), "reason": reason},

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from openrcm_claims.adapters.tables import claims, payers
 from openrcm_claims.domain.lifecycle import EDITABLE_STATUSES, ClaimStatus
 from openrcm_claims.entrypoints.schemas import PAYER_RESPONSIBILITY_ORDER, CoverageIn, EncounterIn
+from openrcm_claims.service_layer.claim_locks import lock_claims_for
 from openrcm_claims.service_layer.corrections import new_version
 from openrcm_claims.service_layer.submission import create_claim
 from openrcm_claims.service_layer.transitions import note_on_timeline
@@ -96,14 +97,14 @@ async def bill_next_payer(ctx: HandlerContext, claim, event: ClaimPaymentPosted)
             "next_payer_id": following.payer_id})
         return
     record = adjudication_record(claim, event, ctx.envelope.time.date())
-    existing = (await ctx.conn.execute(sa.select(claims).where(
+    # The caller locked it already, with the adjudicated claim (their encounter's claims, in id order).
+    existing = await lock_claims_for(ctx, sa.select(claims).where(
         claims.c.tenant_id == ctx.tenant_id, claims.c.encounter_id == claim.encounter_id,
-        claims.c.payer_responsibility == following.payer_responsibility, claims.c.split_part == claim.split_part)
-        .with_for_update())).first()
-    if existing is None:
+        claims.c.payer_responsibility == following.payer_responsibility, claims.c.split_part == claim.split_part))
+    if not existing:
         await _create_next_claim(ctx, claim, encounter, following, record)
     else:
-        await _update_next_claim(ctx, existing, record)
+        await _update_next_claim(ctx, existing[0], record)
 
 
 async def _create_next_claim(ctx: HandlerContext, claim, encounter: EncounterIn, following: CoverageIn,

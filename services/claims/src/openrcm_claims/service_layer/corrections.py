@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from openrcm_claims.adapters.tables import claim_history, claim_lines, claims
 from openrcm_claims.domain.lifecycle import EDITABLE_STATUSES, WITH_PAYER_STATUSES, ClaimStatus
 from openrcm_claims.entrypoints.schemas import MAX_ENCOUNTER_LINES, PAYER_RESPONSIBILITY_ORDER, EncounterIn
+from openrcm_claims.service_layer.claim_locks import lock_claims
 from openrcm_claims.service_layer.reference_data import invalid, require_payer, resolve_parties
 from openrcm_claims.service_layer.scrubbing import scrub_and_record
 from openrcm_claims.service_layer.submission import (
@@ -24,12 +25,13 @@ from openrcm_claims.service_layer.submission import (
 from openrcm_shared.http.problems import Problem
 
 
-async def locked_claim(conn: AsyncConnection, tenant_id: str, claim_id):
-    claim = (await conn.execute(sa.select(claims).where(claims.c.id == claim_id, claims.c.tenant_id == tenant_id)
-                                .with_for_update())).first()
-    if claim is None:
+async def locked_claim(conn: AsyncConnection, tenant_id: str, claim_id, *, nowait: bool = False):
+    """The claim, locked; 404 if the practice has no such claim. `nowait`: see claim_locks.lock_claims_for."""
+    locked = await lock_claims(conn, sa.select(claims).where(claims.c.id == claim_id, claims.c.tenant_id == tenant_id),
+                               nowait=nowait)
+    if not locked:
         raise Problem(404, "Claim not found", type_="not-found")
-    return claim
+    return locked[0]
 
 
 def _check_editable(claim) -> None:

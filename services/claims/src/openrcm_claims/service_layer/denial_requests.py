@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from openrcm_claims.adapters.tables import claims
 from openrcm_claims.entrypoints.schemas import EncounterIn
+from openrcm_claims.service_layer.claim_locks import lock_claims_for
 from openrcm_claims.service_layer.coordination_of_benefits import next_coverage
 from openrcm_claims.service_layer.corrections import locked_claim, replace_claim
 from openrcm_claims.service_layer.transitions import note_on_timeline
@@ -39,7 +40,7 @@ def corrected_document(document: dict, lines: list[LineCorrection], diagnosis_co
 
 async def on_corrected_claim_requested(ctx: HandlerContext, event: CorrectedClaimRequested) -> None:
     try:
-        claim = await locked_claim(ctx.conn, ctx.tenant_id, event.claim_id)
+        claim = await locked_claim(ctx.conn, ctx.tenant_id, event.claim_id, nowait=ctx.nowait_locks)
         encounter = EncounterIn.model_validate(corrected_document(claim.encounter_document, event.lines,
                                                                   event.diagnosis_codes))
         await replace_claim(ctx.conn, ctx.tenant_id, event.claim_id, encounter)
@@ -63,10 +64,13 @@ async def on_secondary_billing_requested(ctx: HandlerContext, event: SecondaryBi
     """The next payer is billed after every adjudication already (coordination_of_benefits); here the
     timeline says whether that path exists: the next payer's claim, or that the encounter names no
     further coverage (register it and correct the encounter)."""
-    claim = (await ctx.conn.execute(sa.select(claims).where(claims.c.tenant_id == ctx.tenant_id,
-                                                            claims.c.id == event.claim_id))).first()
-    if claim is None:
+    # Locked before its timeline entry is written: the entry's foreign-key check would otherwise
+    # wait for a claim another transaction holds (see claim_locks).
+    locked = await lock_claims_for(ctx, sa.select(claims).where(claims.c.tenant_id == ctx.tenant_id,
+                                                                claims.c.id == event.claim_id))
+    if not locked:
         return
+    claim = locked[0]
     following = next_coverage(EncounterIn.model_validate(claim.encounter_document), claim.payer_responsibility)
     next_claim_id = None
     if following is not None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_claims.adapters.tables import claim_lines, claims, scrub_results
 from openrcm_claims.domain.lifecycle import ClaimStatus
+from openrcm_claims.service_layer.claim_locks import lock_claims_for
 from openrcm_claims.service_layer.holds import GENERATOR_RULE_SET
 from openrcm_claims.service_layer.scrubbing import scrub_again
 from openrcm_claims.service_layer.transitions import note_on_timeline
@@ -33,16 +34,15 @@ async def act_on_changed_answer(ctx: HandlerContext, event: EligibilityChecked) 
     # clearinghouse its file) waits for a person: scrubbing it again would release it unseen.
     held_by_scrubber = sa.and_(scrub_results.c.blocked.is_(True),
                                scrub_results.c.rule_set_version != GENERATOR_RULE_SET)
-    rows = (await ctx.conn.execute(
+    rows = await lock_claims_for(ctx, (
         sa.select(claims, held_by_scrubber.label("held_by_scrubber"))
         .outerjoin(scrub_results, sa.and_(scrub_results.c.claim_id == claims.c.id,
                                           scrub_results.c.version == claims.c.version))
         .where(claims.c.tenant_id == event.tenant_id, claims.c.patient_id == event.patient_id,
                claims.c.payer_id == event.payer_id, claims.c.service_date_from <= event.service_date,
                claims.c.service_date_to >= event.service_date,
-               claims.c.status.in_([s.value for s in WAITING_STATUSES + SENT_STATUSES]))
-        .order_by(claims.c.created_at, claims.c.id).with_for_update(of=claims))).all()
-    for claim in rows:
+               claims.c.status.in_([s.value for s in WAITING_STATUSES + SENT_STATUSES]))))
+    for claim in sorted(rows, key=lambda row: (row.created_at, row.id)):  # locked by id, acted on oldest first
         status = ClaimStatus(claim.status)
         if status == ClaimStatus.READY or (status == ClaimStatus.HELD and claim.held_by_scrubber):
             await scrub_again(ctx.conn, claim, emit=ctx.emit)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from openrcm_claims.adapters.tables import claim_adjudications, claims
 from openrcm_claims.domain.lifecycle import OPEN_STATUSES, ClaimStatus, CoverageStatus, status_for_outcome
+from openrcm_claims.service_layer.claim_locks import lock_claims_for
 from openrcm_claims.service_layer.coordination_of_benefits import bill_next_payer, record_forwarded
 from openrcm_claims.service_layer.eligibility_answers import record_eligibility_answer
 from openrcm_claims.service_layer.eligibility_rescrub import act_on_changed_answer
@@ -26,13 +27,15 @@ async def on_eligibility_checked(ctx: HandlerContext, event: EligibilityChecked)
     the date, the claims already taken act on it (eligibility_rescrub)."""
     changed = await record_eligibility_answer(ctx.conn, event)
     coverage = CoverageStatus.ACTIVE if event.coverage_active else CoverageStatus.INACTIVE
-    updated = await ctx.conn.execute(
-        claims.update()
-        .where(claims.c.tenant_id == event.tenant_id, claims.c.patient_id == event.patient_id,
-               claims.c.payer_id == event.payer_id, claims.c.status.in_([s.value for s in OPEN_STATUSES]))
-        .values(coverage_status=coverage, updated_at=sa.func.now())
-        .returning(claims.c.id))
-    for (claim_id,) in updated.all():
+    # Locked in id order first: an UPDATE alone locks the claims in the order its scan meets
+    # them, and deadlocked with a 999 locking the same claims by id.
+    open_claims = [row.id for row in await lock_claims_for(ctx, sa.select(claims.c.id).where(
+        claims.c.tenant_id == event.tenant_id, claims.c.patient_id == event.patient_id,
+        claims.c.payer_id == event.payer_id, claims.c.status.in_([s.value for s in OPEN_STATUSES])))]
+    if open_claims:
+        await ctx.conn.execute(claims.update().where(claims.c.id.in_(open_claims))
+                               .values(coverage_status=coverage, updated_at=sa.func.now()))
+    for claim_id in open_claims:
         await note_on_timeline(ctx, claim_id, "coverage_recorded",
                        {"coverage_status": coverage.value, "eligibility_check_id": str(event.check_id)})
         await ctx.emit(ClaimCoverageRecorded(tenant_id=event.tenant_id, claim_id=claim_id,
@@ -42,9 +45,18 @@ async def on_eligibility_checked(ctx: HandlerContext, event: EligibilityChecked)
         await act_on_changed_answer(ctx, event)
 
 
-async def _locked_claim(ctx: HandlerContext, claim_id):
-    row = (await ctx.conn.execute(
-        sa.select(claims).where(claims.c.id == claim_id, claims.c.tenant_id == ctx.tenant_id).with_for_update())).first()
+async def _locked_claim(ctx: HandlerContext, claim_id, *, with_its_encounter: bool = False):
+    """The claim, locked. `with_its_encounter`: every claim of its encounter is locked with it (in
+    id order, in one statement), for a handler that goes on to lock another of them (the next
+    payer's claim): locked one after the other, two claims would be locked in payer order."""
+    if with_its_encounter:
+        encounter = sa.select(claims.c.encounter_id).where(claims.c.id == claim_id,
+                                                           claims.c.tenant_id == ctx.tenant_id).scalar_subquery()
+        scope = claims.c.encounter_id == encounter
+    else:
+        scope = claims.c.id == claim_id
+    rows = await lock_claims_for(ctx, sa.select(claims).where(scope, claims.c.tenant_id == ctx.tenant_id))
+    row = next((row for row in rows if row.id == claim_id), None)
     if row is None:
         raise PermanentEventError("remittance outcome for a claim this service does not know")
     return row
@@ -54,7 +66,7 @@ async def on_claim_payment_posted(ctx: HandlerContext, event: ClaimPaymentPosted
     """Move the claim to paid, partially paid or denied; an illegal move is logged and recorded, not applied.
     The money is added to the claim either way: it was paid. Then the next payer is billed, or a
     crossover recorded. "Not our claim" (CLP02 23) moves nothing: the payer passed it on."""
-    claim = await _locked_claim(ctx, event.claim_id)
+    claim = await _locked_claim(ctx, event.claim_id, with_its_encounter=True)
     await _record_adjudication(ctx, event)
     paid_total = claim.paid_amount + event.paid_amount
     if event.outcome == "not_our_claim":

@@ -26,6 +26,7 @@ from openrcm_claims.adapters.clearinghouse import ClearinghouseRefused, Clearing
 from openrcm_claims.adapters.tables import claim_lines, claim_status_inquiries, claims
 from openrcm_claims.adapters.x12_claims import build_claim
 from openrcm_claims.service_layer.claim_events import stage_claim_events
+from openrcm_claims.service_layer.claim_locks import lock_claims_for
 from openrcm_claims.service_layer.reference_data import payer_names
 from openrcm_claims.service_layer.transitions import note_on_timeline
 from openrcm_shared.contracts.claims import ClaimStatusInquiryAnswered
@@ -48,9 +49,11 @@ async def _ask(conn, tenant_id: str, claim_id, reason: str, now: datetime) -> uu
 async def on_claim_follow_up_requested(ctx: HandlerContext, event: ClaimFollowUpRequested) -> None:
     """`ask_payer` queues a 276; `resubmit` and `correct` go on the claim's timeline for the billing
     staff, who resubmit or correct through the claims API (a correction needs the fixed data)."""
-    exists = (await ctx.conn.execute(sa.select(claims.c.id).where(
-        claims.c.id == event.claim_id, claims.c.tenant_id == ctx.tenant_id))).first()
-    if exists is None:
+    # Locked before its inquiry and timeline rows are written: their foreign-key checks would
+    # otherwise wait for a claim another transaction holds (see claim_locks).
+    exists = await lock_claims_for(ctx, sa.select(claims.c.id).where(
+        claims.c.id == event.claim_id, claims.c.tenant_id == ctx.tenant_id))
+    if not exists:
         log.warning("follow-up requested for an unknown claim", extra={"claim_id": str(event.claim_id)})
         return
     detail = {"action": event.action, "outcome": event.outcome}

@@ -54,7 +54,8 @@ async def move_claims(conn: AsyncConnection, moves: Sequence[ClaimMove], *,
     """Apply many transitions in the caller's transaction, in order, with one write per table (an
     acknowledgement moves every claim of a file): statuses, the events in one outbox write, the
     timeline in one insert. Each is checked like `move_claim`; illegal ones are refused, logged and
-    kept on the timeline. Returns the moves applied."""
+    kept on the timeline. Returns the moves applied. The caller holds the claims' row locks, taken
+    in id order (service_layer.claim_locks), so the UPDATE waits for none."""
     now = datetime.now(timezone.utc)
     applied, history = [], []
     for move in moves:
