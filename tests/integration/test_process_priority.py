@@ -62,7 +62,8 @@ def test_the_stack_runs_background_work_below_the_claims_api(stack):
     assert priority["claims"] == own
     background = _lowered(own, background_niceness())
     assert {name: priority[name] for name in priority if name != "claims"} == {
-        name: background for name in ("claims-worker", "eligibility", "remittance", "denials", "collections")}
+        name: background for name in ("claims-worker", "claims-relay", "eligibility", "remittance", "denials",
+                                      "collections")}
     assert os.getpriority(os.PRIO_PROCESS, stack.kafka.process.pid) == background  # no request waits on it
     if stack.clearinghouse is not None:  # stands for a party on another machine
         assert os.getpriority(os.PRIO_PROCESS, stack.clearinghouse.process.pid) == background
