@@ -109,8 +109,10 @@ def service_environment(spec: ServiceSpec, *, role: str, database_url: str, kafk
 
 
 def cpu_niceness(role: str) -> int:
-    """How much lower than the stack runner's a service process's CPU priority is."""
-    return 0 if role == "api" else background_niceness()
+    """How much lower than the stack runner's a service process's CPU priority is. The relay runs
+    first with the API: every event of its service waits for it, and it needs little (~5 % of a
+    core at 300 claims/s); in the background its outbox fell behind whenever the cores were full."""
+    return 0 if role in ("api", "relay") else background_niceness()
 
 
 def uvicorn_arguments(spec: ServiceSpec, port: int, tls: ServerTls | None = None) -> list[str]:
