@@ -42,6 +42,22 @@ async def billed_claim(api) -> dict:
     return claim
 
 
+async def claim_held_by_the_scrubber(api) -> tuple[dict, dict]:
+    """A claim the scrubber holds (no billing address), so the remittance service does not know it
+    yet; and the encounter it came from."""
+    body = encounter()
+    del body["billing_provider"]["address"]
+    claim = (await api["claims"].post("/v1/encounters", json=body)).json()
+    assert claim["status"] == "held"
+    return claim, body
+
+
+async def correct_and_submit(api, claim: dict, body: dict) -> None:
+    corrected = await api["claims"].put(f"/v1/claims/{claim['id']}/encounter", json=encounter() | {
+        "encounter_id": body["encounter_id"], "patient": body["patient"], "coverage": body["coverage"]})
+    assert corrected.status_code == 200, corrected.text
+
+
 async def upload(api, era: Era, **kwargs) -> httpx.Response:
     return await api["remittance"].post("/v1/remittances", content=era.x12(**kwargs).encode(), headers=X12)
 
@@ -348,10 +364,7 @@ async def test_a_held_era_posted_again_concurrently_posts_once(api):
 async def test_a_webhook_era_for_claims_nobody_knows_yet_is_attributed_once_they_are_known(api, stack):
     # The claim is held by the scrubber (no billing address), so the remittance service does not
     # know it when the payer's ERA arrives by webhook: no practice can be told, the ERA waits.
-    body = encounter()
-    del body["billing_provider"]["address"]
-    claim = (await api["claims"].post("/v1/encounters", json=body)).json()
-    assert claim["status"] == "held"
+    claim, body = await claim_held_by_the_scrubber(api)
     era = Era(trace=trace())
     era.claim(claim["patient_control_number"], lines=PARTIAL)
     payload = era.x12().encode()
@@ -364,9 +377,7 @@ async def test_a_webhook_era_for_claims_nobody_knows_yet_is_attributed_once_they
     waiting = await api["remittance"].get(f"/v1/remittances/{transaction['remittance_id']}")
     assert waiting.status_code == 404
 
-    corrected = await api["claims"].put(f"/v1/claims/{claim['id']}/encounter", json=encounter() | {
-        "encounter_id": body["encounter_id"], "patient": body["patient"], "coverage": body["coverage"]})
-    assert corrected.status_code == 200, corrected.text
+    await correct_and_submit(api, claim, body)
 
     async def attributed_and_posted():
         response = await api["remittance"].get(f"/v1/remittances/{transaction['remittance_id']}")
@@ -375,3 +386,32 @@ async def test_a_webhook_era_for_claims_nobody_knows_yet_is_attributed_once_they
     await eventually(attributed_and_posted, timeout=60)
     mine = (await api["remittance"].get(f"/v1/remittances/{transaction['remittance_id']}")).json()
     assert mine["status"] == "posted" and mine["claims"][0]["claim_id"] == claim["id"]
+
+
+async def test_an_era_held_for_a_claim_not_known_yet_posts_once_its_claim_is_known(api):
+    # The payer's ERA pays two claims, but this service knows only one of them: the other's
+    # ClaimSubmitted has not reached it (here: the scrubber held it until its encounter is
+    # corrected; after an outage: the event stream still catching up). The ERA is held with one
+    # unmatched claim, and posts by itself once the claim is known, without anyone matching it.
+    known = await billed_claim(api)
+    late, body = await claim_held_by_the_scrubber(api)
+    era = Era(trace=trace())
+    era.claim(known["patient_control_number"], lines=PARTIAL)
+    era.claim(late["patient_control_number"], lines=PARTIAL)
+    uploaded = await upload(api, era)
+    assert uploaded.status_code == 202, uploaded.text
+    [transaction] = uploaded.json()["transactions"]
+    assert (transaction["status"], transaction["unmatched_count"]) == ("held", 1)
+
+    await correct_and_submit(api, late, body)
+
+    async def posted():
+        response = await api["remittance"].get(f"/v1/remittances/{transaction['remittance_id']}")
+        assert response.json()["status"] == "posted", response.json()["status"]
+        return response.json()
+    remittance = await eventually(posted, timeout=60)
+    assert sorted(c["claim_id"] for c in remittance["claims"]) == sorted([known["id"], late["id"]])
+    assert all(c["paid_amount"] == "80.00" for c in remittance["claims"])
+    open_items = (await api["remittance"].get("/v1/remittances/unmatched",
+                                              params={"remittance_id": transaction["remittance_id"]})).json()["items"]
+    assert open_items == []

@@ -9,7 +9,7 @@ from openrcm_remittance.entrypoints.subscriptions import SUBSCRIPTIONS
 from openrcm_remittance.entrypoints.webhooks import router as webhooks_router
 from openrcm_remittance.service_layer.clearinghouse_eras import take_missed_eras
 from openrcm_remittance.service_layer.posting_workers import keep_workers
-from openrcm_remittance.service_layer.worker import attribute_unassigned_eras, post_pending_files
+from openrcm_remittance.service_layer.worker import post_eras_whose_claims_arrived, post_pending_files
 from openrcm_shared.service import ServiceDefinition, create_service_app
 
 DEFINITION = ServiceDefinition(
@@ -22,7 +22,7 @@ DEFINITION = ServiceDefinition(
     webhook_routers=[webhooks_router],
     subscriptions=SUBSCRIPTIONS,
     background={"stored_files": post_pending_files, "posting_workers": keep_workers,
-                "unassigned_eras": attribute_unassigned_eras, "clearinghouse_mailbox": take_missed_eras},
+                "held_eras_waiting_for_claims": post_eras_whose_claims_arrived, "clearinghouse_mailbox": take_missed_eras},
     retention=[REMITTANCE_FILES],
 )
 

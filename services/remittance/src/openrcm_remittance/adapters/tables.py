@@ -186,7 +186,10 @@ class UnmatchedItem(RemittanceTable, table=True):
 
     __tablename__ = "unmatched_items"
     __table_args__ = (sa.Index("ix_unmatched_items_open", "tenant_id", "status", "created_at"),
-                      sa.Index("ix_unmatched_items_remittance", "remittance_id"))
+                      sa.Index("ix_unmatched_items_remittance", "remittance_id"),
+                      # The remittance worker looks for claims that became known (across practices).
+                      sa.Index("ix_unmatched_items_open_claims", "patient_control_number",
+                               postgresql_where=sa.text("status = 'open' AND kind = 'claim'")))
 
     id: UUID = Field(primary_key=True)
     tenant_id: str = Field(sa_type=sa.Text)

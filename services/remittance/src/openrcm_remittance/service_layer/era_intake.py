@@ -347,6 +347,26 @@ async def attribute_and_post(engine: AsyncEngine, remittance_id: UUID) -> Transa
     return await reprocess_remittance(engine, remittance_id)
 
 
+async def held_for_claims_now_known(engine: AsyncEngine, limit: int = 20) -> list[UUID]:
+    """Held ERAs of a practice with an unmatched claim (no billed claim had its CLP01) that the
+    practice's billed claims now include: the ERA came before its claims' ClaimSubmitted reached
+    this service (a clearinghouse quicker than our event stream, or the stream catching up after
+    an outage), so posting it again matches them by the same rule as the first time. Once posted
+    again the item is gone (matched, or the ERA posted), so an ERA is not found again for it."""
+    query = (sa.select(unmatched_items.c.remittance_id)
+             .join(remittances, sa.and_(remittances.c.id == unmatched_items.c.remittance_id,
+                                        remittances.c.status == "held"))
+             .join(expected_claims, sa.and_(
+                 expected_claims.c.tenant_id == unmatched_items.c.tenant_id,
+                 expected_claims.c.patient_control_number == unmatched_items.c.patient_control_number))
+             .where(unmatched_items.c.status == "open", unmatched_items.c.kind == "claim",
+                    unmatched_items.c.tenant_id != UNASSIGNED_TENANT)
+             .group_by(unmatched_items.c.remittance_id)
+             .order_by(sa.func.min(unmatched_items.c.created_at)).limit(limit))
+    async with engine.connect() as conn:
+        return [row.remittance_id for row in await conn.execute(query)]
+
+
 async def pending_file_ids(engine: AsyncEngine, limit: int = 50) -> list[UUID]:
     """Files stored but not posted yet: webhook deliveries whose request died, and files whose
     posting stopped part way (the poster killed, the database away). Files never tried come

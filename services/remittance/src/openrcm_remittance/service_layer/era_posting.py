@@ -369,6 +369,11 @@ async def _finish_posting(conn: AsyncConnection, target: TransactionTarget, head
             for entry in provider_adjustment_journal(plb)])
     await conn.execute(remittances.update().where(remittances.c.id == outcome.remittance_id).values(
         status="posted", posted_at=datetime.now(timezone.utc), held_reasons=None, **_header_columns(header, outcome)))
+    if target.reprocess_id is not None:
+        # A held ERA posted again: what its open review items waited for came (a late claim, now
+        # matched by CLP01); they leave the queue. Items a person matched stay, with the decision.
+        await conn.execute(unmatched_items.delete().where(unmatched_items.c.remittance_id == outcome.remittance_id,
+                                                          unmatched_items.c.status == "open"))
     events = [contracts.RemittanceReceived(
         tenant_id=target.tenant_id, remittance_id=outcome.remittance_id, payer_id=target.payer_id,
         trace_number=outcome.trace_number, payment_amount=outcome.payment_amount,
