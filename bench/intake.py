@@ -129,7 +129,7 @@ class Context:
     def claims_outbox_url(self) -> str:
         """Where the claims outbox's metrics are: the process running its relay."""
         services = self.stack.services
-        return (services.get("claims-worker") or services["claims"]).url
+        return (services.get("claims-relay") or services.get("claims-worker") or services["claims"]).url
 
     @property
     def remittance_url(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench.machine import describe_one_line
 
 # Columns of the CPU table, in this order; any other component measured follows them.
-COMPONENTS = ("claims", "claims-worker", "remittance", "eligibility", "denials", "collections", "postgresql", "kafka",
+COMPONENTS = ("claims", "claims-worker", "claims-relay", "remittance", "eligibility", "denials", "collections", "postgresql", "kafka",
               "load generator")
 
 
@@ -101,11 +101,13 @@ def cpu_table(rows_in: list[tuple[str, dict]]) -> str:
     return table(["window", *columns, "other", "machine busy"], rows)
 
 
+_PER_CLAIM = ("services", "claims", "claims-worker", "claims-relay", "remittance", "postgresql", "kafka")
+
+
 def cpu_per_claim_table(runs: list[dict]) -> str:
     rows = [[run["label"], *(_num(run["cpu_ms_per_claim"].get(c), 2) for c in
-                             ("services", "claims", "claims-worker", "remittance", "postgresql", "kafka"))]
-            for run in runs if run.get("cpu_ms_per_claim")]
-    return table(["run", "services", "claims", "claims-worker", "remittance", "postgresql", "kafka"], rows)
+                             _PER_CLAIM)] for run in runs if run.get("cpu_ms_per_claim")]
+    return table(["run", *_PER_CLAIM], rows)
 
 
 def backlog_table(runs: list[dict]) -> str:

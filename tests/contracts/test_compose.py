@@ -95,16 +95,23 @@ def test_every_service_has_a_container(compose, spec):
     assert env.get("OPENRCM_ROLE", "all") == ("api" if spec.default_worker_port else "all")
 
 
-@pytest.mark.parametrize("spec", [s for s in SERVICES if s.default_worker_port], ids=lambda s: s.name)
-def test_a_service_with_a_worker_has_its_worker_container_like_the_stack_runner(compose, spec):
-    api, worker = compose["services"][spec.name], compose["services"].get(f"{spec.name}-worker")
-    assert worker is not None, f"docker-compose.yml has no {spec.name}-worker container"
-    assert environment(worker)["OPENRCM_ROLE"] == "worker"
-    assert worker["command"] == api["command"]
-    assert str(spec.default_worker_port) in published_ports(worker)
-    assert "/readyz" in healthcheck_command(worker)
-    # the worker sends the 837s, so it is the one that needs the clearinghouse's address
-    assert "OPENRCM_CLAIMS_CLEARINGHOUSE_URL" in environment(worker) or spec.name != "claims"
+# The extra processes of a service, as the stack runner starts them (StackPorts.processes).
+_EXTRA_PROCESSES = [(spec, role, port) for spec in SERVICES
+                    for role, port in (("worker", spec.default_worker_port), ("relay", spec.default_relay_port)) if port]
+
+
+@pytest.mark.parametrize("spec,role,port", _EXTRA_PROCESSES, ids=lambda value: getattr(value, "name", str(value)))
+def test_a_service_process_has_its_container_like_the_stack_runner(compose, spec, role, port):
+    api, process = compose["services"][spec.name], compose["services"].get(f"{spec.name}-{role}")
+    assert process is not None, f"docker-compose.yml has no {spec.name}-{role} container"
+    assert environment(process)["OPENRCM_ROLE"] == role
+    assert process["command"] == api["command"]
+    assert str(port) in published_ports(process)
+    assert "/readyz" in healthcheck_command(process)
+    if role == "worker":  # it sends the 837s, so it is the one that needs the clearinghouse's address
+        assert "OPENRCM_CLAIMS_CLEARINGHOUSE_URL" in environment(process) or spec.name != "claims"
+        # with a relay process it leaves the relaying to it (else both compete for the relay's lock)
+        assert environment(process).get("OPENRCM_RELAY_APART", "false") == str(bool(spec.default_relay_port)).lower()
 
 
 def test_the_clearinghouse_calls_back_where_the_stack_runner_points_it(compose):

@@ -111,7 +111,8 @@ async def test_operability_endpoints(stack):
     import httpx
 
     roles = {name: service.role for name, service in stack.services.items()}
-    assert roles["claims"] == "api" and roles["claims-worker"] == "worker"  # claims runs as two processes
+    # claims runs as three processes: its API, its worker, its outbox relay
+    assert (roles["claims"], roles["claims-worker"], roles["claims-relay"]) == ("api", "worker", "relay")
     for name, service in stack.services.items():
         async with httpx.AsyncClient(base_url=service.url) as client:
             assert (await client.get("/livez")).json() == {"status": "ok"}
@@ -126,6 +127,14 @@ async def test_operability_endpoints(stack):
             assert "openrcm_http_request_duration_seconds_bucket" in metrics
             assert (await client.get("/docs")).status_code == 200
             assert (await client.get("/openapi.json")).json()["info"]["title"] == f"OpenRCM {service.spec.name}"
+            tasks = {check.removeprefix("task:") for check in checks if check.startswith("task:")}
+            # The relay runs only where nothing else relays: the relay process, or one doing everything;
+            # a process that stages events beside it wakes it.
+            relays = {"relay": {"outbox_relay"}, "all": {"outbox_relay"}}.get(service.role, {"relay_waker"})
+            assert tasks & {"outbox_relay", "relay_waker"} == relays, (name, tasks)
+            if service.role == "relay":  # the relay alone: no API, no partner's webhook, no consumer
+                assert (await client.post("/v1/webhooks/clearinghouse", content=b"ISA")).status_code == 404
+                assert tasks == {"outbox_relay"}, tasks
             if service.role == "worker":  # health, metrics and webhooks: the service's API is its API process's
                 assert (await client.post("/v1/encounters", json={})).status_code == 404
                 unsigned = await client.post("/v1/webhooks/clearinghouse", content=b"ISA")

@@ -134,7 +134,7 @@ async def test_patient_names_member_ids_and_birth_dates_never_reach_a_log(api, s
 
     await eventually(downstream_done, timeout=30)
     logs = service_logs(stack)
-    assert {"claims.log", "claims-worker.log", "remittance.log", "collections.log", "denials.log",
+    assert {"claims.log", "claims-worker.log", "claims-relay.log", "remittance.log", "collections.log", "denials.log",
             "eligibility.log"} <= set(logs)
     found = {(name, needle) for name, text in logs.items() for needle in phi.needles() if needle.lower() in text.lower()}
     assert found == set()

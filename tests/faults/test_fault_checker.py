@@ -96,7 +96,7 @@ async def send_all(base_url: str, headers: dict, ledger: Ledger, deadline: float
 async def inflict_faults(stack, ledger: Ledger) -> None:
     """One fault at a time, a few seconds apart, while the encounters are sent and, once they are,
     while the pipeline still carries them (every fault is inflicted whatever the timing)."""
-    processes = ["claims", "claims-worker", "remittance", "collections", "denials", "eligibility"]
+    processes = ["claims", "claims-worker", "claims-relay", "remittance", "collections", "denials", "eligibility"]
     schedule = [(f"SIGKILL {name}", lambda name=name: stack.kill_and_restart(name)) for name in processes]
     schedule.append(("restart Kafka", lambda: (stack.stop_kafka(), stack.kafka.start())))
     if stack.postgres is not None:

@@ -59,16 +59,17 @@ def test_a_process_started_with_a_niceness_runs_at_it(tmp_path):
 def test_the_stack_runs_background_work_below_the_claims_api(stack):
     own = os.getpriority(os.PRIO_PROCESS, 0)
     priority = {name: os.getpriority(os.PRIO_PROCESS, service.process.pid) for name, service in stack.services.items()}
-    assert priority["claims"] == own
+    first = ("claims", "claims-relay")  # the EHR's requests, and every claims event on its way out
+    assert {name: priority[name] for name in first} == {name: own for name in first}
     background = _lowered(own, background_niceness())
-    assert {name: priority[name] for name in priority if name != "claims"} == {
+    assert {name: priority[name] for name in priority if name not in first} == {
         name: background for name in ("claims-worker", "eligibility", "remittance", "denials", "collections")}
     assert os.getpriority(os.PRIO_PROCESS, stack.kafka.process.pid) == background  # no request waits on it
     if stack.clearinghouse is not None:  # stands for a party on another machine
         assert os.getpriority(os.PRIO_PROCESS, stack.clearinghouse.process.pid) == background
     if autogroup_niceness(os.getpid()) is not None:  # and each one's session, which the kernel shares CPU by
         assert {name: autogroup_niceness(service.process.pid) for name, service in stack.services.items()} == {
-            "claims": 0, **{name: background_niceness() for name in priority if name != "claims"}}
+            **{name: 0 for name in first}, **{name: background_niceness() for name in priority if name not in first}}
         assert autogroup_niceness(stack.kafka.process.pid) == background_niceness()
     if stack.postgres is not None:  # the embedded server (not one named by DATABASE_URL)
         assert os.getpriority(os.PRIO_PROCESS, stack.postgres.process.pid) == own  # the claims API writes to it

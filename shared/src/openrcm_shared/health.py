@@ -91,9 +91,9 @@ async def readyz(request: Request) -> JSONResponse:
     # or background loop retrying in silence.
     database, system, kafka = await asyncio.gather(
         _check_database(runtime.engine), _check_system_database(runtime.system_engine),
-        _check_kafka(request) if runtime.settings.runs_background else asyncio.sleep(0))
+        _check_kafka(request) if runtime.settings.publishes else asyncio.sleep(0))
     checks: dict[str, str] = {"database": database or "ok", "database:system": system or "ok"}
-    if runtime.settings.runs_background:
+    if runtime.settings.publishes:
         checks["kafka"] = kafka or "ok"
     failed_tasks = _check_tasks(request)
     for name in runtime.tasks:

@@ -102,7 +102,7 @@ class Runtime:
     system_engine: AsyncEngine
     producer: AIOKafkaProducer | None = None  # None in an API process (role api): it publishes nothing itself
     relay: OutboxRelay | None = None
-    relay_waker: RelayWaker | None = None  # role api: the relay runs in the worker
+    relay_waker: RelayWaker | None = None  # role api (or a worker with the relay apart): it runs elsewhere
     consumer: InboxConsumer | None = None
     audit_chainer: AuditChainer | None = None  # role all or worker: seals the audit trail's new entries
     tasks: dict[str, asyncio.Task] = field(default_factory=dict)
@@ -157,14 +157,21 @@ def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
                                         pool_size=settings.db_system_pool_size),
                           supervisor=TaskSupervisor.from_settings(settings))
         app.state.runtime = runtime
-        work = dict(definition.every_process)
-        if settings.runs_background:
+        # A relay-only process runs nothing of the service's own (not even what every API and
+        # worker process loads, such as the scrubber's code sets).
+        work = dict(definition.every_process) if settings.role != "relay" else {}
+        if settings.publishes:
             runtime.producer = await _start_producer(settings, definition.name)
+        if settings.runs_relay:
             # The outbox holds every practice's events: the relay reads, deletes and sets them aside as
             # the system role.
             runtime.relay = OutboxRelay(runtime.system_engine, runtime.producer, service_name=definition.name,
                                         max_event_bytes=settings.outbox_max_event_bytes)
             work["outbox_relay"] = lambda runtime: runtime.relay.run()
+        else:  # the relay runs in another process: wake it when events were staged here
+            runtime.relay_waker = RelayWaker(runtime.engine)
+            work["relay_waker"] = lambda runtime: runtime.relay_waker.run()
+        if settings.runs_background:
             # Every practice's entries: the system role seals them (it bypasses the practice policy).
             runtime.audit_chainer = AuditChainer(runtime.system_engine, service_name=definition.name,
                                                  retention_days=settings.audit_retention_days)
@@ -177,9 +184,6 @@ def _lifespan(definition: ServiceDefinition, settings: ServiceSettings):
                                      service_name=definition.name)
             work["retention"] = lambda runtime: pruner.run()
             work.update(definition.background)
-        else:
-            runtime.relay_waker = RelayWaker(runtime.engine)
-            work["relay_waker"] = lambda runtime: runtime.relay_waker.run()
         for name, run in work.items():
             runtime.tasks[name] = runtime.supervisor.start(name, functools.partial(run, runtime))
         settle_after_start_up()  # the garbage collector: start-up objects frozen, larger generations
@@ -322,8 +326,9 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings 
         for router in definition.routers:
             app.include_router(router, responses=TOKEN_ROUTE_PROBLEMS)
         app.include_router(audit_events_router(), responses=TOKEN_ROUTE_PROBLEMS)  # scope audit:read (AuditRead)
-    for router in definition.webhook_routers:
-        app.include_router(router, responses=_WEBHOOK_PROBLEMS)
+    if settings.role != "relay":  # a relay-only process takes no partner's calls
+        for router in definition.webhook_routers:
+            app.include_router(router, responses=_WEBHOOK_PROBLEMS)
     # Added first, so it runs inside the observability middleware: shed requests are counted too.
     _complete_openapi(app, authorizer.settings)
     # Innermost: it sees the route a request was routed to, and its answer before it goes out.

@@ -15,13 +15,16 @@ from openrcm_shared.messaging.kafka import KafkaSecurity
 # What one process of a service does (OPENRCM_ROLE):
 #   all    - everything: the HTTP API, the outbox relay, the event consumer and the service's
 #            background work (one process per service; tests, small installations);
-#   api    - only the HTTP API; the events it stages are published by the service's worker,
+#   api    - only the HTTP API; the events it stages are published by the service's relay,
 #            which it wakes through PostgreSQL (NOTIFY); needs no broker to take work;
-#   worker - the relay, the consumer and the background work; its HTTP port serves only
-#            /livez, /readyz and /metrics.
-# A service can run one worker beside any number of API processes, so request handling and the
-# background loops do not share an event loop (or a core).
-ProcessRole = Literal["all", "api", "worker"]
+#   worker - the consumer and the background work, and the relay unless `relay_apart`; its HTTP
+#            port serves only /livez, /readyz, /metrics and the partners' webhooks;
+#   relay  - only the outbox relay (with `relay_apart` on the worker): every event the service
+#            stages waits for the relay, so it gets a process, and a share of the cores, that a
+#            worker's bulk rounds (an 837 of a thousand claims, a 277CA for hundreds) never hold up.
+# A service can run one worker (and one relay) beside any number of API processes, so request
+# handling and the background loops do not share an event loop (or a core).
+ProcessRole = Literal["all", "api", "worker", "relay"]
 
 
 class ServiceSettings(BaseSettings):
@@ -42,6 +45,9 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     log_level: str = "INFO"
     role: ProcessRole = "all"
+    # The outbox relay runs in a process of its own (role relay) beside this worker, which then
+    # only wakes it (NOTIFY), as an API process does.
+    relay_apart: bool = False
     db_pool_size: int = 20
     # How this service's producer and consumer reach the brokers (KAFKA_SECURITY_PROTOCOL and
     # friends; the service's own SASL principal: <SERVICE>_KAFKA_SASL_USERNAME/_PASSWORD).
@@ -84,8 +90,18 @@ class ServiceSettings(BaseSettings):
 
     @property
     def runs_background(self) -> bool:
-        """Relay, consumer and the service's background loops."""
+        """The consumer and the service's background loops."""
         return self.role in ("all", "worker")
+
+    @property
+    def runs_relay(self) -> bool:
+        """The outbox relay: in a process of its own (role relay) when the worker sets it apart."""
+        return self.role == "relay" or (self.runs_background and not self.relay_apart)
+
+    @property
+    def publishes(self) -> bool:
+        """Needs the broker: it relays events, or consumes them (and dead-letters the poison)."""
+        return self.runs_relay or self.runs_background
 
 
 @dataclass(frozen=True)

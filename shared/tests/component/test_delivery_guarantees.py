@@ -726,8 +726,8 @@ async def readyz_consumer_detail(app_engine, system_engine, consumer) -> dict:
     app.include_router(health_router)
     from openrcm_shared.supervisor import TaskSupervisor
     from types import SimpleNamespace
-    app.state.runtime = SimpleNamespace(settings=SimpleNamespace(runs_background=False), engine=app_engine,
-                                        system_engine=system_engine, tasks={},
+    settings = SimpleNamespace(runs_background=False, publishes=False)
+    app.state.runtime = SimpleNamespace(settings=settings, engine=app_engine, system_engine=system_engine, tasks={},
                                         supervisor=TaskSupervisor(), consumer=consumer)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         return (await client.get("/readyz")).json()["consumer"]

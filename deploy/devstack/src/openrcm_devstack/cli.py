@@ -71,7 +71,7 @@ def cmd_run(args) -> int:
         (local_dir() / "stack.json").write_text(manifest.read_text())
         _say("\nOpenRCM is up.", f"  Kafka        {stack.kafka.bootstrap_servers}", sep="\n")
         for name, service in stack.services.items():
-            shows = "health and metrics" if service.role == "worker" else f"docs {service.url}/docs"
+            shows = "health and metrics" if service.role in ("worker", "relay") else f"docs {service.url}/docs"
             _say(f"  {name:<13} {service.url}   ({shows})")
         _say(f"  clearinghouse simulator {stack.clearinghouse_url}")
         _say_how_to_get_a_token(stack)
@@ -245,7 +245,7 @@ def cmd_tls_certs(args) -> int:
 # The compose file's TLS override (docker-compose.tls.yml): each container by its name on the
 # compose network, and localhost for what the host reaches through published ports.
 DEFAULT_TLS_SERVERS = [f"{name}={name},localhost,127.0.0.1" for name in (
-    "kafka", "postgres", "claims", "claims-worker", "eligibility", "remittance", "denials", "collections",
+    "kafka", "postgres", "claims", "claims-worker", "claims-relay", "eligibility", "remittance", "denials", "collections",
     "clearinghouse")]
 def cmd_audit_verify(args) -> int:
     from openrcm_devstack import audit

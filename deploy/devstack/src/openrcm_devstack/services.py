@@ -1,9 +1,11 @@
 """The five services: migrate each database, then run each app under uvicorn as a child process.
 
 A service with a worker port runs as two processes: its API (role api) on the service's port and
-its worker (role worker: relay, consumer, background loops; health and metrics only) on the worker
-port, so request handling and background work each get an event loop, and a core, of their own
-(openrcm_shared.settings.ProcessRole). The others run as one process (role all).
+its worker (role worker: consumer, background loops; health, metrics and webhooks only) on the
+worker port, so request handling and background work each get an event loop, and a core, of their
+own (openrcm_shared.settings.ProcessRole); with a relay port too, its outbox relay runs as a third
+process (role relay), which the worker's bulk rounds never hold up. The others run as one process
+(role all).
 
 With `OPENRCM_TLS_CERT_FILE` and `OPENRCM_TLS_KEY_FILE` in a service's environment, uvicorn
 serves it over HTTPS (openrcm_shared.settings.ServerTls); the launcher then checks readiness over
@@ -30,6 +32,7 @@ class ServiceSpec:
     name: str
     default_port: int
     default_worker_port: int | None = None  # the worker process's port; None: one process (role all)
+    default_relay_port: int | None = None  # the relay process's port (with a worker); None: the worker relays
 
     @property
     def package(self) -> str:
@@ -45,7 +48,7 @@ class ServiceSpec:
 
 
 SERVICES = (
-    ServiceSpec("claims", 8001, default_worker_port=8006),
+    ServiceSpec("claims", 8001, default_worker_port=8006, default_relay_port=8007),
     ServiceSpec("eligibility", 8002),
     ServiceSpec("remittance", 8003),
     ServiceSpec("denials", 8004),
@@ -71,7 +74,7 @@ class RunningService:
 
     @property
     def name(self) -> str:
-        """The process's name: the service's, or `<service>-worker` for its worker."""
+        """The process's name: the service's, or `<service>-worker` / `<service>-relay`."""
         return process_name(self.spec, self.role)
 
     @property
@@ -84,7 +87,7 @@ class RunningService:
 
 
 def process_name(spec: ServiceSpec, role: str) -> str:
-    return f"{spec.name}-worker" if role == "worker" else spec.name
+    return f"{spec.name}-{role}" if role in ("worker", "relay") else spec.name
 
 
 def service_environment(spec: ServiceSpec, *, role: str, database_url: str, kafka_bootstrap: str,
@@ -97,6 +100,8 @@ def service_environment(spec: ServiceSpec, *, role: str, database_url: str, kafk
         f"{spec.name.upper()}_SYSTEM_DATABASE_URL": system_database_url or database_url,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "OPENRCM_ROLE": role,
+        # A service with a relay process: its worker leaves the relaying to it.
+        "OPENRCM_RELAY_APART": "true" if spec.default_relay_port and role == "worker" else "false",
         "PYTHONUNBUFFERED": "1",
     })
     env.update(extra_env or {})
@@ -104,8 +109,10 @@ def service_environment(spec: ServiceSpec, *, role: str, database_url: str, kafk
 
 
 def cpu_niceness(role: str) -> int:
-    """How much lower than the stack runner's a service process's CPU priority is."""
-    return 0 if role == "api" else background_niceness()
+    """How much lower than the stack runner's a service process's CPU priority is. The relay runs
+    first with the API: every event of its service waits for it, and it needs little (~5 % of a
+    core at 300 claims/s); in the background its outbox fell behind whenever the cores were full."""
+    return 0 if role in ("api", "relay") else background_niceness()
 
 
 def uvicorn_arguments(spec: ServiceSpec, port: int, tls: ServerTls | None = None) -> list[str]:

@@ -40,11 +40,15 @@ class StackPorts:
     # Worker processes of the services that run one (ServiceSpec.default_worker_port).
     workers: dict[str, int] = field(default_factory=lambda: {
         s.name: s.default_worker_port for s in SERVICES if s.default_worker_port})
+    # Relay processes of the services that run one (ServiceSpec.default_relay_port).
+    relays: dict[str, int] = field(default_factory=lambda: {
+        s.name: s.default_relay_port for s in SERVICES if s.default_relay_port})
 
     def processes(self, service: str) -> dict[str, int]:
-        """Role -> port of a service's processes: its API and its worker, or one doing both."""
+        """Role -> port of a service's processes: its API, its worker and its relay, or one doing all."""
         if service in self.workers:
-            return {"api": self.services[service], "worker": self.workers[service]}
+            relay = {"relay": self.relays[service]} if service in self.relays else {}
+            return {"api": self.services[service], "worker": self.workers[service], **relay}
         return {"all": self.services[service]}
 
     def webhook_url(self, service: str, scheme: str = "http") -> str:
@@ -58,7 +62,8 @@ class StackPorts:
         PostgreSQL and Kafka ports."""
         return StackPorts(**infrastructure, clearinghouse=self.clearinghouse + offset, issuer=self.issuer + offset,
                           services={name: port + offset for name, port in self.services.items()},
-                          workers={name: port + offset for name, port in self.workers.items()})
+                          workers={name: port + offset for name, port in self.workers.items()},
+                          relays={name: port + offset for name, port in self.relays.items()})
 
 
 DEFAULT_PORTS = StackPorts()
