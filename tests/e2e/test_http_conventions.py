@@ -139,3 +139,29 @@ async def test_operability_endpoints(stack):
                 assert (await client.post("/v1/encounters", json={})).status_code == 404
                 unsigned = await client.post("/v1/webhooks/clearinghouse", content=b"ISA")
                 assert unsigned.status_code == 401, unsigned.text  # the webhook route is there (and checks signatures)
+
+async def test_an_idle_keep_alive_connection_stays_open_past_a_few_seconds(stack):
+    # A client's pool keeps idle connections to reuse; a service that closes them after uvicorn's
+    # default 5 s races the client's next request on them ("connection reset by peer"), and an
+    # EHR's POST so lost is not retried by its HTTP client. The services keep them for 75 s.
+    from urllib.parse import urlsplit
+
+    url = urlsplit(stack.services["claims"].url)
+    if url.scheme != "http":
+        pytest.skip("a plain-HTTP stack is needed to speak HTTP/1.1 on a raw socket")
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    request = f"GET /livez HTTP/1.1\r\nHost: {url.netloc}\r\n\r\n".encode()
+    try:
+        for attempt in range(2):
+            writer.write(request)
+            await writer.drain()
+            status = await asyncio.wait_for(reader.readline(), 5)
+            assert status.startswith(b"HTTP/1.1 200"), (attempt, status)
+            headers = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            length = next(int(line.split(b":")[1]) for line in headers.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:"))
+            await reader.readexactly(length)
+            if attempt == 0:
+                await asyncio.sleep(6.5)
+    finally:
+        writer.close()

@@ -115,10 +115,19 @@ def cpu_niceness(role: str) -> int:
     return 0 if role in ("api", "relay") else background_niceness()
 
 
+# How long a service keeps an idle HTTP/1.1 connection open. Uvicorn's default (5 s) closes
+# connections that clients (an EHR's pool, a load balancer, a load generator) still hold as
+# reusable: a request sent as the close crosses it on the wire is lost ("connection reset", or
+# answered never), and a POST is not retried by the client (RFC 9110 section 9.2.2: not
+# idempotent). Longer than the idle timeout of common balancers and clients (60 s), so the client,
+# not the service, ends an idle connection. The image sets the same (UVICORN_TIMEOUT_KEEP_ALIVE).
+KEEP_ALIVE_SECONDS = 75
+
+
 def uvicorn_arguments(spec: ServiceSpec, port: int, tls: ServerTls | None = None) -> list[str]:
     return [f"{spec.package}.main:app", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
             "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "10",
-            *(tls or ServerTls()).uvicorn_arguments()]
+            "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS), *(tls or ServerTls()).uvicorn_arguments()]
 
 
 def start_service(spec: ServiceSpec, *, port: int, database_url: str, kafka_bootstrap: str, log_dir: Path,
