@@ -131,4 +131,5 @@ async def test_vegeta_sends_every_target_once_with_its_own_body_and_headers(tmp_
     assert sorted(seen) == sorted((f"c{n}".encode(), f"k{n}") for n in range(20))
     assert [e.status for e in exchanges] == [201] * 20
     assert sorted(json.loads(e.body)["id"] for e in exchanges) == sorted(f"c{n}" for n in range(20))
-    assert report["requests"] == 20 and 0.3 < window.seconds < 5
+    # vegeta's own report also counts the hits that found no target left (no request was made).
+    assert report["requests"] >= 20 and 0.3 < window.seconds < 5
