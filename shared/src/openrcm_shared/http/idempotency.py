@@ -15,6 +15,8 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -46,9 +48,27 @@ class StoredResponse:
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
     """Hash of the request with the JSON body canonicalised (key order and spacing do not matter)."""
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+        parsed = json.loads(body)
     except ValueError:
-        canonical = body
+        return _fingerprint(method, path, body)
+    return parsed_request_fingerprint(method, path, parsed)
+
+
+def parsed_request_fingerprint(method: str, path: str, parsed: Any) -> str:
+    """`request_fingerprint` of a body the caller has already parsed, numbers as floats or as
+    Decimals (json.loads(parse_float=Decimal)): the same hash either way, since a Decimal read
+    from a JSON number converts to exactly the float read from it, and is written as that float."""
+    canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":"), default=_as_float).encode()
+    return _fingerprint(method, path, canonical)
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _fingerprint(method: str, path: str, canonical: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 
 

@@ -28,7 +28,8 @@ from openrcm_claims.service_layer.fhir_intake import (
 from openrcm_claims.service_layer.fhir_views import claim_as_fhir, claim_response_as_fhir
 from openrcm_shared.db import snapshot
 from openrcm_shared.http.idempotency import (
-    IDEMPOTENCY_HEADER, IDEMPOTENCY_HEADER_DOC, create_once, request_fingerprint, validate_key,
+    IDEMPOTENCY_HEADER, IDEMPOTENCY_HEADER_DOC, create_once, parsed_request_fingerprint, request_fingerprint,
+    validate_key,
 )
 from openrcm_shared.http.tenancy import TENANT_HEADER_DOC
 from openrcm_shared.audit import audited
@@ -166,10 +167,11 @@ async def _take_at_once(request: Request, tenant_id: str, idempotency_key: str |
     body = await request.body()
     try:
         key = validate_key(idempotency_key)
-        claim = parse_claim(json_body(body))
+        parsed = json_body(body)
+        claim = parse_claim(parsed)
     except (Problem, Refused):
         return None
-    fingerprint = request_fingerprint(request.method, request.url.path, body) if key else ""
+    fingerprint = parsed_request_fingerprint(request.method, request.url.path, parsed) if key else ""
     taken = await take_claim_at_once(request.app.state.runtime.engine, tenant_id, claim, key, fingerprint)
     if taken is None:
         return None
