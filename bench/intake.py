@@ -250,9 +250,11 @@ async def claims_event_backlog(ctx: Context) -> dict[str, int] | str:
 
 
 async def settle(ctx: Context, *, prompt_seconds: float = 0.25) -> float | None:
-    """Wait (bounded by the drain time-out) until the claims service is idle: its /metrics answers
-    promptly and its outbox is empty. An overloaded earlier run can leave requests the client
-    gave up on still queued in the service; they must not spill into the next run.
+    """Wait (bounded by the drain time-out) until the stack is idle: the claims service's /metrics
+    answers promptly, its outbox is empty, and every consumer group has applied the claims topic.
+    An overloaded earlier run can leave requests the client gave up on still queued in the
+    service, and a consumer thousands of events behind (collections after a minute at 300/s)
+    takes its share of the cores while it catches up: neither may spill into the next run.
     Returns how long it took, or None if it never settled (the run goes ahead, noted)."""
     started = time.monotonic()
     while time.monotonic() - started < ctx.options.drain_timeout:
@@ -261,13 +263,19 @@ async def settle(ctx: Context, *, prompt_seconds: float = 0.25) -> float | None:
             await scrape(ctx.claims_url)
             prompt = time.monotonic() - asked < prompt_seconds
             outbox = await scrape(ctx.claims_outbox_url)
-            if prompt and gauge_value(outbox, OUTBOX_BACKLOG, {"service": "claims"}) in (0, None):
+            if prompt and gauge_value(outbox, OUTBOX_BACKLOG, {"service": "claims"}) in (0, None) \
+                    and await consumers_caught_up(ctx):
                 return round(time.monotonic() - started, 2)
         except Exception:  # not answering yet: still busy
             pass
         await asyncio.sleep(0.5)
     print("    (claims service still busy; running anyway)", flush=True)
     return None
+
+
+async def consumers_caught_up(ctx: Context) -> bool:
+    backlog = await claims_event_backlog(ctx)
+    return isinstance(backlog, dict) and not any(backlog.values())
 
 
 async def scrape_services(ctx: Context) -> tuple | str:
