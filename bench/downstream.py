@@ -24,6 +24,7 @@ from bench.wire import LOOPBACK
 @dataclass
 class Arrivals:
     recorded_at: dict[str, float]   # claim id -> recorded_at as a Unix timestamp
+    submitted_at: dict[str, float]  # claim id -> ClaimSubmitted's submitted_at: its 837 round
     waited_seconds: float           # how long after the run the last expected claim showed up (or gave up)
     complete: bool                  # every expected claim showed up within the bound
 
@@ -52,12 +53,13 @@ async def wait_for_expected_claims(database_url: str, tenant_id: str, claim_ids:
             await asyncio.sleep(poll_seconds)
         waited = time.monotonic() - started
         rows = await conn.fetch(
-            "SELECT claim_id, recorded_at FROM expected_claims WHERE tenant_id = $1 AND claim_id = ANY($2::uuid[])",
-            tenant_id, ids)
+            "SELECT claim_id, recorded_at, submitted_at FROM expected_claims "
+            "WHERE tenant_id = $1 AND claim_id = ANY($2::uuid[])", tenant_id, ids)
     finally:
         await conn.close()
     recorded = {str(row["claim_id"]): row["recorded_at"].timestamp() for row in rows}
-    return Arrivals(recorded, round(waited, 2), len(recorded) >= len(ids))
+    submitted = {str(row["claim_id"]): row["submitted_at"].timestamp() for row in rows}
+    return Arrivals(recorded, submitted, round(waited, 2), len(recorded) >= len(ids))
 
 
 async def count_claims(database_url: str, tenant_id: str) -> int:

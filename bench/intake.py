@@ -383,6 +383,13 @@ async def end_to_end(ctx: Context, tenant_id: str, form: IntakeForm, exchanges: 
     created = await count_claims(ctx.stack.database_url("claims"), tenant_id)
     return {
         "latency_ms": latency,
+        # The same path in two legs (where the time goes): the answer -> the claim's 837 round
+        # (ClaimSubmitted's submitted_at: waiting for a round, and rounds falling behind), and the
+        # round -> applied by remittance (the round's own work, the relay, the broker, the consumer).
+        "to_837_round_ms": summary_ms([arrivals.submitted_at[claim] - arrived
+                                       for claim, arrived in arrival_by_claim.items() if claim in arrivals.submitted_at]),
+        "round_to_remittance_ms": summary_ms([arrivals.recorded_at[claim] - arrivals.submitted_at[claim]
+                                              for claim in arrival_by_claim if claim in arrivals.recorded_at]),
         "expected": len(arrival_by_claim),
         "arrived": len(delays),
         "never_arrived": len(arrival_by_claim) - len(delays),

@@ -87,6 +87,15 @@ def server_table(runs: list[dict]) -> str:
                   "outbox published", "gen. lag p99", "max", "PG sessions opened"], rows)
 
 
+def end_to_end_table(runs: list[dict]) -> str:
+    rows = []
+    for run in runs:
+        e2e = run["end_to_end"]
+        legs = [e2e.get("to_837_round_ms") or {}, e2e.get("round_to_remittance_ms") or {}]
+        rows.append([run["label"], *(_ms(leg.get(point)) for leg in legs for point in ("p50", "p99", "max"))])
+    return table(["run", "to 837 round p50", "p99", "max", "round to remittance p50", "p99", "max"], rows)
+
+
 def cpu_table(rows_in: list[tuple[str, dict]]) -> str:
     measured = [cpu for _, cpu in rows_in if cpu]
     extra = sorted({name for cpu in measured for name in cpu["percent_of_one_core"]} - set(COMPONENTS))
@@ -141,6 +150,9 @@ def render(results: dict) -> str:
         out += ["", "Latency in ms. API: from when each request was due (open loop) or sent (closed loop) to the "
                 "whole response, every request counted; claims: created. E2E: answer received -> row in "
                 "remittance's expected_claims. never: created but not in remittance within the wait bound.", "", runs_table(runs)]
+        if any(run["end_to_end"].get("to_837_round_ms") for run in runs):
+            out += ["", "End to end in two legs, ms: the answer -> the claim's 837 round (ClaimSubmitted's "
+                    "submitted_at), and that round -> applied by remittance:", "", end_to_end_table(runs)]
         out += ["", "Server side (claims' own request histogram, bucket bounds; remittance's time to apply one "
                 "ClaimSubmitted; load generator lag behind schedule; connections the services opened to "
                 "PostgreSQL during the run, all databases):", "", server_table(runs)]
