@@ -146,10 +146,11 @@ async def test_an_idle_keep_alive_connection_stays_open_past_a_few_seconds(stack
     # EHR's POST so lost is not retried by its HTTP client. The services keep them for 75 s.
     from urllib.parse import urlsplit
 
-    url = urlsplit(stack.services["claims"].url)
-    if url.scheme != "http":
-        pytest.skip("a plain-HTTP stack is needed to speak HTTP/1.1 on a raw socket")
-    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    claims = stack.services["claims"]
+    url = urlsplit(claims.url)
+    tls = claims.client_ssl_context()  # None on a plain-HTTP stack
+    reader, writer = await asyncio.open_connection(url.hostname, url.port, ssl=tls,
+                                                   server_hostname=url.hostname if tls else None)
     request = f"GET /livez HTTP/1.1\r\nHost: {url.netloc}\r\n\r\n".encode()
     try:
         for attempt in range(2):

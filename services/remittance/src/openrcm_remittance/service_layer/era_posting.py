@@ -372,8 +372,7 @@ async def _finish_posting(conn: AsyncConnection, target: TransactionTarget, head
     if target.reprocess_id is not None:
         # A held ERA posted again: what its open review items waited for came (a late claim, now
         # matched by CLP01); they leave the queue. Items a person matched stay, with the decision.
-        await conn.execute(unmatched_items.delete().where(unmatched_items.c.remittance_id == outcome.remittance_id,
-                                                          unmatched_items.c.status == "open"))
+        await _clear_open_items(conn, outcome.remittance_id)
     events = [contracts.RemittanceReceived(
         tenant_id=target.tenant_id, remittance_id=outcome.remittance_id, payer_id=target.payer_id,
         trace_number=outcome.trace_number, payment_amount=outcome.payment_amount,
@@ -406,8 +405,7 @@ async def _hold(engine: AsyncEngine, target: TransactionTarget, header: Remittan
                                                                         f"reported {d['actual']}"
                                                           for d in outcome.differences],
             **_header_columns(header, outcome)))
-        await conn.execute(unmatched_items.delete().where(unmatched_items.c.remittance_id == outcome.remittance_id,
-                                                          unmatched_items.c.status == "open"))
+        await _clear_open_items(conn, outcome.remittance_id)
         now = datetime.now(timezone.utc)
         if outcome.problems:
             await conn.execute(unmatched_items.insert(), [dict(
@@ -422,6 +420,13 @@ async def _hold(engine: AsyncEngine, target: TransactionTarget, header: Remittan
             trace_number=outcome.trace_number, payment_amount=outcome.payment_amount,
             reasons=outcome.reasons), *await _reassociate(conn, target, header, outcome)],
             source=SOURCE, aggregate_type="remittance")
+
+
+async def _clear_open_items(conn: AsyncConnection, remittance_id: UUID) -> None:
+    """The remittance's review items nobody has matched yet (a held ERA's problems are found anew
+    each time it is posted); matched ones keep the person's decision."""
+    await conn.execute(unmatched_items.delete().where(unmatched_items.c.remittance_id == remittance_id,
+                                                      unmatched_items.c.status == "open"))
 
 
 async def manual_matches(conn: AsyncConnection, remittance_id: UUID) -> dict[tuple[int, int | None], ManualMatch]:
