@@ -30,9 +30,11 @@ BUNDLE_TYPES = ("transaction", "batch", "collection")
 
 
 def json_body(body: bytes) -> Any:
-    """The request body as JSON, decimals kept exact (a float would turn 125.10 into 125.09999...)."""
+    """The request body as JSON, decimals kept exact (a float would turn 125.10 into 125.09999...),
+    NaN and Infinity (which JSON does not have; Python's parser takes them) as Decimals too: a FHIR
+    decimal refuses them, and the Idempotency-Key fingerprint takes numbers as Decimals."""
     try:
-        return json.loads(body, parse_float=Decimal)
+        return json.loads(body, parse_float=Decimal, parse_constant=Decimal)
     except ValueError as invalid:
         raise Refused(400, [Issue("structure", "", f"the body is not JSON: {invalid}")]) from None
 
