@@ -8,7 +8,8 @@ Single process, no I/O: the bodies are the ones `./openrcm bench intake --form f
 `--form fhir-bundle` send (unique ids each), as bytes. Per Claim, best round, CPU time
 (`time.process_time`): the JSON parse (exact decimals), the validation by each reader, the mapping
 into an encounter (the same code after either reader, against an in-memory registry of the
-bench's payer), and a Bundle of 10 Claims with its parties. Figures only, no assertions; the load
+bench's payer), the Idempotency-Key fingerprint of the parsed Claim (orjson, as the service
+writes it, against json.dumps alone), and a Bundle of 10 Claims with its parties. Figures only, no assertions; the load
 average is printed beside them (the machine is shared).
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import time
@@ -28,6 +30,7 @@ from openrcm_claims.adapters.fhir.claim_intake import encounter_from, read_claim
 from openrcm_claims.adapters.fhir.claim_json import read_claim_json
 from openrcm_claims.adapters.fhir.references import Resolver
 from openrcm_claims.adapters.fhir.resources import json_body, parse_bundle, parse_resource
+from openrcm_shared.http.idempotency import parsed_request_fingerprint
 
 from bench.forms import intake_form
 
@@ -105,6 +108,14 @@ def main(argv: list[str] | None = None) -> int:
                 encounter_from(await read_claim(claim, Resolver(), registry))
         asyncio.run(run())
 
+    def fingerprint() -> None:
+        for raw in parsed:
+            parsed_request_fingerprint("POST", "/fhir/Claim", raw)
+
+    def fingerprint_json_dumps() -> None:
+        for raw in parsed:
+            hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":"), default=float).encode()).hexdigest()
+
     def bundles_read() -> None:
         for raw in parsed_bundles:
             parse_bundle(raw)
@@ -115,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         "fhir.resources validation": _cpu_per_item(fhir_resources, n, rounds),
         "purpose-built model": _cpu_per_item(purpose_built, n, rounds),
         "mapping to an encounter (either)": _cpu_per_item(mapping, n, rounds),
+        "Idempotency-Key fingerprint (orjson)": _cpu_per_item(fingerprint, n, rounds),
+        "the same with json.dumps alone": _cpu_per_item(fingerprint_json_dumps, n, rounds),
     }
     with _fhir_resources_only():
         figures["Bundle of 10, fhir.resources (per Claim)"] = _cpu_per_item(bundles_read, len(bundles) * 10, rounds)
