@@ -16,7 +16,8 @@ from openrcm_shared.contracts.collections import (
 from openrcm_shared.contracts.denials import (
     CorrectedClaimRequested, DenialCaseAssigned, DenialCaseClosed, DenialCaseNoteAdded, DenialCaseOpened,
     DenialCaseRecategorized, DenialCaseSlaBreached, DenialCaseStatusChanged, DenialCaseTaskChanged,
-    DenialTransferredToPatient, DenialTrendDetected, DenialWrittenOff, SecondaryBillingRequested,
+    DenialTransferredToPatient, DenialTrendDetected, DenialWrittenOff, ExpectedDenialOpened, ExpectedDenialReflagged,
+    ExpectedDenialResolved, SecondaryBillingRequested,
 )
 from openrcm_shared.contracts.eligibility import (
     CoverageChanged, CoverageInactive, EligibilityBatchFinished, EligibilityChecked,
@@ -70,6 +71,9 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     DenialTransferredToPatient,
     SecondaryBillingRequested,
     CorrectedClaimRequested,
+    ExpectedDenialOpened,
+    ExpectedDenialReflagged,
+    ExpectedDenialResolved,
     PatientBalanceChanged,
     PayerCreditBalanceChanged,
     PaymentPlanChanged,

@@ -236,3 +236,58 @@ class CorrectedClaimRequested(IntegrationEvent):
     diagnosis_codes: list[str] | None = None  # the claim's diagnoses, replaced in order when given
     reason: str
     requested_by: str
+
+
+class ExpectedDenialOpened(IntegrationEvent):
+    """A claim the payer already has is likely to be denied (the claims service's ClaimDenialExpected:
+    the payer answered an eligibility check that the coverage is inactive on a date of service the
+    claim bills): an expected-denial item is on the denials worklist until the payer's remittance or a
+    person settles it. One open item per claim."""
+
+    event_type: ClassVar[str] = "org.openrcm.denials.expected_denial_opened.v1"
+    topic: ClassVar[str] = topics.DENIALS
+    key_field: ClassVar[str] = "claim_id"
+
+    expected_denial_id: UUID
+    claim_id: UUID
+    payer_id: str
+    reason: str  # coverage_inactive
+    eligibility_check_id: UUID
+    service_date: date
+    billed_amount: Money | None = None  # None: the claim's ClaimSubmitted had not reached denials
+    flagged_at: datetime
+
+
+class ExpectedDenialReflagged(IntegrationEvent):
+    """Another eligibility check found the coverage inactive for a claim whose expected-denial item is
+    still open: the item stays open and now names this check and date of service."""
+
+    event_type: ClassVar[str] = "org.openrcm.denials.expected_denial_reflagged.v1"
+    topic: ClassVar[str] = topics.DENIALS
+    key_field: ClassVar[str] = "claim_id"
+
+    expected_denial_id: UUID
+    claim_id: UUID
+    payer_id: str
+    eligibility_check_id: UUID
+    service_date: date
+    flagged_at: datetime
+
+
+class ExpectedDenialResolved(IntegrationEvent):
+    """An expected-denial item left the worklist: the payer denied the claim (`denied`, with the denial
+    case opened for it) or paid on it (`paid`), or a person settled it (`coverage_corrected`,
+    `billed_other_payer`, `billed_patient`, `no_action`; their note stays in the denials service)."""
+
+    event_type: ClassVar[str] = "org.openrcm.denials.expected_denial_resolved.v1"
+    topic: ClassVar[str] = topics.DENIALS
+    key_field: ClassVar[str] = "claim_id"
+
+    expected_denial_id: UUID
+    claim_id: UUID
+    payer_id: str
+    resolution: str
+    # The token subject of the person who resolved it; None when the payer's remittance did.
+    resolved_by: str | None = None
+    denial_case_id: UUID | None = None
+    remittance_id: UUID | None = None

@@ -13,6 +13,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from openrcm_denials.adapters.appeal_tables import appeal_metadata
+from openrcm_denials.adapters.expected_denial_tables import expected_denial_metadata
 from openrcm_shared.audit.tables import audit_metadata
 from openrcm_shared.messaging.tables import messaging_metadata
 
@@ -261,4 +262,5 @@ payer_category_outcomes = PayerCategoryOutcomes.__table__
 adjudication_buckets = AdjudicationBucket.__table__
 denial_buckets = DenialBucket.__table__
 trend_episodes = TrendEpisode.__table__
-target_metadata = [DenialsTable.metadata, messaging_metadata, audit_metadata, appeal_metadata]
+target_metadata = [DenialsTable.metadata, messaging_metadata, audit_metadata, appeal_metadata,
+                   expected_denial_metadata]

@@ -9,6 +9,7 @@
   from this decision, so a denial is never counted twice.
 - ClaimDenied: the case, one per claim and remittance: each line categorized, the case's category and
   priority from them, deadlines from the payer's settings, the trend buckets counted and checked.
+  The claim's open expected-denial item (service_layer.expected_denials) closes `denied`, linked to the case.
 - ClaimReversed: the payer took back the decision: its unresolved cases close (closed_payer_reversed).
 """
 
@@ -28,11 +29,13 @@ from openrcm_denials.domain.appeals import appeal_deadline, corrected_claim_dead
 from openrcm_denials.domain.case_lines import CaseCategorization, categorize_case, denied_lines_of
 from openrcm_denials.domain.case_status import AWAITING_PAYER, UNRESOLVED, CaseStatus, IllegalCaseTransition
 from openrcm_denials.domain.categories import categorizer
+from openrcm_denials.domain.expected_denials import Resolution
 from openrcm_denials.domain.priority import priority
 from openrcm_denials.service_layer.case_facts import (
     categorization_values, line_rows, payer_history, payer_overrides, payer_windows, priority_values,
 )
 from openrcm_denials.service_layer.case_moves import move_case
+from openrcm_denials.service_layer.expected_denials import close_for_remittance
 from openrcm_denials.service_layer.trends import check_trend
 from openrcm_shared.contracts.denials import DenialCaseClosed, DenialCaseOpened
 from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted, ClaimReversed
@@ -107,6 +110,9 @@ async def on_claim_denied(ctx: HandlerContext, event: ClaimDenied) -> None:
                                     payer_id=event.payer_id, denied_amount=event.denied_amount,
                                     primary_carc=values["primary_carc"], appeal_deadline=appeal_by,
                                     category=values["category"], mapping_version=engine.version))
+    # The denial an eligibility answer had foretold (ClaimDenialExpected) came: its item is settled by it.
+    await close_for_remittance(conn, ctx.emit, tenant_id=tenant_id, claim_id=event.claim_id,
+                               resolution=Resolution.DENIED, remittance_id=event.remittance_id, denial_case_id=case_id)
     for key in await _count_denials(ctx, event.payer_id, categorized, remitted_on):
         await check_trend(conn, ctx.emit, tenant_id, *key, day=remitted_on)
 

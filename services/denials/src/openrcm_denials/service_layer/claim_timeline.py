@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrcm_denials.adapters.appeal_tables import claim_facts, claim_timeline as timeline
 from openrcm_shared.contracts.claims import (
-    ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimRejected, ClaimStatusChanged, ClaimSubmitted,
+    ClaimAcceptedByClearinghouse, ClaimAcceptedByPayer, ClaimDenialExpected, ClaimRejected, ClaimStatusChanged,
+    ClaimSubmitted,
 )
 from openrcm_shared.contracts.remittance import ClaimPaymentPosted, ClaimReversed
 from openrcm_shared.messaging.consumer import HandlerContext, MergedUpsert
@@ -108,6 +109,14 @@ async def on_claim_status_changed(ctx: HandlerContext, event: ClaimStatusChanged
     await _record(ctx, event.claim_id, "status_changed", detail={
         "from_status": event.from_status, "to_status": event.to_status,
         "paid_amount": str(event.paid_amount) if event.paid_amount is not None else None})
+
+
+async def record_denial_expected(ctx: HandlerContext, event: ClaimDenialExpected) -> None:
+    """The payer answered a check that the coverage is inactive on a date of service the claim bills
+    (the expected-denial item is service_layer.expected_denials')."""
+    await _record(ctx, event.claim_id, "denial_expected", detail={
+        "reason": event.reason, "eligibility_check_id": str(event.eligibility_check_id),
+        "service_date": event.service_date.isoformat(), "claim_status": event.status})
 
 
 async def record_payment(ctx: HandlerContext, event: ClaimPaymentPosted) -> None:

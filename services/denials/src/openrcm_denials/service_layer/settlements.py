@@ -11,10 +11,12 @@ from openrcm_denials.adapters.appeal_tables import appeals
 from openrcm_denials.adapters.tables import denial_cases
 from openrcm_denials.domain.case_status import UNRESOLVED, CaseStatus
 from openrcm_denials.domain.case_work import settlement_for
+from openrcm_denials.domain.expected_denials import Resolution, payment_closes
 from openrcm_denials.service_layer.case_moves import move_case
 from openrcm_denials.service_layer.cases import on_claim_payment_posted as record_adjudication
 from openrcm_denials.service_layer.cases import on_claim_reversed as close_open_cases_of_reversed_claim
 from openrcm_denials.service_layer.claim_timeline import paid_in_remittance, record_payment, record_reversal
+from openrcm_denials.service_layer.expected_denials import close_for_remittance
 from openrcm_shared.contracts.remittance import ClaimPaymentPosted, ClaimReversed
 from openrcm_shared.messaging.consumer import HandlerContext
 
@@ -33,10 +35,13 @@ def _cases_of(tenant_id: str, claim_id, statuses) -> sa.Select:
 
 async def on_claim_payment_posted(ctx: HandlerContext, event: ClaimPaymentPosted) -> None:
     """Record the adjudication for the worklist's rates (cases.on_claim_payment_posted) and the payment on
-    the claim's timeline; settle the claim's unresolved cases opened by an earlier remittance (a case's
-    own remittance is the decision it is about)."""
+    the claim's timeline; a payment closes the claim's expected-denial item `paid`; settle the claim's
+    unresolved cases opened by an earlier remittance (a case's own remittance is the decision it is about)."""
     await record_adjudication(ctx, event)
     await record_payment(ctx, event)
+    if payment_closes(event.outcome, event.paid_amount):  # the payer paid: the expected denial did not come
+        await close_for_remittance(ctx.conn, ctx.emit, tenant_id=event.tenant_id, claim_id=event.claim_id,
+                                   resolution=Resolution.PAID, remittance_id=event.remittance_id)
     if event.outcome == "not_our_claim":
         return
     for case in (await ctx.conn.execute(_cases_of(event.tenant_id, event.claim_id, UNRESOLVED))).all():
