@@ -33,7 +33,7 @@ _documents = st.recursive(_scalars, lambda children: st.lists(children, max_size
                           | st.dictionaries(st.text(max_size=6), children, max_size=4), max_leaves=20)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(_documents, st.booleans())
 def test_every_body_hashes_as_it_did_with_json_dumps(document, spaced):
     body = json.dumps(document, indent=2 if spaced else None).encode()
@@ -41,7 +41,7 @@ def test_every_body_hashes_as_it_did_with_json_dumps(document, spaced):
 
 
 def test_the_forms_orjson_writes_differently_fall_back_to_json_dumps():
-    for text in ('{"tiny": 1e-05, "b": 4.763021927302582e-07}', '{"name": "Zoë", "ünï": 1}',
+    for text in ('{"tiny": 1e-05, "b": 4.763021927302582e-07}', '{"name": "Zoë", "ünï": 1}', '{"\\u007f": "\\u007f\\u0010"}',
                  '{"big": 123456789012345678901234567890}', '{"x": NaN, "y": -Infinity, "z": 1E400}',
                  '{"s": "\\ud800"}', '[0.1, 125.10, 1.5E2, -0.0, 3]'):
         body = text.encode()
