@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -21,12 +20,13 @@ from openrcm_denials.service_layer.case_moves import outbox_emitter
 from openrcm_denials.service_layer.cases import on_claim_denied
 from openrcm_denials.service_layer.claim_timeline import on_claim_submitted
 from openrcm_denials.service_layer.settlements import on_claim_payment_posted
-from openrcm_shared.contracts.claims import ClaimDenialExpected, ClaimSubmitted, SubmittedClaimLine
-from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted, DeniedItem
+from openrcm_shared.contracts.claims import ClaimDenialExpected
+from openrcm_shared.contracts.remittance import ClaimDenied, DeniedItem
 from openrcm_shared.messaging.consumer import HandlerContext
 from openrcm_shared.messaging.envelope import Envelope
 from openrcm_shared.messaging.tables import outbox
 from openrcm_shared.security.context import acting_for
+from services.denials.tests.integration.claim_events import PAYER, SERVED, posted, submitted
 from tests.support import role_engine_fixtures, scratch_database_fixtures
 
 pytestmark = pytest.mark.stack
@@ -35,8 +35,6 @@ database_url, _owner_engine = scratch_database_fixtures("openrcm_denials_expecte
                                                         pool_size=1)
 # The role the consumer and the API run as, held to the practice policies.
 app_engine, system_engine = role_engine_fixtures("denials", pool_size=2)
-PAYER = "60054"
-SERVED = datetime.now(timezone.utc).date() - timedelta(days=6)
 
 
 async def handle(engine, handler, event) -> None:
@@ -49,28 +47,9 @@ async def handle(engine, handler, event) -> None:
                                          aggregate_type="denial_case"), event)
 
 
-def submitted(tenant: str, claim_id: uuid.UUID) -> ClaimSubmitted:
-    return ClaimSubmitted(
-        tenant_id=tenant, claim_id=claim_id, encounter_id="ENC-1", patient_id="PAT-7", payer_id=PAYER,
-        patient_control_number="PCN7", total_charge=Decimal("240.75"), service_date_from=SERVED,
-        service_date_to=SERVED, submitted_at=datetime.now(timezone.utc), patient_name="Testy Synthetic",
-        member_id="M123", payer_name="Synthetic Health Plan", billing_provider_npi="1234567893",
-        rendering_provider_npi="1245319599",
-        lines=[SubmittedClaimLine(line_number=1, procedure_code="99213", units=1, charge_amount=Decimal("240.75"),
-                                  service_date=SERVED)])
-
-
 def flagged(tenant: str, claim_id: uuid.UUID, check_id: uuid.UUID) -> ClaimDenialExpected:
     return ClaimDenialExpected(tenant_id=tenant, claim_id=claim_id, payer_id=PAYER, status="accepted_by_payer",
                                reason="coverage_inactive", eligibility_check_id=check_id, service_date=SERVED)
-
-
-def posted(tenant: str, claim_id: uuid.UUID, remittance_id: uuid.UUID, outcome: str, paid: str) -> ClaimPaymentPosted:
-    return ClaimPaymentPosted(
-        tenant_id=tenant, claim_id=claim_id, remittance_id=remittance_id, patient_id="PAT-7", payer_id=PAYER,
-        patient_control_number="PCN7", outcome=outcome, charge_amount=Decimal("240.75"),
-        allowed_amount=Decimal(paid), paid_amount=Decimal(paid), patient_responsibility_amount=Decimal("0.00"),
-        adjustments=[], lines=[])
 
 
 async def items_of(engine, tenant: str, claim_id: uuid.UUID) -> list:

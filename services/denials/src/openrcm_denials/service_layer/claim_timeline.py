@@ -133,10 +133,13 @@ async def record_reversal(ctx: HandlerContext, event: ClaimReversed) -> None:
 
 
 async def claim_timeline(conn: AsyncConnection, tenant_id: str, claim_id: UUID) -> list[TimelineEntryOut]:
-    """The claim's history in the order its events were applied (for the case detail)."""
+    """The claim's history in the order its events happened (for the case detail): by each event's
+    time, those of the same instant in the order applied. Not in the order applied: the claims and
+    remittance topics are read independently, so a payment may be applied before the claim's
+    submission it follows."""
     rows = (await conn.execute(sa.select(timeline).where(timeline.c.tenant_id == tenant_id,
                                                          timeline.c.claim_id == claim_id)
-                               .order_by(timeline.c.id))).all()
+                               .order_by(timeline.c.occurred_at, timeline.c.id))).all()
     return [TimelineEntryOut(occurred_at=row.occurred_at, kind=row.kind, version=row.version,
                              control_number=row.control_number, detail=row.detail) for row in rows]
 

@@ -1,0 +1,32 @@
+"""Claims and remittance events as the denials consumer gets them, for the integration tests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from openrcm_shared.contracts.claims import ClaimSubmitted, SubmittedClaimLine
+from openrcm_shared.contracts.remittance import ClaimPaymentPosted
+
+PAYER = "60054"
+SERVED = datetime.now(timezone.utc).date() - timedelta(days=6)
+
+
+def submitted(tenant: str, claim_id: uuid.UUID) -> ClaimSubmitted:
+    return ClaimSubmitted(
+        tenant_id=tenant, claim_id=claim_id, encounter_id="ENC-1", patient_id="PAT-7", payer_id=PAYER,
+        patient_control_number="PCN7", total_charge=Decimal("240.75"), service_date_from=SERVED,
+        service_date_to=SERVED, submitted_at=datetime.now(timezone.utc), patient_name="Testy Synthetic",
+        member_id="M123", payer_name="Synthetic Health Plan", billing_provider_npi="1234567893",
+        rendering_provider_npi="1245319599",
+        lines=[SubmittedClaimLine(line_number=1, procedure_code="99213", units=1, charge_amount=Decimal("240.75"),
+                                  service_date=SERVED)])
+
+
+def posted(tenant: str, claim_id: uuid.UUID, remittance_id: uuid.UUID, outcome: str, paid: str) -> ClaimPaymentPosted:
+    return ClaimPaymentPosted(
+        tenant_id=tenant, claim_id=claim_id, remittance_id=remittance_id, patient_id="PAT-7", payer_id=PAYER,
+        patient_control_number="PCN7", outcome=outcome, charge_amount=Decimal("240.75"),
+        allowed_amount=Decimal(paid), paid_amount=Decimal(paid), patient_responsibility_amount=Decimal("0.00"),
+        adjustments=[], lines=[])
