@@ -399,6 +399,21 @@ async def test_a_collection_bundle_needs_no_requests_and_other_bundles_are_refus
     assert bundle.resolver.invalid["https://ehr.example.org/fhir/Patient/p-1001"] == "Bundle.entry[1]"
 
 
+def test_a_bundle_entry_of_a_type_not_taken_is_refused_alone_naming_its_type():
+    """An EHR's Bundle may carry the visit's other resources (Synthea's carry Encounters and
+    Observations): in a batch each such entry is refused on its own; the Claim's entries are not."""
+    batch = example("professional-batch-restful", served=SERVED)
+    batch["entry"].append({"fullUrl": "urn:uuid:visit-1", "request": {"method": "POST", "url": "Encounter"},
+                           "resource": {"resourceType": "Encounter", "status": "finished",
+                                        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                                  "code": "AMB"}}})
+    bundle = parse_bundle(batch)
+    refused = [(e.index, [(i.code, i.expression, i.diagnostics) for i in e.issues]) for e in bundle.entries if e.issues]
+    assert refused == [(len(batch["entry"]) - 1, [(
+        "not-supported", f"Bundle.entry[{len(batch['entry']) - 1}].resource",
+        "Encounter resources are not taken here (Claims and the parties they reference are)")])]
+
+
 async def test_resources_of_no_fhir_type_are_refused_by_path_wherever_they_are():
     body = contained()
     body["contained"][1]["resourceType"] = "Insurer"

@@ -182,8 +182,8 @@ def _entry(index: int, shell_entry, raw_resource, bundle_type: str) -> Entry:
     resource, entry.issues = read_resource(raw_resource, f"{entry.path}.resource")
     kind = resource.get_resource_type() if resource is not None else None
     if resource is not None and kind != "Claim" and kind not in PARTY_TYPES:
-        entry.issues.append(Issue("not-supported", f"{entry.path}.resource", f"a {kind} is not taken here (Claims "
-                                                                             "and the parties they reference are)"))
+        entry.issues.append(Issue("not-supported", f"{entry.path}.resource", f"{kind} resources are not taken here "
+                                                                             "(Claims and the parties they reference are)"))
         resource = None
     if bundle_type != "collection":
         entry.issues += _request_issues(entry, request, kind)
