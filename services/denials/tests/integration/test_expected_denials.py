@@ -19,9 +19,9 @@ from openrcm_denials.service_layer import expected_denials as expected
 from openrcm_denials.service_layer.case_moves import outbox_emitter
 from openrcm_denials.service_layer.cases import on_claim_denied
 from openrcm_denials.service_layer.claim_timeline import on_claim_submitted
-from openrcm_denials.service_layer.settlements import on_claim_payment_posted
+from openrcm_denials.service_layer.settlements import on_claim_payment_posted, on_claim_reversed
 from openrcm_shared.contracts.claims import ClaimDenialExpected
-from openrcm_shared.contracts.remittance import ClaimDenied, DeniedItem
+from openrcm_shared.contracts.remittance import ClaimDenied, ClaimReversed, DeniedItem
 from openrcm_shared.messaging.consumer import HandlerContext
 from openrcm_shared.messaging.envelope import Envelope
 from openrcm_shared.messaging.tables import outbox
@@ -112,6 +112,55 @@ async def test_one_open_item_per_claim_with_its_facts_under_redelivery_and_newer
     assert len(await items_of(app_engine, tenant, claim_id)) == 1
     [resolved] = await events(app_engine, tenant, "expected_denial_resolved")
     assert (resolved["resolution"], resolved["remittance_id"]) == ("paid", str(remittance_id))
+
+
+def reversed_payment(tenant: str, claim_id: uuid.UUID, remittance_id: uuid.UUID, paid: str) -> ClaimReversed:
+    return ClaimReversed(tenant_id=tenant, claim_id=claim_id, remittance_id=remittance_id, patient_id="PAT-7",
+                         payer_id=PAYER, patient_control_number="PCN7", reversed_paid_amount=Decimal(paid),
+                         reversed_patient_responsibility_amount=Decimal("0.00"), reversed_adjustments=[])
+
+
+async def test_a_payment_taken_back_opens_the_item_it_had_settled_again(app_engine):
+    """Coverage terminated retroactively: the payer paid, then recoups (CLP02 22). The expected denial
+    the payment had settled is expected again; the corrected decision (a denial) settles it."""
+    tenant, claim_id, paid_by, recouped_by = new_tenant(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await handle(app_engine, on_claim_submitted, submitted(tenant, claim_id))
+    await handle(app_engine, expected.on_claim_denial_expected, flagged(tenant, claim_id, uuid.uuid4()))
+    await handle(app_engine, on_claim_payment_posted, posted(tenant, claim_id, paid_by, "paid", "180.00"))
+    assert [(i.status, i.resolution) for i in await items_of(app_engine, tenant, claim_id)] == [("resolved", "paid")]
+
+    await handle(app_engine, on_claim_reversed, reversed_payment(tenant, claim_id, recouped_by, "0.00"))
+    assert [(i.status, i.resolution) for i in await items_of(app_engine, tenant, claim_id)] == [("resolved", "paid")]
+    await handle(app_engine, on_claim_reversed, reversed_payment(tenant, claim_id, recouped_by, "180.00"))
+    [item] = await items_of(app_engine, tenant, claim_id)
+    assert (item.status, item.resolution, item.resolved_at, item.remittance_id) == ("open", None, None, None)
+    [reopened] = await events(app_engine, tenant, "expected_denial_reopened")
+    assert (reopened["expected_denial_id"], reopened["remittance_id"]) == (str(item.id), str(recouped_by))
+    # Taken back again (a second reversal): it is open already, nothing more.
+    await handle(app_engine, on_claim_reversed, reversed_payment(tenant, claim_id, recouped_by, "180.00"))
+    assert len(await events(app_engine, tenant, "expected_denial_reopened")) == 1
+
+    await handle(app_engine, on_claim_denied, ClaimDenied(
+        tenant_id=tenant, claim_id=claim_id, remittance_id=recouped_by, patient_id="PAT-7", payer_id=PAYER,
+        patient_control_number="PCN7", denied_amount=Decimal("240.75"),
+        denials=[DeniedItem(group_code="CO", carc="27", amount=Decimal("240.75"))]))
+    [item] = await items_of(app_engine, tenant, claim_id)
+    assert (item.status, item.resolution, item.remittance_id) == ("resolved", "denied", recouped_by)
+
+
+async def test_a_reversal_does_not_reopen_what_a_person_settled(app_engine):
+    tenant, claim_id = new_tenant(), uuid.uuid4()
+    await handle(app_engine, on_claim_submitted, submitted(tenant, claim_id))
+    await handle(app_engine, expected.on_claim_denial_expected, flagged(tenant, claim_id, uuid.uuid4()))
+    [item] = await items_of(app_engine, tenant, claim_id)
+    with acting_for(tenant):
+        async with app_engine.begin() as conn:
+            await expected.resolve_by_hand(conn, outbox_emitter(conn), tenant_id=tenant, item_id=item.id,
+                                           resolution=Resolution.BILLED_PATIENT, note="self-pay", by="biller-1")
+    await handle(app_engine, on_claim_reversed, reversed_payment(tenant, claim_id, uuid.uuid4(), "180.00"))
+    assert [(i.status, i.resolution) for i in await items_of(app_engine, tenant, claim_id)] == [
+        ("resolved", "billed_patient")]
+    assert await events(app_engine, tenant, "expected_denial_reopened") == []
 
 
 async def test_a_denial_closes_the_item_as_denied_and_links_the_case(app_engine):

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from openrcm_denials.domain.expected_denials import (
     IGNORE, MANUAL_RESOLUTIONS, OPEN, ClaimItem, ExpectedDenialStatus, FlagDecision, age_in_days, decide_flag,
-    payment_closes,
+    payment_closes, reversal_reopens,
 )
 from openrcm_denials.entrypoints.expected_denials_api import ManualResolution
 
@@ -45,6 +45,11 @@ def test_only_a_payment_closes_an_item_as_paid():
     assert not payment_closes("denied", Decimal("0.00"))  # its ClaimDenied closes it as denied
     assert not payment_closes("paid", Decimal("0.00"))  # paid in full by nobody: a zero-pay decision
     assert not payment_closes("not_our_claim", Decimal("0.00"))
+
+
+def test_only_a_reversal_taking_money_back_reopens_an_item():
+    assert reversal_reopens(Decimal("180.00"))
+    assert not reversal_reopens(Decimal("0.00"))  # a reversed denial: no payment had settled anything
 
 
 def test_the_api_takes_exactly_the_manual_resolutions():

@@ -17,7 +17,7 @@ from openrcm_shared.contracts.denials import (
     CorrectedClaimRequested, DenialCaseAssigned, DenialCaseClosed, DenialCaseNoteAdded, DenialCaseOpened,
     DenialCaseRecategorized, DenialCaseSlaBreached, DenialCaseStatusChanged, DenialCaseTaskChanged,
     DenialTransferredToPatient, DenialTrendDetected, DenialWrittenOff, ExpectedDenialOpened, ExpectedDenialReflagged,
-    ExpectedDenialResolved, SecondaryBillingRequested,
+    ExpectedDenialReopened, ExpectedDenialResolved, SecondaryBillingRequested,
 )
 from openrcm_shared.contracts.eligibility import (
     CoverageChanged, CoverageInactive, EligibilityBatchFinished, EligibilityChecked,
@@ -73,6 +73,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     CorrectedClaimRequested,
     ExpectedDenialOpened,
     ExpectedDenialReflagged,
+    ExpectedDenialReopened,
     ExpectedDenialResolved,
     PatientBalanceChanged,
     PayerCreditBalanceChanged,

@@ -274,6 +274,21 @@ class ExpectedDenialReflagged(IntegrationEvent):
     flagged_at: datetime
 
 
+class ExpectedDenialReopened(IntegrationEvent):
+    """The payer took back the payment that had settled an expected denial `paid` (ClaimReversed: a
+    recoupment, as when coverage is terminated retroactively): the item is open again until the
+    payer's corrected decision or a person settles it."""
+
+    event_type: ClassVar[str] = "org.openrcm.denials.expected_denial_reopened.v1"
+    topic: ClassVar[str] = topics.DENIALS
+    key_field: ClassVar[str] = "claim_id"
+
+    expected_denial_id: UUID
+    claim_id: UUID
+    payer_id: str
+    remittance_id: UUID  # the remittance that reversed the payment
+
+
 class ExpectedDenialResolved(IntegrationEvent):
     """An expected-denial item left the worklist: the payer denied the claim (`denied`, with the denial
     case opened for it) or paid on it (`paid`), or a person settled it (`coverage_corrected`,

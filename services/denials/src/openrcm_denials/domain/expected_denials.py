@@ -76,6 +76,13 @@ def payment_closes(outcome: str, paid_amount: Decimal) -> bool:
     return outcome in ("paid", "partially_paid") and paid_amount > 0
 
 
+def reversal_reopens(reversed_paid_amount: Decimal) -> bool:
+    """A reversal that takes money back undoes the payment that settled an item `paid` (a recoupment,
+    typically after a retroactive termination: the denial the eligibility answer foretold after
+    all). A reversed denial (nothing paid) settled nothing."""
+    return reversed_paid_amount > 0
+
+
 def age_in_days(flagged_at: datetime, now: datetime) -> int:
     """Whole days the claim has been expected to be denied (0 on the day it was flagged)."""
     return max(0, (now.date() - flagged_at.astimezone(now.tzinfo).date()).days)

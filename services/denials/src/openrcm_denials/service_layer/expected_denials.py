@@ -1,6 +1,7 @@
 """Expected denials from the claims service's ClaimDenialExpected, settled by the payer's remittance
 (cases.on_claim_denied: `denied`, linked to the case; settlements.on_claim_payment_posted: `paid`) or
-by a person (`resolve_by_hand`). Every change stages its event in the same transaction."""
+by a person (`resolve_by_hand`); a reversal of the payment that settled one `paid` opens it again
+(settlements.on_claim_reversed). Every change stages its event in the same transaction."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from openrcm_denials.domain.expected_denials import (
 from openrcm_denials.service_layer.case_moves import Emit
 from openrcm_denials.service_layer.claim_timeline import CLAIM_FACTS, record_denial_expected
 from openrcm_shared.contracts.claims import ClaimDenialExpected
-from openrcm_shared.contracts.denials import ExpectedDenialOpened, ExpectedDenialReflagged, ExpectedDenialResolved
+from openrcm_shared.contracts.denials import (
+    ExpectedDenialOpened, ExpectedDenialReflagged, ExpectedDenialReopened, ExpectedDenialResolved,
+)
 from openrcm_shared.messaging.consumer import HandlerContext
 
 OPEN = ExpectedDenialStatus.OPEN.value
@@ -131,6 +134,29 @@ async def close_for_remittance(conn: AsyncConnection, emit: Emit, *, tenant_id: 
             tenant_id=tenant_id, expected_denial_id=item.id, claim_id=claim_id, payer_id=item.payer_id,
             resolution=resolution.value, denial_case_id=denial_case_id, remittance_id=remittance_id))
     return [item.id for item in closed]
+
+
+async def reopen_for_reversal(conn: AsyncConnection, emit: Emit, *, tenant_id: str, claim_id: UUID,
+                              remittance_id: UUID) -> UUID | None:
+    """The payer took back a payment: the claim's latest item the payer's payment settled `paid` is open
+    again (its settlement cleared), unless the claim has an open item already (one per claim) or a
+    person settled it since. Answers the item reopened."""
+    has_open = sa.exists().where(expected_denials.c.tenant_id == tenant_id, expected_denials.c.claim_id == claim_id,
+                                 sa.text(OPEN_SQL))
+    latest_paid = (sa.select(expected_denials.c.id)
+                   .where(expected_denials.c.tenant_id == tenant_id, expected_denials.c.claim_id == claim_id,
+                          expected_denials.c.resolution == Resolution.PAID.value, ~has_open)
+                   .order_by(expected_denials.c.resolved_at.desc()).limit(1).scalar_subquery())
+    reopened = (await conn.execute(
+        expected_denials.update()
+        .where(expected_denials.c.tenant_id == tenant_id, expected_denials.c.id == latest_paid)
+        .values(status=OPEN, resolution=None, resolved_at=None, remittance_id=None)
+        .returning(expected_denials.c.id, expected_denials.c.payer_id))).first()
+    if reopened is None:
+        return None
+    await emit(ExpectedDenialReopened(tenant_id=tenant_id, expected_denial_id=reopened.id, claim_id=claim_id,
+                                      payer_id=reopened.payer_id, remittance_id=remittance_id))
+    return reopened.id
 
 
 async def resolve_by_hand(conn: AsyncConnection, emit: Emit, *, tenant_id: str, item_id: UUID,

@@ -11,12 +11,12 @@ from openrcm_denials.adapters.appeal_tables import appeals
 from openrcm_denials.adapters.tables import denial_cases
 from openrcm_denials.domain.case_status import UNRESOLVED, CaseStatus
 from openrcm_denials.domain.case_work import settlement_for
-from openrcm_denials.domain.expected_denials import Resolution, payment_closes
+from openrcm_denials.domain.expected_denials import Resolution, payment_closes, reversal_reopens
 from openrcm_denials.service_layer.case_moves import move_case
 from openrcm_denials.service_layer.cases import on_claim_payment_posted as record_adjudication
 from openrcm_denials.service_layer.cases import on_claim_reversed as close_open_cases_of_reversed_claim
 from openrcm_denials.service_layer.claim_timeline import paid_in_remittance, record_payment, record_reversal
-from openrcm_denials.service_layer.expected_denials import close_for_remittance
+from openrcm_denials.service_layer.expected_denials import close_for_remittance, reopen_for_reversal
 from openrcm_shared.contracts.remittance import ClaimPaymentPosted, ClaimReversed
 from openrcm_shared.messaging.consumer import HandlerContext
 
@@ -59,11 +59,14 @@ async def on_claim_payment_posted(ctx: HandlerContext, event: ClaimPaymentPosted
 
 async def on_claim_reversed(ctx: HandlerContext, event: ClaimReversed) -> None:
     """The open cases of the claim close as before (cases.on_claim_reversed); then the cases the
-    reversed payment had won are open again."""
+    reversed payment had won are open again, and so is an expected denial it had settled `paid`."""
     await close_open_cases_of_reversed_claim(ctx, event)
     await record_reversal(ctx, event)
-    if event.reversed_paid_amount <= 0:
-        return  # a reversed denial took no money back from a won case
+    if not reversal_reopens(event.reversed_paid_amount):
+        return  # a reversed denial took no money back from a won case, nor settled an expected denial
+    # The payment that had settled an expected denial `paid` is taken back: expected again.
+    await reopen_for_reversal(ctx.conn, ctx.emit, tenant_id=event.tenant_id, claim_id=event.claim_id,
+                              remittance_id=event.remittance_id)
     for case in (await ctx.conn.execute(_cases_of(event.tenant_id, event.claim_id,
                                                   (CaseStatus.WON, CaseStatus.PARTIALLY_WON)))).all():
         await move_case(ctx.conn, ctx.emit, tenant_id=event.tenant_id, case_id=case.id, target=CaseStatus.OPEN,
