@@ -5,7 +5,6 @@ history began with the payment."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -13,10 +12,8 @@ import pytest
 
 from openrcm_denials.service_layer.claim_timeline import claim_timeline, on_claim_submitted
 from openrcm_denials.service_layer.settlements import on_claim_payment_posted
-from openrcm_shared.messaging.consumer import HandlerContext
-from openrcm_shared.messaging.envelope import Envelope
 from openrcm_shared.security.context import acting_for
-from services.denials.tests.integration.claim_events import posted, submitted
+from services.denials.tests.integration.claim_events import handle, posted, submitted
 from tests.support import role_engine_fixtures, scratch_database_fixtures
 
 pytestmark = pytest.mark.stack
@@ -26,21 +23,12 @@ database_url, _owner_engine = scratch_database_fixtures("openrcm_denials_timelin
 app_engine, system_engine = role_engine_fixtures("denials", pool_size=2)
 
 
-async def apply_at(engine, handler, event, source: str, at: datetime) -> None:
-    envelope = dataclasses.replace(Envelope.new(type=event.event_type, source=source, subject=str(event.claim_id),
-                                                tenant_id=event.tenant_id), time=at)
-    with acting_for(event.tenant_id):
-        async with engine.begin() as conn:
-            await handler(HandlerContext(conn=conn, envelope=envelope, source="/openrcm/denials",
-                                         aggregate_type="denial_case"), event)
-
-
 async def test_a_payment_applied_before_the_submission_it_follows_is_listed_after_it(app_engine):
     tenant, claim_id = f"practice-{uuid.uuid4().hex[:10]}", uuid.uuid4()
     sent_at = datetime.now(timezone.utc) - timedelta(days=12)
-    await apply_at(app_engine, on_claim_payment_posted, posted(tenant, claim_id, uuid.uuid4(), "paid", "200.00"),
-                   "/openrcm/remittance", sent_at + timedelta(days=11))
-    await apply_at(app_engine, on_claim_submitted, submitted(tenant, claim_id), "/openrcm/claims", sent_at)
+    await handle(app_engine, on_claim_payment_posted, posted(tenant, claim_id, uuid.uuid4(), "paid", "200.00"),
+                 at=sent_at + timedelta(days=11))
+    await handle(app_engine, on_claim_submitted, submitted(tenant, claim_id), at=sent_at)
     with acting_for(tenant):
         async with app_engine.connect() as conn:
             entries = await claim_timeline(conn, tenant, claim_id)

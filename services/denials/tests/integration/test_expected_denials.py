@@ -22,11 +22,9 @@ from openrcm_denials.service_layer.claim_timeline import on_claim_submitted
 from openrcm_denials.service_layer.settlements import on_claim_payment_posted, on_claim_reversed
 from openrcm_shared.contracts.claims import ClaimDenialExpected
 from openrcm_shared.contracts.remittance import ClaimDenied, ClaimReversed, DeniedItem
-from openrcm_shared.messaging.consumer import HandlerContext
-from openrcm_shared.messaging.envelope import Envelope
 from openrcm_shared.messaging.tables import outbox
 from openrcm_shared.security.context import acting_for
-from services.denials.tests.integration.claim_events import PAYER, SERVED, posted, submitted
+from services.denials.tests.integration.claim_events import PAYER, SERVED, handle, posted, submitted
 from tests.support import role_engine_fixtures, scratch_database_fixtures
 
 pytestmark = pytest.mark.stack
@@ -35,16 +33,6 @@ database_url, _owner_engine = scratch_database_fixtures("openrcm_denials_expecte
                                                         pool_size=1)
 # The role the consumer and the API run as, held to the practice policies.
 app_engine, system_engine = role_engine_fixtures("denials", pool_size=2)
-
-
-async def handle(engine, handler, event) -> None:
-    """One delivery of `event` (a redelivery is another call: a new envelope, as a replay past the inbox)."""
-    envelope = Envelope.new(type=event.event_type, source="/openrcm/claims", subject=str(event.claim_id),
-                            tenant_id=event.tenant_id)
-    with acting_for(event.tenant_id):
-        async with engine.begin() as conn:
-            await handler(HandlerContext(conn=conn, envelope=envelope, source="/openrcm/denials",
-                                         aggregate_type="denial_case"), event)
 
 
 def flagged(tenant: str, claim_id: uuid.UUID, check_id: uuid.UUID) -> ClaimDenialExpected:
