@@ -107,6 +107,58 @@ async def test_a_batch_bundle_with_restful_full_urls_resolves_relative_reference
     assert encounter.place_of_service == "11"  # from THO's POS system, an alias of CMS's
 
 
+NPI = "http://hl7.org/fhir/sid/us-npi"
+
+
+def _conditional(kind: str, system: str, value: str) -> dict:
+    return {"reference": f"{kind}?identifier={system}|{value}"}
+
+
+async def test_conditional_references_resolve_to_the_bundle_entry_with_the_identifier():
+    # As Synthea's transaction Bundles name Organizations and Practitioners (R4 Bundle,
+    # "conditional references"): Type?identifier=system|value, resolved inside the Bundle first.
+    body = example("professional-batch-restful", served=SERVED)
+    claim = body["entry"][0]["resource"]
+    claim["provider"] = _conditional("Organization", NPI, BILLING_NPI)
+    claim["careTeam"][0]["provider"] = {"reference": f"Practitioner?identifier={RENDERING_NPI}"}  # any system
+    body["entry"][2]["resource"]["payor"] = [_conditional("Organization", NAIC, "98765")]
+    encounter = await encounter_of(body)
+    assert (encounter.billing_provider.name, encounter.rendering_provider.last_name) == (
+        "Synthetic Family Clinic", "Renderer")  # the Bundle's entries, not the registry's records
+    assert encounter.coverage.payer_id == "60054"
+
+
+async def test_conditional_references_outside_the_bundle_name_registered_providers_and_payers():
+    body = example("professional-claim-registered", served=SERVED)
+    body["provider"] = _conditional("Organization", NPI, BILLING_NPI)
+    body["careTeam"][0]["provider"] = _conditional("Practitioner", NPI, RENDERING_NPI)
+    body["insurer"] = _conditional("Organization", NAIC, "98765")
+    encounter = await encounter_of(body)
+    assert (encounter.billing_provider.npi, encounter.rendering_provider.npi, encounter.coverage.payer_id) == (
+        BILLING_NPI, RENDERING_NPI, "60054")
+
+
+async def test_conditional_references_that_cannot_be_resolved_are_named():
+    body = example("professional-batch-restful", served=SERVED)
+    claim = body["entry"][0]["resource"]
+    twin = copy.deepcopy(body["entry"][4])
+    twin["fullUrl"] = "https://ehr.example.org/fhir/Organization/o-clinic-2"
+    body["entry"].append(twin)
+    claim["provider"] = _conditional("Organization", NPI, BILLING_NPI)  # two entries carry it
+    claim["patient"] = _conditional("Patient", "https://ehr.example.org/mrn", "404")
+    claim["careTeam"][0]["provider"] = {"reference": "Practitioner?name=Renderer"}
+    body["entry"][2]["resource"]["payor"] = [_conditional("Organization", NAIC, "00000")]
+    issues = {issue.expression: issue for issue in await refusal_of(body)}
+    root = "Bundle.entry[0].resource"
+    assert issues[f"{root}.provider"].code == "multiple-matches"
+    assert "o-clinic-2" in issues[f"{root}.provider"].diagnostics
+    assert issues[f"{root}.patient"].code == "not-found"
+    assert "Patient/{id}" in issues[f"{root}.patient"].diagnostics
+    assert issues[f"{root}.careTeam[0].provider"].code == "not-supported"
+    payor = f"{root}.insurance[0].coverage.resolve().payor[0]"
+    assert issues[payor].code == "not-found" and NAIC + "|00000" in issues[payor].diagnostics
+
+
 async def test_registered_parties_are_referenced_by_id():
     encounter = await encounter_of(example("professional-claim-registered", served=SERVED))
     assert (encounter.patient.id, encounter.patient.last_name) == ("REG-PAT-1", "Registered")

@@ -22,8 +22,8 @@ from openrcm_claims.adapters.fhir.institutional import read_institutional
 from openrcm_claims.adapters.fhir.parties import (
     PartyRegistry, billing_from, coverage_from, facility_from, patient_from, person_from, practitioner_from,
 )
-from openrcm_claims.adapters.fhir.references import Found, Place, Registered, Resolver
-from openrcm_claims.adapters.fhir.systems import CARE_TEAM_ROLE, CARIN_CARE_TEAM_ROLE, CLAIM_TYPE, PAYEE_TYPE
+from openrcm_claims.adapters.fhir.references import ByIdentifier, Found, Place, Registered, Resolver
+from openrcm_claims.adapters.fhir.systems import CARE_TEAM_ROLE, CARIN_CARE_TEAM_ROLE, CLAIM_TYPE, NPI, PAYEE_TYPE
 from openrcm_claims.entrypoints.schemas import PAYER_RESPONSIBILITY_ORDER, EncounterIn
 from openrcm_shared.money import to_cents
 
@@ -170,11 +170,26 @@ class _Reader:
         registered one (`lookup` by id)."""
         place = self.top.at(suffix)
         self.sources.add(pointer, place.path)
-        found = self.resolver.resolve(reference, place, (kind,), self.issues)
+        found = self._by_npi(self.resolver.resolve(reference, place, (kind,), self.issues))
         if isinstance(found, Found):
             return mapped(found, self.issues, self.sources)
         if isinstance(found, Registered):
             return await self._registered(found, lookup)
+        return None
+
+    def _by_npi(self, found):
+        """A conditional reference to no entry of the Bundle names a registered provider by its
+        NPI (Practitioner, Organization); any other party is registered under the EHR's id and
+        referenced as Type/{id}: an issue then."""
+        if not isinstance(found, ByIdentifier):
+            return found
+        if found.system == NPI and found.kind in ("Practitioner", "Organization"):
+            return Registered(found.kind, found.value, found.path)
+        token = f"{found.system}|{found.value}" if found.system is not None else found.value
+        how = (f"a registered {found.kind} by its NPI ({NPI}|...)" if found.kind in ("Practitioner", "Organization")
+               else f"a registered {found.kind} as {found.kind}/{{id}}")
+        self.issues.append(Issue("not-found", found.path, f"no {found.kind} in this Bundle has identifier {token}; "
+                                                          f"reference {how}"))
         return None
 
     async def _registered(self, found: Registered, lookup) -> dict | None:
@@ -214,7 +229,7 @@ class _Reader:
                         focal: bool) -> dict | None:
         place = self.top.at(f".insurance[{index}].coverage")
         self.sources.add(pointer, place.path)
-        found = self.resolver.resolve(insurance.coverage, place, ("Coverage",), self.issues)
+        found = self._by_npi(self.resolver.resolve(insurance.coverage, place, ("Coverage",), self.issues))
         insurer = [(self.claim.insurer, self.top.at(".insurer"))] if focal and self.claim.insurer else []
         if isinstance(found, Registered):
             return await self._registered_coverage(found, patient_id, insurer)
@@ -249,7 +264,8 @@ class _Reader:
         if coverage.resource.subscriber is None:
             self.issues.append(Issue("required", place.path, "the subscriber, when the patient is not the subscriber"))
             return None
-        found = self.resolver.resolve(coverage.resource.subscriber, place, ("Patient", "RelatedPerson"), self.issues)
+        found = self._by_npi(self.resolver.resolve(coverage.resource.subscriber, place, ("Patient", "RelatedPerson"),
+                                                   self.issues))
         if isinstance(found, Found):
             return person_from(found, self.issues, self.sources, pointer)
         if isinstance(found, Registered):
@@ -279,6 +295,8 @@ class _Reader:
             pairs, path = [(reference.identifier.system, reference.identifier.value)], place.path + ".identifier"
         else:
             target = self.resolver.resolve(reference, place, ("Organization",), self.issues)
+            if isinstance(target, ByIdentifier):
+                return await self._payer_identified(target.system, target.value, target.path)
             if isinstance(target, Registered):
                 if target.id not in await self.registry.payers([target.id]):
                     self.issues.append(Issue("not-found", target.path, f"no payer {target.id!r} is registered "
@@ -301,10 +319,24 @@ class _Reader:
             return None
         return payer_ids[0]
 
+    async def _payer_identified(self, system: str | None, value: str, path: str) -> str | None:
+        """The payer a conditional reference names by one identifier (its system required: a
+        payer's identifiers are registered with theirs)."""
+        if not system:
+            self.issues.append(Issue("not-found", path, f"no Organization in this Bundle has identifier {value!r}; "
+                                                        "a registered payer is named by system|value"))
+            return None
+        payer_id = (await self.registry.payers_by_identifiers([(system, value)])).get((system, value))
+        if payer_id is None:
+            self.issues.append(Issue("not-found", path, f"no registered payer has the identifier {system}|{value}; "
+                                                        "register it with PUT /v1/payers/{id} (identifiers)"))
+        return payer_id
+
     async def _billing_provider(self) -> dict | None:
         place = self.top.at(".provider")
         self.sources.add("/billing_provider", place.path)
-        found = self.resolver.resolve(self.claim.provider, place, ("Organization", "Practitioner"), self.issues)
+        found = self._by_npi(self.resolver.resolve(self.claim.provider, place, ("Organization", "Practitioner"),
+                                                   self.issues))
         if isinstance(found, Found) and found.resource.get_resource_type() == "Organization":
             return billing_from(found, self.issues, self.sources)
         if isinstance(found, Registered) and found.kind == "Organization":
@@ -373,7 +405,7 @@ class _Reader:
 
     async def _practitioner(self, member, path: str, pointer: str, role: str) -> dict | None:
         place = Place(path + ".provider", self.claim, self.top.base)
-        found = self.resolver.resolve(member.provider, place, ("Practitioner",), self.issues)
+        found = self._by_npi(self.resolver.resolve(member.provider, place, ("Practitioner",), self.issues))
         if isinstance(found, Found):
             return practitioner_from(found, member.qualification, path, self.issues, self.sources, pointer)
         if isinstance(found, Registered):

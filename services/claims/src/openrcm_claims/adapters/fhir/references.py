@@ -7,7 +7,12 @@
   (`https://ehr.example/fhir/Claim/1` -> `https://ehr.example/fhir/Patient/7`), else any entry
   whose fullUrl ends with `/Type/id`;
 - otherwise `Patient/{id}`, `Coverage/{id}`, `Practitioner/{id}`, `Organization/{id}` and
-  `Location/{id}` name parties the practice registered (the caller looks them up).
+  `Location/{id}` name parties the practice registered (the caller looks them up);
+- a conditional reference, `Type?identifier=[system]|[value]` (R4 Bundle "conditional
+  references", as Synthea's transaction Bundles name their Organizations and Practitioners): the
+  one entry of that type carrying the identifier (token matching as in FHIR search: `system|value`,
+  `|value` for no system, `value` for any); none in the Bundle, the caller looks a registered party
+  up by the identifier (ByIdentifier): a provider by NPI, a payer by any identifier registered for it.
 
 Anything else (a URL outside the Bundle, a logical reference by identifier where the intake does
 not read one) is refused with the reference's FHIRPath: nothing is fetched from elsewhere.
@@ -18,12 +23,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from openrcm_claims.adapters.fhir.issues import Issue
 
 # A RESTful resource URL: [base]/Type/id, optionally with a version.
 _RESTFUL = re.compile(r"^(?P<base>.+)/(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(/_history/[^/]+)?$")
 _RELATIVE = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(/_history/[^/]+)?$")
+_CONDITIONAL = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)\?(?P<query>.+)$")
 REGISTERED_KINDS = frozenset({"Patient", "Coverage", "Practitioner", "Organization", "Location"})
 
 
@@ -50,6 +57,17 @@ class Registered:
 
 
 @dataclass(frozen=True)
+class ByIdentifier:
+    """`Type?identifier=system|value` matching no entry of the Bundle: a registered party, looked
+    up by the identifier (`system` None: any system; "": none)."""
+
+    kind: str
+    system: str | None
+    value: str
+    path: str
+
+
+@dataclass(frozen=True)
 class Place:
     """Where a reference is read from: its FHIRPath, the resource holding it, that one's base."""
 
@@ -71,7 +89,8 @@ class Resolver:
         self.invalid = invalid or {}
         self.used: set[str] = set()  # the entries some reference resolved to
 
-    def resolve(self, reference, place: Place, kinds: tuple[str, ...], issues: list[Issue]) -> Found | Registered | None:
+    def resolve(self, reference, place: Place, kinds: tuple[str, ...],
+                issues: list[Issue]) -> Found | Registered | ByIdentifier | None:
         """What `reference` (a FHIR Reference at `place`) points at, if it is one of `kinds`;
         None with an issue naming `place.path` otherwise."""
         target = getattr(reference, "reference", None) if reference is not None else None
@@ -86,6 +105,9 @@ class Resolver:
             return self._contained(target[1:], place, kinds, issues)
         if target in self.entries or target in self.invalid:
             return self._entry(target, place, kinds, issues)
+        conditional = _CONDITIONAL.match(target)
+        if conditional is not None:
+            return self._conditional(conditional, place, kinds, issues)
         relative = _RELATIVE.match(target)
         if relative is None:
             issues.append(Issue("not-found", place.path, f"{target!r} is not in this Bundle; only contained (#id), "
@@ -129,6 +151,28 @@ class Resolver:
         self.used.add(full_url)
         return Found(resource, place.path + ".resolve()", resource, full_url, key=full_url)
 
+    def _conditional(self, conditional: re.Match, place: Place, kinds,
+                     issues) -> Found | ByIdentifier | None:
+        kind = conditional["type"]
+        if kind not in kinds:
+            issues.append(Issue("invalid", place.path, f"references a {kind}; expected a {' or '.join(kinds)}"))
+            return None
+        token = _identifier_token(conditional["query"])
+        if token is None:
+            issues.append(Issue("not-supported", place.path, "a conditional reference is read by one identifier "
+                                                             "only: Type?identifier=system|value"))
+            return None
+        system, value = token
+        matches = [full_url for full_url, (resource, _path) in self.entries.items()
+                   if resource.get_resource_type() == kind and _has_identifier(resource, system, value)]
+        if len(matches) > 1:
+            issues.append(Issue("multiple-matches", place.path, f"{len(matches)} entries of this Bundle match: "
+                                                                f"{', '.join(matches)}"))
+            return None
+        if matches:
+            return self._entry(matches[0], place, kinds, issues)
+        return ByIdentifier(kind, system, value, place.path)
+
     def _relative_entry(self, target: str, relative: re.Match, place: Place) -> str | None:
         base = _RESTFUL.match(place.base) if place.base else None
         if base is not None:
@@ -141,3 +185,25 @@ class Resolver:
             if full_url.endswith(suffix) or full_url == target:
                 return full_url
         return None
+
+
+def _identifier_token(query: str) -> tuple[str | None, str] | None:
+    """(system, value) of a search query that is exactly one `identifier` token; None otherwise.
+    `system|value`, `|value` (system "": the identifier has none), `value` (system None: any)."""
+    try:
+        parameters = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return None
+    if len(parameters) != 1 or parameters[0][0] != "identifier" or not parameters[0][1]:
+        return None
+    system, bar, value = parameters[0][1].rpartition("|")
+    if not value:
+        return None
+    return (system if bar else None), value
+
+
+def _has_identifier(resource, system: str | None, value: str) -> bool:
+    for identifier in getattr(resource, "identifier", None) or []:
+        if identifier.value == value and (system is None or (identifier.system or "") == system):
+            return True
+    return False
