@@ -28,7 +28,7 @@ from openrcm_collections.receivables.aging import (
 )
 from openrcm_collections.receivables.month_end import close_practice, closed_through, practices
 from openrcm_collections.receivables.kpis import kpis, monthly_trend, period_figures
-from openrcm_shared.contracts.claims import ClaimRejected, RejectionReason
+from openrcm_shared.contracts.claims import ClaimHeld, ClaimRejected, ClaimStatusChanged, RejectionReason
 from openrcm_shared.contracts.remittance import Adjustment, ClaimReversed
 from openrcm_shared.security.context import acting_for
 from services.collections.tests.integration.receivable_events import (
@@ -497,3 +497,113 @@ async def test_events_applied_in_consumer_runs_leave_the_summaries_of_events_app
     assert expected["receivable_month_ends"]
     assert await summaries_of(app_engine, in_runs) == expected
     await assert_every_report_as_worked_by_hand(app_engine, in_runs, EVERY_MONTH_END_AND_BETWEEN)
+
+
+def the_same_claims_billed_and_paid_in_one_run(tenant, ids) -> list:
+    """Submissions and payments of the same claims close together, as one consumer run applies them:
+    a claim billed then paid, billed twice (a corrected charge), rejected and billed again, paid
+    before it is billed, billed after a hold opened its row, billed again after an earlier run,
+    denied and the denial reversed; a status change between."""
+    a, b, c, h, p, r = (ids[name] for name in "ABCHPR")
+    return [
+        (submitted(tenant, a, payer="P1", patient="pat-1", charge="100.00", service=D(2026, 1, 2),
+                   billed=D(2026, 1, 5)), D(2026, 1, 5)),
+        (submitted(tenant, b, payer="P2", patient="pat-2", charge="250.00", service=D(2026, 1, 3),
+                   billed=D(2026, 1, 6), financial_class="MB"), D(2026, 1, 6)),
+        (posted(tenant, a, payer="P1", patient="pat-1", charge="100.00", paid="60.00",
+                adjustments=[("CO", "45", "30.00"), ("PR", "2", "10.00")]), D(2026, 2, 2)),
+        (ClaimStatusChanged(tenant_id=tenant, claim_id=b, from_status="submitted", to_status="accepted_by_payer"),
+         D(2026, 1, 7)),
+        (submitted(tenant, b, payer="P2", patient="pat-2", charge="275.00", service=D(2026, 1, 3),
+                   billed=D(2026, 1, 20), financial_class="MB"), D(2026, 1, 20)),
+        (posted(tenant, p, payer="P1", patient="pat-4", charge="50.00", paid="40.00",
+                adjustments=[("CO", "45", "10.00")]), D(2026, 2, 3)),
+        (submitted(tenant, h, payer="P3", patient="pat-3", charge="80.00", service=D(2026, 1, 4),
+                   billed=D(2026, 1, 8), npi="1992999998"), D(2026, 1, 8)),
+        (submitted(tenant, p, payer="P1", patient="pat-4", charge="50.00", service=D(2026, 1, 5),
+                   billed=D(2026, 1, 9)), D(2026, 1, 9)),
+        (submitted(tenant, c, payer="P1", patient="pat-5", charge="40.00", service=D(2026, 1, 6),
+                   billed=D(2026, 1, 10)), D(2026, 1, 10)),
+        (ClaimRejected(tenant_id=tenant, claim_id=c, version=1, acknowledgement="999",
+                       reasons=[RejectionReason(code="A7:21")]), D(2026, 1, 11)),
+        (submitted(tenant, c, payer="P1", patient="pat-5", charge="40.00", service=D(2026, 1, 6),
+                   billed=D(2026, 1, 12)), D(2026, 1, 12)),
+        (submitted(tenant, r, payer="P2", patient="pat-6", charge="130.00", service=D(2025, 12, 1),
+                   billed=D(2026, 1, 25)), D(2026, 1, 25)),
+        (posted(tenant, b, payer="P2", patient="pat-2", charge="275.00", paid="0.00",
+                adjustments=[("CO", "50", "275.00")], outcome="denied"), D(2026, 2, 15)),
+        (denied(tenant, b, payer="P2", patient="pat-2", amount="275.00"), D(2026, 2, 15)),
+        (reversal_of(tenant, b, payer="P2", patient="pat-2", amount="275.00"), D(2026, 3, 20)),
+    ]
+
+
+def before_the_run(tenant, ids) -> list:
+    """Applied before the run, one transaction each: a hold opens H's row unbilled, R is billed once."""
+    return [
+        (ClaimHeld(tenant_id=tenant, claim_id=ids["H"], version=1, rule_set_version="2026.1", rule_ids=["R-1"]),
+         D(2026, 1, 3)),
+        (submitted(tenant, ids["R"], payer="P2", patient="pat-6", charge="120.00", service=D(2025, 12, 1),
+                   billed=D(2025, 12, 3)), D(2025, 12, 3)),
+    ]
+
+
+async def balances_of(engine, tenant) -> dict[uuid.UUID, tuple[Decimal, Decimal]]:
+    """Each claim's balance as its row keeps it, and as its movements sum."""
+    m, rc = receivable_movements.c, receivable_claims.c
+    summed = sa.select(m.claim_id, sa.func.sum(m.amount).label("moved")).where(m.tenant_id == tenant) \
+        .group_by(m.claim_id).subquery()
+    query = sa.select(rc.claim_id, rc.balance, summed.c.moved).outerjoin(summed, summed.c.claim_id == rc.claim_id) \
+        .where(rc.tenant_id == tenant)
+    with acting_for(tenant):
+        async with engine.connect() as conn:
+            return {row.claim_id: (row.balance, row.moved) for row in await conn.execute(query)}
+
+
+async def movements_without_their_claims_facts(engine, tenant) -> list:
+    """Movements whose reporting facts are not their claim's (none, once every claim's submission is seen)."""
+    m, rc = receivable_movements.c, receivable_claims.c
+    facts = sa.tuple_(rc.payer_id, rc.patient_id, rc.service_date, rc.first_billed_on, rc.financial_class,
+                      sa.func.coalesce(rc.rendering_provider_npi, rc.billing_provider_npi))
+    with acting_for(tenant):
+        async with engine.connect() as conn:
+            return (await conn.execute(
+                sa.select(m.claim_id, m.movement_kind).join(receivable_claims, sa.and_(
+                    rc.tenant_id == m.tenant_id, rc.claim_id == m.claim_id))
+                .where(m.tenant_id == tenant, facts.is_distinct_from(sa.tuple_(
+                    m.payer_id, m.patient_id, m.service_date, m.first_billed_on, m.financial_class, m.provider_npi))))
+            ).all()
+
+
+async def test_submissions_and_payments_of_the_same_claims_in_one_run_leave_what_one_by_one_leaves(app_engine):
+    ids = {name: uuid.uuid4() for name in "ABCHPR"}
+    alone, in_run, beside = (f"ar-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    for tenant in (alone, in_run, beside):
+        for event, at in before_the_run(tenant, ids):
+            await apply(app_engine, event, at)
+    for event, at in the_same_claims_billed_and_paid_in_one_run(alone, ids):
+        await apply(app_engine, event, at)
+    # Two practices' events interleaved in one run: each acting for its own practice.
+    await apply_run(app_engine, interleaved(the_same_claims_billed_and_paid_in_one_run(in_run, ids),
+                                            the_same_claims_billed_and_paid_in_one_run(beside, ids)))
+
+    expected = await summaries_of(app_engine, alone)
+    assert await summaries_of(app_engine, in_run) == expected
+    assert await summaries_of(app_engine, beside) == expected
+    assert await accounts_of(app_engine, in_run) == await accounts_of(app_engine, alone)
+    # To the cent, by hand: A settled (100 - 60 - 30 - 10), B billed 250 then 275 and still owed after
+    # its denial was reversed, P paid before it was billed, C billed once though sent twice.
+    balances = await balances_of(app_engine, in_run)
+    assert {name: balances[ids[name]] for name in "ABCHPR"} == {
+        name: (Decimal(owed), Decimal(owed)) for name, owed in
+        (("A", "0.00"), ("B", "275.00"), ("C", "40.00"), ("H", "80.00"), ("P", "0.00"), ("R", "130.00"))}
+    with acting_for(in_run):
+        async with app_engine.connect() as conn:
+            claims = {row.claim_id: row for row in await conn.execute(
+                sa.select(receivable_claims).where(receivable_claims.c.tenant_id == in_run))}
+    assert {name: (claims[ids[name]].submission_count, claims[ids[name]].billed_amount) for name in "BCHR"} == {
+        "B": (2, Decimal("275.00")), "C": (2, Decimal("40.00")), "H": (1, Decimal("80.00")),
+        "R": (2, Decimal("130.00"))}
+    assert (claims[ids["H"]].hold_count, claims[ids["C"]].rejection_count) == (1, 1)
+    assert claims[ids["P"]].first_billed_on == D(2026, 1, 9)
+    assert (claims[ids["A"]].financial_class, claims[ids["H"]].rendering_provider_npi) == ("CI", None)
+    assert await movements_without_their_claims_facts(app_engine, in_run) == []
