@@ -88,7 +88,7 @@ async def attack(vegeta: Path, targets_file: Path, results_file: Path, *, rate: 
                f"-duration={duration:.3f}s", f"-timeout={timeout:g}s", f"-output={results_file}",
                f"-max-connections={connections}", "-max-body=-1", "-redirects=-1", "-http2=false"]
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL,
-                                                   stderr=asyncio.subprocess.PIPE)
+                                                   stderr=asyncio.subprocess.PIPE, env=_generator_environment())
     try:
         async with asyncio.timeout(duration + timeout + 30):
             _, stderr = await process.communicate()
@@ -98,6 +98,18 @@ async def attack(vegeta: Path, targets_file: Path, results_file: Path, *, rate: 
         raise RuntimeError("vegeta did not finish in time") from None
     if process.returncode != 0:
         raise RuntimeError(f"vegeta attack failed ({process.returncode}): {stderr.decode()[-500:]}")
+
+
+# Go's collector at its default (GOGC=100) ran often in vegeta's heap of bodies and results: at
+# 300 requests/s of FHIR Claims the generator took 15-18 % of a core, 12 % with GOGC=400 (docs/
+# benchmarks.md). Every core it takes is one the measured services do not get, so it collects
+# less often; the heap stays bounded by the run (GOMEMLIMIT makes it collect before 1 GiB). Set
+# either in the environment to override.
+GENERATOR_GO_SETTINGS = {"GOGC": "400", "GOMEMLIMIT": "1GiB"}
+
+
+def _generator_environment() -> dict[str, str]:
+    return {**GENERATOR_GO_SETTINGS, **os.environ}
 
 
 async def read_attack(vegeta: Path, results_file: Path) -> tuple[list[Exchange], Window, dict]:

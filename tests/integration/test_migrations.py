@@ -34,3 +34,26 @@ def test_migrations_downgrade_and_upgrade_again(infra, service):
     url = infra.scratch_database(f"openrcm_roundtrip_{service.name}", migrations_of=service.name)
     migrate(url, service.migrations_dir, revision="base", direction="downgrade")
     migrate(url, service.migrations_dir)
+
+
+# JSONB documents no query compares are left out of ANALYZE (openrcm_shared.column_statistics).
+_WITHOUT_STATISTICS = {
+    "claims": {("claims", "encounter_document"), ("claims", "prior_payer_adjudications"),
+               ("claim_history", "detail"), ("scrub_results", "hits")},
+    "denials": {("claim_facts", "lines"), ("claim_facts", "diagnosis_codes"), ("claim_timeline", "detail")},
+    "remittance": {("expected_claims", "lines")},
+    "collections": {("bill_claims", "lines")},
+}
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+async def test_payload_columns_are_left_out_of_planner_statistics(infra, service):
+    engine = create_engine(infra.database_url(service.name), pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.exec_driver_sql(
+                "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "WHERE c.relnamespace = 'public'::regnamespace AND a.attnum > 0 AND a.attstattarget = 0")).all()
+    finally:
+        await engine.dispose()
+    assert {tuple(row) for row in rows} == _WITHOUT_STATISTICS.get(service.name, set())

@@ -1,0 +1,26 @@
+"""an expected claim's lines (what a remittance's service lines are matched against): no planner
+statistics (JSONB that no query compares; ANALYZE's sort of it was the costliest part of analysing
+these tables: openrcm_shared.column_statistics)
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-07 23:30:00.000000
+"""
+from alembic import op
+
+from openrcm_shared.column_statistics import with_default_statistics, without_statistics
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+PAYLOAD_COLUMNS = {"expected_claims": ("lines",)}
+
+
+def upgrade() -> None:
+    without_statistics(op, PAYLOAD_COLUMNS)
+
+
+def downgrade() -> None:
+    with_default_statistics(op, PAYLOAD_COLUMNS)
