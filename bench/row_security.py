@@ -108,7 +108,7 @@ async def _variants(owner_url: str, app_url: str, tenant_id: str, with_intake: b
     from datetime import datetime, timezone
 
     from openrcm_claims.adapters import claim_writes
-    from openrcm_claims.adapters.driver_sql import fetch_many_alone
+    from openrcm_shared.driver_sql import fetch_many_alone
     from openrcm_claims.adapters.tables import payers
     from openrcm_claims.entrypoints.schemas import EncounterIn
     from openrcm_claims.service_layer.reference_data import find_payer

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from openrcm_claims.adapters.driver_sql import DriverStatement, driver, fetch
+from openrcm_shared.driver_sql import DriverStatement, driver, fetch
 from openrcm_claims.adapters.tables import payers
 from openrcm_claims.service_layer.reference_data import require_payer
 from openrcm_shared.http.problems import Problem

@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 
 from openrcm_claims.adapters import claim_writes
 from openrcm_claims.adapters.claim_writes import new_claims_alone
-from openrcm_claims.adapters.driver_sql import fetch_many_alone
+from openrcm_shared.driver_sql import fetch_many_alone
 from openrcm_claims.adapters.tables import claim_history, claim_lines, claims, payers, scrub_results
 from openrcm_claims.service_layer.reference_data import KNOWN_PAYERS, replace_payer_identifiers
 from openrcm_claims.service_layer.submission import (

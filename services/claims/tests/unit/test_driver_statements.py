@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from openrcm_claims.adapters import claim_writes
-from openrcm_claims.adapters.driver_sql import DriverStatement
+from openrcm_shared.driver_sql import DriverStatement
 from openrcm_claims.adapters.tables import claim_history, claims
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from openrcm_claims.adapters.driver_sql import DriverStatement, driver, execute_many, fetch, fetch_many_alone
+from openrcm_shared.driver_sql import DriverStatement, driver, execute_many, fetch, fetch_many_alone
 from openrcm_claims.adapters.tables import (
     claim_history, claim_lines, claims, payers, provider_enrollments, scrub_results,
 )

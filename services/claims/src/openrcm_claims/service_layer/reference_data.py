@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openrcm_claims.adapters.driver_sql import DriverStatement, fetch, record_type
+from openrcm_shared.driver_sql import DriverStatement, fetch, record_type
 from openrcm_claims.adapters.tables import (
     coverages, patients, payer_identifiers, payers, providers, service_facilities,
 )

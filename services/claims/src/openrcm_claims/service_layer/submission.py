@@ -243,7 +243,7 @@ async def prepare_claim(conn: AsyncConnection | None, tenant_id: str, encounter:
     scrub_row = scrub_result_row(claim_id=claim_id, version=1, tenant_id=tenant_id,
                                  rule_set_version=rule_set_version, hits=hits, scrubbed_at=now)
     # Amounts, dates and ids go into the statement's JSON as they are: its JSON serialiser
-    # (driver_sql._json_text) writes them as strings PostgreSQL reads back exactly.
+    # (openrcm_shared.driver_sql._json_text) writes them as strings PostgreSQL reads back exactly.
     lines = line_values(encounter)
     entries = [{name: value for name, value in entry.items() if name not in ("claim_id", "tenant_id")}
                for entry in history]

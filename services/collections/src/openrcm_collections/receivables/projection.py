@@ -17,7 +17,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from openrcm_collections.adapters.receivable_tables import receivable_claims, receivable_movements
 from openrcm_collections.receivables import movements as rules, summaries
@@ -27,7 +26,7 @@ from openrcm_shared.contracts.claims import (
 )
 from openrcm_shared.contracts.denials import DenialTransferredToPatient, DenialWrittenOff
 from openrcm_shared.contracts.remittance import ClaimDenied, ClaimPaymentPosted, ClaimReversed
-from openrcm_shared.db import driver_connection
+from openrcm_shared.driver_sql import DriverStatement, execute
 from openrcm_shared.messaging.consumer import HandlerContext
 from openrcm_shared.money import ZERO
 
@@ -75,23 +74,10 @@ _CREATE_SUBMITTED_CLAIM = pg_insert(receivable_claims).values(
 ).on_conflict_do_nothing(index_elements=["tenant_id", "claim_id"])
 
 
-def _for_the_driver(statement) -> tuple[str, tuple[str, ...]]:
-    """`statement` as the asyncpg connection takes it: its SQL and its parameters' names in order.
-    The values go to asyncpg as they are, so a parameter whose type SQLAlchemy would convert first
-    is refused here, when the module loads."""
-    dialect = asyncpg_dialect()
-    compiled = statement.compile(dialect=dialect)
-    names = tuple(compiled.positiontup or ())
-    if converted := [name for name in names
-                     if compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) is not None]:
-        raise TypeError(f"parameters {converted} need SQLAlchemy's conversion: run the statement through it")
-    return str(compiled), names
-
-
 # Run on the asyncpg connection under the consumer's transaction, one per ClaimSubmitted: through
 # SQLAlchemy's execution layer (cache lookup, parameter processing, the row read back and typed)
 # it was about a fifth of the consumer's Python CPU per claim (bench.consumer_apply, docs/benchmarks.md).
-_CREATE_SUBMITTED_CLAIM_SQL, _CREATE_SUBMITTED_CLAIM_ARGS = _for_the_driver(_CREATE_SUBMITTED_CLAIM)
+_CREATE_SUBMITTED_CLAIM_ON_DRIVER = DriverStatement(_CREATE_SUBMITTED_CLAIM)
 # A receivable_claims row read by column name, as a SQLAlchemy Row is (`_billed_claim`); NULL unless given.
 _ClaimRow = namedtuple("_ClaimRow", receivable_claims.c.keys(), defaults=(None,) * len(receivable_claims.c))
 _ADJUDICATE_CLAIM = receivable_claims.update().where(_CLAIM_KEY).values(
@@ -187,9 +173,7 @@ async def on_claim_submitted(ctx: HandlerContext, event: ClaimSubmitted) -> None
 
 async def _billed_new_claim(ctx: HandlerContext, submission: dict) -> bool:
     """Whether `submission` created the claim's row (False: the row exists, and nothing was written)."""
-    connection = await driver_connection(ctx.conn)
-    status = await connection.execute(_CREATE_SUBMITTED_CLAIM_SQL,
-                                      *(submission[name] for name in _CREATE_SUBMITTED_CLAIM_ARGS))
+    status = await execute(ctx.conn, _CREATE_SUBMITTED_CLAIM_ON_DRIVER, submission)
     return status == "INSERT 0 1"  # the command tag: one row inserted
 
 

@@ -295,8 +295,8 @@ class _Reader:
             pairs, path = [(reference.identifier.system, reference.identifier.value)], place.path + ".identifier"
         else:
             target = self.resolver.resolve(reference, place, ("Organization",), self.issues)
-            if isinstance(target, ByIdentifier):
-                return await self._payer_identified(target.system, target.value, target.path)
+            if isinstance(target, ByIdentifier):  # a conditional reference to no entry of the Bundle
+                return await self._payer_by_identifiers([(target.system or "", target.value)], target.path)
             if isinstance(target, Registered):
                 if target.id not in await self.registry.payers([target.id]):
                     self.issues.append(Issue("not-found", target.path, f"no payer {target.id!r} is registered "
@@ -307,6 +307,10 @@ class _Reader:
                 return None
             pairs = [(i.system, i.value) for i in target.resource.identifier or [] if i.system and i.value]
             path = target.path + ".identifier"
+        return await self._payer_by_identifiers(pairs, path)
+
+    async def _payer_by_identifiers(self, pairs: list[tuple[str | None, str | None]], path: str) -> str | None:
+        """The one registered payer these (system, value) identifiers name; an issue at `path` otherwise."""
         registered = await self.registry.payers_by_identifiers([p for p in pairs if p[0] and p[1]])
         payer_ids = sorted({registered[pair] for pair in pairs if pair in registered})
         if len(payer_ids) > 1:
@@ -318,19 +322,6 @@ class _Reader:
                                                         "register them with PUT /v1/payers/{id} (identifiers)"))
             return None
         return payer_ids[0]
-
-    async def _payer_identified(self, system: str | None, value: str, path: str) -> str | None:
-        """The payer a conditional reference names by one identifier (its system required: a
-        payer's identifiers are registered with theirs)."""
-        if not system:
-            self.issues.append(Issue("not-found", path, f"no Organization in this Bundle has identifier {value!r}; "
-                                                        "a registered payer is named by system|value"))
-            return None
-        payer_id = (await self.registry.payers_by_identifiers([(system, value)])).get((system, value))
-        if payer_id is None:
-            self.issues.append(Issue("not-found", path, f"no registered payer has the identifier {system}|{value}; "
-                                                        "register it with PUT /v1/payers/{id} (identifiers)"))
-        return payer_id
 
     async def _billing_provider(self) -> dict | None:
         place = self.top.at(".provider")

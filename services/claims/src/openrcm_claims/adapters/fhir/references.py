@@ -118,7 +118,7 @@ class Resolver:
             return self._entry(in_bundle, place, kinds, issues)
         kind = relative["type"]
         if kind not in kinds:
-            issues.append(Issue("invalid", place.path, f"references a {kind}; expected a {' or '.join(kinds)}"))
+            issues.append(_wrong_kind(kind, place, kinds))
             return None
         if kind not in REGISTERED_KINDS:
             issues.append(Issue("not-found", place.path, f"{target!r} is neither contained nor in this Bundle"))
@@ -155,7 +155,7 @@ class Resolver:
                      issues) -> Found | ByIdentifier | None:
         kind = conditional["type"]
         if kind not in kinds:
-            issues.append(Issue("invalid", place.path, f"references a {kind}; expected a {' or '.join(kinds)}"))
+            issues.append(_wrong_kind(kind, place, kinds))
             return None
         token = _identifier_token(conditional["query"])
         if token is None:
@@ -185,6 +185,10 @@ class Resolver:
             if full_url.endswith(suffix) or full_url == target:
                 return full_url
         return None
+
+
+def _wrong_kind(kind: str, place: Place, kinds) -> Issue:
+    return Issue("invalid", place.path, f"references a {kind}; expected a {' or '.join(kinds)}")
 
 
 def _identifier_token(query: str) -> tuple[str | None, str] | None:

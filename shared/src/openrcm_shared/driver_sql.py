@@ -1,9 +1,10 @@
 """Hot-path statements compiled once and run on the asyncpg connection under a SQLAlchemy transaction.
 
-Why: on this service's busiest paths (intake, acknowledgements) SQLAlchemy's execution layer
+Why: on the claims service's busiest paths (intake, acknowledgements) SQLAlchemy's execution layer
 cost about 130 us of CPU per statement on top of asyncpg's own 90 us, even with the statement
 built once and cached, and 250 us more when the statement was built per call (measured under
-`./openrcm bench intake`, see docs/benchmarks.md). The statements are still written with
+`./openrcm bench intake`, see docs/benchmarks.md); collections opens a first-billed claim's
+receivable the same way (a fifth of its consumer's Python CPU per claim). The statements are still written with
 SQLAlchemy Core against the same tables, so column names and types have one source; they are
 compiled once for the asyncpg dialect, and each call binds its values through the same type
 processors SQLAlchemy would apply (JSON is serialised the same way, for the codecs SQLAlchemy
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
 
 from openrcm_shared.db import driver_connection
+
 
 def _json_text(value: Any) -> str:
     # pydantic-core's serializer: the same JSON document as json.dumps (PostgreSQL stores jsonb
@@ -71,6 +73,11 @@ def record_type(name: str, table) -> type:
 
 async def fetch(conn: AsyncConnection, statement: DriverStatement, params: Mapping[str, Any]) -> list[asyncpg.Record]:
     return await (await driver(conn)).fetch(statement.sql, *statement.args(params))
+
+
+async def execute(conn: AsyncConnection, statement: DriverStatement, params: Mapping[str, Any]) -> str:
+    """Run a statement that returns no rows; its command tag (`INSERT 0 1`, `UPDATE 3`)."""
+    return await (await driver(conn)).execute(statement.sql, *statement.args(params))
 
 
 async def fetch_many_alone(conn: AsyncConnection, statement: DriverStatement,
