@@ -40,6 +40,8 @@ from bench.cpu import CpuMeter, usage_between
 from bench.downstream import count_claims, sessions_by_database, wait_for_expected_claims
 from bench.forms import PAYER, PAYER_ID, IntakeForm, intake_form
 from bench.load import Exchange, Window, closed_loop, open_loop
+from bench import host_speed
+from bench.host_speed import ProbeDuringRun
 from bench.machine import describe_code, describe_machine, load_average
 from bench.profiled import START as PROFILE_START, STOP as PROFILE_STOP
 from bench.profiling import restart_profiled, signal_profilers, summarize_profile
@@ -193,6 +195,8 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     cpu_before = ctx.meter.sample()
     started_at = datetime.now(timezone.utc)  # to line the timeline up with the services' and PostgreSQL's logs
     vegeta_report = None
+    host_probe = ProbeDuringRun()
+    host_probe.start()
     try:
         if by_vegeta:
             await attack(ctx.vegeta, targets, ctx.stack.state_dir / f"vegeta-{spec.slug}.bin",
@@ -206,6 +210,7 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
                                                   request_timeout=options.request_timeout)
     finally:
         await pool.close()
+        host_speed = host_probe.stop()
     cpu_after = ctx.meter.sample()
     observed = {observer.name: await observer.window_ended(spec.label) for observer in ctx.observers}
     backlog_at_end = await claims_event_backlog(ctx)
@@ -221,7 +226,8 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
         result["vegeta_report"] = vegeta_report
     result.update(tenant_id=tenant_id, started_at=started_at.isoformat(timespec="milliseconds"),
                   load_average_at_start=load_at_start, settle_before_seconds=settled,
-                  connections_opened=pool.opened_total, cpu=usage_between(cpu_before, cpu_after))
+                  connections_opened=pool.opened_total, cpu=usage_between(cpu_before, cpu_after),
+                  host_speed=host_speed)
     if observed:
         result["observed"] = observed
     result["server_side"] = server_side(scrapes_before, scrapes_after, form.path)
@@ -594,6 +600,8 @@ def run_on_fresh_stack(state_dir: Path, clearinghouse_validator: str, results: d
     happens, a second Ctrl-C included. An interruption or failure is recorded in `results["aborted"]`;
     returns the exit code (0, 1 failed, 130 interrupted)."""
     kept = _carry_over(state_dir)
+    # The host's speed before anything of the stack runs, and again once it has stopped.
+    results["host_speed"] = {"before": host_speed.probe()}
     stack = Stack(state_dir, BENCH_PORTS, fresh=True)
     for name, content in kept.items():
         (state_dir / name).write_bytes(content)
@@ -627,6 +635,7 @@ def run_on_fresh_stack(state_dir: Path, clearinghouse_validator: str, results: d
             signal.signal(signal.SIGINT, previous_sigint)
             signal.signal(signal.SIGTERM, previous_sigterm)
     results["load_average_at_end"] = load_average()
+    results["host_speed"]["after"] = host_speed.probe()
     return exit_code
 
 

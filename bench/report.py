@@ -163,6 +163,11 @@ def render(results: dict) -> str:
     if cpu_rows:
         out += ["", "CPU, % of one core, during each run's window ('other' = busy CPU outside this stack and "
                 "the load generator):", "", cpu_table(cpu_rows)]
+    speed = host_speed_lines(results)
+    if speed:
+        out += ["", "Host speed: CPU ms of one round of a fixed Python workload (python -m bench.host_speed; lower is "
+                "faster; the same code on an uncontended core of this machine: ~10 ms). Before the stack and after "
+                "it, a quiet machine; during a run, the machine's own load adds to the host's:", "", *speed]
     if any(run.get("cpu_ms_per_claim") for run in runs):
         out += ["", "CPU ms per claim created, above each component's CPU at rest ('services': the five services "
                 "and their workers):", "",
@@ -188,6 +193,20 @@ def render(results: dict) -> str:
     if results.get("profile"):
         out += ["", render_profile(results["profile"])]
     return "\n".join(out)
+
+
+def host_speed_lines(results: dict) -> list[str]:
+    def figure(probe: dict | None) -> str:
+        if not probe or "median_ms" not in probe:
+            return "not measured"
+        return f"median {probe['median_ms']:g}, min {probe['min_ms']:g}, max {probe['max_ms']:g} ms ({probe['rounds']} rounds)"
+    speed = results.get("host_speed") or {}
+    lines = [f"  before the stack started: {figure(speed.get('before'))}"] if speed else []
+    lines += [f"  during {run['label']}: {figure(run.get('host_speed'))}" for run in results["runs"]
+              if "host_speed" in run]
+    if speed:
+        lines.append(f"  after the stack stopped: {figure(speed.get('after'))}")
+    return lines
 
 
 def render_profile(profile: dict) -> str:
