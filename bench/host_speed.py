@@ -14,7 +14,7 @@ exact decimal arithmetic, regular expressions, dicts and strings. Its figure is 
 per round (lower is faster); only figures from this same probe compare.
 
     python -m bench.host_speed                 7 rounds, median / min / max ms of CPU
-    python -m bench.host_speed --every 2       one round every 2 s until stopped, one line each
+    python -m bench.host_speed --every 2       one round every 2 s until stopped: seconds since start, ms
 """
 
 from __future__ import annotations
@@ -63,6 +63,18 @@ def summarize(rounds: list[float]) -> dict:
             "min_ms": round(min(rounds), 1), "max_ms": round(max(rounds), 1)}
 
 
+def _timed_rounds(output: str) -> list[tuple[float, float]]:
+    """(seconds since the probe started, CPU ms) of each line `--every` printed."""
+    rounds = []
+    for line in output.splitlines():
+        parts = line.split()
+        try:
+            rounds.append((float(parts[0]), float(parts[1])))
+        except (IndexError, ValueError):
+            continue  # a line cut short when the probe was stopped
+    return rounds
+
+
 def probe(rounds: int = 7) -> dict:
     """The probe in a process of its own (nothing else of the caller's runs in it): median, min and
     max CPU ms of `rounds` rounds, after one unreported round to warm it up."""
@@ -93,7 +105,11 @@ class ProbeDuringRun:
             self.process.kill()
             out, _ = self.process.communicate()
         self.process = None
-        return summarize([float(line) for line in out.split() if line.replace(".", "", 1).isdigit()])
+        rounds = _timed_rounds(out)
+        summary = summarize([ms for _, ms in rounds])
+        if summary:  # each round by when it ran, to set beside the run's timeline
+            summary["by_second"] = [[round(at, 1), round(ms, 1)] for at, ms in rounds]
+        return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,10 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=0.0,
                         help="seconds between rounds, printing each until stopped (default: no, time --rounds)")
     options = parser.parse_args(argv)
+    started = time.monotonic()
     one_round()  # warm-up: imports, caches
     if options.every > 0:
         while True:
-            print(f"{one_round():.2f}", flush=True)
+            at = time.monotonic() - started
+            print(f"{at:.2f} {one_round():.2f}", flush=True)
             time.sleep(options.every)
     print(json.dumps(summarize([one_round() for _ in range(options.rounds)])))
     return 0

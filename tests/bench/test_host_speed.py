@@ -26,16 +26,25 @@ def test_the_probe_during_a_run_reports_each_round_it_took():
     time.sleep(1.5)  # the child's start-up and a warm-up round first
     summary = during.stop()
     assert summary["rounds"] >= 2 and summary["median_ms"] > 0, summary
+    assert len(summary["by_second"]) == summary["rounds"]
+    seconds = [at for at, _ in summary["by_second"]]
+    assert seconds == sorted(seconds) and seconds[0] >= 0
     assert during.stop() == {}  # stopping twice is harmless
+
+
+def test_a_line_cut_short_when_the_probe_is_stopped_is_left_out():
+    assert host_speed._timed_rounds("0.5 10.25\n3.51 11.0\n6.5") == [(0.5, 10.25), (3.51, 11.0)]
 
 
 def test_the_report_shows_the_host_speed_before_during_and_after():
     results = {"host_speed": {"before": {"rounds": 7, "median_ms": 10.2, "min_ms": 10.1, "max_ms": 14.0},
                               "after": {"error": "boom"}},
                "runs": [{"label": "json open 300/s",
-                         "host_speed": {"rounds": 20, "median_ms": 13.5, "min_ms": 10.4, "max_ms": 21.0}}]}
+                         "host_speed": {"rounds": 3, "median_ms": 13.5, "min_ms": 10.4, "max_ms": 21.0,
+                                        "by_second": [[0.1, 10.4], [3.1, 13.5], [6.2, 21.0]]}}]}
     lines = report.host_speed_lines(results)
     assert lines == ["  before the stack started: median 10.2, min 10.1, max 14 ms (7 rounds)",
-                     "  during json open 300/s: median 13.5, min 10.4, max 21 ms (20 rounds)",
+                     "  during json open 300/s: median 13.5, min 10.4, max 21 ms (3 rounds)",
+                     "    rounds over 1.5x the quiet median, by second of the run: 6.2 s 21 ms",
                      "  after the stack stopped: not measured"]
     assert report.host_speed_lines({"runs": []}) == []
