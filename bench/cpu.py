@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
@@ -24,6 +24,9 @@ class CpuSample:
     components: dict[str, float]       # component -> CPU seconds consumed so far
     machine_busy: float                # CPU seconds, all cores, not idle or iowait
     machine_total: float               # CPU seconds, all cores, since boot
+    # The postgresql component's CPU seconds by what each process serves (see _postgres_part);
+    # part of components["postgresql"], not beside it.
+    postgres_parts: dict[str, float] = field(default_factory=dict)
 
 
 def _read_stat(pid: str) -> tuple[int, int, int, float, float] | None:
@@ -63,6 +66,7 @@ class CpuMeter:
                     processes[stat[0]] = stat
         components = {name: 0.0 for name in self.leaders.values()}
         components["load generator"] = 0.0
+        postgres_parts: dict[str, float] = {}
         for pid, (_, parent, session, own, reaped) in processes.items():
             if pid == self.self_pid:
                 # With what it reaped: a load generator it runs (vegeta) exits before the sample.
@@ -76,8 +80,13 @@ class CpuMeter:
             components[name] += own
             if pid in self.leaders:
                 components[name] += reaped
+            if name == "postgresql":
+                part = "exited backends" if pid in self.leaders else _postgres_part(pid)
+                postgres_parts[part] = postgres_parts.get(part, 0.0) + (reaped if pid in self.leaders else own)
+                if pid in self.leaders:
+                    postgres_parts["server"] = postgres_parts.get("server", 0.0) + own
         busy, total = _machine_times()
-        return CpuSample(time.monotonic(), components, busy, total)
+        return CpuSample(time.monotonic(), components, busy, total, postgres_parts)
 
     def _component_of(self, pid: int, parent: int, session: int, processes: dict) -> str | None:
         if session in self.leaders:
@@ -91,6 +100,27 @@ class CpuMeter:
         return None
 
 
+def _postgres_part(pid: int) -> str:
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "server"
+    return postgres_part(title)
+
+
+def postgres_part(title: str) -> str:
+    """What a PostgreSQL process does, from the title it sets (`postgres: USER DATABASE HOST(PORT)
+    STATE` for a backend, HOST(PORT) or [local]): its database without the `openrcm_` prefix,
+    `autovacuum` for an autovacuum worker, `server` for the rest (WAL writer, checkpointer, I/O
+    workers, the postmaster ...)."""
+    words = title.split()
+    if words[:3] == ["postgres:", "autovacuum", "worker"]:
+        return "autovacuum"
+    if len(words) >= 4 and words[0] == "postgres:" and ("(" in words[3] or words[3] == "[local]"):
+        return words[2].removeprefix("openrcm_")
+    return "server"
+
+
 def usage_between(before: CpuSample, after: CpuSample) -> dict:
     """% of one core per component over the window, the whole machine, and what is not ours."""
     elapsed = after.at - before.at
@@ -100,9 +130,13 @@ def usage_between(before: CpuSample, after: CpuSample) -> dict:
                      for name in after.components}
     machine_busy = 100 * (after.machine_busy - before.machine_busy) / elapsed
     ours = sum(per_component.values())
+    postgres = {part: round(100 * (seconds - before.postgres_parts.get(part, 0.0)) / elapsed, 1)
+                for part, seconds in after.postgres_parts.items()}
     return {
         "window_seconds": round(elapsed, 2),
         "percent_of_one_core": per_component,
+        # PostgreSQL's share above, by database served (backends), autovacuum and the server's own processes.
+        "postgresql_by_part_percent_of_one_core": dict(sorted(postgres.items(), key=lambda item: -item[1])),
         "machine_busy_percent_of_one_core": round(machine_busy, 1),
         "machine_capacity_percent": 100 * (os.cpu_count() or 1),
         # Busy CPU outside the stack and the load generator: other work sharing the machine.

@@ -163,6 +163,12 @@ def render(results: dict) -> str:
     if cpu_rows:
         out += ["", "CPU, % of one core, during each run's window ('other' = busy CPU outside this stack and "
                 "the load generator):", "", cpu_table(cpu_rows)]
+    by_part = [(label, cpu.get("postgresql_by_part_percent_of_one_core")) for label, cpu in cpu_rows if cpu]
+    if any(parts for _, parts in by_part):
+        out += ["", "PostgreSQL's CPU by what it served, % of one core (backends by database; autovacuum; "
+                "the server's own processes; backends that exited in the window):", ""]
+        out += [f"  {label}: " + ", ".join(f"{part} {_num(share)}" for part, share in parts.items())
+                for label, parts in by_part if parts]
     speed = host_speed_lines(results)
     if speed:
         out += ["", "Host speed: CPU ms of one round of a fixed Python workload (python -m bench.host_speed; lower is "
