@@ -81,7 +81,7 @@ class CpuMeter:
             if pid in self.leaders:
                 components[name] += reaped
             if name == "postgresql":
-                part = "exited backends" if pid in self.leaders else _postgres_part(pid)
+                part = "exited" if pid in self.leaders else _postgres_part(pid)
                 postgres_parts[part] = postgres_parts.get(part, 0.0) + (reaped if pid in self.leaders else own)
                 if pid in self.leaders:
                     postgres_parts["server"] = postgres_parts.get("server", 0.0) + own

@@ -166,7 +166,8 @@ def render(results: dict) -> str:
     by_part = [(label, cpu.get("postgresql_by_part_percent_of_one_core")) for label, cpu in cpu_rows if cpu]
     if any(parts for _, parts in by_part):
         out += ["", "PostgreSQL's CPU by what it served, % of one core (backends by database; autovacuum; "
-                "the server's own processes; backends that exited in the window):", ""]
+                "the server's own processes; exited: processes that ended in the window, autovacuum's workers "
+                "above all, each ending after its pass):", ""]
         out += [f"  {label}: " + ", ".join(f"{part} {_num(share)}" for part, share in parts.items())
                 for label, parts in by_part if parts]
     speed = host_speed_lines(results)

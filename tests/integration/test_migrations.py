@@ -57,3 +57,22 @@ async def test_payload_columns_are_left_out_of_planner_statistics(infra, service
     finally:
         await engine.dispose()
     assert {tuple(row) for row in rows} == _WITHOUT_STATISTICS.get(service.name, set())
+
+
+async def test_the_local_postgresql_paces_autovacuum_and_analyzes_young_tables_less_often(infra):
+    """The local stack's server settings (openrcm_devstack.postgres): vacuum paced, ANALYZE after
+    1,000 rows and half a table have changed. A server of one's own (DATABASE_URL) keeps its own."""
+    if infra.postgres is None:
+        pytest.skip("PostgreSQL given by DATABASE_URL: its settings are its operator's")
+    engine = create_engine(infra.database_url("claims"), pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            settings = dict((await conn.exec_driver_sql(
+                "SELECT name, setting FROM pg_settings WHERE name IN ('autovacuum_naptime', "
+                "'autovacuum_vacuum_cost_delay', 'autovacuum_vacuum_cost_limit', 'autovacuum_analyze_threshold', "
+                "'autovacuum_analyze_scale_factor')")).all())
+    finally:
+        await engine.dispose()
+    assert settings == {"autovacuum_naptime": "10", "autovacuum_vacuum_cost_delay": "20",
+                        "autovacuum_vacuum_cost_limit": "100", "autovacuum_analyze_threshold": "1000",
+                        "autovacuum_analyze_scale_factor": "0.5"}

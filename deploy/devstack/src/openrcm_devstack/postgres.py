@@ -102,7 +102,15 @@ class PostgresServer:
              # 503s) came with them. 20 ms pauses every 100 cost units spread it over the 10 s
              # instead (docs/benchmarks.md, "intake"); the passes still finish within the naptime.
              "-c", "autovacuum_naptime=10s", "-c", "autovacuum_vacuum_cost_delay=20ms",
-             "-c", "autovacuum_vacuum_cost_limit=100"],
+             "-c", "autovacuum_vacuum_cost_limit=100",
+             # ANALYZE runs once a table has changed by 50 rows and 10 % (PostgreSQL's defaults),
+             # so a young table growing at 300 claims/s was re-analysed every few seconds, each
+             # pass sampling up to 30,000 rows: 169 passes and 2.2 s of CPU at the API's priority
+             # in one minute of FHIR intake on a fresh stack (claim_lines, claim_history,
+             # claim_timeline, claim_facts first). After 1,000 rows and half the table, 0.9 s;
+             # a table of a deployment's size changes by half rarely, so this bites young tables
+             # only (docs/benchmarks.md, "intake").
+             "-c", "autovacuum_analyze_threshold=1000", "-c", "autovacuum_analyze_scale_factor=0.5"],
             log_file=self.log_file, user=user, stop_signal=signal.SIGINT)  # SIGINT: fast shutdown
         self.process.start()
         wait_for_port(self.process, "127.0.0.1", self.port, timeout)
