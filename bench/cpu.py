@@ -81,10 +81,7 @@ class CpuMeter:
             if pid in self.leaders:
                 components[name] += reaped
             if name == "postgresql":
-                part = "exited" if pid in self.leaders else _postgres_part(pid)
-                postgres_parts[part] = postgres_parts.get(part, 0.0) + (reaped if pid in self.leaders else own)
-                if pid in self.leaders:
-                    postgres_parts["server"] = postgres_parts.get("server", 0.0) + own
+                _add_postgres_part(postgres_parts, pid, own, reaped if pid in self.leaders else None)
         busy, total = _machine_times()
         return CpuSample(time.monotonic(), components, busy, total, postgres_parts)
 
@@ -98,6 +95,15 @@ class CpuMeter:
                 return None
             pid, parent = parent, processes[parent][1]
         return None
+
+
+def _add_postgres_part(parts: dict[str, float], pid: int, own: float, reaped: float | None) -> None:
+    """Count one PostgreSQL process's CPU seconds under what it serves; the postmaster (`reaped`
+    given) under `server`, and what it reaped, its children that ended, under `exited`."""
+    part = "server" if reaped is not None else _postgres_part(pid)
+    parts[part] = parts.get(part, 0.0) + own
+    if reaped is not None:
+        parts["exited"] = parts.get("exited", 0.0) + reaped
 
 
 def _postgres_part(pid: int) -> str:

@@ -41,7 +41,6 @@ from bench.downstream import count_claims, sessions_by_database, wait_for_expect
 from bench.forms import PAYER, PAYER_ID, IntakeForm, intake_form
 from bench.load import Exchange, Window, closed_loop, open_loop
 from bench import host_speed
-from bench.host_speed import ProbeDuringRun
 from bench.machine import describe_code, describe_machine, load_average
 from bench.profiled import START as PROFILE_START, STOP as PROFILE_STOP
 from bench.profiling import restart_profiled, signal_profilers, summarize_profile
@@ -195,7 +194,7 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     cpu_before = ctx.meter.sample()
     started_at = datetime.now(timezone.utc)  # to line the timeline up with the services' and PostgreSQL's logs
     vegeta_report = None
-    host_probe = ProbeDuringRun()
+    host_probe = host_speed.ProbeDuringRun()
     host_probe.start()
     try:
         if by_vegeta:
@@ -210,7 +209,7 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
                                                   request_timeout=options.request_timeout)
     finally:
         await pool.close()
-        host_speed = host_probe.stop()
+        speed_during_run = host_probe.stop()
     cpu_after = ctx.meter.sample()
     observed = {observer.name: await observer.window_ended(spec.label) for observer in ctx.observers}
     backlog_at_end = await claims_event_backlog(ctx)
@@ -227,7 +226,7 @@ async def measure(ctx: Context, spec: RunSpec) -> dict:
     result.update(tenant_id=tenant_id, started_at=started_at.isoformat(timespec="milliseconds"),
                   load_average_at_start=load_at_start, settle_before_seconds=settled,
                   connections_opened=pool.opened_total, cpu=usage_between(cpu_before, cpu_after),
-                  host_speed=host_speed)
+                  host_speed=speed_during_run)
     if observed:
         result["observed"] = observed
     result["server_side"] = server_side(scrapes_before, scrapes_after, form.path)
