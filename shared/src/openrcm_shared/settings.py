@@ -71,9 +71,11 @@ class ServiceSettings(BaseSettings):
     # then takes its records in larger runs, each run one transaction
     # (openrcm_shared.messaging.consumer), where fetches of whatever had arrived brought a few
     # records per partition (bench/consumer_apply: a third less CPU per event at 16 records a
-    # partition than at 3); when the stream is quiet an event waits at most the wait.
-    consumer_fetch_min_bytes: int = Field(default=65536, ge=1)
-    consumer_fetch_max_wait_ms: int = Field(default=100, ge=0)
+    # partition than at 3); when the stream is quiet an event waits at most the wait. Each fetch
+    # costs the broker too, quiet or not: at 100 ms and 64 KiB, the intake benchmark's broker took
+    # 13.6 % of a core at 250 FHIR Claims/s, 8.4 % at 400 ms and 256 KiB (docs/benchmarks.md).
+    consumer_fetch_min_bytes: int = Field(default=262144, ge=1)
+    consumer_fetch_max_wait_ms: int = Field(default=400, ge=0)
 
     @classmethod
     def for_service(cls, name: str) -> "ServiceSettings":
