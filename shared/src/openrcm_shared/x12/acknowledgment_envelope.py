@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from openrcm_shared.x12.reader import Delimiters
 
@@ -77,10 +78,18 @@ def render_segment(segment_id: str, elements: Iterable[Element], delimiters: Del
 
 
 def _safe(text: str, segment_id: str, delimiters: Delimiters) -> str:
-    forbidden = {delimiters.element, delimiters.component, delimiters.repetition or "^", delimiters.segment, "\r", "\n"}
-    if any(character in forbidden for character in text):
+    # isdisjoint walks the text in C; the test a character at a time in Python was 4 % of the
+    # clearinghouse simulator's samples under the intake benchmark (every element of every 277CA).
+    if not _forbidden(delimiters).isdisjoint(text):
         raise UnsafeElement(f"{segment_id}: element {text!r} contains a delimiter")
     return text
+
+
+@lru_cache(maxsize=32)
+def _forbidden(delimiters: Delimiters) -> frozenset[str]:
+    """What no element may hold: the interchange's delimiters (ISA11's "^" when it has none) and line breaks."""
+    return frozenset({delimiters.element, delimiters.component, delimiters.repetition or "^", delimiters.segment,
+                      "\r", "\n"})
 
 
 Segment = tuple[str, Sequence[Element]]

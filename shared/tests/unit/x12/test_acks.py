@@ -288,3 +288,18 @@ def test_unknown_content_codes_are_malformed_not_guessed():
     claim_ack = build_277ca(ENVELOPE, REPORTS[:1])
     with pytest.raises(Malformed277CA):
         parse_277ca(claim_ack.replace("*20260302*WQ*140.5~", "*20260302*ZZ*140.5~"))
+
+
+@pytest.mark.parametrize("delimiters", [Delimiters(), Delimiters("|", ">", "!", "\n"), Delimiters("*", ":", None, "~")])
+def test_an_element_holding_a_delimiter_or_a_line_break_is_refused_not_written(delimiters):
+    from openrcm_shared.x12.acknowledgment_envelope import UnsafeElement, render_segment
+
+    separators = [delimiters.element, delimiters.component, delimiters.repetition or "^", delimiters.segment, "\r", "\n"]
+    for separator in separators:
+        with pytest.raises(UnsafeElement):
+            render_segment("NM1", ["41", f"ACME{separator}CLINIC"], delimiters)
+        with pytest.raises(UnsafeElement):  # inside a composite's component too
+            render_segment("STC", [["A1", f"2{separator}0"]], delimiters)
+    element, component = delimiters.element, delimiters.component
+    assert render_segment("STC", [["A1", "20"], "20261204", None, "150.00"], delimiters) == \
+        f"STC{element}A1{component}20{element}20261204{element}{element}150.00{delimiters.segment}"
