@@ -81,7 +81,7 @@ class CpuMeter:
             if pid in self.leaders:
                 components[name] += reaped
             if name == "postgresql":
-                _add_postgres_part(postgres_parts, pid, own, reaped if pid in self.leaders else None)
+                _add_postgres_part(postgres_parts, pid, own, reaped, postmaster=pid in self.leaders)
         busy, total = _machine_times()
         return CpuSample(time.monotonic(), components, busy, total, postgres_parts)
 
@@ -97,12 +97,13 @@ class CpuMeter:
         return None
 
 
-def _add_postgres_part(parts: dict[str, float], pid: int, own: float, reaped: float | None) -> None:
-    """Count one PostgreSQL process's CPU seconds under what it serves; the postmaster (`reaped`
-    given) under `server`, and what it reaped, its children that ended, under `exited`."""
-    part = "server" if reaped is not None else _postgres_part(pid)
+def _add_postgres_part(parts: dict[str, float], pid: int, own: float, reaped: float, *, postmaster: bool) -> None:
+    """Count one PostgreSQL process's CPU seconds under what it serves: the postmaster's own under
+    `server`, and what it reaped (its children that ended) under `exited`; any other process's
+    under its part (`postgres_part`)."""
+    part = "server" if postmaster else _postgres_part(pid)
     parts[part] = parts.get(part, 0.0) + own
-    if reaped is not None:
+    if postmaster:
         parts["exited"] = parts.get("exited", 0.0) + reaped
 
 

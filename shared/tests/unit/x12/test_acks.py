@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from openrcm_shared.x12.acknowledgment_envelope import InterchangeEnvelope
+from openrcm_shared.x12.acknowledgment_envelope import InterchangeEnvelope, UnsafeElement, render_segment
 from openrcm_shared.x12.reader import Delimiters, X12EnvelopeError
 from openrcm_shared.x12.ack_999 import (
     AcknowledgmentCode,
@@ -292,8 +292,6 @@ def test_unknown_content_codes_are_malformed_not_guessed():
 
 @pytest.mark.parametrize("delimiters", [Delimiters(), Delimiters("|", ">", "!", "\n"), Delimiters("*", ":", None, "~")])
 def test_an_element_holding_a_delimiter_or_a_line_break_is_refused_not_written(delimiters):
-    from openrcm_shared.x12.acknowledgment_envelope import UnsafeElement, render_segment
-
     separators = [delimiters.element, delimiters.component, delimiters.repetition or "^", delimiters.segment, "\r", "\n"]
     for separator in separators:
         with pytest.raises(UnsafeElement):
